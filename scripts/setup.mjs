@@ -1,0 +1,79 @@
+#!/usr/bin/env node
+// Brings a fresh clone to a runnable state, doing only what is missing:
+//   npm dependencies -> libtorch (Debian's libtorch-dev when none is found) -> native addon -> TypeScript.
+// `--with-python-torch` also makes sure a Python with PyTorch exists (tests and the benchmark
+// compare against it). Uses Node built-ins only, since it runs before `npm install`.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const args = new Set(process.argv.slice(2));
+const log = (msg) => console.error(`s2snets setup: ${msg}`);
+
+function run(cmd, cmdArgs, opts = {}) {
+  execFileSync(cmd, cmdArgs, { stdio: ['ignore', 'inherit', 'inherit'], cwd: root, ...opts });
+}
+
+function isRoot() {
+  return typeof process.getuid === 'function' && process.getuid() === 0;
+}
+
+let aptUpdated = false;
+function aptInstall(packages, why) {
+  const hasApt = spawnSync('apt-get', ['--version'], { stdio: 'ignore' }).status === 0;
+  if (!hasApt || !isRoot()) {
+    throw new Error(`${why}. Install it with:  sudo apt-get install ${packages.join(' ')}  (or see README: libtorch)`);
+  }
+  log(`installing ${packages.join(' ')} with apt-get (${why}; a few minutes, once)`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  if (!aptUpdated) {
+    run('apt-get', ['update', '-qq'], { env });
+    aptUpdated = true;
+  }
+  run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...packages], { env });
+}
+
+function ensureNodeModules() {
+  const lock = join(root, 'package-lock.json');
+  const marker = join(root, 'node_modules', '.package-lock.json');
+  if (existsSync(marker) && statSync(marker).mtimeMs >= statSync(lock).mtimeMs) return;
+  log('installing npm dependencies');
+  run('npm', ['ci', '--no-audit', '--no-fund', '--onnxruntime-node-install=skip']);
+}
+
+async function ensureNative() {
+  const { buildNative, findLibtorch, LibtorchNotFoundError } = await import(pathToFileURL(join(root, 'scripts/build-native.mjs')).href);
+  try {
+    findLibtorch();
+  } catch (e) {
+    if (!(e instanceof LibtorchNotFoundError) || process.env.LIBTORCH) throw e;
+    aptInstall(['libtorch-dev'], 'libtorch (the compute engine) was not found');
+  }
+  buildNative();
+}
+
+function hasPythonTorch() {
+  const python = process.env.PYTHON || '/usr/bin/python3';
+  return spawnSync(python, ['-c', 'import torch, torchvision'], { stdio: 'ignore' }).status === 0;
+}
+
+function ensurePythonTorch() {
+  if (hasPythonTorch()) return;
+  aptInstall(['python3-torch', 'python3-torchvision'], 'PyTorch for Python (reference for tests and benchmarks) was not found');
+}
+
+function ensureTypeScript() {
+  run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.json')]);
+}
+
+try {
+  ensureNodeModules();
+  await ensureNative();
+  if (args.has('--with-python-torch')) ensurePythonTorch();
+  ensureTypeScript();
+} catch (e) {
+  log(`failed: ${e.message}`);
+  process.exit(1);
+}

@@ -1,0 +1,122 @@
+// Neural-network operations, named and parameterised as in torch.nn.functional.
+import { callRaw } from './op.js';
+import { Tensor, wrap, wrapList } from './tensor.js';
+
+type Pair = number | [number, number];
+
+const pair = (v: Pair): [number, number] => (typeof v === 'number' ? [v, v] : v);
+const opt = (t: Tensor | null | undefined) => (t ? t.handle : null);
+
+export interface Conv2dOptions {
+  stride?: Pair;
+  padding?: Pair;
+  dilation?: Pair;
+  groups?: number;
+}
+
+export function conv2d(input: Tensor, weight: Tensor, bias?: Tensor | null, o: Conv2dOptions = {}): Tensor {
+  return wrap(callRaw('conv2d', '', [input.handle, weight.handle, opt(bias), pair(o.stride ?? 1), pair(o.padding ?? 0), pair(o.dilation ?? 1), o.groups ?? 1]));
+}
+
+export function linear(input: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
+  return wrap(callRaw('linear', '', [input.handle, weight.handle, opt(bias)]));
+}
+
+export interface BatchNormOptions {
+  weight?: Tensor | null;
+  bias?: Tensor | null;
+  training: boolean;
+  momentum?: number;
+  eps?: number;
+}
+
+/** Batch norm over dim 1; in training mode the running statistics are updated in place. */
+export function batchNorm(input: Tensor, runningMean: Tensor | null, runningVar: Tensor | null, o: BatchNormOptions): Tensor {
+  return wrap(callRaw('batch_norm', '', [input.handle, opt(o.weight), opt(o.bias), opt(runningMean), opt(runningVar), o.training, o.momentum ?? 0.1, o.eps ?? 1e-5, true]));
+}
+
+export function relu(x: Tensor): Tensor {
+  return x.relu();
+}
+export function leakyRelu(x: Tensor, negativeSlope = 0.01): Tensor {
+  return wrap(callRaw('leaky_relu', '', [x.handle, negativeSlope]));
+}
+export function sigmoid(x: Tensor): Tensor {
+  return x.sigmoid();
+}
+export function tanh(x: Tensor): Tensor {
+  return x.tanh();
+}
+
+export interface PoolOptions {
+  stride?: Pair;
+  padding?: Pair;
+  ceilMode?: boolean;
+}
+
+export function maxPool2d(x: Tensor, kernel: Pair, o: PoolOptions & { dilation?: Pair } = {}): Tensor {
+  return wrap(callRaw('max_pool2d', '', [x.handle, pair(kernel), pair(o.stride ?? kernel), pair(o.padding ?? 0), pair(o.dilation ?? 1), o.ceilMode ?? false]));
+}
+
+/** Max pooling that also returns the flat argmax index of each window (for max_unpool2d). */
+export function maxPool2dWithIndices(x: Tensor, kernel: Pair, o: PoolOptions & { dilation?: Pair } = {}): [Tensor, Tensor] {
+  return wrapList(callRaw('max_pool2d_with_indices', '', [x.handle, pair(kernel), pair(o.stride ?? kernel), pair(o.padding ?? 0), pair(o.dilation ?? 1), o.ceilMode ?? false])) as [Tensor, Tensor];
+}
+
+/** Puts each value back at its argmax position, zeros elsewhere (SegNet's decoder upsampling). */
+export function maxUnpool2d(x: Tensor, indices: Tensor, outputSize: [number, number]): Tensor {
+  return wrap(callRaw('max_unpool2d', '', [x.handle, indices.handle, outputSize]));
+}
+
+export function avgPool2d(x: Tensor, kernel: Pair, o: PoolOptions & { countIncludePad?: boolean } = {}): Tensor {
+  return wrap(callRaw('avg_pool2d', '', [x.handle, pair(kernel), pair(o.stride ?? kernel), pair(o.padding ?? 0), o.ceilMode ?? false, o.countIncludePad ?? true, null]));
+}
+
+export function adaptiveAvgPool2d(x: Tensor, outputSize: Pair): Tensor {
+  return wrap(callRaw('adaptive_avg_pool2d', '', [x.handle, pair(outputSize)]));
+}
+
+export function dropout(x: Tensor, p: number, training: boolean): Tensor {
+  return wrap(callRaw('dropout', '', [x.handle, p, training]));
+}
+
+/** Local response normalisation across channels (AlexNet). */
+export function localResponseNorm(x: Tensor, size: number, alpha = 1e-4, beta = 0.75, k = 1): Tensor {
+  // Same definition as torch.nn.functional.local_response_norm: average of squares over a
+  // window of `size` channels centred on each channel, zero-padded at the ends.
+  const squared = x.mul(x);
+  const [n, c, h, w] = x.shape;
+  const stacked = squared.reshape([n, 1, c, h * w]);
+  const padded = stacked.pad([0, 0, Math.floor(size / 2), Math.floor((size - 1) / 2)]);
+  const pooled = avgPool2d(padded, [size, 1], { stride: 1 });
+  const div = pooled.reshape([n, c, h, w]).mul(alpha).add(k).pow(beta);
+  const out = x.div(div);
+  for (const t of [squared, stacked, padded, pooled, div]) t.dispose();
+  return out;
+}
+
+export type InterpolateMode = 'nearest' | 'bilinear';
+
+export function interpolate(x: Tensor, size: [number, number], mode: InterpolateMode = 'nearest', alignCorners = false): Tensor {
+  if (mode === 'nearest') return wrap(callRaw('upsample_nearest2d', '', [x.handle, size, null, null]));
+  return wrap(callRaw('upsample_bilinear2d', '', [x.handle, size, alignCorners, null, null]));
+}
+
+export function softmax(x: Tensor, dim: number): Tensor {
+  return wrap(callRaw('softmax', 'int', [x.handle, dim, null]));
+}
+export function logSoftmax(x: Tensor, dim: number): Tensor {
+  return wrap(callRaw('log_softmax', 'int', [x.handle, dim, null]));
+}
+
+export type Reduction = 'none' | 'mean' | 'sum';
+const REDUCTION: Record<Reduction, number> = { none: 0, mean: 1, sum: 2 };
+
+/** Cross-entropy of logits [N, C] against class indices [N] (int64). */
+export function crossEntropy(logits: Tensor, target: Tensor, reduction: Reduction = 'mean', labelSmoothing = 0): Tensor {
+  return wrap(callRaw('cross_entropy_loss', '', [logits.handle, target.handle, null, REDUCTION[reduction], -100, labelSmoothing]));
+}
+
+export function mseLoss(input: Tensor, target: Tensor, reduction: Reduction = 'mean'): Tensor {
+  return wrap(callRaw('mse_loss', '', [input.handle, target.handle, REDUCTION[reduction]]));
+}

@@ -1,0 +1,75 @@
+// Loads the Node-API addon (native/addon.cc, built by scripts/build-native.mjs).
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+
+/** A libtorch tensor reference owned by JavaScript. */
+export interface NativeTensor {
+  readonly shape: number[];
+  readonly dtype: string;
+  readonly device: string;
+  readonly disposed: boolean;
+  readonly isLeaf: boolean;
+  requiresGrad: boolean;
+  dispose(): void;
+  grad(): NativeTensor | null;
+  setGrad(g: NativeTensor | null): void;
+  toBuffer(): ArrayBuffer;
+  sameStorage(other: NativeTensor): boolean;
+}
+
+export interface NativeScriptModule {
+  forward(inputs: NativeTensor[]): unknown;
+  namedParameters(): Record<string, NativeTensor>;
+  namedBuffers(): Record<string, NativeTensor>;
+  train(on: boolean): void;
+  to(device: string): void;
+}
+
+export interface NativeInfo {
+  torchVersion: string;
+  cuda: boolean;
+  cudaDevices: number;
+  cudnn: boolean;
+  threads: number;
+  interopThreads: number;
+  parallelInfo: string;
+  mkldnn: boolean;
+}
+
+export interface NativeAddon {
+  opHandle(name: string, overload: string): number;
+  opSchema(id: number): string;
+  callOp(id: number, args: unknown[]): unknown;
+  callOpVoid(id: number, args: unknown[]): void;
+  fromBuffer(data: ArrayBufferView | ArrayBuffer, shape: number[], dtype: string, device?: string): NativeTensor;
+  backward(outputs: NativeTensor[], grads: (NativeTensor | null)[] | null, retainGraph: boolean): void;
+  grad(outputs: NativeTensor[], inputs: NativeTensor[], grads: (NativeTensor | null)[] | null, retainGraph: boolean, createGraph: boolean): (NativeTensor | null)[];
+  setGradEnabled(on: boolean): void;
+  isGradEnabled(): boolean;
+  setAutocast(deviceType: 'cpu' | 'cuda', enabled: boolean, dtype: string): void;
+  loadScriptModule(path: string): NativeScriptModule;
+  manualSeed(seed: number): void;
+  setNumThreads(n: number): void;
+  setCudnnBenchmark(on: boolean): void;
+  synchronize(): void;
+  info(): NativeInfo;
+  memoryStats(): { liveTensors: number; liveBytes: number };
+}
+
+const here = dirname(fileURLToPath(import.meta.url));
+const addonPath = join(here, '..', '..', '..', 'build', 's2snets.node');
+
+function load(): NativeAddon {
+  if (!existsSync(addonPath)) {
+    throw new Error(`the native addon is not built (${addonPath} is missing); run: npm run build`);
+  }
+  return createRequire(import.meta.url)(addonPath) as NativeAddon;
+}
+
+export const native: NativeAddon = load();
+
+// libtorch's OpenMP default can be one thread; use every core unless S2SNETS_THREADS says otherwise.
+native.setNumThreads(Number(process.env.S2SNETS_THREADS) || availableParallelism());

@@ -1,0 +1,11 @@
+// Neural-network building blocks: modules, layers, initialisation, optimizers, schedules, weights on disk.
+export { Module, StateDictError } from './module.js';
+export type { StateDict } from './module.js';
+export * from './layers.js';
+export * as init from './init.js';
+export { Optimizer, SGD, Adam, AdamW } from './optim.js';
+export type { SGDOptions, AdamOptions } from './optim.js';
+export { stepSchedule, cosineSchedule, constantSchedule } from './schedule.js';
+export type { Schedule } from './schedule.js';
+export { saveSafetensors, loadSafetensors, encodeSafetensors, decodeSafetensors, SafetensorsError } from './safetensors.js';
+export type { SafetensorsFile } from './safetensors.js';

@@ -1,0 +1,173 @@
+// safetensors, the project's own weight format (https://github.com/huggingface/safetensors):
+// 8-byte little-endian header length N, N bytes of JSON {name: {dtype, shape, data_offsets}},
+// then the raw little-endian tensor bytes. Safe to load: no code, every size is checked
+// against the file before anything is allocated.
+import { readFileSync } from 'node:fs';
+import { noGrad, tensor, type DType, type Tensor, BYTES_PER_ELEMENT } from '../engine/index.js';
+import { writeFileAtomic } from '../common/atomic.js';
+
+export class SafetensorsError extends Error {
+  override name = 'SafetensorsError';
+}
+
+const TO_FILE: Record<DType, string> = {
+  float32: 'F32',
+  float64: 'F64',
+  float16: 'F16',
+  bfloat16: 'BF16',
+  int64: 'I64',
+  int32: 'I32',
+  int16: 'I16',
+  int8: 'I8',
+  uint8: 'U8',
+  bool: 'BOOL',
+};
+const FROM_FILE = Object.fromEntries(Object.entries(TO_FILE).map(([k, v]) => [v, k as DType])) as Record<string, DType>;
+
+// Header size limit as in the reference implementation (100 MB): refuses absurd declared lengths.
+const MAX_HEADER = 100_000_000;
+
+/** Serialises tensors (any device; copied to the CPU) with optional string metadata. */
+export function encodeSafetensors(tensors: Map<string, Tensor>, metadata: Record<string, string> = {}): Uint8Array[] {
+  const header: Record<string, unknown> = {};
+  if (Object.keys(metadata).length) header.__metadata__ = metadata;
+  const chunks: Uint8Array[] = [];
+  let offset = 0;
+  const names = [...tensors.keys()].sort();
+  noGrad(() => {
+    for (const name of names) {
+      const t = tensors.get(name)!;
+      const bytes = rawBytes(t);
+      header[name] = { dtype: TO_FILE[t.dtype], shape: t.shape, data_offsets: [offset, offset + bytes.byteLength] };
+      chunks.push(bytes);
+      offset += bytes.byteLength;
+    }
+  });
+  // Pad the header with spaces to a multiple of 8 bytes so the data is aligned.
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - ((json.length + 8) % 8)) % 8);
+  const headerBytes = Buffer.from(json, 'utf8');
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(headerBytes.byteLength));
+  return [len, headerBytes, ...chunks];
+}
+
+function rawBytes(t: Tensor): Uint8Array {
+  // Half types have no typed array: read their bits as int16 (same size, same bytes).
+  const bits = t.dtype === 'float16' || t.dtype === 'bfloat16' ? t.viewAs('int16') : t;
+  try {
+    const d = bits.data();
+    return new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
+  } finally {
+    if (bits !== t) bits.dispose();
+  }
+}
+
+/** Writes tensors to path atomically (temp file, fsync, rename). */
+export function saveSafetensors(path: string, tensors: Map<string, Tensor>, metadata: Record<string, string> = {}): void {
+  writeFileAtomic(path, encodeSafetensors(tensors, metadata));
+}
+
+export interface SafetensorsFile {
+  tensors: Map<string, Tensor>;
+  metadata: Record<string, string>;
+}
+
+/** Parses a safetensors buffer; `source` names the file in error messages. */
+export function decodeSafetensors(buf: Uint8Array, source = 'safetensors data', device = 'cpu'): SafetensorsFile {
+  const fail = (why: string): never => {
+    throw new SafetensorsError(`${source}: ${why}`);
+  };
+  if (buf.byteLength < 8) fail(`file is ${buf.byteLength} bytes, too short for a safetensors header`);
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  const n = view.getBigUint64(0, true);
+  if (n > BigInt(Math.min(MAX_HEADER, buf.byteLength - 8))) fail(`declared header length ${n} exceeds the file (${buf.byteLength} bytes)`);
+  const headerLen = Number(n);
+  let header: unknown;
+  try {
+    header = JSON.parse(Buffer.from(buf.buffer, buf.byteOffset + 8, headerLen).toString('utf8'));
+  } catch (e) {
+    fail(`header is not valid JSON (${(e as Error).message})`);
+  }
+  if (header === null || typeof header !== 'object' || Array.isArray(header)) fail('header is not a JSON object');
+  const dataStart = 8 + headerLen;
+  const dataLen = buf.byteLength - dataStart;
+  const entries = Object.entries(header as Record<string, unknown>);
+  const metadata: Record<string, string> = {};
+  const specs: { name: string; dtype: DType; shape: number[]; begin: number; end: number }[] = [];
+  for (const [name, spec] of entries) {
+    if (name === '__metadata__') {
+      if (spec === null || typeof spec !== 'object') fail('__metadata__ is not an object');
+      for (const [k, v] of Object.entries(spec as object)) {
+        if (typeof v !== 'string') fail(`metadata value ${k} is not a string`);
+        metadata[k] = v as string;
+      }
+      continue;
+    }
+    const s = spec as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+    if (s === null || typeof s !== 'object') fail(`entry '${name}' is not an object`);
+    const dtype = FROM_FILE[String(s.dtype)];
+    if (!dtype) fail(`tensor '${name}': unsupported dtype ${JSON.stringify(s.dtype)}; supported: ${Object.keys(FROM_FILE).join(', ')}`);
+    if (!Array.isArray(s.shape) || !s.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) fail(`tensor '${name}': shape ${JSON.stringify(s.shape)} is not a list of non-negative integers`);
+    const offs = s.data_offsets;
+    if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((d) => Number.isSafeInteger(d) && d >= 0)) fail(`tensor '${name}': data_offsets ${JSON.stringify(offs)} invalid`);
+    const [begin, end] = offs as number[];
+    if (begin > end || end > dataLen) fail(`tensor '${name}': data_offsets [${begin}, ${end}] outside the data section (${dataLen} bytes)`);
+    const shape = s.shape as number[];
+    const numel = shape.reduce((a, b) => a * b, 1);
+    if (numel * BYTES_PER_ELEMENT[dtype] !== end - begin) fail(`tensor '${name}': shape [${shape}] of ${dtype} needs ${numel * BYTES_PER_ELEMENT[dtype]} bytes, offsets give ${end - begin}`);
+    specs.push({ name, dtype, shape, begin, end });
+  }
+  const tensors = new Map<string, Tensor>();
+  for (const s of specs) {
+    // Copy into an aligned buffer: typed arrays need aligned offsets, file data need not be.
+    const bytes = new Uint8Array(buf.subarray(dataStart + s.begin, dataStart + s.end));
+    tensors.set(s.name, fromBytes(bytes, s.dtype, s.shape, device));
+  }
+  return { tensors, metadata };
+}
+
+function fromBytes(bytes: Uint8Array, dtype: DType, shape: number[], device: string): Tensor {
+  const b = bytes.buffer;
+  switch (dtype) {
+    case 'float32':
+      return tensor(new Float32Array(b), shape, { device });
+    case 'float64':
+      return tensor(new Float64Array(b), shape, { device });
+    case 'int64':
+      return tensor(new BigInt64Array(b), shape, { device });
+    case 'int32':
+      return tensor(new Int32Array(b), shape, { device });
+    case 'int16':
+      return tensor(new Int16Array(b), shape, { device });
+    case 'int8':
+      return tensor(new Int8Array(b), shape, { device });
+    case 'uint8':
+      return tensor(new Uint8Array(b), shape, { device });
+    case 'bool':
+      return tensor(new Uint8Array(b), shape, { dtype: 'bool', device });
+    default:
+      // float16 / bfloat16: load the bits as int16 and reinterpret in libtorch (same size).
+      return reinterpret(tensor(new Int16Array(b), shape), dtype, device);
+  }
+}
+
+function reinterpret(bits: Tensor, dtype: DType, device: string): Tensor {
+  const view = bits.viewAs(dtype);
+  bits.dispose();
+  if (device === 'cpu') return view;
+  const moved = view.to({ device });
+  view.dispose();
+  return moved;
+}
+
+/** Reads a safetensors file. */
+export function loadSafetensors(path: string, device = 'cpu'): SafetensorsFile {
+  let buf: Buffer;
+  try {
+    buf = readFileSync(path);
+  } catch (e) {
+    throw new SafetensorsError(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  return decodeSafetensors(buf, path, device);
+}
