@@ -184,7 +184,7 @@ export class Sequential extends Module {
   readonly layers: Module[];
   constructor(...layers: Module[]) {
     super();
-    this.layers = layers.map((m, i) => this.child(String(i), m));
+    this.layers = layers.map((m, i) => this.addModule(String(i), m));
   }
   forward(x: Tensor): Tensor {
     let out = x;
@@ -198,7 +198,7 @@ export class ModuleList<M extends Module = Module> extends Module {
   readonly items: M[];
   constructor(items: M[]) {
     super();
-    this.items = items.map((m, i) => this.child(String(i), m));
+    this.items = items.map((m, i) => this.addModule(String(i), m));
   }
   forward(): Tensor {
     throw new Error('ModuleList has no forward(); iterate over .items');

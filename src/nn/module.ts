@@ -31,7 +31,7 @@ export abstract class Module {
   }
 
   /** Registers a child module under name. */
-  protected child<M extends Module>(name: string, m: M): M {
+  addModule<M extends Module>(name: string, m: M): M {
     this.children.set(name, m);
     return m;
   }
