@@ -1,0 +1,132 @@
+// The one training loop behind classifier training, AE pretraining and decoder fine-tuning.
+// Every step is a pure function of (seed, step): the batch comes from batch(step) and libtorch's
+// generator is reseeded per step, so a run resumed from a checkpoint continues exactly as an
+// uninterrupted one would.
+import { existsSync } from 'node:fs';
+import { manualSeed, tidy, type Tensor } from '../engine/index.js';
+import { loadSafetensors, saveSafetensors, type Module, type Optimizer, type Schedule } from '../nn/index.js';
+
+export interface Batch {
+  x: Tensor;
+  y: Tensor;
+}
+
+export interface StepProgress {
+  step: number;
+  steps: number;
+  loss: number;
+  lr: number;
+  elapsedS: number;
+  etaS: number;
+}
+
+export interface LossCurve {
+  step: number[];
+  loss: number[];
+}
+
+export interface TrainLoopOptions {
+  /** Shown in messages, e.g. 'fine-tune resnet'. */
+  name: string;
+  steps: number;
+  optimizer: Optimizer;
+  schedule?: Schedule;
+  /** The batch of a given step; the loop disposes it. */
+  batch(step: number): Batch;
+  /** Forward pass of one batch, returning a scalar loss. */
+  loss(batch: Batch): Tensor;
+  /** Modules whose state (parameters and buffers) a checkpoint must hold. */
+  modules: Record<string, Module>;
+  seed: number;
+  /** Checkpoint file (safetensors) written every `every` steps, on abort, and read on start. */
+  checkpoint?: { path: string; every: number };
+  signal?: AbortSignal;
+  onProgress?(p: StepProgress): void;
+  /** Loss is recorded in the curve every this many steps (default 10). */
+  curveEvery?: number;
+}
+
+export class NonFiniteLossError extends Error {
+  override name = 'NonFiniteLossError';
+}
+
+export class TrainingInterruptedError extends Error {
+  override name = 'TrainingInterruptedError';
+}
+
+export interface TrainLoopResult {
+  curve: LossCurve;
+  finalLoss: number;
+  resumedFrom: number;
+}
+
+function saveCheckpoint(o: TrainLoopOptions, step: number, curve: LossCurve): void {
+  const tensors = new Map<string, Tensor>();
+  for (const [prefix, m] of Object.entries(o.modules)) for (const [k, t] of m.stateDict()) tensors.set(`model.${prefix}.${k}`, t);
+  const opt = o.optimizer.stateDict();
+  for (const [k, t] of opt.tensors) tensors.set(`optim.${k}`, t);
+  const meta = { step, optimizerSteps: opt.stepCount, lr: opt.lr, curve };
+  saveSafetensors(o.checkpoint!.path, tensors, { s2snets: JSON.stringify(meta) });
+}
+
+function loadCheckpoint(o: TrainLoopOptions): { step: number; curve: LossCurve } | null {
+  if (!o.checkpoint || !existsSync(o.checkpoint.path)) return null;
+  const { tensors, metadata } = loadSafetensors(o.checkpoint.path);
+  const meta = JSON.parse(metadata.s2snets ?? 'null') as { step: number; optimizerSteps: number; lr: number; curve: LossCurve } | null;
+  if (!meta) throw new Error(`${o.checkpoint.path}: not an s2snets training checkpoint`);
+  const pick = (prefix: string) => new Map([...tensors].filter(([k]) => k.startsWith(prefix)).map(([k, t]) => [k.slice(prefix.length), t]));
+  for (const [name, m] of Object.entries(o.modules)) m.loadStateDict(pick(`model.${name}.`));
+  o.optimizer.loadStateDict({ stepCount: meta.optimizerSteps, lr: meta.lr, tensors: pick('optim.') });
+  for (const t of tensors.values()) t.dispose();
+  return { step: meta.step, curve: meta.curve };
+}
+
+/**
+ * Runs the steps, yielding to the event loop between steps so that progress output and Ctrl-C
+ * (which aborts `signal`) stay responsive while libtorch computes.
+ */
+export async function trainLoop(o: TrainLoopOptions): Promise<TrainLoopResult> {
+  if (!(o.steps > 0)) throw new RangeError(`${o.name}: steps must be > 0`);
+  const curveEvery = o.curveEvery ?? 10;
+  const resumed = loadCheckpoint(o);
+  const curve: LossCurve = resumed?.curve ?? { step: [], loss: [] };
+  const start = resumed?.step ?? 0;
+  const t0 = performance.now();
+  let loss = Number.NaN;
+  for (const m of Object.values(o.modules)) m.train();
+  for (let step = start; step < o.steps; step++) {
+    await new Promise((resolve) => setImmediate(resolve));
+    if (o.signal?.aborted) {
+      if (o.checkpoint) saveCheckpoint(o, step, curve);
+      throw new TrainingInterruptedError(`${o.name}: interrupted at step ${step}/${o.steps}${o.checkpoint ? '; checkpoint saved' : ''}`);
+    }
+    o.schedule?.apply(o.optimizer, step);
+    manualSeed(o.seed * 1_000_003 + step);
+    loss = tidy(() => {
+      const batch = o.batch(step);
+      o.optimizer.zeroGrad();
+      const l = o.loss(batch);
+      const value = l.item();
+      if (!Number.isFinite(value)) return value;
+      l.backward();
+      o.optimizer.step();
+      return value;
+    });
+    if (!Number.isFinite(loss)) {
+      throw new NonFiniteLossError(
+        `${o.name}: loss became ${loss} at step ${step}; stopped${o.checkpoint && existsSync(o.checkpoint.path) ? ` (last good checkpoint kept: ${o.checkpoint.path})` : ''}. Lower the learning rate.`,
+      );
+    }
+    if (step % curveEvery === 0 || step === o.steps - 1) {
+      curve.step.push(step);
+      curve.loss.push(loss);
+    }
+    const done = step + 1;
+    if (o.checkpoint && done % o.checkpoint.every === 0 && done < o.steps) saveCheckpoint(o, done, curve);
+    if (o.onProgress) {
+      const elapsedS = (performance.now() - t0) / 1000;
+      o.onProgress({ step: done, steps: o.steps, loss, lr: o.optimizer.lr, elapsedS, etaS: (elapsedS / (done - start)) * (o.steps - done) });
+    }
+  }
+  return { curve, finalLoss: loss, resumedFrom: start };
+}
