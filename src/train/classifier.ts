@@ -1,7 +1,7 @@
 // Supervised classifier training (cross-entropy), for the zoo models.
 import { F, type Tensor } from '../engine/index.js';
 import { Adam, SGD, cosineSchedule, type Module, type Optimizer } from '../nn/index.js';
-import { trainLoop, type Batch, type TrainLoopResult, type StepProgress } from './loop.js';
+import { trainLoop, type Batch, type CheckpointStore, type TrainLoopResult, type StepProgress } from './loop.js';
 
 export type OptimizerName = 'adam' | 'sgd';
 
@@ -12,7 +12,7 @@ export interface CommonTrainOptions {
   weightDecay?: number;
   seed: number;
   batch(step: number): Batch;
-  checkpoint?: { path: string; every: number };
+  checkpoint?: CheckpointStore;
   signal?: AbortSignal;
   onProgress?(p: StepProgress): void;
 }

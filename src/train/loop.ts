@@ -2,9 +2,10 @@
 // Every step is a pure function of (seed, step): the batch comes from batch(step) and libtorch's
 // generator is reseeded per step, so a run resumed from a checkpoint continues exactly as an
 // uninterrupted one would.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { writeFileAtomic } from '../common/atomic.js';
 import { manualSeed, tidy, type Tensor } from '../engine/index.js';
-import { loadSafetensors, saveSafetensors, type Module, type Optimizer, type Schedule } from '../nn/index.js';
+import { decodeSafetensors, encodeSafetensors, type Module, type Optimizer, type Schedule } from '../nn/index.js';
 
 export interface Batch {
   x: Tensor;
@@ -38,12 +39,31 @@ export interface TrainLoopOptions {
   /** Modules whose state (parameters and buffers) a checkpoint must hold. */
   modules: Record<string, Module>;
   seed: number;
-  /** Checkpoint file (safetensors) written every `every` steps, on abort, and read on start. */
-  checkpoint?: { path: string; every: number };
+  /** Where training state goes every `every` steps and on abort, and is read from on start. */
+  checkpoint?: CheckpointStore;
   signal?: AbortSignal;
   onProgress?(p: StepProgress): void;
   /** Loss is recorded in the curve every this many steps (default 10). */
   curveEvery?: number;
+}
+
+/** Storage for one training checkpoint (a safetensors blob); the latest save wins. */
+export interface CheckpointStore {
+  every: number;
+  save(chunks: Uint8Array[]): void;
+  load(): Uint8Array | null;
+  /** Where it lives, for messages. */
+  describe: string;
+}
+
+/** A checkpoint kept in one file, replaced atomically. */
+export function fileCheckpoint(path: string, every: number): CheckpointStore {
+  return {
+    every,
+    save: (chunks) => writeFileAtomic(path, chunks),
+    load: () => (existsSync(path) ? readFileSync(path) : null),
+    describe: path,
+  };
 }
 
 export class NonFiniteLossError extends Error {
@@ -66,14 +86,15 @@ function saveCheckpoint(o: TrainLoopOptions, step: number, curve: LossCurve): vo
   const opt = o.optimizer.stateDict();
   for (const [k, t] of opt.tensors) tensors.set(`optim.${k}`, t);
   const meta = { step, optimizerSteps: opt.stepCount, lr: opt.lr, curve };
-  saveSafetensors(o.checkpoint!.path, tensors, { s2snets: JSON.stringify(meta) });
+  o.checkpoint!.save(encodeSafetensors(tensors, { s2snets: JSON.stringify(meta) }));
 }
 
 function loadCheckpoint(o: TrainLoopOptions): { step: number; curve: LossCurve } | null {
-  if (!o.checkpoint || !existsSync(o.checkpoint.path)) return null;
-  const { tensors, metadata } = loadSafetensors(o.checkpoint.path);
+  const bytes = o.checkpoint?.load();
+  if (!bytes) return null;
+  const { tensors, metadata } = decodeSafetensors(bytes, o.checkpoint!.describe);
   const meta = JSON.parse(metadata.s2snets ?? 'null') as { step: number; optimizerSteps: number; lr: number; curve: LossCurve } | null;
-  if (!meta) throw new Error(`${o.checkpoint.path}: not an s2snets training checkpoint`);
+  if (!meta) throw new Error(`${o.checkpoint!.describe}: not an s2snets training checkpoint`);
   const pick = (prefix: string) => new Map([...tensors].filter(([k]) => k.startsWith(prefix)).map(([k, t]) => [k.slice(prefix.length), t]));
   for (const [name, m] of Object.entries(o.modules)) m.loadStateDict(pick(`model.${name}.`));
   o.optimizer.loadStateDict({ stepCount: meta.optimizerSteps, lr: meta.lr, tensors: pick('optim.') });
@@ -114,7 +135,7 @@ export async function trainLoop(o: TrainLoopOptions): Promise<TrainLoopResult> {
     });
     if (!Number.isFinite(loss)) {
       throw new NonFiniteLossError(
-        `${o.name}: loss became ${loss} at step ${step}; stopped${o.checkpoint && existsSync(o.checkpoint.path) ? ` (last good checkpoint kept: ${o.checkpoint.path})` : ''}. Lower the learning rate.`,
+        `${o.name}: loss became ${loss} at step ${step}; stopped${o.checkpoint ? ` (last good checkpoint kept: ${o.checkpoint.describe})` : ''}. Lower the learning rate.`,
       );
     }
     if (step % curveEvery === 0 || step === o.steps - 1) {
