@@ -1,0 +1,276 @@
+// The run store: one SQLite database per run directory (run.db) recording every job's state,
+// timings, metrics and errors, an event log, and the run's metadata. WAL mode with
+// synchronous=FULL makes each status change durable when its transaction commits.
+import Database from 'better-sqlite3';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { runLayout } from './artifacts.js';
+import type { Json } from './jobs.js';
+
+export class StoreError extends Error {
+  override name = 'StoreError';
+}
+
+export type JobStatus = 'pending' | 'running' | 'done' | 'failed';
+
+export interface JobRow {
+  key: string;
+  name: string;
+  status: JobStatus;
+  attempts: number;
+  startedAt: string | null;
+  finishedAt: string | null;
+  durationS: number | null;
+  artifactSha: string | null;
+  metrics: Record<string, Json>;
+  error: string | null;
+}
+
+export interface EventRow {
+  id: number;
+  time: string;
+  jobKey: string | null;
+  kind: string;
+  message: string;
+}
+
+export interface RunMeta {
+  created: string;
+  toolVersion: string;
+  config: Json;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS jobs (
+  key TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('pending', 'running', 'done', 'failed')),
+  attempts INTEGER NOT NULL DEFAULT 0,
+  started_at TEXT,
+  finished_at TEXT,
+  duration_s REAL,
+  artifact_sha TEXT,
+  metrics TEXT NOT NULL DEFAULT '{}',
+  error TEXT,
+  -- The graph of the latest invocation: its number and this job's place in topological order.
+  invocation INTEGER NOT NULL DEFAULT 0,
+  position INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS events (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  time TEXT NOT NULL,
+  job_key TEXT,
+  kind TEXT NOT NULL,
+  message TEXT NOT NULL
+);
+`;
+
+const now = () => new Date().toISOString();
+
+let cachedVersion: string | undefined;
+/** This package's version (package.json at the package root, two levels above this file's folder). */
+export function toolVersion(): string {
+  if (cachedVersion === undefined) {
+    cachedVersion = 'unknown';
+    for (const rel of ['../../package.json', '../../../package.json']) {
+      try {
+        const pkg = JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8'));
+        if (pkg.name === 's2snets') {
+          cachedVersion = String(pkg.version);
+          break;
+        }
+      } catch {
+        // Not at this level (source vs compiled layout); try the next.
+      }
+    }
+  }
+  return cachedVersion;
+}
+
+interface RawJobRow {
+  key: string;
+  name: string;
+  status: JobStatus;
+  attempts: number;
+  started_at: string | null;
+  finished_at: string | null;
+  duration_s: number | null;
+  artifact_sha: string | null;
+  metrics: string;
+  error: string | null;
+}
+
+const toJobRow = (r: RawJobRow): JobRow => ({
+  key: r.key,
+  name: r.name,
+  status: r.status,
+  attempts: r.attempts,
+  startedAt: r.started_at,
+  finishedAt: r.finished_at,
+  durationS: r.duration_s,
+  artifactSha: r.artifact_sha,
+  metrics: JSON.parse(r.metrics),
+  error: r.error,
+});
+
+export class RunStore {
+  private readonly db: Database.Database;
+  /** Jobs that were 'running' when the store was opened: their process died. */
+  readonly interrupted: JobRow[];
+
+  private constructor(readonly runDir: string, readOnly: boolean) {
+    const path = runLayout(runDir).db;
+    try {
+      if (!readOnly) mkdirSync(runDir, { recursive: true });
+      this.db = new Database(path, { readonly: readOnly, fileMustExist: readOnly, timeout: 10_000 });
+      if (!readOnly) {
+        this.db.pragma('journal_mode = WAL');
+        this.db.pragma('synchronous = FULL');
+        this.db.exec(SCHEMA);
+      }
+    } catch (e) {
+      throw new StoreError(`${path}: cannot open the run database (${(e as Error).message})`);
+    }
+    this.interrupted = readOnly ? [] : this.recoverInterrupted();
+  }
+
+  /** Opens (creating if needed) the store of a run directory; interrupted jobs become pending. */
+  static open(runDir: string): RunStore {
+    return new RunStore(runDir, false);
+  }
+
+  /** Opens an existing run read-only (for status); fails if runDir holds no run. */
+  static openReadOnly(runDir: string): RunStore {
+    return new RunStore(runDir, true);
+  }
+
+  private recoverInterrupted(): JobRow[] {
+    return this.db.transaction(() => {
+      const rows = (this.db.prepare(`SELECT * FROM jobs WHERE status = 'running' ORDER BY invocation, position`).all() as RawJobRow[]).map(toJobRow);
+      for (const r of rows) {
+        this.db.prepare(`UPDATE jobs SET status = 'pending' WHERE key = ?`).run(r.key);
+        this.addEvent(r.key, 'interrupted', `job '${r.name}' was running when its process ended; it resumes from its checkpoint`);
+      }
+      return rows;
+    })();
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  /** Records the run's configuration; creation time and tool version are set once. */
+  setMeta(config: Json): void {
+    this.db.transaction(() => {
+      const ins = this.db.prepare(`INSERT OR IGNORE INTO meta (name, value) VALUES (?, ?)`);
+      ins.run('created', now());
+      this.db.prepare(`INSERT OR REPLACE INTO meta (name, value) VALUES ('tool_version', ?)`).run(toolVersion());
+      this.db.prepare(`INSERT OR REPLACE INTO meta (name, value) VALUES ('config', ?)`).run(JSON.stringify(config));
+    })();
+  }
+
+  meta(): RunMeta | null {
+    const rows = this.db.prepare(`SELECT name, value FROM meta`).all() as { name: string; value: string }[];
+    const m = new Map(rows.map((r) => [r.name, r.value]));
+    if (!m.has('created')) return null;
+    return { created: m.get('created')!, toolVersion: m.get('tool_version') ?? 'unknown', config: JSON.parse(m.get('config') ?? 'null') };
+  }
+
+  /** Starts a new invocation: registers the graph's jobs (new ones as pending) in order. */
+  beginInvocation(jobs: { key: string; name: string }[]): number {
+    return this.db.transaction(() => {
+      const { n } = this.db.prepare(`SELECT COALESCE(MAX(invocation), 0) + 1 AS n FROM jobs`).get() as { n: number };
+      const upsert = this.db.prepare(
+        `INSERT INTO jobs (key, name, status, invocation, position) VALUES (?, ?, 'pending', ?, ?)
+         ON CONFLICT (key) DO UPDATE SET name = excluded.name, invocation = excluded.invocation, position = excluded.position`,
+      );
+      jobs.forEach((j, i) => upsert.run(j.key, j.name, n, i));
+      this.addEvent(null, 'invocation', `run ${n} of ${jobs.length} jobs`);
+      return n;
+    })();
+  }
+
+  job(key: string): JobRow | null {
+    const r = this.db.prepare(`SELECT * FROM jobs WHERE key = ?`).get(key) as RawJobRow | undefined;
+    return r ? toJobRow(r) : null;
+  }
+
+  /** The jobs of the latest invocation in topological order (what `status` shows). */
+  currentJobs(): JobRow[] {
+    const rows = this.db
+      .prepare(`SELECT * FROM jobs WHERE invocation = (SELECT MAX(invocation) FROM jobs) ORDER BY position`)
+      .all() as RawJobRow[];
+    return rows.map(toJobRow);
+  }
+
+  markRunning(key: string): JobRow {
+    return this.transition(key, ['pending', 'failed', 'done'], 'running', () => {
+      this.db
+        .prepare(`UPDATE jobs SET status = 'running', attempts = attempts + 1, started_at = ?, finished_at = NULL, duration_s = NULL, error = NULL WHERE key = ?`)
+        .run(now(), key);
+      this.addEvent(key, 'start', 'started');
+    });
+  }
+
+  markDone(key: string, done: { durationS: number | null; artifactSha: string; metrics: Record<string, Json> }, how = 'finished'): JobRow {
+    return this.transition(key, ['running', 'pending', 'failed', 'done'], 'done', () => {
+      this.db
+        .prepare(`UPDATE jobs SET status = 'done', finished_at = ?, duration_s = COALESCE(?, duration_s), artifact_sha = ?, metrics = ?, error = NULL WHERE key = ?`)
+        .run(now(), done.durationS, done.artifactSha, JSON.stringify(done.metrics), key);
+      this.addEvent(key, 'done', how);
+    });
+  }
+
+  markFailed(key: string, error: string): JobRow {
+    return this.transition(key, ['running'], 'failed', () => {
+      const row = this.job(key)!;
+      const duration = row.startedAt ? (Date.now() - Date.parse(row.startedAt)) / 1000 : null;
+      this.db.prepare(`UPDATE jobs SET status = 'failed', finished_at = ?, duration_s = ?, error = ? WHERE key = ?`).run(now(), duration, error, key);
+      this.addEvent(key, 'failed', error);
+    });
+  }
+
+  /** Back to pending after a signal: the next run resumes it from its checkpoint. */
+  markInterrupted(key: string, why: string): JobRow {
+    return this.transition(key, ['running'], 'pending', () => {
+      this.db.prepare(`UPDATE jobs SET status = 'pending' WHERE key = ?`).run(key);
+      this.addEvent(key, 'interrupted', why);
+    });
+  }
+
+  /** A done job whose artifact turned out missing or corrupt. */
+  markInvalid(key: string, reason: string): JobRow {
+    return this.transition(key, ['done', 'pending', 'failed'], 'pending', () => {
+      this.db.prepare(`UPDATE jobs SET status = 'pending', artifact_sha = NULL WHERE key = ?`).run(key);
+      this.addEvent(key, 'corrupt', reason);
+    });
+  }
+
+  setMetrics(key: string, metrics: Record<string, Json>): void {
+    this.db.prepare(`UPDATE jobs SET metrics = ? WHERE key = ?`).run(JSON.stringify(metrics), key);
+  }
+
+  addEvent(jobKey: string | null, kind: string, message: string): void {
+    this.db.prepare(`INSERT INTO events (time, job_key, kind, message) VALUES (?, ?, ?, ?)`).run(now(), jobKey, kind, message);
+  }
+
+  events(jobKey?: string): EventRow[] {
+    const sql = `SELECT id, time, job_key AS jobKey, kind, message FROM events ${jobKey ? 'WHERE job_key = ?' : ''} ORDER BY id`;
+    return this.db.prepare(sql).all(...(jobKey ? [jobKey] : [])) as EventRow[];
+  }
+
+  /** SQLite's own consistency check; 'ok' when the database is sound. */
+  integrityCheck(): string {
+    return (this.db.pragma('integrity_check') as { integrity_check: string }[]).map((r) => r.integrity_check).join('; ');
+  }
+
+  private transition(key: string, from: JobStatus[], to: JobStatus, apply: () => void): JobRow {
+    return this.db.transaction(() => {
+      const row = this.job(key);
+      if (!row) throw new StoreError(`job ${key.slice(0, 12)} is not registered in ${runLayout(this.runDir).db}`);
+      if (!from.includes(row.status)) throw new StoreError(`job '${row.name}' cannot go from ${row.status} to ${to}`);
+      apply();
+      return this.job(key)!;
+    })();
+  }
+}
