@@ -149,5 +149,7 @@ export async function trainLoop(o: TrainLoopOptions): Promise<TrainLoopResult> {
       o.onProgress({ step: done, steps: o.steps, loss, lr: o.optimizer.lr, elapsedS, etaS: (elapsedS / (done - start)) * (o.steps - done) });
     }
   }
+  // Gradients are not needed past the last step; dropping them frees their memory.
+  o.optimizer.zeroGrad();
   return { curve, finalLoss: loss, resumedFrom: start };
 }

@@ -1,0 +1,63 @@
+// The fully resolved settings of one experiment run: every default filled in, every choice the
+// paper leaves open made explicit (optimizer, learning rates, step counts), so that results.json
+// records exactly what produced the numbers.
+import type { SegNetStages } from '../models/segnet.js';
+import type { OptimizerName } from '../train/classifier.js';
+
+export type DatasetChoice = 'mnist' | 'fashion-mnist';
+
+export interface ExperimentPlan {
+  dataset: DatasetChoice;
+  classifiers: string[];
+  seed: number;
+  device: string;
+  /** Training examples used (all when null); quick mode uses fewer. */
+  trainLimit: number | null;
+  /** Size of the fixed evaluation set (a seeded, stratified subset of the test split). */
+  evalSamples: number;
+  evalBatchSize: number;
+  checkpointEvery: number;
+  classifierTraining: { epochs: number; batchSize: number; lr: number; optimizer: OptimizerName };
+  ae: { stages: SegNetStages; epochs: number; batchSize: number; lr: number };
+  finetune: { steps: number; batchSize: number; lr: number; optimizer: OptimizerName; targets: 'labels' | 'predictions'; trainWholeAe: boolean };
+  analysis: { nmiBins: number; interPairs: number; gridSamples: number };
+}
+
+/** The demo's five families, one per trait that shapes an input signal. */
+export const DEMO_CLASSIFIERS = ['lenet5', 'alexnet', 'vgg-bn', 'resnet', 'inception'];
+
+export function defaultPlan(overrides: Partial<ExperimentPlan> = {}): ExperimentPlan {
+  return {
+    dataset: 'mnist',
+    classifiers: DEMO_CLASSIFIERS,
+    seed: 0,
+    device: 'cpu',
+    trainLimit: null,
+    evalSamples: 1000,
+    evalBatchSize: 250,
+    checkpointEvery: 100,
+    classifierTraining: { epochs: 4, batchSize: 64, lr: 2e-3, optimizer: 'adam' },
+    ae: { stages: [[32, 32], [64, 64]], epochs: 2, batchSize: 32, lr: 2e-3 },
+    finetune: { steps: 150, batchSize: 32, lr: 1e-3, optimizer: 'adam', targets: 'labels', trainWholeAe: false },
+    analysis: { nmiBins: 64, interPairs: 200, gridSamples: 8 },
+    ...overrides,
+  };
+}
+
+/** A few-minute version for tests and smoke runs: little data, few steps, two classifiers. */
+export function quickPlan(overrides: Partial<ExperimentPlan> = {}): ExperimentPlan {
+  const base = defaultPlan();
+  return {
+    ...base,
+    classifiers: ['lenet5', 'resnet'],
+    trainLimit: 1000,
+    evalSamples: 200,
+    evalBatchSize: 100,
+    checkpointEvery: 10,
+    classifierTraining: { ...base.classifierTraining, epochs: 1 },
+    ae: { ...base.ae, stages: [[8, 8], [16, 16]], epochs: 1 },
+    finetune: { ...base.finetune, steps: 20 },
+    analysis: { ...base.analysis, interPairs: 50, gridSamples: 4 },
+    ...overrides,
+  };
+}

@@ -1,0 +1,138 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { manualSeed, randn, randint, tensor, keep, type Tensor } from '../../src/engine/index.js';
+import type { Dataset } from '../../src/data/dataset.js';
+import { SegNet } from '../../src/models/segnet.js';
+import { buildClassifier } from '../../src/models/classifiers.js';
+import { trainClassifier } from '../../src/train/classifier.js';
+import { finetuneDecoder } from '../../src/train/finetune.js';
+import { pretrainAutoencoder } from '../../src/train/autoencoder.js';
+import { fileCheckpoint, NonFiniteLossError, TrainingInterruptedError } from '../../src/train/loop.js';
+import { stepBatches } from '../../src/train/sampler.js';
+import { loadSafetensors, type Module } from '../../src/nn/index.js';
+
+function toyData(n = 96): Dataset {
+  manualSeed(123);
+  return { name: 'toy', images: keep(randn([n, 1, 16, 16])), labels: keep(randint(0, 4, [n])), classNames: ['a', 'b', 'c', 'd'] };
+}
+
+function snapshot(m: Module): Map<string, number[]> {
+  return new Map([...m.stateDict()].map(([k, t]) => [k, t.toArray()]));
+}
+
+function assertSameState(a: Map<string, number[]>, b: Map<string, number[]>, what: string): void {
+  assert.deepEqual([...a.keys()], [...b.keys()]);
+  for (const [k, v] of a) assert.deepEqual(b.get(k), v, `${what}: ${k} differs`);
+}
+
+const tmp = () => mkdtempSync(join(tmpdir(), 's2snets-train-'));
+
+test('the sampler covers each example once per epoch, in a seeded order', () => {
+  const d = { ...toyData(10), labels: keep(tensor(BigInt64Array.from({ length: 10 }, (_, i) => BigInt(i)))) };
+  const s = stepBatches(d, { batchSize: 5, seed: 3 });
+  assert.equal(s.stepsPerEpoch, 2);
+  const epoch = (e: number) => [...s.batch(2 * e).y.toArray(), ...s.batch(2 * e + 1).y.toArray()];
+  assert.deepEqual([...epoch(0)].sort((a, b) => a - b), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  assert.notDeepEqual(epoch(0), epoch(1));
+  assert.deepEqual(stepBatches(d, { batchSize: 5, seed: 3 }).batch(3).y.toArray(), s.batch(3).y.toArray());
+});
+
+test('a run interrupted and resumed from its checkpoint ends bit-identical to an uninterrupted one', async () => {
+  const data = toyData();
+  const run = async (dir: string, abortAt: number | null) => {
+    manualSeed(7);
+    const model = buildClassifier('alexnet', { channels: 1, size: 16, classes: 4 }); // has dropout: exercises per-step reseeding
+    const batches = stepBatches(data, { batchSize: 16, seed: 5 });
+    const controller = new AbortController();
+    const opts = {
+      steps: 12,
+      lr: 1e-3,
+      seed: 9,
+      batch: batches.batch,
+      checkpoint: fileCheckpoint(join(dir, 'ckpt.safetensors'), 4),
+      signal: controller.signal,
+      onProgress: (p: { step: number }) => {
+        if (p.step === abortAt) controller.abort();
+      },
+    };
+    return { model, opts, run: () => trainClassifier(model, opts) };
+  };
+  const straightDir = tmp();
+  const straight = await run(straightDir, null);
+  const full = await straight.run();
+
+  const resumedDir = tmp();
+  const first = await run(resumedDir, 6);
+  await assert.rejects(first.run(), TrainingInterruptedError);
+  const second = await run(resumedDir, null); // a fresh process would build the model anew, as here
+  const resumed = await second.run();
+  assert.equal(resumed.resumedFrom, 6);
+  assertSameState(snapshot(straight.model), snapshot(second.model), 'resumed vs uninterrupted');
+  assert.equal(resumed.finalLoss, full.finalLoss);
+  assert.deepEqual(resumed.curve, full.curve);
+  rmSync(straightDir, { recursive: true });
+  rmSync(resumedDir, { recursive: true });
+});
+
+test('a non-finite loss stops training with a clear error and keeps the last good checkpoint', async () => {
+  const data = toyData();
+  const dir = tmp();
+  const model = buildClassifier('lenet5', { channels: 1, size: 16, classes: 4 });
+  const batches = stepBatches(data, { batchSize: 16, seed: 5 });
+  // From step 5 on the inputs are NaN, as a corrupt batch would be.
+  const batch = (step: number) => {
+    const b = batches.batch(step);
+    return step < 5 ? b : { x: b.x.mul(Number.NaN), y: b.y };
+  };
+  const path = join(dir, 'c.safetensors');
+  await assert.rejects(
+    trainClassifier(model, { steps: 50, lr: 1e-3, seed: 1, batch, checkpoint: fileCheckpoint(path, 2) }),
+    (e: Error) => e instanceof NonFiniteLossError && /loss became NaN at step 5/.test(e.message) && e.message.includes(path),
+  );
+  // The checkpoint holds step 4, the last one before the bad batch, and resuming from it works.
+  const { metadata } = loadSafetensors(path);
+  assert.equal(JSON.parse(metadata.s2snets).step, 4);
+  rmSync(dir, { recursive: true });
+});
+
+test('fine-tuning changes only the decoder: encoder and classifier weights stay, no weight gradients for them', async () => {
+  const data = toyData();
+  manualSeed(2);
+  const ae = new SegNet({ inChannels: 1, stages: [[4], [8]] });
+  const batches = stepBatches(data, { batchSize: 16, seed: 1 });
+  await pretrainAutoencoder(ae, { steps: 3, lr: 1e-3, seed: 1, batch: batches.batch });
+  const classifier = buildClassifier('lenet5', { channels: 1, size: 16, classes: 4 });
+  const encBefore = snapshot(ae.encoder);
+  const decBefore = snapshot(ae.decoder);
+  const clsBefore = snapshot(classifier);
+  const r = await finetuneDecoder(ae, classifier, { steps: 4, lr: 1e-2, seed: 1, batch: batches.batch });
+  assert.ok(Number.isFinite(r.finalLoss));
+  assertSameState(encBefore, snapshot(ae.encoder), 'encoder (incl. BN running stats)');
+  assertSameState(clsBefore, snapshot(classifier), 'classifier');
+  assert.notDeepEqual(decBefore.get('conv_final.weight'), snapshot(ae.decoder).get('conv_final.weight'));
+  for (const p of [...ae.encoder.parameters(), ...classifier.parameters()]) {
+    assert.equal(p.requiresGrad, false);
+    assert.equal(p.grad, null);
+  }
+  assert.equal(ae.training, false, 'the AE is left in eval mode');
+});
+
+test("fine-tuning on the classifier's own predictions needs no labels", async () => {
+  const data = toyData();
+  manualSeed(4);
+  const ae = new SegNet({ inChannels: 1, stages: [[4], [8]] });
+  const classifier = buildClassifier('lenet5', { channels: 1, size: 16, classes: 4 });
+  const batches = stepBatches(data, { batchSize: 16, seed: 1 });
+  // Labels replaced by garbage: with targets 'predictions' the loss must not depend on them.
+  const withGarbage = (step: number) => {
+    const b = batches.batch(step);
+    return { x: b.x, y: b.y.mul(0).add(99) as Tensor };
+  };
+  const r = await finetuneDecoder(ae, classifier, { steps: 3, lr: 1e-3, seed: 1, batch: withGarbage, targets: 'predictions' });
+  assert.ok(Number.isFinite(r.finalLoss));
+  // With true-label targets, label 99 is out of range for 4 classes and libtorch refuses it.
+  await assert.rejects(finetuneDecoder(ae, classifier, { steps: 1, lr: 1e-3, seed: 1, batch: withGarbage }), /out of bounds|Target 99/);
+});
