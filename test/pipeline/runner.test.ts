@@ -1,0 +1,227 @@
+// The runner in-process: reuse, invalidation by configuration, corrupt artifacts, a failing
+// commit, failing jobs, adoption of committed work, locking, and the checkpoint helper.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { fixtureGraph, runFixture } from './fixture-graph.js';
+import { runJobs, status, verifyRun, JobFailedError, RunLockedError } from '../../src/pipeline/runner.js';
+import { canonicalJson, jobKey, topologicalOrder, JobConfigError, type JobSpec } from '../../src/pipeline/jobs.js';
+import { artifactDir, createCheckpointer } from '../../src/pipeline/artifacts.js';
+import { writeFileAtomic } from '../../src/common/atomic.js';
+
+const tmp = mkdtempSync(join(tmpdir(), 's2snets-runner-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+const quiet = { handleSignals: false };
+const SMALL = { steps: 40, checkpointEvery: 10 };
+const ALL = ['data', 'train[a]', 'eval[a]', 'train[b]', 'eval[b]', 'report'];
+
+test('keys: canonical config, stable under key order, changed by config, code version and deps', () => {
+  assert.equal(canonicalJson({ b: 1, a: [true, null, 'x'], c: { z: 0, y: undefined } }), '{"a":[true,null,"x"],"b":1,"c":{"z":0}}');
+  assert.throws(() => canonicalJson({ lr: NaN }), JobConfigError);
+  assert.throws(() => canonicalJson({ when: new Date() }), /config\.when: a Date is not plain JSON/);
+  const leaf = (config: Record<string, number>, codeVersion?: string): JobSpec => ({ name: 'leaf', deps: [], config, codeVersion, run: async () => null });
+  assert.equal(jobKey(leaf({ a: 1, b: 2 })), jobKey(leaf({ b: 2, a: 1 })));
+  assert.notEqual(jobKey(leaf({ a: 1 })), jobKey(leaf({ a: 2 })));
+  assert.notEqual(jobKey(leaf({ a: 1 })), jobKey(leaf({ a: 1 }, 'v2')));
+  const top = (dep: JobSpec): JobSpec => ({ name: 'top', deps: [dep], config: {}, run: async () => null });
+  assert.notEqual(jobKey(top(leaf({ a: 1 }))), jobKey(top(leaf({ a: 2 }))));
+});
+
+test('topological order is stable, deduplicates equal jobs and refuses cycles', () => {
+  const g = fixtureGraph(SMALL);
+  assert.deepEqual(topologicalOrder([g.report]).map((j) => j.name), ALL);
+  // A second graph object with the same configuration is the same set of keys.
+  const g2 = fixtureGraph(SMALL);
+  assert.deepEqual(topologicalOrder([g.report, g2.evalB, g2.data]).map(jobKey), topologicalOrder([g.report]).map(jobKey));
+  const a: JobSpec = { name: 'a', deps: [], config: {}, run: async () => null };
+  const b: JobSpec = { name: 'b', deps: [a], config: {}, run: async () => null };
+  a.deps.push(b);
+  assert.throws(() => topologicalOrder([b]), /cycle: b -> a -> b/);
+});
+
+test('a second run reuses everything; status reports the table with metrics', async () => {
+  const dir = join(tmp, 'reuse');
+  const first = await runFixture(dir, SMALL, quiet);
+  assert.deepEqual(first.ran, ALL);
+  const second = await runFixture(dir, SMALL, quiet);
+  assert.deepEqual(second.ran, []);
+  assert.deepEqual(second.reused, ALL);
+  const s = status(dir);
+  assert.deepEqual(s.jobs.map((j) => [j.name, j.status, j.attempts]), ALL.map((n) => [n, 'done', 1]));
+  const evalA = s.jobs.find((j) => j.name === 'eval[a]')!;
+  assert.equal(evalA.metrics.accuracy, JSON.parse(readFileSync(join(first.dir(fixtureGraph(SMALL).evalA), 'metrics.json'), 'utf8')).accuracy);
+  assert.ok(s.jobs.every((j) => j.durationS !== null && j.durationS >= 0 && j.startedAt && j.finishedAt));
+  assert.ok(s.meta && s.meta.created && s.meta.toolVersion !== 'unknown');
+});
+
+test('changing one job config reruns exactly it and its dependents', async () => {
+  const dir = join(tmp, 'reuse');
+  const r = await runFixture(dir, { ...SMALL, lrB: 0.02 }, quiet);
+  assert.deepEqual(r.ran, ['train[b]', 'eval[b]', 'report']);
+  assert.deepEqual(r.reused, ['data', 'train[a]', 'eval[a]']);
+  // Going back reuses the earlier artifacts: nothing was overwritten.
+  const back = await runFixture(dir, SMALL, quiet);
+  assert.deepEqual(back.ran, []);
+});
+
+test('a corrupt, truncated or unlisted artifact file is detected, reported and recomputed', async () => {
+  const dir = join(tmp, 'corrupt');
+  const g = fixtureGraph(SMALL);
+  const first = await runFixture(dir, SMALL, quiet);
+  const weights = join(first.dir(g.trainA), 'weights.safetensors');
+  const original = readFileSync(weights);
+  const cases: [string, () => void, RegExp][] = [
+    ['flipped byte', () => {
+      const bad = Buffer.from(original);
+      bad[bad.length - 3] ^= 0x10;
+      writeFileSync(weights, bad);
+    }, /sha256 mismatch/],
+    ['truncated', () => writeFileSync(weights, original.subarray(0, 100)), /has 100 bytes/],
+    ['deleted', () => rmSync(weights), /weights\.safetensors missing/],
+    ['stray file', () => writeFileSync(join(first.dir(g.trainA), 'stray.bin'), 'x'), /unexpected file stray\.bin/],
+    ['manifest gone', () => rmSync(join(first.dir(g.trainA), 'manifest.json')), /manifest\.json unreadable/],
+  ];
+  for (const [what, damage, reason] of cases) {
+    damage();
+    const events: string[] = [];
+    const r = await runFixture(dir, SMALL, { ...quiet, onProgress: (e) => e.kind === 'corrupt' && events.push(e.message!) });
+    assert.deepEqual(r.ran, ['train[a]'], what);
+    assert.equal(r.recomputed.length, 1, what);
+    assert.match(r.recomputed[0].reason, reason, what);
+    assert.match(events[0], /artifact of job 'train\[a\]' .* is unusable/, what);
+    // The seeded job recomputes the same bytes, so its dependents stay valid.
+    assert.ok(readFileSync(weights).equals(original), what);
+    assert.deepEqual(verifyRun(dir).problems, [], what);
+  }
+});
+
+/** Makes a directory refuse new entries, even for root (chattr +i); returns the undo, or null. */
+function freeze(dir: string): (() => void) | null {
+  if (process.getuid?.() !== 0) {
+    chmodSync(dir, 0o555);
+    return () => chmodSync(dir, 0o755);
+  }
+  const r = spawnSync('chattr', ['+i', dir]);
+  return r.status === 0 ? () => spawnSync('chattr', ['-i', dir]) : null;
+}
+
+test('a commit that fails on the file system leaves the previous artifacts intact', async (t) => {
+  const dir = join(tmp, 'readonly');
+  await runFixture(dir, SMALL, quiet);
+  const artifactsDir = join(dir, 'artifacts');
+  const before = readdirSync(artifactsDir).sort();
+  const unfreeze = freeze(artifactsDir);
+  if (!unfreeze) return t.skip('cannot make a directory read-only here (root without chattr)');
+  let error: unknown;
+  try {
+    await runFixture(dir, { ...SMALL, lrB: 0.05 }, quiet);
+  } catch (e) {
+    error = e;
+  } finally {
+    unfreeze();
+  }
+  assert.ok(error instanceof JobFailedError, String(error));
+  assert.match(error.message, /job 'train\[b\]' failed: .*(EPERM|EACCES).*; not run because of it: eval\[b\], report/);
+  assert.deepEqual(readdirSync(artifactsDir).sort(), before);
+  assert.deepEqual(verifyRun(dir).problems, []);
+  const row = status(dir).jobs.find((j) => j.name === 'train[b]')!;
+  assert.equal(row.status, 'failed');
+  assert.match(row.error!, /EPERM|EACCES/);
+  // The old configuration is still complete; the new one succeeds once the disk accepts writes.
+  assert.deepEqual((await runFixture(dir, SMALL, quiet)).ran, []);
+  assert.deepEqual((await runFixture(dir, { ...SMALL, lrB: 0.05 }, quiet)).ran, ['train[b]', 'eval[b]', 'report']);
+});
+
+test('a failing job stops its dependents, independent jobs still run, the error names the job', async () => {
+  const dir = join(tmp, 'failing');
+  const count = (n: number): JobSpec<number> => ({
+    name: `count${n}`,
+    deps: [],
+    config: { n },
+    run: async (ctx) => {
+      writeFileAtomic(join(ctx.dir, 'n.txt'), String(n));
+      return n;
+    },
+  });
+  const bad: JobSpec<number> = {
+    name: 'divide',
+    deps: [count(1)],
+    config: {},
+    run: async () => {
+      throw new RangeError('division by zero in bucket 3');
+    },
+  };
+  const sum: JobSpec<number> = { name: 'sum', deps: [bad, count(2)], config: {}, run: async (ctx) => ctx.output(bad) + ctx.output(count(2)) };
+  const other = count(3);
+  await assert.rejects(runJobs(dir, [sum, other], quiet), (e: unknown) => {
+    assert.ok(e instanceof JobFailedError);
+    assert.equal(e.message, "job 'divide' failed: RangeError: division by zero in bucket 3; not run because of it: sum");
+    return true;
+  });
+  const rows = Object.fromEntries(status(dir).jobs.map((j) => [j.name, j]));
+  assert.equal(rows.divide.status, 'failed');
+  assert.equal(rows.divide.error, 'RangeError: division by zero in bucket 3');
+  assert.equal(rows.sum.status, 'pending');
+  assert.equal(rows.count3.status, 'done');
+  assert.equal(rows.count2.status, 'done');
+});
+
+test('an artifact committed just before a crash is adopted, not recomputed', async () => {
+  const dir = join(tmp, 'adopt');
+  const g = fixtureGraph(SMALL);
+  await runFixture(dir, SMALL, quiet);
+  // The process died between the artifact rename and the DB transaction: the row says running.
+  const db = new Database(join(dir, 'run.db'));
+  db.prepare(`UPDATE jobs SET status = 'running', artifact_sha = NULL WHERE key = ?`).run(jobKey(g.evalB));
+  db.close();
+  const r = await runFixture(dir, SMALL, quiet);
+  assert.deepEqual(r.ran, []);
+  assert.equal(status(dir).jobs.find((j) => j.name === 'eval[b]')!.status, 'done');
+  // The opposite: the DB says done but the artifact never made it: recomputed.
+  rmSync(artifactDir(dir, jobKey(g.evalB)), { recursive: true });
+  assert.deepEqual((await runFixture(dir, SMALL, quiet)).ran, ['eval[b]']);
+});
+
+test('one process per run directory; a lock left by a dead process is taken over', async () => {
+  const dir = join(tmp, 'lock');
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const slow: JobSpec<null> = { name: 'slow', deps: [], config: {}, run: () => gate.then(() => null) };
+  const running = runJobs(dir, [slow], quiet);
+  await new Promise((r) => setTimeout(r, 50));
+  await assert.rejects(runJobs(dir, [slow], quiet), (e: unknown) => e instanceof RunLockedError && /in use by process \d+/.test(e.message));
+  release();
+  await running;
+  // A pid that cannot be alive (beyond pid_max) stands for a process killed with SIGKILL.
+  writeFileSync(join(dir, 'lock'), '99999999');
+  const r = await runJobs(dir, [slow], quiet);
+  assert.deepEqual(r.reused, ['slow']);
+  assert.ok(!existsSync(join(dir, 'lock')));
+});
+
+test('checkpoints: atomic save/load, stale leftovers ignored, a corrupt checkpoint is refused', () => {
+  const dir = join(tmp, 'ckpt');
+  const warnings: string[] = [];
+  const ck = createCheckpointer(dir, join(tmp, 'ckpt-trash'), 'train', (m) => warnings.push(m));
+  assert.equal(ck.load(), null);
+  ck.save('step-10', { 'state.json': '{"step":10}', 'w.bin': [new Uint8Array([1, 2]), new Uint8Array([3])] });
+  ck.save('step-20', { 'state.json': '{"step":20}', 'w.bin': new Uint8Array([4, 5, 6]) });
+  const c = ck.load()!;
+  assert.equal(c.name, 'step-20');
+  assert.deepEqual([...readFileSync(join(c.dir, 'w.bin'))], [4, 5, 6]);
+  assert.equal(readdirSync(dir).length, 2, 'only latest.json and the latest checkpoint remain');
+  // A crash while writing the next one leaves a staging folder and an uncommitted checkpoint.
+  mkdirSync(join(dir, '.staging-ckpt-000003'));
+  mkdirSync(join(dir, 'ckpt-000003'));
+  assert.equal(ck.load()!.name, 'step-20');
+  ck.save('step-30', { 'state.json': '{"step":30}' });
+  assert.equal(ck.load()!.name, 'step-30');
+  assert.equal(readdirSync(dir).length, 2);
+  writeFileSync(join(ck.load()!.dir, 'state.json'), '{"step":31}');
+  assert.equal(ck.load(), null);
+  assert.match(warnings[0], /checkpoint 'step-30' of job 'train' is unusable \(file state\.json content changed/);
+});
