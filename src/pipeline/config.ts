@@ -1,0 +1,128 @@
+// The experiment configuration file (JSON): a zod schema with documented defaults, and a
+// loader whose errors are one line naming the file and the field, e.g.
+//   exp.json: finetune.lr: must be > 0 (got -1)
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { z } from 'zod';
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const path = z.string().regex(/\S/, 'must be a non-empty path');
+const positiveInt = z.number().int('must be an integer').positive('must be > 0');
+const learningRate = z.number().positive('must be > 0').finite('must be finite');
+
+/** A classifier from the built-in zoo (e.g. 'lenet', 'vgg'), or an imported model file. */
+export const ClassifierSpec = z.union([
+  z.string().regex(/^[a-z][a-z0-9_-]*$/, 'must be a zoo name (lowercase letters, digits, - and _)'),
+  z.strictObject({ onnx: path, name: z.string().min(1).optional() }),
+  z.strictObject({ torchscript: path, name: z.string().min(1).optional() }),
+]);
+
+export const ExperimentConfig = z.strictObject({
+  /** 'mnist' (default), 'fashion-mnist', or a folder with one subfolder of images per class. */
+  dataset: z
+    .union([z.enum(['mnist', 'fashion-mnist']), z.strictObject({ imageFolder: path, imageSize: positiveInt.optional() })])
+    .default('mnist'),
+  /** At least one classifier; each gets its own fine-tuned decoder. */
+  classifiers: z.array(ClassifierSpec).min(1, 'must list at least one classifier'),
+  /** Seeds data order, initialisation and sampling: same seed, same results. Default 0. */
+  seed: z.number().int('must be an integer').min(0).max(2 ** 31 - 1).default(0),
+  /** 'auto' (default: cuda when usable), 'cpu', 'cuda' or 'cuda:N'. */
+  device: z
+    .string()
+    .regex(/^(auto|cpu|cuda(:\d+)?)$/, "must be 'auto', 'cpu', 'cuda' or 'cuda:N'")
+    .default('auto'),
+  /** Small sizes and few steps, for a smoke run in about a minute. Default false. */
+  quick: z.boolean().default(false),
+  ae: z
+    .strictObject({
+      /** 'small' (32/64 channels, for 28-32 px images; default) or 'vgg16' (the paper's), or explicit widths. */
+      stages: z.union([z.enum(['small', 'vgg16']), z.array(z.array(positiveInt).min(1)).min(1)]).default('small'),
+      /** Reconstruction (MSE) pretraining of the generic AE. Defaults: 10 epochs, Adam lr 1e-3, batch 64. */
+      pretrain: z
+        .strictObject({ epochs: positiveInt.default(10), lr: learningRate.default(1e-3), batchSize: positiveInt.default(64) })
+        .prefault({}),
+    })
+    .prefault({}),
+  /** Decoder fine-tuning through each frozen classifier. Give epochs or steps (default: 5 epochs). */
+  finetune: z
+    .strictObject({
+      epochs: positiveInt.optional(),
+      steps: positiveInt.optional(),
+      lr: learningRate.default(1e-4),
+      optimizer: z.enum(['adam', 'adamw', 'sgd']).default('adam'),
+      batchSize: positiveInt.default(64),
+      /** Cross-entropy on the true labels (the paper's choice, default) or on the classifier's own predictions. */
+      targets: z.enum(['labels', 'predictions']).default('labels'),
+      /** Also train the encoder (the paper keeps it frozen: default false). */
+      trainWholeAe: z.boolean().default(false),
+    })
+    .prefault({})
+    .superRefine((f, ctx) => {
+      if (f.epochs !== undefined && f.steps !== undefined) ctx.addIssue({ code: 'custom', message: 'give epochs or steps, not both', path: ['steps'] });
+    })
+    .transform((f) => (f.epochs === undefined && f.steps === undefined ? { ...f, epochs: 5 } : f)),
+  /** Evaluation: images reconstructed and measured (default 1000), histogram bins of the NMI estimator (default 64). */
+  eval: z
+    .strictObject({ samples: positiveInt.default(1000), nmiBins: z.number().int('must be an integer').min(2, 'must be >= 2').max(4096).default(64) })
+    .prefault({}),
+  /** Where run.db, artifacts and the report go. Default 's2snets-run'. */
+  runDir: path.default('s2snets-run'),
+});
+
+export type ExperimentConfig = z.output<typeof ExperimentConfig>;
+
+/** One line: the first problem, with its field path. */
+function describe(error: z.ZodError): string {
+  const issue = error.issues[0];
+  const field = issue.path.length ? issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '') : '(top level)';
+  let message = issue.message;
+  if (issue.code === 'unrecognized_keys') message = `unknown field(s) ${issue.keys.map((k) => `'${k}'`).join(', ')}`;
+  else if (issue.code === 'invalid_union' && field.startsWith('classifiers')) message = "must be a zoo name, {onnx: path} or {torchscript: path}";
+  else if (issue.code === 'invalid_union' && field === 'dataset') message = "must be 'mnist', 'fashion-mnist' or {imageFolder: path}";
+  return `${field}: ${message}`.replace(/\s+/g, ' ');
+}
+
+/** Makes the config's relative paths relative to the config file's folder. */
+function resolvePaths(config: ExperimentConfig, base: string): ExperimentConfig {
+  const abs = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
+  const dataset = typeof config.dataset === 'string' ? config.dataset : { ...config.dataset, imageFolder: abs(config.dataset.imageFolder) };
+  const classifiers = config.classifiers.map((c) =>
+    typeof c === 'string' ? c : 'onnx' in c ? { ...c, onnx: abs(c.onnx) } : { ...c, torchscript: abs(c.torchscript) },
+  );
+  return { ...config, dataset, classifiers, runDir: abs(config.runDir) };
+}
+
+/** Validates a configuration object (paths stay as given). Throws ConfigError with a one-line message. */
+export function loadConfig(pathOrObject: string | unknown): ExperimentConfig {
+  if (typeof pathOrObject !== 'string') return validate(pathOrObject, 'config');
+  let text: string;
+  try {
+    text = readFileSync(pathOrObject, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`${pathOrObject}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  return parseConfigJson(text, pathOrObject, dirname(resolve(pathOrObject)));
+}
+
+/**
+ * Parses the JSON text of a config file; `source` names it in errors and relative paths in it
+ * are taken relative to baseDir (the file's folder).
+ */
+export function parseConfigJson(text: string, source: string, baseDir: string): ExperimentConfig {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new ConfigError(`${source}: not valid JSON (${(e as Error).message.split('\n')[0]})`);
+  }
+  return resolvePaths(validate(raw, source), baseDir);
+}
+
+function validate(raw: unknown, source: string): ExperimentConfig {
+  const parsed = ExperimentConfig.safeParse(raw);
+  if (!parsed.success) throw new ConfigError(`${source}: ${describe(parsed.error)}`);
+  return parsed.data;
+}

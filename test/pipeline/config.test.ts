@@ -1,0 +1,68 @@
+// Experiment config: defaults, one-line field errors, JSON files with relative paths, and a fuzz run.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, loadConfig } from '../../src/pipeline/config.js';
+import { fuzzConfig } from '../fuzz/config.fuzz.js';
+
+const tmp = mkdtempSync(join(tmpdir(), 's2snets-config-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+test('defaults fill every field of a minimal config', () => {
+  assert.deepEqual(loadConfig({ classifiers: ['lenet'] }), {
+    dataset: 'mnist',
+    classifiers: ['lenet'],
+    seed: 0,
+    device: 'auto',
+    quick: false,
+    ae: { stages: 'small', pretrain: { epochs: 10, lr: 1e-3, batchSize: 64 } },
+    finetune: { epochs: 5, lr: 1e-4, optimizer: 'adam', batchSize: 64, targets: 'labels', trainWholeAe: false },
+    eval: { samples: 1000, nmiBins: 64 },
+    runDir: 's2snets-run',
+  });
+  assert.equal(loadConfig({ classifiers: ['vgg'], finetune: { steps: 300 } }).finetune.epochs, undefined);
+});
+
+test('errors are one line and name the field', () => {
+  const cases: [unknown, string][] = [
+    [{}, 'config: classifiers: '],
+    [{ classifiers: [] }, 'config: classifiers: must list at least one classifier'],
+    [{ classifiers: ['lenet'], finetune: { lr: -1 } }, 'config: finetune.lr: must be > 0'],
+    [{ classifiers: ['lenet'], finetune: { epochs: 2, steps: 10 } }, 'config: finetune.steps: give epochs or steps, not both'],
+    [{ classifiers: ['lenet', { onnx: ' ' }] }, 'config: classifiers[1].onnx: must be a non-empty path'],
+    [{ classifiers: ['lenet', 7] }, 'config: classifiers[1]: must be a zoo name, {onnx: path} or {torchscript: path}'],
+    [{ classifiers: ['lenet'], dataset: 'cifar' }, "config: dataset: must be 'mnist', 'fashion-mnist' or {imageFolder: path}"],
+    [{ classifiers: ['lenet'], eval: { nmiBins: 1 } }, 'config: eval.nmiBins: must be >= 2'],
+    [{ classifiers: ['lenet'], ae: { pretrain: { epocs: 3 } } }, "config: ae.pretrain: unknown field(s) 'epocs'"],
+    [{ classifiers: ['lenet'], device: 'tpu' }, "config: device: must be 'auto', 'cpu', 'cuda' or 'cuda:N'"],
+    [[1, 2], 'config: (top level): '],
+  ];
+  for (const [input, prefix] of cases) {
+    assert.throws(() => loadConfig(input), (e: unknown) => {
+      assert.ok(e instanceof ConfigError);
+      assert.ok(e.message.startsWith(prefix), `${JSON.stringify(input)} -> ${e.message}`);
+      assert.ok(!e.message.includes('\n'));
+      return true;
+    });
+  }
+});
+
+test('JSON files: relative paths resolve against the file, read and parse errors name the file', () => {
+  const file = join(tmp, 'exp.json');
+  writeFileSync(file, JSON.stringify({ classifiers: ['lenet', { onnx: 'models/r50.onnx' }], dataset: { imageFolder: 'imgs' }, runDir: '/abs/run' }));
+  const c = loadConfig(file);
+  assert.deepEqual(c.classifiers, ['lenet', { onnx: join(tmp, 'models/r50.onnx') }]);
+  assert.deepEqual(c.dataset, { imageFolder: join(tmp, 'imgs') });
+  assert.equal(c.runDir, '/abs/run');
+  writeFileSync(file, '{"classifiers": ["lenet"],}');
+  assert.throws(() => loadConfig(file), { name: 'ConfigError', message: `${file}: not valid JSON (Expected double-quoted property name in JSON at position 26)` });
+  assert.throws(() => loadConfig(join(tmp, 'missing.json')), { message: `${join(tmp, 'missing.json')}: cannot read (ENOENT)` });
+  writeFileSync(file, '{"classifiers": ["lenet"], "seed": 1.5}');
+  assert.throws(() => loadConfig(file), { message: `${file}: seed: must be an integer` });
+});
+
+test('fuzz: 3000 arbitrary and mutated configs load or fail with a one-line field error', () => {
+  fuzzConfig(3000);
+});
