@@ -97,9 +97,10 @@ export function localResponseNorm(x: Tensor, size: number, alpha = 1e-4, beta = 
 
 export type InterpolateMode = 'nearest' | 'bilinear';
 
-export function interpolate(x: Tensor, size: [number, number], mode: InterpolateMode = 'nearest', alignCorners = false): Tensor {
+/** Resizes [N, C, H, W] to size; `antialias` (bilinear only) low-pass filters when shrinking, as PIL does. */
+export function interpolate(x: Tensor, size: [number, number], mode: InterpolateMode = 'nearest', alignCorners = false, antialias = false): Tensor {
   if (mode === 'nearest') return wrap(callRaw('upsample_nearest2d', '', [x.handle, size, null, null]));
-  return wrap(callRaw('upsample_bilinear2d', '', [x.handle, size, alignCorners, null, null]));
+  return wrap(callRaw(antialias ? '_upsample_bilinear2d_aa' : 'upsample_bilinear2d', '', [x.handle, size, alignCorners, null, null]));
 }
 
 export function softmax(x: Tensor, dim: number): Tensor {

@@ -1,0 +1,99 @@
+// Image transforms on tensors shaped [C, H, W] or [N, C, H, W] (values usually in [0, 1]).
+// The geometry helpers (resizedSize, centerCropBox) are shared with the image-folder decoder,
+// which applies the same resize and crop inside sharp, off the main thread.
+import { F, tensor, tidy, type Tensor } from '../engine/index.js';
+
+export type Triple = readonly [number, number, number];
+
+/** Per-channel statistics of ImageNet, as torchvision's pretrained models expect them. */
+export const IMAGENET_MEAN: Triple = [0.485, 0.456, 0.406];
+export const IMAGENET_STD: Triple = [0.229, 0.224, 0.225];
+/** Statistics of the original MNIST training set (60,000 digits). */
+export const MNIST_MEAN: readonly [number] = [0.1307];
+export const MNIST_STD: readonly [number] = [0.3081];
+/** Statistics of the original Fashion-MNIST training set. */
+export const FASHION_MNIST_MEAN: readonly [number] = [0.286];
+export const FASHION_MNIST_STD: readonly [number] = [0.353];
+
+export class TransformError extends Error {
+  override name = 'TransformError';
+}
+
+function spatial(x: Tensor, what: string): { h: number; w: number; channelDim: number } {
+  if (x.ndim !== 3 && x.ndim !== 4) throw new TransformError(`${what} takes [C, H, W] or [N, C, H, W] images, got shape [${x.shape}]`);
+  return { h: x.size(-2), w: x.size(-1), channelDim: x.ndim - 3 };
+}
+
+/** Statistics as a tensor broadcastable against the channel dimension of x. */
+function perChannel(x: Tensor, values: readonly number[], what: string, channelDim: number): Tensor {
+  const c = x.shape[channelDim];
+  if (values.length !== c) throw new TransformError(`${what}: ${values.length} statistics given for ${c} channels`);
+  return tensor([...values], [c, 1, 1], { dtype: x.dtype, device: x.device });
+}
+
+/** (x - mean) / std per channel. */
+export function normalize(x: Tensor, mean: readonly number[], std: readonly number[]): Tensor {
+  const { channelDim } = spatial(x, 'normalize');
+  if (std.some((s) => !(s > 0))) throw new TransformError(`normalize: std must be positive, got [${std}]`);
+  return tidy(() => x.sub(perChannel(x, mean, 'normalize mean', channelDim)).div(perChannel(x, std, 'normalize std', channelDim)));
+}
+
+/** The inverse of normalize: x * std + mean per channel. */
+export function denormalize(x: Tensor, mean: readonly number[], std: readonly number[]): Tensor {
+  const { channelDim } = spatial(x, 'denormalize');
+  return tidy(() => x.mul(perChannel(x, std, 'denormalize std', channelDim)).add(perChannel(x, mean, 'denormalize mean', channelDim)));
+}
+
+/** Height and width after scaling the shorter side to `size`, keeping the aspect ratio (as torchvision's Resize(int)). */
+export function resizedSize(height: number, width: number, size: number): [number, number] {
+  if (height <= width) return [size, Math.max(1, Math.floor((size * width) / height))];
+  return [Math.max(1, Math.floor((size * height) / width)), size];
+}
+
+/** Python's round(): halves go to the even neighbour. torchvision's center crop uses it. */
+function roundHalfEven(v: number): number {
+  const r = Math.round(v);
+  return Math.abs(v % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/** Top-left corner of a centred cropHeight x cropWidth box in a height x width image (torchvision's rounding). */
+export function centerCropBox(height: number, width: number, cropHeight: number, cropWidth: number): { top: number; left: number } {
+  if (cropHeight > height || cropWidth > width) throw new TransformError(`center crop ${cropHeight}x${cropWidth} is larger than the image (${height}x${width})`);
+  return { top: roundHalfEven((height - cropHeight) / 2), left: roundHalfEven((width - cropWidth) / 2) };
+}
+
+export type Size = number | readonly [number, number];
+
+function pair(size: Size): [number, number] {
+  return typeof size === 'number' ? [size, size] : [size[0], size[1]];
+}
+
+/** The centred size[0] x size[1] window (a number means a square). */
+export function centerCrop(x: Tensor, size: Size): Tensor {
+  const { h, w } = spatial(x, 'centerCrop');
+  const [ch, cw] = pair(size);
+  const { top, left } = centerCropBox(h, w, ch, cw);
+  return tidy(() => x.narrow(-2, top, ch).narrow(-1, left, cw).contiguous());
+}
+
+/** Pads the image to size[0] x size[1] with `value`, centred (e.g. MNIST 28x28 -> 32x32 with 2 on each side). */
+export function padTo(x: Tensor, size: Size, value = 0): Tensor {
+  const { h, w } = spatial(x, 'padTo');
+  const [th, tw] = pair(size);
+  if (th < h || tw < w) throw new TransformError(`padTo: target ${th}x${tw} is smaller than the image (${h}x${w})`);
+  const top = Math.floor((th - h) / 2);
+  const left = Math.floor((tw - w) / 2);
+  return x.pad([left, tw - w - left, top, th - h - top], 'constant', value);
+}
+
+/** Bilinear resize of the shorter side to `size` (antialiased when shrinking, like PIL and sharp). */
+export function resizeShorter(x: Tensor, size: number): Tensor {
+  const { h, w } = spatial(x, 'resizeShorter');
+  const target = resizedSize(h, w, size);
+  return tidy(() => {
+    const batch = x.ndim === 4 ? x : x.unsqueeze(0);
+    const shrinking = target[0] < h || target[1] < w;
+    const out = F.interpolate(batch, target, 'bilinear', false, shrinking);
+    return x.ndim === 4 ? out : out.squeeze(0);
+  });
+}
