@@ -6,11 +6,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { writeFileAtomic } from '../common/atomic.js';
 import { manualSeed, tidy, type Tensor } from '../engine/index.js';
 import { decodeSafetensors, encodeSafetensors, type Module, type Optimizer, type Schedule } from '../nn/index.js';
+import type { Batch } from '../data/index.js';
 
-export interface Batch {
-  x: Tensor;
-  y: Tensor;
-}
+export type { Batch };
 
 export interface StepProgress {
   step: number;
