@@ -70,8 +70,9 @@ export function selectBatch(dataset: Dataset, indices: ArrayLike<number>): Batch
 }
 
 /**
- * The batches of one epoch, in order. Each batch is new tensors the caller owns (wrap the work
- * on it in tidy(), or dispose it); the dataset itself is never disposed.
+ * The batches of one epoch, in order. Each batch is new tensors the caller owns: they are made
+ * outside any tidy() opened in the loop body, so dispose(batch) when done with it. The dataset
+ * itself is never disposed.
  */
 export function* batches(dataset: Dataset, opts: BatchOptions & { epoch?: number }): Generator<Batch> {
   const order = new BatchOrder(datasetSize(dataset), opts);
