@@ -97,14 +97,23 @@ export function scanImageFolder(root: string, opts: Pick<ImageFolderOptions, 'on
   return { classNames, files, skipped };
 }
 
-/** Runs fn over items with at most `limit` calls in flight; results keep the item order. */
+/**
+ * Runs fn over items with at most `limit` calls in flight; results keep the item order. The
+ * first failure rejects and stops the workers from starting more calls.
+ */
 async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
   const results = new Array<R>(items.length);
   let next = 0;
+  let failed = false;
   const worker = async (): Promise<void> => {
-    while (next < items.length) {
+    while (next < items.length && !failed) {
       const i = next++;
-      results[i] = await fn(items[i]);
+      try {
+        results[i] = await fn(items[i]);
+      } catch (e) {
+        failed = true;
+        throw e;
+      }
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
