@@ -5,7 +5,7 @@
 // finished jobs, so a rerun resumes and a changed setting recomputes only what depends on it.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { engineInfo, manualSeed, noGrad, tidy, cat, keep, type Tensor } from '../engine/index.js';
+import { manualSeed, noGrad, tidy, cat, keep, type Tensor } from '../engine/index.js';
 import { decodeSafetensors, encodeSafetensors, type Module } from '../nn/index.js';
 import { writeFileAtomic } from '../common/atomic.js';
 import { SegNet } from '../models/segnet.js';
@@ -17,7 +17,8 @@ import { stepBatches } from '../train/sampler.js';
 import type { CheckpointStore, LossCurve, StepProgress } from '../train/loop.js';
 import type { JobContext, JobSpec, Json } from './jobs.js';
 import { experimentData, type ExperimentData } from './inputs.js';
-import type { ExperimentPlan } from './plan.js';
+import type { ClassifierEntry, ExperimentPlan } from './plan.js';
+import { familyOf, fileDigest, importedFile, loadWeightsInto, openClassifier } from './classifiers.js';
 
 export const GENERIC_AE = 'A_S';
 export const aeName = (classifier: string) => `S2S-${classifier}`;
@@ -42,12 +43,6 @@ function progressTo(ctx: JobContext): (p: StepProgress) => void {
 
 function saveModule(ctx: JobContext, file: string, m: Module, meta: Record<string, string> = {}): void {
   writeFileAtomic(join(ctx.dir, file), encodeSafetensors(m.stateDict(), meta));
-}
-
-function loadModuleInto(m: Module, path: string, device: string): void {
-  const { tensors } = decodeSafetensors(readFileSync(path), path, device);
-  m.loadStateDict(tensors);
-  for (const t of tensors.values()) t.dispose();
 }
 
 /** Accuracy of forward on (images, labels), batched, without autograd. */
@@ -108,47 +103,17 @@ export interface ExperimentJobs {
 
 /** The training and reconstruction jobs of an experiment. */
 export function experimentJobs(plan: ExperimentPlan): ExperimentJobs {
-  const common = { dataset: plan.dataset, seed: plan.seed, device: plan.device };
+  const common = commonConfig(plan);
 
   const classifiers = new Map<string, JobSpec<ClassifierOutput>>();
-  for (const name of plan.classifiers) {
-    const cfg = plan.classifierTraining;
-    classifiers.set(name, {
-      name: `classifier[${name}]`,
-      deps: [],
-      config: { ...common, model: name, ...cfg },
-      async run(ctx) {
-        const data = await experimentData(plan);
-        manualSeed(plan.seed);
-        const model = buildClassifier(name, data.inputSpec).to({ device: plan.device });
-        const batches = stepBatches(data.train, { batchSize: cfg.batchSize, seed: plan.seed, device: plan.device });
-        const steps = Math.max(1, Math.round(cfg.epochs * batches.stepsPerEpoch));
-        const result = await trainClassifier(model, {
-          name: `train ${name}`,
-          steps,
-          lr: cfg.lr,
-          optimizer: cfg.optimizer,
-          seed: plan.seed,
-          batch: batches.batch,
-          checkpoint: jobCheckpoint(ctx, plan.checkpointEvery),
-          signal: ctx.signal,
-          onProgress: progressTo(ctx),
-        });
-        model.eval();
-        const forward = (x: Tensor) => model.forward(x.to({ device: plan.device }));
-        const top1 = accuracyOf(forward, data.test.images, data.test.labels, plan.evalBatchSize);
-        const top5 = data.classNames.length > 5 ? accuracyOf(forward, data.test.images, data.test.labels, plan.evalBatchSize, 5) : null;
-        saveModule(ctx, 'classifier.safetensors', model, { model: name });
-        ctx.setMetrics({ top1, finalLoss: result.finalLoss });
-        return { weights: 'classifier.safetensors', family: data.families[name] ?? name, parameters: model.parameterCount(), top1, top5, finalLoss: result.finalLoss, curve: curveJson(result.curve) };
-      },
-    });
+  for (const entry of plan.classifiers) {
+    classifiers.set(entry.name, 'zoo' in entry ? trainedClassifierJob(plan, entry) : importedClassifierJob(plan, entry));
   }
 
   const pretrain: JobSpec<AutoencoderOutput> = {
     name: `pretrain[${GENERIC_AE}]`,
     deps: [],
-    config: { ...common, ae: plan.ae },
+    config: { ...common, ae: plan.ae as unknown as Json },
     async run(ctx) {
       const data = await experimentData(plan);
       manualSeed(plan.seed);
@@ -172,7 +137,9 @@ export function experimentJobs(plan: ExperimentPlan): ExperimentJobs {
   };
 
   const finetunes = new Map<string, JobSpec<AutoencoderOutput>>();
-  for (const [name, clsJob] of classifiers) {
+  for (const entry of plan.classifiers) {
+    const name = entry.name;
+    const clsJob = classifiers.get(name)!;
     const cfg = plan.finetune;
     finetunes.set(name, {
       name: `finetune[${name}]`,
@@ -182,9 +149,8 @@ export function experimentJobs(plan: ExperimentPlan): ExperimentJobs {
         const data = await experimentData(plan);
         manualSeed(plan.seed);
         const ae = buildAutoencoder(plan, data).to({ device: plan.device });
-        loadModuleInto(ae, join(ctx.input(pretrain), ctx.output(pretrain).weights), plan.device);
-        const classifier = buildClassifier(name, data.inputSpec).to({ device: plan.device });
-        loadModuleInto(classifier, join(ctx.input(clsJob), ctx.output(clsJob).weights), plan.device);
+        loadWeightsInto(ae, join(ctx.input(pretrain), ctx.output(pretrain).weights), plan.device);
+        const classifier = await openClassifier(entry, data, plan.device, classifierWeights(ctx, clsJob));
         const batches = stepBatches(data.train, { batchSize: cfg.batchSize, seed: plan.seed + 2, device: plan.device });
         const result = await finetuneDecoder(ae, classifier, {
           name: `fine-tune ${name}`,
@@ -216,7 +182,7 @@ export function experimentJobs(plan: ExperimentPlan): ExperimentJobs {
       async run(ctx) {
         const data = await experimentData(plan);
         const ae = buildAutoencoder(plan, data).to({ device: plan.device });
-        loadModuleInto(ae, join(ctx.input(aeJob), ctx.output(aeJob).weights), plan.device);
+        loadWeightsInto(ae, join(ctx.input(aeJob), ctx.output(aeJob).weights), plan.device);
         ae.eval();
         const recon = noGrad(() => {
           const parts: Tensor[] = [];
@@ -243,11 +209,67 @@ export function loadReconstructions(dir: string, out: ReconstructionOutput): Ten
   return tensors.get('images')!;
 }
 
-/** Loads a finished classifier artifact. */
-export function loadClassifier(plan: ExperimentPlan, data: ExperimentData, name: string, dir: string, out: ClassifierOutput): Module {
-  const model = buildClassifier(name, data.inputSpec).to({ device: plan.device });
-  loadModuleInto(model, join(dir, out.weights), plan.device);
-  return model.eval();
+/** The weights file of a finished classifier job (null for imported models, which keep their own file). */
+export function classifierWeights(ctx: Pick<JobContext, 'input' | 'output'>, job: JobSpec<ClassifierOutput>): string | undefined {
+  const out = ctx.output(job);
+  return out.weights ? join(ctx.input(job), out.weights) : undefined;
 }
 
-export { engineInfo };
+function accuracies(model: Module, data: ExperimentData, plan: ExperimentPlan): { top1: number; top5: number | null } {
+  const forward = (x: Tensor) => model.forward(x.to({ device: plan.device }));
+  return {
+    top1: accuracyOf(forward, data.test.images, data.test.labels, plan.evalBatchSize),
+    top5: data.classNames.length > 5 ? accuracyOf(forward, data.test.images, data.test.labels, plan.evalBatchSize, 5) : null,
+  };
+}
+
+function trainedClassifierJob(plan: ExperimentPlan, entry: ClassifierEntry & { zoo: string }): JobSpec<ClassifierOutput> {
+  const cfg = plan.classifierTraining;
+  return {
+    name: `classifier[${entry.name}]`,
+    deps: [],
+    config: { ...commonConfig(plan), model: entry.zoo, ...cfg },
+    async run(ctx) {
+      const data = await experimentData(plan);
+      manualSeed(plan.seed);
+      const model = buildClassifier(entry.zoo, data.inputSpec).to({ device: plan.device });
+      const batches = stepBatches(data.train, { batchSize: cfg.batchSize, seed: plan.seed, device: plan.device });
+      const result = await trainClassifier(model, {
+        name: `train ${entry.name}`,
+        steps: Math.max(1, Math.round(cfg.epochs * batches.stepsPerEpoch)),
+        lr: cfg.lr,
+        optimizer: cfg.optimizer,
+        seed: plan.seed,
+        batch: batches.batch,
+        checkpoint: jobCheckpoint(ctx, plan.checkpointEvery),
+        signal: ctx.signal,
+        onProgress: progressTo(ctx),
+      });
+      model.eval();
+      const { top1, top5 } = accuracies(model, data, plan);
+      saveModule(ctx, 'classifier.safetensors', model, { model: entry.zoo });
+      ctx.setMetrics({ top1, finalLoss: result.finalLoss });
+      return { weights: 'classifier.safetensors', family: familyOf(entry), parameters: model.parameterCount(), top1, top5, finalLoss: result.finalLoss, curve: curveJson(result.curve) };
+    },
+  };
+}
+
+function importedClassifierJob(plan: ExperimentPlan, entry: ClassifierEntry): JobSpec<ClassifierOutput> {
+  const file = importedFile(entry)!;
+  return {
+    name: `import[${entry.name}]`,
+    deps: [],
+    config: { ...commonConfig(plan), file, sha256: fileDigest(file) },
+    async run() {
+      const data = await experimentData(plan);
+      const model = await openClassifier(entry, data, plan.device);
+      const { top1, top5 } = accuracies(model, data, plan);
+      return { weights: '', family: familyOf(entry), parameters: model.parameterCount(), top1, top5, finalLoss: Number.NaN, curve: { step: [], loss: [] } };
+    },
+  };
+}
+
+function commonConfig(plan: ExperimentPlan): { [k: string]: Json } {
+  return { dataset: plan.dataset as unknown as Json, seed: plan.seed, device: plan.device, trainLimit: plan.trainLimit };
+}
+

@@ -1,10 +1,25 @@
-// The data an experiment runs on, prepared once per process: the built-in dataset, padded to a
-// size the SegNet can halve per stage, normalized with the dataset's mean and std (the space
+// The data an experiment runs on, prepared once per process: a built-in dataset padded to a size
+// the SegNet can halve per stage, or an image folder resized and cropped, normalized with the dataset's mean and std (the space
 // classifiers and autoencoders work in), and a fixed evaluation subset of the test split.
 import { keep, tidy, type Tensor } from '../engine/index.js';
-import { loadBuiltinDataset } from '../data/builtin.js';
-import { stratifiedSample, subsetDataset, labelArray, type Dataset } from '../data/dataset.js';
-import { FASHION_MNIST_MEAN, FASHION_MNIST_STD, MNIST_MEAN, MNIST_STD, denormalize, normalize, padTo } from '../data/transforms.js';
+import {
+  FASHION_MNIST_MEAN,
+  FASHION_MNIST_STD,
+  IMAGENET_MEAN,
+  IMAGENET_STD,
+  MNIST_MEAN,
+  MNIST_STD,
+  denormalize,
+  labelArray,
+  loadBuiltinDataset,
+  loadImageFolder,
+  normalize,
+  padTo,
+  stratifiedSample,
+  stratifiedSplit,
+  subsetDataset,
+  type Dataset,
+} from '../data/index.js';
 import { ZOO } from '../models/classifiers.js';
 import type { ClassifierInput } from '../models/classifiers.js';
 import type { ExperimentPlan } from './plan.js';
@@ -22,6 +37,8 @@ export interface ExperimentData {
   mean: readonly number[];
   std: readonly number[];
   families: Record<string, string>;
+  /** Input files left out as unreadable (image folders in skip mode). */
+  skipped: number;
   /** Model space back to displayable [0, 1] pixels. */
   toPixels(x: Tensor): Tensor;
 }
@@ -36,12 +53,8 @@ const PADDED_SIZE = 32;
 
 const cache = new Map<string, Promise<ExperimentData>>();
 
-function key(plan: ExperimentPlan): string {
-  return JSON.stringify([plan.dataset, plan.trainLimit, plan.evalSamples, plan.seed]);
-}
-
 export function experimentData(plan: ExperimentPlan): Promise<ExperimentData> {
-  const k = key(plan);
+  const k = JSON.stringify([plan.dataset, plan.trainLimit, plan.evalSamples, plan.seed]);
   let p = cache.get(k);
   if (!p) {
     p = prepare(plan);
@@ -50,28 +63,52 @@ export function experimentData(plan: ExperimentPlan): Promise<ExperimentData> {
   return p;
 }
 
+interface RawSplit {
+  train: Dataset;
+  test: Dataset;
+  mean: readonly number[];
+  std: readonly number[];
+  /** Side length after padding (built-in sets) or cropping (folders). */
+  size: number;
+  skipped: number;
+}
+
+async function loadSplit(plan: ExperimentPlan): Promise<RawSplit> {
+  if (typeof plan.dataset === 'string') {
+    const { train, test } = await loadBuiltinDataset(plan.dataset);
+    return { train, test, ...STATS[plan.dataset], size: PADDED_SIZE, skipped: 0 };
+  }
+  const spec = plan.dataset;
+  const { dataset, skipped } = await loadImageFolder(spec.imageFolder, { channels: spec.channels, resize: spec.resize, crop: spec.crop, onBadImage: spec.onBadImage });
+  const split = stratifiedSplit(labelArray(dataset), dataset.classNames.length, 0.2, plan.seed);
+  const [mean, std] = spec.channels === 3 ? [IMAGENET_MEAN, IMAGENET_STD] : [[0.449], [0.226]];
+  const out = { train: subsetDataset(dataset, split.train), test: subsetDataset(dataset, split.test), mean, std, size: spec.crop, skipped: skipped.length };
+  dataset.images.dispose();
+  return out;
+}
+
 async function prepare(plan: ExperimentPlan): Promise<ExperimentData> {
-  const { train: rawTrain, test: rawTest } = await loadBuiltinDataset(plan.dataset);
+  const { train: rawTrain, test: rawTest, mean, std, size, skipped } = await loadSplit(plan);
   const classes = rawTrain.classNames.length;
   const trainSubset = plan.trainLimit ? subsetDataset(rawTrain, stratifiedSample(labelArray(rawTrain), classes, plan.trainLimit, plan.seed)) : rawTrain;
   const evalIdx = stratifiedSample(labelArray(rawTest), classes, Math.min(plan.evalSamples, rawTest.labels.shape[0]), plan.seed + 7);
   const evalRaw = subsetDataset(rawTest, evalIdx);
-  const { mean, std } = STATS[plan.dataset];
-  const toModel = (d: Dataset): Dataset => ({ ...d, images: keep(tidy(() => normalize(padTo(d.images, PADDED_SIZE), mean, std))), labels: keep(d.labels) });
+  const toModel = (d: Dataset): Dataset => ({ ...d, images: keep(tidy(() => normalize(padTo(d.images, size), mean, std))), labels: keep(d.labels) });
   const channels = rawTrain.images.shape[1];
   const families = Object.fromEntries(Object.entries(ZOO).map(([n, z]) => [n, z.family]));
   const data = {
     train: toModel(trainSubset),
     test: toModel(rawTest),
     eval: toModel(evalRaw),
-    evalOriginal: keep(padTo(evalRaw.images, PADDED_SIZE)),
+    evalOriginal: keep(padTo(evalRaw.images, size)),
     classNames: rawTrain.classNames,
     channels,
-    size: PADDED_SIZE,
-    inputSpec: { channels, size: PADDED_SIZE, classes },
+    size,
+    inputSpec: { channels, size, classes },
     mean,
     std,
     families,
+    skipped,
     toPixels: (x: Tensor) => tidy(() => denormalize(x, mean, std).clamp(0, 1)),
   };
   // Only the prepared copies are used from here on.

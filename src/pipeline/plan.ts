@@ -6,9 +6,28 @@ import type { OptimizerName } from '../train/classifier.js';
 
 export type DatasetChoice = 'mnist' | 'fashion-mnist';
 
+/**
+ * An image folder (one subfolder per class), prepared as ImageNet classifiers expect: shorter
+ * side resized to `resize`, centre crop `crop`, ImageNet mean/std. Split 80/20 per class, seeded.
+ */
+export interface ImageFolderSpec {
+  imageFolder: string;
+  resize: number;
+  crop: number;
+  channels: 1 | 3;
+  onBadImage: 'error' | 'skip';
+}
+
+export type DatasetSpec = DatasetChoice | ImageFolderSpec;
+
+/** A classifier of the run: one of the zoo (trained here) or a model file (imported, frozen). */
+export type ClassifierEntry = { name: string; zoo: string } | { name: string; onnx: string } | { name: string; torchscript: string };
+
+export const zooEntries = (names: string[]): ClassifierEntry[] => names.map((name) => ({ name, zoo: name }));
+
 export interface ExperimentPlan {
-  dataset: DatasetChoice;
-  classifiers: string[];
+  dataset: DatasetSpec;
+  classifiers: ClassifierEntry[];
   seed: number;
   device: string;
   /** Training examples used (all when null); quick mode uses fewer. */
@@ -29,7 +48,7 @@ export const DEMO_CLASSIFIERS = ['lenet5', 'alexnet', 'vgg-bn', 'resnet', 'incep
 export function defaultPlan(overrides: Partial<ExperimentPlan> = {}): ExperimentPlan {
   return {
     dataset: 'mnist',
-    classifiers: DEMO_CLASSIFIERS,
+    classifiers: zooEntries(DEMO_CLASSIFIERS),
     seed: 0,
     device: 'cpu',
     trainLimit: null,
@@ -49,7 +68,7 @@ export function quickPlan(overrides: Partial<ExperimentPlan> = {}): ExperimentPl
   const base = defaultPlan();
   return {
     ...base,
-    classifiers: ['lenet5', 'resnet'],
+    classifiers: zooEntries(['lenet5', 'resnet']),
     trainLimit: 1000,
     evalSamples: 200,
     evalBatchSize: 100,
