@@ -404,9 +404,12 @@ function binary(name: string, a: Tensor, b: Tensor | number, extra: OpArg[] = []
     : wrap(callRaw(name, 'Tensor', [a.handle, b.handle, ...extra]));
 }
 
+// libtorch names the dim-list overloads differently: sum.dim_IntList but mean.dim.
+const DIM_OVERLOAD = { sum: 'dim_IntList', mean: 'dim' } as const;
+
 function reduce(name: 'sum' | 'mean', t: Tensor, dim: number | number[] | undefined, keepdim: boolean): Tensor {
   if (dim === undefined) return wrap(callRaw(name, '', [t.handle]));
-  return wrap(callRaw(name, 'dim_IntList', [t.handle, typeof dim === 'number' ? [dim] : dim, keepdim]));
+  return wrap(callRaw(name, DIM_OVERLOAD[name], [t.handle, typeof dim === 'number' ? [dim] : dim, keepdim]));
 }
 
 // ---- creation --------------------------------------------------------------------------------
