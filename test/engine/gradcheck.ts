@@ -13,11 +13,6 @@ export interface GradcheckOptions {
   wrt?: number[];
 }
 
-/** A float64 tensor with the given values (or standard normal samples when given a count). */
-export function f64(values: number[], shape?: number[]): Tensor {
-  return tensor(new Float64Array(values), shape);
-}
-
 /**
  * Asserts that the gradients autograd computes for fn(...inputs) equal central differences.
  * Inputs must be float64 (integer inputs such as indices are passed through untouched).
@@ -38,20 +33,9 @@ export function gradcheck(name: string, fn: (...inputs: Tensor[]) => Tensor, inp
 
     const analytic = grad([scalarOf(leaves)], wrt.map((i) => leaves[i]));
     for (const [k, i] of wrt.entries()) {
-      const base = inputs[i].data() as Float64Array;
-      const expected = new Float64Array(base.length);
-      for (let e = 0; e < base.length; e++) {
-        const at = (delta: number) =>
-          tidy(() => {
-            const moved = Float64Array.from(base);
-            moved[e] += delta;
-            const ins = inputs.map((t, j) => (j === i ? tensor(moved, t.shape) : t));
-            return noGrad(() => scalarOf(ins).item());
-          });
-        expected[e] = (at(eps) - at(-eps)) / (2 * eps);
-      }
-      const got = analytic[k] ? (analytic[k]!.data() as Float64Array) : new Float64Array(base.length);
-      for (let e = 0; e < base.length; e++) {
+      const expected = numericGrad(scalarOf, inputs, i, eps);
+      const got = analytic[k] ? (analytic[k]!.data() as Float64Array) : new Float64Array(expected.length);
+      for (let e = 0; e < expected.length; e++) {
         const tol = atol + rtol * Math.abs(expected[e]);
         assert.ok(
           Math.abs(got[e] - expected[e]) <= tol,
@@ -60,4 +44,19 @@ export function gradcheck(name: string, fn: (...inputs: Tensor[]) => Tensor, inp
       }
     }
   });
+}
+
+/** d scalarFn(inputs) / d inputs[i] by central differences, element by element. */
+export function numericGrad(scalarFn: (inputs: Tensor[]) => Tensor, inputs: Tensor[], i: number, eps = 1e-6): Float64Array {
+  const base = inputs[i].data() as Float64Array;
+  const out = new Float64Array(base.length);
+  const at = (e: number, delta: number) =>
+    tidy(() => {
+      const moved = Float64Array.from(base);
+      moved[e] += delta;
+      const ins = inputs.map((t, j) => (j === i ? tensor(moved, t.shape) : t));
+      return noGrad(() => scalarFn(ins).item());
+    });
+  for (let e = 0; e < base.length; e++) out[e] = (at(e, eps) - at(e, -eps)) / (2 * eps);
+  return out;
 }
