@@ -40,20 +40,20 @@ export const ExperimentConfig = z.strictObject({
     .strictObject({
       /** 'small' (32/64 channels, for 28-32 px images; default) or 'vgg16' (the paper's), or explicit widths. */
       stages: z.union([z.enum(['small', 'vgg16']), z.array(z.array(positiveInt).min(1)).min(1)]).default('small'),
-      /** Reconstruction (MSE) pretraining of the generic AE. Defaults: 10 epochs, Adam lr 1e-3, batch 64. */
+      /** Reconstruction (MSE) pretraining of the generic AE. Defaults: 2 epochs, Adam lr 2e-3 (cosine decay), batch 32. */
       pretrain: z
-        .strictObject({ epochs: positiveInt.default(10), lr: learningRate.default(1e-3), batchSize: positiveInt.default(64) })
+        .strictObject({ epochs: positiveInt.default(2), lr: learningRate.default(2e-3), batchSize: positiveInt.default(32) })
         .prefault({}),
     })
     .prefault({}),
-  /** Decoder fine-tuning through each frozen classifier. Give epochs or steps (default: 5 epochs). */
+  /** Decoder fine-tuning through each frozen classifier. Give epochs or steps (default: 150 steps). */
   finetune: z
     .strictObject({
       epochs: positiveInt.optional(),
       steps: positiveInt.optional(),
-      lr: learningRate.default(1e-4),
-      optimizer: z.enum(['adam', 'adamw', 'sgd']).default('adam'),
-      batchSize: positiveInt.default(64),
+      lr: learningRate.default(1e-3),
+      optimizer: z.enum(['adam', 'sgd']).default('adam'),
+      batchSize: positiveInt.default(32),
       /** Cross-entropy on the true labels (the paper's choice, default) or on the classifier's own predictions. */
       targets: z.enum(['labels', 'predictions']).default('labels'),
       /** Also train the encoder (the paper keeps it frozen: default false). */
@@ -63,7 +63,7 @@ export const ExperimentConfig = z.strictObject({
     .superRefine((f, ctx) => {
       if (f.epochs !== undefined && f.steps !== undefined) ctx.addIssue({ code: 'custom', message: 'give epochs or steps, not both', path: ['steps'] });
     })
-    .transform((f) => (f.epochs === undefined && f.steps === undefined ? { ...f, epochs: 5 } : f)),
+    .transform((f) => (f.epochs === undefined && f.steps === undefined ? { ...f, steps: 150 } : f)),
   /** Evaluation: images reconstructed and measured (default 1000), histogram bins of the NMI estimator (default 64). */
   eval: z
     .strictObject({ samples: positiveInt.default(1000), nmiBins: z.number().int('must be an integer').min(2, 'must be >= 2').max(4096).default(64) })

@@ -45,6 +45,11 @@ function saveModule(ctx: JobContext, file: string, m: Module, meta: Record<strin
   writeFileAtomic(join(ctx.dir, file), encodeSafetensors(m.stateDict(), meta));
 }
 
+/** Mean over images of 10 log10(1 / MSE), for pixel values in [0, 1]. */
+function meanPsnr(a: Tensor, b: Tensor): number {
+  return tidy(() => a.sub(b).square().mean([1, 2, 3]).clamp(1e-10).log().mul(-10 / Math.LN10).mean().item());
+}
+
 /** Accuracy of forward on (images, labels), batched, without autograd. */
 export function accuracyOf(forward: (x: Tensor) => Tensor, images: Tensor, labels: Tensor, batchSize: number, topK = 1): number {
   return noGrad(() => {
@@ -84,6 +89,8 @@ export interface ReconstructionOutput {
   [k: string]: Json;
   file: string;
   autoencoder: string;
+  /** Mean PSNR (dB) of the reconstructions against the originals, in [0, 1] pixel space. */
+  psnr: number;
 }
 
 function curveJson(c: LossCurve): { step: number[]; loss: number[] } {
@@ -154,7 +161,7 @@ export function experimentJobs(plan: ExperimentPlan): ExperimentJobs {
         const batches = stepBatches(data.train, { batchSize: cfg.batchSize, seed: plan.seed + 2, device: plan.device });
         const result = await finetuneDecoder(ae, classifier, {
           name: `fine-tune ${name}`,
-          steps: cfg.steps,
+          steps: cfg.epochs ? Math.max(1, Math.round(cfg.epochs * batches.stepsPerEpoch)) : cfg.steps,
           lr: cfg.lr,
           optimizer: cfg.optimizer,
           targets: cfg.targets,
@@ -194,8 +201,10 @@ export function experimentJobs(plan: ExperimentPlan): ExperimentJobs {
           return all;
         });
         writeFileAtomic(join(ctx.dir, 'reconstructions.safetensors'), encodeSafetensors(new Map([['images', recon]])));
+        const psnr = tidy(() => meanPsnr(data.toPixels(recon), data.evalOriginal));
         recon.dispose();
-        return { file: 'reconstructions.safetensors', autoencoder: name };
+        ctx.setMetrics({ psnr });
+        return { file: 'reconstructions.safetensors', autoencoder: name, psnr };
       },
     });
   }

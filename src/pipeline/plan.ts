@@ -1,8 +1,10 @@
 // The fully resolved settings of one experiment run: every default filled in, every choice the
 // paper leaves open made explicit (optimizer, learning rates, step counts), so that results.json
 // records exactly what produced the numbers.
-import type { SegNetStages } from '../models/segnet.js';
+import { basename, extname } from 'node:path';
+import { SMALL_STAGES, VGG16_STAGES, type SegNetStages } from '../models/segnet.js';
 import type { OptimizerName } from '../train/classifier.js';
+import type { ExperimentConfig } from './config.js';
 
 export type DatasetChoice = 'mnist' | 'fashion-mnist';
 
@@ -38,7 +40,8 @@ export interface ExperimentPlan {
   checkpointEvery: number;
   classifierTraining: { epochs: number; batchSize: number; lr: number; optimizer: OptimizerName };
   ae: { stages: SegNetStages; epochs: number; batchSize: number; lr: number };
-  finetune: { steps: number; batchSize: number; lr: number; optimizer: OptimizerName; targets: 'labels' | 'predictions'; trainWholeAe: boolean };
+  /** Fine-tuning length: `epochs` over the training set when set, else `steps`. */
+  finetune: { steps: number; epochs: number | null; batchSize: number; lr: number; optimizer: OptimizerName; targets: 'labels' | 'predictions'; trainWholeAe: boolean };
   analysis: { nmiBins: number; interPairs: number; gridSamples: number };
 }
 
@@ -57,7 +60,7 @@ export function defaultPlan(overrides: Partial<ExperimentPlan> = {}): Experiment
     checkpointEvery: 100,
     classifierTraining: { epochs: 4, batchSize: 64, lr: 2e-3, optimizer: 'adam' },
     ae: { stages: [[32, 32], [64, 64]], epochs: 2, batchSize: 32, lr: 2e-3 },
-    finetune: { steps: 150, batchSize: 32, lr: 1e-3, optimizer: 'adam', targets: 'labels', trainWholeAe: false },
+    finetune: { steps: 150, epochs: null, batchSize: 32, lr: 1e-3, optimizer: 'adam', targets: 'labels', trainWholeAe: false },
     analysis: { nmiBins: 64, interPairs: 200, gridSamples: 8 },
     ...overrides,
   };
@@ -78,5 +81,40 @@ export function quickPlan(overrides: Partial<ExperimentPlan> = {}): ExperimentPl
     finetune: { ...base.finetune, steps: 20 },
     analysis: { ...base.analysis, interPairs: 50, gridSamples: 4 },
     ...overrides,
+  };
+}
+
+/** The plan a configuration file describes (see config.ts for its fields and defaults). */
+export function planFromConfig(cfg: ExperimentConfig, device: string): ExperimentPlan {
+  const base = cfg.quick ? quickPlan() : defaultPlan();
+  const dataset: DatasetSpec =
+    typeof cfg.dataset === 'string'
+      ? cfg.dataset
+      : { imageFolder: cfg.dataset.imageFolder, crop: cfg.dataset.imageSize ?? 224, resize: Math.round(((cfg.dataset.imageSize ?? 224) * 256) / 224), channels: 3, onBadImage: 'skip' };
+  const classifiers: ClassifierEntry[] = cfg.classifiers.map((c) => {
+    if (typeof c === 'string') return { name: c, zoo: c };
+    const file = 'onnx' in c ? c.onnx : c.torchscript;
+    const name = c.name ?? basename(file, extname(file));
+    return 'onnx' in c ? { name, onnx: c.onnx } : { name, torchscript: c.torchscript };
+  });
+  const stages = cfg.ae.stages === 'small' ? (cfg.quick ? base.ae.stages : SMALL_STAGES) : cfg.ae.stages === 'vgg16' ? VGG16_STAGES : cfg.ae.stages;
+  return {
+    ...base,
+    dataset,
+    classifiers,
+    seed: cfg.seed,
+    device,
+    evalSamples: cfg.eval.samples,
+    ae: { ...base.ae, stages, epochs: cfg.ae.pretrain.epochs, lr: cfg.ae.pretrain.lr, batchSize: cfg.ae.pretrain.batchSize },
+    finetune: {
+      steps: cfg.finetune.steps ?? base.finetune.steps,
+      epochs: cfg.finetune.epochs ?? null,
+      batchSize: cfg.finetune.batchSize,
+      lr: cfg.finetune.lr,
+      optimizer: cfg.finetune.optimizer,
+      targets: cfg.finetune.targets,
+      trainWholeAe: cfg.finetune.trainWholeAe,
+    },
+    analysis: { ...base.analysis, nmiBins: cfg.eval.nmiBins },
   };
 }

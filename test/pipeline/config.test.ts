@@ -17,8 +17,8 @@ test('defaults fill every field of a minimal config', () => {
     seed: 0,
     device: 'auto',
     quick: false,
-    ae: { stages: 'small', pretrain: { epochs: 10, lr: 1e-3, batchSize: 64 } },
-    finetune: { epochs: 5, lr: 1e-4, optimizer: 'adam', batchSize: 64, targets: 'labels', trainWholeAe: false },
+    ae: { stages: 'small', pretrain: { epochs: 2, lr: 2e-3, batchSize: 32 } },
+    finetune: { steps: 150, lr: 1e-3, optimizer: 'adam', batchSize: 32, targets: 'labels', trainWholeAe: false },
     eval: { samples: 1000, nmiBins: 64 },
     runDir: 's2snets-run',
   });
