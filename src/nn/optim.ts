@@ -111,8 +111,11 @@ export class SGD extends Optimizer {
 
   protected update(params: Tensor[], grads: Tensor[], index: number[]): void {
     const p = handles(params);
+    // The update direction; weight decay and Nesterov make new tensors, never touching .grad.
+    const temporaries: NativeTensor[][] = [];
+    const fresh = (ts: NativeTensor[]) => (temporaries.push(ts), ts);
     let d = handles(grads);
-    if (this.weightDecay) callVoid('_foreach_add_', 'List', [d, p, this.weightDecay]);
+    if (this.weightDecay) d = fresh(callRaw('_foreach_add', 'List', [d, p, this.weightDecay]) as NativeTensor[]);
     if (this.momentum) {
       const bufs = handles(this.buffers('momentum', index));
       if (this.stepCount === 1) {
@@ -122,10 +125,10 @@ export class SGD extends Optimizer {
         callVoid('_foreach_mul_', 'Scalar', [bufs, this.momentum]);
         callVoid('_foreach_add_', 'List', [bufs, d, 1 - this.dampening]);
       }
-      if (this.nesterov) callVoid('_foreach_add_', 'List', [d, bufs, this.momentum]);
-      else d = bufs;
+      d = this.nesterov ? fresh(callRaw('_foreach_add', 'List', [d, bufs, this.momentum]) as NativeTensor[]) : bufs;
     }
     callVoid('_foreach_add_', 'List', [p, d, -this.lr]);
+    for (const list of temporaries) for (const t of list) t.dispose();
   }
 }
 
@@ -153,13 +156,12 @@ export class Adam extends Optimizer {
   protected update(params: Tensor[], grads: Tensor[], index: number[]): void {
     const [b1, b2] = this.betas;
     const p = handles(params);
-    const g = handles(grads);
     const m = handles(this.buffers('exp_avg', index));
     const v = handles(this.buffers('exp_avg_sq', index));
-    if (this.weightDecay) {
-      if (this.decoupled) callVoid('_foreach_mul_', 'Scalar', [p, 1 - this.lr * this.weightDecay]);
-      else callVoid('_foreach_add_', 'List', [g, p, this.weightDecay]);
-    }
+    // L2 decay goes into a new gradient tensor: .grad itself stays as backward left it.
+    const decayed = this.weightDecay && !this.decoupled ? (callRaw('_foreach_add', 'List', [handles(grads), p, this.weightDecay]) as NativeTensor[]) : null;
+    const g = decayed ?? handles(grads);
+    if (this.weightDecay && this.decoupled) callVoid('_foreach_mul_', 'Scalar', [p, 1 - this.lr * this.weightDecay]);
     callVoid('_foreach_mul_', 'Scalar', [m, b1]);
     callVoid('_foreach_add_', 'List', [m, g, 1 - b1]);
     callVoid('_foreach_mul_', 'Scalar', [v, b2]);
@@ -172,7 +174,7 @@ export class Adam extends Optimizer {
     callVoid('_foreach_div_', 'Scalar', [denom, Math.sqrt(bc2)]);
     callVoid('_foreach_add_', 'Scalar', [denom, this.eps]);
     callVoid('_foreach_addcdiv_', 'Scalar', [p, m, denom, -stepSize]);
-    for (const t of denom) t.dispose();
+    for (const t of [...denom, ...(decayed ?? [])]) t.dispose();
   }
 }
 
