@@ -188,7 +188,14 @@ export class Sequential extends Module {
   }
   forward(x: Tensor): Tensor {
     let out = x;
-    for (const layer of this.layers) out = layer.forward(out);
+    for (const layer of this.layers) {
+      const next = layer.forward(out);
+      // Release each intermediate as soon as the next layer has consumed it, as Python's
+      // refcounting does: its memory is reused right away (autograd keeps its own reference
+      // to whatever backward needs). The caller's input is never released.
+      if (out !== x && out !== next) out.dispose();
+      out = next;
+    }
     return out;
   }
 }

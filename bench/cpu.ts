@@ -1,0 +1,85 @@
+// CPU benchmark of the S2SNet toy step against PyTorch (bench/torch_reference.py, same model,
+// threads and step counts): a small SegNet whose frozen encoder (eval mode) feeds a frozen
+// classifier (eval mode); the decoder trains with Adam (lr 1e-4) on batch 32 of 1x32x32 inputs.
+// Each engine runs 3 warm-up steps, then `rounds` rounds of `steps` timed steps; the median
+// round counts, so that a burst of load from other processes does not decide the ratio.
+//   node dist/bench/cpu.js [steps=10] [rounds=5] [batch=32]      (npm run bench)
+import { spawnSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { F, engineInfo, keep, manualSeed, noGrad, randint, randn, tidy } from '../src/engine/index.js';
+import { Adam, Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential } from '../src/nn/index.js';
+import { SegNet, SMALL_STAGES } from '../src/models/segnet.js';
+
+const [steps, rounds, batch] = [2, 3, 4].map((i, k) => Number(process.argv[i] ?? [10, 5, 32][k]));
+if (![steps, rounds, batch].every((n) => Number.isInteger(n) && n >= 1)) {
+  console.error('usage: node dist/bench/cpu.js [steps>=1] [rounds>=1] [batch>=1]');
+  process.exit(2);
+}
+const python = process.env.PYTHON ?? '/usr/bin/python3';
+const reference = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench', 'torch_reference.py');
+
+interface Result {
+  engine: string;
+  threads: number;
+  train_img_s: number;
+  forward_img_s: number;
+}
+
+function imagesPerSecond(fn: () => void): number {
+  for (let i = 0; i < 3; i++) fn();
+  const rates = Array.from({ length: rounds }, () => {
+    const start = performance.now();
+    for (let i = 0; i < steps; i++) fn();
+    return (batch * steps) / ((performance.now() - start) / 1000);
+  });
+  return rates.sort((a, b) => a - b)[Math.floor(rounds / 2)];
+}
+
+function benchOurs(): Result {
+  manualSeed(0);
+  const ae = new SegNet({ inChannels: 1, stages: SMALL_STAGES });
+  const classifier = new Sequential(
+    new Conv2d(1, 32, 3, { padding: 1 }), new ReLU(), new MaxPool2d(2),
+    new Conv2d(32, 64, 3, { padding: 1 }), new ReLU(), new MaxPool2d(2),
+    new Flatten(), new Linear(4096, 128), new ReLU(), new Linear(128, 10),
+  ).freeze().eval();
+  ae.encoder.freeze().eval();
+  const optimizer = new Adam(ae.trainableParameters(), { lr: 1e-4 });
+  const x = keep(randn([batch, 1, 32, 32]));
+  const y = keep(randint(0, 10, [batch]));
+
+  const trainStep = () =>
+    tidy(() => {
+      // The encoder is frozen: no graph needed through it.
+      const encoding = noGrad(() => ae.encoder.encode(x));
+      const loss = F.crossEntropy(classifier.forward(ae.decoder.decode(encoding)), y);
+      optimizer.zeroGrad();
+      loss.backward();
+      optimizer.step();
+    });
+  const forward = () => tidy(() => {
+    noGrad(() => classifier.forward(ae.forward(x)));
+  });
+  const { torchVersion, threads } = engineInfo();
+  return { engine: `s2snets (libtorch ${torchVersion})`, threads, train_img_s: imagesPerSecond(trainStep), forward_img_s: imagesPerSecond(forward) };
+}
+
+function benchTorch(threads: number): Result | string {
+  const r = spawnSync(python, [reference, String(threads), String(steps), String(rounds), String(batch)], { encoding: 'utf8' });
+  if (r.error || r.status !== 0) return `PyTorch reference did not run (${r.error?.message ?? r.stderr.trim().split('\n').pop()}); npm run bench installs it`;
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as Result;
+}
+
+const ours = benchOurs();
+const torch = benchTorch(ours.threads);
+console.log(`S2SNet toy step, CPU, ${ours.threads} threads, batch ${batch}: median of ${rounds} rounds of ${steps} steps after 3 warm-up steps\n`);
+const rows: [string, string, string][] = [['engine', 'train img/s', 'forward img/s']];
+for (const r of typeof torch === 'string' ? [ours] : [ours, torch]) rows.push([r.engine, r.train_img_s.toFixed(1), r.forward_img_s.toFixed(1)]);
+if (typeof torch === 'string') {
+  console.log(torch);
+} else {
+  rows.push(['ratio s2snets/pytorch', (ours.train_img_s / torch.train_img_s).toFixed(3), (ours.forward_img_s / torch.forward_img_s).toFixed(3)]);
+}
+const widths = [0, 1, 2].map((c) => Math.max(...rows.map((r) => r[c].length)));
+for (const r of rows) console.log(r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('   '));
