@@ -107,8 +107,7 @@ export function decodeSafetensors(buf: Uint8Array, source = 'safetensors data', 
     const s = spec as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     if (s === null || typeof s !== 'object') fail(`entry '${name}' is not an object`);
     // Own keys only: a dtype named 'toString' or 'constructor' must not reach Object.prototype.
-    const dtype = Object.hasOwn(FROM_FILE, String(s.dtype)) ? FROM_FILE[String(s.dtype)] : undefined;
-    if (!dtype) fail(`tensor '${name}': unsupported dtype ${JSON.stringify(s.dtype)}; supported: ${Object.keys(FROM_FILE).join(', ')}`);
+    const dtype: DType = Object.hasOwn(FROM_FILE, String(s.dtype)) ? FROM_FILE[String(s.dtype)] : fail(`tensor '${name}': unsupported dtype ${JSON.stringify(s.dtype)}; supported: ${Object.keys(FROM_FILE).join(', ')}`);
     if (!Array.isArray(s.shape) || !s.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) fail(`tensor '${name}': shape ${JSON.stringify(s.shape)} is not a list of non-negative integers`);
     const offs = s.data_offsets;
     if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((d) => Number.isSafeInteger(d) && d >= 0)) fail(`tensor '${name}': data_offsets ${JSON.stringify(offs)} invalid`);
