@@ -1,0 +1,21 @@
+// s2snets as a library: every layer's public API, from tensors up to whole experiments.
+export * from './engine/index.js';
+export * as nn from './nn/index.js';
+export * as data from './data/index.js';
+export { SegNet, SegNetEncoder, SegNetDecoder, SMALL_STAGES, VGG16_STAGES } from './models/segnet.js';
+export type { SegNetConfig, SegNetStages, Encoding } from './models/segnet.js';
+export { buildClassifier, ZOO, ZOO_NAMES, UnknownClassifierError } from './models/classifiers.js';
+export type { ClassifierInput, ZooName } from './models/classifiers.js';
+export { trainLoop, fileCheckpoint, NonFiniteLossError, TrainingInterruptedError } from './train/loop.js';
+export type { TrainLoopOptions, TrainLoopResult, CheckpointStore, LossCurve, StepProgress } from './train/loop.js';
+export { trainClassifier } from './train/classifier.js';
+export { pretrainAutoencoder } from './train/autoencoder.js';
+export { finetuneDecoder } from './train/finetune.js';
+export type { FinetuneOptions } from './train/finetune.js';
+export { stepBatches } from './train/sampler.js';
+export { loadOnnxClassifier, OnnxModule } from './import/onnx/index.js';
+export { defaultPlan, quickPlan, zooEntries, DEMO_CLASSIFIERS } from './pipeline/plan.js';
+export type { ExperimentPlan, ClassifierEntry, DatasetSpec } from './pipeline/plan.js';
+export { runExperiment } from './pipeline/run.js';
+export { runJobs, status } from './pipeline/runner.js';
+export { loadConfig } from './pipeline/config.js';

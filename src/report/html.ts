@@ -1,0 +1,108 @@
+// report.html: one self-contained page (figures embedded as data URIs, inline CSS, no external
+// requests) that says what was run, shows every measure, and explains how to read each.
+import type { Results } from './results.js';
+import { escapeXml as esc } from './escape.js';
+
+export interface EmbeddedFigure {
+  id: string;
+  caption: string;
+  png: Buffer;
+}
+
+const pct = (x: number | null) => (x === null ? '&ndash;' : `${(100 * x).toFixed(2)}%`);
+const pts = (x: number) => `${x >= 0 ? '+' : ''}${(100 * x).toFixed(2)}`;
+
+function img(figs: Map<string, EmbeddedFigure>, id: string): string {
+  const f = figs.get(id);
+  if (!f) return '';
+  return `<figure><img alt="${esc(f.caption)}" src="data:image/png;base64,${f.png.toString('base64')}"><figcaption>${esc(f.caption)}</figcaption></figure>`;
+}
+
+function matrixTable(rows: string[], cols: string[], m: number[][], fmt: (v: number) => string, colour: (v: number) => string): string {
+  const head = `<tr><th></th>${cols.map((c) => `<th>${esc(c)}</th>`).join('')}</tr>`;
+  const body = rows.map((r, i) => `<tr><th>${esc(r)}</th>${m[i].map((v) => `<td style="background:${colour(v)}">${fmt(v)}</td>`).join('')}</tr>`).join('');
+  return `<table class="matrix">${head}${body}</table>`;
+}
+
+const shade = (v: number) => `hsl(210, 60%, ${Math.round(97 - 45 * Math.max(0, Math.min(1, v)))}%)`;
+const diverge = (v: number) => (v >= 0 ? `hsl(210, 60%, ${Math.round(97 - 200 * Math.min(0.2, v))}%)` : `hsl(0, 65%, ${Math.round(97 - 200 * Math.min(0.2, -v))}%)`);
+
+export function reportHtml(r: Results, figs: Map<string, EmbeddedFigure>): string {
+  const run = r.run;
+  const cx = r.crossEvaluation;
+  const order = r.order;
+  const durations = Object.entries(run.durations)
+    .map(([job, s]) => `<tr><td>${esc(job)}</td><td>${s.toFixed(1)} s</td></tr>`)
+    .join('');
+  const accuracyRows = r.classifiers
+    .map(
+      (c) =>
+        `<tr><td>${esc(c.name)}</td><td>${esc(c.family)}</td><td>${c.parameters.toLocaleString('en')}</td><td>${pct(c.accuracy.original.top1)}</td><td>${pct(c.accuracy.generic.top1)}</td><td>${pct(c.accuracy.own.top1)}</td><td>${pct(c.accuracy.original.top5)}</td><td>${pct(c.accuracy.own.top5)}</td></tr>`,
+    )
+    .join('');
+  const aeRows = r.autoencoders.map((a) => `<tr><td>${esc(a.name)}</td><td>${a.psnr.toFixed(2)} dB</td><td>${a.intraNmi.toFixed(3)}</td><td>${a.interNmi.toFixed(3)}</td><td>${a.gridEnergy.toFixed(3)}</td></tr>`).join('');
+  const violations = order.violations.length ? `<ul>${order.violations.map((v) => `<li>${esc(v.description)}</li>`).join('')}</ul>` : '';
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>s2snets report: ${esc(run.dataset)}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>
+body{font-family:system-ui,-apple-system,"DejaVu Sans",sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222;line-height:1.45}
+h1{font-size:1.6em}h2{margin-top:2em;border-bottom:1px solid #ddd;padding-bottom:.2em}
+table{border-collapse:collapse;margin:.8em 0}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}th{background:#f4f4f4}
+td:first-child,th:first-child{text-align:left}.matrix td{min-width:4.5em}
+figure{margin:1em 0}img{max-width:100%;border:1px solid #eee}figcaption{font-size:.9em;color:#555}
+.how{background:#f7f9fc;border-left:4px solid #7aa7d9;padding:.5em 1em;margin:1em 0}.order{font-size:1.2em;font-weight:600}
+code{background:#f2f2f2;padding:0 .25em}
+</style></head><body>
+<h1>What do these classifiers like to see?</h1>
+<p>S2SNets analysis of ${r.classifiers.length} classifier(s) on <b>${esc(run.dataset)}</b> (${run.channels} channel(s), ${run.imageSize}&times;${run.imageSize} px, ${run.classes.length} classes), made by s2snets ${esc(r.tool.version)} on ${esc(r.createdAt)}.
+A generic autoencoder (A_S) was pretrained to reconstruct images; then, for every classifier, a copy of it had its decoder fine-tuned with that frozen classifier's loss. What each fine-tuned AE keeps is what its classifier uses: its input signal.</p>
+
+<h2>What was run</h2>
+<table><tr><th>evaluation set</th><td>${run.evalSamples} test images (seeded, stratified)</td></tr>
+<tr><th>seed</th><td>${run.seed}</td></tr><tr><th>device</th><td>${esc(run.device)}</td></tr>
+<tr><th>engine</th><td>libtorch ${esc(run.engine.torchVersion)}, ${run.engine.threads} CPU thread(s), CUDA ${run.engine.cuda ? 'yes' : 'no'}</td></tr>
+<tr><th>inputs skipped as unreadable</th><td>${run.skippedInputs}</td></tr></table>
+<details><summary>Time per job</summary><table>${durations}</table></details>
+<details><summary>Full configuration</summary><pre>${esc(JSON.stringify(run.plan, null, 2))}</pre></details>
+
+<h2>Accuracy</h2>
+<table><tr><th>classifier</th><th>family</th><th>parameters</th><th>top-1 original</th><th>top-1 on A_S</th><th>top-1 on own S2SNet</th><th>top-5 original</th><th>top-5 own</th></tr>${accuracyRows}</table>
+${img(figs, 'accuracy')}
+<div class="how"><b>How to read it.</b> A classifier that does as well on its own S2SNet's reconstructions as on the originals is fully served by what its AE keeps. The paper found the combined S2SNet matches or slightly improves accuracy. A drop on the A_S reconstructions shows how sensitive the classifier is to the small losses of a generic AE.</div>
+
+<h2>Cross-evaluation</h2>
+<p>Row <i>i</i>: reconstructions of AE <i>i</i> (A_S, then one S2SNet per classifier). Column <i>j</i>: the classifier evaluated on them. Top-1 accuracy:</p>
+${matrixTable(cx.rows, cx.columns, cx.top1, (v) => (100 * v).toFixed(1), shade)}
+<p>Change against each classifier on the originals (percentage points; originals: ${cx.columns.map((c, j) => `${esc(c)} ${pct(cx.original[j])}`).join(', ')}):</p>
+${matrixTable(cx.rows, cx.columns, cx.delta, pts, diverge)}
+${img(figs, 'cross')}${img(figs, 'delta')}
+<div class="how"><b>How to read it.</b> The diagonal of the S2SNet rows is each classifier on its own signal. Off the diagonal, a classifier that keeps its accuracy on another classifier's reconstructions finds everything it needs in that other signal; a large loss means the other AE dropped or distorted what this classifier relies on.</div>
+
+<h2>Order of the classifiers</h2>
+<p class="order">${order.ranking.map(esc).join(' &gt; ')}</p>
+<p>${order.isTotal ? 'The relation is a <b>strict total order</b>: every pair is decided and it is transitive.' : `The relation is <b>not</b> a strict total order; ${order.violations.length} violation(s):`}</p>${violations}
+<div class="how"><b>Rule.</b> ${esc(order.rule)} (epsilon ${(100 * order.epsilon).toFixed(1)} pts). The paper found such a total order among ImageNet classifiers, not correlated with accuracy or size: it depends on each classifier's input signal.</div>
+
+<h2>Normalized mutual information and grid artifacts</h2>
+<table><tr><th>autoencoder</th><th>PSNR</th><th>intra-NMI</th><th>inter-NMI</th><th>grid energy</th></tr>${aeRows}</table>
+${img(figs, 'nmi')}
+<div class="how"><b>How to read it.</b> Intra-NMI compares each original with its reconstruction: high means the classifier lets much of the signal in (the paper: VGG highest, close to A_S). Inter-NMI compares reconstructions of different inputs: high means the AE paints the same pattern on every input (the paper: AlexNet). Estimator: pixel values quantised to ${r.nmi.bins} bins per channel, NMI = 2&nbsp;I(X;Y)/(H(X)+H(Y)), averaged over channels and images (inter: ${r.nmi.interPairs} seeded random pairs).
+Grid energy is the share of the reconstruction error at the period-2 (Nyquist) frequencies: about 0.75 for white noise, near 1 for a checkerboard, the pattern strided convolutions leave (the paper: AlexNet, ResNet-50).</div>
+
+<h2>Histograms</h2>
+${img(figs, 'histograms')}
+<div class="how"><b>How to read it.</b> For colour images the channels are CIELAB: L* lightness, a* green&ndash;red, b* blue&ndash;yellow. A shifted a*/b* histogram is a colour cast or hue rotation (the paper: Inception v3 rotates hues, AlexNet casts colour); a narrowed one is desaturation (ResNet-50). Grayscale images show intensity.</div>
+
+<h2>Reconstructions</h2>
+${img(figs, 'grid')}
+${img(figs, 'differences')}
+<div class="how"><b>How to read it.</b> Each row shows the same test images as reconstructed by one autoencoder. The difference maps (amplified) make faint, regular patterns visible: a grid that is the same on every input is the classifier's blind spot being filled with whatever the decoder likes.</div>
+
+${figs.has('curves') ? `<h2>Training</h2>${img(figs, 'curves')}` : ''}
+
+<h2>Reference</h2>
+<p>S. Palacio, J. Folz, J. Hees, F. Raue, D. Borth, A. Dengel. <i>What do Deep Networks Like to See?</i> CVPR 2018, pp. 3108&ndash;3117 (arXiv 1803.08337). BibTeX key <code>palaciofolz2018s2snets</code>.</p>
+</body></html>
+`;
+}

@@ -1,0 +1,42 @@
+// The terminal summary printed at the end of a run: accuracies, the cross matrix, the order, NMI.
+import type { Results } from './results.js';
+
+export function textTable(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
+
+const pct = (x: number | null) => (x === null ? '-' : (100 * x).toFixed(2));
+
+export function formatSummary(r: Results, reportPath?: string): string {
+  const acc = textTable(
+    ['classifier', 'family', 'params', 'original %', 'on A_S %', 'on own %'],
+    r.classifiers.map((c) => [c.name, c.family, String(c.parameters), pct(c.accuracy.original.top1), pct(c.accuracy.generic.top1), pct(c.accuracy.own.top1)]),
+  );
+  const cx = r.crossEvaluation;
+  const cross = textTable(['AE \\ classifier', ...cx.columns], cx.rows.map((row, i) => [row, ...cx.top1[i].map(pct)]));
+  const nmi = textTable(
+    ['autoencoder', 'PSNR dB', 'intra-NMI', 'inter-NMI', 'grid energy'],
+    r.autoencoders.map((a) => [a.name, a.psnr.toFixed(2), a.intraNmi.toFixed(3), a.interNmi.toFixed(3), a.gridEnergy.toFixed(3)]),
+  );
+  const total = Object.values(r.run.durations).reduce((s, v) => s + v, 0);
+  const order = `${r.order.ranking.join(' > ')}  (${r.order.isTotal ? 'a strict total order' : `not total: ${r.order.violations.map((v) => v.description).join('; ')}`})`;
+  return [
+    `S2SNets on ${r.run.dataset}: ${r.classifiers.length} classifiers, ${r.run.evalSamples} evaluation images`,
+    '',
+    'Accuracy (top-1)',
+    acc,
+    '',
+    'Cross-evaluation (top-1 %, rows: reconstructions of, columns: classifier)',
+    cross,
+    '',
+    `Order: ${order}`,
+    '',
+    'Normalized mutual information',
+    nmi,
+    '',
+    `Compute time of the jobs: ${total.toFixed(0)} s`,
+    ...(reportPath ? [`Report: ${reportPath}`] : []),
+  ].join('\n');
+}
