@@ -145,7 +145,7 @@ function curvesFigure(r: Results): Figure {
         facet: { field: 'kind', type: 'nominal', columns: 3, title: null },
       },
       transform: [{ calculate: "indexof(datum.job, 'fine-tune') === 0 ? 'decoder fine-tuning' : indexof(datum.job, 'train') === 0 ? 'classifier training' : 'A_S pretraining'", as: 'kind' }],
-      resolve: { scale: { y: 'independent', color: 'independent' } },
+      resolve: { scale: { x: 'independent', y: 'independent', color: 'independent' } },
     },
   };
 }
