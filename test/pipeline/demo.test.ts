@@ -1,0 +1,99 @@
+// End to end through the CLI, as a user runs it: the quick demo, its results and report, a
+// resume after SIGKILLs at several moments, reuse on rerun, status and report rebuild.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { validateResults } from '../../src/report/index.js';
+import { verifyRun } from '../../src/pipeline/runner.js';
+
+const cli = resolve('dist/src/cli/main.js');
+const root = mkdtempSync(join(tmpdir(), 's2snets-demo-'));
+
+function demo(runDir: string): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [cli, 'demo', '--quick', '--device', 'cpu', '--run-dir', runDir], { encoding: 'utf8' });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Starts the demo and SIGKILLs it as soon as its progress output names `job`. */
+function killDuring(runDir: string, job: string): Promise<void> {
+  return new Promise((done) => {
+    const child = spawn(process.execPath, [cli, 'demo', '--quick', '--device', 'cpu', '--run-dir', runDir], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let seen = '';
+    child.stderr.on('data', (d: Buffer) => {
+      seen += d.toString();
+      if (seen.includes(job)) child.kill('SIGKILL');
+    });
+    child.on('exit', () => done());
+  });
+}
+
+/** results.json without what legitimately differs between runs (timestamps, timings). */
+function comparable(runDir: string): unknown {
+  const r = JSON.parse(readFileSync(join(runDir, 'report', 'results.json'), 'utf8'));
+  delete r.createdAt;
+  delete r.run.durations;
+  return r;
+}
+
+test('quick demo: sane results, a complete report, and an unchanged rerun', () => {
+  const dir = join(root, 'straight');
+  const first = demo(dir);
+  assert.equal(first.status, 0, first.stderr);
+  const results = validateResults(JSON.parse(readFileSync(join(dir, 'report', 'results.json'), 'utf8')));
+  for (const c of results.classifiers) {
+    for (const a of [c.accuracy.original, c.accuracy.generic, c.accuracy.own]) assert.ok(a.top1 >= 0 && a.top1 <= 1);
+  }
+  for (const row of results.crossEvaluation.top1) for (const v of row) assert.ok(v >= 0 && v <= 1);
+  const generic = results.autoencoders.find((a) => a.name === 'A_S')!;
+  // Better than chance: a reconstruction that ignored its input would share ~no information with it.
+  assert.ok(generic.intraNmi > 0.2, `A_S intra-NMI ${generic.intraNmi}`);
+  assert.ok(generic.psnr > 10, `A_S PSNR ${generic.psnr}`);
+  const html = readFileSync(join(dir, 'report', 'report.html'), 'utf8');
+  for (const f of results.figures) {
+    assert.ok(existsSync(join(dir, 'report', f.file)), f.file);
+    assert.ok(html.includes(f.caption.replace(/'/g, '&#39;')), `report shows ${f.id}`);
+  }
+  assert.match(first.stdout, /Cross-evaluation/);
+  assert.match(first.stdout, /Report: .*report\.html/);
+
+  const before = comparable(dir);
+  const again = demo(dir);
+  assert.equal(again.status, 0, again.stderr);
+  assert.match(again.stdout, /0 job\(s\) ran, 9 reused/);
+  assert.deepEqual(comparable(dir), before);
+
+  const st = spawnSync(process.execPath, [cli, 'status', dir], { encoding: 'utf8' });
+  assert.equal(st.status, 0, st.stderr);
+  assert.match(st.stdout, /9\/9 jobs done/);
+  assert.match(st.stdout, /evaluate\s+done/);
+  rmSync(join(dir, 'report'), { recursive: true });
+  const rep = spawnSync(process.execPath, [cli, 'report', dir], { encoding: 'utf8' });
+  assert.equal(rep.status, 0, rep.stderr);
+  assert.ok(existsSync(join(dir, 'report', 'report.html')));
+});
+
+test('killed at three moments and resumed, the demo ends with the same results', async () => {
+  const dir = join(root, 'killed');
+  for (const job of ['classifier[lenet5]: ', 'finetune[lenet5]', 'reconstruct[S2S-lenet5]']) await killDuring(dir, job);
+  const last = demo(dir);
+  assert.equal(last.status, 0, last.stderr);
+  assert.match(last.stdout, /reused/);
+  assert.deepEqual(comparable(dir), comparable(join(root, 'straight')));
+  const check = verifyRun(dir);
+  assert.equal(check.integrity, 'ok');
+  assert.deepEqual(check.problems, []);
+});
+
+test('bad options exit non-zero with a message', () => {
+  const r = spawnSync(process.execPath, [cli, 'demo', '--classifiers', 'lenet5,densenet'], { encoding: 'utf8' });
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /unknown classifier\(s\) densenet; the zoo has: lenet5/);
+  const missing = spawnSync(process.execPath, [cli, 'status', join(root, 'nothing-here')], { encoding: 'utf8' });
+  assert.equal(missing.status, 1);
+  assert.match(missing.stderr, /s2snets: error: .*no run here/);
+});
+
+test.after(() => rmSync(root, { recursive: true, force: true }));
