@@ -6,15 +6,12 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { resolve } from 'node:path';
 import { engineInfo, resolveDevice } from '../engine/index.js';
 import { ZOO_NAMES } from '../models/classifiers.js';
-import { defaultPlan, quickPlan, zooEntries, DEMO_CLASSIFIERS, type DatasetChoice, type ExperimentPlan } from '../pipeline/plan.js';
+import { defaultPlan, planFromConfig, quickPlan, zooEntries, DEMO_CLASSIFIERS, type DatasetChoice, type ExperimentPlan } from '../pipeline/plan.js';
+import { loadConfig } from '../pipeline/config.js';
 import { runExperiment, rebuildRunReport, type Stage } from '../pipeline/run.js';
 import { status } from '../pipeline/runner.js';
 import { ProgressReporter } from './progress.js';
 import { formatStatus } from './status.js';
-
-class UsageError extends Error {
-  override name = 'UsageError';
-}
 
 function positiveInt(v: string): number {
   const n = Number(v);
@@ -128,6 +125,18 @@ withExperimentOptions(program.command('finetune').description("fine-tune one AE 
 withExperimentOptions(program.command('evaluate').description('accuracy, cross-evaluation matrix, total order, NMI, histograms, grid artifacts (and the report)')).action((f: ExperimentFlags) => runStage('evaluate', f));
 
 program
+  .command('run')
+  .description('run the experiment a JSON configuration file describes (image folders, ONNX classifiers, ...)')
+  .argument('<config.json>')
+  .action(async (path: string) => {
+    const cfg = loadConfig(path);
+    const progress = new ProgressReporter();
+    const summary = await runExperiment(planFromConfig(cfg, resolveDevice(cfg.device)), resolve(cfg.runDir), 'report', progress);
+    progress.stop();
+    process.stdout.write(`${summary}\n`);
+  });
+
+program
   .command('status')
   .description('show the job table of a run directory')
   .argument('<run-dir>')
@@ -151,7 +160,7 @@ async function main(): Promise<void> {
     if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') process.exit(0);
     if (err.code?.startsWith('commander.')) process.exit(2);
     process.stderr.write(`s2snets: error: ${err.message}\n`);
-    process.exit(err instanceof UsageError ? 2 : (err.exitCode ?? 1));
+    process.exit(err.exitCode ?? 1);
   }
 }
 
