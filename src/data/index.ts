@@ -14,6 +14,7 @@ export {
   padTo,
   resizeShorter,
   resizedSize,
+  randomTranslate,
   centerCropBox,
   TransformError,
   IMAGENET_MEAN,

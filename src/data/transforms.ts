@@ -2,6 +2,7 @@
 // The geometry helpers (resizedSize, centerCropBox) are shared with the image-folder decoder,
 // which applies the same resize and crop inside sharp, off the main thread.
 import { F, tensor, tidy, type Tensor } from '../engine/index.js';
+import type { Rng } from './random.js';
 
 export type Triple = readonly [number, number, number];
 
@@ -96,4 +97,17 @@ export function resizeShorter(x: Tensor, size: number): Tensor {
     const out = F.interpolate(batch, target, 'bilinear', false, shrinking);
     return x.ndim === 4 ? out : out.squeeze(0);
   });
+}
+
+/**
+ * Training augmentation: shifts the whole batch by (dy, dx), drawn uniformly from
+ * [-maxShift, maxShift] with `rng`, repeating the border pixels into the uncovered strip.
+ */
+export function randomTranslate(x: Tensor, maxShift: number, rng: Rng): Tensor {
+  const { h, w } = spatial(x, 'randomTranslate');
+  if (!Number.isInteger(maxShift) || maxShift < 0 || maxShift >= Math.min(h, w)) throw new TransformError(`randomTranslate: maxShift must be an integer in [0, ${Math.min(h, w)}), got ${maxShift}`);
+  if (maxShift === 0) return x.clone();
+  const dy = rng.int(2 * maxShift + 1);
+  const dx = rng.int(2 * maxShift + 1);
+  return tidy(() => x.pad([maxShift, maxShift, maxShift, maxShift], 'replicate').narrow(-2, dy, h).narrow(-1, dx, w).contiguous());
 }

@@ -14,6 +14,7 @@ import { trainClassifier } from '../train/classifier.js';
 import { pretrainAutoencoder } from '../train/autoencoder.js';
 import { finetuneDecoder } from '../train/finetune.js';
 import { stepBatches } from '../train/sampler.js';
+import { deriveSeed, randomTranslate, Rng } from '../data/index.js';
 import type { CheckpointStore, LossCurve, StepProgress } from '../train/loop.js';
 import type { JobContext, JobSpec, Json } from './jobs.js';
 import { experimentData, type ExperimentData } from './inputs.js';
@@ -243,13 +244,20 @@ function trainedClassifierJob(plan: ExperimentPlan, entry: ClassifierEntry & { z
       manualSeed(plan.seed);
       const model = buildClassifier(entry.zoo, data.inputSpec).to({ device: plan.device });
       const batches = stepBatches(data.train, { batchSize: cfg.batchSize, seed: plan.seed, device: plan.device });
+      // Each step's shift comes from its own seeded stream, so a resumed run draws the same ones.
+      const augmented = (step: number) => {
+        const b = batches.batch(step);
+        const x = randomTranslate(b.x, cfg.augmentShift, new Rng(deriveSeed(plan.seed, 'augment', step)));
+        b.x.dispose();
+        return { x, y: b.y };
+      };
       const result = await trainClassifier(model, {
         name: `train ${entry.name}`,
         steps: Math.max(1, Math.round(cfg.epochs * batches.stepsPerEpoch)),
         lr: cfg.lr,
         optimizer: cfg.optimizer,
         seed: plan.seed,
-        batch: batches.batch,
+        batch: augmented,
         checkpoint: jobCheckpoint(ctx, plan.checkpointEvery),
         signal: ctx.signal,
         onProgress: progressTo(ctx),

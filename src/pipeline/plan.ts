@@ -38,7 +38,8 @@ export interface ExperimentPlan {
   evalSamples: number;
   evalBatchSize: number;
   checkpointEvery: number;
-  classifierTraining: { epochs: number; batchSize: number; lr: number; optimizer: OptimizerName };
+  /** augmentShift: random translation of each training batch by up to this many pixels (0: off). */
+  classifierTraining: { epochs: number; batchSize: number; lr: number; optimizer: OptimizerName; augmentShift: number };
   ae: { stages: SegNetStages; epochs: number; batchSize: number; lr: number };
   /** Fine-tuning length: `epochs` over the training set when set, else `steps`. */
   finetune: { steps: number; epochs: number | null; batchSize: number; lr: number; optimizer: OptimizerName; targets: 'labels' | 'predictions'; trainWholeAe: boolean };
@@ -58,7 +59,7 @@ export function defaultPlan(overrides: Partial<ExperimentPlan> = {}): Experiment
     evalSamples: 1000,
     evalBatchSize: 250,
     checkpointEvery: 100,
-    classifierTraining: { epochs: 4, batchSize: 64, lr: 2e-3, optimizer: 'adam' },
+    classifierTraining: { epochs: 6, batchSize: 64, lr: 2e-3, optimizer: 'adam', augmentShift: 2 },
     ae: { stages: [[32, 32], [64, 64]], epochs: 2, batchSize: 32, lr: 2e-3 },
     finetune: { steps: 150, epochs: null, batchSize: 32, lr: 1e-3, optimizer: 'adam', targets: 'labels', trainWholeAe: false },
     analysis: { nmiBins: 64, interPairs: 200, gridSamples: 8 },

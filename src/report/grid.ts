@@ -4,7 +4,7 @@ import sharp from 'sharp';
 import type { PictureRow } from '../analysis/pictures.js';
 import { escapeXml } from './escape.js';
 
-const LABEL_WIDTH = 200;
+const LABEL_WIDTH = 240;
 const GAP = 4;
 
 export async function gridPng(rows: PictureRow[], scale = 3): Promise<Buffer> {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { allclose, arange, full, manualSeed, ones, rand, tensor, tidy } from '../../src/engine/index.js';
-import { centerCrop, centerCropBox, denormalize, IMAGENET_MEAN, IMAGENET_STD, normalize, padTo, resizedSize, resizeShorter, TransformError } from '../../src/data/index.js';
+import { centerCrop, centerCropBox, denormalize, IMAGENET_MEAN, IMAGENET_STD, normalize, padTo, randomTranslate, resizedSize, resizeShorter, Rng, TransformError } from '../../src/data/index.js';
 
 test('normalize subtracts the mean and divides by the std per channel; denormalize inverts it', () => {
   tidy(() => {
@@ -64,5 +64,26 @@ test('resizedSize keeps the aspect ratio; resizeShorter antialiases when shrinki
     const stripes = tensor(Array.from({ length: 32 * 32 }, (_, i) => (i % 32) % 4 === 0 ? 1 : 0), [1, 1, 32, 32]);
     const small = resizeShorter(stripes, 8).toFloat32Array();
     for (let x = 2; x < 6; x++) assert.ok(Math.abs(small[3 * 8 + x] - 0.25) < 1e-5, `column ${x}: ${small[3 * 8 + x]}`);
+  });
+});
+
+test('randomTranslate shifts the batch by the drawn offset and repeats the border', () => {
+  tidy(() => {
+    const x = arange(25).reshape([1, 1, 5, 5]).float();
+    const seen = new Set<string>();
+    for (let seed = 0; seed < 40; seed++) {
+      const probe = new Rng(seed);
+      const dy = probe.int(5) - 2;
+      const dx = probe.int(5) - 2;
+      const out = randomTranslate(x, 2, new Rng(seed)).toArray();
+      // Output pixel (r, c) is input pixel (r + dy, c + dx), clamped to the image (replicated border).
+      const clamp = (v: number) => Math.max(0, Math.min(4, v));
+      const expected = Array.from({ length: 25 }, (_, i) => clamp(Math.floor(i / 5) + dy) * 5 + clamp((i % 5) + dx));
+      assert.deepEqual(out, expected, `seed ${seed}: shift ${dy},${dx}`);
+      seen.add(`${dy},${dx}`);
+    }
+    assert.ok(seen.size > 10, 'offsets vary with the seed');
+    assert.deepEqual(randomTranslate(x, 0, new Rng(1)).toArray(), x.toArray());
+    assert.throws(() => randomTranslate(x, 5, new Rng(1)), TransformError);
   });
 });
