@@ -302,6 +302,9 @@ export class Tensor implements Disposable {
   tanh(): Tensor {
     return unary('tanh', this);
   }
+  erf(): Tensor {
+    return unary('erf', this);
+  }
   matmul(other: Tensor): Tensor {
     return wrap(callRaw('matmul', '', [this.handle, other.handle]));
   }

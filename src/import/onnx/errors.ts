@@ -1,0 +1,32 @@
+// Typed errors of the ONNX importer. Every message is one line naming the file (and the node
+// where there is one) and the reason.
+
+/** Base class: catch this to handle any failure of ONNX import. */
+export class OnnxError extends Error {
+  override name = 'OnnxError';
+}
+
+/** The file cannot be read or is not a well-formed ONNX protobuf. */
+export class OnnxParseError extends OnnxError {
+  override name = 'OnnxParseError';
+}
+
+/** The graph is malformed: cycles, dangling inputs, bad attributes, tensor sizes that do not fit. */
+export class OnnxGraphError extends OnnxError {
+  override name = 'OnnxGraphError';
+}
+
+/** The graph uses an operator (or an operator mode) this importer does not implement. */
+export class OnnxUnsupportedOperatorError extends OnnxError {
+  override name = 'OnnxUnsupportedOperatorError';
+}
+
+/** Weights stored outside the model file are missing, out of range or outside the model's folder. */
+export class OnnxExternalDataError extends OnnxError {
+  override name = 'OnnxExternalDataError';
+}
+
+/** A node failed while the graph ran (e.g. an input of a shape the graph does not accept). */
+export class OnnxRuntimeError extends OnnxError {
+  override name = 'OnnxRuntimeError';
+}

@@ -1,0 +1,6 @@
+// ONNX classifier import: parse .onnx files (inline or external weights) into a differentiable Module.
+export { loadOnnxClassifier, loadOnnxClassifierFromBytes, OnnxModule } from './module.js';
+export type { OnnxModelInfo, LoadOnnxOptions } from './module.js';
+export { OnnxError, OnnxParseError, OnnxGraphError, OnnxUnsupportedOperatorError, OnnxExternalDataError, OnnxRuntimeError } from './errors.js';
+export { SUPPORTED_OPERATORS } from './ops.js';
+export { ModelProtoType } from './schema.js';

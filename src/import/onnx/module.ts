@@ -1,0 +1,157 @@
+// OnnxModule: an ONNX classifier graph run on the engine, differentiable with respect to its input.
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { isFloating, keep, noGrad, tensor, type Tensor } from '../../engine/index.js';
+import { Module } from '../../nn/index.js';
+import { OnnxError, OnnxParseError, OnnxRuntimeError, OnnxUnsupportedOperatorError } from './errors.js';
+import { buildGraph, type OnnxGraph } from './graph.js';
+import { OPERATORS, SUPPORTED_OPERATORS, type RunContext } from './ops.js';
+import { decodeModel, type ModelSource, type TensorData } from './proto.js';
+import { Const, materialize, type Value } from './values.js';
+
+export interface OnnxModelInfo {
+  file: string;
+  producer: string;
+  irVersion: number;
+  opset: number;
+  inputName: string;
+  /** Declared input dims; null marks a symbolic (dynamic) one, e.g. the batch. */
+  inputShape: (number | null)[] | null;
+  /** The input dims when every one is fixed, else null. */
+  staticInputShape: number[] | null;
+  outputName: string;
+  outputShape: (number | null)[] | null;
+  /** Size of the last output axis when declared (the number of classes), else null. */
+  numClasses: number | null;
+  /** How many nodes use each operator. */
+  operators: Record<string, number>;
+}
+
+export interface LoadOnnxOptions {
+  /** Device for the weights ('cpu', 'cuda', 'cuda:1'); default cpu. */
+  device?: string;
+}
+
+export class OnnxModule extends Module {
+  readonly info: OnnxModelInfo;
+  private readonly graph: OnnxGraph;
+  /** Floating initializers: frozen parameters under their ONNX names. */
+  private readonly weights = new Map<string, Tensor>();
+  /** Integer initializers (shapes, axes, indices): kept in JavaScript. */
+  private readonly constants = new Map<string, Const>();
+  private device: string;
+
+  constructor(graph: OnnxGraph, device = 'cpu') {
+    super();
+    this.graph = graph;
+    this.device = device;
+    for (const [name, data] of graph.initializers) {
+      if (isFloating(data.dtype)) this.weights.set(name, keep(toTensor(data, device)));
+      else this.constants.set(name, Const.of(data));
+    }
+    const operators: Record<string, number> = {};
+    for (const n of graph.nodes) operators[n.opType] = (operators[n.opType] ?? 0) + 1;
+    const { input, output } = graph;
+    const last = output.shape?.[output.shape.length - 1];
+    this.info = {
+      file: graph.src.file,
+      producer: graph.producer,
+      irVersion: graph.irVersion,
+      opset: graph.opset,
+      inputName: input.name,
+      inputShape: input.shape,
+      staticInputShape: input.shape && input.shape.every((d) => d !== null) ? (input.shape as number[]) : null,
+      outputName: output.name,
+      outputShape: output.shape,
+      numClasses: typeof last === 'number' ? last : null,
+      operators,
+    };
+    this.eval();
+  }
+
+  /** Runs the graph on x and returns its first output (the logits); gradients flow back to x. */
+  forward(x: Tensor): Tensor {
+    const { nodes, lastUse, input, output } = this.graph;
+    const floatDtype = this.weights.values().next().value?.dtype ?? x.dtype;
+    const ctx: RunContext = { device: this.device, floatDtype: isFloating(floatDtype) ? floatDtype : 'float32' };
+    const values = new Map<string, Value>([[input.name, x]]);
+    // Tensors this call made; Identity and Dropout may pass weights or x through by reference.
+    const weights = new Set(this.weights.values());
+    const temporary = (v: Value | undefined): v is Tensor => v !== undefined && v !== x && !(v instanceof Const) && !weights.has(v);
+    const lookup = (name: string): Value | undefined => (name === '' ? undefined : (values.get(name) ?? this.weights.get(name) ?? this.constants.get(name)));
+    try {
+      nodes.forEach((node, step) => {
+        let outs: Value[];
+        try {
+          outs = OPERATORS[node.opType].run(node, node.inputs.map(lookup), ctx);
+        } catch (e) {
+          if (e instanceof OnnxError) throw e;
+          throw new OnnxRuntimeError(`${node.where} failed: ${(e as Error).message.split('\n')[0]}`);
+        }
+        node.outputs.forEach((name, i) => name !== '' && outs[i] !== undefined && values.set(name, outs[i]));
+        // Free intermediates as soon as their last reader has run (autograd keeps what it needs).
+        for (const name of node.inputs) {
+          const v = values.get(name);
+          if (lastUse.get(name) === step && name !== output.name && temporary(v) && !outs.includes(v)) {
+            v.dispose();
+            values.delete(name);
+          }
+        }
+      });
+      const result = lookup(output.name);
+      if (result === undefined) throw new OnnxRuntimeError(`${this.info.file}: graph output '${output.name}' was not computed`);
+      return result instanceof Const ? materialize(result, this.device, ctx.floatDtype) : result;
+    } finally {
+      const returned = values.get(output.name);
+      for (const v of values.values()) if (v !== returned && temporary(v) && !v.disposed) v.dispose();
+    }
+  }
+
+  override namedParameters(): [string, Tensor][] {
+    return [...this.weights];
+  }
+
+  /** Moves the weights to a device and/or float dtype, in place. */
+  override to(opts: { device?: string; dtype?: 'float32' | 'float64' | 'float16' | 'bfloat16' }): this {
+    noGrad(() => {
+      for (const [name, t] of this.weights) {
+        const moved = keep(t.to({ device: opts.device, dtype: opts.dtype }));
+        moved.requiresGrad_(t.requiresGrad);
+        t.dispose();
+        this.weights.set(name, moved);
+      }
+    });
+    if (opts.device) this.device = opts.device;
+    return this;
+  }
+}
+
+function toTensor(data: TensorData, device: string): Tensor {
+  return tensor(data.values, data.dims, { dtype: data.dtype, device });
+}
+
+/** Parses and checks a model held in memory; `file` names it in errors and anchors external data. */
+export function loadOnnxClassifierFromBytes(bytes: Uint8Array, opts: LoadOnnxOptions & { file: string }): OnnxModule {
+  const src: ModelSource = { file: opts.file, dir: dirname(resolve(opts.file)) };
+  const graph = buildGraph(decodeModel(bytes, src), src);
+  for (const node of graph.nodes) {
+    const spec = node.domain === '' || node.domain === 'ai.onnx' ? OPERATORS[node.opType] : undefined;
+    if (!spec || !Object.hasOwn(OPERATORS, node.opType)) {
+      const op = node.domain && node.domain !== 'ai.onnx' ? `${node.domain}.${node.opType}` : node.opType;
+      throw new OnnxUnsupportedOperatorError(`ONNX operator ${op} is not supported (node '${node.name || node.outputs[0]}' in ${src.file}); supported: ${SUPPORTED_OPERATORS.join(', ')}`);
+    }
+    spec.check?.(node);
+  }
+  return new OnnxModule(graph, opts.device ?? 'cpu');
+}
+
+/** Loads an ONNX image classifier: one input [N, C, H, W], first output the logits [N, classes]. */
+export async function loadOnnxClassifier(path: string, opts: LoadOnnxOptions = {}): Promise<OnnxModule> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(path);
+  } catch (e) {
+    throw new OnnxParseError(`${path}: cannot read the model file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  return loadOnnxClassifierFromBytes(bytes, { ...opts, file: path });
+}

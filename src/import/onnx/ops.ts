@@ -1,0 +1,564 @@
+// The ONNX operators this importer runs, each as a check (at load time, so unsupported modes are
+// refused before anything runs) and a run function on engine tensors. Shape-computing operators
+// also run on Consts in JavaScript.
+import { F, cat, full, isFloating, onesLike, tensor, type DType, type Tensor } from '../../engine/index.js';
+import { OnnxUnsupportedOperatorError } from './errors.js';
+import type { OnnxNode } from './graph.js';
+import { dtypeOfOnnx } from './proto.js';
+import { Const, broadcastJs, castValues, concatJs, materialize, pickJs, type Value } from './values.js';
+
+export interface RunContext {
+  device: string;
+  /** The module's floating dtype; float constants are made in it. */
+  floatDtype: DType;
+}
+
+export type Inputs = (Value | undefined)[];
+
+export interface OpSpec {
+  check?(node: OnnxNode): void;
+  run(node: OnnxNode, inputs: Inputs, ctx: RunContext): Value[];
+}
+
+// ---- helpers ------------------------------------------------------------------------------------
+
+function unsupported(node: OnnxNode, what: string): never {
+  throw new OnnxUnsupportedOperatorError(`${node.where}: ${what} is not supported`);
+}
+
+function need(node: OnnxNode, inputs: Inputs, i: number): Value {
+  const v = inputs[i];
+  if (v === undefined) throw node.error(`input ${i} is required but missing`);
+  return v;
+}
+
+function T(v: Value, ctx: RunContext): Tensor {
+  return v instanceof Const ? materialize(v, ctx.device, ctx.floatDtype) : v;
+}
+
+/** Values of a shape-like input (axes, pads, sizes): Consts directly, tensors read back. */
+function ints(v: Value): number[] {
+  return v instanceof Const ? v.values : v.toArray();
+}
+
+function dimsOf(v: Value): number[] {
+  return v instanceof Const ? v.dims : v.shape;
+}
+
+function axis(node: OnnxNode, a: number, rank: number): number {
+  const r = a < 0 ? a + rank : a;
+  if (!Number.isInteger(r) || r < 0 || r >= rank) throw node.error(`axis ${a} is out of range for rank ${rank}`);
+  return r;
+}
+
+function reshape(v: Value, dims: number[]): Value {
+  return v instanceof Const ? v.withDims(dims) : v.reshape(dims);
+}
+
+/** Axes from the attribute (older opsets) or from input `index` (from `inputSince` on). */
+function axesOf(node: OnnxNode, inputs: Inputs, index: number, inputSince: number): number[] | undefined {
+  if (node.opset >= inputSince) return inputs[index] ? ints(inputs[index]) : undefined;
+  return node.has('axes') ? node.ints('axes') : undefined;
+}
+
+const product = (xs: number[]) => xs.reduce((p, x) => p * x, 1);
+
+function only2d(node: OnnxNode, x: Tensor): void {
+  if (x.ndim !== 4) unsupported(node, `input of rank ${x.ndim} (only 4-D NCHW inputs, i.e. 2-D spatial)`);
+}
+
+function unary(fn: (x: Tensor) => Tensor, js?: (x: number) => number): OpSpec {
+  return {
+    run: (n, inputs, ctx) => {
+      const x = need(n, inputs, 0);
+      if (x instanceof Const && js) return [new Const(x.dtype, x.dims, x.values.map(js))];
+      return [fn(T(x, ctx))];
+    },
+  };
+}
+
+function binary(fn: (a: Tensor, b: Tensor) => Tensor, js: (a: number, b: number, dtype: DType) => number): OpSpec {
+  return {
+    run: (n, inputs, ctx) => {
+      const a = need(n, inputs, 0);
+      const b = need(n, inputs, 1);
+      if (a instanceof Const && b instanceof Const) {
+        const r = broadcastJs(a, b, (x, y) => js(x, y, a.dtype));
+        if (!r) throw n.error(`shapes [${a.dims}] and [${b.dims}] do not broadcast`);
+        return [r];
+      }
+      return [fn(T(a, ctx), T(b, ctx))];
+    },
+  };
+}
+
+// ---- padding for convolution and pooling ------------------------------------------------------
+
+const AUTO_PADS = ['NOTSET', 'SAME_UPPER', 'SAME_LOWER', 'VALID'];
+
+function checkAutoPad(node: OnnxNode): void {
+  const mode = node.string('auto_pad', 'NOTSET');
+  if (!AUTO_PADS.includes(mode)) unsupported(node, `auto_pad '${mode}'`);
+}
+
+/** Begin and end padding of each spatial axis, from pads or auto_pad. */
+function spatialPads(node: OnnxNode, size: number[], kernel: number[], strides: number[], dilations: number[]): [number[], number[]] {
+  const n = size.length;
+  const mode = node.string('auto_pad', 'NOTSET');
+  if (mode === 'VALID') return [new Array(n).fill(0), new Array(n).fill(0)];
+  if (mode === 'SAME_UPPER' || mode === 'SAME_LOWER') {
+    const begin: number[] = [];
+    const end: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const out = Math.ceil(size[i] / strides[i]);
+      const total = Math.max(0, (out - 1) * strides[i] + (kernel[i] - 1) * dilations[i] + 1 - size[i]);
+      const small = Math.floor(total / 2);
+      begin.push(mode === 'SAME_UPPER' ? small : total - small);
+      end.push(total - begin[i]);
+    }
+    return [begin, end];
+  }
+  const pads = node.ints('pads', new Array(2 * n).fill(0));
+  if (pads.length !== 2 * n) throw node.error(`pads has ${pads.length} values, expected ${2 * n}`);
+  return [pads.slice(0, n), pads.slice(n)];
+}
+
+/** The engine's pad list (last axis first) for ONNX begin/end pads of the trailing axes. */
+function torchPadList(begin: number[], end: number[]): number[] {
+  const list: number[] = [];
+  for (let i = begin.length - 1; i >= 0; i--) list.push(begin[i], end[i]);
+  return list;
+}
+
+/**
+ * Padding the engine op can take itself (symmetric, at most `limit` per axis), or else the
+ * input padded explicitly with `fill` and zero padding for the op.
+ */
+function padFor(x: Tensor, begin: number[], end: number[], fill: number, limit: number[] | null): [Tensor, [number, number]] {
+  const symmetric = begin.every((b, i) => b === end[i] && (!limit || b <= limit[i]));
+  if (symmetric) return [x, [begin[0], begin[1]]];
+  return [x.pad(torchPadList(begin, end), 'constant', fill), [0, 0]];
+}
+
+function poolGeometry(node: OnnxNode, x: Tensor) {
+  const kernel = node.ints('kernel_shape');
+  if (kernel.length !== 2) unsupported(node, `${kernel.length}-D pooling (only 2-D)`);
+  const strides = node.ints('strides', [1, 1]);
+  const dilations = node.ints('dilations', [1, 1]);
+  const [begin, end] = spatialPads(node, x.shape.slice(2), kernel, strides, dilations);
+  // The engine accepts symmetric pooling padding up to half the effective kernel.
+  const limit = kernel.map((k, i) => Math.floor(((k - 1) * dilations[i] + 1) / 2));
+  return { kernel: [kernel[0], kernel[1]] as [number, number], strides: [strides[0], strides[1]] as [number, number], dilations: [dilations[0], dilations[1]] as [number, number], begin, end, limit, ceilMode: node.int('ceil_mode', 0) === 1 };
+}
+
+// ---- operator table --------------------------------------------------------------------------
+
+const ONNX_TRUNC_DIV = (a: number, b: number, dtype: DType) => (isFloating(dtype) ? a / b : Math.trunc(a / b));
+
+export const OPERATORS: Record<string, OpSpec> = {
+  Add: binary((a, b) => a.add(b), (a, b) => a + b),
+  Sub: binary((a, b) => a.sub(b), (a, b) => a - b),
+  Mul: binary((a, b) => a.mul(b), (a, b) => a * b),
+  Div: binary((a, b) => (isFloating(a.dtype) ? a.div(b) : a.div(b).to({ dtype: a.dtype })), ONNX_TRUNC_DIV),
+  Pow: binary((a, b) => (b.numel === 1 && b.ndim <= a.ndim ? a.pow(b.item()) : a.pow(b)), (a, b) => a ** b),
+
+  Relu: unary((x) => x.relu(), (x) => Math.max(0, x)),
+  Sigmoid: unary((x) => x.sigmoid()),
+  Tanh: unary((x) => x.tanh()),
+  Sqrt: unary((x) => x.sqrt(), Math.sqrt),
+  Exp: unary((x) => x.exp(), Math.exp),
+  Log: unary((x) => x.log(), Math.log),
+  Neg: unary((x) => x.neg(), (x) => -x),
+  Abs: unary((x) => x.abs(), Math.abs),
+  Floor: unary((x) => x.floor(), Math.floor),
+  Reciprocal: unary((x) => x.reciprocal(), (x) => 1 / x),
+  Erf: unary((x) => x.erf()),
+  LeakyRelu: { run: (n, inputs, ctx) => [F.leakyRelu(T(need(n, inputs, 0), ctx), n.float('alpha', 0.01))] },
+  Identity: { run: (n, inputs) => [need(n, inputs, 0)] },
+  Dropout: {
+    // Inference graphs: dropout is the identity; the optional mask output is all true.
+    run: (n, inputs, ctx) => {
+      const x = need(n, inputs, 0);
+      return n.outputs.length > 1 && n.outputs[1] !== '' ? [x, onesLike(T(x, ctx)).to({ dtype: 'bool' })] : [x];
+    },
+  },
+
+  Conv: {
+    check: checkAutoPad,
+    run: (n, inputs, ctx) => {
+      const x = T(need(n, inputs, 0), ctx);
+      const w = T(need(n, inputs, 1), ctx);
+      only2d(n, x);
+      const strides = n.ints('strides', [1, 1]);
+      const dilations = n.ints('dilations', [1, 1]);
+      const [begin, end] = spatialPads(n, x.shape.slice(2), w.shape.slice(2), strides, dilations);
+      const [input, padding] = padFor(x, begin, end, 0, null);
+      const bias = inputs[2] ? T(inputs[2], ctx) : null;
+      return [F.conv2d(input, w, bias, { stride: [strides[0], strides[1]], padding, dilation: [dilations[0], dilations[1]], groups: n.int('group', 1) })];
+    },
+  },
+  BatchNormalization: {
+    check: (n) => {
+      if (n.int('training_mode', 0) !== 0 || n.outputs.slice(1).some((o) => o !== '')) unsupported(n, 'training-mode batch normalization');
+    },
+    run: (n, inputs, ctx) => {
+      const [x, scale, bias, mean, variance] = [0, 1, 2, 3, 4].map((i) => T(need(n, inputs, i), ctx));
+      return [F.batchNorm(x, mean, variance, { weight: scale, bias, training: false, eps: n.float('epsilon', 1e-5) })];
+    },
+  },
+  MaxPool: {
+    check: (n) => {
+      checkAutoPad(n);
+      if (n.outputs.length > 1 && n.outputs[1] !== '') unsupported(n, 'the Indices output of MaxPool');
+    },
+    run: (n, inputs, ctx) => {
+      const x = T(need(n, inputs, 0), ctx);
+      only2d(n, x);
+      const g = poolGeometry(n, x);
+      const [input, padding] = padFor(x, g.begin, g.end, -Infinity, g.limit);
+      return [F.maxPool2d(input, g.kernel, { stride: g.strides, padding, dilation: g.dilations, ceilMode: g.ceilMode })];
+    },
+  },
+  AveragePool: {
+    check: (n) => {
+      checkAutoPad(n);
+      if (n.ints('dilations', [1, 1]).some((d) => d !== 1)) unsupported(n, 'dilated average pooling');
+    },
+    run: (n, inputs, ctx) => {
+      const x = T(need(n, inputs, 0), ctx);
+      only2d(n, x);
+      const g = poolGeometry(n, x);
+      const countIncludePad = n.int('count_include_pad', 0) === 1;
+      const opts = { stride: g.strides, ceilMode: g.ceilMode };
+      const [input, padding] = padFor(x, g.begin, g.end, 0, g.limit);
+      if (input === x) return [F.avgPool2d(x, g.kernel, { ...opts, padding, countIncludePad })];
+      const summed = F.avgPool2d(input, g.kernel, opts);
+      if (countIncludePad) return [summed];
+      // Explicit padding counts the pad zeros; divide by the share of real elements per window.
+      const real = onesLike(x.slice(0, 0, 1).slice(1, 0, 1)).pad(torchPadList(g.begin, g.end));
+      return [summed.div(F.avgPool2d(real, g.kernel, opts))];
+    },
+  },
+  GlobalAveragePool: {
+    run: (n, inputs, ctx) => {
+      const x = T(need(n, inputs, 0), ctx);
+      return [x.mean(x.shape.slice(2).map((_, i) => i + 2), true)];
+    },
+  },
+  GlobalMaxPool: {
+    run: (n, inputs, ctx) => {
+      const x = T(need(n, inputs, 0), ctx);
+      const [values] = x.flatten(2).maxDim(2, true);
+      return [values.reshape([...x.shape.slice(0, 2), ...x.shape.slice(2).map(() => 1)])];
+    },
+  },
+  LRN: {
+    check: (n) => {
+      // Even sizes place the window differently in ONNX and in the engine's LRN.
+      if (n.int('size') % 2 === 0) unsupported(n, `LRN with an even size (${n.int('size')})`);
+    },
+    run: (n, inputs, ctx) => {
+      const x = T(need(n, inputs, 0), ctx);
+      only2d(n, x);
+      return [F.localResponseNorm(x, n.int('size'), n.float('alpha', 1e-4), n.float('beta', 0.75), n.float('bias', 1))];
+    },
+  },
+
+  Gemm: {
+    run: (n, inputs, ctx) => {
+      const a = T(need(n, inputs, 0), ctx);
+      const b = T(need(n, inputs, 1), ctx);
+      const c = inputs[2] ? T(inputs[2], ctx) : null;
+      const [transA, transB, alpha, beta] = [n.int('transA', 0), n.int('transB', 0), n.float('alpha', 1), n.float('beta', 1)];
+      // The common fully-connected layer maps onto one fused linear call.
+      if (!transA && transB && alpha === 1 && (beta === 1 || !c)) return [F.linear(a, b, c)];
+      let y = (transA ? a.transpose(0, 1) : a).matmul(transB ? b.transpose(0, 1) : b);
+      if (alpha !== 1) y = y.mul(alpha);
+      if (c) y = y.add(beta === 1 ? c : c.mul(beta));
+      return [y];
+    },
+  },
+  MatMul: { run: (n, inputs, ctx) => [T(need(n, inputs, 0), ctx).matmul(T(need(n, inputs, 1), ctx))] },
+
+  Concat: {
+    run: (n, inputs, ctx) => {
+      const parts = inputs.filter((v): v is Value => v !== undefined && product(dimsOf(v)) > 0);
+      if (parts.length === 0) throw n.error('no non-empty inputs');
+      const ax = axis(n, n.int('axis'), dimsOf(parts[0]).length);
+      if (parts.every((p) => p instanceof Const)) return [concatJs(parts as Const[], ax)];
+      return [cat(parts.map((p) => T(p, ctx)), ax)];
+    },
+  },
+  Split: {
+    run: (n, inputs, ctx) => {
+      const x = T(need(n, inputs, 0), ctx);
+      const ax = axis(n, n.int('axis', 0), x.ndim);
+      const d = x.shape[ax];
+      let sizes = n.opset >= 13 ? (inputs[1] ? ints(inputs[1]) : undefined) : n.has('split') ? n.ints('split') : undefined;
+      if (!sizes) {
+        const parts = n.outputs.length;
+        const each = Math.ceil(d / parts);
+        sizes = Array.from({ length: parts }, (_, i) => Math.max(0, Math.min(each, d - i * each)));
+      }
+      if (sizes.reduce((s, v) => s + v, 0) !== d) throw n.error(`split sizes [${sizes}] do not add up to ${d}`);
+      return x.split(sizes, ax);
+    },
+  },
+  Flatten: {
+    run: (n, inputs) => {
+      const x = need(n, inputs, 0);
+      const dims = dimsOf(x);
+      const a = n.int('axis', 1);
+      const at = a < 0 ? a + dims.length : a;
+      if (at < 0 || at > dims.length) throw n.error(`axis ${a} is out of range for rank ${dims.length}`);
+      return [reshape(x, [product(dims.slice(0, at)), product(dims.slice(at))])];
+    },
+  },
+  Reshape: {
+    run: (n, inputs) => {
+      const x = need(n, inputs, 0);
+      const dims = dimsOf(x);
+      const allowZero = n.int('allowzero', 0) === 1;
+      const target = ints(need(n, inputs, 1)).map((s, i) => (s === 0 && !allowZero ? dims[i] : s));
+      const known = product(target.filter((s) => s !== -1));
+      const free = target.filter((s) => s === -1).length;
+      const total = product(dims);
+      if (free > 1 || target.some((s) => s === undefined || s < -1) || (free === 1 ? known === 0 || total % known !== 0 : known !== total)) {
+        throw n.error(`cannot reshape [${dims}] to [${ints(need(n, inputs, 1))}]`);
+      }
+      return [reshape(x, target.map((s) => (s === -1 ? total / known : s)))];
+    },
+  },
+  Transpose: {
+    run: (n, inputs, ctx) => {
+      const x = T(need(n, inputs, 0), ctx);
+      const perm = n.ints('perm', x.shape.map((_, i) => x.ndim - 1 - i));
+      return [x.permute(perm)];
+    },
+  },
+  Squeeze: {
+    run: (n, inputs) => {
+      const x = need(n, inputs, 0);
+      const dims = dimsOf(x);
+      const axes = axesOf(n, inputs, 1, 13)?.map((a) => axis(n, a, dims.length));
+      for (const a of axes ?? []) if (dims[a] !== 1) throw n.error(`cannot squeeze axis ${a} of size ${dims[a]}`);
+      return [reshape(x, dims.filter((d, i) => (axes ? !axes.includes(i) : d !== 1)))];
+    },
+  },
+  Unsqueeze: {
+    run: (n, inputs) => {
+      const x = need(n, inputs, 0);
+      const dims = dimsOf(x);
+      const raw = axesOf(n, inputs, 1, 13);
+      if (!raw) throw n.error('axes are required');
+      const rank = dims.length + raw.length;
+      const axes = raw.map((a) => axis(n, a, rank));
+      const out: number[] = [];
+      let next = 0;
+      for (let i = 0; i < rank; i++) out.push(axes.includes(i) ? 1 : dims[next++]);
+      return [reshape(x, out)];
+    },
+  },
+
+  Constant: {
+    check: (n) => {
+      const known = ['value', 'value_float', 'value_floats', 'value_int', 'value_ints'];
+      const name = n.attributeNames()[0];
+      if (!known.includes(name)) unsupported(n, `a Constant given by '${name ?? 'nothing'}'`);
+    },
+    run: (n) => {
+      const value = n.tensor('value');
+      if (value) return [Const.of(value)];
+      if (n.has('value_float')) return [new Const('float32', [], [n.float('value_float')])];
+      if (n.has('value_floats')) return [new Const('float32', [n.floats('value_floats').length], n.floats('value_floats'))];
+      if (n.has('value_int')) return [new Const('int64', [], [n.int('value_int')])];
+      return [new Const('int64', [n.ints('value_ints').length], n.ints('value_ints'))];
+    },
+  },
+  ConstantOfShape: {
+    run: (n, inputs, ctx) => {
+      const dims = ints(need(n, inputs, 0));
+      if (dims.some((d) => !Number.isSafeInteger(d) || d < 0)) throw n.error(`invalid shape [${dims}]`);
+      const value = n.tensor('value');
+      const dtype = value?.dtype ?? 'float32';
+      const fill = value ? Number(value.values[0]) : 0;
+      if (isFloating(dtype)) return [full(dims, fill, { dtype: ctx.floatDtype, device: ctx.device })];
+      return [new Const(dtype, dims, new Array<number>(product(dims)).fill(fill))];
+    },
+  },
+  Shape: {
+    run: (n, inputs) => {
+      const dims = dimsOf(need(n, inputs, 0));
+      const clampAxis = (a: number) => Math.min(Math.max(a < 0 ? a + dims.length : a, 0), dims.length);
+      const picked = dims.slice(clampAxis(n.int('start', 0)), clampAxis(n.int('end', dims.length)));
+      return [new Const('int64', [picked.length], picked)];
+    },
+  },
+  Cast: {
+    check: (n) => void dtypeOfOnnx(n.int('to'), n.where),
+    run: (n, inputs) => {
+      const x = need(n, inputs, 0);
+      const to = dtypeOfOnnx(n.int('to'), n.where);
+      return [x instanceof Const ? new Const(to, x.dims, castValues(x.values, to)) : x.to({ dtype: to })];
+    },
+  },
+  Gather: {
+    run: (n, inputs, ctx) => {
+      const data = need(n, inputs, 0);
+      const indices = need(n, inputs, 1);
+      const dims = dimsOf(data);
+      const ax = axis(n, n.int('axis', 0), dims.length);
+      const idx = ints(indices).map((i) => (i < 0 ? i + dims[ax] : i));
+      if (idx.some((i) => i < 0 || i >= dims[ax])) throw n.error(`an index is out of range for axis ${ax} of size ${dims[ax]}`);
+      const outDims = [...dims.slice(0, ax), ...dimsOf(indices), ...dims.slice(ax + 1)];
+      if (data instanceof Const) {
+        const picked = pickJs(data, dims.map((d, i) => (i === ax ? idx : Array.from({ length: d }, (_, k) => k))));
+        return [picked.withDims(outDims)];
+      }
+      const index = tensor(BigInt64Array.from(idx, BigInt), [idx.length], { device: ctx.device });
+      return [data.indexSelect(ax, index).reshape(outDims)];
+    },
+  },
+  Slice: {
+    run: (n, inputs, ctx) => {
+      const data = need(n, inputs, 0);
+      const dims = dimsOf(data);
+      const fromInputs = n.opset >= 10;
+      const starts = fromInputs ? ints(need(n, inputs, 1)) : n.ints('starts');
+      const ends = fromInputs ? ints(need(n, inputs, 2)) : n.ints('ends');
+      const axes = (fromInputs ? (inputs[3] ? ints(inputs[3]) : undefined) : n.has('axes') ? n.ints('axes') : undefined) ?? starts.map((_, i) => i);
+      const steps = (fromInputs && inputs[4] ? ints(inputs[4]) : undefined) ?? starts.map(() => 1);
+      if (ends.length !== starts.length || axes.length !== starts.length || steps.length !== starts.length) throw n.error('starts, ends, axes and steps differ in length');
+      // Per axis, the indices kept, with ONNX's clamping of out-of-range starts and ends.
+      const kept = dims.map((d) => Array.from({ length: d }, (_, k) => k));
+      const ranges: [number, number, number, number][] = [];
+      axes.forEach((a, i) => {
+        const ax = axis(n, a, dims.length);
+        const d = dims[ax];
+        const step = steps[i];
+        if (step === 0) throw n.error('a slice step is 0');
+        const norm = (v: number) => (v < 0 ? v + d : v);
+        const lo = step > 0 ? 0 : -1;
+        const hi = step > 0 ? d : d - 1;
+        const start = Math.min(Math.max(norm(starts[i]), 0), hi);
+        const end = Math.min(Math.max(norm(ends[i]), lo), hi);
+        const list: number[] = [];
+        for (let k = start; step > 0 ? k < end : k > end; k += step) list.push(k);
+        kept[ax] = list;
+        ranges.push([ax, start, end, step]);
+      });
+      if (data instanceof Const) return [pickJs(data, kept)];
+      let out: Tensor = data;
+      for (const [ax, start, end, step] of ranges) {
+        if (step > 0) out = out.slice(ax, start, Math.max(start, end), step);
+        else out = out.indexSelect(ax, tensor(BigInt64Array.from(kept[ax], BigInt), [kept[ax].length], { device: ctx.device }));
+      }
+      return [out];
+    },
+  },
+  Pad: {
+    check: (n) => {
+      const mode = n.string('mode', 'constant');
+      if (!['constant', 'reflect', 'edge'].includes(mode)) unsupported(n, `pad mode '${mode}'`);
+      if (n.opset >= 18 && n.inputs[3]) unsupported(n, 'Pad with an axes input');
+    },
+    run: (n, inputs, ctx) => {
+      const x = T(need(n, inputs, 0), ctx);
+      const pads = n.opset >= 11 ? ints(need(n, inputs, 1)) : n.ints('pads');
+      const rank = x.ndim;
+      if (pads.length !== 2 * rank) throw n.error(`pads has ${pads.length} values for an input of rank ${rank}`);
+      const mode = n.string('mode', 'constant');
+      const begin = pads.slice(0, rank);
+      const end = pads.slice(rank);
+      if (mode === 'constant') {
+        const value = n.opset >= 11 ? (inputs[2] ? ints(inputs[2])[0] : 0) : n.float('value', 0);
+        return [x.pad(torchPadList(begin, end), 'constant', value)];
+      }
+      // The engine's reflect/replicate pads cover the spatial axes of N, C, spatial... inputs.
+      if (rank < 3 || rank > 5 || begin[0] || begin[1] || end[0] || end[1]) unsupported(n, `${mode} padding of the batch or channel axis or of a rank-${rank} input`);
+      return [x.pad(torchPadList(begin.slice(2), end.slice(2)), mode === 'reflect' ? 'reflect' : 'replicate')];
+    },
+  },
+  Clip: {
+    run: (n, inputs, ctx) => {
+      const x = T(need(n, inputs, 0), ctx);
+      const bound = (i: number, attr: string) => (n.opset >= 11 ? (inputs[i] ? ints(inputs[i])[0] : null) : n.has(attr) ? n.float(attr) : null);
+      return [x.clamp(bound(1, 'min'), bound(2, 'max'))];
+    },
+  },
+  Softmax: softmaxLike((x, d) => F.softmax(x, d)),
+  LogSoftmax: softmaxLike((x, d) => F.logSoftmax(x, d)),
+  ReduceMean: reduce((x, axes, keep) => x.mean(axes, keep), 18),
+  ReduceSum: reduce((x, axes, keep) => x.sum(axes, keep), 13),
+
+  Resize: {
+    check: (n) => {
+      const mode = n.string('mode', 'nearest');
+      const transform = n.string('coordinate_transformation_mode', n.opset >= 11 ? 'half_pixel' : 'asymmetric');
+      if (mode === 'nearest') {
+        const rounding = n.string('nearest_mode', n.opset >= 11 ? 'round_prefer_floor' : 'floor');
+        if (transform !== 'asymmetric' || rounding !== 'floor') unsupported(n, `nearest resizing with coordinate_transformation_mode '${transform}' and nearest_mode '${rounding}' (only asymmetric + floor)`);
+      } else if (mode === 'linear') {
+        if (!['half_pixel', 'pytorch_half_pixel', 'align_corners'].includes(transform)) unsupported(n, `linear resizing with coordinate_transformation_mode '${transform}'`);
+      } else unsupported(n, `resize mode '${mode}'`);
+      if (n.int('antialias', 0) !== 0 || n.has('axes') || n.int('exclude_outside', 0) !== 0) unsupported(n, 'antialias, axes or exclude_outside in Resize');
+    },
+    run: (n, inputs, ctx) => {
+      const x = T(need(n, inputs, 0), ctx);
+      only2d(n, x);
+      const scaleInput = n.opset >= 11 ? inputs[2] : inputs[1];
+      const sizeInput = n.opset >= 11 ? inputs[3] : undefined;
+      const mode = n.string('mode', 'nearest');
+      const alignCorners = n.string('coordinate_transformation_mode', 'half_pixel') === 'align_corners';
+      return [resize(n, x, scaleInput && product(dimsOf(scaleInput)) > 0 ? ints(scaleInput) : undefined, sizeInput ? ints(sizeInput) : undefined, mode === 'nearest' ? 'nearest' : 'bilinear', alignCorners)];
+    },
+  },
+  Upsample: {
+    check: (n) => {
+      if (n.string('mode', 'nearest') !== 'nearest') unsupported(n, `Upsample mode '${n.string('mode')}' (only nearest; re-export at opset 11 or later for linear)`);
+    },
+    run: (n, inputs, ctx) => {
+      const x = T(need(n, inputs, 0), ctx);
+      only2d(n, x);
+      return [resize(n, x, n.opset >= 9 ? ints(need(n, inputs, 1)) : n.floats('scales'), undefined, 'nearest', false)];
+    },
+  },
+};
+
+function softmaxLike(fn: (x: Tensor, dim: number) => Tensor): OpSpec {
+  return {
+    run: (n, inputs, ctx) => {
+      const x = T(need(n, inputs, 0), ctx);
+      if (n.opset >= 13) return [fn(x, axis(n, n.int('axis', -1), x.ndim))];
+      // Before opset 13 the input is viewed as 2-D [before axis, from axis on].
+      const ax = axis(n, n.int('axis', 1), x.ndim);
+      return [fn(x.reshape([product(x.shape.slice(0, ax)), product(x.shape.slice(ax))]), 1).reshape(x.shape)];
+    },
+  };
+}
+
+function reduce(fn: (x: Tensor, axes: number[], keep: boolean) => Tensor, axesInputSince: number): OpSpec {
+  return {
+    run: (n, inputs, ctx) => {
+      const x = T(need(n, inputs, 0), ctx);
+      const keep = n.int('keepdims', 1) === 1;
+      const axes = axesOf(n, inputs, 1, axesInputSince);
+      if (!axes?.length && n.int('noop_with_empty_axes', 0) === 1) return [x];
+      return [fn(x, (axes?.length ? axes : x.shape.map((_, i) => i)).map((a) => axis(n, a, x.ndim)), keep)];
+    },
+  };
+}
+
+function resize(n: OnnxNode, x: Tensor, scales: number[] | undefined, sizes: number[] | undefined, mode: 'nearest' | 'bilinear', alignCorners: boolean): Tensor {
+  if (sizes?.length) {
+    if (sizes.length !== 4 || sizes[0] !== x.shape[0] || sizes[1] !== x.shape[1]) throw n.error(`sizes [${sizes}] must keep batch and channels of [${x.shape}]`);
+    return F.interpolate(x, [sizes[2], sizes[3]], mode, alignCorners);
+  }
+  if (!scales || scales.length !== 4 || scales[0] !== 1 || scales[1] !== 1 || !(scales[2] > 0 && scales[3] > 0)) throw n.error(`scales [${scales ?? []}] must be 4 positive values keeping batch and channels`);
+  // Resizing to the implied size maps coordinates by size ratios, which equal the scales
+  // whenever in * scale is whole (every integer up- or down-sampling factor).
+  const size: [number, number] = [Math.floor(x.shape[2] * scales[2]), Math.floor(x.shape[3] * scales[3])];
+  return F.interpolate(x, size, mode, alignCorners);
+}
+
+export const SUPPORTED_OPERATORS = Object.keys(OPERATORS).sort();
