@@ -179,6 +179,10 @@ export class Tensor implements Disposable {
   narrow(dim: number, start: number, length: number): Tensor {
     return wrap(callRaw('narrow', '', [this.handle, dim, start, length]));
   }
+  /** A view of this tensor's storage with the given size, strides and offset (in elements). */
+  asStrided(size: Shape, stride: Shape, storageOffset = 0): Tensor {
+    return wrap(callRaw('as_strided', '', [this.handle, [...size], [...stride], storageOffset]));
+  }
   select(dim: number, index: number): Tensor {
     return wrap(callRaw('select', 'int', [this.handle, dim, index]));
   }
