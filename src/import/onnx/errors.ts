@@ -4,6 +4,11 @@
 /** Base class: catch this to handle any failure of ONNX import. */
 export class OnnxError extends Error {
   override name = 'OnnxError';
+
+  constructor(message: string) {
+    // Names inside a file may hold any characters; escape control characters to keep one line.
+    super(message.replace(/[\u0000-\u001f\u007f]/g, (c) => JSON.stringify(c).slice(1, -1)));
+  }
 }
 
 /** The file cannot be read or is not a well-formed ONNX protobuf. */

@@ -107,6 +107,12 @@ export class OnnxModule extends Module {
     }
   }
 
+  /** Frees the weights' native memory; the module cannot run afterwards. */
+  dispose(): void {
+    for (const t of this.weights.values()) t.dispose();
+    this.weights.clear();
+  }
+
   override namedParameters(): [string, Tensor][] {
     return [...this.weights];
   }
