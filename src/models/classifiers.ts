@@ -23,6 +23,7 @@ import {
   Sequential,
   Tanh,
 } from '../nn/index.js';
+import type { FoldConvBn, FoldsConvBn } from '../nn/index.js';
 
 export interface ClassifierInput {
   channels: number;
@@ -103,13 +104,13 @@ export class VGGLike extends Module {
 }
 
 /** ResNet v1 bottleneck: 1x1 (strided) -> 3x3 -> 1x1, plus identity or strided 1x1 projection. */
-export class Bottleneck extends Module {
+export class Bottleneck extends Module implements FoldsConvBn {
   readonly conv1: Conv2d;
-  readonly bn1: BatchNorm2d;
+  bn1: Module;
   readonly conv2: Conv2d;
-  readonly bn2: BatchNorm2d;
+  bn2: Module;
   readonly conv3: Conv2d;
-  readonly bn3: BatchNorm2d;
+  bn3: Module;
   readonly downsample: Sequential | null;
   constructor(cin: number, width: number, cout: number, stride: number) {
     super();
@@ -125,6 +126,12 @@ export class Bottleneck extends Module {
     const out = this.bn3.forward(this.conv3.forward(this.bn2.forward(this.conv2.forward(this.bn1.forward(this.conv1.forward(x)).relu())).relu()));
     const shortcut = this.downsample ? this.downsample.forward(x) : x;
     return out.add(shortcut).relu();
+  }
+  /** For BatchNorm folding (nn/fuse.ts); the downsample Sequential is found on its own. */
+  foldConvBn(fold: FoldConvBn): void {
+    this.bn1 = fold(this.conv1, this.bn1);
+    this.bn2 = fold(this.conv2, this.bn2);
+    this.bn3 = fold(this.conv3, this.bn3);
   }
 }
 

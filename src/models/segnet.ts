@@ -4,7 +4,7 @@
 // and hide the classifier's. Parameter names follow the authors' release
 // (encoder.conv11 ... conv53, decoder.conv53d ... conv11d, decoder.conv_final).
 import { F, type Tensor } from '../engine/index.js';
-import { BatchNorm2d, Conv2d, Module } from '../nn/index.js';
+import { BatchNorm2d, Conv2d, Module, type FoldConvBn, type FoldsConvBn } from '../nn/index.js';
 
 /** Channel widths per encoder stage; each stage ends in a 2x2 max-pool. */
 export type SegNetStages = number[][];
@@ -31,7 +31,8 @@ export interface Encoding {
 class ConvBnRelu {
   constructor(
     readonly conv: Conv2d,
-    readonly bn: BatchNorm2d,
+    /** A BatchNorm2d, or an Identity once folded into conv (nn/fuse.ts). */
+    public bn: Module,
   ) {}
   forward(x: Tensor): Tensor {
     return this.bn.forward(this.conv.forward(x)).relu();
@@ -46,7 +47,12 @@ function convBn(owner: Module, name: string, cin: number, cout: number): ConvBnR
   return new ConvBnRelu(conv, bn);
 }
 
-export class SegNetEncoder extends Module {
+/** For BatchNorm folding (nn/fuse.ts): every layer's conv feeds its BatchNorm directly. */
+function foldStages(stages: ConvBnRelu[][], fold: FoldConvBn): void {
+  for (const stage of stages) for (const layer of stage) layer.bn = fold(layer.conv, layer.bn);
+}
+
+export class SegNetEncoder extends Module implements FoldsConvBn {
   readonly stages: ConvBnRelu[][];
 
   constructor(cfg: SegNetConfig) {
@@ -78,9 +84,13 @@ export class SegNetEncoder extends Module {
   forward(x: Tensor): Tensor {
     return this.encode(x).code;
   }
+
+  foldConvBn(fold: FoldConvBn): void {
+    foldStages(this.stages, fold);
+  }
 }
 
-export class SegNetDecoder extends Module {
+export class SegNetDecoder extends Module implements FoldsConvBn {
   readonly stages: ConvBnRelu[][];
   readonly final: Conv2d;
 
@@ -113,6 +123,10 @@ export class SegNetDecoder extends Module {
       for (const layer of stage) h = layer.forward(h);
     });
     return this.final.forward(h);
+  }
+
+  foldConvBn(fold: FoldConvBn): void {
+    foldStages(this.stages, fold);
   }
 
   forward(): Tensor {

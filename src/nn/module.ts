@@ -1,6 +1,6 @@
 // Module: the unit models are built from, as in torch.nn.Module. Parameters and buffers are
 // registered by name, children nest, and names join with '.' (conv1.weight, features.0.bias).
-import { keep, noGrad, type Tensor } from '../engine/index.js';
+import { keep, noGrad, type MemoryFormat, type Tensor } from '../engine/index.js';
 
 export type StateDict = Map<string, Tensor>;
 
@@ -86,15 +86,19 @@ export abstract class Module {
     return this;
   }
 
-  /** Moves every parameter and buffer to a device and/or dtype, in place. */
-  to(opts: { device?: string; dtype?: 'float32' | 'float64' | 'float16' | 'bfloat16' }): this {
+  /**
+   * Moves every parameter and buffer to a device and/or dtype, in place. memoryFormat
+   * 'channels_last' lays out the 4-d ones (conv weights) as NHWC.
+   */
+  to(opts: { device?: string; dtype?: 'float32' | 'float64' | 'float16' | 'bfloat16'; memoryFormat?: MemoryFormat }): this {
     noGrad(() => {
       for (const [, m] of this.namedModules()) {
         for (const store of [m.params, m.buffers]) {
           for (const [name, t] of store) {
             if (!t) continue;
             const floating = t.dtype.startsWith('float') || t.dtype === 'bfloat16';
-            const moved = keep(t.to({ device: opts.device, dtype: floating ? opts.dtype : undefined }));
+            const memoryFormat = t.shape.length === 4 ? opts.memoryFormat : undefined;
+            const moved = keep(t.to({ device: opts.device, dtype: floating ? opts.dtype : undefined, memoryFormat }));
             if (store === m.params) moved.requiresGrad_(t.requiresGrad);
             t.dispose();
             store.set(name, moved);
@@ -105,6 +109,17 @@ export abstract class Module {
       }
     });
     return this;
+  }
+
+  /**
+   * Sets parameter `name` of this module (adding it if absent, e.g. a bias that BatchNorm
+   * folding creates) and the layer field of the same name; the replaced tensor is disposed.
+   */
+  setParameter(name: string, t: Tensor): void {
+    const old = this.params.get(name);
+    this.params.set(name, keep(t));
+    (this as unknown as Record<string, unknown>)[name] = t;
+    if (old && old !== t) old.dispose();
   }
 
   /** Parameters and buffers by dotted name; the tensors are the module's own (not copies). */
