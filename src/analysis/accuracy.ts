@@ -1,63 +1,123 @@
 // Accuracy of classifiers on originals and on reconstructions, and the cross-evaluation matrix:
 // the reconstructions of AE i (A_S first, then one AE per classifier) fed to classifier j.
 import { noGrad, tidy, type Tensor } from '../engine/index.js';
+import { AnalysisError } from './images.js';
 
+/** A classifier as a function from a batch of model inputs [B, C, H, W] to logits [B, classes]. */
 export type Forward = (x: Tensor) => Tensor;
 
-/** Share of examples whose label is among the k largest logits, batched, without autograd. */
-export function topKAccuracy(forward: Forward, images: Tensor, labels: Tensor, o: { k?: number; batchSize?: number; device?: string } = {}): number {
-  const k = o.k ?? 1;
-  const batchSize = o.batchSize ?? 256;
-  const n = labels.shape[0];
-  if (n === 0) throw new RangeError('accuracy of an empty set is undefined');
-  return noGrad(() => {
-    let correct = 0;
-    for (let i = 0; i < n; i += batchSize) {
-      correct += tidy(() => {
-        const x = images.slice(0, i, i + batchSize);
-        const logits = forward(o.device ? x.to({ device: o.device }) : x);
-        const [, top] = logits.topk(Math.min(k, logits.size(1)), 1);
-        return top.cpu().eq(labels.slice(0, i, i + batchSize).unsqueeze(1)).sum().item();
-      });
-    }
-    return correct / n;
-  });
+export interface EvalOptions {
+  /** Images per forward pass (default 256). */
+  batchSize?: number;
+  /**
+   * Applied to each batch after it has moved to `device` and before `forward`, e.g. a resize
+   * to the classifier's input size or a change of normalization.
+   */
+  transform?: (x: Tensor) => Tensor;
+  /** Device the batches move to (default: where the images are). */
+  device?: string;
 }
 
 export interface Accuracy {
   top1: number;
-  /** Only where there are more than 5 classes. */
+  /** Top-5 accuracy, or null where there are 5 classes or fewer (it would always be 1). */
   top5: number | null;
+  /** Number of images evaluated. */
+  n: number;
 }
 
-export function accuracy(forward: Forward, images: Tensor, labels: Tensor, classes: number, o: { batchSize?: number; device?: string } = {}): Accuracy {
-  return { top1: topKAccuracy(forward, images, labels, o), top5: classes > 5 ? topKAccuracy(forward, images, labels, { ...o, k: 5 }) : null };
+/** For each k, how many rows of `logits` [B, K] have their label among the k largest logits. */
+function topKCorrect(logits: Tensor, labels: Tensor, ks: number[]): number[] {
+  if (logits.ndim !== 2) throw new AnalysisError(`logits: expected [batch, classes], got [${logits.shape.join(', ')}]`);
+  if (labels.ndim !== 1 || labels.size(0) !== logits.size(0)) throw new AnalysisError(`labels: expected [${logits.size(0)}] to match the logits, got [${labels.shape.join(', ')}]`);
+  for (const k of ks) if (!Number.isInteger(k) || k < 1) throw new AnalysisError(`ks: each k must be a positive integer, got ${k}`);
+  const classes = logits.size(1);
+  return tidy(() => {
+    // A k beyond the number of classes counts every row as correct.
+    const widest = Math.min(classes, Math.max(...ks));
+    const [, top] = logits.topk(widest, 1);
+    const hits = top.eq(labels.to({ device: logits.device }).unsqueeze(1));
+    return ks.map((k) => hits.slice(1, 0, Math.min(k, classes)).sum().item());
+  });
+}
+
+/**
+ * Share of rows of `logits` [N, K] whose label (`labels` [N], integer) is among the k largest
+ * logits, for each k of `ks` (in that order). Equal logits are ranked as torch.topk ranks them.
+ */
+export function topKAccuracy(logits: Tensor, labels: Tensor, ks: number[]): number[] {
+  const n = logits.shape[0];
+  if (n === 0) throw new AnalysisError('logits: accuracy of an empty set is undefined');
+  return topKCorrect(logits, labels, ks).map((c) => c / n);
+}
+
+/**
+ * Top-1 (and top-5 where there are more than 5 classes) accuracy of `forward` on `images`
+ * [N, C, H, W] (model-input space) against `labels` [N], in batches, without autograd, freeing
+ * each batch's tensors as it goes.
+ */
+export function evaluateClassifier(forward: Forward, images: Tensor, labels: Tensor, opts: EvalOptions = {}): Accuracy {
+  const batchSize = opts.batchSize ?? 256;
+  const n = images.shape[0];
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new AnalysisError(`batchSize must be a positive integer, got ${batchSize}`);
+  if (n === 0) throw new AnalysisError('images: accuracy of an empty set is undefined');
+  if (labels.ndim !== 1 || labels.size(0) !== n) throw new AnalysisError(`labels: expected [${n}] (one per image), got [${labels.shape.join(', ')}]`);
+  let top1 = 0;
+  let top5 = 0;
+  let classes = 0;
+  noGrad(() => {
+    for (let start = 0; start < n; start += batchSize) {
+      const [c1, c5, k] = tidy(() => {
+        let x = images.slice(0, start, start + batchSize);
+        if (opts.device) x = x.to({ device: opts.device });
+        if (opts.transform) x = opts.transform(x);
+        const logits = forward(x);
+        return [...topKCorrect(logits, labels.slice(0, start, start + batchSize), [1, 5]), logits.shape[1]];
+      });
+      top1 += c1;
+      top5 += c5;
+      classes = k;
+    }
+  });
+  return { top1: top1 / n, top5: classes > 5 ? top5 / n : null, n };
 }
 
 export interface CrossMatrix {
+  /** Autoencoder names, in the order given (A_S first, then one per classifier). */
   rows: string[];
+  /** Classifier names. */
   columns: string[];
-  /** top1[i][j]: accuracy of classifier j on the reconstructions of AE i. */
+  /** top1[i][j]: top-1 accuracy of classifier j on the reconstructions of AE i. */
   top1: number[][];
-  /** Accuracy of each classifier on the original images. */
+  /** Top-1 accuracy of each classifier on the original images. */
   original: number[];
-  /** top1[i][j] - original[j]. */
+  /** top1[i][j] - original[j]: the change against the originals. */
   delta: number[][];
 }
 
+/**
+ * Cross-evaluation: every classifier (column) on every AE's reconstructions (row) and on the
+ * originals. All image tensors are [N, C, H, W] in normalized model-input space and share
+ * `labels`. With A_S first and then one AE per classifier this is the (N+1) x N matrix.
+ */
 export function crossMatrix(
   rows: { name: string; images: Tensor }[],
   columns: { name: string; forward: Forward }[],
-  original: Tensor,
+  originals: Tensor,
   labels: Tensor,
-  o: { batchSize?: number; device?: string } = {},
+  opts: EvalOptions = {},
 ): CrossMatrix {
-  const base = columns.map((c) => topKAccuracy(c.forward, original, labels, o));
-  const top1 = rows.map((r) => columns.map((c) => topKAccuracy(c.forward, r.images, labels, o)));
-  return { rows: rows.map((r) => r.name), columns: columns.map((c) => c.name), top1, original: base, delta: deltaMatrix(top1, base) };
+  if (rows.length === 0 || columns.length === 0) throw new AnalysisError(`crossMatrix needs at least one row and one column, got ${rows.length} and ${columns.length}`);
+  const top1Of = (forward: Forward, images: Tensor) => evaluateClassifier(forward, images, labels, opts).top1;
+  const original = columns.map((c) => top1Of(c.forward, originals));
+  const top1 = rows.map((r) => columns.map((c) => top1Of(c.forward, r.images)));
+  return { rows: rows.map((r) => r.name), columns: columns.map((c) => c.name), top1, original, delta: deltaMatrix(top1, original) };
 }
 
-/** Each cell minus its column's accuracy on the originals. */
-export function deltaMatrix(matrix: number[][], original: number[]): number[][] {
-  return matrix.map((row) => row.map((v, j) => v - original[j]));
+/** Each cell minus its column's accuracy on the originals (`baselineRow[j]`). */
+export function deltaMatrix(matrix: number[][], baselineRow: number[]): number[][] {
+  return matrix.map((row, i) => {
+    if (row.length !== baselineRow.length) throw new AnalysisError(`deltaMatrix: row ${i} has ${row.length} values but the baseline has ${baselineRow.length}`);
+    return row.map((v, j) => v - baselineRow[j]);
+  });
 }

@@ -6,18 +6,25 @@
 // (e00 - e01 + e10 - e11, e00 + e01 - e10 - e11, e00 - e01 - e10 + e11) are the block's
 // components at the horizontal, vertical and diagonal Nyquist frequencies. gridEnergy is their
 // energy over the error's total energy: 0.75 for white noise, near 1 for a pure checkerboard,
-// near 0 for smooth errors.
-import type { ImageSet } from './nmi.js';
+// near 0 for smooth errors (exactly 0 for a constant offset such as a brightness shift). The
+// differences are local, so a checkerboard whose strength varies across the image still counts.
+// An odd last row or column is left out. Identical sets (no error at all) give 0.
+import { AnalysisError, assertSameShape, toImageSet, type ImageInput } from './images.js';
 
-export function gridEnergy(originals: ImageSet, reconstructions: ImageSet): number {
-  const [n, c, h, w] = originals.shape;
+/** Share of the energy of (reconstructions - originals) in period-2 patterns, pooled over all images and channels. */
+export function gridEnergy(originals: ImageInput, reconstructions: ImageInput): number {
+  const orig = toImageSet(originals, 'originals');
+  const recon = toImageSet(reconstructions, 'reconstructions');
+  assertSameShape(orig, recon, 'originals', 'reconstructions');
+  const [n, c, h, w] = orig.shape;
+  if (h < 2 || w < 2) throw new AnalysisError(`grid energy needs images of at least 2x2 pixels, got ${h}x${w}`);
   let nyquist = 0;
   let total = 0;
   for (let i = 0; i < n * c; i++) {
     const base = i * h * w;
     for (let y = 0; y + 1 < h; y += 2) {
       for (let x = 0; x + 1 < w; x += 2) {
-        const e = (dy: number, dx: number) => reconstructions.data[base + (y + dy) * w + x + dx] - originals.data[base + (y + dy) * w + x + dx];
+        const e = (dy: number, dx: number) => recon.data[base + (y + dy) * w + x + dx] - orig.data[base + (y + dy) * w + x + dx];
         const [a, b, cc, d] = [e(0, 0), e(0, 1), e(1, 0), e(1, 1)];
         const horizontal = a - b + cc - d;
         const vertical = a + b - cc - d;

@@ -1,7 +1,9 @@
 // Per-channel histograms of originals vs reconstructions: CIELAB L*, a*, b* for RGB images (the
 // paper's colour analysis: hue shifts and colour casts show up in a* and b*), intensity for
-// grayscale. sRGB (D65) -> linear RGB -> XYZ -> L*a*b*.
-import type { ImageSet } from './nmi.js';
+// grayscale. sRGB (D65) -> linear RGB -> XYZ -> L*a*b*. Bins span fixed ranges (L* 0..100,
+// a* and b* -128..127, intensity 0..1) so histograms of different runs line up; values beyond a
+// range count in its end bin.
+import { AnalysisError, assertSameShape, toImageSet, type ImageInput, type ImageSet } from './images.js';
 
 const toLinear = (c: number) => (c <= 0.04045 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4);
 const labF = (t: number) => (t > 216 / 24389 ? Math.cbrt(t) : ((24389 / 27) * t + 16) / 116);
@@ -23,7 +25,7 @@ export function srgbToLab(r: number, g: number, b: number): [number, number, num
 export interface ChannelHistogram {
   name: string;
   range: [number, number];
-  /** Bin densities (each histogram sums to 1). */
+  /** Share of pixels in each of the equal-width bins spanning `range` (each histogram sums to 1). */
   original: number[];
   reconstruction: number[];
 }
@@ -42,7 +44,7 @@ function channelValues(set: ImageSet): { name: string; range: [number, number]; 
   const [n, c, h, w] = set.shape;
   const plane = h * w;
   if (c === 1) return [{ name: 'intensity', range: [0, 1], values: set.data }];
-  if (c !== 3) throw new RangeError(`histograms need 1 or 3 channels, got ${c}`);
+  if (c !== 3) throw new AnalysisError(`histograms need grayscale (1 channel) or RGB (3 channels) images, got ${c} channels`);
   const L = new Float64Array(n * plane);
   const A = new Float64Array(n * plane);
   const B = new Float64Array(n * plane);
@@ -62,8 +64,13 @@ function channelValues(set: ImageSet): { name: string; range: [number, number]; 
   ];
 }
 
-export function channelHistograms(originals: ImageSet, reconstructions: ImageSet, bins = 64): ChannelHistogram[] {
-  const orig = channelValues(originals);
-  const recon = channelValues(reconstructions);
+/** Per-channel histograms of originals and reconstructions (same shapes, values in [0, 1]). */
+export function channelHistograms(originals: ImageInput, reconstructions: ImageInput, bins = 64): ChannelHistogram[] {
+  if (!Number.isInteger(bins) || bins < 1) throw new AnalysisError(`histogram bins must be a positive integer, got ${bins}`);
+  const origSet = toImageSet(originals, 'originals');
+  const reconSet = toImageSet(reconstructions, 'reconstructions');
+  assertSameShape(origSet, reconSet, 'originals', 'reconstructions');
+  const orig = channelValues(origSet);
+  const recon = channelValues(reconSet);
   return orig.map((ch, k) => ({ name: ch.name, range: ch.range, original: histogram(ch.values, ch.range[0], ch.range[1], bins), reconstruction: histogram(recon[k].values, ch.range[0], ch.range[1], bins) }));
 }

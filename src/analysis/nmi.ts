@@ -6,21 +6,30 @@
 // (level = min(floor(v * bins), bins - 1)); the joint histogram of co-located pixels of one
 // channel of two images gives H(X), H(Y) and I(X;Y) = H(X) + H(Y) - H(X,Y) (natural log);
 // NMI = 2 I / (H(X) + H(Y)) (the arithmetic-mean normalisation; 'sqrt' gives I / sqrt(H(X) H(Y))).
-// Two constant images have NMI 1, a constant and a varying one 0. Multi-channel images average
-// the per-channel values; a set averages over images (intra) or over seeded random pairs (inter).
+// Values outside [0, 1] count in the end levels. Two constant images have NMI 1 (each fully
+// determines the other), a constant and a varying one 0 (nothing shared).
+// Colour: multi-channel images are compared channel by channel in their own channels (RGB as
+// given, no colour conversion) and the per-channel values averaged. Since NMI ignores how levels
+// are relabelled, a colour cast that remaps a channel's levels one-to-one keeps its NMI: the
+// measure is about structure kept, and colour changes are shown by the CIELAB histograms.
+// A set averages over images (intra) or over seeded random pairs of distinct images (inter).
 import { Rng } from '../data/random.js';
+import { AnalysisError, assertSameShape, toImageSet, type ImageInput, type ImageSet } from './images.js';
 
 export type NmiNormalization = 'arithmetic' | 'sqrt';
 
 export interface NmiOptions {
+  /** Quantisation levels per channel (default 64). */
   bins?: number;
+  /** 'arithmetic' (default): 2 I / (H(X) + H(Y)); 'sqrt': I / sqrt(H(X) H(Y)). */
   normalization?: NmiNormalization;
 }
 
-/** Images as flat [N, C, H, W] values in [0, 1]. */
-export interface ImageSet {
-  data: Float32Array;
-  shape: [number, number, number, number];
+function checkedBins(o: NmiOptions): number {
+  const bins = o.bins ?? 64;
+  if (!Number.isInteger(bins) || bins < 2 || bins > 4096) throw new AnalysisError(`NMI bins must be an integer from 2 to 4096, got ${bins}`);
+  if (o.normalization !== undefined && o.normalization !== 'arithmetic' && o.normalization !== 'sqrt') throw new AnalysisError(`NMI normalization must be 'arithmetic' or 'sqrt', got '${o.normalization}'`);
+  return bins;
 }
 
 function quantise(values: Float32Array, start: number, length: number, bins: number, out: Int32Array): void {
@@ -43,9 +52,9 @@ function entropy(counts: Float64Array | Int32Array, total: number): number {
   return h;
 }
 
-/** NMI of two equally long quantised signals. */
+/** NMI of two equally long signals of quantised levels (integers in [0, bins)). */
 export function nmiOfLevels(x: Int32Array, y: Int32Array, bins: number, normalization: NmiNormalization = 'arithmetic'): number {
-  if (x.length !== y.length || x.length === 0) throw new RangeError(`NMI needs two non-empty signals of equal length (got ${x.length} and ${y.length})`);
+  if (x.length !== y.length || x.length === 0) throw new AnalysisError(`NMI needs two non-empty signals of equal length, got ${x.length} and ${y.length}`);
   const joint = new Int32Array(bins * bins);
   const hx = new Int32Array(bins);
   const hy = new Int32Array(bins);
@@ -66,9 +75,10 @@ export function nmiOfLevels(x: Int32Array, y: Int32Array, bins: number, normaliz
 
 /** NMI between image a of set A and image b of set B (same C, H, W), averaged over channels. */
 export function imageNmi(A: ImageSet, a: number, B: ImageSet, b: number, o: NmiOptions = {}): number {
+  const bins = checkedBins(o);
   const [, c, h, w] = A.shape;
-  if (B.shape[1] !== c || B.shape[2] !== h || B.shape[3] !== w) throw new RangeError(`images differ in shape: [${A.shape.slice(1)}] vs [${B.shape.slice(1)}]`);
-  const bins = o.bins ?? 64;
+  if (B.shape[1] !== c || B.shape[2] !== h || B.shape[3] !== w) throw new AnalysisError(`NMI: images differ in shape, [${A.shape.slice(1).join(', ')}] vs [${B.shape.slice(1).join(', ')}]`);
+  if (!(a >= 0 && a < A.shape[0] && b >= 0 && b < B.shape[0])) throw new AnalysisError(`NMI: image index ${a} or ${b} is out of range`);
   const plane = h * w;
   const x = new Int32Array(plane);
   const y = new Int32Array(plane);
@@ -81,26 +91,38 @@ export function imageNmi(A: ImageSet, a: number, B: ImageSet, b: number, o: NmiO
   return sum / c;
 }
 
-/** Mean NMI between each original and its reconstruction. */
-export function intraNmi(originals: ImageSet, reconstructions: ImageSet, o: NmiOptions = {}): number {
-  const n = originals.shape[0];
-  if (reconstructions.shape[0] !== n) throw new RangeError(`${n} originals but ${reconstructions.shape[0]} reconstructions`);
+/** Mean NMI between each original and its reconstruction (same shapes, values in [0, 1]). */
+export function intraNmi(originals: ImageInput, reconstructions: ImageInput, o: NmiOptions = {}): number {
+  const orig = toImageSet(originals, 'originals');
+  const recon = toImageSet(reconstructions, 'reconstructions');
+  assertSameShape(orig, recon, 'originals', 'reconstructions');
+  const n = orig.shape[0];
+  if (n === 0) throw new AnalysisError('intra-NMI of an empty set is undefined');
   let sum = 0;
-  for (let i = 0; i < n; i++) sum += imageNmi(originals, i, reconstructions, i, o);
+  for (let i = 0; i < n; i++) sum += imageNmi(orig, i, recon, i, o);
   return sum / n;
 }
 
-/** Mean NMI between reconstructions of different inputs, over `pairs` seeded random pairs. */
-export function interNmi(reconstructions: ImageSet, o: NmiOptions & { pairs?: number; seed?: number } = {}): number {
-  const n = reconstructions.shape[0];
-  if (n < 2) throw new RangeError('inter-NMI needs at least two images');
-  const rng = new Rng(o.seed ?? 0);
+export interface InterNmiOptions extends NmiOptions {
+  /** Number of random pairs of distinct images (default 200). */
+  pairs?: number;
+  /** Seed of the pair sampler (default 0). */
+  seed?: number;
+}
+
+/** Mean NMI between reconstructions of different inputs, over seeded random pairs of distinct images. */
+export function interNmi(reconstructions: ImageInput, o: InterNmiOptions = {}): number {
+  const set = toImageSet(reconstructions, 'reconstructions');
+  const n = set.shape[0];
+  if (n < 2) throw new AnalysisError(`inter-NMI needs at least two images, got ${n}`);
   const pairs = o.pairs ?? 200;
+  if (!Number.isInteger(pairs) || pairs < 1) throw new AnalysisError(`inter-NMI pairs must be a positive integer, got ${pairs}`);
+  const rng = new Rng(o.seed ?? 0);
   let sum = 0;
   for (let p = 0; p < pairs; p++) {
     const a = rng.int(n);
     const b = (a + 1 + rng.int(n - 1)) % n;
-    sum += imageNmi(reconstructions, a, reconstructions, b, o);
+    sum += imageNmi(set, a, set, b, o);
   }
   return sum / pairs;
 }

@@ -7,13 +7,13 @@ import { tidy, type Tensor } from '../engine/index.js';
 import type { Module } from '../nn/index.js';
 import { writeFileAtomic } from '../common/atomic.js';
 import {
-  accuracy,
+  evaluateClassifier,
   channelHistograms,
   crossMatrix,
   gridEnergy,
   interNmi,
   intraNmi,
-  reconstructionRows,
+  reconstructionGrid,
   toImageSet,
   totalOrder,
   type ChannelHistogram,
@@ -61,12 +61,6 @@ export function datasetLabel(plan: ExperimentPlan): string {
   return typeof plan.dataset === 'string' ? plan.dataset : plan.dataset.imageFolder;
 }
 
-/** Evenly spaced sample indices, so the grid shows several classes of the (class-sorted) set. */
-function gridSamples(n: number, count: number): number[] {
-  const k = Math.min(n, count);
-  return Array.from({ length: k }, (_, i) => Math.floor((i * n) / k + n / (2 * k)));
-}
-
 export function evaluationJob(plan: ExperimentPlan, jobs: ExperimentJobs): JobSpec<EvaluationOutput> {
   return {
     name: 'evaluate',
@@ -92,7 +86,6 @@ export function evaluationJob(plan: ExperimentPlan, jobs: ExperimentJobs): JobSp
         labels,
         opts,
       );
-      const classes = data.classNames.length;
       const evalClassifiers = [];
       for (const [j, c] of classifiers.entries()) {
         const entry = plan.classifiers[j];
@@ -103,9 +96,9 @@ export function evaluationJob(plan: ExperimentPlan, jobs: ExperimentJobs): JobSp
           family: clsOut.family,
           parameters: clsOut.parameters,
           accuracy: {
-            original: accuracy(fwd, data.eval.images, labels, classes, opts),
-            generic: accuracy(fwd, recon.get(GENERIC_AE)!, labels, classes, opts),
-            own: accuracy(fwd, recon.get(aeName(c.name))!, labels, classes, opts),
+            original: evaluateClassifier(fwd, data.eval.images, labels, opts),
+            generic: evaluateClassifier(fwd, recon.get(GENERIC_AE)!, labels, opts),
+            own: evaluateClassifier(fwd, recon.get(aeName(c.name))!, labels, opts),
           },
         });
       }
@@ -129,7 +122,7 @@ export function evaluationJob(plan: ExperimentPlan, jobs: ExperimentJobs): JobSp
         };
       });
       const histograms = Object.fromEntries(aeNames.map((n) => [n, channelHistograms(original, pixels.get(n)!)]));
-      const rows = reconstructionRows(original, aeNames.map((n) => ({ name: n, images: pixels.get(n)! })), gridSamples(original.shape[0], plan.analysis.gridSamples));
+      const rows = reconstructionGrid(original, aeNames.map((n) => ({ name: n, images: pixels.get(n)! })), plan.analysis.gridSamples);
 
       const curves: Record<string, { step: number[]; loss: number[] }> = {};
       for (const [name, job] of jobs.classifiers) if (ctx.output(job).curve.step.length) curves[`train ${name}`] = ctx.output(job).curve;

@@ -1,0 +1,92 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { tensor, randn, manualSeed, memoryStats, isGradEnabled, type Tensor } from '../../src/engine/index.js';
+import { AnalysisError, crossMatrix, deltaMatrix, evaluateClassifier, topKAccuracy } from '../../src/analysis/index.js';
+
+const labels4 = () => tensor(BigInt64Array.from([0n, 1n, 2n, 2n]));
+
+test('topKAccuracy counts labels among the k largest logits, for each k', () => {
+  // Label ranks: row 0 first, row 1 second (3 > 1), row 2 third, row 3 second.
+  const logits = tensor([5, 0, 0, 0, 1, 3, 9, 8, 7, 0, 2, 1], [4, 3]);
+  assert.deepEqual(topKAccuracy(logits, labels4(), [1, 2, 3]), [0.25, 0.75, 1]);
+  // Order of ks is kept; k beyond the number of classes counts every row.
+  assert.deepEqual(topKAccuracy(logits, labels4(), [5, 1]), [1, 0.25]);
+  assert.throws(() => topKAccuracy(logits, labels4(), [0]), AnalysisError);
+  assert.throws(() => topKAccuracy(logits, tensor(BigInt64Array.from([0n, 1n])), [1]), /labels: expected \[4\]/);
+});
+
+/** A fixed random linear classifier on flattened images, as a plain forward function. */
+function linearClassifier(features: number, classes: number): { forward: (x: Tensor) => Tensor; weight: Tensor } {
+  const weight = randn([features, classes]);
+  return { forward: (x: Tensor) => x.flatten(1).matmul(weight), weight };
+}
+
+test('evaluateClassifier: batched result equals the whole-set top-k, top5 only above 5 classes', () => {
+  manualSeed(3);
+  const images = randn([23, 1, 4, 4]);
+  const { forward } = linearClassifier(16, 10);
+  const labels = tensor(BigInt64Array.from({ length: 23 }, (_, i) => BigInt(i % 10)));
+  const [top1, top5] = topKAccuracy(forward(images), labels, [1, 5]);
+  for (const batchSize of [1, 5, 23, 100]) {
+    const acc = evaluateClassifier(forward, images, labels, { batchSize });
+    assert.deepEqual(acc, { top1, top5, n: 23 }, `batch size ${batchSize}`);
+  }
+  assert.ok(top5 > top1, 'the random classifier is right more often within its top 5');
+  const three = linearClassifier(16, 3);
+  const small = evaluateClassifier(three.forward, images, tensor(BigInt64Array.from({ length: 23 }, (_, i) => BigInt(i % 3))), { batchSize: 4 });
+  assert.equal(small.top5, null);
+});
+
+test('evaluateClassifier applies the transform on the device, runs without autograd and frees every batch', () => {
+  const images = tensor([1, 0, 0, 1, 0, 1, 1, 0], [4, 2, 1, 1]); // one-hot "logits" in the channels
+  const labels = tensor(BigInt64Array.from([0n, 1n, 1n, 1n]));
+  const gradSeen: boolean[] = [];
+  const forward = (x: Tensor) => {
+    gradSeen.push(isGradEnabled());
+    return x.flatten(1);
+  };
+  assert.deepEqual(evaluateClassifier(forward, images, labels, { batchSize: 3 }), { top1: 0.75, top5: null, n: 4 });
+  // The transform swaps the two channels: the right answers become wrong and the other way round.
+  const swapped = evaluateClassifier(forward, images, labels, { batchSize: 3, device: 'cpu', transform: (x) => x.flip([1]) });
+  assert.equal(swapped.top1, 0.25);
+  assert.deepEqual(gradSeen, [false, false, false, false]);
+  const before = memoryStats().liveTensors;
+  evaluateClassifier(forward, images, labels, { batchSize: 1 });
+  assert.equal(memoryStats().liveTensors, before);
+  assert.throws(() => evaluateClassifier(forward, images, labels.slice(0, 0, 3)), /labels: expected \[4\]/);
+  assert.throws(() => evaluateClassifier(forward, images, labels, { batchSize: 0 }), AnalysisError);
+});
+
+test('crossMatrix and deltaMatrix against hand counts', () => {
+  const labels = labels4();
+  const good = tensor([5, 0, 0, 0, 5, 0, 0, 0, 5, 0, 1, 2], [4, 3]); // all right
+  const half = tensor([5, 0, 0, 5, 0, 1, 0, 0, 5, 0, 2, 1], [4, 3]); // rows 0 and 2 right
+  const identity = (x: Tensor) => x;
+  const reversed = (x: Tensor) => x.flip([1]); // class k scored by logit 2-k
+  const m = crossMatrix(
+    [
+      { name: 'A', images: good },
+      { name: 'B', images: half },
+    ],
+    [
+      { name: 'id', forward: identity },
+      { name: 'reversed', forward: reversed },
+    ],
+    good,
+    labels,
+    { batchSize: 3 },
+  );
+  assert.deepEqual(m.rows, ['A', 'B']);
+  assert.deepEqual(m.columns, ['id', 'reversed']);
+  assert.deepEqual(m.original, [1, 0.25]);
+  assert.deepEqual(m.top1, [
+    [1, 0.25],
+    [0.5, 0],
+  ]);
+  assert.deepEqual(m.delta, [
+    [0, 0],
+    [-0.5, -0.25],
+  ]);
+  assert.deepEqual(deltaMatrix([[0.5, 0.75, 1]], [0.25, 0.5, 1]), [[0.25, 0.25, 0]]);
+  assert.throws(() => deltaMatrix([[0.5, 0.75]], [0.25]), /row 0 has 2 values but the baseline has 1/);
+});
