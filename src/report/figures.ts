@@ -1,67 +1,113 @@
-// Figures as PNG, rendered without a browser: a vega-lite spec is compiled to vega, rendered to
-// SVG by vega's headless view, and rasterised by resvg with the system fonts.
+// Figures as PNG, rendered without a browser: each chart is a vega-lite spec built from plain data,
+// compiled to vega, drawn to SVG by vega's headless view and rasterised by resvg with the system
+// fonts. The spec is kept beside the picture so that tests (and users) can inspect what was drawn.
 import * as vl from 'vega-lite';
 import * as vega from 'vega';
-import { Resvg } from '@resvg/resvg-js';
-import type { Results } from './results.js';
+import { Resvg, type ResvgRenderOptions } from '@resvg/resvg-js';
+import type { AutoencoderResult, ChannelHistogram, ClassifierResult, CrossEvaluation, LossCurve, Results } from './schema.js';
 
 export type VegaLiteSpec = Record<string, unknown>;
 
-export interface Figure {
+export interface FigureSpec {
+  /** File stem under figures/ and the key the HTML places it by. */
   id: string;
   caption: string;
   spec: VegaLiteSpec;
 }
 
-const FONT = 'DejaVu Sans';
-
-export async function renderPng(spec: VegaLiteSpec, scale = 2): Promise<Buffer> {
-  const compiled = vl.compile({ $schema: 'https://vega.github.io/schema/vega-lite/v5.json', config: { font: FONT, background: 'white' }, ...spec } as vl.TopLevelSpec).spec;
-  const view = new vega.View(vega.parse(compiled), { renderer: 'none' });
-  const svg = await view.toSVG(scale);
-  view.finalize();
-  return new Resvg(svg, { font: { loadSystemFonts: true, defaultFontFamily: FONT } }).render().asPng();
+export interface RenderedFigure extends FigureSpec {
+  png: Buffer;
 }
 
+// DejaVu ships with most Linux distributions (Debian: fonts-dejavu-core); the rest are fallbacks.
+const FONT_FAMILIES = 'DejaVu Sans, Liberation Sans, Helvetica, Arial, sans-serif';
+const RESVG_FONTS: ResvgRenderOptions['font'] = { loadSystemFonts: true, defaultFontFamily: 'DejaVu Sans', sansSerifFamily: 'DejaVu Sans' };
+
+/** Percent with one decimal, the unit every accuracy chart shows. */
 const pct = (x: number) => Math.round(x * 1000) / 10;
 
-function accuracyFigure(r: Results): Figure {
-  const values = r.classifiers.flatMap((c) => [
-    { classifier: c.name, input: '1 original', accuracy: pct(c.accuracy.original.top1) },
-    { classifier: c.name, input: '2 A_S reconstruction', accuracy: pct(c.accuracy.generic.top1) },
-    { classifier: c.name, input: '3 own S2SNet reconstruction', accuracy: pct(c.accuracy.own.top1) },
-  ]);
+/** vega-lite spec -> PNG; `scale` multiplies the pixel size for sharp text. */
+export async function renderPng(spec: VegaLiteSpec, scale = 2): Promise<Buffer> {
+  const config = { font: FONT_FAMILIES, background: 'white', padding: 8, legend: { labelLimit: 0 }, axis: { labelLimit: 220 } };
+  const compiled = vl.compile({ ...spec, config } as vl.TopLevelSpec).spec;
+  const view = new vega.View(vega.parse(compiled), { renderer: 'none' });
+  try {
+    const svg = await view.toSVG(scale);
+    return new Resvg(svg, { font: RESVG_FONTS }).render().asPng();
+  } finally {
+    view.finalize();
+  }
+}
+
+export async function renderFigure(figure: FigureSpec): Promise<RenderedFigure> {
+  return { ...figure, png: await renderPng(figure.spec) };
+}
+
+let systemFontsRender: boolean | undefined;
+
+/**
+ * Whether resvg finds a font to draw figure text with. Without one the charts still render,
+ * but with no labels at all, so the report says so.
+ */
+export function textRenders(loadSystemFonts = true): boolean {
+  if (loadSystemFonts && systemFontsRender !== undefined) return systemFontsRender;
+  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="60" height="24"><text x="2" y="18" font-size="16" font-family="${FONT_FAMILIES}">Ag8</text></svg>`;
+  const pixels = new Resvg(svg, { font: { ...RESVG_FONTS, loadSystemFonts } }).render().pixels;
+  let inked = false;
+  for (let i = 3; i < pixels.length && !inked; i += 4) inked = pixels[i] > 0;
+  if (loadSystemFonts) systemFontsRender = inked;
+  return inked;
+}
+
+export function accuracyChart(classifiers: ClassifierResult[]): FigureSpec {
+  const inputs = ['original', 'A_S reconstruction', 'own S2SNet reconstruction'];
+  const values = classifiers.flatMap((c) =>
+    [c.accuracy.original, c.accuracy.generic, c.accuracy.own].map((a, k) => ({ classifier: c.name, input: inputs[k], accuracy: pct(a.top1) })),
+  );
   return {
     id: 'accuracy',
     caption: 'Top-1 accuracy of each classifier on the originals, on the generic AE (A_S) reconstructions and on the reconstructions of its own fine-tuned AE.',
     spec: {
       data: { values },
       mark: 'bar',
-      width: { step: 18 },
+      width: { step: 22 },
       height: 220,
       encoding: {
-        x: { field: 'input', type: 'nominal', axis: null },
+        x: { field: 'classifier', type: 'nominal', sort: classifiers.map((c) => c.name), title: null, axis: { labelAngle: -30 } },
+        xOffset: { field: 'input', type: 'nominal', sort: inputs },
         y: { field: 'accuracy', type: 'quantitative', title: 'top-1 accuracy (%)', scale: { domain: [0, 100] } },
-        color: { field: 'input', type: 'nominal', title: 'input' },
-        column: { field: 'classifier', type: 'nominal', title: null },
+        color: { field: 'input', type: 'nominal', sort: inputs, title: 'input', scale: { range: ['#4c78a8', '#bab0ac', '#e45756'] } },
       },
     },
   };
 }
 
-function heatmap(id: string, caption: string, rows: string[], columns: string[], m: number[][], diverging: boolean): Figure {
-  const values = rows.flatMap((row, i) => columns.map((col, j) => ({ row, col, value: pct(m[i][j]) })));
+export interface LabelledMatrix {
+  rows: string[];
+  columns: string[];
+  values: number[][];
+}
+
+/**
+ * An annotated heatmap of shares in [0, 1], shown as percent (sequential) or percentage points
+ * around zero (diverging: blue gained, red lost, white unchanged).
+ */
+export function matrixHeatmap(id: string, caption: string, m: LabelledMatrix, kind: 'sequential' | 'diverging'): FigureSpec {
+  const values = m.rows.flatMap((row, i) => m.columns.map((column, j) => ({ row, column, value: pct(m.values[i][j]) })));
+  const diverging = kind === 'diverging';
   const maxAbs = Math.max(1, ...values.map((v) => Math.abs(v.value)));
+  // Dark cells get white numbers so that every value stays legible.
+  const darkTest = diverging ? `abs(datum.value) > ${0.6 * maxAbs}` : 'datum.value < 45';
   return {
     id,
     caption,
     spec: {
       data: { values },
-      width: 60 * columns.length,
-      height: 34 * rows.length,
+      width: { step: 64 },
+      height: { step: 34 },
       encoding: {
-        x: { field: 'col', type: 'nominal', sort: columns, title: 'classifier evaluated', axis: { labelAngle: -30 } },
-        y: { field: 'row', type: 'nominal', sort: rows, title: 'reconstructions of' },
+        x: { field: 'column', type: 'nominal', sort: m.columns, title: 'classifier evaluated', axis: { labelAngle: -30 } },
+        y: { field: 'row', type: 'nominal', sort: m.rows, title: 'reconstructions of' },
       },
       layer: [
         {
@@ -72,16 +118,41 @@ function heatmap(id: string, caption: string, rows: string[], columns: string[],
               : { field: 'value', type: 'quantitative', title: 'top-1 (%)', scale: { scheme: 'viridis', domain: [0, 100] } },
           },
         },
-        { mark: { type: 'text', fontSize: 11 }, encoding: { text: { field: 'value', type: 'quantitative', format: diverging ? '+.1f' : '.1f' }, color: { value: 'black' } } },
+        {
+          mark: { type: 'text', fontSize: 11 },
+          encoding: {
+            text: { field: 'value', type: 'quantitative', format: diverging ? '+.1f' : '.1f' },
+            color: { condition: { test: darkTest, value: 'white' }, value: 'black' },
+          },
+        },
       ],
     },
   };
 }
 
-function nmiFigure(r: Results): Figure {
-  const values = r.autoencoders.flatMap((a) => [
-    { autoencoder: a.name, measure: 'intra (original vs reconstruction)', nmi: a.intraNmi },
-    { autoencoder: a.name, measure: 'inter (between reconstructions)', nmi: a.interNmi },
+export function crossHeatmap(cx: CrossEvaluation): FigureSpec {
+  return matrixHeatmap(
+    'cross',
+    'Cross-evaluation: top-1 accuracy (%) of classifier j (columns) on the reconstructions of the AE of row i.',
+    { rows: cx.rows, columns: cx.columns, values: cx.top1 },
+    'sequential',
+  );
+}
+
+export function deltaHeatmap(cx: CrossEvaluation): FigureSpec {
+  return matrixHeatmap(
+    'delta',
+    'Change in top-1 accuracy (percentage points) against each classifier on the originals. Blue: kept or gained; red: lost.',
+    { rows: cx.rows, columns: cx.columns, values: cx.delta },
+    'diverging',
+  );
+}
+
+export function nmiChart(autoencoders: AutoencoderResult[]): FigureSpec {
+  const measures = ['intra (original vs reconstruction)', 'inter (between reconstructions)'];
+  const values = autoencoders.flatMap((a) => [
+    { autoencoder: a.name, measure: measures[0], nmi: a.intraNmi },
+    { autoencoder: a.name, measure: measures[1], nmi: a.interNmi },
   ]);
   return {
     id: 'nmi',
@@ -89,76 +160,100 @@ function nmiFigure(r: Results): Figure {
     spec: {
       data: { values },
       mark: 'bar',
-      width: { step: 16 },
+      width: { step: 30 },
       height: 200,
       encoding: {
-        x: { field: 'measure', type: 'nominal', axis: null },
+        x: { field: 'autoencoder', type: 'nominal', sort: autoencoders.map((a) => a.name), title: null, axis: { labelAngle: -30 } },
+        xOffset: { field: 'measure', type: 'nominal', sort: measures },
         y: { field: 'nmi', type: 'quantitative', title: 'NMI', scale: { domain: [0, 1] } },
-        color: { field: 'measure', type: 'nominal', title: null },
-        column: { field: 'autoencoder', type: 'nominal', title: null },
+        color: { field: 'measure', type: 'nominal', sort: measures, title: null },
       },
     },
   };
 }
 
-function histogramFigure(r: Results): Figure {
-  const values: { source: string; channel: string; x: number; density: number }[] = [];
-  const first = Object.values(r.histograms)[0] ?? [];
-  for (const ch of first) ch.original.forEach((d, k) => values.push({ source: 'original', channel: ch.name, x: ch.range[0] + ((k + 0.5) * (ch.range[1] - ch.range[0])) / ch.original.length, density: d }));
-  for (const [ae, channels] of Object.entries(r.histograms)) {
-    for (const ch of channels) ch.reconstruction.forEach((d, k) => values.push({ source: ae, channel: ch.name, x: ch.range[0] + ((k + 0.5) * (ch.range[1] - ch.range[0])) / ch.reconstruction.length, density: d }));
+/** One panel per autoencoder (rows) and channel (columns): the originals' histogram shaded, the reconstructions' drawn over it. */
+export function histogramChart(histograms: Record<string, ChannelHistogram[]>): FigureSpec {
+  const series = ['original', 'reconstruction'];
+  const values: { autoencoder: string; channel: string; value: number; series: string; share: number }[] = [];
+  for (const [autoencoder, channels] of Object.entries(histograms)) {
+    for (const ch of channels) {
+      const [lo, hi] = ch.range;
+      const centre = (k: number, bins: number) => lo + ((k + 0.5) * (hi - lo)) / bins;
+      ch.original.forEach((share, k) => values.push({ autoencoder, channel: ch.name, value: centre(k, ch.original.length), series: 'original', share }));
+      ch.reconstruction.forEach((share, k) => values.push({ autoencoder, channel: ch.name, value: centre(k, ch.reconstruction.length), series: 'reconstruction', share }));
+    }
   }
+  const colour = { field: 'series', type: 'nominal', title: null, scale: { domain: series, range: ['#9e9e9e', '#d62728'] } };
+  const x = { field: 'value', type: 'quantitative', title: null };
+  const y = { field: 'share', type: 'quantitative', title: null, scale: { type: 'sqrt' } };
+  const channelOrder = [...new Set(Object.values(histograms).flatMap((chs) => chs.map((c) => c.name)))];
   return {
     id: 'histograms',
-    caption: 'Per-channel histograms (CIELAB L*, a*, b* for colour images, intensity for grayscale) of the originals and of each autoencoder\'s reconstructions.',
+    caption: "Per-channel histograms (CIELAB L*, a*, b* for colour images, intensity for grayscale): share of pixels per bin (square-root scale) in the originals (grey) and in each autoencoder's reconstructions (red).",
     spec: {
       data: { values },
-      mark: { type: 'line', interpolate: 'step' },
-      width: 320,
-      height: 140,
-      encoding: {
-        x: { field: 'x', type: 'quantitative', title: 'value' },
-        y: { field: 'density', type: 'quantitative', title: 'share of pixels', scale: { type: 'sqrt' } },
-        color: { field: 'source', type: 'nominal', title: null },
-        strokeWidth: { condition: { test: "datum.source === 'original'", value: 3 }, value: 1.2 },
-        row: { field: 'channel', type: 'nominal', title: null },
+      facet: {
+        row: { field: 'autoencoder', type: 'nominal', sort: Object.keys(histograms), title: null, header: { labelOrient: 'top', labelAngle: 0, labelAnchor: 'start', labelFontSize: 12, labelFontWeight: 'bold' } },
+        column: { field: 'channel', type: 'nominal', sort: channelOrder, title: null, header: { labelFontSize: 13 } },
+      },
+      spec: {
+        width: 200,
+        height: 70,
+        layer: [
+          { transform: [{ filter: "datum.series === 'original'" }], mark: { type: 'area', interpolate: 'step', opacity: 0.55 }, encoding: { x, y, color: colour } },
+          { transform: [{ filter: "datum.series === 'reconstruction'" }], mark: { type: 'line', interpolate: 'step', strokeWidth: 1.4 }, encoding: { x, y, color: colour } },
+        ],
       },
       resolve: { scale: { x: 'independent' } },
     },
   };
 }
 
-function curvesFigure(r: Results): Figure {
-  const values = Object.entries(r.curves).flatMap(([job, c]) => c.step.map((s, i) => ({ job, step: s, loss: c.loss[i] })));
+const CURVE_KINDS: Record<string, string> = {
+  train: 'classifier training (cross-entropy)',
+  pretrain: 'A_S pretraining (pixel MSE)',
+  'fine-tune': 'decoder fine-tuning (classifier cross-entropy)',
+};
+
+/** Loss curves, one panel per kind of job (the first word of the job name), log scale. */
+export function lossCurvesChart(curves: Record<string, LossCurve>): FigureSpec {
+  const kindOf = (job: string) => {
+    const word = job.split(' ')[0];
+    return CURVE_KINDS[word] ?? word;
+  };
+  const values = Object.entries(curves).flatMap(([job, c]) => c.step.map((step, i) => ({ job, kind: kindOf(job), step, loss: c.loss[i] })));
   return {
     id: 'curves',
     caption: 'Training curves: cross-entropy of classifier training and decoder fine-tuning, MSE of A_S pretraining (log scale).',
     spec: {
       data: { values },
-      mark: 'line',
-      width: 300,
-      height: 160,
-      encoding: {
-        x: { field: 'step', type: 'quantitative' },
-        y: { field: 'loss', type: 'quantitative', scale: { type: 'log' } },
-        color: { field: 'job', type: 'nominal', title: null },
-        facet: { field: 'kind', type: 'nominal', columns: 3, title: null },
+      transform: [{ filter: 'datum.loss > 0' }],
+      facet: { field: 'kind', type: 'nominal', title: null, sort: [...new Set(values.map((v) => v.kind))] },
+      columns: 3,
+      spec: {
+        mark: 'line',
+        width: 260,
+        height: 160,
+        encoding: {
+          x: { field: 'step', type: 'quantitative' },
+          y: { field: 'loss', type: 'quantitative', scale: { type: 'log' } },
+          color: { field: 'job', type: 'nominal', title: null },
+        },
       },
-      transform: [{ calculate: "indexof(datum.job, 'fine-tune') === 0 ? 'decoder fine-tuning' : indexof(datum.job, 'train') === 0 ? 'classifier training' : 'A_S pretraining'", as: 'kind' }],
       resolve: { scale: { x: 'independent', y: 'independent', color: 'independent' } },
     },
   };
 }
 
 /** Every chart of the report, built from the results alone. */
-export function resultFigures(r: Results): Figure[] {
-  const sq = r.crossEvaluation;
+export function resultFigures(r: Results): FigureSpec[] {
   return [
-    accuracyFigure(r),
-    heatmap('cross', 'Cross-evaluation: top-1 accuracy of classifier j (columns) on the reconstructions of the AE of row i.', sq.rows, sq.columns, sq.top1, false),
-    heatmap('delta', 'Change in top-1 accuracy (percentage points) against each classifier on the originals. Blue: kept or gained; red: lost.', sq.rows, sq.columns, sq.delta, true),
-    nmiFigure(r),
-    histogramFigure(r),
-    ...(Object.keys(r.curves).length ? [curvesFigure(r)] : []),
+    accuracyChart(r.classifiers),
+    crossHeatmap(r.crossEvaluation),
+    deltaHeatmap(r.crossEvaluation),
+    nmiChart(r.autoencoders),
+    ...(Object.keys(r.histograms).length ? [histogramChart(r.histograms)] : []),
+    ...(Object.keys(r.curves).length ? [lossCurvesChart(r.curves)] : []),
   ];
 }

@@ -1,6 +1,6 @@
 // report.html: one self-contained page (figures embedded as data URIs, inline CSS, no external
 // requests) that says what was run, shows every measure, and explains how to read each.
-import type { Results } from './results.js';
+import type { Results } from './schema.js';
 import { escapeXml as esc } from './escape.js';
 
 export interface EmbeddedFigure {
@@ -27,12 +27,25 @@ function matrixTable(rows: string[], cols: string[], m: number[][], fmt: (v: num
 const shade = (v: number) => `hsl(210, 60%, ${Math.round(97 - 45 * Math.max(0, Math.min(1, v)))}%)`;
 const diverge = (v: number) => (v >= 0 ? `hsl(210, 60%, ${Math.round(97 - 200 * Math.min(0.2, v))}%)` : `hsl(0, 65%, ${Math.round(97 - 200 * Math.min(0.2, -v))}%)`);
 
+/** Nested configuration as [dotted key, value] pairs, so that it reads as a two-column table. */
+export function flattenConfig(value: unknown, prefix = ''): [string, string][] {
+  if (value !== null && typeof value === 'object' && !(Array.isArray(value) && value.every((v) => v === null || typeof v !== 'object'))) {
+    const entries = Array.isArray(value) ? value.map((v, i) => [String(i), v] as const) : Object.entries(value);
+    if (entries.length > 0) return entries.flatMap(([k, v]) => flattenConfig(v, prefix ? `${prefix}.${k}` : k));
+  }
+  return [[prefix || '(value)', JSON.stringify(value) ?? 'undefined']];
+}
+
 export function reportHtml(r: Results, figs: Map<string, EmbeddedFigure>): string {
   const run = r.run;
   const cx = r.crossEvaluation;
   const order = r.order;
-  const durations = Object.entries(run.durations)
+  const totalSeconds = Object.values(run.durations).reduce((sum, s) => sum + s, 0);
+  const durations = [...Object.entries(run.durations), ['total', totalSeconds] as const]
     .map(([job, s]) => `<tr><td>${esc(job)}</td><td>${s.toFixed(1)} s</td></tr>`)
+    .join('');
+  const config = flattenConfig(run.plan)
+    .map(([k, v]) => `<tr><td><code>${esc(k)}</code></td><td class="text">${esc(v)}</td></tr>`)
     .join('');
   const accuracyRows = r.classifiers
     .map(
@@ -49,7 +62,7 @@ export function reportHtml(r: Results, figs: Map<string, EmbeddedFigure>): strin
 body{font-family:system-ui,-apple-system,"DejaVu Sans",sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222;line-height:1.45}
 h1{font-size:1.6em}h2{margin-top:2em;border-bottom:1px solid #ddd;padding-bottom:.2em}
 table{border-collapse:collapse;margin:.8em 0}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}th{background:#f4f4f4}
-td:first-child,th:first-child{text-align:left}.matrix td{min-width:4.5em}
+td:first-child,th:first-child,td.text{text-align:left}.matrix td{min-width:4.5em}
 figure{margin:1em 0}img{max-width:100%;border:1px solid #eee}figcaption{font-size:.9em;color:#555}
 .how{background:#f7f9fc;border-left:4px solid #7aa7d9;padding:.5em 1em;margin:1em 0}.order{font-size:1.2em;font-weight:600}
 code{background:#f2f2f2;padding:0 .25em}
@@ -63,8 +76,8 @@ A generic autoencoder (A_S) was pretrained to reconstruct images; then, for ever
 <tr><th>seed</th><td>${run.seed}</td></tr><tr><th>device</th><td>${esc(run.device)}</td></tr>
 <tr><th>engine</th><td>libtorch ${esc(run.engine.torchVersion)}, ${run.engine.threads} CPU thread(s), CUDA ${run.engine.cuda ? 'yes' : 'no'}</td></tr>
 <tr><th>inputs skipped as unreadable</th><td>${run.skippedInputs}</td></tr></table>
-<details><summary>Time per job</summary><table>${durations}</table></details>
-<details><summary>Full configuration</summary><pre>${esc(JSON.stringify(run.plan, null, 2))}</pre></details>
+<details open><summary>Time per job (${totalSeconds.toFixed(0)} s in all)</summary><table>${durations}</table></details>
+<details><summary>Configuration</summary><table>${config}</table></details>
 
 <h2>Accuracy</h2>
 <table><tr><th>classifier</th><th>family</th><th>parameters</th><th>top-1 original</th><th>top-1 on A_S</th><th>top-1 on own S2SNet</th><th>top-5 original</th><th>top-5 own</th></tr>${accuracyRows}</table>
@@ -102,7 +115,7 @@ ${img(figs, 'differences')}
 ${figs.has('curves') ? `<h2>Training</h2>${img(figs, 'curves')}` : ''}
 
 <h2>Reference</h2>
-<p>S. Palacio, J. Folz, J. Hees, F. Raue, D. Borth, A. Dengel. <i>What do Deep Networks Like to See?</i> CVPR 2018, pp. 3108&ndash;3117 (arXiv 1803.08337). BibTeX key <code>palaciofolz2018s2snets</code>.</p>
+<p>S. Palacio, J. Folz, J. Hees, F. Raue, D. Borth, A. Dengel. <i>What do Deep Networks Like to See?</i> CVPR 2018, pp. 3108&ndash;3117 , arXiv 1803.08337 (https://arxiv.org/abs/1803.08337). BibTeX key <code>palaciofolz2018s2snets</code>.</p>
 </body></html>
 `;
 }

@@ -1,5 +1,5 @@
 // The terminal summary printed at the end of a run: accuracies, the cross matrix, the order, NMI.
-import type { Results } from './results.js';
+import type { Results } from './schema.js';
 
 export function textTable(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));

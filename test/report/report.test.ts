@@ -1,109 +1,173 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { Rng } from '../../src/data/random.js';
-import { totalOrder, deltaMatrix, type PictureRow } from '../../src/analysis/index.js';
-import { writeReport, rebuildReport, validateResults, matrixCsv, formatSummary, RESULTS_SCHEMA_VERSION, type Results } from '../../src/report/index.js';
+import {
+  ResultsError,
+  escapeXml,
+  formatSummary,
+  matrixCsv,
+  rebuildReport,
+  validateResults,
+  writeMatrixCsvs,
+  writeReport,
+  writeResultsJson,
+  type Results,
+} from '../../src/report/index.js';
+import { HOSTILE, sampleResults, sampleRows } from './sample.js';
 
-const HOSTILE = '<script>alert(1)</script>';
+const tempDir = () => mkdtempSync(join(tmpdir(), 's2snets-report-'));
 
-function sampleResults(channels = 3): Results {
-  const rng = new Rng(3);
-  const names = ['vgg', 'resnet', HOSTILE];
-  const rows = ['A_S', ...names.map((n) => `S2S-${n}`)];
-  const original = names.map(() => 0.9 + 0.05 * rng.next());
-  const top1 = rows.map(() => names.map(() => 0.5 + 0.4 * rng.next()));
-  const delta = deltaMatrix(top1, original);
-  const hist = (name: string, range: [number, number]) => ({ name, range, original: Array.from({ length: 16 }, () => 1 / 16), reconstruction: Array.from({ length: 16 }, (_, k) => (k === 3 ? 0.5 : 0.5 / 15)) });
-  const channelsHist = channels === 3 ? [hist('L*', [0, 100]), hist('a*', [-128, 127]), hist('b*', [-128, 127])] : [hist('intensity', [0, 1])];
-  return {
-    schemaVersion: RESULTS_SCHEMA_VERSION,
-    tool: { name: 's2snets', version: '0.0.0-test' },
-    createdAt: '2026-01-01T00:00:00.000Z',
-    run: {
-      dataset: 'planted',
-      imageSize: 8,
-      channels,
-      classes: ['a', 'b', 'c'],
-      seed: 0,
-      device: 'cpu',
-      engine: { torchVersion: '1.13.0', threads: 2, cuda: false },
-      evalSamples: 30,
-      skippedInputs: 2,
-      durations: { 'pretrain[A_S]': 3.5, evaluate: 1 },
-      plan: { note: HOSTILE },
-    },
-    classifiers: names.map((name, j) => ({ name, family: 'test', parameters: 1000 + j, accuracy: { original: { top1: original[j], top5: null }, generic: { top1: top1[0][j], top5: null }, own: { top1: top1[j + 1][j], top5: null } } })),
-    autoencoders: rows.map((name) => ({ name, psnr: 20 + rng.next(), intraNmi: rng.next(), interNmi: rng.next(), gridEnergy: rng.next() })),
-    crossEvaluation: { rows, columns: names, top1, original, delta },
-    order: totalOrder(names, delta.slice(1)),
-    nmi: { bins: 64, interPairs: 10, normalization: '2 I / (H(X) + H(Y))' },
-    histograms: Object.fromEntries(rows.map((r) => [r, channelsHist])),
-    curves: { 'train vgg': { step: [0, 10, 20], loss: [2.3, 1.1, 0.4] }, 'fine-tune vgg': { step: [0, 10], loss: [0.9, 0.5] } },
-    figures: [],
-  };
-}
-
-function pictures(channels: 1 | 3): { grid: PictureRow[]; differences: PictureRow[] } {
-  const rng = new Rng(1);
-  const image = () => ({ width: 8, height: 8, channels, data: Uint8Array.from({ length: channels * 64 }, () => rng.int(256)) });
-  return { grid: [HOSTILE, 'A_S'].map((label) => ({ label, images: [image(), image()] })), differences: [{ label: 'diff', images: [image(), image()] }] };
-}
-
-test('the results schema accepts a complete run and names the first wrong field otherwise', () => {
-  assert.doesNotThrow(() => validateResults(sampleResults()));
+test('the results schema accepts a complete run and names the wrong fields otherwise', () => {
+  const r = sampleResults();
+  assert.deepEqual(validateResults(JSON.parse(JSON.stringify(r))), r);
   const broken = sampleResults() as unknown as { classifiers: { accuracy: { original: { top1: number } } }[] };
   broken.classifiers[1].accuracy.original.top1 = 1.5;
-  assert.throws(() => validateResults(broken), /classifiers\.1\.accuracy\.original\.top1/);
-  assert.throws(() => validateResults({ ...sampleResults(), schemaVersion: 2 }), /schemaVersion/);
+  assert.throws(
+    () => validateResults(broken),
+    (e: Error) => e instanceof ResultsError && /^results\.json does not match the results schema v1: classifiers\.1\.accuracy\.original\.top1: .*1/.test(e.message),
+  );
+  assert.throws(() => validateResults({ ...sampleResults(), schemaVersion: 2 }, 'run/results.json'), /run\/results\.json .*schemaVersion/);
+  const short = sampleResults();
+  short.crossEvaluation.top1[2].pop();
+  assert.throws(() => validateResults(short), /crossEvaluation\.top1\.2: has 2 values, expected 3 \(one per entry of columns\)/);
+  const curve = sampleResults();
+  curve.curves['pretrain A_S'].loss.pop();
+  assert.throws(() => validateResults(curve), /curves\.pretrain A_S: step and loss must have the same length/);
+  const { order: _order, ...missing } = sampleResults();
+  assert.throws(() => validateResults(missing), /order: /);
 });
 
 test('matrix CSV: header of column names, one named row per matrix row, quoting where needed', () => {
   assert.equal(matrixCsv('rows', ['A_S', 'x,y'], ['c1', 'c"2'], [[0.5, 1], [0, 0.25]]), 'rows,c1,"c""2"\nA_S,0.5,1\n"x,y",0,0.25\n');
 });
 
-test('writeReport: figures are real pictures, the HTML is self-contained and escapes names, rebuild matches', async () => {
+test('writeMatrixCsvs and writeResultsJson write exact files atomically', () => {
+  const dir = tempDir();
+  const r = sampleResults({ names: ['a', 'b'] });
+  r.crossEvaluation.top1 = [[0.5, 0.25], [0.75, 0.125], [1, 0]];
+  r.crossEvaluation.original = [0.75, 0.5];
+  r.crossEvaluation.delta = [[-0.25, -0.25], [0, -0.375], [0.25, -0.5]];
+  const written = writeMatrixCsvs(dir, r);
+  assert.deepEqual(written, [join(dir, 'cross_top1.csv'), join(dir, 'cross_delta.csv')]);
+  assert.equal(readFileSync(join(dir, 'cross_top1.csv'), 'utf8'), 'reconstructions_of,a,b\nA_S,0.5,0.25\nS2S-a,0.75,0.125\nS2S-b,1,0\n');
+  assert.equal(readFileSync(join(dir, 'cross_delta.csv'), 'utf8'), 'reconstructions_of,a,b\nA_S,-0.25,-0.25\nS2S-a,0,-0.375\nS2S-b,0.25,-0.5\n');
+  writeResultsJson(dir, r);
+  assert.deepEqual(validateResults(JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8'))), r);
+  // Invalid results are refused before anything is written over the good file.
+  const bad = { ...r, classifiers: [] } as Results;
+  assert.throws(() => writeResultsJson(dir, bad), /results to write .*crossEvaluation\.columns/);
+  assert.deepEqual(validateResults(JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8'))), r);
+  assert.deepEqual(readdirSync(dir).sort(), ['cross_delta.csv', 'cross_top1.csv', 'results.json']);
+  rmSync(dir, { recursive: true });
+});
+
+test('writeReport: real pictures, a self-contained page that escapes names, rebuilt identically from disk', async () => {
   for (const channels of [3, 1] as const) {
-    const dir = mkdtempSync(join(tmpdir(), 's2snets-report-'));
-    const results = sampleResults(channels);
-    const files = await writeReport(dir, results, pictures(channels));
-    for (const f of ['results.json', 'report.html', 'cross_top1.csv', 'cross_delta.csv']) assert.ok(files.includes(f), f);
+    const dir = tempDir();
+    const results = sampleResults({ channels });
+    const labels = ['original', 'A_S', ...results.classifiers.map((c) => `S2S-${c.name}`)];
+    const pictures = { grid: sampleRows(labels, { channels, columns: 4 }), differences: sampleRows(labels.slice(1), { channels, columns: 4, seed: 2 }) };
+    const files = await writeReport(dir, results, pictures);
     const written = validateResults(JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')));
-    const ids = written.figures.map((f) => f.id).sort();
-    assert.deepEqual(ids, ['accuracy', 'cross', 'curves', 'delta', 'differences', 'grid', 'histograms', 'nmi']);
-    for (const f of written.figures) {
-      const img = sharp(join(dir, f.file));
-      const meta = await img.metadata();
-      assert.ok((meta.width ?? 0) > 100 && (meta.height ?? 0) > 20, `${f.id} is ${meta.width}x${meta.height}`);
-      const stats = await img.stats();
-      assert.ok(stats.channels.some((c) => c.stdev > 5), `${f.id} is blank`);
-    }
+    const ids = written.figures.map((f) => f.id);
+    assert.deepEqual([...ids].sort(), ['accuracy', 'cross', 'curves', 'delta', 'differences', 'grid', 'histograms', 'nmi']);
+    assert.deepEqual([...files].sort(), [...ids.map((id) => `figures/${id}.png`), 'cross_delta.csv', 'cross_top1.csv', 'report.html', 'results.json'].sort());
     const html = readFileSync(join(dir, 'report.html'), 'utf8');
-    assert.equal((html.match(/<img [^>]*src="data:image\/png;base64,/g) ?? []).length, written.figures.length);
-    assert.doesNotMatch(html, /<script>alert/);
-    assert.match(html, /&lt;script&gt;alert\(1\)&lt;\/script&gt;/);
-    assert.doesNotMatch(html, /(src|href)="(https?:|\/\/|[^"d#])/, 'no external or file references');
-    for (const c of results.classifiers) assert.ok(html.includes(c.name.replace(/</g, '&lt;').replace(/>/g, '&gt;')));
-    assert.match(html, results.order.isTotal ? /strict total order/ : /not<\/b> a strict total order/);
-    const csv = readFileSync(join(dir, 'cross_top1.csv'), 'utf8').trim().split('\n');
-    assert.equal(csv.length, results.crossEvaluation.rows.length + 1);
+    for (const f of written.figures) {
+      const png = readFileSync(join(dir, f.file));
+      const meta = await sharp(png).metadata();
+      assert.equal(meta.format, 'png');
+      const stats = await sharp(png).stats();
+      assert.ok(stats.channels.some((c) => c.stdev > 5), `${f.id} is blank`);
+      assert.ok(html.includes(`src="data:image/png;base64,${png.toString('base64')}"`), `${f.id} is embedded in the page`);
+      assert.ok(html.includes(escapeXml(f.caption)), `${f.id} has its caption`);
+    }
+    assert.equal((html.match(/<img /g) ?? []).length, written.figures.length);
+    // Nothing is fetched: no src/href other than data URIs, no URL outside the citation text.
+    assert.deepEqual(html.match(/\b(src|href)\s*=\s*"(?!data:image\/png;base64,)[^"]*"/g), null);
+    assert.deepEqual(html.match(/https?:\/\/[\w./-]*\w/g), ['https://arxiv.org/abs/1803.08337']);
+    assert.doesNotMatch(html, /<script|<link|@import|url\(/i);
+    // Names and configuration text are data, never markup.
+    assert.ok(!html.includes(HOSTILE));
+    assert.ok(html.includes(escapeXml(HOSTILE)));
+    assert.ok(html.includes(escapeXml(JSON.stringify(HOSTILE))), 'the configuration table shows the plan, escaped');
+    for (const c of results.classifiers) assert.ok(html.includes(`<td>${escapeXml(c.name)}</td>`), c.name);
+    assert.ok(html.includes(results.order.ranking.map(escapeXml).join(' &gt; ')));
+    assert.match(html, results.order.isTotal ? /is a <b>strict total order<\/b>/ : /<b>not<\/b> a strict total order/);
+    for (const v of results.order.violations) assert.ok(html.includes(escapeXml(v.description)));
+    assert.match(html, /palaciofolz2018s2snets/);
+    for (const section of ['What was run', 'Accuracy', 'Cross-evaluation', 'Order of the classifiers', 'Normalized mutual information', 'Histograms', 'Reconstructions', 'Training']) {
+      assert.ok(html.includes(`<h2>${section}`), section);
+    }
+    assert.equal((html.match(/class="how"/g) ?? []).length, 6, 'each measure has its how-to-read note');
     // Rebuilt from disk alone, the page is the same.
     rmSync(join(dir, 'report.html'));
-    rebuildReport(dir);
+    assert.equal(rebuildReport(dir), join(dir, 'report.html'));
     assert.equal(readFileSync(join(dir, 'report.html'), 'utf8'), html);
     assert.deepEqual(readdirSync(dir).filter((f) => f.endsWith('.tmp')), []);
     rmSync(dir, { recursive: true });
   }
 });
 
-test('the terminal summary lists every classifier, AE and the order', () => {
-  const r = sampleResults();
-  const text = formatSummary(r, '/x/report.html');
-  for (const name of [...r.classifiers.map((c) => c.name), ...r.autoencoders.map((a) => a.name)]) assert.ok(text.includes(name), name);
-  assert.ok(text.includes(r.order.ranking.join(' > ')));
-  assert.ok(text.includes((100 * r.crossEvaluation.top1[2][1]).toFixed(2)));
-  assert.match(text, /Report: \/x\/report\.html/);
+test('an order that is not total is said so, with every violation listed', async () => {
+  const dir = tempDir();
+  // Three classifiers whose changes beat each other in a circle: a > b > c > a.
+  const r = sampleResults({ names: ['a', 'b', 'c'] });
+  const { totalOrder } = await import('../../src/analysis/order.js');
+  const cyclic = [[0, -0.1, -0.3], [-0.3, 0, -0.1], [-0.1, -0.3, 0]];
+  r.crossEvaluation.delta = [[-0.2, -0.2, -0.2], ...cyclic];
+  r.crossEvaluation.top1 = r.crossEvaluation.delta.map((row) => row.map((v, j) => v + r.crossEvaluation.original[j]));
+  r.order = totalOrder(['a', 'b', 'c'], cyclic);
+  assert.equal(r.order.isTotal, false);
+  await writeReport(dir, r, { grid: sampleRows(['original'], { channels: 1 }), differences: [] });
+  const html = readFileSync(join(dir, 'report.html'), 'utf8');
+  assert.match(html, /<b>not<\/b> a strict total order; \d+ violation\(s\)/);
+  for (const v of r.order.violations) assert.ok(html.includes(`<li>${escapeXml(v.description)}</li>`));
+  assert.match(formatSummary(r), /not total: /);
+  rmSync(dir, { recursive: true });
+});
+
+test('rebuildReport explains a missing or damaged results.json', () => {
+  const dir = tempDir();
+  assert.throws(() => rebuildReport(dir), (e: Error) => e instanceof ResultsError && e.message.includes(join(dir, 'results.json')) && /not found/.test(e.message));
+  writeFileSync(join(dir, 'results.json'), '{"schemaVersion": 1,');
+  assert.throws(() => rebuildReport(dir), /results\.json: not valid JSON/);
+  writeFileSync(join(dir, 'results.json'), JSON.stringify({ ...sampleResults(), run: undefined }));
+  assert.throws(() => rebuildReport(dir), /results\.json does not match the results schema v1: run: /);
+  rmSync(dir, { recursive: true });
+});
+
+test('the terminal summary lists every classifier and number in aligned columns', () => {
+  const r = sampleResults({ names: ['lenet', 'alexnet-like', 'vgg'] });
+  const text = formatSummary(r, join('runs', 'x', 'report', 'report.html'));
+  const lines = text.split('\n');
+  for (const c of r.classifiers) {
+    const line = lines.find((l) => l.startsWith(`${c.name} `));
+    assert.ok(line, c.name);
+    for (const v of [c.accuracy.original.top1, c.accuracy.generic.top1, c.accuracy.own.top1]) assert.ok(line.includes((100 * v).toFixed(2)), `${c.name}: ${v}`);
+  }
+  r.crossEvaluation.rows.forEach((row, i) => {
+    const line = lines.find((l) => l.startsWith(`${row} `) && l.includes((100 * r.crossEvaluation.top1[i][0]).toFixed(2)));
+    assert.ok(line, `cross row ${row}`);
+    for (const v of r.crossEvaluation.top1[i]) assert.ok(line.includes((100 * v).toFixed(2)));
+  });
+  for (const a of r.autoencoders) {
+    const line = lines.find((l) => l.startsWith(`${a.name} `) && l.includes(a.intraNmi.toFixed(3)));
+    assert.ok(line && line.includes(a.interNmi.toFixed(3)) && line.includes(a.psnr.toFixed(2)), a.name);
+  }
+  assert.ok(text.includes(`Order: ${r.order.ranking.join(' > ')}`));
+  const seconds = Object.values(r.run.durations).reduce((s, v) => s + v, 0);
+  assert.ok(text.includes(`${seconds.toFixed(0)} s`));
+  assert.ok(text.includes(`Report: ${join('runs', 'x', 'report', 'report.html')}`));
+  // Each table's rows line up: its dash rule is as wide as its widest line.
+  const blocks = text.split('\n\n').filter((b) => b.split('\n').some((l) => /^-+( +-+)+$/.test(l)));
+  assert.equal(blocks.length, 3);
+  for (const b of blocks) {
+    const tableLines = b.split('\n').filter((_, k, all) => k >= all.findIndex((x) => /^-+( +-+)+$/.test(x)) - 1);
+    const rule = tableLines[1];
+    for (const l of tableLines) assert.equal(l.length, rule.length, `aligned: '${l}'`);
+  }
 });

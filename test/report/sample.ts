@@ -1,0 +1,76 @@
+// Realistic results and pictures for the report tests, generated from a seed: a cross matrix
+// whose diagonal is high (each classifier on its own S2SNet), its delta against the originals,
+// the order the analysis layer derives from it, bell-shaped histograms and decaying loss curves.
+import { Rng } from '../../src/data/random.js';
+import { totalOrder } from '../../src/analysis/order.js';
+import type { PictureRow } from '../../src/analysis/pictures.js';
+import { RESULTS_SCHEMA_VERSION, type Results } from '../../src/report/index.js';
+
+export const HOSTILE = '<script>alert(1)</script>';
+
+const bell = (bins: number, centre: number, width: number) => {
+  const raw = Array.from({ length: bins }, (_, k) => Math.exp(-(((k + 0.5) / bins - centre) ** 2) / (2 * width * width)));
+  const sum = raw.reduce((s, v) => s + v, 0);
+  return raw.map((v) => v / sum);
+};
+
+export function sampleResults(opts: { channels?: 1 | 3; names?: string[]; seed?: number } = {}): Results {
+  const channels = opts.channels ?? 3;
+  const names = opts.names ?? ['vgg', 'resnet', HOSTILE];
+  const rng = new Rng(opts.seed ?? 3);
+  const rows = ['A_S', ...names.map((n) => `S2S-${n}`)];
+  const original = names.map(() => 0.9 + 0.08 * rng.next());
+  const top1 = rows.map((_, i) => names.map((_, j) => (i === j + 1 ? original[j] - 0.02 * rng.next() : 0.2 + 0.6 * rng.next())));
+  const delta = top1.map((row) => row.map((v, j) => v - original[j]));
+  const top5 = (top1Value: number) => Math.min(1, top1Value + 0.05);
+  const histogram = (name: string, range: [number, number], shift: number) => ({ name, range, original: bell(32, 0.5, 0.15), reconstruction: bell(32, 0.5 + shift, 0.12) });
+  const histogramsOf = () => {
+    const shift = 0.2 * (rng.next() - 0.5);
+    return channels === 3 ? [histogram('L*', [0, 100], shift), histogram('a*', [-128, 127], -shift), histogram('b*', [-128, 127], shift / 2)] : [histogram('intensity', [0, 1], shift)];
+  };
+  const curve = (steps: number, start: number) => ({ step: Array.from({ length: steps }, (_, k) => 10 * k), loss: Array.from({ length: steps }, (_, k) => start * Math.exp(-k / 4) + 0.01 * rng.next()) });
+  return {
+    schemaVersion: RESULTS_SCHEMA_VERSION,
+    tool: { name: 's2snets', version: '0.0.0-test' },
+    createdAt: new Date(Date.UTC(2026, 0, 1)).toISOString(),
+    run: {
+      dataset: 'planted',
+      imageSize: 8,
+      channels,
+      classes: ['a', 'b', 'c'],
+      seed: 0,
+      device: 'cpu',
+      engine: { torchVersion: '1.13.0', threads: 2, cuda: false },
+      evalSamples: 30,
+      skippedInputs: 2,
+      durations: { 'pretrain A_S': 3.5, ...Object.fromEntries(names.map((n) => [`fine-tune ${n}`, 1 + rng.next()])), evaluate: 1 },
+      plan: { seed: 0, classifiers: names.map((name) => ({ name, epochs: 2 })), note: HOSTILE },
+    },
+    classifiers: names.map((name, j) => ({
+      name,
+      family: j === 0 ? 'vgg' : 'resnet',
+      parameters: 1000 + 17 * j,
+      accuracy: { original: { top1: original[j], top5: top5(original[j]) }, generic: { top1: top1[0][j], top5: null }, own: { top1: top1[j + 1][j], top5: null } },
+    })),
+    autoencoders: rows.map((name) => ({ name, psnr: 18 + 6 * rng.next(), intraNmi: 0.2 + 0.6 * rng.next(), interNmi: 0.1 + 0.3 * rng.next(), gridEnergy: 0.7 + 0.3 * rng.next() })),
+    crossEvaluation: { rows, columns: names, top1, original, delta },
+    order: totalOrder(names, delta.slice(1)),
+    nmi: { bins: 64, interPairs: 10, normalization: '2 I(X;Y) / (H(X) + H(Y))' },
+    histograms: Object.fromEntries(rows.map((r) => [r, histogramsOf()])),
+    curves: {
+      ...Object.fromEntries(names.map((n) => [`train ${n}`, curve(6, 2.3)])),
+      'pretrain A_S': curve(5, 0.2),
+      ...Object.fromEntries(names.map((n) => [`fine-tune ${n}`, curve(4, 0.8)])),
+    },
+    figures: [],
+  };
+}
+
+/** Random tiles of the given size: one row per label. */
+export function sampleRows(labels: string[], opts: { channels: 1 | 3; width?: number; height?: number; columns?: number; seed?: number }): PictureRow[] {
+  const rng = new Rng(opts.seed ?? 1);
+  const width = opts.width ?? 8;
+  const height = opts.height ?? 8;
+  const image = () => ({ width, height, channels: opts.channels, data: Uint8Array.from({ length: opts.channels * width * height }, () => rng.int(256)) });
+  return labels.map((label) => ({ label, images: Array.from({ length: opts.columns ?? 2 }, image) }));
+}
