@@ -98,11 +98,10 @@ function pyInt(n: bigint): number | bigint {
   return isSafe(n) ? Number(n) : n;
 }
 
-/** Two's-complement little-endian integer (LONG1, LONG4). */
+/** Two's-complement little-endian integer (LONG1, LONG4); via hex, so linear in its length. */
 function decodeLong(bytes: Uint8Array): number | bigint {
   if (bytes.length === 0) return 0;
-  let n = 0n;
-  for (let i = bytes.length - 1; i >= 0; i--) n = (n << 8n) | BigInt(bytes[i]);
+  let n = BigInt(`0x${Buffer.from(bytes).reverse().toString('hex')}`);
   if (bytes[bytes.length - 1] & 0x80) n -= 1n << BigInt(8 * bytes.length);
   return pyInt(n);
 }
@@ -344,16 +343,16 @@ export function unpickleAt(data: Uint8Array, start: number, options: UnpickleOpt
         push(decodeQuotedString(line(), fail));
         break;
       case 0x42: // BINBYTES
-        push(bytes(u32()).slice());
+        push(new Uint8Array(bytes(u32())));
         break;
       case 0x43: // SHORT_BINBYTES
-        push(bytes(u8()).slice());
+        push(new Uint8Array(bytes(u8())));
         break;
       case 0x8e: // BINBYTES8
-        push(bytes(u64()).slice());
+        push(new Uint8Array(bytes(u64())));
         break;
       case 0x96: // BYTEARRAY8
-        push(bytes(u64()).slice());
+        push(new Uint8Array(bytes(u64())));
         break;
       case 0x97: // NEXT_BUFFER
         fail('out-of-band buffers (protocol 5 NEXT_BUFFER) are not supported');
@@ -532,7 +531,12 @@ function latin1(b: Uint8Array): string {
   return s;
 }
 
+// Python itself refuses longer decimal integers (sys.int_info.default_max_str_digits): parsing
+// them costs time quadratic in their length.
+const MAX_DECIMAL_DIGITS = 4300;
+
 function parseTextInt(s: string, fail: (why: string) => never): number | bigint {
+  if (s.length > MAX_DECIMAL_DIGITS + 2) fail(`integer literal longer than ${MAX_DECIMAL_DIGITS} digits`);
   if (!/^[-+]?\d+$/.test(s.trim())) fail(`bad integer literal ${JSON.stringify(s.slice(0, 20))}`);
   return pyInt(BigInt(s.trim()));
 }

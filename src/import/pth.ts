@@ -155,6 +155,7 @@ function storageLoader(records: Map<string, StorageRecord>) {
 interface ZipEntry {
   name: string;
   method: number;
+  localAt: number;
   dataStart: number;
   compressedSize: number;
   size: number;
@@ -233,8 +234,15 @@ function readZipEntries(buf: Uint8Array, fail: (why: string) => never): Map<stri
     if (!(dataStart + compressedSize <= buf.length)) fail(`zip entry ${name} (${compressedSize} bytes at offset ${dataStart}) lies outside the ${buf.length}-byte file`);
     if (method !== 0 && method !== 8) fail(`zip entry ${name} uses compression method ${method} (only stored and deflated are supported)`);
     if (method === 0 && compressedSize !== size) fail(`zip entry ${name} is stored but its sizes differ`);
-    entries.set(name, { name, method, dataStart, compressedSize, size });
+    if (entries.has(name)) fail(`zip archive has two entries named ${name}`);
+    entries.set(name, { name, method, localAt, dataStart, compressedSize, size });
     at = next;
+  }
+  // Entries sharing bytes would let a small file expand into many copies of its data.
+  const spans = [...entries.values()].sort((a, b) => a.localAt - b.localAt);
+  for (let i = 1; i < spans.length; i++) {
+    const prev = spans[i - 1];
+    if (spans[i].localAt < prev.dataStart + prev.compressedSize) fail(`zip entries ${prev.name} and ${spans[i].name} overlap`);
   }
   return entries;
 }
@@ -339,7 +347,7 @@ function readLegacyCheckpoint(buf: Uint8Array, source: string, storages: Map<str
 /** One engine tensor per (storage, dtype): the shared base every view is cut from. */
 function baseTensor(s: StorageRef, device: string): Tensor {
   return tidy(() => {
-    const bytes = tensor(s.record.bytes!.slice(), [s.record.nbytes], { dtype: 'uint8' });
+    const bytes = tensor(s.record.bytes!, [s.record.nbytes], { dtype: 'uint8' });
     const typed = s.dtype === 'uint8' ? bytes : bytes.viewAs(s.dtype);
     return device === 'cpu' ? typed : typed.to({ device });
   });
