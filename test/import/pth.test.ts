@@ -58,8 +58,8 @@ function assertTypedError(fn: () => unknown, file: string, pattern?: RegExp): vo
   });
 }
 
-test('every dtype, strided views, 0-d and empty tensors are bit-identical to what PyTorch saved (zip, legacy, protocols 1, 2, 4)', { skip }, () => {
-  for (const file of ['dtypes_zip.pth', 'dtypes_legacy.pth', 'dtypes_zip_p4.pth', 'dtypes_legacy_p1.pth']) {
+test('every dtype, strided views, 0-d and empty tensors are bit-identical to what PyTorch saved (zip, deflated zip, legacy; protocols 1, 2, 4)', { skip }, () => {
+  for (const file of ['dtypes_zip.pth', 'dtypes_zip_deflated.pth', 'dtypes_legacy.pth', 'dtypes_zip_p4.pth', 'dtypes_legacy_p1.pth']) {
     const c = manifest.cases[file];
     const value = loadPth(join(dir, file));
     assert.ok(value instanceof Map);
