@@ -1,6 +1,6 @@
 // The classifier zoo for the small-scale S2SNets experiment. One model per architecture family,
 // each keeping the trait that shapes its input signal in the paper's ImageNet models:
-//   lenet5     LeNet-5: 5x5 convolutions and average pooling.
+//   lenet5     LeNet-5: 5x5 convolutions and average pooling (ReLU, as modern re-implementations).
 //   alexnet    AlexNet-like: a large first kernel with a large stride, and LRN.
 //   vgg        VGG-like: stacks of 3x3 stride-1 convolutions (vgg-bn: with BatchNorm).
 //   resnet     ResNet-like: bottleneck blocks whose stride-2 1x1 convolutions (main path and
@@ -21,7 +21,6 @@ import {
   Module,
   ReLU,
   Sequential,
-  Tanh,
 } from '../nn/index.js';
 import type { FoldConvBn, FoldsConvBn } from '../nn/index.js';
 
@@ -37,8 +36,8 @@ export class LeNet5 extends Module {
   constructor({ channels, size, classes }: ClassifierInput) {
     super();
     const spatial = ((size - 4) / 2 - 4) / 2;
-    this.features = this.addModule('features', new Sequential(new Conv2d(channels, 6, 5), new Tanh(), new AvgPool2d(2), new Conv2d(6, 16, 5), new Tanh(), new AvgPool2d(2)));
-    this.classifier = this.addModule('classifier', new Sequential(new Flatten(), new Linear(16 * spatial * spatial, 120), new Tanh(), new Linear(120, 84), new Tanh(), new Linear(84, classes)));
+    this.features = this.addModule('features', new Sequential(new Conv2d(channels, 6, 5), new ReLU(), new AvgPool2d(2), new Conv2d(6, 16, 5), new ReLU(), new AvgPool2d(2)));
+    this.classifier = this.addModule('classifier', new Sequential(new Flatten(), new Linear(16 * spatial * spatial, 120), new ReLU(), new Linear(120, 84), new ReLU(), new Linear(84, classes)));
   }
   forward(x: Tensor): Tensor {
     return this.classifier.forward(this.features.forward(x));
