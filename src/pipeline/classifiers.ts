@@ -1,11 +1,12 @@
 // Where the classifiers of a run come from: zoo models are trained by the run (their weights are
-// a job's artifact); ONNX models are imported as frozen, differentiable modules.
+// a job's artifact); ONNX and TorchScript models are imported as frozen, differentiable modules.
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Tensor } from '../engine/index.js';
 import { decodeSafetensors, type Module } from '../nn/index.js';
 import { buildClassifier, ZOO } from '../models/classifiers.js';
 import { loadOnnxClassifier } from '../import/onnx/index.js';
+import { loadTorchScriptClassifier } from '../import/torchscript.js';
 import type { ClassifierEntry } from './plan.js';
 import type { ExperimentData } from './inputs.js';
 
@@ -47,7 +48,7 @@ export async function openClassifier(entry: ClassifierEntry, data: ExperimentDat
   } else if ('onnx' in entry) {
     model = await loadOnnxClassifier(entry.onnx, { device });
   } else {
-    throw new ClassifierMismatchError(`${entry.torchscript}: TorchScript classifiers are not wired into experiments yet; export the model to ONNX`);
+    model = await loadTorchScriptClassifier(entry.torchscript, { device });
   }
   model.eval().freeze();
   if (!('zoo' in entry)) checkOutputs(entry, model, data);
