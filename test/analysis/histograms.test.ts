@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tensor } from '../../src/engine/index.js';
+import { Rng } from '../../src/data/random.js';
 import { AnalysisError, channelHistograms, srgbToLab } from '../../src/analysis/index.js';
 import { mapSet, randomSet, setOf } from './helpers.js';
 
@@ -16,6 +17,24 @@ test('CIELAB (D65) of known sRGB colours', () => {
   for (const [rgb, lab] of cases) {
     const got = srgbToLab(rgb[0], rgb[1], rgb[2]);
     got.forEach((v, i) => assert.ok(Math.abs(v - lab[i]) < 2e-3, `Lab of [${rgb}] is [${got}], expected [${lab}]`));
+  }
+});
+
+test('CIELAB of random colours matches the textbook formulas to 1e-5', () => {
+  // Independent reference: IEC 61966-2-1 sRGB decoding, the sRGB->XYZ matrix, CIE 1976 L*a*b*, D65 white.
+  const lin = (c: number) => (c <= 0.04045 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4));
+  const f = (t: number) => (t > (6 / 29) ** 3 ? Math.cbrt(t) : t / (3 * (6 / 29) ** 2) + 4 / 29);
+  const rng = new Rng(5);
+  for (let k = 0; k < 2000; k++) {
+    // Every tenth colour has a component at exactly 1 or 0, the ends of the range.
+    const srgb = [rng.next(), rng.next(), k % 10 === 0 ? 1 : k % 10 === 1 ? 0 : rng.next()];
+    const [r, g, b] = srgb.map(lin);
+    const x = (0.4124564 * r + 0.3575761 * g + 0.1804375 * b) / 0.95047;
+    const y = 0.2126729 * r + 0.7151522 * g + 0.072175 * b;
+    const z = (0.0193339 * r + 0.119192 * g + 0.9503041 * b) / 1.08883;
+    const expected = [116 * f(y) - 16, 500 * (f(x) - f(y)), 200 * (f(y) - f(z))];
+    const got = srgbToLab(srgb[0], srgb[1], srgb[2]);
+    got.forEach((v, i) => assert.ok(Math.abs(v - expected[i]) < 1e-5, `Lab of [${srgb}]: [${got}] vs [${expected}]`));
   }
 });
 
