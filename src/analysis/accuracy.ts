@@ -3,7 +3,7 @@
 import { noGrad, tidy, type Tensor } from '../engine/index.js';
 import { AnalysisError } from './images.js';
 
-/** A classifier as a function from a batch of model inputs [B, C, H, W] to logits [B, classes]. */
+/** A classifier as a function from a batch of model inputs [B, C, H, W] to logits [B, classes] (a module already in eval mode). */
 export type Forward = (x: Tensor) => Tensor;
 
 export interface EvalOptions {
