@@ -1,0 +1,115 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { F, keep, manualSeed, noGrad, randint, randn, tidy, type Tensor } from '../../src/engine/index.js';
+import { callRaw } from '../../src/engine/op.js';
+import { Adam, BatchNorm2d, SGD, type Module } from '../../src/nn/index.js';
+import { buildClassifier } from '../../src/models/classifiers.js';
+import { SegNet, SMALL_STAGES } from '../../src/models/segnet.js';
+import { trainLoop } from '../../src/train/loop.js';
+import { SpeedOptionError, prepareForFinetune, toDeviceAsync, withSpeedOptions, type SpeedOptions } from '../../src/train/speed.js';
+
+const SIZE = 16;
+const STEPS = 10;
+
+manualSeed(99);
+const data = { name: 'toy', images: keep(randn([64, 1, SIZE, SIZE]).mul(0.5).add(0.2)), labels: keep(randint(0, 4, [64])), classNames: ['a', 'b', 'c', 'd'] };
+
+/** NHWC in memory: the channel stride is 1. */
+const isChannelsLast = (t: Tensor) => callRaw('stride', 'int', [t.handle, 1]) === 1 && t.size(1) > 1;
+
+/** The ResNet of the zoo (BatchNorms in Sequentials and in bottleneck blocks), with BatchNorm weights and running statistics moved from their initial values. */
+function trainedClassifier(): Module {
+  const m = buildClassifier('resnet', { channels: 1, size: SIZE, classes: 4 });
+  const optimizer = new SGD(m.trainableParameters(), { lr: 0.05, momentum: 0.9 });
+  for (let step = 0; step < 3; step++) {
+    tidy(() => {
+      const loss = F.crossEntropy(m.forward(data.images.slice(0, 16 * step, 16 * step + 16)), data.labels.slice(0, 16 * step, 16 * step + 16));
+      optimizer.zeroGrad();
+      loss.backward();
+      optimizer.step();
+    });
+  }
+  return m;
+}
+
+interface Run {
+  loss: number[];
+  reconstructionDtypes: Set<string>;
+  logitDtypes: Set<string>;
+  channelsLast: Set<boolean>;
+  classifier: Module;
+}
+
+/** STEPS decoder fine-tune steps (frozen encoder and classifier, Adam) from the same initial state. */
+async function finetune(speed: SpeedOptions): Promise<Run> {
+  manualSeed(5);
+  const ae = new SegNet({ inChannels: 1, stages: SMALL_STAGES });
+  const classifier = trainedClassifier();
+  prepareForFinetune(ae, classifier, speed);
+  ae.encoder.freeze().eval();
+  const optimizer = new Adam(ae.decoder.trainableParameters(), { lr: 1e-4 });
+  const run: Run = { loss: [], reconstructionDtypes: new Set(), logitDtypes: new Set(), channelsLast: new Set(), classifier };
+  const result = await trainLoop({
+    name: 'speed test',
+    steps: STEPS,
+    optimizer,
+    // One fixed batch, so that ten steps show learning and not batch-to-batch noise.
+    batch: () => ({ x: data.images.slice(0, 0, 8), y: data.labels.slice(0, 0, 8) }),
+    loss: withSpeedOptions(speed, 'cpu', (b) => {
+      const encoding = noGrad(() => ae.encoder.encode(b.x));
+      const reconstruction = ae.decoder.decode(encoding);
+      const logits = classifier.forward(reconstruction);
+      run.reconstructionDtypes.add(reconstruction.dtype);
+      run.logitDtypes.add(logits.dtype);
+      run.channelsLast.add(isChannelsLast(encoding.code));
+      return F.crossEntropy(logits, b.y);
+    }),
+    modules: { decoder: ae.decoder },
+    seed: 1,
+    curveEvery: 1,
+  });
+  run.loss = result.curve.loss;
+  assert.equal(run.loss.length, STEPS);
+  return run;
+}
+
+function assertCurvesClose(actual: number[], expected: number[], rtol: number, what: string): void {
+  const worst = Math.max(...actual.map((v, i) => Math.abs(v - expected[i]) / Math.abs(expected[i])));
+  assert.ok(worst <= rtol, `${what}: loss curve differs by ${worst} (relative) from the plain step, more than ${rtol}\n${actual}\n${expected}`);
+}
+
+test('speed options keep the fine-tune loss curve (SegNet + ResNet): BN folding and channels_last within 1e-4, bf16 autocast within 5e-2', async () => {
+  const plain = await finetune({});
+  assert.ok(plain.loss.every((l, i) => i === 0 || l < plain.loss[i - 1]), `the plain run learns: ${plain.loss}`);
+  assert.deepEqual([...plain.reconstructionDtypes, ...plain.logitDtypes, ...plain.channelsLast], ['float32', 'float32', false]);
+
+  const folded = await finetune({ foldClassifierBn: true });
+  assert.equal([...folded.classifier.namedModules()].filter(([, m]) => m instanceof BatchNorm2d).length, 0, 'every classifier BatchNorm was folded');
+  assertCurvesClose(folded.loss, plain.loss, 1e-4, 'foldClassifierBn');
+
+  const channelsLast = await finetune({ channelsLast: true });
+  assert.deepEqual([...channelsLast.channelsLast], [true], 'activations stay channels_last');
+  assertCurvesClose(channelsLast.loss, plain.loss, 1e-4, 'channelsLast');
+
+  const bf16 = await finetune({ autocast: 'bfloat16' });
+  assert.deepEqual([...bf16.reconstructionDtypes], ['bfloat16'], 'the decoder convolutions run in bfloat16');
+  assert.deepEqual([...bf16.logitDtypes], ['bfloat16'], 'the classifier runs in bfloat16');
+  assertCurvesClose(bf16.loss, plain.loss, 5e-2, 'autocast bfloat16');
+  assert.notDeepEqual(bf16.loss, plain.loss, 'autocast changed the arithmetic');
+
+  const all = await finetune({ foldClassifierBn: true, channelsLast: true, autocast: 'bfloat16' });
+  assertCurvesClose(all.loss, plain.loss, 5e-2, 'all options together');
+});
+
+test('speed options refuse float16 autocast on the CPU and unknown dtypes, with the option named', () => {
+  const ae = new SegNet({ inChannels: 1, stages: SMALL_STAGES });
+  const classifier = buildClassifier('vgg', { channels: 1, size: SIZE, classes: 4 });
+  assert.throws(() => prepareForFinetune(ae, classifier, { autocast: 'float16' }), (e: unknown) => e instanceof SpeedOptionError && /float16.*CUDA.*bfloat16/.test((e as Error).message));
+  assert.throws(() => withSpeedOptions({ autocast: 'int8' as 'float16' }, 'cpu', () => randn([1])), (e: unknown) => e instanceof SpeedOptionError && /autocast must be/.test((e as Error).message));
+});
+
+test('toDeviceAsync leaves a CPU batch as it is', () => {
+  const b = { x: randn([2, 1, 4, 4]), y: randint(0, 3, [2]) };
+  const moved = toDeviceAsync(b, 'cpu');
+  assert.equal(moved, b);
+});
