@@ -2,7 +2,7 @@
 export { Tensor, tensor, scalar, zeros, ones, full, empty, arange, eye, randn, rand, randint, randperm, zerosLike, onesLike, cat, stack, allclose } from './tensor.js';
 export type { Device, Shape, MemoryFormat, CreateOptions } from './tensor.js';
 export type { DType, AnyTypedArray } from './dtype.js';
-export { DTYPES, isFloating, BYTES_PER_ELEMENT } from './dtype.js';
+export { DTYPES, isFloating, BYTES_PER_ELEMENT, viewBuffer } from './dtype.js';
 export { tidy, keep, dispose } from './scope.js';
 export { noGrad, enableGrad, isGradEnabled, grad, backward } from './autograd.js';
 export * as F from './functional.js';

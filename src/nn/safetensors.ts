@@ -3,7 +3,7 @@
 // then the raw little-endian tensor bytes. Safe to load: no code, every size is checked
 // against the file before anything is allocated.
 import { readFileSync } from 'node:fs';
-import { noGrad, tensor, type DType, type Tensor, BYTES_PER_ELEMENT } from '../engine/index.js';
+import { noGrad, tensor, viewBuffer, type DType, type Tensor, BYTES_PER_ELEMENT } from '../engine/index.js';
 import { writeFileAtomic } from '../common/atomic.js';
 
 export class SafetensorsError extends Error {
@@ -128,28 +128,9 @@ export function decodeSafetensors(buf: Uint8Array, source = 'safetensors data', 
 }
 
 function fromBytes(bytes: Uint8Array, dtype: DType, shape: number[], device: string): Tensor {
-  const b = bytes.buffer;
-  switch (dtype) {
-    case 'float32':
-      return tensor(new Float32Array(b), shape, { device });
-    case 'float64':
-      return tensor(new Float64Array(b), shape, { device });
-    case 'int64':
-      return tensor(new BigInt64Array(b), shape, { device });
-    case 'int32':
-      return tensor(new Int32Array(b), shape, { device });
-    case 'int16':
-      return tensor(new Int16Array(b), shape, { device });
-    case 'int8':
-      return tensor(new Int8Array(b), shape, { device });
-    case 'uint8':
-      return tensor(new Uint8Array(b), shape, { device });
-    case 'bool':
-      return tensor(new Uint8Array(b), shape, { dtype: 'bool', device });
-    default:
-      // float16 / bfloat16: load the bits as int16 and reinterpret in libtorch (same size).
-      return reinterpret(tensor(new Int16Array(b), shape), dtype, device);
-  }
+  // float16 / bfloat16 have no typed array: load the bits as int16 and reinterpret in libtorch (same size).
+  if (dtype === 'float16' || dtype === 'bfloat16') return reinterpret(tensor(new Int16Array(bytes.buffer), shape), dtype, device);
+  return tensor(viewBuffer(bytes.buffer as ArrayBuffer, dtype), shape, { dtype, device });
 }
 
 function reinterpret(bits: Tensor, dtype: DType, device: string): Tensor {

@@ -14,6 +14,7 @@ import { trainClassifier } from '../train/classifier.js';
 import { pretrainAutoencoder } from '../train/autoencoder.js';
 import { finetuneDecoder } from '../train/finetune.js';
 import { stepBatches } from '../train/sampler.js';
+import { evaluateClassifier } from '../analysis/index.js';
 import { deriveSeed, randomTranslate, Rng } from '../data/index.js';
 import type { CheckpointStore, LossCurve, StepProgress } from '../train/loop.js';
 import type { JobContext, JobSpec, Json } from './jobs.js';
@@ -49,23 +50,6 @@ function saveModule(ctx: JobContext, file: string, m: Module, meta: Record<strin
 /** Mean over images of 10 log10(1 / MSE), for pixel values in [0, 1]. */
 function meanPsnr(a: Tensor, b: Tensor): number {
   return tidy(() => a.sub(b).square().mean([1, 2, 3]).clamp(1e-10).log().mul(-10 / Math.LN10).mean().item());
-}
-
-/** Accuracy of forward on (images, labels), batched, without autograd. */
-export function accuracyOf(forward: (x: Tensor) => Tensor, images: Tensor, labels: Tensor, batchSize: number, topK = 1): number {
-  return noGrad(() => {
-    let correct = 0;
-    const n = labels.shape[0];
-    for (let i = 0; i < n; i += batchSize) {
-      correct += tidy(() => {
-        const logits = forward(images.slice(0, i, i + batchSize));
-        const y = labels.slice(0, i, i + batchSize);
-        const [, top] = logits.topk(topK, 1);
-        return top.eq(y.unsqueeze(1)).sum().item();
-      });
-    }
-    return correct / n;
-  });
 }
 
 export interface ClassifierOutput {
@@ -225,12 +209,10 @@ export function classifierWeights(ctx: Pick<JobContext, 'input' | 'output'>, job
   return out.weights ? join(ctx.input(job), out.weights) : undefined;
 }
 
+/** Test-split accuracy of a classifier (top-5 only above 5 classes). */
 function accuracies(model: Module, data: ExperimentData, plan: ExperimentPlan): { top1: number; top5: number | null } {
-  const forward = (x: Tensor) => model.forward(x.to({ device: plan.device }));
-  return {
-    top1: accuracyOf(forward, data.test.images, data.test.labels, plan.evalBatchSize),
-    top5: data.classNames.length > 5 ? accuracyOf(forward, data.test.images, data.test.labels, plan.evalBatchSize, 5) : null,
-  };
+  const { top1, top5 } = evaluateClassifier((x) => model.forward(x), data.test.images, data.test.labels, { batchSize: plan.evalBatchSize, device: plan.device });
+  return { top1, top5 };
 }
 
 function trainedClassifierJob(plan: ExperimentPlan, entry: ClassifierEntry & { zoo: string }): JobSpec<ClassifierOutput> {

@@ -2,7 +2,7 @@
 // typed arrays after checking that their sizes match the declared dims.
 import { closeSync, fstatSync, openSync, readSync, realpathSync } from 'node:fs';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
-import type { AnyTypedArray, DType } from '../../engine/index.js';
+import { viewBuffer, type AnyTypedArray, type DType } from '../../engine/index.js';
 import { OnnxExternalDataError, OnnxGraphError, OnnxParseError } from './errors.js';
 import { DATA_LOCATION_EXTERNAL, DataType, ModelProtoType, int64ToNumber, type ModelProto, type TensorProto } from './schema.js';
 
@@ -93,24 +93,8 @@ function fromLittleEndian(raw: Uint8Array, dtype: DType, count: number): AnyType
   const copy = new Uint8Array(raw.length);
   copy.set(raw);
   const buf = copy.buffer;
-  switch (dtype) {
-    case 'float32':
-      return new Float32Array(buf);
-    case 'float64':
-      return new Float64Array(buf);
-    case 'int64':
-      return new BigInt64Array(buf);
-    case 'int32':
-      return new Int32Array(buf);
-    case 'int16':
-      return new Int16Array(buf);
-    case 'int8':
-      return new Int8Array(buf);
-    case 'float16':
-      return Float32Array.from(new Uint16Array(buf, 0, count), halfToFloat);
-    default:
-      return copy; // uint8, bool: one byte per element
-  }
+  if (dtype === 'float16') return Float32Array.from(new Uint16Array(buf, 0, count), halfToFloat);
+  return viewBuffer(buf, dtype);
 }
 
 function fromList(list: (number | { toNumber(): number })[], dtype: DType): AnyTypedArray {
