@@ -1,0 +1,196 @@
+"""PyTorch reference for bench/gpu.ts: the S2SNet decoder fine-tune step written as a plain
+PyTorch training loop (frozen encoder run under no_grad, frozen eval-mode classifier, Adam on the
+decoder), on the same models, batch sizes and precisions as our benchmark.
+
+  python3 bench/torch_gpu_reference.py export DIR
+      writes torchvision vgg16 / resnet50 / alexnet (random weights, eval mode) as DIR/<name>.onnx
+  python3 bench/torch_gpu_reference.py bench DEVICE ROWS STEPS [SIZE] [BATCH]
+      ROWS: comma-separated names from ROWS below; prints one JSON line per row
+"""
+import json
+import os
+import subprocess
+import sys
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+VGG16_STAGES = [[64, 64], [128, 128], [256, 256, 256], [512, 512, 512], [512, 512, 512]]
+SMALL_STAGES = [[32, 32], [64, 64]]
+
+# name: (workload, classifier, batch, autocast dtype or None); same table as bench/gpu.ts.
+ROWS = {
+    'toy': ('toy', 'small-cnn', 32, None),
+    'vgg16': ('paper', 'vgg16', 16, None),
+    'resnet50': ('paper', 'resnet50', 16, None),
+    'vgg16-bf16': ('paper', 'vgg16', 64, torch.bfloat16),
+    'resnet50-bf16': ('paper', 'resnet50', 64, torch.bfloat16),
+    'alexnet-bf16': ('paper', 'alexnet', 64, torch.bfloat16),
+}
+
+
+def conv_bn_relu(cin, cout):
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.ReLU())
+
+
+class SegNet(nn.Module):
+    """Encoder stages of conv-BN-ReLU ending in argmax-keeping max-pools; the decoder mirrors
+    them, unpooling with the encoder's indices; a 1x1 conv maps back to the input channels."""
+
+    def __init__(self, in_channels, stages):
+        super().__init__()
+        self.encoder = nn.ModuleList()
+        cin = in_channels
+        for widths in stages:
+            layers = []
+            for w in widths:
+                layers.append(conv_bn_relu(cin, w))
+                cin = w
+            self.encoder.append(nn.Sequential(*layers))
+        self.decoder = nn.ModuleList()
+        reversed_stages = list(reversed(stages))
+        for i, widths in enumerate(reversed_stages):
+            narrow_to = reversed_stages[i + 1][-1] if i + 1 < len(reversed_stages) else widths[0]
+            layers = []
+            for j, w in enumerate(widths):
+                cout = narrow_to if j == len(widths) - 1 else w
+                layers.append(conv_bn_relu(cin, cout))
+                cin = cout
+            self.decoder.append(nn.Sequential(*layers))
+        self.final = nn.Conv2d(cin, in_channels, 1)
+
+    def encode(self, x):
+        indices = []
+        for stage in self.encoder:
+            x, idx = F.max_pool2d(stage(x), 2, 2, return_indices=True)
+            indices.append(idx)
+        return x, indices
+
+    def decode(self, code, indices):
+        x = code
+        for stage, idx in zip(self.decoder, reversed(indices)):
+            x = stage(F.max_unpool2d(x, idx, 2, 2))
+        return self.final(x)
+
+
+def small_cnn():
+    return nn.Sequential(
+        nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(64 * 8 * 8, 128), nn.ReLU(), nn.Linear(128, 10))
+
+
+def torchvision_classifier(name):
+    import torchvision
+    return getattr(torchvision.models, name)(weights=None)
+
+
+def export(out_dir):
+    os.makedirs(out_dir, exist_ok=True)
+    for name in ['vgg16', 'resnet50', 'alexnet']:
+        torch.manual_seed(0)
+        model = torchvision_classifier(name).eval()
+        kwargs = dict(input_names=['input'], output_names=['logits'], dynamic_axes={'input': {0: 'batch'}, 'logits': {0: 'batch'}},
+                      opset_version=17, do_constant_folding=True)
+        path = os.path.join(out_dir, f'{name}.onnx')
+        try:
+            torch.onnx.export(model, torch.randn(1, 3, 224, 224), path, dynamo=False, **kwargs)
+        except TypeError:  # PyTorch before 2.5 has no `dynamo` argument
+            torch.onnx.export(model, torch.randn(1, 3, 224, 224), path, **kwargs)
+        print(f'exported {path} ({os.path.getsize(path) / 2**20:.0f} MiB)', flush=True)
+
+
+def gpu_process_mib():
+    """This process's memory on the GPU as nvidia-smi reports it (allocator cache and context), or None."""
+    try:
+        out = subprocess.run(['nvidia-smi', '--query-compute-apps=pid,used_memory', '--format=csv,noheader,nounits'],
+                             capture_output=True, text=True, timeout=20).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    for line in out.splitlines():
+        pid, mib = (s.strip() for s in line.split(','))
+        if pid == str(os.getpid()):
+            return int(mib)
+    return None
+
+
+def bench_row(row, device, steps, size_override, batch_override):
+    workload, cls_name, batch, amp = ROWS[row]
+    batch = batch_override or batch
+    torch.manual_seed(0)
+    if workload == 'toy':
+        ae, cls, channels, size, classes = SegNet(1, SMALL_STAGES), small_cnn(), 1, 32, 10
+    else:
+        ae, cls, channels, size, classes = SegNet(3, VGG16_STAGES), torchvision_classifier(cls_name), 3, 224, 1000
+    size = size_override or size
+    ae, cls = ae.to(device), cls.to(device).eval()
+    for p in list(cls.parameters()) + list(ae.encoder.parameters()):
+        p.requires_grad_(False)
+    ae.encoder.eval()
+    optimizer = torch.optim.Adam([p for p in ae.parameters() if p.requires_grad], lr=1e-4)
+    x = torch.randn(batch, channels, size, size, device=device)
+    y = torch.randint(0, classes, (batch,), device=device)
+    precision = (lambda: torch.autocast(device, dtype=amp)) if amp else (lambda: torch.autocast(device, enabled=False))
+
+    def train_step():
+        with precision():
+            with torch.no_grad():
+                code, indices = ae.encode(x)
+            loss = F.cross_entropy(cls(ae.decode(code, indices)).float(), y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    def forward():
+        with torch.no_grad(), precision():
+            cls(ae.decode(*ae.encode(x)))
+
+    sync = torch.cuda.synchronize if device == 'cuda' else (lambda: None)
+
+    def images_per_second(fn):
+        for _ in range(3):
+            fn()
+        sync()
+        start = time.perf_counter()
+        for _ in range(steps):
+            fn()
+        sync()
+        return batch * steps / (time.perf_counter() - start)
+
+    if device == 'cuda':
+        torch.cuda.reset_peak_memory_stats()
+    train = images_per_second(train_step)
+    fwd = images_per_second(forward)
+    result = {
+        'engine': f'pytorch {torch.__version__}', 'row': row, 'batch': batch, 'size': size,
+        'precision': 'bf16 autocast' if amp else 'fp32', 'train_img_s': round(train, 1), 'forward_img_s': round(fwd, 1),
+        'decoder_params': sum(p.numel() for p in ae.decoder.parameters()) + sum(p.numel() for p in ae.final.parameters()),
+        'peak_allocated_mib': round(torch.cuda.max_memory_allocated() / 2**20) if device == 'cuda' else None,
+        'process_gpu_mib': gpu_process_mib() if device == 'cuda' else None,
+    }
+    print(json.dumps(result), flush=True)
+
+
+def main():
+    if len(sys.argv) >= 3 and sys.argv[1] == 'export':
+        export(sys.argv[2])
+        return
+    if len(sys.argv) < 5 or sys.argv[1] != 'bench':
+        sys.exit(__doc__)
+    device, rows, steps = sys.argv[2], sys.argv[3].split(','), int(sys.argv[4])
+    size = int(sys.argv[5]) if len(sys.argv) > 5 and int(sys.argv[5]) > 0 else None
+    batch = int(sys.argv[6]) if len(sys.argv) > 6 and int(sys.argv[6]) > 0 else None
+    torch.backends.cudnn.benchmark = True
+    for row in rows:
+        try:
+            bench_row(row, device, steps, size, batch)
+        except Exception as e:  # one failing row must not hide the others
+            print(json.dumps({'engine': 'pytorch', 'row': row, 'error': repr(e)[:300]}), flush=True)
+        if device == 'cuda':
+            torch.cuda.empty_cache()
+
+
+if __name__ == '__main__':
+    main()
