@@ -676,6 +676,9 @@ void tuneAllocator() {
 #if defined(__GLIBC__)
   if (std::getenv("MALLOC_MMAP_THRESHOLD_") == nullptr) mallopt(M_MMAP_THRESHOLD, 32 << 20);
   if (std::getenv("MALLOC_TRIM_THRESHOLD_") == nullptr) mallopt(M_TRIM_THRESHOLD, 128 << 20);
+  // One arena: kernels free on other threads than they allocate, and per-thread arenas then
+  // fragment, so RSS creeps up over a long training loop although no tensor leaks.
+  if (std::getenv("MALLOC_ARENA_MAX") == nullptr) mallopt(M_ARENA_MAX, 1);
 #endif
 }
 

@@ -40,7 +40,8 @@ function ensureNodeModules() {
   const marker = join(root, 'node_modules', '.package-lock.json');
   if (existsSync(marker) && statSync(marker).mtimeMs >= statSync(lock).mtimeMs) return;
   log('installing npm dependencies');
-  run('npm', ['ci', '--no-audit', '--no-fund', '--onnxruntime-node-install=skip']);
+  // onnxruntime-node is a test oracle only: its bundled CPU binary is enough, skip its downloads.
+  run('npm', ['ci', '--no-audit', '--no-fund'], { env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' } });
 }
 
 async function ensureNative() {

@@ -43,6 +43,9 @@ interface ExperimentFlags {
   epochs?: number;
   targets?: 'labels' | 'predictions';
   trainWholeAe?: boolean;
+  autocast?: 'bfloat16' | 'float16';
+  channelsLast?: boolean;
+  foldBn?: boolean;
 }
 
 function withExperimentOptions(cmd: Command): Command {
@@ -56,7 +59,10 @@ function withExperimentOptions(cmd: Command): Command {
     .option('--epochs <n>', 'classifier training epochs', positiveInt)
     .option('--finetune-steps <n>', 'decoder fine-tuning steps per classifier', positiveInt)
     .addOption(new Option('--targets <kind>', "fine-tuning targets: true 'labels' (paper) or the classifier's own 'predictions'").choices(['labels', 'predictions']))
-    .option('--train-whole-ae', 'fine-tune encoder and decoder (the paper freezes the encoder)');
+    .option('--train-whole-ae', 'fine-tune encoder and decoder (the paper freezes the encoder)')
+    .addOption(new Option('--autocast <dtype>', 'mixed precision for fine-tuning').choices(['bfloat16', 'float16']))
+    .option('--channels-last', 'channels_last memory format for fine-tuning')
+    .option('--fold-bn', "fold the frozen classifier's BatchNorm into its convolutions while fine-tuning");
 }
 
 function planFrom(f: ExperimentFlags): { plan: ExperimentPlan; runDir: string } {
@@ -73,6 +79,7 @@ function planFrom(f: ExperimentFlags): { plan: ExperimentPlan; runDir: string } 
       steps: f.finetuneSteps ?? base.finetune.steps,
       targets: f.targets ?? base.finetune.targets,
       trainWholeAe: f.trainWholeAe ?? base.finetune.trainWholeAe,
+      speed: { autocast: f.autocast, channelsLast: f.channelsLast, foldClassifierBn: f.foldBn },
     },
   };
   const runDir = resolve(f.runDir ?? `runs/${f.dataset}${f.quick ? '-quick' : ''}`);

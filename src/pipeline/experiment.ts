@@ -136,7 +136,7 @@ export function experimentJobs(plan: ExperimentPlan): ExperimentJobs {
     finetunes.set(name, {
       name: `finetune[${name}]`,
       deps: [pretrain, clsJob],
-      config: { ...common, classifier: name, ...cfg },
+      config: { ...common, classifier: name, ...(cfg as unknown as Record<string, Json>) },
       async run(ctx) {
         const data = await experimentData(plan);
         manualSeed(plan.seed);
@@ -151,6 +151,7 @@ export function experimentJobs(plan: ExperimentPlan): ExperimentJobs {
           optimizer: cfg.optimizer,
           targets: cfg.targets,
           trainWholeAe: cfg.trainWholeAe,
+          speed: cfg.speed,
           seed: plan.seed + 2,
           batch: batches.batch,
           checkpoint: jobCheckpoint(ctx, plan.checkpointEvery),

@@ -4,6 +4,7 @@
 import { basename, extname } from 'node:path';
 import { SMALL_STAGES, VGG16_STAGES, type SegNetStages } from '../models/segnet.js';
 import type { OptimizerName } from '../train/classifier.js';
+import type { SpeedOptions } from '../train/speed.js';
 import type { ExperimentConfig } from './config.js';
 
 export type DatasetChoice = 'mnist' | 'fashion-mnist';
@@ -42,7 +43,7 @@ export interface ExperimentPlan {
   classifierTraining: { epochs: number; batchSize: number; lr: number; optimizer: OptimizerName; augmentShift: number };
   ae: { stages: SegNetStages; epochs: number; batchSize: number; lr: number };
   /** Fine-tuning length: `epochs` over the training set when set, else `steps`. */
-  finetune: { steps: number; epochs: number | null; batchSize: number; lr: number; optimizer: OptimizerName; targets: 'labels' | 'predictions'; trainWholeAe: boolean };
+  finetune: { steps: number; epochs: number | null; batchSize: number; lr: number; optimizer: OptimizerName; targets: 'labels' | 'predictions'; trainWholeAe: boolean; speed: SpeedOptions };
   analysis: { nmiBins: number; interPairs: number; gridSamples: number };
 }
 
@@ -61,7 +62,7 @@ export function defaultPlan(overrides: Partial<ExperimentPlan> = {}): Experiment
     checkpointEvery: 100,
     classifierTraining: { epochs: 6, batchSize: 64, lr: 2e-3, optimizer: 'adam', augmentShift: 2 },
     ae: { stages: [[32, 32], [64, 64]], epochs: 2, batchSize: 32, lr: 2e-3 },
-    finetune: { steps: 150, epochs: null, batchSize: 32, lr: 1e-3, optimizer: 'adam', targets: 'labels', trainWholeAe: false },
+    finetune: { steps: 150, epochs: null, batchSize: 32, lr: 1e-3, optimizer: 'adam', targets: 'labels', trainWholeAe: false, speed: {} },
     analysis: { nmiBins: 64, interPairs: 200, gridSamples: 8 },
     ...overrides,
   };
@@ -115,6 +116,7 @@ export function planFromConfig(cfg: ExperimentConfig, device: string): Experimen
       optimizer: cfg.finetune.optimizer,
       targets: cfg.finetune.targets,
       trainWholeAe: cfg.finetune.trainWholeAe,
+      speed: base.finetune.speed,
     },
     analysis: { ...base.analysis, nmiBins: cfg.eval.nmiBins },
   };

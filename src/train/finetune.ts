@@ -7,12 +7,15 @@ import { constantSchedule, type Module } from '../nn/index.js';
 import type { SegNet } from '../models/segnet.js';
 import { trainLoop, type TrainLoopResult } from './loop.js';
 import { makeOptimizer, type CommonTrainOptions } from './classifier.js';
+import { prepareForFinetune, withSpeedOptions, type SpeedOptions } from './speed.js';
 
 export interface FinetuneOptions extends CommonTrainOptions {
   /** 'labels': the true labels (the paper); 'predictions': the classifier's own argmax on the originals (no labels needed). */
   targets?: 'labels' | 'predictions';
   /** Train encoder and decoder instead of the decoder alone. */
   trainWholeAe?: boolean;
+  /** Speed options (mixed precision, channels_last, BatchNorm folding of the frozen classifier); see speed.ts. */
+  speed?: SpeedOptions;
   name?: string;
 }
 
@@ -21,6 +24,10 @@ export async function finetuneDecoder(ae: SegNet, classifier: Module, o: Finetun
   const whole = o.trainWholeAe ?? false;
   ae.encoder.freeze(!whole).train(whole);
   ae.decoder.freeze(false);
+  // Before the optimizer is built: channels_last replaces parameter tensors.
+  const speed = o.speed ?? {};
+  prepareForFinetune(ae, classifier, speed);
+  const deviceType = ae.parameters()[0].device.startsWith('cuda') ? 'cuda' : 'cpu';
   const optimizer = makeOptimizer(o.optimizer ?? 'adam', (whole ? ae : ae.decoder).trainableParameters(), o.lr, o.weightDecay);
   const targetOf = (b: { x: Tensor; y: Tensor }): Tensor =>
     o.targets === 'predictions' ? noGrad(() => classifier.forward(b.x).argmax(1)) : b.y;
@@ -30,11 +37,11 @@ export async function finetuneDecoder(ae: SegNet, classifier: Module, o: Finetun
     optimizer,
     schedule: constantSchedule(o.lr),
     batch: o.batch,
-    loss: (b) => {
+    loss: withSpeedOptions(speed, deviceType, (b) => {
       const encoding = whole ? ae.encoder.encode(b.x) : noGrad(() => ae.encoder.encode(b.x));
       const reconstruction = ae.decoder.decode(encoding);
       return F.crossEntropy(classifier.forward(reconstruction), targetOf(b));
-    },
+    }),
     modules: whole ? { ae } : { decoder: ae.decoder },
     seed: o.seed,
     checkpoint: o.checkpoint,
