@@ -1,13 +1,13 @@
 // Typed errors of the ONNX importer. Every message is one line naming the file (and the node
 // where there is one) and the reason.
+import { printable } from '../../common/text.js';
 
 /** Base class: catch this to handle any failure of ONNX import. */
 export class OnnxError extends Error {
   override name = 'OnnxError';
 
   constructor(message: string) {
-    // Names inside a file may hold any characters; escape control characters to keep one line.
-    super(message.replace(/[\u0000-\u001f\u007f]/g, (c) => JSON.stringify(c).slice(1, -1)));
+    super(printable(message));
   }
 }
 

@@ -1,0 +1,5 @@
+// Text taken from a file (entry names, pickle strings) can hold any bytes; error messages must
+// stay one line and printable, so control characters are shown as \xNN escapes.
+export function printable(s: string): string {
+  return s.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
