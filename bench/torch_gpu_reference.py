@@ -14,8 +14,11 @@ import sys
 import time
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
+
+# The same SegNet and toy classifier as the CPU reference (bench/torch_reference.py).
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from torch_reference import SegNet, classifier  # noqa: E402
 
 VGG16_STAGES = [[64, 64], [128, 128], [256, 256, 256], [512, 512, 512], [512, 512, 512]]
 SMALL_STAGES = [[32, 32], [64, 64]]
@@ -29,57 +32,6 @@ ROWS = {
     'resnet50-bf16': ('paper', 'resnet50', 64, torch.bfloat16),
     'alexnet-bf16': ('paper', 'alexnet', 64, torch.bfloat16),
 }
-
-
-def conv_bn_relu(cin, cout):
-    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.ReLU())
-
-
-class SegNet(nn.Module):
-    """Encoder stages of conv-BN-ReLU ending in argmax-keeping max-pools; the decoder mirrors
-    them, unpooling with the encoder's indices; a 1x1 conv maps back to the input channels."""
-
-    def __init__(self, in_channels, stages):
-        super().__init__()
-        self.encoder = nn.ModuleList()
-        cin = in_channels
-        for widths in stages:
-            layers = []
-            for w in widths:
-                layers.append(conv_bn_relu(cin, w))
-                cin = w
-            self.encoder.append(nn.Sequential(*layers))
-        self.decoder = nn.ModuleList()
-        reversed_stages = list(reversed(stages))
-        for i, widths in enumerate(reversed_stages):
-            narrow_to = reversed_stages[i + 1][-1] if i + 1 < len(reversed_stages) else widths[0]
-            layers = []
-            for j, w in enumerate(widths):
-                cout = narrow_to if j == len(widths) - 1 else w
-                layers.append(conv_bn_relu(cin, cout))
-                cin = cout
-            self.decoder.append(nn.Sequential(*layers))
-        self.final = nn.Conv2d(cin, in_channels, 1)
-
-    def encode(self, x):
-        indices = []
-        for stage in self.encoder:
-            x, idx = F.max_pool2d(stage(x), 2, 2, return_indices=True)
-            indices.append(idx)
-        return x, indices
-
-    def decode(self, code, indices):
-        x = code
-        for stage, idx in zip(self.decoder, reversed(indices)):
-            x = stage(F.max_unpool2d(x, idx, 2, 2))
-        return self.final(x)
-
-
-def small_cnn():
-    return nn.Sequential(
-        nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(64 * 8 * 8, 128), nn.ReLU(), nn.Linear(128, 10))
 
 
 def torchvision_classifier(name):
@@ -121,7 +73,7 @@ def bench_row(row, device, steps, size_override, batch_override):
     batch = batch_override or batch
     torch.manual_seed(0)
     if workload == 'toy':
-        ae, cls, channels, size, classes = SegNet(1, SMALL_STAGES), small_cnn(), 1, 32, 10
+        ae, cls, channels, size, classes = SegNet(1, SMALL_STAGES), classifier(), 1, 32, 10
     else:
         ae, cls, channels, size, classes = SegNet(3, VGG16_STAGES), torchvision_classifier(cls_name), 3, 224, 1000
     size = size_override or size
