@@ -28,7 +28,7 @@ export const ExperimentConfig = z.strictObject({
   /** At least one classifier; each gets its own fine-tuned decoder. */
   classifiers: z.array(ClassifierSpec).min(1, 'must list at least one classifier'),
   /** Seeds data order, initialisation and sampling: same seed, same results. Default 0. */
-  seed: z.number().int('must be an integer').min(0).max(2 ** 31 - 1).default(0),
+  seed: z.number().int('must be an integer').min(0).max(2 ** 31 - 1).default(0).transform((n) => n || 0), // -0 (valid JSON) becomes 0
   /** 'auto' (default: cuda when usable), 'cpu', 'cuda' or 'cuda:N'. */
   device: z
     .string()

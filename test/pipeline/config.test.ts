@@ -66,3 +66,8 @@ test('JSON files: relative paths resolve against the file, read and parse errors
 test('fuzz: 3000 arbitrary and mutated configs load or fail with a one-line field error', () => {
   fuzzConfig(3000);
 });
+
+test('a seed of -0 (valid JSON) loads as 0, so a loaded config round-trips through JSON (a fuzz finding)', () => {
+  const cfg = loadConfig({ classifiers: ['vgg'], seed: -0 });
+  assert.ok(Object.is(cfg.seed, 0));
+});
