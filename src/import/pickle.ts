@@ -1,24 +1,18 @@
-import { printable } from '../common/text.js';
 // A safe unpickler: runs the pickle virtual machine (protocols 0 to 5) over plain data only.
 // Python's pickle calls whatever global a file names (os.system included); this one never calls
 // anything. A global is resolved against an allow-list of handlers written here in TypeScript,
 // and any other name stops the load before a single value is built from it. Every length read
 // from the file is checked against the bytes that remain before anything is allocated.
+import { FileContentError } from '../common/text.js';
 
 /** A pickle names a global outside the allow-list (possibly a code-execution attempt). */
-export class UnsafePickleError extends Error {
+export class UnsafePickleError extends FileContentError {
   override name = 'UnsafePickleError';
-  constructor(message: string) {
-    super(printable(message));
-  }
 }
 
 /** The pickle stream is malformed, truncated or uses a feature this reader does not support. */
-export class PickleError extends Error {
+export class PickleError extends FileContentError {
   override name = 'PickleError';
-  constructor(message: string) {
-    super(printable(message));
-  }
 }
 
 /** What an allowed global does when the pickle calls it (REDUCE, NEWOBJ, INST, OBJ). */

@@ -8,7 +8,7 @@
 // A tensor is a storage plus offset, size and stride; it is rebuilt as a strided view of one
 // shared tensor per storage, so views that shared memory in Python share it here too, and the
 // memory held never exceeds the storage bytes in the file.
-import { printable } from '../common/text.js';
+import { FileContentError } from '../common/text.js';
 import { readFileSync } from 'node:fs';
 import { inflateRawSync } from 'node:zlib';
 import { BYTES_PER_ELEMENT, isFloating, noGrad, tensor, tidy, type DType, type Tensor } from '../engine/index.js';
@@ -17,11 +17,8 @@ import { PickleError, PickleGlobal, unpickle, unpickleAt, type GlobalHandler } f
 export { UnsafePickleError, PickleError } from './pickle.js';
 
 /** The checkpoint file is malformed, truncated, or not a PyTorch checkpoint. */
-export class PthError extends Error {
+export class PthError extends FileContentError {
   override name = 'PthError';
-  constructor(message: string) {
-    super(printable(message));
-  }
 }
 
 /** What a checkpoint holds: nested plain values with tensors as leaves. */

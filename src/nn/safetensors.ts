@@ -5,13 +5,10 @@
 import { readFileSync } from 'node:fs';
 import { noGrad, tensor, viewBuffer, type DType, type Tensor, BYTES_PER_ELEMENT } from '../engine/index.js';
 import { writeFileAtomic } from '../common/atomic.js';
-import { printable } from '../common/text.js';
+import { FileContentError } from '../common/text.js';
 
-export class SafetensorsError extends Error {
+export class SafetensorsError extends FileContentError {
   override name = 'SafetensorsError';
-  constructor(message: string) {
-    super(printable(message));
-  }
 }
 
 const TO_FILE: Record<DType, string> = {

@@ -1,14 +1,10 @@
 // Typed errors of the ONNX importer. Every message is one line naming the file (and the node
 // where there is one) and the reason.
-import { printable } from '../../common/text.js';
+import { FileContentError } from '../../common/text.js';
 
 /** Base class: catch this to handle any failure of ONNX import. */
-export class OnnxError extends Error {
+export class OnnxError extends FileContentError {
   override name = 'OnnxError';
-
-  constructor(message: string) {
-    super(printable(message));
-  }
 }
 
 /** The file cannot be read or is not a well-formed ONNX protobuf. */
