@@ -54,8 +54,8 @@ export interface FuzzSummary {
   rejected: Record<string, number>;
 }
 
-/** Runs the property numRuns times (fixed seed); throws on the first violating input. */
-export function fuzzOnnx(numRuns: number, seed = 20180618): FuzzSummary {
+/** Runs the property numRuns times (fixed seed; `path` replays one recorded case); throws on the first violating input. */
+export function fuzzOnnx(numRuns: number, seed = 20180618, path?: string): FuzzSummary {
   const base = seedModel();
   const summary: FuzzSummary = { runs: 0, built: 0, rejected: {} };
   fc.assert(
@@ -76,7 +76,7 @@ export function fuzzOnnx(numRuns: number, seed = 20180618): FuzzSummary {
       }
       if (Date.now() - started > 2000) throw new Error(`loading took ${Date.now() - started} ms`);
     }),
-    { numRuns, seed },
+    { numRuns, seed, path },
   );
   return summary;
 }

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { isFloating, keep, noGrad, tensor, type Tensor } from '../../engine/index.js';
 import { Module } from '../../nn/index.js';
-import { OnnxError, OnnxParseError, OnnxRuntimeError, OnnxUnsupportedOperatorError } from './errors.js';
+import { OnnxError, OnnxGraphError, OnnxParseError, OnnxRuntimeError, OnnxUnsupportedOperatorError } from './errors.js';
 import { buildGraph, type OnnxGraph } from './graph.js';
 import { OPERATORS, SUPPORTED_OPERATORS, type RunContext } from './ops.js';
 import { decodeModel, type ModelSource, type TensorData } from './proto.js';
@@ -148,7 +148,13 @@ export function loadOnnxClassifierFromBytes(bytes: Uint8Array, opts: LoadOnnxOpt
     }
     spec.check?.(node);
   }
-  return new OnnxModule(graph, opts.device ?? 'cpu');
+  try {
+    return new OnnxModule(graph, opts.device ?? 'cpu');
+  } catch (e) {
+    // libtorch refusing a constant (absurd dims, say) is a property of the file, not a crash.
+    if (e instanceof OnnxError || !(e instanceof Error)) throw e;
+    throw new OnnxGraphError(`${src.file}: the graph's constants cannot be built (${e.message.split('\n')[0].slice(0, 200)})`);
+  }
 }
 
 /** Loads an ONNX image classifier: one input [N, C, H, W], first output the logits [N, classes]. */
