@@ -95,6 +95,36 @@ export interface CrossMatrix {
   delta: number[][];
 }
 
+/** Full accuracy (top-1, top-5) of every column's classifier on every row's images, and on the originals. */
+export interface AccuracyGrid {
+  rows: string[];
+  columns: string[];
+  /** cells[i][j]: classifier j on the images of row i. */
+  cells: Accuracy[][];
+  /** original[j]: classifier j on the original images. */
+  original: Accuracy[];
+}
+
+export function accuracyGrid(
+  rows: { name: string; images: Tensor }[],
+  columns: { name: string; forward: Forward }[],
+  originals: Tensor,
+  labels: Tensor,
+  opts: EvalOptions = {},
+): AccuracyGrid {
+  if (rows.length === 0 || columns.length === 0) throw new AnalysisError(`crossMatrix needs at least one row and one column, got ${rows.length} and ${columns.length}`);
+  const original = columns.map((c) => evaluateClassifier(c.forward, originals, labels, opts));
+  const cells = rows.map((r) => columns.map((c) => evaluateClassifier(c.forward, r.images, labels, opts)));
+  return { rows: rows.map((r) => r.name), columns: columns.map((c) => c.name), cells, original };
+}
+
+/** The top-1 cross matrix (and its changes against the originals) of an accuracy grid. */
+export function crossMatrixOf(g: AccuracyGrid): CrossMatrix {
+  const top1 = g.cells.map((row) => row.map((a) => a.top1));
+  const original = g.original.map((a) => a.top1);
+  return { rows: g.rows, columns: g.columns, top1, original, delta: deltaMatrix(top1, original) };
+}
+
 /**
  * Cross-evaluation: every classifier (column) on every AE's reconstructions (row) and on the
  * originals. All image tensors are [N, C, H, W] in normalized model-input space and share
@@ -107,11 +137,7 @@ export function crossMatrix(
   labels: Tensor,
   opts: EvalOptions = {},
 ): CrossMatrix {
-  if (rows.length === 0 || columns.length === 0) throw new AnalysisError(`crossMatrix needs at least one row and one column, got ${rows.length} and ${columns.length}`);
-  const top1Of = (forward: Forward, images: Tensor) => evaluateClassifier(forward, images, labels, opts).top1;
-  const original = columns.map((c) => top1Of(c.forward, originals));
-  const top1 = rows.map((r) => columns.map((c) => top1Of(c.forward, r.images)));
-  return { rows: rows.map((r) => r.name), columns: columns.map((c) => c.name), top1, original, delta: deltaMatrix(top1, original) };
+  return crossMatrixOf(accuracyGrid(rows, columns, originals, labels, opts));
 }
 
 /** Each cell minus its column's accuracy on the originals (`baselineRow[j]`). */

@@ -7,9 +7,9 @@ import { tidy, type Tensor } from '../engine/index.js';
 import type { Module } from '../nn/index.js';
 import { writeFileAtomic } from '../common/atomic.js';
 import {
-  evaluateClassifier,
   channelHistograms,
-  crossMatrix,
+  accuracyGrid,
+  crossMatrixOf,
   gridEnergy,
   interNmi,
   intraNmi,
@@ -79,29 +79,25 @@ export function evaluationJob(plan: ExperimentPlan, jobs: ExperimentJobs): JobSp
       const opts = { batchSize: plan.evalBatchSize, device: plan.device };
 
       await ctx.progress(0.05, 'cross-evaluation');
-      const cross = crossMatrix(
+      // One pass per (images, classifier) pair gives both the cross matrix and the accuracy table.
+      const grid = accuracyGrid(
         aeNames.map((n) => ({ name: n, images: recon.get(n)! })),
         classifiers.map((c) => ({ name: c.name, forward: (x: Tensor) => c.model.forward(x) })),
         data.eval.images,
         labels,
         opts,
       );
-      const evalClassifiers = [];
-      for (const [j, c] of classifiers.entries()) {
-        const entry = plan.classifiers[j];
-        const clsOut = ctx.output(jobs.classifiers.get(entry.name)!);
-        const fwd = (x: Tensor) => c.model.forward(x);
-        evalClassifiers.push({
+      const cross = crossMatrixOf(grid);
+      const evalClassifiers = classifiers.map((c, j) => {
+        const clsOut = ctx.output(jobs.classifiers.get(plan.classifiers[j].name)!);
+        return {
           name: c.name,
           family: clsOut.family,
           parameters: clsOut.parameters,
-          accuracy: {
-            original: evaluateClassifier(fwd, data.eval.images, labels, opts),
-            generic: evaluateClassifier(fwd, recon.get(GENERIC_AE)!, labels, opts),
-            own: evaluateClassifier(fwd, recon.get(aeName(c.name))!, labels, opts),
-          },
-        });
-      }
+          // Row 0 is A_S, row j + 1 the classifier's own S2SNet.
+          accuracy: { original: grid.original[j], generic: grid.cells[0][j], own: grid.cells[j + 1][j] },
+        };
+      });
       // The square part: row S2S-i, column j.
       const names = classifiers.map((c) => c.name);
       const order = totalOrder(names, cross.delta.slice(1));
