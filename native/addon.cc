@@ -49,32 +49,42 @@ int64_t storageBytes(const at::Tensor& t) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Tensor handle. Owns one reference to an at::Tensor; dispose() drops it early, the GC
-// finalizer drops it otherwise. Byte counts are reported to V8 so native memory creates GC
-// pressure even when nobody calls dispose().
+// Tensor handle. Owns one reference to an at::Tensor. dispose() frees it and the handle's own
+// native memory at once; the GC finalizer frees both otherwise. Byte counts are reported to V8
+// so native memory creates GC pressure even when nobody calls dispose().
+//
+// Why dispose() unwraps the JS object and deletes the C++ object instead of only dropping the
+// tensor: Node runs finalizers from the event loop, never inside a synchronous loop, so a
+// training loop that does not yield would keep one wrapper per tensor it ever created.
+constexpr const char* kDisposedMessage = "Tensor was disposed; it cannot be used any more (keep() it or create it outside tidy())";
+
 class TensorHandle : public Napi::ObjectWrap<TensorHandle> {
  public:
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "TensorHandle",
                        {
-                           InstanceMethod("dispose", &TensorHandle::Dispose),
-                           InstanceAccessor("disposed", &TensorHandle::IsDisposed, nullptr),
-                           InstanceAccessor("shape", &TensorHandle::Shape, nullptr),
-                           InstanceAccessor("dtype", &TensorHandle::Dtype, nullptr),
-                           InstanceAccessor("device", &TensorHandle::Device, nullptr),
-                           InstanceAccessor("requiresGrad", &TensorHandle::RequiresGrad,
-                                            &TensorHandle::SetRequiresGrad),
-                           InstanceAccessor("isLeaf", &TensorHandle::IsLeaf, nullptr),
-                           InstanceMethod("grad", &TensorHandle::Grad),
-                           InstanceMethod("setGrad", &TensorHandle::SetGrad),
-                           InstanceMethod("toBuffer", &TensorHandle::ToBuffer),
-                           InstanceMethod("sameStorage", &TensorHandle::SameStorage),
+                           method("dispose", Dispose),
+                           accessor("disposed", IsDisposed),
+                           accessor("shape", Invoke<&TensorHandle::Shape>),
+                           accessor("dtype", Invoke<&TensorHandle::Dtype>),
+                           accessor("device", Invoke<&TensorHandle::Device>),
+                           accessor("requiresGrad", Invoke<&TensorHandle::RequiresGrad>, Invoke<&TensorHandle::SetRequiresGrad>),
+                           accessor("isLeaf", Invoke<&TensorHandle::IsLeaf>),
+                           method("grad", Invoke<&TensorHandle::Grad>),
+                           method("setGrad", Invoke<&TensorHandle::SetGrad>),
+                           method("toBuffer", Invoke<&TensorHandle::ToBuffer>),
+                           method("sameStorage", Invoke<&TensorHandle::SameStorage>),
                        });
   }
 
   explicit TensorHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TensorHandle>(info) {}
 
-  ~TensorHandle() override { release(); }
+  ~TensorHandle() override {
+    if (env_ == nullptr) return;  // constructed from JS, never given a tensor
+    liveTensors--;
+    liveBytes -= bytes_;
+    if (bytes_ > 0 && env_ != nullptr) Napi::MemoryManagement::AdjustExternalMemory(env_, -bytes_);
+  }
 
   static Napi::Object Wrap(Napi::Env env, at::Tensor t) {
     auto* data = env.GetInstanceData<AddonData>();
@@ -83,80 +93,109 @@ class TensorHandle : public Napi::ObjectWrap<TensorHandle> {
     h->env_ = env;
     h->bytes_ = storageBytes(t);
     h->tensor_ = std::move(t);
-    h->live_ = true;
     liveTensors++;
     liveBytes += h->bytes_;
     if (h->bytes_ > 0) Napi::MemoryManagement::AdjustExternalMemory(env, h->bytes_);
     return obj;
   }
 
-  static bool Is(Napi::Env env, const Napi::Value& v) {
-    if (!v.IsObject()) return false;
+  /** The tensor behind a JS value, or a TypeError (not a tensor) or an Error (disposed). */
+  static const at::Tensor& tensorOf(Napi::Env env, const Napi::Value& v, const char* what) {
     auto* data = env.GetInstanceData<AddonData>();
-    return v.As<Napi::Object>().InstanceOf(data->tensorCtor.Value());
-  }
-
-  const at::Tensor& tensor(Napi::Env env) const {
-    if (!live_) throw Napi::Error::New(env, "Tensor was disposed; it cannot be used any more (keep() it or create it outside tidy())");
-    return tensor_;
+    if (!v.IsObject() || !v.As<Napi::Object>().InstanceOf(data->tensorCtor.Value())) {
+      throw Napi::TypeError::New(env, std::string(what) + ": expected a Tensor");
+    }
+    const TensorHandle* h = live(env, v);
+    if (h == nullptr || !h->tensor_.defined()) throw Napi::Error::New(env, kDisposedMessage);
+    return h->tensor_;
   }
 
  private:
-  void release() {
-    if (!live_) return;
-    live_ = false;
-    tensor_ = at::Tensor();
-    liveTensors--;
-    liveBytes -= bytes_;
-    if (bytes_ > 0 && env_ != nullptr) Napi::MemoryManagement::AdjustExternalMemory(env_, -bytes_);
+  // The C++ object of a handle, or null once disposed.
+  static TensorHandle* live(napi_env env, napi_value v) {
+    void* self = nullptr;
+    return napi_unwrap(env, v, &self) == napi_ok ? static_cast<TensorHandle*>(self) : nullptr;
   }
 
-  Napi::Value Dispose(const Napi::CallbackInfo& info) {
-    release();
-    return info.Env().Undefined();
+  // Members are reached through these rather than ObjectWrap's own wrappers, which cannot tell
+  // a disposed handle (no C++ object left) from a foreign object.
+  using Member = Napi::Value (TensorHandle::*)(const Napi::CallbackInfo&);
+  template <Member member>
+  static napi_value Invoke(napi_env env, napi_callback_info cbInfo) {
+    Napi::CallbackInfo info(env, cbInfo);
+    try {
+      TensorHandle* self = live(env, info.This());
+      if (self == nullptr || !self->tensor_.defined()) throw Napi::Error::New(info.Env(), kDisposedMessage);
+      return (self->*member)(info);
+    } catch (const Napi::Error& e) {
+      e.ThrowAsJavaScriptException();
+      return nullptr;
+    }
   }
-  Napi::Value IsDisposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), !live_); }
+  static napi_value IsDisposed(napi_env env, napi_callback_info cbInfo) {
+    Napi::CallbackInfo info(env, cbInfo);
+    return Napi::Boolean::New(env, live(env, info.This()) == nullptr);
+  }
+  static PropertyDescriptor method(const char* name, napi_callback fn) {
+    return napi_property_descriptor{name, nullptr, fn, nullptr, nullptr, nullptr, napi_default_method, nullptr};
+  }
+  static PropertyDescriptor accessor(const char* name, napi_callback get, napi_callback set = nullptr) {
+    return napi_property_descriptor{name, nullptr, nullptr, get, set, nullptr, napi_default_jsproperty, nullptr};
+  }
+
+  const at::Tensor& tensor() const { return tensor_; }
+
+  // Disposing twice is allowed: tidy() scopes and user code may both dispose a tensor.
+  static napi_value Dispose(napi_env env, napi_callback_info cbInfo) {
+    Napi::CallbackInfo info(env, cbInfo);
+    if (TensorHandle* self = live(env, info.This())) {
+      napi_remove_wrap(env, info.This(), nullptr);
+      delete self;
+    }
+    return nullptr;
+  }
 
   Napi::Value Shape(const Napi::CallbackInfo& info) {
     auto env = info.Env();
-    const auto& t = tensor(env);
+    const auto& t = tensor();
     auto arr = Napi::Array::New(env, t.dim());
     for (int64_t i = 0; i < t.dim(); i++) arr.Set(static_cast<uint32_t>(i), Napi::Number::New(env, static_cast<double>(t.size(i))));
     return arr;
   }
   Napi::Value Dtype(const Napi::CallbackInfo& info) {
-    return Napi::String::New(info.Env(), c10::toString(tensor(info.Env()).scalar_type()));
+    return Napi::String::New(info.Env(), c10::toString(tensor().scalar_type()));
   }
   Napi::Value Device(const Napi::CallbackInfo& info) {
-    return Napi::String::New(info.Env(), tensor(info.Env()).device().str());
+    return Napi::String::New(info.Env(), tensor().device().str());
   }
   Napi::Value RequiresGrad(const Napi::CallbackInfo& info) {
-    return Napi::Boolean::New(info.Env(), tensor(info.Env()).requires_grad());
+    return Napi::Boolean::New(info.Env(), tensor().requires_grad());
   }
-  void SetRequiresGrad(const Napi::CallbackInfo& info, const Napi::Value& v) {
+  Napi::Value SetRequiresGrad(const Napi::CallbackInfo& info) {
     auto env = info.Env();
     GUARD_BEGIN
-    at::Tensor t = tensor(env);
-    t.set_requires_grad(v.ToBoolean().Value());
+    at::Tensor t = tensor();
+    t.set_requires_grad(info[0].ToBoolean().Value());
     GUARD_END(env)
+    return env.Undefined();
   }
   Napi::Value IsLeaf(const Napi::CallbackInfo& info) {
-    return Napi::Boolean::New(info.Env(), tensor(info.Env()).is_leaf());
+    return Napi::Boolean::New(info.Env(), tensor().is_leaf());
   }
   Napi::Value Grad(const Napi::CallbackInfo& info) {
     auto env = info.Env();
-    const auto& g = tensor(env).grad();
+    const auto& g = tensor().grad();
     if (!g.defined()) return env.Null();
     return Wrap(env, g);
   }
   Napi::Value SetGrad(const Napi::CallbackInfo& info) {
     auto env = info.Env();
     GUARD_BEGIN
-    at::Tensor t = tensor(env);
+    at::Tensor t = tensor();
     if (info[0].IsNull() || info[0].IsUndefined()) {
       t.mutable_grad().reset();
     } else {
-      t.mutable_grad() = Unwrap(info[0].As<Napi::Object>())->tensor(env);
+      t.mutable_grad() = tensorOf(env, info[0], "setGrad");
     }
     GUARD_END(env)
     return env.Undefined();
@@ -165,7 +204,7 @@ class TensorHandle : public Napi::ObjectWrap<TensorHandle> {
   Napi::Value ToBuffer(const Napi::CallbackInfo& info) {
     auto env = info.Env();
     GUARD_BEGIN
-    at::Tensor t = tensor(env).detach().to(at::kCPU).contiguous();
+    at::Tensor t = tensor().detach().to(at::kCPU).contiguous();
     size_t n = t.numel() * t.element_size();
     auto buf = Napi::ArrayBuffer::New(env, n);
     if (n > 0) std::memcpy(buf.Data(), t.data_ptr(), n);
@@ -174,21 +213,17 @@ class TensorHandle : public Napi::ObjectWrap<TensorHandle> {
   }
   Napi::Value SameStorage(const Napi::CallbackInfo& info) {
     auto env = info.Env();
-    const auto& a = tensor(env);
-    const auto& b = Unwrap(info[0].As<Napi::Object>())->tensor(env);
+    const auto& a = tensor();
+    const auto& b = tensorOf(env, info[0], "sameStorage");
     return Napi::Boolean::New(env, a.has_storage() && b.has_storage() && a.storage().is_alias_of(b.storage()));
   }
 
   Napi::Env env_ = nullptr;
   at::Tensor tensor_;
   int64_t bytes_ = 0;
-  bool live_ = false;
 };
 
-const at::Tensor& toTensor(Napi::Env env, const Napi::Value& v, const char* what) {
-  if (!TensorHandle::Is(env, v)) throw Napi::TypeError::New(env, std::string(what) + ": expected a Tensor");
-  return TensorHandle::Unwrap(v.As<Napi::Object>())->tensor(env);
-}
+const at::Tensor& toTensor(Napi::Env env, const Napi::Value& v, const char* what) { return TensorHandle::tensorOf(env, v, what); }
 
 // ---------------------------------------------------------------------------------------------
 // dtype and device names shared with TypeScript.
@@ -665,6 +700,12 @@ Napi::Value MemoryStats(const Napi::CallbackInfo& info) {
   auto obj = Napi::Object::New(env);
   obj.Set("liveTensors", static_cast<double>(liveTensors.load()));
   obj.Set("liveBytes", static_cast<double>(liveBytes.load()));
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
+  // What malloc has handed out and not got back: grows with a native leak, unlike RSS, which
+  // also holds freed pages the allocator keeps for reuse.
+  struct mallinfo2 heap = mallinfo2();
+  obj.Set("mallocBytes", static_cast<double>(heap.uordblks + heap.hblkhd));
+#endif
   return obj;
 }
 

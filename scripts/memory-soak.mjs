@@ -17,8 +17,9 @@ const { memoryStats } = await import(pathToFileURL(join(root, 'dist/src/engine/i
 
 const mb = (bytes) => (bytes / 2 ** 20).toFixed(1);
 const report = (label, loss) => {
-  const { liveTensors, liveBytes } = memoryStats();
-  console.log(`${label.padEnd(12)} rss ${mb(process.memoryUsage.rss()).padStart(7)} MB   js heap ${mb(process.memoryUsage().heapUsed).padStart(6)} MB   live tensors ${liveTensors} (${mb(liveBytes)} MB)${loss === undefined ? '' : `   loss ${loss.toFixed(4)}`}`);
+  const { liveTensors, liveBytes, mallocBytes } = memoryStats();
+  const malloc = mallocBytes === undefined ? '' : `   malloc ${mb(mallocBytes).padStart(7)} MB`;
+  console.log(`${label.padEnd(12)} rss ${mb(process.memoryUsage.rss()).padStart(7)} MB${malloc}   js heap ${mb(process.memoryUsage().heapUsed).padStart(6)} MB   live tensors ${liveTensors} (${mb(liveBytes)} MB)${loss === undefined ? '' : `   loss ${loss.toFixed(4)}`}`);
 };
 
 const trainer = smallTrainer(0);

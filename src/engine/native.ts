@@ -39,6 +39,14 @@ export interface NativeInfo {
   mkldnn: boolean;
 }
 
+export interface MemoryStats {
+  /** Native tensors held by JavaScript handles, and their bytes. */
+  liveTensors: number;
+  liveBytes: number;
+  /** Bytes the C allocator has handed out and not got back (glibc >= 2.33 only). */
+  mallocBytes?: number;
+}
+
 export interface NativeAddon {
   opHandle(name: string, overload: string): number;
   opSchema(id: number): string;
@@ -56,7 +64,7 @@ export interface NativeAddon {
   setCudnnBenchmark(on: boolean): void;
   synchronize(): void;
   info(): NativeInfo;
-  memoryStats(): { liveTensors: number; liveBytes: number };
+  memoryStats(): MemoryStats;
 }
 
 const here = dirname(fileURLToPath(import.meta.url));

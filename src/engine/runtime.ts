@@ -1,5 +1,5 @@
 // Process-wide engine settings and facts: threads, seeds, devices, memory, mixed precision.
-import { native } from './native.js';
+import { native, type MemoryStats } from './native.js';
 
 export interface EngineInfo {
   torchVersion: string;
@@ -51,7 +51,7 @@ export function setCudnnBenchmark(on: boolean): void {
 }
 
 /** Live native tensors held by JavaScript handles, and their bytes. */
-export function memoryStats(): { liveTensors: number; liveBytes: number } {
+export function memoryStats(): MemoryStats {
   return native.memoryStats();
 }
 
