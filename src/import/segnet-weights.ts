@@ -1,7 +1,9 @@
 // Weights for the SegNet autoencoder from PyTorch checkpoints: the authors' own SegNet release
 // (same parameter names as src/models/segnet.ts) and torchvision's VGG16 / VGG16-BN, whose 13
 // convolutions initialise the encoder as in the paper.
+import { extname } from 'node:path';
 import { noGrad, type Tensor } from '../engine/index.js';
+import { loadSafetensors } from '../nn/index.js';
 import type { SegNet } from '../models/segnet.js';
 import { loadStateDict, type LoadPthOptions } from './pth.js';
 
@@ -12,38 +14,56 @@ export class SegNetWeightsError extends Error {
 
 type Weights = string | Map<string, Tensor>;
 
-function open(weights: Weights, options: LoadPthOptions): { state: Map<string, Tensor>; source: string } {
-  return typeof weights === 'string' ? { state: loadStateDict(weights, options), source: weights } : { state: weights, source: 'state dict' };
+/** A file is read as safetensors by its extension, anything else as a torch.save checkpoint. */
+function open(weights: Weights, options: LoadPthOptions): { state: Map<string, Tensor>; source: string; opened: boolean } {
+  if (typeof weights !== 'string') return { state: weights, source: 'state dict', opened: false };
+  const state = extname(weights).toLowerCase() === '.safetensors' ? loadSafetensors(weights, 'cpu').tensors : loadStateDict(weights, options);
+  return { state, source: weights, opened: true };
 }
 
-function copyChecked(dst: Tensor, src: Tensor, what: string, source: string): void {
-  if (dst.shape.join(',') !== src.shape.join(',')) throw new SegNetWeightsError(`${source}: ${what} has shape [${src.shape}] but the SegNet expects [${dst.shape}]`);
+/** Frees the tensors of a checkpoint this module read (not a state dict the caller passed in). */
+function close(file: { state: Map<string, Tensor>; opened: boolean }): void {
+  if (file.opened) for (const t of file.state.values()) t.dispose();
+}
+
+function describe(segnet: SegNet): string {
+  return `stages ${JSON.stringify(segnet.config.stages)}, ${segnet.config.inChannels} input channel(s)`;
+}
+
+function copyChecked(segnet: SegNet, dst: Tensor, src: Tensor, what: string, source: string): void {
+  if (dst.shape.join(',') !== src.shape.join(',')) throw new SegNetWeightsError(`${source}: ${what} has shape [${src.shape}] but the SegNet expects [${dst.shape}] (${describe(segnet)})`);
   dst.copy_(src);
 }
 
 /**
  * Loads the authors' SegNet weights (encoder.conv11 ... decoder.conv_final, with BatchNorm
- * statistics) from a .pth file or a state dict. `module.`/`segnet.` prefixes and wrapper keys
- * are handled by loadStateDict; num_batches_tracked may be absent (files from before
- * BatchNorm counted batches); every other name must match both ways.
+ * statistics) from a .pth/.pt file, a .safetensors file (e.g. an A_S saved by a run) or a state
+ * dict. `module.`/`segnet.` prefixes and wrapper keys are handled by loadStateDict;
+ * num_batches_tracked may be absent (files from before BatchNorm counted batches); every other
+ * name must match both ways, and every shape must match.
  */
 export function loadSegNetWeights(segnet: SegNet, weights: Weights, options: LoadPthOptions = {}): void {
-  const { state, source } = open(weights, options);
-  const own = segnet.stateDict();
-  const optional = (k: string) => k.endsWith('.num_batches_tracked');
-  const missing = [...own.keys()].filter((k) => !state.has(k) && !optional(k));
-  const unexpected = [...state.keys()].filter((k) => !own.has(k));
-  if (missing.length || unexpected.length) {
-    const list = (names: string[]) => names.slice(0, 6).join(', ') + (names.length > 6 ? `, ... (${names.length})` : '');
-    const parts = [missing.length ? `missing ${list(missing)}` : '', unexpected.length ? `unexpected ${list(unexpected)}` : ''].filter(Boolean);
-    throw new SegNetWeightsError(`${source}: not a checkpoint of this SegNet (${parts.join('; ')})`);
-  }
-  noGrad(() => {
-    for (const [k, t] of own) {
-      const src = state.get(k);
-      if (src) copyChecked(t, src, k, source);
+  const file = open(weights, options);
+  const { state, source } = file;
+  try {
+    const own = segnet.stateDict();
+    const optional = (k: string) => k.endsWith('.num_batches_tracked');
+    const missing = [...own.keys()].filter((k) => !state.has(k) && !optional(k));
+    const unexpected = [...state.keys()].filter((k) => !own.has(k));
+    if (missing.length || unexpected.length) {
+      const list = (names: string[]) => names.slice(0, 6).join(', ') + (names.length > 6 ? `, ... (${names.length})` : '');
+      const parts = [missing.length ? `missing ${list(missing)}` : '', unexpected.length ? `unexpected ${list(unexpected)}` : ''].filter(Boolean);
+      throw new SegNetWeightsError(`${source}: not a checkpoint of this SegNet (${parts.join('; ')}; the SegNet has ${describe(segnet)})`);
     }
-  });
+    noGrad(() => {
+      for (const [k, t] of own) {
+        const src = state.get(k);
+        if (src) copyChecked(segnet, t, src, k, source);
+      }
+    });
+  } finally {
+    close(file);
+  }
 }
 
 /** Which VGG16 tensor went where. */
@@ -72,7 +92,15 @@ function vggLayers(state: Map<string, Tensor>): Map<number, Map<string, Tensor>>
  * checkpoint the encoder's BatchNorm layers are left as they are.
  */
 export function initEncoderFromVgg16(segnet: SegNet, weights: Weights, options: LoadPthOptions = {}): VggMapping[] {
-  const { state, source } = open(weights, options);
+  const file = open(weights, options);
+  try {
+    return copyVggFeatures(segnet, file.state, file.source);
+  } finally {
+    close(file);
+  }
+}
+
+function copyVggFeatures(segnet: SegNet, state: Map<string, Tensor>, source: string): VggMapping[] {
   const layers = vggLayers(state);
   const convIdx = [...layers].filter(([, p]) => p.get('weight')?.ndim === 4).map(([i]) => i).sort((a, b) => a - b);
   if (convIdx.length === 0) throw new SegNetWeightsError(`${source}: no features.N conv weights (not a torchvision VGG state dict)`);
@@ -97,7 +125,7 @@ export function initEncoderFromVgg16(segnet: SegNet, weights: Weights, options: 
     const dst = own.get(to);
     if (!src) throw new SegNetWeightsError(`${source}: ${from} is missing`);
     if (!dst) throw new SegNetWeightsError(`${source}: the SegNet has no ${to} to receive ${from}`);
-    copyChecked(dst, src, from, source);
+    copyChecked(segnet, dst, src, from, source);
     mapping.push({ from, to });
   };
   noGrad(() => {

@@ -16,9 +16,13 @@ export interface LoadTorchScriptOptions {
   device?: string;
 }
 
-/** libtorch's messages carry a multi-line TorchScript traceback; keep the first line. */
+/**
+ * libtorch's messages carry a multi-line TorchScript traceback; keep the line that says what went
+ * wrong: the closing `RuntimeError: ...` of an interpreter traceback, else the first line.
+ */
 function firstLine(e: unknown): string {
-  return String((e as Error).message ?? e).split('\n').find((l) => l.trim()) ?? 'unknown error';
+  const lines = String((e as Error).message ?? e).split('\n').filter((l) => l.trim());
+  return [...lines].reverse().find((l) => /^\w*(Error|Exception): /.test(l)) ?? lines[0] ?? 'unknown error';
 }
 
 function isTensorHandle(v: unknown): v is NativeTensor {
