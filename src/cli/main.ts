@@ -41,6 +41,8 @@ interface ExperimentFlags {
   classifiers?: string[];
   finetuneSteps?: number;
   epochs?: number;
+  aeWeights?: string;
+  pretrainEpochs?: number;
   targets?: 'labels' | 'predictions';
   trainWholeAe?: boolean;
   autocast?: 'bfloat16' | 'float16';
@@ -57,12 +59,18 @@ function withExperimentOptions(cmd: Command): Command {
     .option('--seed <n>', 'random seed', nonNegativeInt, 0)
     .option('--classifiers <list>', `comma-separated zoo names (default: ${DEMO_CLASSIFIERS.join(',')})`, classifierList)
     .option('--epochs <n>', 'classifier training epochs', positiveInt)
+    .option('--ae-weights <file>', "start A_S from these SegNet weights (the authors' .pth/.pt, or a .safetensors A_S of an earlier run)")
+    .option('--pretrain-epochs <n>', 'A_S pretraining epochs (0: take --ae-weights unchanged)', nonNegativeInt)
     .option('--finetune-steps <n>', 'decoder fine-tuning steps per classifier', positiveInt)
     .addOption(new Option('--targets <kind>', "fine-tuning targets: true 'labels' (paper) or the classifier's own 'predictions'").choices(['labels', 'predictions']))
     .option('--train-whole-ae', 'fine-tune encoder and decoder (the paper freezes the encoder)')
     .addOption(new Option('--autocast <dtype>', 'mixed precision for fine-tuning').choices(['bfloat16', 'float16']))
     .option('--channels-last', 'channels_last memory format for fine-tuning')
-    .option('--fold-bn', "fold the frozen classifier's BatchNorm into its convolutions while fine-tuning");
+    .option('--fold-bn', "fold the frozen classifier's BatchNorm into its convolutions while fine-tuning")
+    .hook('preAction', (command) => {
+      const f = command.opts<ExperimentFlags>();
+      if (f.pretrainEpochs === 0 && !f.aeWeights) command.error("error: option '--pretrain-epochs 0' needs --ae-weights (pretrained weights to start from)", { exitCode: 2, code: 'commander.usage' });
+    });
 }
 
 function planFrom(f: ExperimentFlags): { plan: ExperimentPlan; runDir: string } {
@@ -74,6 +82,7 @@ function planFrom(f: ExperimentFlags): { plan: ExperimentPlan; runDir: string } 
     device: resolveDevice(f.device),
     classifiers: f.classifiers ? zooEntries(f.classifiers) : base.classifiers,
     classifierTraining: { ...base.classifierTraining, epochs: f.epochs ?? base.classifierTraining.epochs },
+    ae: { ...base.ae, epochs: f.pretrainEpochs ?? base.ae.epochs, weights: f.aeWeights === undefined ? undefined : resolve(f.aeWeights) },
     finetune: {
       ...base.finetune,
       steps: f.finetuneSteps ?? base.finetune.steps,

@@ -102,6 +102,11 @@ function projectRoot(): string {
   return dir;
 }
 
+/** The class names of a built-in dataset, without loading it. */
+export function builtinClassNames(name: BuiltinDatasetName): string[] {
+  return [...SOURCES[name].classNames];
+}
+
 export function defaultCacheDir(): string {
   return process.env.S2SNETS_CACHE ? resolve(process.env.S2SNETS_CACHE) : join(projectRoot(), '.cache', 'datasets');
 }

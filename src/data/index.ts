@@ -1,7 +1,7 @@
 // The data layer: built-in and folder datasets, decoding, transforms, batching, generated data.
 export { DatasetError, datasetSize, labelArray, classCounts, disposeDataset, selectExamples, subsetDataset, stratifiedSplit, stratifiedSample, limitDataset } from './dataset.js';
 export type { Dataset } from './dataset.js';
-export { loadBuiltinDataset, defaultCacheDir, BUILTIN_DATASETS, SPLIT_SEED } from './builtin.js';
+export { loadBuiltinDataset, builtinClassNames, defaultCacheDir, BUILTIN_DATASETS, SPLIT_SEED } from './builtin.js';
 export type { BuiltinDatasetName, BuiltinLoadOptions, BuiltinDataset } from './builtin.js';
 export { decodeImage, ImageFolderError } from './decode.js';
 export type { DecodeOptions, DecodedImage } from './decode.js';

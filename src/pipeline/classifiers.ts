@@ -1,14 +1,14 @@
 // Where the classifiers of a run come from: zoo models are trained by the run (their weights are
 // a job's artifact); ONNX and TorchScript models are imported as frozen, differentiable modules.
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { Tensor } from '../engine/index.js';
+import { noGrad, tidy, zeros } from '../engine/index.js';
 import { decodeSafetensors, type Module } from '../nn/index.js';
 import { buildClassifier, ZOO } from '../models/classifiers.js';
-import { loadOnnxClassifier } from '../import/onnx/index.js';
+import { loadOnnxClassifier, OnnxModule } from '../import/onnx/index.js';
 import { loadTorchScriptClassifier } from '../import/torchscript.js';
+import { hashFile } from './artifacts.js';
 import type { ClassifierEntry } from './plan.js';
-import type { ExperimentData } from './inputs.js';
+import type { DataShape, ExperimentData } from './inputs.js';
 
 export class ClassifierMismatchError extends Error {
   override name = 'ClassifierMismatchError';
@@ -19,9 +19,18 @@ export function importedFile(entry: ClassifierEntry): string | null {
   return 'onnx' in entry ? entry.onnx : 'torchscript' in entry ? entry.torchscript : null;
 }
 
-/** What identifies an imported model's content (part of job keys: a changed file reruns its jobs). */
+/** An input file named by the plan (a model, starting weights) cannot be read. */
+export class InputFileError extends Error {
+  override name = 'InputFileError';
+}
+
+/** What identifies an input file's content (part of job keys: a changed file reruns its jobs). */
 export function fileDigest(path: string): string {
-  return createHash('sha256').update(readFileSync(path)).digest('hex');
+  try {
+    return hashFile(path).sha256;
+  } catch (e) {
+    throw new InputFileError(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
 }
 
 export function familyOf(entry: ClassifierEntry): string {
@@ -36,38 +45,73 @@ export function loadWeightsInto(m: Module, path: string, device: string): void {
   for (const t of tensors.values()) t.dispose();
 }
 
+/** Loads an imported classifier (ONNX or TorchScript) as a module on `device`. */
+async function loadImported(entry: Exclude<ClassifierEntry, { zoo: string }>, device: string): Promise<Module> {
+  return 'onnx' in entry ? loadOnnxClassifier(entry.onnx, { device }) : loadTorchScriptClassifier(entry.torchscript, { device });
+}
+
 /**
  * The classifier as a frozen module in eval mode on `device`. Zoo models need their trained
- * weights file. Imported models are checked against the data (class count) before use.
+ * weights file. Imported models are checked against the data (input size, class count) before use.
  */
 export async function openClassifier(entry: ClassifierEntry, data: ExperimentData, device: string, weights?: string): Promise<Module> {
   let model: Module;
   if ('zoo' in entry) {
     model = buildClassifier(entry.zoo, data.inputSpec).to({ device });
     if (weights) loadWeightsInto(model, weights, device);
-  } else if ('onnx' in entry) {
-    model = await loadOnnxClassifier(entry.onnx, { device });
   } else {
-    model = await loadTorchScriptClassifier(entry.torchscript, { device });
+    model = await loadImported(entry, device);
   }
   model.eval().freeze();
-  if (!('zoo' in entry)) checkOutputs(entry, model, data);
+  if (!('zoo' in entry)) checkFits(entry, model, { channels: data.channels, size: data.size, classNames: data.classNames }, device);
   return model;
 }
 
-function checkOutputs(entry: ClassifierEntry, model: Module, data: ExperimentData): void {
-  const probe: Tensor = data.eval.images.slice(0, 0, 1);
+/**
+ * Loads every imported classifier of a run and checks it against the data's shape, so that a
+ * model that cannot serve fails the run before any training starts. Throws ClassifierMismatchError.
+ */
+export async function checkImportedClassifiers(classifiers: ClassifierEntry[], shape: DataShape): Promise<void> {
+  for (const entry of classifiers) {
+    if ('zoo' in entry) continue;
+    const model = await loadImported(entry, 'cpu');
+    try {
+      checkFits(entry, model.eval(), shape, 'cpu');
+    } finally {
+      for (const t of model.stateDict().values()) t.dispose();
+    }
+  }
+}
+
+const side = (c: number | null, h: number | null, w: number | null) => [c, h, w].map((d) => d ?? '?').join('x');
+
+/**
+ * An imported model fits when it takes channels x size x size images (the input shape an ONNX
+ * graph declares, where it declares one, and a trial forward on a blank image) and has one output
+ * per class.
+ */
+function checkFits(entry: ClassifierEntry, model: Module, shape: DataShape, device: string): void {
+  const file = importedFile(entry);
+  const { channels, size } = shape;
+  const images = side(channels, size, size);
+  const declared = model instanceof OnnxModule ? model.info.inputShape : null;
+  if (declared?.length === 4) {
+    const [, c, h, w] = declared;
+    if ((c !== null && c !== channels) || (h !== null && h !== size) || (w !== null && w !== size)) {
+      throw new ClassifierMismatchError(
+        `${file}: the model takes ${side(c, h, w)} images (the input shape its ONNX graph declares) but the run's images are ${images}; export the model for ${images} (or with dynamic height and width) or change dataset.imageSize`,
+      );
+    }
+  }
   let classes: number;
   try {
-    const out = model.forward(probe);
-    classes = out.size(-1);
-    out.dispose();
+    classes = noGrad(() => tidy(() => model.forward(zeros([1, channels, size, size], { device })).size(-1)));
   } catch (e) {
-    throw new ClassifierMismatchError(`${importedFile(entry)}: cannot run on ${data.channels}x${data.size}x${data.size} images (${(e as Error).message.split('\n')[0]})`);
-  } finally {
-    probe.dispose();
+    // Loader errors already name the file.
+    const reason = (e as Error).message.split('\n')[0].replace(`${file}: `, '');
+    throw new ClassifierMismatchError(`${file}: cannot run on ${images} images (${reason}); was it made for another input size than dataset.imageSize?`);
   }
-  if (classes !== data.classNames.length) {
-    throw new ClassifierMismatchError(`${importedFile(entry)}: the model has ${classes} outputs but the data has ${data.classNames.length} classes`);
+  if (classes !== shape.classNames.length) {
+    throw new ClassifierMismatchError(`${file}: the model has ${classes} outputs but the data has ${shape.classNames.length} classes; a classifier needs one output per class`);
   }
 }

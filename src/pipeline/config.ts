@@ -11,6 +11,7 @@ export class ConfigError extends Error {
 
 const path = z.string().regex(/\S/, 'must be a non-empty path');
 const positiveInt = z.number().int('must be an integer').positive('must be > 0');
+const nonNegativeInt = z.number().int('must be an integer').min(0, 'must be >= 0');
 const learningRate = z.number().positive('must be > 0').finite('must be finite');
 
 /** A classifier from the built-in zoo (e.g. 'lenet', 'vgg'), or an imported model file. */
@@ -40,12 +41,26 @@ export const ExperimentConfig = z.strictObject({
     .strictObject({
       /** 'small' (32/64 channels, for 28-32 px images; default) or 'vgg16' (the paper's), or explicit widths. */
       stages: z.union([z.enum(['small', 'vgg16']), z.array(z.array(positiveInt).min(1)).min(1)]).default('small'),
-      /** Reconstruction (MSE) pretraining of the generic AE. Defaults: 2 epochs, Adam lr 2e-3 (cosine decay), batch 32. */
+      /**
+       * Starting weights of A_S, e.g. the authors' SegNet release: a PyTorch state dict (.pth/.pt,
+       * read without running any pickled code) with the authors' parameter names (encoder.conv11.weight
+       * ... decoder.conv_final.bias), or a .safetensors file of ours (an A_S of an earlier run). Names
+       * and shapes must match `stages` and the data's channels. Part of the pretrain job's key by
+       * content: a changed file recomputes A_S and everything after it.
+       */
+      weights: path.optional(),
+      /**
+       * Reconstruction (MSE) pretraining of the generic AE. Defaults: 2 epochs, Adam lr 2e-3 (cosine decay),
+       * batch 32. With `weights`, pretraining continues from them; epochs 0 takes them unchanged.
+       */
       pretrain: z
-        .strictObject({ epochs: positiveInt.default(2), lr: learningRate.default(2e-3), batchSize: positiveInt.default(32) })
+        .strictObject({ epochs: nonNegativeInt.default(2), lr: learningRate.default(2e-3), batchSize: positiveInt.default(32) })
         .prefault({}),
     })
-    .prefault({}),
+    .prefault({})
+    .superRefine((ae, ctx) => {
+      if (ae.pretrain.epochs === 0 && ae.weights === undefined) ctx.addIssue({ code: 'custom', message: '0 needs ae.weights (pretrained weights to start from)', path: ['pretrain', 'epochs'] });
+    }),
   /** Decoder fine-tuning through each frozen classifier. Give epochs or steps (default: 150 steps). */
   finetune: z
     .strictObject({
@@ -92,7 +107,8 @@ function resolvePaths(config: ExperimentConfig, base: string): ExperimentConfig 
   const classifiers = config.classifiers.map((c) =>
     typeof c === 'string' ? c : 'onnx' in c ? { ...c, onnx: abs(c.onnx) } : { ...c, torchscript: abs(c.torchscript) },
   );
-  return { ...config, dataset, classifiers, runDir: abs(config.runDir) };
+  const ae = config.ae.weights === undefined ? config.ae : { ...config.ae, weights: abs(config.ae.weights) };
+  return { ...config, dataset, classifiers, ae, runDir: abs(config.runDir) };
 }
 
 /** Validates a configuration object (paths stay as given). Throws ConfigError with a one-line message. */

@@ -122,7 +122,7 @@ export function evaluationJob(plan: ExperimentPlan, jobs: ExperimentJobs): JobSp
 
       const curves: Record<string, { step: number[]; loss: number[] }> = {};
       for (const [name, job] of jobs.classifiers) if (ctx.output(job).curve.step.length) curves[`train ${name}`] = ctx.output(job).curve;
-      curves['pretrain A_S'] = ctx.output(jobs.pretrain).curve;
+      if (ctx.output(jobs.pretrain).curve.step.length) curves['pretrain A_S'] = ctx.output(jobs.pretrain).curve;
       for (const [name, job] of jobs.finetunes) curves[`fine-tune ${name}`] = ctx.output(job).curve;
 
       const evaluation: Evaluation = {

@@ -16,7 +16,8 @@ import { finetuneDecoder } from '../train/finetune.js';
 import { stepBatches } from '../train/sampler.js';
 import { evaluateClassifier } from '../analysis/index.js';
 import { deriveSeed, randomTranslate, Rng } from '../data/index.js';
-import type { CheckpointStore, LossCurve, StepProgress } from '../train/loop.js';
+import type { CheckpointStore, LossCurve, StepProgress, TrainLoopResult } from '../train/loop.js';
+import { loadSegNetWeights } from '../import/segnet-weights.js';
 import type { JobContext, JobSpec, Json } from './jobs.js';
 import { experimentData, type ExperimentData } from './inputs.js';
 import type { ClassifierEntry, ExperimentPlan } from './plan.js';
@@ -59,14 +60,16 @@ export interface ClassifierOutput {
   parameters: number;
   top1: number;
   top5: number | null;
-  finalLoss: number;
+  /** Last training loss; null for imported classifiers (not trained here). */
+  finalLoss: number | null;
   curve: { step: number[]; loss: number[] };
 }
 
 export interface AutoencoderOutput {
   [k: string]: Json;
   weights: string;
-  finalLoss: number;
+  /** Last training loss; null for an A_S taken unchanged from ae.weights (0 pretraining epochs). */
+  finalLoss: number | null;
   curve: { step: number[]; loss: number[] };
 }
 
@@ -102,29 +105,34 @@ export function experimentJobs(plan: ExperimentPlan): ExperimentJobs {
     classifiers.set(entry.name, 'zoo' in entry ? trainedClassifierJob(plan, entry) : importedClassifierJob(plan, entry));
   }
 
+  const initWeights = plan.ae.weights;
   const pretrain: JobSpec<AutoencoderOutput> = {
     name: `pretrain[${GENERIC_AE}]`,
     deps: [],
-    config: { ...common, ae: plan.ae as unknown as Json },
+    // The starting weights count by content, as imported classifiers do.
+    config: { ...common, ae: { ...plan.ae, weights: initWeights && { file: initWeights, sha256: fileDigest(initWeights) } } as unknown as Json },
     async run(ctx) {
       const data = await experimentData(plan);
       manualSeed(plan.seed);
       const ae = buildAutoencoder(plan, data).to({ device: plan.device });
-      const batches = stepBatches(data.train, { batchSize: plan.ae.batchSize, seed: plan.seed + 1, device: plan.device });
-      const steps = Math.max(1, Math.round(plan.ae.epochs * batches.stepsPerEpoch));
-      const result = await pretrainAutoencoder(ae, {
-        steps,
-        lr: plan.ae.lr,
-        seed: plan.seed + 1,
-        batch: batches.batch,
-        checkpoint: jobCheckpoint(ctx, plan.checkpointEvery),
-        signal: ctx.signal,
-        onProgress: progressTo(ctx),
-      });
+      if (initWeights) loadSegNetWeights(ae, initWeights);
+      let result: TrainLoopResult | null = null;
+      if (plan.ae.epochs > 0) {
+        const batches = stepBatches(data.train, { batchSize: plan.ae.batchSize, seed: plan.seed + 1, device: plan.device });
+        result = await pretrainAutoencoder(ae, {
+          steps: Math.max(1, Math.round(plan.ae.epochs * batches.stepsPerEpoch)),
+          lr: plan.ae.lr,
+          seed: plan.seed + 1,
+          batch: batches.batch,
+          checkpoint: jobCheckpoint(ctx, plan.checkpointEvery),
+          signal: ctx.signal,
+          onProgress: progressTo(ctx),
+        });
+        ctx.setMetrics({ finalLoss: result.finalLoss });
+      }
       ae.eval();
       saveModule(ctx, 'autoencoder.safetensors', ae, { stages: JSON.stringify(plan.ae.stages) });
-      ctx.setMetrics({ finalLoss: result.finalLoss });
-      return { weights: 'autoencoder.safetensors', finalLoss: result.finalLoss, curve: curveJson(result.curve) };
+      return { weights: 'autoencoder.safetensors', finalLoss: result?.finalLoss ?? null, curve: result ? curveJson(result.curve) : { step: [], loss: [] } };
     },
   };
 
@@ -264,7 +272,7 @@ function importedClassifierJob(plan: ExperimentPlan, entry: ClassifierEntry): Jo
       const data = await experimentData(plan);
       const model = await openClassifier(entry, data, plan.device);
       const { top1, top5 } = accuracies(model, data, plan);
-      return { weights: '', family: familyOf(entry), parameters: model.parameterCount(), top1, top5, finalLoss: Number.NaN, curve: { step: [], loss: [] } };
+      return { weights: '', family: familyOf(entry), parameters: model.parameterCount(), top1, top5, finalLoss: null, curve: { step: [], loss: [] } };
     },
   };
 }

@@ -9,12 +9,14 @@ import {
   IMAGENET_STD,
   MNIST_MEAN,
   MNIST_STD,
+  builtinClassNames,
   denormalize,
   labelArray,
   loadBuiltinDataset,
   loadImageFolder,
   normalize,
   padTo,
+  scanImageFolder,
   stratifiedSample,
   stratifiedSplit,
   subsetDataset,
@@ -52,6 +54,24 @@ const STATS = {
 const PADDED_SIZE = 32;
 
 const cache = new Map<string, Promise<ExperimentData>>();
+
+/** What the models of a run see: images of channels x size x size, one of classNames each. */
+export interface DataShape {
+  channels: number;
+  size: number;
+  classNames: string[];
+}
+
+/**
+ * The shape of an experiment's data, known without decoding an image (the folder is only
+ * listed), so that models can be checked against it before a run starts. A class whose every
+ * image turns out unreadable is dropped later, when the images are decoded.
+ */
+export function dataShape(plan: ExperimentPlan): DataShape {
+  if (typeof plan.dataset === 'string') return { channels: 1, size: PADDED_SIZE, classNames: builtinClassNames(plan.dataset) };
+  const spec = plan.dataset;
+  return { channels: spec.channels, size: spec.crop, classNames: scanImageFolder(spec.imageFolder, { onBadImage: spec.onBadImage }).classNames };
+}
 
 export function experimentData(plan: ExperimentPlan): Promise<ExperimentData> {
   const k = JSON.stringify([plan.dataset, plan.trainLimit, plan.evalSamples, plan.seed]);

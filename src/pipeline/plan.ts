@@ -41,7 +41,12 @@ export interface ExperimentPlan {
   checkpointEvery: number;
   /** augmentShift: random translation of each training batch by up to this many pixels (0: off). */
   classifierTraining: { epochs: number; batchSize: number; lr: number; optimizer: OptimizerName; augmentShift: number };
-  ae: { stages: SegNetStages; epochs: number; batchSize: number; lr: number };
+  /**
+   * A_S: a SegNet of `stages`, pretrained for `epochs` (MSE), starting from `weights` when given
+   * (a SegNet state dict: the authors' .pth/.pt, or a .safetensors of ours); 0 epochs takes
+   * those weights unchanged.
+   */
+  ae: { stages: SegNetStages; epochs: number; batchSize: number; lr: number; weights?: string };
   /** Fine-tuning length: `epochs` over the training set when set, else `steps`. */
   finetune: { steps: number; epochs: number | null; batchSize: number; lr: number; optimizer: OptimizerName; targets: 'labels' | 'predictions'; trainWholeAe: boolean; speed: SpeedOptions };
   analysis: { nmiBins: number; interPairs: number; gridSamples: number };
@@ -107,7 +112,7 @@ export function planFromConfig(cfg: ExperimentConfig, device: string): Experimen
     seed: cfg.seed,
     device,
     evalSamples: cfg.eval.samples,
-    ae: { ...base.ae, stages, epochs: cfg.ae.pretrain.epochs, lr: cfg.ae.pretrain.lr, batchSize: cfg.ae.pretrain.batchSize },
+    ae: { ...base.ae, stages, epochs: cfg.ae.pretrain.epochs, lr: cfg.ae.pretrain.lr, batchSize: cfg.ae.pretrain.batchSize, weights: cfg.ae.weights },
     finetune: {
       steps: cfg.finetune.steps ?? base.finetune.steps,
       epochs: cfg.finetune.epochs ?? null,

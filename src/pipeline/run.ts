@@ -4,6 +4,7 @@ import { runJobs, type ProgressEvent, type RunReport } from './runner.js';
 import { experimentJobs, type ClassifierOutput } from './experiment.js';
 import { evaluationJob } from './evaluate.js';
 import { renderRunReport } from './publish.js';
+import { checkInputs } from './preflight.js';
 import type { ExperimentPlan } from './plan.js';
 
 export type Stage = 'classifiers' | 'pretrain' | 'finetune' | 'evaluate' | 'report';
@@ -42,6 +43,7 @@ function classifierSummary(plan: ExperimentPlan, report: RunReport, jobs: Map<st
 }
 
 export async function runExperiment(plan: ExperimentPlan, runDir: string, stage: Stage, progress: ProgressSink): Promise<string> {
+  await checkInputs(plan);
   const jobs = experimentJobs(plan);
   const evaluation = evaluationJob(plan, jobs);
   const targets: Record<Stage, JobSpec<any>[]> = {
@@ -61,7 +63,7 @@ export async function runExperiment(plan: ExperimentPlan, runDir: string, stage:
     parts.push(`A_S reconstruction PSNR on the evaluation set: ${ev.psnr.toFixed(2)} dB`);
   }
   if (stage === 'finetune') {
-    for (const [name, job] of jobs.finetunes) parts.push(`${name}: fine-tuned decoder, final cross-entropy ${done.output(job).finalLoss.toFixed(4)} (${done.dir(job)})`);
+    for (const [name, job] of jobs.finetunes) parts.push(`${name}: fine-tuned decoder, final cross-entropy ${done.output(job).finalLoss?.toFixed(4) ?? '-'} (${done.dir(job)})`);
   }
   if (stage === 'evaluate' || stage === 'report') parts.push(await renderRunReport(runDir));
   return parts.join('\n\n');

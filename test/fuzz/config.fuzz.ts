@@ -12,7 +12,7 @@ const validConfig = fc.record(
     seed: fc.integer({ min: 0, max: 2 ** 31 - 1 }),
     device: fc.constantFrom('auto', 'cpu', 'cuda', 'cuda:1'),
     quick: fc.boolean(),
-    ae: fc.record({ stages: fc.constantFrom('small', 'vgg16'), pretrain: fc.record({ epochs: fc.integer({ min: 1, max: 50 }), lr: fc.double({ min: 1e-6, max: 1, noNaN: true }) }, { requiredKeys: [] }) }, { requiredKeys: [] }),
+    ae: fc.record({ stages: fc.constantFrom('small', 'vgg16'), weights: fc.string({ minLength: 1 }), pretrain: fc.record({ epochs: fc.integer({ min: 0, max: 50 }), lr: fc.double({ min: 1e-6, max: 1, noNaN: true }) }, { requiredKeys: [] }) }, { requiredKeys: [] }),
     finetune: fc.record({ steps: fc.integer({ min: 1, max: 1e6 }), lr: fc.double({ min: 1e-7, max: 1, noNaN: true }), optimizer: fc.constantFrom('adam', 'adamw', 'sgd'), targets: fc.constantFrom('labels', 'predictions'), trainWholeAe: fc.boolean() }, { requiredKeys: [] }),
     eval: fc.record({ samples: fc.integer({ min: 1, max: 10000 }), nmiBins: fc.integer({ min: 2, max: 256 }) }, { requiredKeys: [] }),
     runDir: fc.string({ minLength: 1 }),

@@ -36,6 +36,8 @@ test('errors are one line and name the field', () => {
     [{ classifiers: ['lenet'], dataset: 'cifar' }, "config: dataset: must be 'mnist', 'fashion-mnist' or {imageFolder: path}"],
     [{ classifiers: ['lenet'], eval: { nmiBins: 1 } }, 'config: eval.nmiBins: must be >= 2'],
     [{ classifiers: ['lenet'], ae: { pretrain: { epocs: 3 } } }, "config: ae.pretrain: unknown field(s) 'epocs'"],
+    [{ classifiers: ['lenet'], ae: { pretrain: { epochs: 0 } } }, 'config: ae.pretrain.epochs: 0 needs ae.weights'],
+    [{ classifiers: ['lenet'], ae: { weights: 'a.pth', pretrain: { epochs: -1 } } }, 'config: ae.pretrain.epochs: must be >= 0'],
     [{ classifiers: ['lenet'], device: 'tpu' }, "config: device: must be 'auto', 'cpu', 'cuda' or 'cuda:N'"],
     [[1, 2], 'config: (top level): '],
   ];
@@ -51,9 +53,11 @@ test('errors are one line and name the field', () => {
 
 test('JSON files: relative paths resolve against the file, read and parse errors name the file', () => {
   const file = join(tmp, 'exp.json');
-  writeFileSync(file, JSON.stringify({ classifiers: ['lenet', { onnx: 'models/r50.onnx' }], dataset: { imageFolder: 'imgs' }, runDir: '/abs/run' }));
+  writeFileSync(file, JSON.stringify({ classifiers: ['lenet', { onnx: 'models/r50.onnx' }], dataset: { imageFolder: 'imgs' }, ae: { weights: 'segnet.pth', pretrain: { epochs: 0 } }, runDir: '/abs/run' }));
   const c = loadConfig(file);
   assert.deepEqual(c.classifiers, ['lenet', { onnx: join(tmp, 'models/r50.onnx') }]);
+  assert.equal(c.ae.weights, join(tmp, 'segnet.pth'));
+  assert.equal(c.ae.pretrain.epochs, 0);
   assert.deepEqual(c.dataset, { imageFolder: join(tmp, 'imgs') });
   assert.equal(c.runDir, '/abs/run');
   writeFileSync(file, '{"classifiers": ["lenet"],}');

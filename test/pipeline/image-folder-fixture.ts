@@ -1,0 +1,31 @@
+// A tiny ImageNet-style folder for end-to-end runs: one subfolder per class, images of varying
+// sizes and aspect ratios in PNG, JPEG and WebP, each class with its own dominant colour.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import sharp from 'sharp';
+
+export const CLASSES = ['cat', 'dog', 'fox'];
+const FORMATS = [
+  ['png', 'png'],
+  ['jpeg', 'jpg'],
+  ['webp', 'webp'],
+] as const;
+
+/** Writes CLASSES.length x perClass images under root; returns root. */
+export async function writeImageFolder(root: string, perClass = 8): Promise<string> {
+  for (const [c, name] of CLASSES.entries()) {
+    mkdirSync(join(root, name), { recursive: true });
+    for (let i = 0; i < perClass; i++) {
+      const width = 36 + 5 * i;
+      const height = 40 + 6 * ((i + c) % 4);
+      const pixels = Buffer.alloc(width * height * 3);
+      for (let p = 0; p < width * height; p++) {
+        pixels[3 * p + c] = 128 + ((p * 7 + i * 13) % 128);
+        pixels[3 * p + ((c + 1) % 3)] = (p * 3 + i * 29) % 256;
+      }
+      const [format, ext] = FORMATS[(i + c) % FORMATS.length];
+      await sharp(pixels, { raw: { width, height, channels: 3 } }).toFormat(format).toFile(join(root, name, `${i}.${ext}`));
+    }
+  }
+  return root;
+}

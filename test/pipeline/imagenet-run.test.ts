@@ -1,0 +1,97 @@
+// End to end through the CLI, as a user with their own models runs it: an ImageNet-style image
+// folder (PNG, JPEG, WebP of varying sizes, one unreadable file), a classifier exported by
+// torch.onnx.export and one by torch.jit.script, a JSON config, `s2snets run`; then a rerun
+// that reuses every job.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { validateResults } from '../../src/report/index.js';
+import { status } from '../../src/pipeline/runner.js';
+import { fixtureDir } from '../import/pth-fixtures.js';
+import { CLASSES, writeImageFolder } from './image-folder-fixture.js';
+
+const fixtures = fixtureDir('make_pipeline_fixtures.py');
+const skip = fixtures.missing ?? false;
+const cli = resolve('dist/src/cli/main.js');
+const tmp = mkdtempSync(join(tmpdir(), 's2snets-imagenet-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+const JOBS = 9; // 2 imports, pretrain, 2 fine-tunes, 3 reconstructions, evaluate
+
+function run(config: string): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [cli, 'run', config], { encoding: 'utf8' });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** results.json without what legitimately differs between invocations. */
+function comparable(runDir: string): unknown {
+  const r = JSON.parse(readFileSync(join(runDir, 'report', 'results.json'), 'utf8'));
+  delete r.createdAt;
+  delete r.run.durations;
+  return r;
+}
+
+test('s2snets run: image folder, ONNX and TorchScript classifiers, a valid report; a rerun reuses every job', { skip }, async () => {
+  const images = await writeImageFolder(join(tmp, 'images'));
+  writeFileSync(join(images, 'dog', 'truncated.jpg'), Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0, 16]));
+  mkdirSync(join(tmp, 'models'));
+  for (const file of ['cnn.onnx', 'cnn.pt']) copyFileSync(join(fixtures.dir!, file), join(tmp, 'models', file));
+  // Paths are relative to the config file; quick sizes and few steps keep it to seconds.
+  const config = {
+    dataset: { imageFolder: 'images', imageSize: 32 },
+    classifiers: [{ onnx: 'models/cnn.onnx' }, { torchscript: 'models/cnn.pt', name: 'cnn_ts' }],
+    quick: true,
+    ae: { pretrain: { epochs: 1, batchSize: 8 } },
+    finetune: { steps: 3, batchSize: 8 },
+    eval: { samples: 100 },
+    device: 'cpu',
+    runDir: 'run',
+  };
+  const file = join(tmp, 'experiment.json');
+  writeFileSync(file, JSON.stringify(config));
+  const runDir = join(tmp, 'run');
+
+  const first = run(file);
+  assert.equal(first.status, 0, first.stderr);
+  assert.match(first.stdout, new RegExp(`${JOBS} job\\(s\\) ran, 0 reused`));
+  const results = validateResults(JSON.parse(readFileSync(join(runDir, 'report', 'results.json'), 'utf8')));
+  assert.deepEqual(results.run.classes, CLASSES);
+  assert.equal(results.run.imageSize, 32);
+  assert.equal(results.run.channels, 3);
+  assert.equal(results.run.skippedInputs, 1);
+  assert.deepEqual(results.classifiers.map((c) => [c.name, c.family]), [['cnn', 'imported (ONNX)'], ['cnn_ts', 'imported (TorchScript)']]);
+  for (const c of results.classifiers) {
+    for (const a of [c.accuracy.original, c.accuracy.generic, c.accuracy.own]) {
+      assert.ok(a.top1 >= 0 && a.top1 <= 1, `${c.name}: top-1 ${a.top1}`);
+      assert.equal(a.top5, null, 'top-5 only above 5 classes');
+    }
+  }
+  const cross = results.crossEvaluation;
+  assert.deepEqual(cross.rows, ['A_S', 'S2S-cnn', 'S2S-cnn_ts']);
+  assert.deepEqual(cross.columns, ['cnn', 'cnn_ts']);
+  assert.equal(cross.top1.length, 3);
+  for (const row of cross.top1) {
+    assert.equal(row.length, 2);
+    for (const v of row) assert.ok(v >= 0 && v <= 1);
+  }
+  // Every figure is a file of the report and is embedded in report.html.
+  const html = readFileSync(join(runDir, 'report', 'report.html'), 'utf8');
+  assert.ok(results.figures.length >= 3);
+  for (const f of results.figures) {
+    const png = join(runDir, 'report', f.file);
+    assert.ok(existsSync(png), f.file);
+    assert.ok(html.includes(readFileSync(png).toString('base64')), `report.html embeds ${f.file}`);
+  }
+
+  const before = comparable(runDir);
+  const again = run(file);
+  assert.equal(again.status, 0, again.stderr);
+  assert.match(again.stdout, new RegExp(`0 job\\(s\\) ran, ${JOBS} reused`));
+  const jobs = status(runDir).jobs;
+  assert.equal(jobs.length, JOBS);
+  for (const j of jobs) assert.deepEqual([j.name, j.status, j.attempts], [j.name, 'done', 1]);
+  assert.deepEqual(comparable(runDir), before);
+});
