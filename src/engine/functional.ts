@@ -1,6 +1,7 @@
 // Neural-network operations, named and parameterised as in torch.nn.functional.
 import { callRaw } from './op.js';
 import { Tensor, wrap, wrapList } from './tensor.js';
+import { tidy } from './scope.js';
 
 type Pair = number | [number, number];
 
@@ -83,16 +84,16 @@ export function dropout(x: Tensor, p: number, training: boolean): Tensor {
 /** Local response normalisation across channels (AlexNet). */
 export function localResponseNorm(x: Tensor, size: number, alpha = 1e-4, beta = 0.75, k = 1): Tensor {
   // Same definition as torch.nn.functional.local_response_norm: average of squares over a
-  // window of `size` channels centred on each channel, zero-padded at the ends.
-  const squared = x.mul(x);
-  const [n, c, h, w] = x.shape;
-  const stacked = squared.reshape([n, 1, c, h * w]);
-  const padded = stacked.pad([0, 0, Math.floor(size / 2), Math.floor((size - 1) / 2)]);
-  const pooled = avgPool2d(padded, [size, 1], { stride: 1 });
-  const div = pooled.reshape([n, c, h, w]).mul(alpha).add(k).pow(beta);
-  const out = x.div(div);
-  for (const t of [squared, stacked, padded, pooled, div]) t.dispose();
-  return out;
+  // window of `size` channels centred on each channel, zero-padded at the ends. The window sum
+  // adds `size` shifted channel slices: on the CPU this is several times faster than PyTorch's
+  // average pooling over a [N, 1, C, H*W] view, forward and backward.
+  const channels = x.shape[1];
+  return tidy(() => {
+    const padded = x.mul(x).pad([0, 0, 0, 0, Math.floor(size / 2), Math.floor((size - 1) / 2)]);
+    let windowSum = padded.narrow(1, 0, channels);
+    for (let offset = 1; offset < size; offset++) windowSum = windowSum.add(padded.narrow(1, offset, channels));
+    return x.div(windowSum.mul(alpha / size).add(k).pow(beta));
+  });
 }
 
 export type InterpolateMode = 'nearest' | 'bilinear';
