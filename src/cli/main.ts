@@ -74,14 +74,15 @@ function withExperimentOptions(cmd: Command): Command {
 }
 
 function planFrom(f: ExperimentFlags): { plan: ExperimentPlan; runDir: string } {
-  const base = f.quick ? quickPlan() : defaultPlan();
+  const base = f.quick ? quickPlan() : defaultPlan({ dataset: f.dataset });
   const plan: ExperimentPlan = {
     ...base,
     dataset: f.dataset,
     seed: f.seed,
     device: resolveDevice(f.device),
     classifiers: f.classifiers ? zooEntries(f.classifiers) : base.classifiers,
-    classifierTraining: { ...base.classifierTraining, epochs: f.epochs ?? base.classifierTraining.epochs },
+    // --epochs applies to every classifier, the small ones' longer defaults included.
+    classifierTraining: f.epochs === undefined ? base.classifierTraining : { ...base.classifierTraining, epochs: f.epochs, epochsFor: {} },
     ae: { ...base.ae, epochs: f.pretrainEpochs ?? base.ae.epochs, weights: f.aeWeights === undefined ? undefined : resolve(f.aeWeights) },
     finetune: {
       ...base.finetune,

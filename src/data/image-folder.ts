@@ -1,9 +1,10 @@
 // Datasets from a folder laid out like ImageNet: root/<class>/<image> (files in nested folders
 // count for their class folder; hidden entries and files directly under root are ignored).
 // Classes are the subfolder names in code-point order, as torchvision's ImageFolder sorts them.
+import { createHash } from 'node:crypto';
 import { readdirSync, statSync, type Dirent } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { extname, join } from 'node:path';
+import { extname, join, relative } from 'node:path';
 import { tensor, tidy } from '../engine/index.js';
 import type { Dataset } from './dataset.js';
 import { decodeImage, ImageFolderError, type DecodedImage, type DecodeOptions } from './decode.js';
@@ -95,6 +96,19 @@ export function scanImageFolder(root: string, opts: Pick<ImageFolderOptions, 'on
   }
   refuseTooFewClasses(root, classNames);
   return { classNames, files, skipped };
+}
+
+/**
+ * A digest of what a scan found: every file's path (relative to root), size and modification
+ * time. Added, removed, replaced or edited images change it, without reading any image.
+ */
+export function scanFingerprint(root: string, scan: ImageFolderScan): string {
+  const hash = createHash('sha256');
+  for (const path of [...scan.files.map((f) => f.path), ...scan.skipped.map((f) => f.file)]) {
+    const { size, mtimeMs } = statSync(path);
+    hash.update(`${relative(root, path)}\0${size}\0${mtimeMs}\n`);
+  }
+  return hash.digest('hex');
 }
 
 /**

@@ -5,7 +5,7 @@ export { loadBuiltinDataset, builtinClassNames, defaultCacheDir, BUILTIN_DATASET
 export type { BuiltinDatasetName, BuiltinLoadOptions, BuiltinDataset } from './builtin.js';
 export { decodeImage, ImageFolderError } from './decode.js';
 export type { DecodeOptions, DecodedImage } from './decode.js';
-export { loadImageFolder, scanImageFolder, DEFAULT_IMAGE_EXTENSIONS } from './image-folder.js';
+export { loadImageFolder, scanImageFolder, scanFingerprint, DEFAULT_IMAGE_EXTENSIONS } from './image-folder.js';
 export type { ImageFolderOptions, ImageFolderResult, ImageFolderScan, SkippedFile } from './image-folder.js';
 export {
   normalize,

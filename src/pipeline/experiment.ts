@@ -19,7 +19,7 @@ import { deriveSeed, randomTranslate, Rng } from '../data/index.js';
 import type { CheckpointStore, LossCurve, StepProgress, TrainLoopResult } from '../train/loop.js';
 import { loadSegNetWeights } from '../import/segnet-weights.js';
 import type { JobContext, JobSpec, Json } from './jobs.js';
-import { experimentData, type ExperimentData } from './inputs.js';
+import { dataIdentity, experimentData, type ExperimentData } from './inputs.js';
 import type { ClassifierEntry, ExperimentPlan } from './plan.js';
 import { familyOf, fileDigest, importedFile, loadWeightsInto, openClassifier } from './classifiers.js';
 
@@ -102,7 +102,7 @@ export function experimentJobs(plan: ExperimentPlan): ExperimentJobs {
 
   const classifiers = new Map<string, JobSpec<ClassifierOutput>>();
   for (const entry of plan.classifiers) {
-    classifiers.set(entry.name, 'zoo' in entry ? trainedClassifierJob(plan, entry) : importedClassifierJob(plan, entry));
+    classifiers.set(entry.name, 'zoo' in entry ? trainedClassifierJob(plan, entry, common) : importedClassifierJob(plan, entry, common));
   }
 
   const initWeights = plan.ae.weights;
@@ -224,12 +224,14 @@ function accuracies(model: Module, data: ExperimentData, plan: ExperimentPlan): 
   return { top1, top5 };
 }
 
-function trainedClassifierJob(plan: ExperimentPlan, entry: ClassifierEntry & { zoo: string }): JobSpec<ClassifierOutput> {
-  const cfg = plan.classifierTraining;
+function trainedClassifierJob(plan: ExperimentPlan, entry: ClassifierEntry & { zoo: string }, common: JsonObject): JobSpec<ClassifierOutput> {
+  const { epochsFor, ...training } = plan.classifierTraining;
+  // Only this model's own epochs enter its key: changing another model's leaves it reusable.
+  const cfg = { ...training, epochs: epochsFor[entry.zoo] ?? training.epochs };
   return {
     name: `classifier[${entry.name}]`,
     deps: [],
-    config: { ...commonConfig(plan), model: entry.zoo, ...cfg },
+    config: { ...common, model: entry.zoo, ...cfg },
     async run(ctx) {
       const data = await experimentData(plan);
       manualSeed(plan.seed);
@@ -262,12 +264,12 @@ function trainedClassifierJob(plan: ExperimentPlan, entry: ClassifierEntry & { z
   };
 }
 
-function importedClassifierJob(plan: ExperimentPlan, entry: ClassifierEntry): JobSpec<ClassifierOutput> {
+function importedClassifierJob(plan: ExperimentPlan, entry: ClassifierEntry, common: JsonObject): JobSpec<ClassifierOutput> {
   const file = importedFile(entry)!;
   return {
     name: `import[${entry.name}]`,
     deps: [],
-    config: { ...commonConfig(plan), file, sha256: fileDigest(file) },
+    config: { ...common, file, sha256: fileDigest(file) },
     async run() {
       const data = await experimentData(plan);
       const model = await openClassifier(entry, data, plan.device);
@@ -277,7 +279,10 @@ function importedClassifierJob(plan: ExperimentPlan, entry: ClassifierEntry): Jo
   };
 }
 
-function commonConfig(plan: ExperimentPlan): { [k: string]: Json } {
-  return { dataset: plan.dataset as unknown as Json, seed: plan.seed, device: plan.device, trainLimit: plan.trainLimit };
+type JsonObject = { [k: string]: Json };
+
+/** Key fields every training job shares. Computed once per run: it lists an image folder. */
+function commonConfig(plan: ExperimentPlan): JsonObject {
+  return { dataset: dataIdentity(plan), seed: plan.seed, device: plan.device, trainLimit: plan.trainLimit };
 }
 

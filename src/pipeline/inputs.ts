@@ -17,6 +17,7 @@ import {
   normalize,
   padTo,
   scanImageFolder,
+  scanFingerprint,
   stratifiedSample,
   stratifiedSplit,
   subsetDataset,
@@ -24,6 +25,7 @@ import {
 } from '../data/index.js';
 import { ZOO } from '../models/classifiers.js';
 import type { ClassifierInput } from '../models/classifiers.js';
+import type { Json } from './jobs.js';
 import type { ExperimentPlan } from './plan.js';
 
 export interface ExperimentData {
@@ -71,6 +73,17 @@ export function dataShape(plan: ExperimentPlan): DataShape {
   if (typeof plan.dataset === 'string') return { channels: 1, size: PADDED_SIZE, classNames: builtinClassNames(plan.dataset) };
   const spec = plan.dataset;
   return { channels: spec.channels, size: spec.crop, classNames: scanImageFolder(spec.imageFolder, { onBadImage: spec.onBadImage }).classNames };
+}
+
+/**
+ * What identifies the data in job keys: the built-in dataset's name, or the folder spec plus a
+ * fingerprint of its files, so that changed images invalidate the jobs trained on them.
+ */
+export function dataIdentity(plan: ExperimentPlan): Json {
+  if (typeof plan.dataset === 'string') return plan.dataset;
+  const spec = plan.dataset;
+  const scan = scanImageFolder(spec.imageFolder, { onBadImage: 'skip' });
+  return { ...spec, files: scan.files.length + scan.skipped.length, fingerprint: scanFingerprint(spec.imageFolder, scan) };
 }
 
 export function experimentData(plan: ExperimentPlan): Promise<ExperimentData> {

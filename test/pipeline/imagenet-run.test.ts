@@ -1,11 +1,11 @@
 // End to end through the CLI, as a user with their own models runs it: an ImageNet-style image
 // folder (PNG, JPEG, WebP of varying sizes, one unreadable file), a classifier exported by
 // torch.onnx.export and one by torch.jit.script, a JSON config, `s2snets run`; then a rerun
-// that reuses every job.
+// that reuses every job, and one after an image was added that reuses none.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { validateResults } from '../../src/report/index.js';
@@ -34,7 +34,7 @@ function comparable(runDir: string): unknown {
   return r;
 }
 
-test('s2snets run: image folder, ONNX and TorchScript classifiers, a valid report; a rerun reuses every job', { skip }, async () => {
+test('s2snets run: image folder, ONNX and TorchScript classifiers, a valid report; a rerun reuses every job, changed images none', { skip }, async () => {
   const images = await writeImageFolder(join(tmp, 'images'));
   writeFileSync(join(images, 'dog', 'truncated.jpg'), Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0, 16]));
   mkdirSync(join(tmp, 'models'));
@@ -94,4 +94,12 @@ test('s2snets run: image folder, ONNX and TorchScript classifiers, a valid repor
   assert.equal(jobs.length, JOBS);
   for (const j of jobs) assert.deepEqual([j.name, j.status, j.attempts], [j.name, 'done', 1]);
   assert.deepEqual(comparable(runDir), before);
+
+  // Job keys hold a fingerprint of the folder's files: one more image invalidates everything.
+  const catDir = join(images, CLASSES[0]);
+  const firstImage = readdirSync(catDir)[0];
+  copyFileSync(join(catDir, firstImage), join(catDir, `copy-of-${firstImage}`));
+  const changed = run(file);
+  assert.equal(changed.status, 0, changed.stderr);
+  assert.match(changed.stdout, new RegExp(`${JOBS} job\\(s\\) ran, 0 reused`));
 });
