@@ -19,5 +19,6 @@ export function pretrainAutoencoder(ae: SegNet, o: CommonTrainOptions): Promise<
     checkpoint: o.checkpoint,
     signal: o.signal,
     onProgress: o.onProgress,
+    readLossEvery: o.readLossEvery,
   });
 }

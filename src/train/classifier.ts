@@ -15,6 +15,8 @@ export interface CommonTrainOptions {
   checkpoint?: CheckpointStore;
   signal?: AbortSignal;
   onProgress?(p: StepProgress): void;
+  /** See TrainLoopOptions.readLossEvery. */
+  readLossEvery?: number;
 }
 
 /** The optimizer a training job asked for, over the given parameters. */
@@ -37,5 +39,6 @@ export function trainClassifier(model: Module, o: CommonTrainOptions & { name?: 
     checkpoint: o.checkpoint,
     signal: o.signal,
     onProgress: o.onProgress,
+    readLossEvery: o.readLossEvery,
   });
 }

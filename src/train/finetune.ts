@@ -47,6 +47,7 @@ export async function finetuneDecoder(ae: SegNet, classifier: Module, o: Finetun
     checkpoint: o.checkpoint,
     signal: o.signal,
     onProgress: o.onProgress,
+    readLossEvery: o.readLossEvery,
   });
   ae.eval();
   return result;

@@ -4,7 +4,7 @@
 // uninterrupted one would.
 import { existsSync, readFileSync } from 'node:fs';
 import { writeFileAtomic } from '../common/atomic.js';
-import { manualSeed, tidy, type Tensor } from '../engine/index.js';
+import { keep, manualSeed, stack, tidy, type Tensor } from '../engine/index.js';
 import { decodeSafetensors, encodeSafetensors, type Module, type Optimizer, type Schedule } from '../nn/index.js';
 import type { Batch } from '../data/index.js';
 
@@ -43,6 +43,12 @@ export interface TrainLoopOptions {
   onProgress?(p: StepProgress): void;
   /** Loss is recorded in the curve every this many steps (default 10). */
   curveEvery?: number;
+  /**
+   * The loss is read back every this many steps (default: 1 on the CPU, 20 on CUDA). Each read
+   * makes the host wait for the device; in between, steps queue up without waiting. Losses are
+   * always read before a checkpoint is written, so a non-finite loss never reaches one.
+   */
+  readLossEvery?: number;
 }
 
 /** Storage for one training checkpoint (a safetensors blob); the latest save wins. */
@@ -112,37 +118,55 @@ export async function trainLoop(o: TrainLoopOptions): Promise<TrainLoopResult> {
   const start = resumed?.step ?? 0;
   const t0 = performance.now();
   let loss = Number.NaN;
+  // Losses computed on the device and not read yet, oldest first.
+  const unread: { step: number; loss: Tensor }[] = [];
+  const readLosses = (): void => {
+    if (unread.length === 0) return;
+    const values = tidy(() => stack(unread.map((u) => u.loss)).toFloat32Array());
+    for (const [i, { step, loss: t }] of unread.entries()) {
+      t.dispose();
+      loss = values[i];
+      if (!Number.isFinite(loss)) {
+        for (const u of unread) u.loss.dispose();
+        throw new NonFiniteLossError(
+          `${o.name}: loss became ${loss} at step ${step}; stopped${o.checkpoint ? ` (last good checkpoint kept: ${o.checkpoint.describe})` : ''}. Lower the learning rate.`,
+        );
+      }
+      if (step % curveEvery === 0 || step === o.steps - 1) {
+        curve.step.push(step);
+        curve.loss.push(loss);
+      }
+    }
+    unread.length = 0;
+  };
   for (const m of Object.values(o.modules)) m.train();
+  let readEvery = o.readLossEvery ?? 1;
   for (let step = start; step < o.steps; step++) {
     await new Promise((resolve) => setImmediate(resolve));
     if (o.signal?.aborted) {
-      if (o.checkpoint) saveCheckpoint(o, step, curve);
+      if (o.checkpoint) {
+        readLosses();
+        saveCheckpoint(o, step, curve);
+      }
       throw new TrainingInterruptedError(`${o.name}: interrupted at step ${step}/${o.steps}${o.checkpoint ? '; checkpoint saved' : ''}`);
     }
     o.schedule?.apply(o.optimizer, step);
     manualSeed(o.seed * 1_000_003 + step);
-    loss = tidy(() => {
+    const done = step + 1;
+    const saving = o.checkpoint !== undefined && done % o.checkpoint.every === 0 && done < o.steps;
+    tidy(() => {
       const batch = o.batch(step);
       o.optimizer.zeroGrad();
       const l = o.loss(batch);
-      const value = l.item();
-      if (!Number.isFinite(value)) return value;
+      if (step === start && o.readLossEvery === undefined && l.device.startsWith('cuda')) readEvery = 20;
+      unread.push({ step, loss: keep(l.detach()) });
+      // Read before backward where we can: a non-finite loss then never updates the weights.
+      if (done % readEvery === 0 || done === o.steps || saving) readLosses();
       l.backward();
       o.optimizer.step();
-      return value;
     });
-    if (!Number.isFinite(loss)) {
-      throw new NonFiniteLossError(
-        `${o.name}: loss became ${loss} at step ${step}; stopped${o.checkpoint ? ` (last good checkpoint kept: ${o.checkpoint.describe})` : ''}. Lower the learning rate.`,
-      );
-    }
-    if (step % curveEvery === 0 || step === o.steps - 1) {
-      curve.step.push(step);
-      curve.loss.push(loss);
-    }
-    const done = step + 1;
-    if (o.checkpoint && done % o.checkpoint.every === 0 && done < o.steps) saveCheckpoint(o, done, curve);
-    if (o.onProgress) {
+    if (saving) saveCheckpoint(o, done, curve);
+    if (o.onProgress && unread.length === 0) {
       const elapsedS = (performance.now() - t0) / 1000;
       o.onProgress({ step: done, steps: o.steps, loss, lr: o.optimizer.lr, elapsedS, etaS: (elapsedS / (done - start)) * (o.steps - done) });
     }

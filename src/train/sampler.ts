@@ -2,6 +2,7 @@
 // training device. Random access by step lets a resumed run see exactly the batches an
 // uninterrupted run would have seen.
 import { BatchOrder, batchAt, datasetSize, type Batch, type Dataset } from '../data/index.js';
+import { toDeviceAsync } from './speed.js';
 
 export interface StepBatches {
   stepsPerEpoch: number;
@@ -15,7 +16,8 @@ export function stepBatches(d: Dataset, o: { batchSize: number; seed: number; de
     batch(step: number): Batch {
       const b = batchAt(d, order, step);
       if (!o.device || o.device === b.x.device) return b;
-      const moved = { x: b.x.to({ device: o.device, nonBlocking: true }), y: b.y.to({ device: o.device, nonBlocking: true }) };
+      // Through pinned memory on CUDA, so the copy overlaps the previous step's queued work.
+      const moved = toDeviceAsync(b, o.device);
       b.x.dispose();
       b.y.dispose();
       return moved;

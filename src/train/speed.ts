@@ -70,15 +70,18 @@ export function withSpeedOptions<B extends Batch>(o: SpeedOptions, deviceType: '
 }
 
 /**
- * Copies a host batch to a CUDA device through pinned (page-locked) memory without blocking
- * the host, so the copy overlaps queued GPU work; on the CPU it returns the batch as it is.
+ * Copies a batch to a device. From the host to CUDA it goes through pinned (page-locked)
+ * memory without blocking the host, so the copy overlaps queued GPU work. A batch already on
+ * the device is returned as it is; otherwise the result is a new pair of tensors.
  */
 export function toDeviceAsync(b: Batch, device: string): Batch {
-  if (!device.startsWith('cuda') || b.x.device !== 'cpu') return b;
+  if (b.x.device === device) return b;
+  const pinned = device.startsWith('cuda') && b.x.device === 'cpu';
   const move = (t: Tensor) => {
-    const pinned = t.pinMemory();
-    const moved = pinned.to({ device, nonBlocking: true });
-    pinned.dispose();
+    if (!pinned) return t.to({ device });
+    const staged = t.pinMemory();
+    const moved = staged.to({ device, nonBlocking: true });
+    staged.dispose();
     return moved;
   };
   return { x: move(b.x), y: move(b.y) };

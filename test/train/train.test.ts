@@ -98,6 +98,44 @@ test('a non-finite loss stops training with a clear error and keeps the last goo
   rmSync(dir, { recursive: true });
 });
 
+test('reading the loss every 4 steps gives the same weights and curve as reading it every step', async () => {
+  const data = toyData();
+  const train = async (readLossEvery: number) => {
+    manualSeed(7);
+    const model = buildClassifier('lenet5', { channels: 1, size: 16, classes: 4 });
+    const batches = stepBatches(data, { batchSize: 16, seed: 5 });
+    const result = await trainClassifier(model, { steps: 14, lr: 1e-3, seed: 9, batch: batches.batch, readLossEvery });
+    return { state: snapshot(model), result };
+  };
+  const everyStep = await train(1);
+  const deferred = await train(4);
+  assertSameState(everyStep.state, deferred.state, 'readLossEvery 4 vs 1');
+  assert.deepEqual(deferred.result.curve, everyStep.result.curve);
+  assert.equal(deferred.result.finalLoss, everyStep.result.finalLoss);
+});
+
+test('with deferred loss reads, a non-finite loss still names its step and never reaches a checkpoint', async () => {
+  const data = toyData();
+  const dir = tmp();
+  const model = buildClassifier('lenet5', { channels: 1, size: 16, classes: 4 });
+  const batches = stepBatches(data, { batchSize: 16, seed: 5 });
+  const batch = (step: number) => {
+    const b = batches.batch(step);
+    return step < 6 ? b : { x: b.x.mul(Number.NaN), y: b.y };
+  };
+  const path = join(dir, 'c.safetensors');
+  // Reads after steps 3, 7, ... and before each checkpoint (after steps 2, 5, 8): step 6's NaN
+  // is found at step 7's read, after it updated the weights, and before the save at step 9.
+  await assert.rejects(
+    trainClassifier(model, { steps: 50, lr: 1e-3, seed: 1, batch, checkpoint: fileCheckpoint(path, 3), readLossEvery: 4 }),
+    (e: Error) => e instanceof NonFiniteLossError && /loss became NaN at step 6/.test(e.message),
+  );
+  const { tensors, metadata } = loadSafetensors(path);
+  assert.equal(JSON.parse(metadata.s2snets).step, 6);
+  for (const [name, t] of tensors) assert.ok(t.toArray().every(Number.isFinite), `${name} is finite in the checkpoint`);
+  rmSync(dir, { recursive: true });
+});
+
 test('fine-tuning changes only the decoder: encoder and classifier weights stay, no weight gradients for them', async () => {
   const data = toyData();
   manualSeed(2);
