@@ -4,7 +4,7 @@
 // and hide the classifier's. Parameter names follow the authors' release
 // (encoder.conv11 ... conv53, decoder.conv53d ... conv11d, decoder.conv_final).
 import { F, type Tensor } from '../engine/index.js';
-import { BatchNorm2d, Conv2d, Module, type FoldConvBn, type FoldsConvBn } from '../nn/index.js';
+import { BatchNorm2d, Conv2d, Module, chain, type FoldConvBn, type FoldsConvBn } from '../nn/index.js';
 
 /** Channel widths per encoder stage; each stage ends in a 2x2 max-pool. */
 export type SegNetStages = number[][];
@@ -35,7 +35,7 @@ class ConvBnRelu {
     public bn: Module,
   ) {}
   forward(x: Tensor): Tensor {
-    return this.bn.forward(this.conv.forward(x)).relu();
+    return chain(x, (t) => this.conv.forward(t), (t) => this.bn.forward(t), (t) => t.relu());
   }
 }
 
@@ -70,15 +70,18 @@ export class SegNetEncoder extends Module implements FoldsConvBn {
   encode(x: Tensor): Encoding {
     const indices: Tensor[] = [];
     const sizes: [number, number][] = [];
-    let h = x;
-    for (const stage of this.stages) {
-      for (const layer of stage) h = layer.forward(h);
-      sizes.push([h.size(2), h.size(3)]);
-      const [pooled, idx] = F.maxPool2dWithIndices(h, 2, { stride: 2 });
-      indices.push(idx);
-      h = pooled;
-    }
-    return { code: h, indices, sizes };
+    const code = chain(
+      x,
+      ...this.stages.map((stage) => (input: Tensor) => {
+        const features = chain(input, ...stage.map((layer) => (t: Tensor) => layer.forward(t)));
+        sizes.push([features.size(2), features.size(3)]);
+        const [pooled, idx] = F.maxPool2dWithIndices(features, 2, { stride: 2 });
+        if (features !== input) features.dispose();
+        indices.push(idx);
+        return pooled;
+      }),
+    );
+    return { code, indices, sizes };
   }
 
   forward(x: Tensor): Tensor {
@@ -116,13 +119,14 @@ export class SegNetDecoder extends Module implements FoldsConvBn {
   }
 
   decode(e: Encoding): Tensor {
-    let h = e.code;
-    this.stages.forEach((stage, i) => {
-      const k = e.indices.length - 1 - i;
-      h = F.maxUnpool2d(h, e.indices[k], e.sizes[k]);
-      for (const layer of stage) h = layer.forward(h);
-    });
-    return this.final.forward(h);
+    return chain(
+      e.code,
+      ...this.stages.flatMap((stage, i) => {
+        const k = e.indices.length - 1 - i;
+        return [(t: Tensor) => F.maxUnpool2d(t, e.indices[k], e.sizes[k]), ...stage.map((layer) => (t: Tensor) => layer.forward(t))];
+      }),
+      (t) => this.final.forward(t),
+    );
   }
 
   foldConvBn(fold: FoldConvBn): void {

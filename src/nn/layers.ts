@@ -187,17 +187,23 @@ export class Sequential extends Module {
     this.layers = layers.map((m, i) => this.addModule(String(i), m));
   }
   forward(x: Tensor): Tensor {
-    let out = x;
-    for (const layer of this.layers) {
-      const next = layer.forward(out);
-      // Release each intermediate as soon as the next layer has consumed it, as Python's
-      // refcounting does: its memory is reused right away (autograd keeps its own reference
-      // to whatever backward needs). The caller's input is never released.
-      if (out !== x && out !== next) out.dispose();
-      out = next;
-    }
-    return out;
+    return chain(x, ...this.layers.map((layer) => (t: Tensor) => layer.forward(t)));
   }
+}
+
+/**
+ * Applies the functions in order, releasing each intermediate result as soon as the next
+ * function has consumed it, as Python's refcounting does: its memory is reused right away
+ * (autograd keeps its own reference to whatever backward needs). The input is never released.
+ */
+export function chain(x: Tensor, ...fns: ((t: Tensor) => Tensor)[]): Tensor {
+  let out = x;
+  for (const fn of fns) {
+    const next = fn(out);
+    if (out !== x && out !== next) out.dispose();
+    out = next;
+  }
+  return out;
 }
 
 /** Holds modules by index without defining a forward order (torch.nn.ModuleList). */

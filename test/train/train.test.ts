@@ -77,16 +77,19 @@ test('a run interrupted and resumed from its checkpoint ends bit-identical to an
   rmSync(resumedDir, { recursive: true });
 });
 
-test('a non-finite loss stops training with a clear error and keeps the last good checkpoint', async () => {
-  const data = toyData();
-  const dir = tmp();
-  const model = buildClassifier('lenet5', { channels: 1, size: 16, classes: 4 });
-  const batches = stepBatches(data, { batchSize: 16, seed: 5 });
-  // From step 5 on the inputs are NaN, as a corrupt batch would be.
+/** LeNet-5 on toy data whose inputs are NaN from step `firstBad` on, as a corrupt batch would be. */
+function corruptFrom(firstBad: number) {
+  const batches = stepBatches(toyData(), { batchSize: 16, seed: 5 });
   const batch = (step: number) => {
     const b = batches.batch(step);
-    return step < 5 ? b : { x: b.x.mul(Number.NaN), y: b.y };
+    return step < firstBad ? b : { x: b.x.mul(Number.NaN), y: b.y };
   };
+  return { model: buildClassifier('lenet5', { channels: 1, size: 16, classes: 4 }), batch };
+}
+
+test('a non-finite loss stops training with a clear error and keeps the last good checkpoint', async () => {
+  const dir = tmp();
+  const { model, batch } = corruptFrom(5);
   const path = join(dir, 'c.safetensors');
   await assert.rejects(
     trainClassifier(model, { steps: 50, lr: 1e-3, seed: 1, batch, checkpoint: fileCheckpoint(path, 2) }),
@@ -115,14 +118,8 @@ test('reading the loss every 4 steps gives the same weights and curve as reading
 });
 
 test('with deferred loss reads, a non-finite loss still names its step and never reaches a checkpoint', async () => {
-  const data = toyData();
   const dir = tmp();
-  const model = buildClassifier('lenet5', { channels: 1, size: 16, classes: 4 });
-  const batches = stepBatches(data, { batchSize: 16, seed: 5 });
-  const batch = (step: number) => {
-    const b = batches.batch(step);
-    return step < 6 ? b : { x: b.x.mul(Number.NaN), y: b.y };
-  };
+  const { model, batch } = corruptFrom(6);
   const path = join(dir, 'c.safetensors');
   // Reads after steps 3, 7, ... and before each checkpoint (after steps 2, 5, 8): step 6's NaN
   // is found at step 7's read, after it updated the weights, and before the save at step 9.
