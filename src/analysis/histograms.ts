@@ -89,11 +89,24 @@ function channelShares(set: ImageSet, bins: number): number[][] {
 
 /** Per-channel histograms of originals and reconstructions (same shapes, values in [0, 1]). */
 export function channelHistograms(originals: ImageInput, reconstructions: ImageInput, bins = 64): ChannelHistogram[] {
+  return channelHistogramsEach(originals, { reconstructions }, bins).reconstructions;
+}
+
+/**
+ * channelHistograms for several named sets of reconstructions of the same originals, which
+ * are counted once (their CIELAB conversion dominates the cost for RGB images).
+ */
+export function channelHistogramsEach(originals: ImageInput, reconstructions: Record<string, ImageInput>, bins = 64): Record<string, ChannelHistogram[]> {
   if (!Number.isInteger(bins) || bins < 1) throw new AnalysisError(`histogram bins must be a positive integer, got ${bins}`);
   const origSet = toImageSet(originals, 'originals');
-  const reconSet = toImageSet(reconstructions, 'reconstructions');
-  assertSameShape(origSet, reconSet, 'originals', 'reconstructions');
   const orig = channelShares(origSet, bins);
-  const recon = channelShares(reconSet, bins);
-  return CHANNELS[origSet.shape[1] as 1 | 3].map((ch, k) => ({ name: ch.name, range: ch.range, original: orig[k], reconstruction: recon[k] }));
+  const channels = CHANNELS[origSet.shape[1] as 1 | 3];
+  return Object.fromEntries(
+    Object.entries(reconstructions).map(([name, images]) => {
+      const reconSet = toImageSet(images, 'reconstructions');
+      assertSameShape(origSet, reconSet, 'originals', 'reconstructions');
+      const recon = channelShares(reconSet, bins);
+      return [name, channels.map((ch, k) => ({ name: ch.name, range: ch.range, original: orig[k], reconstruction: recon[k] }))];
+    }),
+  );
 }

@@ -7,7 +7,7 @@ export { totalOrder, ORDER_RULE } from './order.js';
 export type { TotalOrder, OrderViolation } from './order.js';
 export { nmiOfLevels, imageNmi, intraNmi, interNmi } from './nmi.js';
 export type { NmiOptions, InterNmiOptions, NmiNormalization } from './nmi.js';
-export { srgbToLab, channelHistograms } from './histograms.js';
+export { srgbToLab, channelHistograms, channelHistogramsEach } from './histograms.js';
 export type { ChannelHistogram } from './histograms.js';
 export { gridEnergy } from './artifacts.js';
 export { imageAt, differenceMap, evenlySpacedIndices, reconstructionGrid } from './pictures.js';

@@ -7,7 +7,7 @@ import { tidy, type Tensor } from '../engine/index.js';
 import type { Module } from '../nn/index.js';
 import { writeFileAtomic } from '../common/atomic.js';
 import {
-  channelHistograms,
+  channelHistogramsEach,
   accuracyGrid,
   crossMatrixOf,
   gridEnergy,
@@ -117,7 +117,7 @@ export function evaluationJob(plan: ExperimentPlan, jobs: ExperimentJobs): JobSp
           gridEnergy: gridEnergy(original, set),
         };
       });
-      const histograms = Object.fromEntries(aeNames.map((n) => [n, channelHistograms(original, pixels.get(n)!)]));
+      const histograms = channelHistogramsEach(original, Object.fromEntries(aeNames.map((n) => [n, pixels.get(n)!])));
       const rows = reconstructionGrid(original, aeNames.map((n) => ({ name: n, images: pixels.get(n)! })), plan.analysis.gridSamples);
 
       const curves: Record<string, { step: number[]; loss: number[] }> = {};

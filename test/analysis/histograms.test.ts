@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tensor } from '../../src/engine/index.js';
 import { Rng } from '../../src/data/random.js';
-import { AnalysisError, channelHistograms, srgbToLab } from '../../src/analysis/index.js';
+import { AnalysisError, channelHistograms, channelHistogramsEach, srgbToLab } from '../../src/analysis/index.js';
 import { mapSet, randomSet, setOf } from './helpers.js';
 
 test('CIELAB (D65) of known sRGB colours', () => {
@@ -71,6 +71,15 @@ test('a red colour cast moves a* up and leaves the grey original at a* = 0', () 
   // Bin centres are within half a bin (4 units) of the true value.
   assert.ok(Math.abs(mean(a.reconstruction) - expectedA) < 4, `mean a* ${mean(a.reconstruction)} vs ${expectedA}`);
   assert.ok(Math.abs(mean(a.original)) < 4);
+});
+
+test('channelHistogramsEach gives each set of reconstructions what channelHistograms gives it', () => {
+  const originals = randomSet(2, 3, 8, 8, 1);
+  const sets = { a: randomSet(2, 3, 8, 8, 2), b: randomSet(2, 3, 8, 8, 3) };
+  const each = channelHistogramsEach(originals, sets, 16);
+  assert.deepEqual(Object.keys(each), ['a', 'b']);
+  for (const [name, set] of Object.entries(sets)) assert.deepEqual(each[name], channelHistograms(originals, set, 16));
+  assert.notDeepEqual(each.a, each.b);
 });
 
 test('histograms refuse other channel counts and mismatched sets', () => {
