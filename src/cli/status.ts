@@ -1,11 +1,6 @@
 // `s2snets status RUN`: the job table of a run directory as aligned text.
+import { textTable } from '../common/text.js';
 import type { RunStatus } from '../pipeline/runner.js';
-
-export function table(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
-  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
-}
 
 function metricsText(m: Record<string, unknown>): string {
   return Object.entries(m)
@@ -17,5 +12,5 @@ function metricsText(m: Record<string, unknown>): string {
 export function formatStatus(s: RunStatus): string {
   const rows = s.jobs.map((j) => [j.name, j.status, String(j.attempts), j.durationS === null ? '' : `${j.durationS.toFixed(1)}s`, j.error ? j.error.split('\n')[0] : metricsText(j.metrics)]);
   const done = s.jobs.filter((j) => j.status === 'done').length;
-  return `${s.runDir}: ${done}/${s.jobs.length} jobs done\n\n${table(['job', 'status', 'tries', 'time', 'metrics / error'], rows)}`;
+  return `${s.runDir}: ${done}/${s.jobs.length} jobs done\n\n${textTable(['job', 'status', 'tries', 'time', 'metrics / error'], rows)}`;
 }

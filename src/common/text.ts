@@ -10,3 +10,16 @@ export class FileContentError extends Error {
     super(printable(message));
   }
 }
+
+const NUMERIC = /^(-|[-+]?\d[\d,]*(\.\d+)?%?)$/;
+
+/**
+ * Rows as aligned plain-text columns under a header and a rule. Columns whose every cell is a
+ * number (or '-') are right-aligned, the rest left-aligned.
+ */
+export function textTable(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const numeric = header.map((_, i) => rows.length > 0 && rows.every((r) => NUMERIC.test(r[i] ?? '')));
+  const line = (cells: string[]) => cells.map((c, i) => (numeric[i] ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd();
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}

@@ -3,7 +3,7 @@
 export { validateResults, ResultsSchema, ResultsError, RESULTS_SCHEMA_VERSION } from './schema.js';
 export type { Results, ClassifierResult, AutoencoderResult, CrossEvaluation, ChannelHistogram, LossCurve } from './schema.js';
 export { writeReport, rebuildReport, writeResultsJson, writeMatrixCsvs, type ReportPictures } from './writers.js';
-export { formatSummary, textTable } from './summary.js';
+export { formatSummary } from './summary.js';
 export {
   resultFigures,
   renderPng,

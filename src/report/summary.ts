@@ -1,11 +1,6 @@
 // The terminal summary printed at the end of a run: accuracies, the cross matrix, the order, NMI.
+import { textTable } from '../common/text.js';
 import type { Results } from './schema.js';
-
-export function textTable(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
-  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
-}
 
 const pct = (x: number | null) => (x === null ? '-' : (100 * x).toFixed(2));
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { printable } from '../../src/common/text.js';
+import { printable, textTable } from '../../src/common/text.js';
 import { PthError } from '../../src/import/pth.js';
 import { PickleError, UnsafePickleError } from '../../src/import/pickle.js';
 import { OnnxParseError } from '../../src/import/onnx/index.js';
@@ -17,4 +17,12 @@ test('every parser error is one printable line, even for names with newlines (a 
     assert.doesNotMatch(e.message, /[\u0000-\u001f]/, E.name);
     assert.match(e.message, /arch\\x0a\\x01ive/);
   }
+});
+
+test('textTable: numeric columns right-aligned, text columns left-aligned, under a rule as wide as each column', () => {
+  const t = textTable(['name', 'family', 'top-1 %'], [['lenet5', 'LeNet-5', '98.10'], ['vgg-bn', 'VGG-like (BN)', '-'], ['a', 'b', '7']]);
+  assert.equal(
+    t,
+    ['name    family         top-1 %', '------  -------------  -------', 'lenet5  LeNet-5          98.10', 'vgg-bn  VGG-like (BN)        -', 'a       b                    7'].join('\n'),
+  );
 });
