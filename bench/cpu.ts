@@ -2,8 +2,9 @@
 // threads and step counts): a small SegNet whose frozen encoder (eval mode) feeds a frozen
 // classifier (eval mode); the decoder trains with Adam (lr 1e-4) on batch 32 of 1x32x32 inputs.
 // Each engine runs 3 warm-up steps, then `rounds` rounds of `steps` timed steps; the median
-// round counts, so that a burst of load from other processes does not decide the ratio.
-//   node dist/bench/cpu.js [steps=10] [rounds=5] [batch=32]      (npm run bench)
+// round counts. The two engines take turns `turns` times (ours, PyTorch, ours, ...) and the
+// median turn counts, so that a burst of load from other processes does not decide the ratio.
+//   node dist/bench/cpu.js [steps=10] [rounds=5] [batch=32] [turns=3]      (npm run bench)
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,9 +12,9 @@ import { F, engineInfo, keep, manualSeed, noGrad, randint, randn, tidy } from '.
 import { Adam, Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential } from '../src/nn/index.js';
 import { SegNet, SMALL_STAGES } from '../src/models/segnet.js';
 
-const [steps, rounds, batch] = [2, 3, 4].map((i, k) => Number(process.argv[i] ?? [10, 5, 32][k]));
-if (![steps, rounds, batch].every((n) => Number.isInteger(n) && n >= 1)) {
-  console.error('usage: node dist/bench/cpu.js [steps>=1] [rounds>=1] [batch>=1]');
+const [steps, rounds, batch, turns] = [2, 3, 4, 5].map((i, k) => Number(process.argv[i] ?? [10, 5, 32, 3][k]));
+if (![steps, rounds, batch, turns].every((n) => Number.isInteger(n) && n >= 1)) {
+  console.error('usage: node dist/bench/cpu.js [steps>=1] [rounds>=1] [batch>=1] [turns>=1]');
   process.exit(2);
 }
 const python = process.env.PYTHON ?? '/usr/bin/python3';
@@ -26,6 +27,8 @@ interface Result {
   forward_img_s: number;
 }
 
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
 function imagesPerSecond(fn: () => void): number {
   for (let i = 0; i < 3; i++) fn();
   const rates = Array.from({ length: rounds }, () => {
@@ -33,10 +36,11 @@ function imagesPerSecond(fn: () => void): number {
     for (let i = 0; i < steps; i++) fn();
     return (batch * steps) / ((performance.now() - start) / 1000);
   });
-  return rates.sort((a, b) => a - b)[Math.floor(rounds / 2)];
+  return median(rates);
 }
 
-function benchOurs(): Result {
+/** Builds the model once; each call of the result measures one turn. */
+function oursBench(): () => Result {
   manualSeed(0);
   const ae = new SegNet({ inChannels: 1, stages: SMALL_STAGES });
   const classifier = new Sequential(
@@ -62,7 +66,7 @@ function benchOurs(): Result {
     noGrad(() => classifier.forward(ae.forward(x)));
   });
   const { torchVersion, threads } = engineInfo();
-  return { engine: `s2snets (libtorch ${torchVersion})`, threads, train_img_s: imagesPerSecond(trainStep), forward_img_s: imagesPerSecond(forward) };
+  return () => ({ engine: `s2snets (libtorch ${torchVersion})`, threads, train_img_s: imagesPerSecond(trainStep), forward_img_s: imagesPerSecond(forward) });
 }
 
 function benchTorch(threads: number): Result | string {
@@ -71,9 +75,24 @@ function benchTorch(threads: number): Result | string {
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as Result;
 }
 
-const ours = benchOurs();
-const torch = benchTorch(ours.threads);
-console.log(`S2SNet toy step, CPU, ${ours.threads} threads, batch ${batch}: median of ${rounds} rounds of ${steps} steps after 3 warm-up steps\n`);
+/** The median turn of an engine, per measure. */
+function medianTurn(results: Result[]): Result {
+  return { ...results[0], train_img_s: median(results.map((r) => r.train_img_s)), forward_img_s: median(results.map((r) => r.forward_img_s)) };
+}
+
+const measureOurs = oursBench();
+const oursTurns: Result[] = [];
+const torchTurns: Result[] = [];
+let torchFailure: string | null = null;
+for (let turn = 0; turn < turns; turn++) {
+  oursTurns.push(measureOurs());
+  const t: Result | string = torchFailure ?? benchTorch(oursTurns[0].threads);
+  if (typeof t === 'string') torchFailure = t;
+  else torchTurns.push(t);
+}
+const ours = medianTurn(oursTurns);
+const torch = torchFailure ?? medianTurn(torchTurns);
+console.log(`S2SNet toy step, CPU, ${ours.threads} threads, batch ${batch}: per engine, median of ${turns} alternating turns, each the median of ${rounds} rounds of ${steps} steps after 3 warm-up steps\n`);
 const rows: [string, string, string][] = [['engine', 'train img/s', 'forward img/s']];
 for (const r of typeof torch === 'string' ? [ours] : [ours, torch]) rows.push([r.engine, r.train_img_s.toFixed(1), r.forward_img_s.toFixed(1)]);
 if (typeof torch === 'string') {
