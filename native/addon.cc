@@ -83,7 +83,7 @@ class TensorHandle : public Napi::ObjectWrap<TensorHandle> {
     if (env_ == nullptr) return;  // constructed from JS, never given a tensor
     liveTensors--;
     liveBytes -= bytes_;
-    if (bytes_ > 0 && env_ != nullptr) Napi::MemoryManagement::AdjustExternalMemory(env_, -bytes_);
+    if (bytes_ > 0) Napi::MemoryManagement::AdjustExternalMemory(env_, -bytes_);
   }
 
   static Napi::Object Wrap(Napi::Env env, at::Tensor t) {

@@ -50,7 +50,7 @@ export function setCudnnBenchmark(on: boolean): void {
   native.setCudnnBenchmark(on);
 }
 
-/** Live native tensors held by JavaScript handles, and their bytes. */
+/** Live native tensors held by JavaScript handles and their bytes, and the C allocator's bytes in use. */
 export function memoryStats(): MemoryStats {
   return native.memoryStats();
 }

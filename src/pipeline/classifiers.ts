@@ -63,7 +63,7 @@ export async function openClassifier(entry: ClassifierEntry, data: ExperimentDat
     model = await loadImported(entry, device);
   }
   model.eval().freeze();
-  if (!('zoo' in entry)) checkFits(entry, model, { channels: data.channels, size: data.size, classNames: data.classNames }, device);
+  if (!('zoo' in entry)) checkFits(entry, model, data, device);
   return model;
 }
 

@@ -122,12 +122,12 @@ export async function trainLoop(o: TrainLoopOptions): Promise<TrainLoopResult> {
   const unread: { step: number; loss: Tensor }[] = [];
   const readLosses = (): void => {
     if (unread.length === 0) return;
-    const values = tidy(() => stack(unread.map((u) => u.loss)).toFloat32Array());
-    for (const [i, { step, loss: t }] of unread.entries()) {
-      t.dispose();
+    const pending = unread.splice(0);
+    const values = tidy(() => stack(pending.map((u) => u.loss)).toFloat32Array());
+    for (const u of pending) u.loss.dispose();
+    for (const [i, { step }] of pending.entries()) {
       loss = values[i];
       if (!Number.isFinite(loss)) {
-        for (const u of unread) u.loss.dispose();
         throw new NonFiniteLossError(
           `${o.name}: loss became ${loss} at step ${step}; stopped${o.checkpoint ? ` (last good checkpoint kept: ${o.checkpoint.describe})` : ''}. Lower the learning rate.`,
         );
@@ -137,10 +137,10 @@ export async function trainLoop(o: TrainLoopOptions): Promise<TrainLoopResult> {
         curve.loss.push(loss);
       }
     }
-    unread.length = 0;
   };
+  const onCuda = Object.values(o.modules).some((m) => m.parameters()[0]?.device.startsWith('cuda'));
+  const readEvery = o.readLossEvery ?? (onCuda ? 20 : 1);
   for (const m of Object.values(o.modules)) m.train();
-  let readEvery = o.readLossEvery ?? 1;
   for (let step = start; step < o.steps; step++) {
     await new Promise((resolve) => setImmediate(resolve));
     if (o.signal?.aborted) {
@@ -158,7 +158,6 @@ export async function trainLoop(o: TrainLoopOptions): Promise<TrainLoopResult> {
       const batch = o.batch(step);
       o.optimizer.zeroGrad();
       const l = o.loss(batch);
-      if (step === start && o.readLossEvery === undefined && l.device.startsWith('cuda')) readEvery = 20;
       unread.push({ step, loss: keep(l.detach()) });
       // Read before backward where we can: a non-finite loss then never updates the weights.
       if (done % readEvery === 0 || done === o.steps || saving) readLosses();
