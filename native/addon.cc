@@ -9,8 +9,11 @@
 #include <torch/cuda.h>
 #include <ATen/autocast_mode.h>
 #include <ATen/Parallel.h>
+#include <ATen/Version.h>
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <torch/csrc/autograd/autograd.h>
+
+#include <dlfcn.h>
 
 #include <atomic>
 #include <cstdlib>
@@ -681,6 +684,29 @@ Napi::Value Synchronize(const Napi::CallbackInfo& info) {
   GUARD_END(env)
 }
 
+// The BLAS library that serves sgemm in this process. Debian's libtorch links the libblas.so.3
+// alternative, which is the reference (netlib) BLAS unless an optimized one is installed: the
+// same code then runs 3-17x slower, and float results differ in the last bits.
+Napi::Object BlasInfo(Napi::Env env) {
+  auto obj = Napi::Object::New(env);
+  for (const char* name : {"libblas.so.3", "libopenblas.so.0", "libmkl_rt.so.2", "libmkl_rt.so"}) {
+    void* lib = dlopen(name, RTLD_LAZY | RTLD_NOLOAD);
+    if (lib == nullptr) continue;
+    Dl_info where{};
+    void* sgemm = dlsym(lib, "sgemm_");
+    if (sgemm != nullptr && dladdr(sgemm, &where) != 0 && where.dli_fname != nullptr) obj.Set("library", where.dli_fname);
+    using TextFn = char* (*)();
+    using IntFn = int (*)();
+    if (auto config = reinterpret_cast<TextFn>(dlsym(lib, "openblas_get_config"))) obj.Set("openblasConfig", config());
+    if (auto core = reinterpret_cast<TextFn>(dlsym(lib, "openblas_get_corename"))) obj.Set("openblasCore", core());
+    // 0: sequential, 1: pthreads, 2: OpenMP.
+    if (auto parallel = reinterpret_cast<IntFn>(dlsym(lib, "openblas_get_parallel"))) obj.Set("openblasParallel", parallel());
+    dlclose(lib);
+    break;
+  }
+  return obj;
+}
+
 Napi::Value Info(const Napi::CallbackInfo& info) {
   auto env = info.Env();
   auto obj = Napi::Object::New(env);
@@ -692,6 +718,9 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   obj.Set("interopThreads", at::get_num_interop_threads());
   obj.Set("parallelInfo", at::get_parallel_info());
   obj.Set("mkldnn", at::hasMKLDNN());
+  obj.Set("mkldnnEnabled", at::globalContext().userEnabledMkldnn());
+  obj.Set("buildConfig", at::show_config());
+  obj.Set("blas", BlasInfo(env));
   return obj;
 }
 

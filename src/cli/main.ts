@@ -113,12 +113,22 @@ const program = new Command()
 
 program
   .command('doctor')
-  .description('show the compute engine: libtorch version, CUDA, threads')
+  .description('show the compute engine: libtorch version, CUDA, threads, BLAS, oneDNN, CPU vector ISA')
   .action(() => {
     const i = engineInfo();
-    process.stdout.write(
-      [`libtorch ${i.torchVersion}`, `CUDA: ${i.cuda ? `yes (${i.cudaDevices} device${i.cudaDevices === 1 ? '' : 's'}, cuDNN ${i.cudnn ? 'yes' : 'no'})` : 'no'}`, `CPU threads: ${i.threads}`, `oneDNN (mkldnn): ${i.mkldnn ? 'yes' : 'no'}`, `Node ${process.versions.node}`].join('\n') + '\n',
-    );
+    const lines = [
+      `libtorch ${i.torchVersion}`,
+      `CUDA: ${i.cuda ? `yes (${i.cudaDevices} device${i.cudaDevices === 1 ? '' : 's'}, cuDNN ${i.cudnn ? 'yes' : 'no'})` : 'no'}`,
+      `CPU threads: ${i.threads} (S2SNETS_THREADS sets them)`,
+      `CPU vector ISA of the kernels: ${i.cpuCapability}`,
+      `BLAS: ${i.blas.description}`,
+      `convolutions on CPU: ${i.mkldnn && i.mkldnnEnabled ? 'oneDNN (mkldnn)' : "libtorch's own kernels (oneDNN not available)"}`,
+      `Node ${process.versions.node}`,
+    ];
+    if (i.blas.kind === 'reference') {
+      lines.push('warning: the reference BLAS is 3-17x slower than an optimized one; install OpenBLAS: apt-get install libopenblas0-openmp (npm run setup does it)');
+    }
+    process.stdout.write(lines.join('\n') + '\n');
   });
 
 withExperimentOptions(program.command('demo').description('run the whole S2SNets experiment (classifiers, A_S, fine-tunes, analysis, report)')).action((f: ExperimentFlags) => runStage('report', f));

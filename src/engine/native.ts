@@ -37,6 +37,11 @@ export interface NativeInfo {
   interopThreads: number;
   parallelInfo: string;
   mkldnn: boolean;
+  mkldnnEnabled: boolean;
+  /** libtorch's own build summary (at::show_config): compiler, BLAS_INFO, CPU capability, flags. */
+  buildConfig: string;
+  /** The BLAS library serving sgemm in this process, as found at run time (empty when none is loaded). */
+  blas: { library?: string; openblasConfig?: string; openblasCore?: string; openblasParallel?: number };
 }
 
 export interface MemoryStats {

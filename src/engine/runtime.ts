@@ -1,5 +1,17 @@
 // Process-wide engine settings and facts: threads, seeds, devices, memory, mixed precision.
-import { native, type MemoryStats } from './native.js';
+import { existsSync, realpathSync } from 'node:fs';
+import { native, type MemoryStats, type NativeInfo } from './native.js';
+
+/** The BLAS that serves matrix products in this process. */
+export interface BlasIdentity {
+  /** 'openblas', 'mkl', 'reference' (netlib: slow) or 'unknown' (none found loaded, e.g. linked statically). */
+  kind: 'openblas' | 'mkl' | 'reference' | 'unknown';
+  /** One line for people, e.g. "OpenBLAS 0.3.21 (OpenMP, core Haswell)". */
+  description: string;
+  /** File the sgemm symbol came from, or null when no shared BLAS is loaded. */
+  library: string | null;
+  version: string | null;
+}
 
 export interface EngineInfo {
   torchVersion: string;
@@ -7,13 +19,54 @@ export interface EngineInfo {
   cudaDevices: number;
   cudnn: boolean;
   threads: number;
+  /** oneDNN compiled in, and enabled for this process. */
   mkldnn: boolean;
+  mkldnnEnabled: boolean;
+  blas: BlasIdentity;
+  /** The vector instruction set libtorch's CPU kernels dispatch to (e.g. AVX2, AVX512, DEFAULT). */
+  cpuCapability: string;
+  /** libtorch's BLAS as built (BLAS_INFO of its build configuration), e.g. 'open', 'mkl', 'blas'. */
+  buildBlas: string;
 }
 
-/** What libtorch this process runs on. */
+const OPENBLAS_THREADING = ['sequential', 'pthreads', 'OpenMP'];
+
+/** Names the BLAS from what the addon found loaded; see native/addon.cc BlasInfo. */
+export function describeBlas(found: NativeInfo['blas']): BlasIdentity {
+  const library = found.library ?? null;
+  if (found.openblasConfig) {
+    const version = /OpenBLAS\s+([\w.]+)/.exec(found.openblasConfig)?.[1] ?? null;
+    const threading = OPENBLAS_THREADING[found.openblasParallel ?? -1] ?? 'unknown threading';
+    const core = found.openblasCore ? `, core ${found.openblasCore}` : '';
+    return { kind: 'openblas', description: `OpenBLAS ${version ?? '(version unknown)'} (${threading}${core})`, library, version };
+  }
+  if (library && /mkl/i.test(library)) return { kind: 'mkl', description: `Intel MKL (${library})`, library, version: null };
+  // Debian's reference BLAS lives in .../blas/libblas.so.3 (the libblas3 package).
+  if (library && /\/blas\/libblas\.so/.test(library)) return { kind: 'reference', description: `reference BLAS (netlib, slow: ${library})`, library, version: null };
+  if (library) return { kind: 'unknown', description: `BLAS from ${library}`, library, version: null };
+  return { kind: 'unknown', description: 'no shared BLAS loaded (built into libtorch, or none)', library: null, version: null };
+}
+
+let cachedInfo: EngineInfo | undefined;
+
+/** What libtorch this process runs on: version, devices, threads, BLAS, oneDNN, CPU vector ISA. */
 export function engineInfo(): EngineInfo {
   const i = native.info();
-  return { torchVersion: i.torchVersion, cuda: i.cuda, cudaDevices: i.cudaDevices, cudnn: i.cudnn, threads: i.threads, mkldnn: i.mkldnn };
+  cachedInfo ??= {
+    torchVersion: i.torchVersion,
+    cuda: i.cuda,
+    cudaDevices: i.cudaDevices,
+    cudnn: i.cudnn,
+    threads: i.threads,
+    mkldnn: i.mkldnn,
+    mkldnnEnabled: i.mkldnnEnabled,
+    // libblas.so.3 is an alternatives symlink: the file it resolves to names the implementation.
+    blas: describeBlas({ ...i.blas, library: i.blas.library && existsSync(i.blas.library) ? realpathSync(i.blas.library) : i.blas.library }),
+    cpuCapability: /CPU capability usage:\s*(\S+)/.exec(i.buildConfig)?.[1] ?? 'unknown',
+    buildBlas: /BLAS_INFO=([^,\s]+)/.exec(i.buildConfig)?.[1] ?? 'unknown',
+  };
+  // Threads can change during the process (setNumThreads); everything else cannot.
+  return { ...cachedInfo, threads: i.threads };
 }
 
 /** Seeds libtorch's generators (CPU and CUDA) for reproducible runs. */

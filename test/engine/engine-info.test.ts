@@ -1,0 +1,29 @@
+// The engine names the BLAS, oneDNN use and vector ISA it runs on: results record them as
+// provenance, and `doctor` warns about the slow reference BLAS.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, realpathSync } from 'node:fs';
+import { engineInfo } from '../../src/engine/index.js';
+import { describeBlas } from '../../src/engine/runtime.js';
+
+test('describeBlas names OpenBLAS with its version and threading, and the reference BLAS by its path', () => {
+  const openblas = describeBlas({ library: '/usr/lib/x86_64-linux-gnu/openblas-openmp/libblas.so.3', openblasConfig: 'OpenBLAS 0.3.21  DYNAMIC_ARCH NO_AFFINITY Cooperlake MAX_THREADS=64', openblasCore: 'Cooperlake', openblasParallel: 2 });
+  assert.deepEqual([openblas.kind, openblas.version, openblas.description], ['openblas', '0.3.21', 'OpenBLAS 0.3.21 (OpenMP, core Cooperlake)']);
+  const reference = describeBlas({ library: '/usr/lib/x86_64-linux-gnu/blas/libblas.so.3.11.0' });
+  assert.equal(reference.kind, 'reference');
+  assert.match(reference.description, /reference BLAS \(netlib, slow/);
+  assert.equal(describeBlas({ library: '/opt/intel/lib/libmkl_rt.so.2' }).kind, 'mkl');
+  assert.equal(describeBlas({}).kind, 'unknown');
+});
+
+test('engineInfo reports the BLAS that the libblas.so.3 alternative points to', () => {
+  const info = engineInfo();
+  assert.match(info.cpuCapability, /^(DEFAULT|AVX2|AVX512|VSX|ZVECTOR|NEON|\w+)$/);
+  assert.notEqual(info.cpuCapability, 'unknown');
+  const link = ['/usr/lib/x86_64-linux-gnu/libblas.so.3', '/usr/lib/aarch64-linux-gnu/libblas.so.3'].find((p) => existsSync(p));
+  if (info.blas.library && link && info.blas.library.startsWith('/usr/')) {
+    // Debian's libtorch: the process must run the BLAS the system alternative selects.
+    assert.equal(info.blas.library, realpathSync(link));
+    assert.equal(info.blas.kind, /openblas/.test(realpathSync(link)) ? 'openblas' : info.blas.kind);
+  }
+});
