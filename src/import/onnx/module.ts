@@ -4,7 +4,8 @@ import { dirname, resolve } from 'node:path';
 import { isFloating, keep, noGrad, tensor, type Tensor } from '../../engine/index.js';
 import { Module } from '../../nn/index.js';
 import { OnnxError, OnnxGraphError, OnnxParseError, OnnxRuntimeError, OnnxUnsupportedOperatorError } from './errors.js';
-import { buildGraph, type OnnxGraph } from './graph.js';
+import { buildGraph, defaultOpset, OnnxNode, type OnnxGraph } from './graph.js';
+import type { ModelProto, NodeProto } from './schema.js';
 import { OPERATORS, SUPPORTED_OPERATORS, type RunContext } from './ops.js';
 import { decodeModel, type ModelSource, type TensorData } from './proto.js';
 import { Const, materialize, type Value } from './values.js';
@@ -136,18 +137,44 @@ function toTensor(data: TensorData, device: string): Tensor {
   return tensor(data.values, data.dims, { dtype: data.dtype, device });
 }
 
+/**
+ * The operators of a node list this importer cannot run, as `[name, node count]`, domain-qualified
+ * outside the default domain; empty when every node is supported.
+ * @param nodes The graph's nodes, straight from the decoded file (no weights needed).
+ * @example unsupportedOperators(model.graph.node) // [['HardSwish', 4]]
+ */
+export function unsupportedOperators(nodes: readonly NodeProto[]): [string, number][] {
+  const missing = new Map<string, number>();
+  for (const node of nodes) {
+    const defaultDomain = node.domain === '' || node.domain === 'ai.onnx';
+    if (defaultDomain && Object.hasOwn(OPERATORS, node.opType)) continue;
+    const op = defaultDomain ? node.opType : `${node.domain}.${node.opType}`;
+    missing.set(op, (missing.get(op) ?? 0) + 1);
+  }
+  return [...missing];
+}
+
+/**
+ * Refuses a graph with operators (or operator modes) this importer cannot run, naming all of
+ * them at once. Looks at the node list only, so it answers before any weight is decoded.
+ * @throws OnnxUnsupportedOperatorError listing every unsupported operator with its node count and the opset.
+ */
+function checkOperators(model: ModelProto, opset: number, src: ModelSource): void {
+  const nodes = model.graph!.node;
+  const missing = unsupportedOperators(nodes);
+  if (missing.length) {
+    const list = missing.map(([op, count]) => `${op} (${count} node${count === 1 ? '' : 's'})`).join(', ');
+    throw new OnnxUnsupportedOperatorError(`${src.file}: ${missing.length} ONNX operator${missing.length === 1 ? ' is' : 's are'} not supported at opset ${opset}: ${list}; supported: ${SUPPORTED_OPERATORS.join(', ')}`);
+  }
+  for (const proto of nodes) OPERATORS[proto.opType].check?.(new OnnxNode(proto, opset, src));
+}
+
 /** Parses and checks a model held in memory; `file` names it in errors and anchors external data. */
 export function loadOnnxClassifierFromBytes(bytes: Uint8Array, opts: LoadOnnxOptions & { file: string }): OnnxModule {
   const src: ModelSource = { file: opts.file, dir: dirname(resolve(opts.file)) };
-  const graph = buildGraph(decodeModel(bytes, src), src);
-  for (const node of graph.nodes) {
-    const spec = node.domain === '' || node.domain === 'ai.onnx' ? OPERATORS[node.opType] : undefined;
-    if (!spec || !Object.hasOwn(OPERATORS, node.opType)) {
-      const op = node.domain && node.domain !== 'ai.onnx' ? `${node.domain}.${node.opType}` : node.opType;
-      throw new OnnxUnsupportedOperatorError(`ONNX operator ${op} is not supported (node '${node.name || node.outputs[0]}' in ${src.file}); supported: ${SUPPORTED_OPERATORS.join(', ')}`);
-    }
-    spec.check?.(node);
-  }
+  const model = decodeModel(bytes, src);
+  checkOperators(model, defaultOpset(model, src.file), src);
+  const graph = buildGraph(model, src);
   try {
     return new OnnxModule(graph, opts.device ?? 'cpu');
   } catch (e) {
