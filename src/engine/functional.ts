@@ -174,3 +174,13 @@ export function logical(op: 'and' | 'or' | 'xor' | 'not', a: Tensor, b?: Tensor)
 export function indexPut(x: Tensor, indices: Tensor[], values: Tensor, accumulate: boolean): Tensor {
   return wrap(callRaw('index_put', '', [x.handle, indices.map((t) => t.handle), values.handle, accumulate]));
 }
+
+/**
+ * Einstein summation, as torch.einsum.
+ * @param equation e.g. 'bhqd,bhkd->bhqk'.
+ * @param operands The tensors the equation names, in order.
+ * @example F.einsum('ij,jk->ik', [a, b])
+ */
+export function einsum(equation: string, operands: Tensor[]): Tensor {
+  return wrap(callRaw('einsum', '', [equation, operands.map((t) => t.handle), null]));
+}

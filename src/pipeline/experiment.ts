@@ -270,9 +270,9 @@ function importedClassifierJob(plan: ExperimentPlan, entry: ClassifierEntry, com
     name: `import[${entry.name}]`,
     deps: [],
     config: { ...common, file, sha256: fileDigest(file) },
-    async run() {
+    async run(ctx) {
       const data = await experimentData(plan);
-      const model = await openClassifier(entry, data, plan.device);
+      const model = await openClassifier(entry, data, plan.device, undefined, (line) => ctx.log(line));
       const { top1, top5 } = accuracies(model, data, plan);
       return { weights: '', family: familyOf(entry), parameters: model.parameterCount(), top1, top5, finalLoss: null, curve: { step: [], loss: [] } };
     },

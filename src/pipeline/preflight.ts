@@ -11,7 +11,7 @@ import type { ExperimentPlan } from './plan.js';
 /** Throws the first problem as a typed error with a one-line message naming the file. */
 export async function checkInputs(plan: ExperimentPlan): Promise<void> {
   const shape = dataShape(plan);
-  await checkImportedClassifiers(plan.classifiers, shape);
+  await checkImportedClassifiers(plan.classifiers, shape, Math.max(plan.finetune.batchSize, plan.evalBatchSize));
   if (plan.ae.weights) {
     const ae = new SegNet({ inChannels: shape.channels, stages: plan.ae.stages });
     try {

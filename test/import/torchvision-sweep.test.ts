@@ -37,6 +37,8 @@ const VARIANTS = [
   'vgg11_bn', 'vgg13', 'vgg13_bn', 'vgg16', 'vgg16_bn', 'vgg19', 'vgg19_bn',
   'vit_b_16', 'vit_l_16', 'vit_l_32', 'vit_h_14', 'swin_s', 'swin_b', 'swin_v2_s', 'swin_v2_b',
 ];
+/** Architectures PyTorch 1.13's exporter cannot write (aten::zero; einsum before opset 12), by opset. */
+const EXPORTER_REFUSES: [string, number[]][] = [['swin_v2_', [11, 13, 17]], ['maxvit_', [11]]];
 const CASES = ['11_static', '11_dynamic', '13_static', '13_dynamic', '17_static', '17_dynamic'];
 /** Our float32 error may exceed PyTorch's own float32 error by this factor (different op order, folded BN). */
 const SENSITIVITY_FACTOR = 10;
@@ -109,7 +111,12 @@ test(`torchvision ${tier || 'one per family'}: ${architectures.length} architect
     ];
     for (const c of CASES) {
       const [opset, kind] = c.split('_');
-      assert.equal(refusedByPyTorch[c], undefined, `${arch} ${c}: PyTorch's exporter refused it: ${refusedByPyTorch[c]}`);
+      if (refusedByPyTorch[c] !== undefined) {
+        // Nothing to import: PyTorch 1.13 itself cannot write this graph. Only the known cases may.
+        assert.ok(EXPORTER_REFUSES.some(([prefix, opsets]) => arch.startsWith(prefix) && opsets.includes(Number(c.split('_')[0]))), `${arch} ${c}: PyTorch's exporter refused it: ${refusedByPyTorch[c]}`);
+        rows.push(`${arch} | ${c.replace('_', ' | ')} | not exportable by PyTorch: ${refusedByPyTorch[c].slice(0, 90)}`);
+        continue;
+      }
       // A static export has batch 1: it is checked on the first image (images are independent in eval mode).
       const batch = kind === 'static' ? 1 : meta.inputShape[0];
       const inputShape = [batch, ...meta.inputShape.slice(1)];

@@ -1,7 +1,7 @@
 // OnnxModule: an ONNX classifier graph run on the engine, differentiable with respect to its input.
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { isFloating, keep, noGrad, tensor, type Tensor } from '../../engine/index.js';
+import { cat, isFloating, keep, noGrad, tensor, tidy, zeros, type Tensor } from '../../engine/index.js';
 import { Module } from '../../nn/index.js';
 import { OnnxError, OnnxGraphError, OnnxParseError, OnnxRuntimeError, OnnxUnsupportedOperatorError } from './errors.js';
 import { buildGraph, defaultOpset, OnnxNode, type OnnxGraph } from './graph.js';
@@ -26,6 +26,11 @@ export interface OnnxModelInfo {
   numClasses: number | null;
   /** How many nodes use each operator. */
   operators: Record<string, number>;
+  /**
+   * The batch size the graph was exported with when it is fixed (a number in the input's first
+   * dim), else null. Such a graph runs a batch of another size in chunks of this size.
+   */
+  fixedBatch: number | null;
 }
 
 export interface LoadOnnxOptions {
@@ -66,12 +71,35 @@ export class OnnxModule extends Module {
       outputShape: output.shape,
       numClasses: typeof last === 'number' ? last : null,
       operators,
+      fixedBatch: typeof input.shape?.[0] === 'number' ? input.shape[0] : null,
     };
     this.eval();
   }
 
-  /** Runs the graph on x and returns its first output (the logits); gradients flow back to x. */
+  /**
+   * Runs the graph on x and returns its first output (the logits); gradients flow back to x.
+   * A graph exported with a fixed batch size b (its Reshape targets hold b) runs a batch of
+   * another size in chunks of b, the last one padded with blank images whose outputs are
+   * dropped: a classifier in eval mode treats images independently, so this is exact.
+   */
   forward(x: Tensor): Tensor {
+    const b = this.info.fixedBatch;
+    const n = x.shape[0];
+    if (b === null || b === 0 || n === b) return this.runGraph(x);
+    return tidy(() => {
+      const outputs: Tensor[] = [];
+      for (let start = 0; start < n; start += b) {
+        const count = Math.min(b, n - start);
+        let chunk = x.slice(0, start, start + count);
+        if (count < b) chunk = cat([chunk, zeros([b - count, ...x.shape.slice(1)], { dtype: x.dtype, device: x.device })], 0);
+        const out = this.runGraph(chunk);
+        outputs.push(count < b ? out.slice(0, 0, count) : out);
+      }
+      return cat(outputs, 0);
+    });
+  }
+
+  private runGraph(x: Tensor): Tensor {
     const { nodes, lastUse, input, output } = this.graph;
     const floatDtype = this.weights.values().next().value?.dtype ?? x.dtype;
     const ctx: RunContext = { device: this.device, floatDtype: isFloating(floatDtype) ? floatDtype : 'float32' };

@@ -279,6 +279,7 @@ export const OPERATORS: Record<string, OpSpec> = {
     },
   },
   MatMul: { run: (n, inputs, ctx) => [T(need(n, inputs, 0), ctx).matmul(T(need(n, inputs, 1), ctx))] },
+  Einsum: { run: (n, inputs, ctx) => [F.einsum(n.string('equation'), inputs.map((_, i) => T(need(n, inputs, i), ctx)))] },
 
   Concat: {
     run: (n, inputs, ctx) => {
