@@ -12,6 +12,8 @@ import { runExperiment, rebuildRunReport, type Stage } from '../pipeline/run.js'
 import { status } from '../pipeline/runner.js';
 import { ProgressReporter } from './progress.js';
 import { formatStatus } from './status.js';
+import { inspectModelFile } from '../import/inspect.js';
+import { formatInspection } from './inspect.js';
 
 function positiveInt(v: string): number {
   const n = Number(v);
@@ -177,6 +179,18 @@ program
   .argument('<run-dir>')
   .action(async (dir: string) => {
     process.stdout.write(`${await rebuildRunReport(resolve(dir))}\n`);
+  });
+
+// ---- any model a user brings: inspect ----------------------------------------------------------
+program
+  .command('inspect')
+  .description('show what a model or weights file holds (.onnx, TorchScript, .pth, .safetensors) without running it')
+  .argument('<file>')
+  .option('--all', 'list every parameter')
+  .option('--json', 'print the report as JSON')
+  .action((file: string, f: { all?: boolean; json?: boolean }) => {
+    const report = inspectModelFile(file);
+    process.stdout.write(`${f.json ? JSON.stringify(report, null, 1) : formatInspection(report, f.all ?? false)}\n`);
   });
 
 async function main(): Promise<void> {

@@ -11,7 +11,7 @@
 import { FileContentError } from '../common/text.js';
 import { readFileSync } from 'node:fs';
 import { inflateRawSync } from 'node:zlib';
-import { BYTES_PER_ELEMENT, isFloating, noGrad, tensor, tidy, type DType, type Tensor } from '../engine/index.js';
+import { BYTES_PER_ELEMENT, isFloating, noGrad, tensor, tidy, Tensor as TensorClass, type DType, type Tensor } from '../engine/index.js';
 import { NUMPY_GLOBALS, NumpyArray } from './numpy-pickle.js';
 import { OpaqueObject, PickleError, PickleGlobal, unpickle, unpickleAt, type GlobalHandler } from './pickle.js';
 
@@ -462,6 +462,19 @@ function joinPath(path: string, key: unknown): string {
   return path ? `${path}.${String(key)}` : String(key);
 }
 
+/** Calls leaf(path, v) for every tensor and placeholder of a checkpoint's value, each once, outermost first. */
+function walkLeaves(value: TorchValue, leaf: (path: string, v: Tensor | OpaqueObject) => void): void {
+  const seen = new Set<object>();
+  const visit = (v: unknown, path: string): void => {
+    if (v === null || typeof v !== 'object' || seen.has(v)) return;
+    seen.add(v);
+    if (v instanceof OpaqueObject || v instanceof TensorClass) leaf(path, v);
+    else if (Array.isArray(v)) v.forEach((x, i) => visit(x, joinPath(path, i)));
+    else if (v instanceof Map) for (const [k, x] of v) visit(x, joinPath(path, k));
+  };
+  visit(value, '');
+}
+
 /**
  * Every placeholder in a checkpoint's value, outermost first.
  * @param value What loadPth returned.
@@ -469,16 +482,33 @@ function joinPath(path: string, key: unknown): string {
  */
 export function skippedObjects(value: TorchValue): SkippedObject[] {
   const out: SkippedObject[] = [];
-  const seen = new Set<object>();
-  const visit = (v: unknown, path: string): void => {
-    if (v === null || typeof v !== 'object' || seen.has(v)) return;
-    seen.add(v);
-    if (v instanceof OpaqueObject) out.push({ path, type: v.type, tensors: countTensorRefs([v.args, v.state]) });
-    else if (Array.isArray(v)) v.forEach((x, i) => visit(x, joinPath(path, i)));
-    else if (v instanceof Map) for (const [k, x] of v) visit(x, joinPath(path, k));
-  };
-  visit(value, '');
+  walkLeaves(value, (path, v) => v instanceof OpaqueObject && out.push({ path, type: v.type, tensors: countTensorRefs([v.args, v.state]) }));
   return out;
+}
+
+/**
+ * Every tensor of a checkpoint's value with where it sits (numpy arrays included).
+ * @param value What loadPth returned.
+ * @example checkpointTensors(loadPth('ckpt.pth')) // [['state_dict.conv.weight', Tensor], ...]
+ */
+export function checkpointTensors(value: TorchValue): [string, Tensor][] {
+  const out: [string, Tensor][] = [];
+  walkLeaves(value, (path, v) => v instanceof TensorClass && out.push([path, v]));
+  return out;
+}
+
+/**
+ * Whether checkpoint-like bytes are a TorchScript archive (torch.jit.save) rather than torch.save output.
+ * @example isTorchScriptArchive(readFileSync('model.pt'))
+ */
+export function isTorchScriptArchive(buf: Uint8Array): boolean {
+  if (!isZip(buf)) return false;
+  try {
+    const names = [...readZipEntries(buf, (why) => { throw new PthError(why); }).keys()];
+    return names.some((n) => /^[^/]+\/(constants\.pkl|code\/)/.test(n));
+  } catch {
+    return false;
+  }
 }
 
 /**

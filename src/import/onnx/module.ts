@@ -183,25 +183,36 @@ export function unsupportedOperators(nodes: readonly NodeProto[]): [string, numb
 }
 
 /**
- * Refuses a graph with operators (or operator modes) this importer cannot run, naming all of
- * them at once. Looks at the node list only, so it answers before any weight is decoded.
- * @throws OnnxUnsupportedOperatorError listing every unsupported operator with its node count and the opset.
+ * Why a graph cannot run here, or null when it can: every unsupported operator named at once, or
+ * else the first unsupported mode of a supported one. Looks at the node list only, so it answers
+ * before any weight is decoded.
+ * @param model A decoded model.
+ * @param opset Its default-domain opset (see defaultOpset).
+ * @param src Names the file in the message.
+ * @example graphSupportProblem(model, 17, src) // OnnxUnsupportedOperatorError('m.onnx: 1 ONNX operator is not supported at opset 17: Foo (2 nodes); ...')
  */
-function checkOperators(model: ModelProto, opset: number, src: ModelSource): void {
+export function graphSupportProblem(model: ModelProto, opset: number, src: ModelSource): OnnxUnsupportedOperatorError | null {
   const nodes = model.graph!.node;
   const missing = unsupportedOperators(nodes);
   if (missing.length) {
     const list = missing.map(([op, count]) => `${op} (${count} node${count === 1 ? '' : 's'})`).join(', ');
-    throw new OnnxUnsupportedOperatorError(`${src.file}: ${missing.length} ONNX operator${missing.length === 1 ? ' is' : 's are'} not supported at opset ${opset}: ${list}; supported: ${SUPPORTED_OPERATORS.join(', ')}`);
+    return new OnnxUnsupportedOperatorError(`${src.file}: ${missing.length} ONNX operator${missing.length === 1 ? ' is' : 's are'} not supported at opset ${opset}: ${list}; supported: ${SUPPORTED_OPERATORS.join(', ')}`);
   }
-  for (const proto of nodes) OPERATORS[proto.opType].check?.(new OnnxNode(proto, opset, src));
+  try {
+    for (const proto of nodes) OPERATORS[proto.opType].check?.(new OnnxNode(proto, opset, src));
+  } catch (e) {
+    if (e instanceof OnnxUnsupportedOperatorError) return e;
+    throw e;
+  }
+  return null;
 }
 
 /** Parses and checks a model held in memory; `file` names it in errors and anchors external data. */
 export function loadOnnxClassifierFromBytes(bytes: Uint8Array, opts: LoadOnnxOptions & { file: string }): OnnxModule {
   const src: ModelSource = { file: opts.file, dir: dirname(resolve(opts.file)) };
   const model = decodeModel(bytes, src);
-  checkOperators(model, defaultOpset(model, src.file), src);
+  const problem = graphSupportProblem(model, defaultOpset(model, src.file), src);
+  if (problem) throw problem;
   const graph = buildGraph(model, src);
   try {
     return new OnnxModule(graph, opts.device ?? 'cpu');
