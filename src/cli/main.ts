@@ -13,7 +13,9 @@ import { status } from '../pipeline/runner.js';
 import { ProgressReporter } from './progress.js';
 import { formatStatus } from './status.js';
 import { inspectModelFile } from '../import/inspect.js';
-import { formatInspection } from './inspect.js';
+import { formatInspection, formatReconstruction } from './inspect.js';
+import { loadSegNetFile, reconstructImages, runAutoencoderFile, RECONSTRUCT_SIZE } from '../pipeline/reconstruct.js';
+import { loadClassifierFile } from '../pipeline/classifiers.js';
 
 function positiveInt(v: string): number {
   const n = Number(v);
@@ -191,6 +193,34 @@ program
   .action((file: string, f: { all?: boolean; json?: boolean }) => {
     const report = inspectModelFile(file);
     process.stdout.write(`${f.json ? JSON.stringify(report, null, 1) : formatInspection(report, f.all ?? false)}\n`);
+  });
+
+// ---- any model a user brings: reconstruct -------------------------------------------------------
+program
+  .command('reconstruct')
+  .description("reconstruct images with a SegNet autoencoder (the authors' .pth, or --run RUN --ae A_S|S2S-<classifier>) and write them as PNGs")
+  .argument('<images...>', 'image files or folders')
+  .requiredOption('--ae <file|name>', 'autoencoder weights file, or with --run the name of one of its autoencoders')
+  .requiredOption('--out <dir>', 'output folder')
+  .option('--run <run-dir>', 'take --ae from this run')
+  .option('--size <px>', `side the autoencoder works at (the paper: ${RECONSTRUCT_SIZE}; 0 keeps each image's size)`, nonNegativeInt, RECONSTRUCT_SIZE)
+  .option('--side-by-side', 'write original | reconstruction | amplified difference')
+  .option('--diff-gain <x>', 'amplification of the difference map', Number, 4)
+  .option('--classifier <file>', "also print this classifier's top-5 (ONNX or TorchScript) on original and reconstruction")
+  .option('--batch-size <n>', 'images per batch', positiveInt, 8)
+  .addOption(new Option('--device <device>', 'cpu, cuda, cuda:N or auto').default('auto'))
+  .action(async (images: string[], f: { ae: string; out: string; run?: string; size: number; sideBySide?: boolean; diffGain: number; classifier?: string; batchSize: number; device: string }) => {
+    const device = resolveDevice(f.device);
+    const ae = loadSegNetFile(f.run ? runAutoencoderFile(resolve(f.run), f.ae) : f.ae);
+    const classifier = f.classifier ? await loadClassifierFile(f.classifier, device) : undefined;
+    const progress = new ProgressReporter();
+    const started = Date.now();
+    const summary = await reconstructImages(ae, images, {
+      outDir: resolve(f.out), size: f.size === 0 ? null : f.size, sideBySide: f.sideBySide, diffGain: f.diffGain, classifier, batchSize: f.batchSize, device,
+      onProgress: (done, total) => progress.update({ stage: 'reconstruct', fraction: done / total, message: `${done}/${total} images`, etaS: ((Date.now() - started) / 1000 / done) * (total - done) }),
+    });
+    progress.stop();
+    process.stdout.write(`${formatReconstruction(summary, resolve(f.out))}\n`);
   });
 
 async function main(): Promise<void> {

@@ -1,6 +1,7 @@
 // Where the classifiers of a run come from: zoo models are trained by the run (their weights are
 // a job's artifact); ONNX and TorchScript models are imported as frozen, differentiable modules.
 import { readFileSync } from 'node:fs';
+import { extname } from 'node:path';
 import { noGrad, tidy, zeros } from '../engine/index.js';
 import { decodeSafetensors, type Module } from '../nn/index.js';
 import { buildClassifier, ZOO } from '../models/classifiers.js';
@@ -48,6 +49,15 @@ export function loadWeightsInto(m: Module, path: string, device: string): void {
 /** Loads an imported classifier (ONNX or TorchScript) as a module on `device`. */
 async function loadImported(entry: Exclude<ClassifierEntry, { zoo: string }>, device: string): Promise<Module> {
   return 'onnx' in entry ? loadOnnxClassifier(entry.onnx, { device }) : loadTorchScriptClassifier(entry.torchscript, { device });
+}
+
+/**
+ * An ONNX (.onnx) or TorchScript (any other extension) classifier file as a frozen module in eval mode.
+ * @example await loadClassifierFile('resnet50.onnx', 'cpu')
+ */
+export async function loadClassifierFile(file: string, device: string): Promise<Module> {
+  const entry = extname(file).toLowerCase() === '.onnx' ? { name: file, onnx: file } : { name: file, torchscript: file };
+  return (await loadImported(entry, device)).eval().freeze();
 }
 
 /**
