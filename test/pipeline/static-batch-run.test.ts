@@ -1,7 +1,8 @@
 // A classifier exported exactly as most users export it (torch.randn(1, 3, ...), no dynamic axes)
 // whose graph bakes the batch of 1 into a Reshape (ShuffleNetV2's channel shuffle): the pre-run
 // check tries the run's real batch size, and `s2snets run` completes, running that classifier one
-// image at a time and saying so once per import in the run's log.
+// image at a time and saying so once per import in the run's log; `reconstruct --run` then uses
+// the run's autoencoders by name.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -51,4 +52,14 @@ test('s2snets run with a ShuffleNetV2 exported at a fixed batch of 1 completes a
   const store = RunStore.openReadOnly(join(tmp, 'run'));
   const notes = store.events().filter((e) => /shufflenet_static\.onnx: exported with a fixed batch size of 1, so batches run through it one image at a time/.test(e.message));
   assert.equal(notes.length, 1, JSON.stringify(store.events().map((e) => e.message)));
+  store.close();
+
+  // The run's own autoencoders reconstruct images by name.
+  const recon = (ae: string) => spawnSync(process.execPath, [cli, 'reconstruct', '--run', join(tmp, 'run'), '--ae', ae, join(tmp, 'images'), '--out', join(tmp, 'recon'), '--size', '32', '--device', 'cpu'], { encoding: 'utf8' });
+  const ok = recon('S2S-shufflenet');
+  assert.equal(ok.status, 0, ok.stderr);
+  assert.match(ok.stdout, /^9 images reconstructed into .*recon, 0 skipped\n$/);
+  const unknown = recon('S2S-nope');
+  assert.equal(unknown.status, 1);
+  assert.match(unknown.stderr, /no finished autoencoder 'S2S-nope' \(the run has: A_S, S2S-shufflenet\)/);
 });
