@@ -9,9 +9,9 @@ import { join } from 'node:path';
 import { noGrad, tensor, type Tensor } from '../../src/engine/index.js';
 import { SMALL_STAGES, SegNet } from '../../src/models/segnet.js';
 import { PickleError, UnsafePickleError, unpickle, unpickleAt } from '../../src/import/pickle.js';
-import { OpaqueObject, PthError, describeSkipped, loadPth, loadStateDict, skippedObjects, stateDictOf, type TorchValue } from '../../src/import/pth.js';
+import { OpaqueObject, PthError, decodePth, describeSkipped, loadPth, loadStateDict, skippedObjects, stateDictOf, type TorchValue } from '../../src/import/pth.js';
 import { SegNetWeightsError, initEncoderFromVgg16, loadSegNetWeights } from '../../src/import/segnet-weights.js';
-import { fuzzPickle } from '../fuzz/pickle.fuzz.js';
+import { fuzzPickle, seedFiles } from '../fuzz/pickle.fuzz.js';
 import { fixtureDir, maxAbsDiff, readFloats } from './pth-fixtures.js';
 
 interface TensorInfo {
@@ -245,6 +245,11 @@ function findLegacyStorageStart(buf: Buffer): number {
   return at;
 }
 
-test('fuzzing: mutated pickles and checkpoints, random bytes (3000 cases)', () => {
+test('fuzzing: mutated pickles and checkpoints (a research checkpoint with numpy values and a Namespace among the seeds), random bytes (3000 cases)', () => {
+  const research = decodePth(seedFiles().research, 'seed.pth') as Map<TorchValue, TorchValue>;
+  assert.deepEqual((research.get('arr') as Tensor).toArray(), [0, 0.5, 1, 1.5, 2, 2.5]);
+  assert.equal(research.get('acc'), 0.93);
+  assert.deepEqual(skippedObjects(research), [{ path: 'args', type: 'argparse.Namespace', tensors: 0 }]);
+  assert.equal(stateDictOf(research).size, 4);
   fuzzPickle(3000);
 });
