@@ -189,7 +189,9 @@ function runChild(row: string, variant: string, a: Args): Result[] {
 }
 
 function runReference(a: Args): Result[] {
-  const r = spawnSync(python, [paperReference, 'bench', a.device, a.rows.join(','), String(a.steps), String(a.size), String(a.batch)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  // The same intra-op thread count as ours (PyTorch reads OMP_NUM_THREADS at start-up).
+  const env = { ...process.env, OMP_NUM_THREADS: String(engineInfo().threads) };
+  const r = spawnSync(python, [paperReference, 'bench', a.device, a.rows.join(','), String(a.steps), String(a.size), String(a.batch)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], env });
   if (r.status !== 0) console.error(`paper bench: the PyTorch reference exited with ${r.status}`);
   return jsonLines(r.stdout ?? '');
 }
