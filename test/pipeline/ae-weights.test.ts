@@ -42,8 +42,8 @@ function planOf(name: string, ae: Record<string, unknown>): ExperimentPlan {
 
 /** Runs up to A_S's reconstructions; returns the summary line "(n job(s) ran, m reused". */
 async function pretrain(plan: ExperimentPlan, runDir: string): Promise<string> {
-  const summary = await runExperiment(plan, join(tmp, runDir), 'pretrain', quiet);
-  return /\d+ job\(s\) ran, \d+ reused/.exec(summary)![0];
+  const r = await runExperiment(plan, join(tmp, runDir), 'pretrain', quiet);
+  return `${r.ran.length} job(s) ran, ${r.reused.length} reused`;
 }
 
 /** The artifact folder of a finished job of a run. */

@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { validateResults } from '../../src/report/index.js';
-import { verifyRun } from '../../src/pipeline/runner.js';
+import { verifyRun } from '../../src/pipeline/verify.js';
 
 const cli = resolve('dist/src/cli/main.js');
 const root = mkdtempSync(join(tmpdir(), 's2snets-demo-'));
