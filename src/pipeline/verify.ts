@@ -89,8 +89,8 @@ function reportProblems(runDir: string): string[] {
   } catch (e) {
     return [...problems, `report/results.json cannot be checked: ${(e as Error).message}`];
   }
-  // Through JSON first, as results.json itself went (non-finite numbers become null).
-  const want = JSON.parse(JSON.stringify(expected)) as Record<string, unknown>;
+  // Through JSON and the schema, as results.json itself went (non-finite numbers become null, extra fields go).
+  const want = validateResults(JSON.parse(JSON.stringify(expected))) as unknown as Record<string, unknown>;
   const have = written as unknown as Record<string, unknown>;
   const differing = Object.keys(want).filter((k) => !VOLATILE.includes(k) && canonicalJson(have[k] ?? null) !== canonicalJson(want[k] ?? null));
   if (differing.length) problems.push(`report/results.json differs from the run's evaluation in ${differing.join(', ')}; rebuild it with \`s2snets report ${runDir}\``);
