@@ -160,7 +160,12 @@ function parseManifest(text: string): Manifest | string {
   return obj as Manifest;
 }
 
-/** The manifest of a committed directory, read without checking its files; null when absent or malformed. */
+/**
+ * The manifest of a committed directory, read without checking its files; null when absent or malformed.
+ * @param dir an artifact or checkpoint directory
+ * @example
+ * readManifest(artifactDir(runDir, key))?.engine
+ */
 export function readManifest(dir: string): Manifest | null {
   try {
     const m = parseManifest(readFileSync(join(dir, MANIFEST), 'utf8'));

@@ -80,6 +80,9 @@ function isAlive(pid: number): boolean {
 /**
  * Whether the owner of a record may still hold the lock. Records from other hosts count as live:
  * their process cannot be checked from here.
+ * @param owner a lock record (see readLock)
+ * @example
+ * ownerAlive(readLock(path)!) // false once the owner died (or its PID now names another process)
  */
 export function ownerAlive(owner: LockOwner): boolean {
   if (owner.host !== hostname()) return true;
@@ -101,7 +104,12 @@ function parseOwner(text: string): LockOwner | null {
   }
 }
 
-/** The current owner of the lock at path, or null when it is free or its file is unreadable. Needs no lock. */
+/**
+ * The current owner of the lock at path, or null when it is free or its file is unreadable. Needs no lock.
+ * @param path the lock file
+ * @example
+ * const owner = readLock(join(runDir, 'lock')); if (owner && ownerAlive(owner)) console.log(`busy: ${owner.pid}`);
+ */
 export function readLock(path: string): LockOwner | null {
   try {
     return parseOwner(readFileSync(path, 'utf8'));

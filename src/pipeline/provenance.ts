@@ -52,6 +52,8 @@ const show = (v: unknown) => (typeof v === 'boolean' ? (v ? 'on' : 'off') : Stri
  * artifact from before identities were recorded) is one difference.
  * @param then the identity an artifact was made with, if recorded
  * @param now the identity of this process
+ * @example
+ * engineDifferences(manifest.engine, currentEngine()) // [] when the same engine made it
  */
 export function engineDifferences(then: EngineIdentity | undefined, now: EngineIdentity): string[] {
   if (!then) return ['made before engine identities were recorded'];

@@ -11,12 +11,9 @@ import { withLock, type Lock } from './lock.js';
 import { engineDifferences, type EngineIdentity } from './provenance.js';
 import { openExisting, runLockPath } from './runner.js';
 import { toolVersion } from './store.js';
-import { readEvaluation, type Evaluation, type StoredPictures } from './evaluate.js';
+import { EVALUATION_FILES, ReportSourceError, readEvaluation, type Evaluation, type StoredPictures } from './evaluate.js';
 
-export class ReportSourceError extends Error {
-  override name = 'ReportSourceError';
-  readonly code = 'S2S_REPORT_SOURCE';
-}
+export { ReportSourceError };
 
 /** Where the report of a run directory goes. */
 export const reportDir = (runDir: string) => join(runDir, 'report');
@@ -25,6 +22,8 @@ export const reportDir = (runDir: string) => join(runDir, 'report');
  * results.json content (figures still empty) from an evaluation and the jobs' provenance.
  * @param e the evaluation job's data
  * @param provenance wall time per job, the engine that made the evaluation, and the jobs made by another one
+ * @example
+ * resultsOf(evaluation, { durations: { evaluate: 12.5 }, engine: currentEngine(), mixedEngines: [] })
  */
 export function resultsOf(
   e: Evaluation,
@@ -62,7 +61,10 @@ export function resultsOf(
 /**
  * What the report of a run directory shows, from its store and artifacts alone (figures still
  * empty): the results of its finished evaluation and the pictures.
+ * @param runDir the run directory
  * @throws ReportSourceError when the run has no finished evaluation or its artifact is damaged
+ * @example
+ * resultsFromStore('runs/mnist').results.order.ranking
  */
 export function resultsFromStore(runDir: string): { results: Results; pictures: StoredPictures } {
   const store = openExisting(runDir);
@@ -78,7 +80,7 @@ export function resultsFromStore(runDir: string): { results: Results; pictures: 
   if (!check.ok) throw new ReportSourceError(`${runDir}: the evaluation artifact is damaged (${check.reason}); rerun the same command to recompute it`);
   const engine = check.manifest.engine;
   if (!engine) throw new ReportSourceError(`${runDir}: the evaluation was made by an earlier s2snets that recorded no engine identity; rerun the same command with this version to recompute it`);
-  const { evaluation: e, pictures } = readEvaluation(artifactDir(runDir, evaluation.key), { evaluation: 'evaluation.json', pictures: 'pictures.json' });
+  const { evaluation: e, pictures } = readEvaluation(artifactDir(runDir, evaluation.key), EVALUATION_FILES);
   const done = jobs.filter((j) => j.status === 'done');
   const durations = Object.fromEntries(done.filter((j) => j.durationS !== null).map((j) => [j.name, j.durationS as number]));
   const mixedEngines = done

@@ -392,13 +392,24 @@ export function status(runDir: string): RunStatus {
   }
 }
 
-/** The live process holding the run's lock, or null. */
+/**
+ * The live process holding the run's lock, or null; reads without taking it.
+ * @param runDir the run directory
+ * @example
+ * liveOwner('runs/mnist')?.pid // the PID of a run in progress
+ */
 export function liveOwner(runDir: string): LockOwner | null {
   const owner = readLock(runLockPath(runDir));
   return owner && ownerAlive(owner) ? owner : null;
 }
 
-/** The store of an existing run, read-only. */
+/**
+ * The store of an existing run, read-only (close it when done).
+ * @param runDir the run directory
+ * @throws StoreError when runDir holds no run
+ * @example
+ * const store = openExisting('runs/mnist'); try { store.graphJobs(); } finally { store.close(); }
+ */
 export function openExisting(runDir: string): RunStore {
   if (!existsSync(runLayout(runDir).db)) throw new StoreError(`${runDir}: no run here (run.db missing)`);
   return RunStore.openReadOnly(runDir);
