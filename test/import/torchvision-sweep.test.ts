@@ -1,8 +1,8 @@
 // Every torchvision 0.14 classification architecture, exported by PyTorch at opsets 11, 13 and 17
 // with a static batch of 1 and with a dynamic batch axis, imported and run: logits and input
-// gradients against PyTorch in float64. Run in float64 the import must agree to float64 rounding;
-// run in float32 its tolerance is set per model from PyTorch's own float32 error against float64
-// (how sensitive the model is to rounding), not one loose global bound.
+// gradients against PyTorch in float64. Run in float64 the import must agree up to the graph's
+// float32 constants; run in float32 its tolerance is set per model from PyTorch's own float32
+// error against float64 (how sensitive the model is to rounding), not one loose global bound.
 // Default tier: one architecture per family; S2SNETS_SWEEP=all runs every variant, and
 // S2SNETS_SWEEP=resnet18,vit_b_16 the ones named.
 // Exports: test/fixtures/export_torchvision.py, cached per architecture under the OS temp folder,
@@ -44,8 +44,12 @@ const CASES = ['11_static', '11_dynamic', '13_static', '13_dynamic', '17_static'
 const SENSITIVITY_FACTOR = 10;
 /** ...plus this absolute share of the largest value: a few float32 ulps, for models PyTorch happens to round luckily. */
 const FLOOR = 2e-6;
-/** Run in float64, the import computes what PyTorch computes in float64, to float64 rounding. */
-const FLOAT64_TOLERANCE = 1e-9;
+/**
+ * Run in float64, the import must compute what PyTorch computes in float64 up to the graph's own
+ * float32 parts: the input file is float32, and the exporter stores constants such as
+ * HardSigmoid's 1/6 or attention's 1/sqrt(d) as float32 (relative error 2^-24 each).
+ */
+const FLOAT64_TOLERANCE = 1e-6;
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const script = join(root, 'test', 'fixtures', 'export_torchvision.py');
