@@ -14,7 +14,7 @@ import { trainClassifier } from '../train/classifier.js';
 import { pretrainAutoencoder } from '../train/autoencoder.js';
 import { finetuneDecoder } from '../train/finetune.js';
 import { stepBatches } from '../train/sampler.js';
-import { evaluateClassifier } from '../analysis/index.js';
+import { evaluateClassifier, mean, psnrEach } from '../analysis/index.js';
 import { deriveSeed, randomTranslate, Rng } from '../data/index.js';
 import type { CheckpointStore, LossCurve, StepProgress, TrainLoopResult } from '../train/loop.js';
 import { loadSegNetWeights } from '../import/segnet-weights.js';
@@ -48,10 +48,6 @@ function saveModule(ctx: JobContext, file: string, m: Module, meta: Record<strin
   writeFileAtomic(join(ctx.dir, file), encodeSafetensors(m.stateDict(), meta));
 }
 
-/** Mean over images of 10 log10(1 / MSE), for pixel values in [0, 1]. */
-function meanPsnr(a: Tensor, b: Tensor): number {
-  return tidy(() => a.sub(b).square().mean([1, 2, 3]).clamp(1e-10).log().mul(-10 / Math.LN10).mean().item());
-}
 
 export interface ClassifierOutput {
   [k: string]: Json;
@@ -195,7 +191,9 @@ export function experimentJobs(plan: ExperimentPlan): ExperimentJobs {
           return all;
         });
         writeFileAtomic(join(ctx.dir, 'reconstructions.safetensors'), encodeSafetensors(new Map([['images', recon]])));
-        const psnr = tidy(() => meanPsnr(data.toPixels(recon), data.evalOriginal));
+        const pixels = data.toPixels(recon);
+        const psnr = mean(psnrEach(data.evalOriginal, pixels));
+        pixels.dispose();
         recon.dispose();
         ctx.setMetrics({ psnr });
         return { file: 'reconstructions.safetensors', autoencoder: name, psnr };
