@@ -29,10 +29,12 @@ export function formatSummary(r: Results, reportPath?: string): string {
   const noise = r.noise
     ? [
         '',
-        'Noise robustness (top-1 %: noisy originals -> own S2SNet of them, change with paired interval)',
+        'Noise robustness (top-1 % on originals with Gaussian pixel noise, and on its own S2SNet of them; change: paired)',
         textTable(
-          ['classifier', ...r.noise.sigmas.map((s) => `sigma ${s}`)],
-          r.noise.classifiers.map((c) => [c.name, ...c.noisy.map((v, k) => `${(100 * v).toFixed(1)} -> ${(100 * c.own[k]).toFixed(1)}: ${withInterval(c.gain[k], c.ci95.gain[k], 100)}`)]),
+          ['classifier', 'sigma', 'noisy %', 'own S2SNet %', 'change pts'],
+          r.noise.classifiers.flatMap((c) =>
+            r.noise!.sigmas.map((sigma, k) => [c.name, String(sigma), withInterval(c.noisy[k], c.ci95.noisy[k], 100), withInterval(c.own[k], c.ci95.own[k], 100), withInterval(c.gain[k], c.ci95.gain[k], 100)]),
+          ),
         ),
       ]
     : [];
