@@ -48,6 +48,8 @@ interface ExperimentFlags {
   autocast?: 'bfloat16' | 'float16';
   channelsLast?: boolean;
   foldBn?: boolean;
+  repeats?: number;
+  repeatAll?: boolean;
 }
 
 function withExperimentOptions(cmd: Command): Command {
@@ -67,6 +69,8 @@ function withExperimentOptions(cmd: Command): Command {
     .addOption(new Option('--autocast <dtype>', 'mixed precision for fine-tuning').choices(['bfloat16', 'float16']))
     .option('--channels-last', 'channels_last memory format for fine-tuning')
     .option('--fold-bn', "fold the frozen classifier's BatchNorm into its convolutions while fine-tuning")
+    .option('--repeats <k>', 'replicate seeds: rerun the fine-tunes with seeds seed .. seed+k-1 and aggregate every figure across them', positiveInt)
+    .option('--repeat-all', 'with --repeats: retrain the classifiers and A_S per seed too')
     .hook('preAction', (command) => {
       const f = command.opts<ExperimentFlags>();
       if (f.pretrainEpochs === 0 && !f.aeWeights) command.error("error: option '--pretrain-epochs 0' needs --ae-weights (pretrained weights to start from)", { exitCode: 2, code: 'commander.usage' });
@@ -81,6 +85,8 @@ function planFrom(f: ExperimentFlags): { plan: ExperimentPlan; runDir: string } 
     seed: f.seed,
     device: resolveDevice(f.device),
     classifiers: f.classifiers ? zooEntries(f.classifiers) : base.classifiers,
+    repeats: f.repeats ?? base.repeats,
+    repeatAll: f.repeatAll ?? base.repeatAll,
     // --epochs applies to every classifier, the small ones' longer defaults included.
     classifierTraining: f.epochs === undefined ? base.classifierTraining : { ...base.classifierTraining, epochs: f.epochs, epochsFor: {} },
     ae: { ...base.ae, epochs: f.pretrainEpochs ?? base.ae.epochs, weights: f.aeWeights === undefined ? undefined : resolve(f.aeWeights) },

@@ -36,7 +36,7 @@ import { normalize } from '../data/index.js';
 import type { AutoencoderResult, ChannelHistogram, ClassifierResult, CrossEvaluation, Results } from '../report/index.js';
 import type { JobContext, JobSpec, Json } from './jobs.js';
 import { experimentData, type ExperimentData } from './inputs.js';
-import { aeName, buildAutoencoder, classifierWeights, GENERIC_AE, loadReconstructions, type ExperimentJobs } from './experiment.js';
+import { aeName, buildAutoencoder, classifierWeights, GENERIC_AE, loadReconstructions, replicateTag, type ExperimentJobs } from './experiment.js';
 import { loadWeightsInto, openClassifier } from './classifiers.js';
 import type { ExperimentPlan } from './plan.js';
 import type { Accuracy, AccuracyGrid, ImagePredictions } from '../analysis/accuracy.js';
@@ -177,9 +177,16 @@ export function datasetLabel(plan: ExperimentPlan): string {
   return typeof plan.dataset === 'string' ? plan.dataset : plan.dataset.imageFolder;
 }
 
-export function evaluationJob(plan: ExperimentPlan, jobs: ExperimentJobs): JobSpec<EvaluationOutput> {
+/**
+ * The evaluation job of one replicate's jobs (see experimentJobs).
+ *
+ * @param plan The run's plan.
+ * @param jobs The training and reconstruction jobs it evaluates.
+ * @param replicate 0 for the run itself; r for the replicate with training seeds seed + r.
+ */
+export function evaluationJob(plan: ExperimentPlan, jobs: ExperimentJobs, replicate = 0): JobSpec<EvaluationOutput> {
   return {
-    name: 'evaluate',
+    name: `evaluate${replicateTag(plan, plan.seed + replicate)}`,
     deps: [...jobs.classifiers.values(), jobs.pretrain, ...jobs.finetunes.values(), ...jobs.reconstructions.values()],
     config: { analysis: plan.analysis as unknown as Json, evalBatchSize: plan.evalBatchSize },
     // 2: the artifact holds per-image predictions; 3: intervals, order confidence, claims, noise.

@@ -8,10 +8,11 @@ import { artifactDir, verifyArtifact } from './artifacts.js';
 import { status } from './runner.js';
 import { toolVersion } from './store.js';
 import { EVALUATION_FILES, ReportSourceError, readEvaluation, type Evaluation } from './evaluate.js';
+import { readReplicates } from './replicates.js';
 
 export { ReportSourceError };
 
-export function resultsOf(e: Evaluation, durations: Record<string, number>): Results {
+export function resultsOf(e: Evaluation, durations: Record<string, number>, replicates: Results['replicates'] = null): Results {
   const info = engineInfo();
   return {
     schemaVersion: RESULTS_SCHEMA_VERSION,
@@ -37,7 +38,7 @@ export function resultsOf(e: Evaluation, durations: Record<string, number>): Res
     bootstrap: e.bootstrap,
     claims: e.claims,
     noise: e.noise,
-    replicates: null,
+    replicates,
     nmi: e.nmi,
     histograms: e.histograms,
     curves: e.curves,
@@ -54,7 +55,9 @@ export async function renderRunReport(runDir: string): Promise<string> {
   if (!check.ok) throw new ReportSourceError(`${runDir}: the evaluation artifact is damaged (${check.reason}); rerun the same command to recompute it`);
   const { evaluation: e, pictures } = readEvaluation(artifactDir(runDir, evaluation.key), EVALUATION_FILES);
   const durations = Object.fromEntries(jobs.filter((j) => j.durationS !== null).map((j) => [j.name, j.durationS as number]));
-  const results = resultsOf(e, durations);
+  // Replicate seeds: the latest invocation aggregated them (its evaluate job is seed 0's).
+  const aggregate = jobs.find((j) => j.name === 'replicates' && j.status === 'done');
+  const results = resultsOf(e, durations, aggregate ? readReplicates(artifactDir(runDir, aggregate.key)) : null);
   const target = join(runDir, 'report');
   const staging = `${target}.partial`;
   rmSync(staging, { recursive: true, force: true });

@@ -3,6 +3,7 @@ import type { JobSpec } from './jobs.js';
 import { runJobs, type ProgressEvent, type RunReport } from './runner.js';
 import { experimentJobs, type ClassifierOutput } from './experiment.js';
 import { evaluationJob } from './evaluate.js';
+import { replicatesJob } from './replicates.js';
 import { renderRunReport } from './publish.js';
 import { checkInputs } from './preflight.js';
 import type { ExperimentPlan } from './plan.js';
@@ -44,14 +45,17 @@ function classifierSummary(plan: ExperimentPlan, report: RunReport, jobs: Map<st
 
 export async function runExperiment(plan: ExperimentPlan, runDir: string, stage: Stage, progress: ProgressSink): Promise<string> {
   await checkInputs(plan);
-  const jobs = experimentJobs(plan);
-  const evaluation = evaluationJob(plan, jobs);
+  // Replicate r retrains the seed-dependent stages with seed + r; replicate 0 is the run itself.
+  const replicates = Array.from({ length: plan.repeats }, (_, r) => experimentJobs(plan, r));
+  const jobs = replicates[0];
+  const evaluations = replicates.map((js, r) => evaluationJob(plan, js, r));
+  const analysed = plan.repeats > 1 ? [replicatesJob(plan, evaluations)] : evaluations;
   const targets: Record<Stage, JobSpec<any>[]> = {
-    classifiers: [...jobs.classifiers.values()],
-    pretrain: [jobs.reconstructions.get('A_S')!],
-    finetune: [...jobs.finetunes.values()],
-    evaluate: [evaluation],
-    report: [evaluation],
+    classifiers: replicates.flatMap((js) => [...js.classifiers.values()]),
+    pretrain: replicates.map((js) => js.reconstructions.get('A_S')!),
+    finetune: replicates.flatMap((js) => [...js.finetunes.values()]),
+    evaluate: analysed,
+    report: analysed,
   };
   const t0 = Date.now();
   const done = await runJobs(runDir, targets[stage], { onProgress: forward(progress), config: plan as never });
