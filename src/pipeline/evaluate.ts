@@ -3,7 +3,7 @@
 // the report is rendered, so a report can be rebuilt from the run store alone.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { tidy, type Tensor } from '../engine/index.js';
+import { keep, tensor, tidy, type Tensor } from '../engine/index.js';
 import type { Module } from '../nn/index.js';
 import { writeFileAtomic } from '../common/atomic.js';
 import {
@@ -32,7 +32,7 @@ import {
   type PictureRow,
   type TotalOrder,
 } from '../analysis/index.js';
-import { normalize } from '../data/index.js';
+import { labelArray, normalize, stratifiedSample } from '../data/index.js';
 import type { AutoencoderResult, ChannelHistogram, ClassifierResult, CrossEvaluation, Results } from '../report/index.js';
 import type { JobContext, JobSpec, Json } from './jobs.js';
 import { experimentData, type ExperimentData } from './inputs.js';
@@ -126,15 +126,22 @@ async function noiseRobustness(
 ): Promise<Results['noise']> {
   const sigmas = plan.analysis.noiseSigmas;
   if (sigmas.length === 0) return null;
-  const truth = labelValues(data.eval.labels);
+  // A seeded, stratified subset keeps the 3 x N extra reconstructions within the time budget.
+  const subset = stratifiedSample(labelArray(data.eval), data.classNames.length, plan.analysis.noiseSamples, plan.seed + 11);
+  const index = tensor(BigInt64Array.from(subset, BigInt));
+  const labels = keep(data.eval.labels.indexSelect(0, index));
+  const originals = keep(data.evalOriginal.indexSelect(0, index));
+  index.dispose();
+  const truth = labelValues(labels);
   const opts = { batchSize: plan.evalBatchSize, device: plan.device };
   const rows = classifiers.map((c) => ({ name: c.name, noisy: [] as number[], own: [] as number[], gain: [] as number[], ci95: { noisy: [] as Interval[], own: [] as Interval[], gain: [] as Interval[] } }));
   const noisyInputs = sigmas.map((sigma) => {
-    const pixels = addPixelNoise(data.evalOriginal, sigma, plan.seed);
+    const pixels = addPixelNoise(originals, sigma, plan.seed);
     const model = normalize(pixels, data.mean, data.std);
     pixels.dispose();
     return model;
   });
+  originals.dispose();
   for (const [j, c] of classifiers.entries()) {
     const finetune = jobs.finetunes.get(c.name)!;
     const ae = buildAutoencoder(plan, data).to({ device: plan.device });
@@ -142,8 +149,8 @@ async function noiseRobustness(
     ae.eval();
     const forward = (x: Tensor) => c.model.forward(x);
     for (const input of noisyInputs) {
-      const onNoisy = correctness(predictClassifier(forward, input, data.eval.labels, opts), truth);
-      const onOwn = correctness(predictClassifier(forward, input, data.eval.labels, { ...opts, transform: (x) => ae.forward(x) }), truth);
+      const onNoisy = correctness(predictClassifier(forward, input, labels, opts), truth);
+      const onOwn = correctness(predictClassifier(forward, input, labels, { ...opts, transform: (x) => ae.forward(x) }), truth);
       const paired = pairedChange(onNoisy, onOwn, boot);
       const row = rows[j];
       row.noisy.push(paired.a.value);
@@ -156,8 +163,8 @@ async function noiseRobustness(
     for (const t of ae.stateDict().values()) t.dispose();
     await ctx.progress(0.3 + (0.2 * (j + 1)) / classifiers.length, 'noise robustness');
   }
-  for (const t of noisyInputs) t.dispose();
-  return { sigmas, classifiers: rows };
+  for (const t of [...noisyInputs, labels]) t.dispose();
+  return { sigmas, samples: subset.length, classifiers: rows };
 }
 
 /**

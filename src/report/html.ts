@@ -72,7 +72,7 @@ export function reportHtml(r: Results, figs: Map<string, EmbeddedFigure>): strin
     : '';
   const noiseSection = noise
     ? `<h2>Noise robustness</h2>
-<p>Top-1 accuracy (%) of each classifier on the evaluation originals with Gaussian pixel noise of standard deviation sigma added (values clipped to [0, 1], seeded), and on its own S2SNet's reconstructions of the same noisy images; the change is own minus noisy, with a paired interval (the same resampled images for both).</p>
+<p>Top-1 accuracy (%) of each classifier on ${noise.samples} of the evaluation originals (a seeded, stratified subset) with Gaussian pixel noise of standard deviation sigma added (values clipped to [0, 1], seeded), and on its own S2SNet's reconstructions of the same noisy images; the change is own minus noisy, with a paired interval (the same resampled images for both).</p>
 <table><tr><th rowspan="2">classifier</th>${noise.sigmas.map((s) => `<th colspan="3">sigma ${s}</th>`).join('')}</tr><tr>${noise.sigmas.map(() => '<th>noisy</th><th>own S2SNet</th><th>change (pts)</th>').join('')}</tr>${noiseRows}</table>
 ${img(figs, 'noise')}
 <div class="how"><b>How to read it.</b> The paper reports that S2SNets help under noise: the AE, trained to keep what its classifier needs, can also remove noise the classifier is sensitive to. A change whose interval lies above 0 supports that for this classifier and noise level; one that straddles 0 does not decide it.</div>`

@@ -96,6 +96,8 @@ export const ResultsSchema = z
     noise: z
       .object({
         sigmas: z.array(z.number().positive()),
+        /** Images the test ran on: a seeded, stratified subset of the evaluation set. */
+        samples: z.number().int().positive(),
         classifiers: z.array(
           z.object({
             name: z.string(),

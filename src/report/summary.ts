@@ -29,7 +29,7 @@ export function formatSummary(r: Results, reportPath?: string): string {
   const noise = r.noise
     ? [
         '',
-        'Noise robustness (top-1 % on originals with Gaussian pixel noise, and on its own S2SNet of them; change: paired)',
+        `Noise robustness (top-1 % on ${r.noise.samples} originals with Gaussian pixel noise, and on its own S2SNet of them; change: paired)`,
         textTable(
           ['classifier', 'sigma', 'noisy %', 'own S2SNet %', 'change pts'],
           r.noise.classifiers.flatMap((c) =>

@@ -74,6 +74,7 @@ export function sampleResults(opts: { channels?: 1 | 3; names?: string[]; seed?:
     },
     noise: {
       sigmas: [0.05, 0.1, 0.2],
+      samples: 20,
       classifiers: names.map((name) => {
         const noisy = [0.9, 0.8, 0.5];
         const own = noisy.map((v) => v + 0.05 * rng.next());
