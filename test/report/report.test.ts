@@ -32,10 +32,10 @@ test('the results schema accepts a complete run and names the wrong fields other
     (e: Error) => e instanceof ResultsError && /^results\.json does not match the results schema v2: classifiers\.1\.accuracy\.original\.top1: .*1/.test(e.message),
   );
   assert.throws(() => validateResults({ ...sampleResults(), schemaVersion: 3 }, 'run/results.json'), /run\/results\.json .*schemaVersion/);
-  // Results of schema v1 (no intervals) are refused with what to do.
+  // A v1 file (before engine identities) is refused in one line that says how to rewrite it.
   assert.throws(
-    () => validateResults({ ...sampleResults(), schemaVersion: 1 }, 'old/results.json'),
-    (e: Error) => e instanceof ResultsError && /^old\/results\.json has results schema v1, .*older s2snets.*s2snets report RUN_DIR/.test(e.message),
+    () => validateResults({ ...sampleResults(), schemaVersion: 1 }, 'run/results.json'),
+    (e: Error) => e instanceof ResultsError && e.message === 'run/results.json has results schema v1, written by an earlier s2snets; this version reads v2: run `s2snets report RUN` to rewrite it',
   );
   const unordered = sampleResults();
   unordered.crossEvaluation.ci95.delta[1] = [[0.1, 0]];
