@@ -12,6 +12,8 @@ import { runExperiment, rebuildRunReport, type Stage } from '../pipeline/run.js'
 import { status } from '../pipeline/runner.js';
 import { ProgressReporter } from './progress.js';
 import { formatStatus } from './status.js';
+import { serveCommand, type ServeFlags } from './serve.js';
+import { DEFAULT_HOST, DEFAULT_PORT } from '../serve/index.js';
 
 function positiveInt(v: string): number {
   const n = Number(v);
@@ -178,6 +180,21 @@ program
   .action(async (dir: string) => {
     process.stdout.write(`${await rebuildRunReport(resolve(dir))}\n`);
   });
+
+function portNumber(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('expected a port number from 0 to 65535 (0: any free port)');
+  return n;
+}
+
+program
+  .command('serve')
+  .description('look at a run in the browser: gallery, compare, cross matrix and charts (a local, read-only server)')
+  .argument('<run-dir>')
+  .option('--port <n>', 'port to listen on (0: any free port)', portNumber, DEFAULT_PORT)
+  .option('--host <host>', 'address to listen on; anything but loopback exposes the run to the network', DEFAULT_HOST)
+  .option('--open', 'open the viewer in the default browser')
+  .action((dir: string, f: ServeFlags) => serveCommand(dir, f));
 
 async function main(): Promise<void> {
   try {

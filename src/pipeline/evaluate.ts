@@ -26,6 +26,7 @@ import { experimentData } from './inputs.js';
 import { aeName, classifierWeights, GENERIC_AE, loadReconstructions, type ExperimentJobs } from './experiment.js';
 import { openClassifier } from './classifiers.js';
 import type { ExperimentPlan } from './plan.js';
+import { datasetLabel } from './names.js';
 import type { Accuracy } from '../analysis/accuracy.js';
 
 export interface Evaluation {
@@ -57,9 +58,7 @@ export interface StoredPictures {
   differences: PictureRow[];
 }
 
-export function datasetLabel(plan: ExperimentPlan): string {
-  return typeof plan.dataset === 'string' ? plan.dataset : plan.dataset.imageFolder;
-}
+export { datasetLabel };
 
 export function evaluationJob(plan: ExperimentPlan, jobs: ExperimentJobs): JobSpec<EvaluationOutput> {
   return {
