@@ -27,7 +27,11 @@ import { aeName, classifierWeights, GENERIC_AE, loadReconstructions, type Experi
 import { openClassifier } from './classifiers.js';
 import type { ExperimentPlan } from './plan.js';
 import { datasetLabel } from './names.js';
-import type { Accuracy } from '../analysis/accuracy.js';
+import { EVALUATION_FILES, ORIGINAL_ROW, ReportSourceError, readPredictions, type EvaluationOutput, type StoredPredictions } from './evaluation-files.js';
+
+export { EVALUATION_FILES, ORIGINAL_ROW, ReportSourceError, readPredictions, type EvaluationOutput, type StoredPredictions };
+import type { Accuracy, AccuracyGrid, ImagePredictions } from '../analysis/accuracy.js';
+
 
 export interface Evaluation {
   dataset: string;
@@ -46,10 +50,14 @@ export interface Evaluation {
   curves: Record<string, { step: number[]; loss: number[] }>;
 }
 
-export interface EvaluationOutput {
-  [k: string]: Json;
-  evaluation: string;
-  pictures: string;
+/** The per-image predictions of an accuracy grid as stored plain data. */
+export function storedPredictions(grid: AccuracyGrid): StoredPredictions {
+  const plain = (p: ImagePredictions) => ({ top1: Array.from(p.top1), top5Hit: p.top5Hit ? (Array.from(p.top5Hit) as (0 | 1)[]) : null });
+  const row = (ps: ImagePredictions[]) => Object.fromEntries(grid.columns.map((c, j) => [c, plain(ps[j])]));
+  return {
+    labels: Array.from(grid.labels),
+    rows: { [ORIGINAL_ROW]: row(grid.originalPredictions), ...Object.fromEntries(grid.rows.map((r, i) => [r, row(grid.predictions[i])])) },
+  };
 }
 
 /** Plain-data picture rows (pixels as base64) for the report. */
@@ -65,6 +73,8 @@ export function evaluationJob(plan: ExperimentPlan, jobs: ExperimentJobs): JobSp
     name: 'evaluate',
     deps: [...jobs.classifiers.values(), jobs.pretrain, ...jobs.finetunes.values(), ...jobs.reconstructions.values()],
     config: { analysis: plan.analysis as unknown as Json, evalBatchSize: plan.evalBatchSize },
+    // 2: the artifact holds per-image predictions.
+    codeVersion: '2',
     async run(ctx) {
       const data = await experimentData(plan);
       const labels = data.eval.labels;
@@ -141,11 +151,12 @@ export function evaluationJob(plan: ExperimentPlan, jobs: ExperimentJobs): JobSp
         curves,
       };
       const encodeRows = (rs: PictureRow[]) => rs.map((r) => ({ label: r.label, images: r.images.map((im) => ({ ...im, data: Buffer.from(im.data).toString('base64') })) }));
-      writeFileAtomic(join(ctx.dir, 'evaluation.json'), JSON.stringify(evaluation));
-      writeFileAtomic(join(ctx.dir, 'pictures.json'), JSON.stringify({ grid: encodeRows(rows.reconstructions), differences: encodeRows(rows.differences) }));
+      writeFileAtomic(join(ctx.dir, EVALUATION_FILES.evaluation), JSON.stringify(evaluation));
+      writeFileAtomic(join(ctx.dir, EVALUATION_FILES.pictures), JSON.stringify({ grid: encodeRows(rows.reconstructions), differences: encodeRows(rows.differences) }));
+      writeFileAtomic(join(ctx.dir, EVALUATION_FILES.predictions), JSON.stringify(storedPredictions(grid)));
       for (const t of recon.values()) t.dispose();
       ctx.setMetrics({ orderIsTotal: order.isTotal });
-      return { evaluation: 'evaluation.json', pictures: 'pictures.json' };
+      return { ...EVALUATION_FILES };
     },
   };
 }

@@ -7,11 +7,9 @@ import { RESULTS_SCHEMA_VERSION, formatSummary, writeReport, type Results } from
 import { artifactDir, verifyArtifact } from './artifacts.js';
 import { status } from './runner.js';
 import { toolVersion } from './store.js';
-import { readEvaluation, type Evaluation } from './evaluate.js';
+import { EVALUATION_FILES, ReportSourceError, readEvaluation, type Evaluation } from './evaluate.js';
 
-export class ReportSourceError extends Error {
-  override name = 'ReportSourceError';
-}
+export { ReportSourceError };
 
 export function resultsOf(e: Evaluation, durations: Record<string, number>): Results {
   const info = engineInfo();
@@ -50,7 +48,7 @@ export async function renderRunReport(runDir: string): Promise<string> {
   if (!evaluation) throw new ReportSourceError(`${runDir}: the run has no finished evaluation yet; run \`s2snets demo\` (or \`evaluate\`) with this --run-dir first`);
   const check = verifyArtifact(runDir, evaluation.key);
   if (!check.ok) throw new ReportSourceError(`${runDir}: the evaluation artifact is damaged (${check.reason}); rerun the same command to recompute it`);
-  const { evaluation: e, pictures } = readEvaluation(artifactDir(runDir, evaluation.key), { evaluation: 'evaluation.json', pictures: 'pictures.json' });
+  const { evaluation: e, pictures } = readEvaluation(artifactDir(runDir, evaluation.key), EVALUATION_FILES);
   const durations = Object.fromEntries(jobs.filter((j) => j.durationS !== null).map((j) => [j.name, j.durationS as number]));
   const results = resultsOf(e, durations);
   const target = join(runDir, 'report');

@@ -30,7 +30,7 @@ export interface RunInfo {
   tiles: { perTile: number; columns: number };
 }
 
-/** GET /api/predictions: top-1 class per image, per picture row ('original', 'A_S', 'S2S-...') and classifier. */
+/** GET /api/predictions: top-1 class per image, per picture row ('original', 'A_S', 'S2S-...') and classifier (predictions.json of the evaluation; the server checks the two types agree). */
 export interface PredictionsInfo {
   labels: number[];
   rows: Record<string, Record<string, { top1: number[]; top5Hit: (0 | 1)[] | null }>>;

@@ -2,17 +2,18 @@
 // (the run may still be going), the plan, results.json, per-image predictions and the finished
 // reconstruction artifacts. Every file it opens must resolve inside the run directory.
 import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
-import { basename, join, relative, isAbsolute } from 'node:path';
+import { basename, dirname, join, relative, isAbsolute } from 'node:path';
 import { artifactDir, runLayout, verifyArtifact } from '../pipeline/artifacts.js';
 import { status } from '../pipeline/runner.js';
 import { GENERIC_AE, aeName, datasetLabel } from '../pipeline/names.js';
 import type { ExperimentPlan } from '../pipeline/plan.js';
 import type { JobRow } from '../pipeline/store.js';
 import type { ReconstructionOutput } from '../pipeline/experiment.js';
+import { EVALUATION_FILES, ORIGINAL_ROW, readPredictions } from '../pipeline/evaluation-files.js';
 import { validateResults, type Results } from '../report/schema.js';
 import type { PredictionsInfo } from './api.js';
 
-export type ServeErrorCode = 'SERVE_NO_RUN' | 'SERVE_OUTSIDE_RUN' | 'SERVE_NOT_BUILT' | 'SERVE_BAD_RUN' | 'SERVE_LISTEN';
+export type ServeErrorCode = 'S2S_SERVE_NO_RUN' | 'S2S_SERVE_OUTSIDE_RUN' | 'S2S_SERVE_NOT_BUILT' | 'S2S_SERVE_BAD_RUN' | 'S2S_SERVE_LISTEN';
 
 /** A run the viewer cannot show, a path outside it, or a server that cannot start; `status` is the HTTP status when it answers a request. */
 export class ServeError extends Error {
@@ -26,8 +27,8 @@ export class ServeError extends Error {
   }
 }
 
-/** The picture row of the originals, next to the autoencoders' names. */
-export const ORIGINAL = 'original';
+/** The picture row of the originals, next to the autoencoders' names (as in predictions.json). */
+export const ORIGINAL = ORIGINAL_ROW;
 
 /** A finished reconstruction job: where its artifact is and what identifies its content. */
 export interface FinishedReconstruction {
@@ -45,41 +46,35 @@ export interface RunSnapshot {
 
 const SNAPSHOT_TTL_MS = 1000;
 
-/** A JSON file of the run parsed once per version (size and modification time). */
-class CachedJson<T> {
+/** A file of the run read once per version (path, size and modification time). */
+class CachedFile<T> {
   private stamp = '';
   private value: T | null = null;
-  constructor(private readonly parse: (text: string, path: string) => T) {}
-  read(path: string): T {
+  constructor(private readonly read: (path: string) => T) {}
+  get(path: string): T {
     const st = statSync(path);
-    const stamp = `${st.size}:${st.mtimeMs}`;
+    const stamp = `${path}:${st.size}:${st.mtimeMs}`;
     if (stamp !== this.stamp || this.value === null) {
-      this.value = this.parse(readFileSync(path, 'utf8'), path);
+      this.value = this.read(path);
       this.stamp = stamp;
     }
     return this.value;
   }
 }
 
-function parsePredictions(text: string, path: string): PredictionsInfo {
-  const p = JSON.parse(text) as PredictionsInfo;
-  if (!p || !Array.isArray(p.labels) || typeof p.rows !== 'object' || p.rows === null) throw new ServeError('SERVE_BAD_RUN', `${path}: not a predictions file (labels and rows expected)`);
-  return p;
-}
-
 export class RunView {
   /** The run directory with every symbolic link resolved: files must lie under it. */
   readonly root: string;
-  private readonly results = new CachedJson<Results>((text, path) => validateResults(JSON.parse(text), path));
-  private readonly predictionsJson = new CachedJson<PredictionsInfo>(parsePredictions);
+  private readonly results = new CachedFile<Results>((path) => validateResults(JSON.parse(readFileSync(path, 'utf8')), path));
+  private readonly predictionsFile = new CachedFile<PredictionsInfo>((path) => readPredictions(dirname(path), { predictions: basename(path) }));
   private last: { at: number; value: RunSnapshot } | null = null;
 
   /**
    * @param runDir a run directory (holds run.db)
-   * @throws ServeError SERVE_NO_RUN when runDir holds no run
+   * @throws ServeError S2S_SERVE_NO_RUN when runDir holds no run
    */
   constructor(readonly runDir: string) {
-    if (!existsSync(runLayout(runDir).db)) throw new ServeError('SERVE_NO_RUN', `${runDir}: no run here (run.db missing); make one with \`s2snets demo --run-dir ${runDir}\``);
+    if (!existsSync(runLayout(runDir).db)) throw new ServeError('S2S_SERVE_NO_RUN', `${runDir}: no run here (run.db missing); make one with \`s2snets demo --run-dir ${runDir}\``);
     this.root = realpathSync(runDir);
   }
 
@@ -90,7 +85,7 @@ export class RunView {
   /**
    * `path` if it exists and its real location (links resolved) lies inside the run directory.
    * @returns null when there is no such file
-   * @throws ServeError SERVE_OUTSIDE_RUN (status 403) when it resolves outside the run
+   * @throws ServeError S2S_SERVE_OUTSIDE_RUN (status 403) when it resolves outside the run
    */
   inside(path: string): string | null {
     let real: string;
@@ -100,21 +95,21 @@ export class RunView {
       return null;
     }
     const rel = relative(this.root, real);
-    if (rel.startsWith('..') || isAbsolute(rel)) throw new ServeError('SERVE_OUTSIDE_RUN', `${relative(this.runDir, path)} leads outside the run directory`, 403);
+    if (rel.startsWith('..') || isAbsolute(rel)) throw new ServeError('S2S_SERVE_OUTSIDE_RUN', `${relative(this.runDir, path)} leads outside the run directory`, 403);
     return real;
   }
 
   /**
    * The job table and plan, read afresh at most once a second (the run may be going on, and
    * tiles are asked for by the hundred).
-   * @throws ServeError SERVE_BAD_RUN when the store holds no experiment plan
+   * @throws ServeError S2S_SERVE_BAD_RUN when the store holds no experiment plan
    */
   snapshot(): RunSnapshot {
     const now = Date.now();
     if (!this.last || now - this.last.at > SNAPSHOT_TTL_MS) {
       const s = status(this.runDir);
       const plan = s.meta?.config as ExperimentPlan | null | undefined;
-      if (!plan || typeof plan !== 'object' || !Array.isArray(plan.classifiers)) throw new ServeError('SERVE_BAD_RUN', `${this.runDir}: the run store holds no experiment plan (was it made by \`s2snets demo\` or \`s2snets run\`?)`);
+      if (!plan || typeof plan !== 'object' || !Array.isArray(plan.classifiers)) throw new ServeError('S2S_SERVE_BAD_RUN', `${this.runDir}: the run store holds no experiment plan (was it made by \`s2snets demo\` or \`s2snets run\`?)`);
       const sources = [ORIGINAL, GENERIC_AE, ...plan.classifiers.map((c) => aeName(c.name))];
       this.last = { at: now, value: { jobs: s.jobs, plan, dataset: datasetLabel(plan), sources } };
     }
@@ -137,14 +132,14 @@ export class RunView {
   /** report/results.json, validated; null until the report is written. */
   resultsJson(): Results | null {
     const path = this.inside(join(this.runDir, 'report', 'results.json'));
-    return path ? this.results.read(path) : null;
+    return path ? this.results.get(path) : null;
   }
 
   /** The evaluation's per-image predictions; null until the evaluation is done (or for runs made before they were recorded). */
   predictions(): PredictionsInfo | null {
     const job = this.snapshot().jobs.find((j) => j.name === 'evaluate' && j.status === 'done');
     if (!job) return null;
-    const path = this.inside(join(artifactDir(this.runDir, job.key), 'predictions.json'));
-    return path ? this.predictionsJson.read(path) : null;
+    const path = this.inside(join(artifactDir(this.runDir, job.key), EVALUATION_FILES.predictions));
+    return path ? this.predictionsFile.get(path) : null;
   }
 }

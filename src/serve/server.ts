@@ -64,7 +64,7 @@ function asset(path: string, type: string): Asset {
 /** The viewer's files (built by setup into dist/web) and vega's browser bundles, read once at start. */
 function loadAssets(): Map<string, Asset> {
   const web = join(here, '..', '..', 'web');
-  if (!existsSync(join(web, 'viewer.js'))) throw new ServeError('SERVE_NOT_BUILT', `the viewer is not built (${join(web, 'viewer.js')} is missing); run: npm run build`);
+  if (!existsSync(join(web, 'viewer.js'))) throw new ServeError('S2S_SERVE_NOT_BUILT', `the viewer is not built (${join(web, 'viewer.js')} is missing); run: npm run build`);
   const vendor = (pkg: string, file: string) => join(dirname(fileURLToPath(import.meta.resolve(pkg))), file);
   return new Map([
     ['/', asset(join(web, 'index.html'), 'text/html; charset=utf-8')],
@@ -158,7 +158,7 @@ const TILE_ROUTE = /^\/api\/tiles\/([^/]{1,200})\/(\d{1,7})\.png$/;
  * @param runDir a run directory (finished or still running)
  * @param opts port, host, error sink
  * @returns the listening server and its URL
- * @throws ServeError SERVE_NO_RUN (no run there), SERVE_NOT_BUILT (viewer not built), SERVE_LISTEN (port taken, host unknown)
+ * @throws ServeError S2S_SERVE_NO_RUN (no run there), S2S_SERVE_NOT_BUILT (viewer not built), S2S_SERVE_LISTEN (port taken, host unknown)
  * @example const s = await serveRun('runs/mnist', { port: 0 }); console.log(s.url); await s.close();
  */
 export async function serveRun(runDir: string, opts: ServeOptions = {}): Promise<RunningServer> {
@@ -223,7 +223,7 @@ export async function serveRun(runDir: string, opts: ServeOptions = {}): Promise
   await new Promise<void>((resolveListen, reject) => {
     server.once('error', (e: NodeJS.ErrnoException) => {
       const why = e.code === 'EADDRINUSE' ? `port ${opts.port ?? DEFAULT_PORT} is in use; pick another with --port N (0: any free port)` : e.code === 'EADDRNOTAVAIL' || e.code === 'ENOTFOUND' ? `cannot listen on host '${host}' (${e.code})` : e.message;
-      reject(new ServeError('SERVE_LISTEN', why));
+      reject(new ServeError('S2S_SERVE_LISTEN', why));
     });
     server.listen(opts.port ?? DEFAULT_PORT, host, () => resolveListen());
   });

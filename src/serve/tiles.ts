@@ -144,7 +144,7 @@ export class TileCache {
       id = `ae-${job.artifactSha}`;
       images = async () => {
         const found = this.view.reconstruction(job);
-        if (!found) throw new ServeError('SERVE_BAD_RUN', `the reconstructions of ${source} are damaged (they fail their manifest); rerun the run's command to recompute them`);
+        if (!found) throw new ServeError('S2S_SERVE_BAD_RUN', `the reconstructions of ${source} are damaged (they fail their manifest); rerun the run's command to recompute them`);
         return (await evaluationSet(snap.plan)).reconstructed(found.dir, found.output);
       };
     }

@@ -7,7 +7,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { validateResults } from '../../src/report/index.js';
-import { verifyRun } from '../../src/pipeline/runner.js';
+import { status, verifyRun } from '../../src/pipeline/runner.js';
+import { artifactDir } from '../../src/pipeline/artifacts.js';
+import { EVALUATION_FILES, ORIGINAL_ROW, readPredictions } from '../../src/pipeline/evaluate.js';
 
 const cli = resolve('dist/src/cli/main.js');
 const root = mkdtempSync(join(tmpdir(), 's2snets-demo-'));
@@ -56,6 +58,16 @@ test('quick demo: sane results, a complete report, and an unchanged rerun', () =
     assert.ok(existsSync(join(dir, 'report', f.file)), f.file);
     assert.ok(html.includes(f.caption.replace(/'/g, '&#39;')), `report shows ${f.id}`);
   }
+  // The per-image predictions stored beside the evaluation count up to the reported accuracies.
+  const evaluation = status(dir).jobs.find((j) => j.name === 'evaluate')!;
+  const predictions = readPredictions(artifactDir(dir, evaluation.key), EVALUATION_FILES);
+  assert.equal(predictions.labels.length, results.run.evalSamples);
+  const share = (top1: number[]) => top1.filter((c, i) => c === predictions.labels[i]).length / top1.length;
+  results.classifiers.forEach((c, j) => {
+    assert.equal(share(predictions.rows[ORIGINAL_ROW][c.name].top1), c.accuracy.original.top1);
+    assert.equal(share(predictions.rows[`S2S-${c.name}`][c.name].top1), c.accuracy.own.top1);
+    results.crossEvaluation.rows.forEach((row, i) => assert.equal(share(predictions.rows[row][c.name].top1), results.crossEvaluation.top1[i][j]));
+  });
   assert.match(first.stdout, /Cross-evaluation/);
   assert.match(first.stdout, /Report: .*report\.html/);
 
