@@ -24,7 +24,7 @@ export async function buildWeb() {
     logLevel: 'warning',
   });
   mkdirSync(out, { recursive: true });
-  for (const f of ['index.html', 'viewer.css']) copyFileSync(join(src, f), join(out, f));
+  for (const f of ['index.html', 'viewer.css', 'icon.svg']) copyFileSync(join(src, f), join(out, f));
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1]).href) await buildWeb();

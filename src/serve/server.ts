@@ -65,11 +65,15 @@ function asset(path: string, type: string): Asset {
 function loadAssets(): Map<string, Asset> {
   const web = join(here, '..', '..', 'web');
   if (!existsSync(join(web, 'viewer.js'))) throw new ServeError('S2S_SERVE_NOT_BUILT', `the viewer is not built (${join(web, 'viewer.js')} is missing); run: npm run build`);
+  const icon = asset(join(web, 'icon.svg'), 'image/svg+xml');
   const vendor = (pkg: string, file: string) => join(dirname(fileURLToPath(import.meta.resolve(pkg))), file);
   return new Map([
     ['/', asset(join(web, 'index.html'), 'text/html; charset=utf-8')],
     ['/viewer.js', asset(join(web, 'viewer.js'), 'text/javascript; charset=utf-8')],
     ['/viewer.css', asset(join(web, 'viewer.css'), 'text/css; charset=utf-8')],
+    ['/icon.svg', icon],
+    // Browsers ask for /favicon.ico whatever the page says.
+    ['/favicon.ico', icon],
     ['/vendor/vega.min.js', asset(vendor('vega', 'vega.min.js'), 'text/javascript; charset=utf-8')],
     ['/vendor/vega-lite.min.js', asset(vendor('vega-lite', 'vega-lite.min.js'), 'text/javascript; charset=utf-8')],
   ]);

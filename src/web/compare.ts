@@ -100,9 +100,10 @@ export async function renderCompare(root: HTMLElement, ctx: ViewerContext, s: Co
     state = { ...state, gain: Number(gain.value) };
     ctx.remember(state);
   };
-  const legend = h('div', { class: 'legend' }, lo, colourBar(160, 12), hi, h('span', {}, `(${b} − ${a}, share of the full pixel range; bluer: ${b} darker, redder: ${b} brighter)`));
-  const stats = h('p', { class: 'note', id: 'diff-stats' }, `max |${b} − ${a}| = ${maxAbs.toFixed(3)}, mean ${(sumAbs / d.length).toFixed(4)}`);
-  const diffPane = h('div', { class: 'pane' }, caption(`difference ${b} − ${a}`), diffCanvas, legend, stats);
+  const legend = h('div', { class: 'legend' }, lo, colourBar(160, 12), hi);
+  const explain = h('p', { class: 'note narrow' }, `${b} − ${a} as a share of the full pixel range (the ends saturate); blue: ${b} darker, red: ${b} brighter.`);
+  const stats = h('p', { class: 'note narrow', id: 'diff-stats' }, `max |${b} − ${a}| = ${maxAbs.toFixed(3)}, mean ${(sumAbs / d.length).toFixed(4)}`);
+  const diffPane = h('div', { class: 'pane' }, caption(`difference ${b} − ${a}`), diffCanvas, legend, explain, stats);
 
   root.replaceChildren(controls, h('p', { class: 'note', id: 'compare-info' }, info), h('div', { class: 'panes' }, sideBySide, swipePane, diffPane));
 }
