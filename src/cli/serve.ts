@@ -2,9 +2,10 @@
 // browser, and stops cleanly on Ctrl-C.
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
-import { isLoopback, serveRun } from '../serve/index.js';
+import { InvalidArgumentError, type Command } from 'commander';
+import { DEFAULT_HOST, DEFAULT_PORT, isLoopback, serveRun } from '../serve/index.js';
 
-export interface ServeFlags {
+interface ServeFlags {
   port: number;
   host: string;
   open?: boolean;
@@ -27,7 +28,7 @@ function openInBrowser(url: string): void {
  * @param f port, host, whether to open a browser
  * @throws ServeError when the run or the viewer is missing, or the port cannot be used
  */
-export async function serveCommand(dir: string, f: ServeFlags): Promise<void> {
+async function serveCommand(dir: string, f: ServeFlags): Promise<void> {
   const started = performance.now();
   const server = await serveRun(resolve(dir), { port: f.port, host: f.host });
   if (!isLoopback(f.host)) {
@@ -40,4 +41,27 @@ export async function serveCommand(dir: string, f: ServeFlags): Promise<void> {
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
+}
+
+function portNumber(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('expected a port number from 0 to 65535 (0: any free port)');
+  return n;
+}
+
+/**
+ * Adds `serve RUN [--port N] [--host H] [--open]` to a program. Nothing here loads the compute
+ * engine, so the main entry can run this command alone and start fast.
+ * @param program the command set to extend
+ */
+export function addServeCommand(program: Command): Command {
+  program
+    .command('serve')
+    .description('look at a run in the browser: gallery, compare, cross matrix and charts (a local, read-only server)')
+    .argument('<run-dir>')
+    .option('--port <n>', 'port to listen on (0: any free port)', portNumber, DEFAULT_PORT)
+    .option('--host <host>', 'address to listen on; anything but loopback exposes the run to the network', DEFAULT_HOST)
+    .option('--open', 'open the viewer in the default browser')
+    .action((dir: string, f: ServeFlags) => serveCommand(dir, f));
+  return program;
 }
