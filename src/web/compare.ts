@@ -75,7 +75,7 @@ export async function renderCompare(root: HTMLElement, ctx: ViewerContext, s: Co
     state = { ...state, split: Number(split.value) };
     ctx.remember(state);
   };
-  const swipePane = h('div', { class: 'pane' }, caption(`swipe: ${b} on the left, ${a} on the right`), swipe);
+  const swipePane = h('div', { class: 'pane' }, caption(`swipe: ${b} | ${a}`), swipe);
 
   const d = signedDifference(pa, pb);
   let maxAbs = 0;
