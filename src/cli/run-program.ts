@@ -1,12 +1,14 @@
 // What every s2snets command line shares: the program's name and help, and how errors become
 // one line on stderr and an exit status (0 success, 1 failure, 2 bad usage, 130 interrupted).
 import { Command } from 'commander';
+import { toolVersion } from '../pipeline/store.js';
 
 /** The bare `s2snets` program, commands to be added. */
 export function newProgram(): Command {
   return new Command()
     .name('s2snets')
     .description('What do deep networks like to see? Measure and show the input signal an image classifier uses (S2SNets).')
+    .version(toolVersion(), '-V, --version')
     .showHelpAfterError()
     .exitOverride();
 }

@@ -4,16 +4,16 @@
 import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative, isAbsolute } from 'node:path';
 import { artifactDir, runLayout, verifyArtifact } from '../pipeline/artifacts.js';
-import { status } from '../pipeline/runner.js';
+import { openExisting } from '../pipeline/runner.js';
 import { GENERIC_AE, aeName, datasetLabel } from '../pipeline/names.js';
 import type { ExperimentPlan } from '../pipeline/plan.js';
-import type { JobRow } from '../pipeline/store.js';
+import type { JobRow, RunStore } from '../pipeline/store.js';
 import type { ReconstructionOutput } from '../pipeline/experiment.js';
 import { EVALUATION_FILES, ORIGINAL_ROW, readPredictions } from '../pipeline/evaluation-files.js';
 import { validateResults, type Results } from '../report/schema.js';
 import type { PredictionsInfo } from './api.js';
 
-export type ServeErrorCode = 'S2S_SERVE_NO_RUN' | 'S2S_SERVE_OUTSIDE_RUN' | 'S2S_SERVE_NOT_BUILT' | 'S2S_SERVE_BAD_RUN' | 'S2S_SERVE_LISTEN';
+export type ServeErrorCode = 'S2S_SERVE_NO_RUN' | 'S2S_SERVE_OUTSIDE_RUN' | 'S2S_SERVE_NOT_BUILT' | 'S2S_SERVE_BAD_RUN' | 'S2S_SERVE_LISTEN' | 'S2S_SERVE_BUSY';
 
 /** A run the viewer cannot show, a path outside it, or a server that cannot start; `status` is the HTTP status when it answers a request. */
 export class ServeError extends Error {
@@ -103,25 +103,44 @@ export class RunView {
    * The job table and plan, read afresh at most once a second (the run may be going on, and
    * tiles are asked for by the hundred).
    * @throws ServeError S2S_SERVE_BAD_RUN when the store holds no experiment plan
+   * @example new RunView('runs/mnist').snapshot().sources // ['original', 'A_S', 'S2S-lenet5', ...]
    */
   snapshot(): RunSnapshot {
     const now = Date.now();
     if (!this.last || now - this.last.at > SNAPSHOT_TTL_MS) {
-      const s = status(this.runDir);
-      const plan = s.meta?.config as ExperimentPlan | null | undefined;
+      // The store itself, not status(): that verifies every artifact, far too slow for each request.
+      const store = openExisting(this.runDir);
+      let jobs: JobRow[];
+      let meta: ReturnType<RunStore['meta']>;
+      try {
+        jobs = store.graphJobs();
+        meta = store.meta();
+      } finally {
+        store.close();
+      }
+      const plan = meta?.config as ExperimentPlan | null | undefined;
       if (!plan || typeof plan !== 'object' || !Array.isArray(plan.classifiers)) throw new ServeError('S2S_SERVE_BAD_RUN', `${this.runDir}: the run store holds no experiment plan (was it made by \`s2snets demo\` or \`s2snets run\`?)`);
       const sources = [ORIGINAL, GENERIC_AE, ...plan.classifiers.map((c) => aeName(c.name))];
-      this.last = { at: now, value: { jobs: s.jobs, plan, dataset: datasetLabel(plan), sources } };
+      this.last = { at: now, value: { jobs, plan, dataset: datasetLabel(plan), sources } };
     }
     return this.last.value;
   }
 
-  /** The finished reconstruction job of autoencoder `ae`; undefined while it is not done. */
+  /**
+   * The finished reconstruction job of an autoencoder; undefined while it is not done.
+   * @param ae an autoencoder's name (A_S, S2S-<classifier>)
+   * @example view.reconstructionJob('A_S')?.artifactSha
+   */
   reconstructionJob(ae: string): JobRow | undefined {
     return this.snapshot().jobs.find((j) => j.name === `reconstruct[${ae}]` && j.status === 'done' && j.artifactSha !== null);
   }
 
-  /** The reconstruction artifact of a finished job, verified against its manifest; null when damaged. */
+  /**
+   * The reconstruction artifact of a finished job, verified against its manifest.
+   * @param job a done `reconstruct[...]` job of this run
+   * @returns its directory and output; null when the artifact fails verification
+   * @throws ServeError S2S_SERVE_OUTSIDE_RUN when the artifact folder resolves outside the run
+   */
   reconstruction(job: JobRow): FinishedReconstruction | null {
     const v = verifyArtifact(this.runDir, job.key);
     if (!v.ok) return null;
@@ -129,13 +148,21 @@ export class RunView {
     return dir ? { dir, output: v.manifest.output as ReconstructionOutput } : null;
   }
 
-  /** report/results.json, validated; null until the report is written. */
+  /**
+   * report/results.json, validated; null until the report is written.
+   * @throws ResultsError when the file does not match the schema; ServeError S2S_SERVE_OUTSIDE_RUN when it is a link out of the run
+   */
   resultsJson(): Results | null {
     const path = this.inside(join(this.runDir, 'report', 'results.json'));
     return path ? this.results.get(path) : null;
   }
 
-  /** The evaluation's per-image predictions; null until the evaluation is done (or for runs made before they were recorded). */
+  /**
+   * The evaluation's per-image predictions; null until the evaluation is done (or for runs made
+   * before they were recorded).
+   * @throws ServeError S2S_SERVE_OUTSIDE_RUN when the file is a link out of the run
+   * @example view.predictions()?.rows['S2S-lenet5'].lenet5.top1[0]
+   */
   predictions(): PredictionsInfo | null {
     const job = this.snapshot().jobs.find((j) => j.name === 'evaluate' && j.status === 'done');
     if (!job) return null;

@@ -87,7 +87,10 @@ const SECURITY_HEADERS = {
   'Content-Security-Policy': "default-src 'self'; script-src 'self' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self'; frame-ancestors 'none'",
 };
 
+/** A request the server refuses (bad target, method, Host); `status` is the HTTP answer. */
 class HttpError extends Error {
+  override name = 'HttpError';
+  readonly code = 'S2S_SERVE_REQUEST';
   constructor(
     readonly status: number,
     message: string,
@@ -131,7 +134,6 @@ async function runInfo(view: RunView): Promise<RunInfo> {
     results && predictions
       ? { labels: predictions.labels, classes: results.run.classes, size: results.run.imageSize, channels: results.run.channels }
       : await evaluationSet(snap.plan);
-  const isDone = (ae: string) => snap.jobs.some((j) => j.name === `reconstruct[${ae}]` && j.status === 'done');
   return {
     name: view.name,
     dataset: snap.dataset,
@@ -139,7 +141,7 @@ async function runInfo(view: RunView): Promise<RunInfo> {
     labels: images.labels,
     imageSize: images.size,
     channels: images.channels,
-    sources: snap.sources.map((name, i) => ({ name, ready: i === 0 || isDone(name) })),
+    sources: snap.sources.map((name, i) => ({ name, ready: i === 0 || view.reconstructionJob(name) !== undefined })),
     classifiers: snap.plan.classifiers.map((c) => c.name),
     jobs: snap.jobs.map((j) => ({ name: j.name, status: j.status })),
     hasResults: results !== null,

@@ -1,13 +1,15 @@
 // PNG tiles of the evaluation images: each tile holds `perTile` consecutive images of one source
 // (originals, A_S, an S2SNet) in a square-ish sheet, so that a gallery page costs a few requests.
 // They are made on first request from the run's reconstruction artifacts (or its dataset, for
-// the originals) and cached in <run>/tiles/<content id>/, written atomically; a finished
+// the originals) and cached in <run>/tiles/<content id>/, written atomically under the cache's own
+// lock (<run>/tiles/lock, not the run's: a run in progress keeps its lock); a finished
 // `tiles.json` marks a complete set. The compute engine is loaded only when a tile is missing.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { writeFileAtomic } from '../common/atomic.js';
 import { runLayout } from '../pipeline/artifacts.js';
+import { LockHeldError, withLock } from '../pipeline/lock.js';
 import type { ExperimentPlan } from '../pipeline/plan.js';
 import type { ImageSet } from '../analysis/images.js';
 import { ORIGINAL, RunView, ServeError } from './run-view.js';
@@ -45,6 +47,7 @@ const loading = new Map<string, Promise<EvaluationSet>>();
  * per plan on first need: this is what loads the compute engine.
  * @param plan the run's plan
  * @throws whatever loading the dataset throws (a missing image folder, for one)
+ * @example (await evaluationSet(plan)).labels.length // evaluation images
  */
 export function evaluationSet(plan: ExperimentPlan): Promise<EvaluationSet> {
   const id = JSON.stringify([plan.dataset, plan.evalSamples, plan.seed, plan.trainLimit]);
@@ -116,6 +119,8 @@ export async function sheetPng(set: ImageSet, first: number, count: number, colu
 }
 
 const COMPLETE = 'tiles.json';
+/** How long a request waits for another process that is making the same tiles. */
+const LOCK_WAIT_MS = 60_000;
 
 /** Finds or makes the tiles of a run; one generation per source at a time. */
 export class TileCache {
@@ -126,8 +131,11 @@ export class TileCache {
 
   /**
    * The file of tile `index` of `source` ('original' or an autoencoder's name).
+   * @param source 'original' or an autoencoder's name
+   * @param index tile number (images [index * perTile, (index + 1) * perTile))
    * @returns null when the source is unknown, not finished yet, or has no such tile
-   * @throws ServeError when the cache folder leads outside the run directory
+   * @throws ServeError S2S_SERVE_OUTSIDE_RUN when the cache folder leads outside the run directory; S2S_SERVE_BAD_RUN when the reconstructions fail their manifest
+   * @example await new TileCache(view).tile('A_S', 0) // <run>/tiles/ae-<sha>/0.png
    */
   async tile(source: string, index: number): Promise<string | null> {
     const snap = this.view.snapshot();
@@ -154,14 +162,17 @@ export class TileCache {
     return this.view.inside(join(dir, `${index}.png`));
   }
 
-  private async ensure(id: string, dir: string, images: () => Promise<ImageSet>): Promise<number> {
-    const known = this.counts.get(id);
-    if (known !== undefined) return known;
+  /** The tile count of a complete set in dir, or null while it is not complete. */
+  private completeCount(dir: string): number | null {
     const marker = this.view.inside(join(dir, COMPLETE));
-    if (marker) {
-      const { tiles } = JSON.parse(readFileSync(marker, 'utf8')) as { tiles: number };
-      this.counts.set(id, tiles);
-      return tiles;
+    return marker ? (JSON.parse(readFileSync(marker, 'utf8')) as { tiles: number }).tiles : null;
+  }
+
+  private async ensure(id: string, dir: string, images: () => Promise<ImageSet>): Promise<number> {
+    const known = this.counts.get(id) ?? this.completeCount(dir);
+    if (known !== null) {
+      this.counts.set(id, known);
+      return known;
     }
     let job = this.making.get(id);
     if (!job) {
@@ -174,13 +185,27 @@ export class TileCache {
     return this.counts.get(id)!;
   }
 
+  /** Makes a tile set under the tile cache's lock (another server may be making the same set: then wait for it). */
   private async make(dir: string, images: () => Promise<ImageSet>): Promise<number> {
-    const set = await images();
+    const root = runLayout(this.view.runDir).tiles;
+    // A cache folder that is a link out of the run is refused before anything is written.
+    for (const d of [root, dir]) if (existsSync(d)) this.view.inside(d);
+    const started = Date.now();
+    for (;;) {
+      try {
+        return await withLock(join(root, 'lock'), 's2snets serve (making tiles)', async () => this.completeCount(dir) ?? this.write(dir, await images()));
+      } catch (e) {
+        if (!(e instanceof LockHeldError)) throw e;
+        if (Date.now() - started > LOCK_WAIT_MS) throw new ServeError('S2S_SERVE_BUSY', `${e.message} (it is making tiles); try again shortly`, 503);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+  }
+
+  private async write(dir: string, set: ImageSet): Promise<number> {
     const [n, , size] = set.shape;
     const { columns, perTile } = tileLayout(size);
     const tiles = Math.ceil(n / perTile);
-    // A cache folder that is a link out of the run is refused before anything is written.
-    for (const d of [runLayout(this.view.runDir).tiles, dir]) if (existsSync(d)) this.view.inside(d);
     for (let t = 0; t < tiles; t++) {
       const first = t * perTile;
       writeFileAtomic(join(dir, `${t}.png`), await sheetPng(set, first, Math.min(perTile, n - first), columns));

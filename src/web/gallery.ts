@@ -1,7 +1,7 @@
 // Gallery: every evaluation image, one row each (original, A_S, each S2SNet), filtered by class
 // and by "misclassified by classifier X on the pictures of Y", paged.
 import { h, select, selectImages, type ViewerContext } from './context.js';
-import type { GalleryState } from './state.js';
+import { formatHash, parseHash, type CompareState, type GalleryState } from './state.js';
 import { tileElement } from './tiles.js';
 
 /** Display side of a gallery image: an integer enlargement up to 64 px, large images shrunk to 112. */
@@ -55,12 +55,12 @@ export function renderGallery(root: HTMLElement, ctx: ViewerContext, s: GalleryS
   grid.append(h('span', { class: 'head' }, ''), ...run.sources.map((src) => h('span', { class: 'head' }, src.name)));
   for (const i of shown) {
     const row = h('div', { class: 'row', 'data-index': String(i) });
-    let label = `#${i} ${run.classes[run.labels[i]]}`;
+    let label = `#${i} class ${run.classes[run.labels[i]]}`;
     if (s.wrong && predictions) label += ` · ${s.wrong} says ${run.classes[predictions.rows[s.on]?.[s.wrong]?.top1[i]] ?? '?'}`;
     row.append(h('span', { class: 'rowlabel' }, label));
     for (const src of run.sources) {
       const b = src.name === 'original' ? run.sources[1]?.name ?? 'original' : src.name;
-      const link = h('a', { class: 'cellink', href: `#/compare?image=${i}&a=original&b=${encodeURIComponent(b)}&zoom=8&split=50&gain=4`, title: `${src.name}, image #${i}: compare` });
+      const link = h('a', { class: 'cellink', href: formatHash({ ...parseHash('#/compare'), image: i, b } as CompareState), title: `${src.name}, image #${i}: compare` });
       link.append(tileElement(run, src.name, i, side));
       row.append(link);
     }

@@ -14,6 +14,7 @@ import sharp from 'sharp';
 import { isLoopback, serveRun, tileLayout, type RunInfo, type RunningServer } from '../../src/serve/index.js';
 import { status } from '../../src/pipeline/runner.js';
 import { artifactDir, runLayout } from '../../src/pipeline/artifacts.js';
+import { acquireLock } from '../../src/pipeline/lock.js';
 import { experimentData } from '../../src/pipeline/inputs.js';
 import { loadReconstructions, type ReconstructionOutput } from '../../src/pipeline/experiment.js';
 import type { ExperimentPlan } from '../../src/pipeline/plan.js';
@@ -143,6 +144,24 @@ test('symbolic links out of the run directory are refused', async () => {
     await fresh.close();
     rmSync(tiles);
     renameSync(join(root, 'tiles-moved'), tiles);
+  }
+});
+
+test('tiles are made under the tile cache lock: a server waits while another process holds it', async () => {
+  const tiles = runLayout(runDir).tiles;
+  rmSync(tiles, { recursive: true, force: true });
+  const other = acquireLock(join(tiles, 'lock'), 'test: another server making tiles');
+  const fresh = await serveRun(runDir, { port: 0 });
+  try {
+    const answer = fetch(`${fresh.url}api/tiles/A_S/0.png`);
+    await new Promise((r) => setTimeout(r, 800));
+    assert.deepEqual(readdirSync(tiles), ['lock'], 'nothing is written while another process holds the lock');
+    other.release();
+    assert.equal((await answer).status, 200);
+    assert.ok(!existsSync(join(tiles, 'lock')), 'the lock is released after the tiles are made');
+  } finally {
+    other.release();
+    await fresh.close();
   }
 });
 
