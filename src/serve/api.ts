@@ -24,6 +24,8 @@ export interface RunInfo {
   jobs: { name: string; status: 'pending' | 'running' | 'done' | 'failed' }[];
   /** GET /api/results and /api/charts answer (the report was written). */
   hasResults: boolean;
+  /** Why report/results.json exists but cannot be read (an older schema, say), or null. */
+  resultsProblem: string | null;
   /** GET /api/predictions answers (the evaluation wrote per-image predictions). */
   hasPredictions: boolean;
   /** Tile layout: GET /api/tiles/<source>/<t>.png holds images [t * perTile, (t + 1) * perTile), row-major in `columns` columns. */

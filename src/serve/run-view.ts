@@ -4,10 +4,9 @@
 import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative, isAbsolute } from 'node:path';
 import { artifactDir, runLayout, verifyArtifact } from '../pipeline/artifacts.js';
-import { openExisting } from '../pipeline/runner.js';
 import { GENERIC_AE, aeName, datasetLabel } from '../pipeline/names.js';
 import type { ExperimentPlan } from '../pipeline/plan.js';
-import type { JobRow, RunStore } from '../pipeline/store.js';
+import { RunStore, type JobRow } from '../pipeline/store.js';
 import type { ReconstructionOutput } from '../pipeline/experiment.js';
 import { EVALUATION_FILES, ORIGINAL_ROW, readPredictions } from '../pipeline/evaluation-files.js';
 import { validateResults, type Results } from '../report/schema.js';
@@ -108,8 +107,9 @@ export class RunView {
   snapshot(): RunSnapshot {
     const now = Date.now();
     if (!this.last || now - this.last.at > SNAPSHOT_TTL_MS) {
-      // The store itself, not status(): that verifies every artifact, far too slow for each request.
-      const store = openExisting(this.runDir);
+      // The store itself, not status(): that verifies every artifact (too slow for each request)
+      // and loads the compute engine.
+      const store = RunStore.openReadOnly(this.runDir);
       let jobs: JobRow[];
       let meta: ReturnType<RunStore['meta']>;
       try {

@@ -9,6 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isIP } from 'node:net';
+import { ResultsError, type Results } from '../report/schema.js';
 import type { ChartInfo, RunInfo } from './api.js';
 import { RunView, ServeError } from './run-view.js';
 import { TileCache, evaluationSet, tileLayout } from './tiles.js';
@@ -127,7 +128,14 @@ function parseTarget(target: string): string {
 
 async function runInfo(view: RunView): Promise<RunInfo> {
   const snap = view.snapshot();
-  const results = view.resultsJson();
+  let results: Results | null = null;
+  let resultsProblem: string | null = null;
+  try {
+    results = view.resultsJson();
+  } catch (e) {
+    if (!(e instanceof ResultsError)) throw e;
+    resultsProblem = e.message;
+  }
   const predictions = view.predictions();
   // A finished run says everything in its results and predictions; otherwise ask the data layer.
   const images =
@@ -145,6 +153,7 @@ async function runInfo(view: RunView): Promise<RunInfo> {
     classifiers: snap.plan.classifiers.map((c) => c.name),
     jobs: snap.jobs.map((j) => ({ name: j.name, status: j.status })),
     hasResults: results !== null,
+    resultsProblem,
     hasPredictions: predictions !== null,
     tiles: tileLayout(images.size),
   };
@@ -217,7 +226,8 @@ export async function serveRun(runDir: string, opts: ServeOptions = {}): Promise
       if (loopback && !isLoopback((req.headers.host ?? '').replace(/:\d+$/, ''))) throw new HttpError(403, `Host '${req.headers.host ?? ''}' is not a loopback name`);
       await route(req, res, parseTarget(req.url ?? ''));
     } catch (e) {
-      const status = e instanceof HttpError ? e.status : e instanceof ServeError ? e.status : 500;
+      // A results.json this version cannot read (an older schema) is the run's state, not a server failure.
+      const status = e instanceof HttpError || e instanceof ServeError ? e.status : e instanceof ResultsError ? 409 : 500;
       const message = (e as Error).message.split('\n')[0];
       if (status >= 500) onError(`s2snets serve: ${req.method} ${req.url}: ${message}`);
       if (!res.headersSent) sendJson(res, status, { error: message });

@@ -6,7 +6,6 @@
 // `tiles.json` marks a complete set. The compute engine is loaded only when a tile is missing.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import sharp from 'sharp';
 import { writeFileAtomic } from '../common/atomic.js';
 import { runLayout } from '../pipeline/artifacts.js';
 import { LockHeldError, withLock } from '../pipeline/lock.js';
@@ -115,6 +114,8 @@ export async function sheetPng(set: ImageSet, first: number, count: number, colu
       }
     }
   }
+  // sharp loads on first need: a server whose tiles are all cached never does.
+  const { default: sharp } = await import('sharp');
   return sharp(raw, { raw: { width, height: rows * h, channels: c as 1 | 3 } }).png({ compressionLevel: 6 }).toBuffer();
 }
 

@@ -25,7 +25,7 @@ export function interactive(spec: Spec): Spec {
 
 export async function renderCharts(root: HTMLElement, ctx: ViewerContext): Promise<void> {
   if (!ctx.run.hasResults) {
-    root.replaceChildren(h('p', { class: 'note' }, 'Charts appear when the run has written its report (report/results.json).'));
+    root.replaceChildren(h('p', { class: 'note' }, ctx.run.resultsProblem ?? 'Charts appear when the run has written its report (report/results.json).'));
     return;
   }
   const charts = await fetchCharts();

@@ -16,7 +16,7 @@ function interval(cell: unknown): HTMLElement | string {
 
 export async function renderMatrix(root: HTMLElement, ctx: ViewerContext): Promise<void> {
   if (!ctx.run.hasResults) {
-    root.replaceChildren(h('p', { class: 'note' }, 'The cross matrix appears when the run has written its report (report/results.json).'));
+    root.replaceChildren(h('p', { class: 'note' }, ctx.run.resultsProblem ?? 'The cross matrix appears when the run has written its report (report/results.json).'));
     return;
   }
   const results = await fetchResults();

@@ -165,6 +165,22 @@ test('tiles are made under the tile cache lock: a server waits while another pro
   }
 });
 
+test('a results.json this version cannot read is reported, and the rest of the run still shows', async () => {
+  mkdirSync(join(runDir, 'report'), { recursive: true });
+  writeFileSync(join(runDir, 'report', 'results.json'), JSON.stringify({ schemaVersion: 0 }));
+  try {
+    const info = (await json('/api/run')) as RunInfo;
+    assert.equal(info.hasResults, false);
+    assert.match(info.resultsProblem ?? '', /results\.json/);
+    assert.equal(info.sources.filter((s) => s.ready).length, 2);
+    const r = await raw('/api/results');
+    assert.equal(r.status, 409);
+    assert.equal(JSON.parse(r.body.toString()).error, info.resultsProblem);
+  } finally {
+    rmSync(join(runDir, 'report'), { recursive: true });
+  }
+});
+
 test('only GET: every other method gets 405', async () => {
   for (const method of ['POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'HEAD']) {
     const r = await raw('/api/run', { method });
