@@ -36,6 +36,8 @@ export const runLayout = (runDir: string) => ({
   staging: join(runDir, 'staging'),
   checkpoints: join(runDir, 'checkpoints'),
   trash: join(runDir, 'trash'),
+  /** PNG tiles of evaluation images made by the viewer's server (a cache: safe to delete). */
+  tiles: join(runDir, 'tiles'),
 });
 
 export interface ManifestFile {
