@@ -24,7 +24,7 @@ export function tileElement(run: RunInfo, source: string, index: number, side: n
   const { tile, col, row } = place(run, index);
   el.style.backgroundImage = `url("${tileUrl(source, tile)}")`;
   el.style.backgroundSize = `${run.tiles.columns * side}px auto`;
-  el.style.backgroundPosition = `-${col * side}px -${row * side}px`;
+  el.style.backgroundPosition = `${-col * side}px ${-row * side}px`;
   el.dataset.source = source;
   el.dataset.index = String(index);
   return el;

@@ -1,14 +1,26 @@
-// A quick demo run made through the CLI, as a user makes one, for the viewer's tests.
+// Quick runs made through the CLI, as a user makes them, for the viewer's tests.
 import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 
 const cli = resolve('dist/src/cli/main.js');
 
+function s2snets(args: string[]): void {
+  const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`s2snets ${args[0]} failed (${r.status}): ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+}
+
 /**
- * Runs `s2snets <stage> --quick --device cpu --run-dir dir` and fails loudly if it does not finish.
- * @param stage 'demo' for a whole run, 'pretrain' for a run that has only A_S so far
+ * A whole quick run (lenet5 and resnet, tiny training) in dir, with `evalSamples` evaluation
+ * images (more than one tile's worth by default), made by `s2snets run` from a configuration file.
  */
-export function quickRun(dir: string, stage: 'demo' | 'pretrain' = 'demo'): void {
-  const r = spawnSync(process.execPath, [cli, stage, '--quick', '--device', 'cpu', '--run-dir', dir], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`s2snets ${stage} --quick failed (${r.status}): ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+export function quickRun(dir: string, evalSamples = 300): void {
+  const config = `${dir}.json`;
+  writeFileSync(config, JSON.stringify({ quick: true, classifiers: ['lenet5', 'resnet'], device: 'cpu', runDir: dir, eval: { samples: evalSamples }, ae: { pretrain: { epochs: 1 } } }));
+  s2snets(['run', config]);
+}
+
+/** A run that has only pretrained A_S so far (`s2snets pretrain --quick`): the other autoencoders are pending. */
+export function quickPretrain(dir: string): void {
+  s2snets(['pretrain', '--quick', '--device', 'cpu', '--run-dir', dir]);
 }

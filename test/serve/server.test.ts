@@ -19,7 +19,7 @@ import { experimentData } from '../../src/pipeline/inputs.js';
 import { loadReconstructions, type ReconstructionOutput } from '../../src/pipeline/experiment.js';
 import type { ExperimentPlan } from '../../src/pipeline/plan.js';
 import { tidy } from '../../src/engine/index.js';
-import { quickRun } from './quick-run.js';
+import { quickPretrain } from './quick-run.js';
 
 const root = mkdtempSync(join(tmpdir(), 's2snets-serve-'));
 const runDir = join(root, 'run');
@@ -27,7 +27,7 @@ const outside = join(root, 'outside');
 let server: RunningServer;
 
 before(async () => {
-  quickRun(runDir, 'pretrain');
+  quickPretrain(runDir);
   mkdirSync(outside);
   writeFileSync(join(outside, 'secret.json'), '{"secret": true}');
   server = await serveRun(runDir, { port: 0 });

@@ -76,7 +76,7 @@ async function shot(t: TestContext, page: Page, name: string): Promise<string> {
   return path;
 }
 
-const rowIndices = (page: Page) => page.$$eval('#gallery .row', (rows) => rows.map((r) => Number((r).dataset.index)));
+const rowIndices = (page: Page) => page.$$eval('#gallery .row', (rows) => rows.map((r) => Number(r.dataset.index)));
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
 test('gallery: every evaluation image in a row of original, A_S and each S2SNet; pages', { skip: missing ?? false }, async (t) => {
@@ -86,22 +86,23 @@ test('gallery: every evaluation image in a row of original, A_S and each S2SNet;
   assert.deepEqual(await rowIndices(page), range(n));
   assert.equal(await page.locator('#gallery .tile').count(), n * SOURCES.length);
   assert.deepEqual(await page.$$eval('#gallery .head', (hs) => hs.map((h) => h.textContent).filter(Boolean)), SOURCES);
-  // Every cell shows its image's place in its source's tile.
+  // Every cell shows its image's place in its source's tile; the run spans two tiles per source.
   const { columns, perTile } = tileLayout(results.run.imageSize);
+  assert.ok(n > perTile, `${n} images fill more than one tile of ${perTile}`);
   const side = 64;
-  const cell = await page.$eval('#gallery .row[data-index="37"] .tile[data-source="S2S-lenet5"]', (el) => {
-    const s = (el).style;
-    return { image: s.backgroundImage, position: s.backgroundPosition };
-  });
-  assert.equal(cell.image, `url("/api/tiles/S2S-lenet5/${Math.floor(37 / perTile)}.png")`);
-  assert.equal(cell.position, `-${(37 % columns) * side}px -${Math.floor(37 / columns) * side}px`);
+  for (const i of [37, perTile + 13]) {
+    const cell = await page.$eval(`#gallery .row[data-index="${i}"] .tile[data-source="S2S-lenet5"]`, (el: any) => ({ image: el.style.backgroundImage, position: el.style.backgroundPosition }));
+    const k = i % perTile;
+    assert.equal(cell.image, `url("/api/tiles/S2S-lenet5/${Math.floor(i / perTile)}.png")`);
+    assert.equal(cell.position, `${-(k % columns) * side}px ${-Math.floor(k / columns) * side}px`);
+  }
   await page.waitForLoadState('networkidle');
   await shot(t, page, 'gallery');
 
-  await page.goto(`${server.url}#/gallery?page=3&size=50`);
+  await page.goto(`${server.url}#/gallery?page=5&size=50`);
   await rendered(page);
-  assert.deepEqual(await rowIndices(page), range(50).map((i) => 150 + i));
-  assert.match((await page.textContent('#pageinfo'))!, /page 4 of 4/);
+  assert.deepEqual(await rowIndices(page), range(50).map((i) => 250 + i));
+  assert.match((await page.textContent('#pageinfo'))!, /page 6 of 6/);
   assert.deepEqual(errors, []);
 });
 
@@ -161,7 +162,8 @@ async function tilePixels(source: string, index: number): Promise<Uint8Array> {
 }
 
 test('compare: zoom up to 16x, swipe slider, signed difference map', { skip: missing ?? false }, async (t) => {
-  const image = 12;
+  // An image in the second tile, so that the page cuts it from the right place.
+  const image = tileLayout(results.run.imageSize).perTile + 14;
   const { page, errors } = await open(t, `#/compare?image=${image}&a=original&b=S2S-lenet5&zoom=1&split=50&gain=4`);
   const s = results.run.imageSize;
   const width = () => page.$eval('#side-by-side canvas[data-role="b"]', (c) => c.getBoundingClientRect().width);
@@ -173,10 +175,10 @@ test('compare: zoom up to 16x, swipe slider, signed difference map', { skip: mis
   assert.equal(await page.$eval('#side-by-side canvas', (c) => getComputedStyle(c).imageRendering), 'pixelated');
 
   await page.$eval('#split', (el) => {
-    (el).value = '25';
+    el.value = '25';
     el.dispatchEvent(new Event('input'));
   });
-  assert.equal(await page.$eval('#swipe-b', (c) => (c).style.clipPath), 'inset(0px 75% 0px 0px)');
+  assert.equal(await page.$eval('#swipe-b', (c) => c.style.clipPath), 'inset(0px 75% 0px 0px)');
   assert.match(page.url(), /split=25/);
 
   // The map's sign and scale, checked against the tiles' own pixels.
@@ -200,7 +202,7 @@ test('compare: zoom up to 16x, swipe slider, signed difference map', { skip: mis
   assert.ok(faint >= 0, 'some difference is below a quarter of the range');
   const before = await colourAt(faint);
   await page.$eval('#gain', (el) => {
-    (el).value = '64';
+    el.value = '64';
     el.dispatchEvent(new Event('input'));
   });
   const afterGain = await colourAt(faint);
@@ -215,7 +217,7 @@ test('deep links restore the view', { skip: missing ?? false }, async (t) => {
   const { page, errors } = await open(t, '#/compare?image=7&a=A_S&b=S2S-resnet&zoom=8&split=30&gain=16');
   const controls = await page.evaluate(() => Object.fromEntries(['image', 'a', 'b', 'zoom', 'split', 'gain'].map((id) => [id, (document.getElementById(id)).value])));
   assert.deepEqual(controls, { image: '7', a: 'A_S', b: 'S2S-resnet', zoom: '8', split: '30', gain: '16' });
-  assert.equal(await page.$eval('#swipe-b', (c) => (c).style.clipPath), 'inset(0px 70% 0px 0px)');
+  assert.equal(await page.$eval('#swipe-b', (c) => c.style.clipPath), 'inset(0px 70% 0px 0px)');
   assert.match((await page.textContent('#compare-info'))!, /^image #7 of/);
   const readme = await page.screenshot({ clip: { x: 0, y: 0, width: 1280, height: 560 } });
   const small = join(SCREENSHOTS, 'viewer-readme.png');
@@ -233,7 +235,7 @@ test('deep links restore the view', { skip: missing ?? false }, async (t) => {
 
 test('charts: every chart of the report, drawn by vega in the page', { skip: missing ?? false }, async (t) => {
   const { page, errors } = await open(t, '#/charts');
-  const ids = await page.$$eval('[data-chart]', (els) => els.map((e) => (e).dataset.chart));
+  const ids = await page.$$eval('[data-chart]', (els) => els.map((e) => e.dataset.chart));
   assert.deepEqual(ids, results.figures.map((f) => f.id).filter((id) => id !== 'grid' && id !== 'differences'));
   for (const id of ids) assert.equal(await page.locator(`[data-chart="${id}"] svg`).count(), 1, `chart ${id} drawn`);
   await shot(t, page, 'charts');
