@@ -1,7 +1,7 @@
 // The evaluation job: every measure of the paper, computed from the reconstructions of the
 // fixed evaluation set. Its artifact (evaluation.json, pictures.json) is plain data from which
 // the report is rendered, so a report can be rebuilt from the run store alone.
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { keep, tensor, tidy, type Tensor } from '../engine/index.js';
 import type { Module } from '../nn/index.js';
@@ -39,13 +39,12 @@ import { experimentData, type ExperimentData } from './inputs.js';
 import { aeName, buildAutoencoder, classifierWeights, GENERIC_AE, loadReconstructions, replicateTag, type ExperimentJobs } from './experiment.js';
 import { loadWeightsInto, openClassifier } from './classifiers.js';
 import type { ExperimentPlan } from './plan.js';
+import { datasetLabel } from './names.js';
+import { EVALUATION_FILES, ORIGINAL_ROW, ReportSourceError, readPredictions, type EvaluationOutput, type StoredPredictions } from './evaluation-files.js';
+
+export { EVALUATION_FILES, ORIGINAL_ROW, ReportSourceError, readPredictions, type EvaluationOutput, type StoredPredictions };
 import type { Accuracy, AccuracyGrid, ImagePredictions } from '../analysis/accuracy.js';
 
-/** A run's stored evaluation is missing, damaged or from an older layout: the message says what to rerun. */
-export class ReportSourceError extends Error {
-  override name = 'ReportSourceError';
-  readonly code = 'S2S_REPORT_SOURCE';
-}
 
 export interface Evaluation {
   /** Layout of evaluation.json; readEvaluation refuses older ones. */
@@ -71,29 +70,6 @@ export interface Evaluation {
 
 /** 2: intervals, order confidence, claims and noise robustness. */
 export const EVALUATION_FORMAT = 2;
-
-export interface EvaluationOutput {
-  [k: string]: Json;
-  evaluation: string;
-  pictures: string;
-  predictions: string;
-}
-
-/** The files of an evaluation artifact, by role. */
-export const EVALUATION_FILES: EvaluationOutput = { evaluation: 'evaluation.json', pictures: 'pictures.json', predictions: 'predictions.json' };
-
-/** The row of predictions.json that holds each classifier on the original images. */
-export const ORIGINAL_ROW = 'original';
-
-/**
- * predictions.json: what each classifier said about each evaluation image, the data every
- * accuracy (and its interval) is counted from. rows[row][classifier] with row 'original' or an
- * autoencoder's name (A_S, S2S-<classifier>); images in the order of `labels`.
- */
-export interface StoredPredictions {
-  labels: number[];
-  rows: Record<string, Record<string, { top1: number[]; top5Hit: (0 | 1)[] | null }>>;
-}
 
 /** The per-image predictions of an accuracy grid as stored plain data. */
 export function storedPredictions(grid: AccuracyGrid): StoredPredictions {
@@ -180,9 +156,7 @@ export function orderClaims(order: Pick<TotalOrder, 'ranking'>, classifiers: Pic
   };
 }
 
-export function datasetLabel(plan: ExperimentPlan): string {
-  return typeof plan.dataset === 'string' ? plan.dataset : plan.dataset.imageFolder;
-}
+export { datasetLabel };
 
 /**
  * The evaluation job of one replicate's jobs (see experimentJobs).
@@ -315,21 +289,4 @@ export function readEvaluation(dir: string, out: EvaluationOutput): { evaluation
   const raw = JSON.parse(readFileSync(join(dir, out.pictures), 'utf8')) as { grid: Encoded; differences: Encoded };
   const decode = (rs: Encoded): PictureRow[] => rs.map((r) => ({ label: r.label, images: r.images.map((im) => ({ ...im, data: new Uint8Array(Buffer.from(im.data, 'base64')) })) }));
   return { evaluation, pictures: { grid: decode(raw.grid), differences: decode(raw.differences) } };
-}
-
-/**
- * The per-image predictions of a finished evaluation artifact.
- *
- * @param dir The evaluation job's artifact directory.
- * @param out The job's output (its file names); EVALUATION_FILES for the current layout.
- * @returns predictions.json, parsed.
- * @throws ReportSourceError when the artifact predates per-image predictions (rerun the evaluation).
- * @example
- * const p = readPredictions(artifactDir(runDir, key), EVALUATION_FILES);
- * const lenetOnOwn = p.rows['S2S-lenet5'].lenet5.top1; // predicted class per image
- */
-export function readPredictions(dir: string, out: Pick<EvaluationOutput, 'predictions'>): StoredPredictions {
-  const path = join(dir, out.predictions ?? EVALUATION_FILES.predictions);
-  if (!existsSync(path)) throw new ReportSourceError(`${path}: not found; this evaluation was made before per-image predictions were stored; rerun the evaluation (s2snets evaluate) to create it`);
-  return JSON.parse(readFileSync(path, 'utf8')) as StoredPredictions;
 }
