@@ -32,6 +32,12 @@ export interface OrderOptions {
   resampled?: ArrayLike<number>[][];
   /** Share of resamples a relation must hold in to be established (default 0.95). */
   level?: number;
+  /**
+   * Classifiers not shown to beat chance (e.g. their accuracy interval reaches 1 / classes),
+   * with why: such a classifier loses nothing on any reconstructions, so every relation it is
+   * part of is empty and the order cannot be total.
+   */
+  atChance?: { name: string; reason: string }[];
 }
 
 /** How often each relation of a pair held across the bootstrap resamples (shares summing to 1). */
@@ -47,8 +53,12 @@ export interface PairConfidence {
 }
 
 export interface OrderViolation {
-  /** 'uncertain': no relation of the pair is established; 'tie': the pair is established as tied; 'cycle': classifiers that rank above each other in a circle. */
-  kind: 'uncertain' | 'tie' | 'cycle';
+  /**
+   * 'uncertain': no relation of the pair is established; 'tie': the pair is established as tied;
+   * 'cycle': classifiers that rank above each other in a circle; 'chance': a classifier not shown
+   * to beat chance, whose relations carry no information.
+   */
+  kind: 'uncertain' | 'tie' | 'cycle' | 'chance';
   description: string;
   /** The pair, or the cycle in order (each above the next, the last above the first). */
   classifiers: string[];
@@ -146,6 +156,10 @@ export function totalOrder(names: string[], delta: number[][], opts: OrderOption
         `${p.a} and ${p.b} are tied: ${p.b} on ${p.a}'s reconstructions ${points(delta[i][j])}, ${p.a} on ${p.b}'s ${points(delta[j][i])} (within ${points(epsilon)}${resampled ? `; tied in ${share(p.tie)} of ${resamples} resamples` : ''})` +
         (chains.length ? `; intransitive with ${chains.join(', ')}` : ''),
     });
+  }
+  for (const c of opts.atChance ?? []) {
+    if (!names.includes(c.name)) throw new AnalysisError(`totalOrder: atChance names '${c.name}', which is not a classifier of the order`);
+    violations.push({ kind: 'chance', classifiers: [c.name], description: `${c.name} is not shown to beat chance (${c.reason}): it loses nothing on any reconstructions, so its relations carry no information` });
   }
   const inThreeCycle = new Set<number>();
   for (let i = 0; i < n; i++) {

@@ -33,7 +33,7 @@ import {
   type TotalOrder,
 } from '../analysis/index.js';
 import { labelArray, normalize, stratifiedSample } from '../data/index.js';
-import type { AutoencoderResult, ChannelHistogram, ClassifierResult, CrossEvaluation, Results } from '../report/index.js';
+import { withInterval, type AutoencoderResult, type ChannelHistogram, type ClassifierResult, type CrossEvaluation, type Results } from '../report/index.js';
 import type { JobContext, JobSpec, Json } from './jobs.js';
 import { experimentData, type ExperimentData } from './inputs.js';
 import { aeName, buildAutoencoder, classifierWeights, GENERIC_AE, loadReconstructions, replicateTag, type ExperimentJobs } from './experiment.js';
@@ -209,7 +209,12 @@ export function evaluationJob(plan: ExperimentPlan, jobs: ExperimentJobs, replic
       });
       // The square part: row S2S-i, column j.
       const names = classifiers.map((c) => c.name);
-      const order = totalOrder(names, cross.delta.slice(1), { epsilon: plan.analysis.orderEpsilon, level: plan.analysis.orderLevel, resampled: ci.deltaSamples.slice(1) });
+      // A classifier whose accuracy interval reaches 1 / classes is not shown to beat guessing.
+      const chance = 1 / data.classNames.length;
+      const atChance = evalClassifiers
+        .filter((c) => c.accuracy.original.ci95.top1[0] <= chance)
+        .map((c) => ({ name: c.name, reason: `top-1 ${withInterval(c.accuracy.original.top1, c.accuracy.original.ci95.top1, 100)} % reaches ${(100 * chance).toFixed(1)} % = 1/${data.classNames.length}` }));
+      const order = totalOrder(names, cross.delta.slice(1), { epsilon: plan.analysis.orderEpsilon, level: plan.analysis.orderLevel, resampled: ci.deltaSamples.slice(1), atChance });
       const crossEvaluation = { ...cross, ci95: { top1: ci.cells.map((row) => row.map((c) => c.top1)), original: ci.original.map((c) => c.top1), delta: ci.delta } };
 
       await ctx.progress(0.3, 'noise robustness');

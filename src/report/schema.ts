@@ -94,7 +94,7 @@ export const ResultsSchema = z
       ranking: z.array(z.string()),
       wins: z.record(z.string(), z.number()),
       isTotal: z.boolean(),
-      violations: z.array(z.object({ kind: z.enum(['uncertain', 'tie', 'cycle']), description: z.string(), classifiers: z.array(z.string()) })),
+      violations: z.array(z.object({ kind: z.enum(['uncertain', 'tie', 'cycle', 'chance']), description: z.string(), classifiers: z.array(z.string()) })),
       /** Per pair: the shares of bootstrap resamples with a above b, b above a and tied, and the relation established (>= level), if any. */
       pairs: z.array(z.object({ a: z.string(), b: z.string(), aAbove: share, bAbove: share, tie: share, established: z.enum(['a', 'b', 'tie']).nullable() })),
       rule: z.string(),

@@ -174,3 +174,18 @@ test('bootstrap: a planted strong order is established, a planted tie is uncerta
   assert.deepEqual(tied.pairs.filter((x) => x.b === 'r').map((x) => x.established), ['a', 'a']);
   assert.equal(tied.ranking[2], 'r');
 });
+
+test('a classifier not shown to beat chance makes the order not total, with the reason', () => {
+  const d = [
+    [0, 0],
+    [-0.3, 0],
+  ];
+  const plain = totalOrder(['good', 'guesser'], d);
+  assert.equal(plain.isTotal, true);
+  const guarded = totalOrder(['good', 'guesser'], d, { atChance: [{ name: 'guesser', reason: 'top-1 11.0 [7.0, 15.0] % reaches 10.0 %' }] });
+  assert.equal(guarded.isTotal, false);
+  assert.deepEqual(guarded.ranking, ['good', 'guesser']);
+  assert.deepEqual(guarded.violations.map((v) => [v.kind, v.classifiers]), [['chance', ['guesser']]]);
+  assert.match(guarded.violations[0].description, /guesser is not shown to beat chance \(top-1 11\.0 \[7\.0, 15\.0\] % reaches 10\.0 %\)/);
+  assert.throws(() => totalOrder(['a', 'b'], [[0, 0], [0, 0]], { atChance: [{ name: 'c', reason: '' }] }), /not a classifier/);
+});
