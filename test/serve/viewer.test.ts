@@ -238,6 +238,18 @@ test('charts: every chart of the report, drawn by vega in the page', { skip: mis
   const ids = await page.$$eval('[data-chart]', (els) => els.map((e) => e.dataset.chart));
   assert.deepEqual(ids, results.figures.map((f) => f.id).filter((id) => id !== 'grid' && id !== 'differences'));
   for (const id of ids) assert.equal(await page.locator(`[data-chart="${id}"] svg`).count(), 1, `chart ${id} drawn`);
+  // Tooltips: hovering a bar names its classifier, value and input.
+  await page.locator('[data-chart="accuracy"] svg .mark-rect path').first().hover();
+  assert.match((await page.getAttribute('[data-chart="accuracy"]', 'title')) ?? '', /^classifier: .+\ntop-1 accuracy \(%\): [\d.]+\ninput: original$/);
+  // Zoom: the wheel over a training curve changes its axes' ticks.
+  const ticks = () => page.$$eval('[data-chart="curves"] svg .role-axis-label text', (ts) => ts.map((t) => t.textContent).join(','));
+  const before = await ticks();
+  const line = page.locator('[data-chart="curves"] svg .mark-line path').first();
+  await line.scrollIntoViewIfNeeded();
+  const b = (await line.boundingBox())!;
+  await page.mouse.move(b.x + b.width / 2, b.y + b.height / 2);
+  await page.mouse.wheel(0, -300);
+  await page.waitForFunction((old) => Array.from(document.querySelectorAll('[data-chart="curves"] svg .role-axis-label text'), (t: any) => t.textContent).join(',') !== old, before);
   await shot(t, page, 'charts');
   assert.deepEqual(errors, []);
 });
