@@ -35,7 +35,8 @@ test('s2snets run with a ShuffleNetV2 exported at a fixed batch of 1 completes a
   await writeImageFolder(join(tmp, 'images'), 3);
   const config = {
     dataset: { imageFolder: 'images', imageSize: 32 },
-    classifiers: [{ onnx: join(fixtures.dir!, 'shufflenet_static.onnx'), name: 'shufflenet' }],
+    // A second classifier: the evaluation's rank statistics need two.
+    classifiers: [{ onnx: join(fixtures.dir!, 'shufflenet_static.onnx'), name: 'shufflenet' }, { onnx: join(fixtures.dir!, 'cnn.onnx'), name: 'cnn' }],
     quick: true,
     ae: { pretrain: { epochs: 1, batchSize: 8 } },
     finetune: { steps: 2, batchSize: 8 },
@@ -48,7 +49,7 @@ test('s2snets run with a ShuffleNetV2 exported at a fixed batch of 1 completes a
   const r = spawnSync(process.execPath, [cli, 'run', file], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   const results = validateResults(JSON.parse(readFileSync(join(tmp, 'run', 'report', 'results.json'), 'utf8')));
-  assert.deepEqual(results.crossEvaluation.rows, ['A_S', 'S2S-shufflenet']);
+  assert.deepEqual(results.crossEvaluation.rows, ['A_S', 'S2S-shufflenet', 'S2S-cnn']);
   const store = RunStore.openReadOnly(join(tmp, 'run'));
   const notes = store.events().filter((e) => /shufflenet_static\.onnx: exported with a fixed batch size of 1, so batches run through it one image at a time/.test(e.message));
   assert.equal(notes.length, 1, JSON.stringify(store.events().map((e) => e.message)));
@@ -61,5 +62,5 @@ test('s2snets run with a ShuffleNetV2 exported at a fixed batch of 1 completes a
   assert.match(ok.stdout, /^9 images reconstructed into .*recon, 0 skipped\n$/);
   const unknown = recon('S2S-nope');
   assert.equal(unknown.status, 1);
-  assert.match(unknown.stderr, /no finished autoencoder 'S2S-nope' \(the run has: A_S, S2S-shufflenet\)/);
+  assert.match(unknown.stderr, /no finished autoencoder 'S2S-nope' \(the run has: (A_S|S2S-shufflenet|S2S-cnn)(, (A_S|S2S-shufflenet|S2S-cnn)){2}\)/);
 });
