@@ -6,7 +6,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { resolve } from 'node:path';
 import { engineInfo, resolveDevice } from '../engine/index.js';
 import { ZOO_NAMES } from '../models/classifiers.js';
-import { defaultPlan, planFromConfig, quickPlan, zooEntries, DEMO_CLASSIFIERS, type DatasetChoice, type ExperimentPlan } from '../pipeline/plan.js';
+import { defaultPlan, planFromConfig, quickPlan, zooEntries, DEMO_CLASSIFIERS, DATASET_CHOICES, type DatasetChoice, type ExperimentPlan } from '../pipeline/plan.js';
 import { loadConfig } from '../pipeline/config.js';
 import { runExperiment, rebuildRunReport, type Stage } from '../pipeline/run.js';
 import { status } from '../pipeline/runner.js';
@@ -52,7 +52,7 @@ interface ExperimentFlags {
 
 function withExperimentOptions(cmd: Command): Command {
   return cmd
-    .addOption(new Option('--dataset <name>', 'built-in dataset').choices(['mnist', 'fashion-mnist']).default('mnist'))
+    .addOption(new Option('--dataset <name>', 'built-in dataset').choices([...DATASET_CHOICES]).default('mnist'))
     .option('--quick', 'a small, fast configuration (for smoke tests)')
     .option('--run-dir <dir>', 'where jobs, artifacts and the report go (default: runs/<dataset>[-quick])')
     .addOption(new Option('--device <device>', 'cpu, cuda, cuda:N or auto').default('auto'))

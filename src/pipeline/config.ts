@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
+import { BUILTIN_DATASETS } from '../data/index.js';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -22,9 +23,9 @@ export const ClassifierSpec = z.union([
 ]);
 
 export const ExperimentConfig = z.strictObject({
-  /** 'mnist' (default), 'fashion-mnist', or a folder with one subfolder of images per class. */
+  /** A built-in dataset ('mnist', the default, 'fashion-mnist', 'emoji', 'planted-shape', 'planted-colour'), or a folder with one subfolder of images per class. */
   dataset: z
-    .union([z.enum(['mnist', 'fashion-mnist']), z.strictObject({ imageFolder: path, imageSize: positiveInt.optional() })])
+    .union([z.enum(BUILTIN_DATASETS), z.strictObject({ imageFolder: path, imageSize: positiveInt.optional() })])
     .default('mnist'),
   /** At least one classifier; each gets its own fine-tuned decoder. */
   classifiers: z.array(ClassifierSpec).min(1, 'must list at least one classifier'),
@@ -96,7 +97,7 @@ function describe(error: z.ZodError): string {
   let message = issue.message;
   if (issue.code === 'unrecognized_keys') message = `unknown field(s) ${issue.keys.map((k) => `'${k}'`).join(', ')}`;
   else if (issue.code === 'invalid_union' && field.startsWith('classifiers')) message = "must be a zoo name, {onnx: path} or {torchscript: path}";
-  else if (issue.code === 'invalid_union' && field === 'dataset') message = "must be 'mnist', 'fashion-mnist' or {imageFolder: path}";
+  else if (issue.code === 'invalid_union' && field === 'dataset') message = `must be one of ${BUILTIN_DATASETS.map((d) => `'${d}'`).join(', ')} or {imageFolder: path}`;
   return `${field}: ${message}`.replace(/\s+/g, ' ');
 }
 

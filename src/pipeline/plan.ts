@@ -7,7 +7,10 @@ import type { OptimizerName } from '../train/classifier.js';
 import type { SpeedOptions } from '../train/speed.js';
 import type { ExperimentConfig } from './config.js';
 
-export type DatasetChoice = 'mnist' | 'fashion-mnist';
+import { BUILTIN_DATASETS, type BuiltinDatasetName } from '../data/index.js';
+
+export type DatasetChoice = BuiltinDatasetName;
+export const DATASET_CHOICES: readonly DatasetChoice[] = BUILTIN_DATASETS;
 
 /**
  * An image folder (one subfolder per class), prepared as ImageNet classifiers expect: shorter
@@ -62,7 +65,7 @@ export const DEMO_CLASSIFIERS = ['lenet5', 'alexnet', 'vgg-bn', 'resnet', 'incep
  * Training examples the built-in datasets use by default. Fashion-MNIST's 60,000 would make the
  * demo seven times longer than MNIST's 8,000; 15,000 keep every zoo family above 88 %.
  */
-export const DEFAULT_TRAIN_LIMIT: Record<DatasetChoice, number | null> = { mnist: null, 'fashion-mnist': 15_000 };
+export const DEFAULT_TRAIN_LIMIT: Record<DatasetChoice, number | null> = { mnist: null, 'fashion-mnist': 15_000, emoji: null, 'planted-shape': null, 'planted-colour': null };
 
 export function defaultPlan(overrides: Partial<ExperimentPlan> = {}): ExperimentPlan {
   const dataset = overrides.dataset ?? 'mnist';
