@@ -18,3 +18,5 @@ export type { ColourShift } from './colour.js';
 export { periodicArtifacts, periodFrequencies, ARTIFACT_PERIODS } from './periodic.js';
 export type { PeriodicArtifact, ArtifactDirection } from './periodic.js';
 export { labInto } from './lab.js';
+export { plantedRetention } from './planted.js';
+export type { PlantedRetention } from './planted.js';

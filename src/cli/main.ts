@@ -43,6 +43,8 @@ interface ExperimentFlags {
   epochs?: number;
   aeWeights?: string;
   pretrainEpochs?: number;
+  pretrainSteps?: number;
+  untilConverged: boolean;
   targets?: 'labels' | 'predictions';
   trainWholeAe?: boolean;
   autocast?: 'bfloat16' | 'float16';
@@ -61,7 +63,9 @@ function withExperimentOptions(cmd: Command): Command {
     .option('--epochs <n>', 'classifier training epochs', positiveInt)
     .option('--ae-weights <file>', "start A_S from these SegNet weights (the authors' .pth/.pt, or a .safetensors A_S of an earlier run)")
     .option('--pretrain-epochs <n>', 'A_S pretraining epochs (0: take --ae-weights unchanged)', nonNegativeInt)
-    .option('--finetune-steps <n>', 'decoder fine-tuning steps per classifier', positiveInt)
+    .option('--pretrain-steps <n>', 'A_S pretraining runs at least this many steps (default 1000)', nonNegativeInt)
+    .option('--finetune-steps <n>', 'decoder fine-tuning step budget per classifier (default 600)', positiveInt)
+    .option('--no-until-converged', 'fine-tune for exactly --finetune-steps steps instead of stopping once converged')
     .addOption(new Option('--targets <kind>', "fine-tuning targets: true 'labels' (paper) or the classifier's own 'predictions'").choices(['labels', 'predictions']))
     .option('--train-whole-ae', 'fine-tune encoder and decoder (the paper freezes the encoder)')
     .addOption(new Option('--autocast <dtype>', 'mixed precision for fine-tuning').choices(['bfloat16', 'float16']))
@@ -83,12 +87,13 @@ function planFrom(f: ExperimentFlags): { plan: ExperimentPlan; runDir: string } 
     classifiers: f.classifiers ? zooEntries(f.classifiers) : base.classifiers,
     // --epochs applies to every classifier, the small ones' longer defaults included.
     classifierTraining: f.epochs === undefined ? base.classifierTraining : { ...base.classifierTraining, epochs: f.epochs, epochsFor: {} },
-    ae: { ...base.ae, epochs: f.pretrainEpochs ?? base.ae.epochs, weights: f.aeWeights === undefined ? undefined : resolve(f.aeWeights) },
+    ae: { ...base.ae, epochs: f.pretrainEpochs ?? base.ae.epochs, minSteps: f.pretrainSteps ?? base.ae.minSteps, weights: f.aeWeights === undefined ? undefined : resolve(f.aeWeights) },
     finetune: {
       ...base.finetune,
       steps: f.finetuneSteps ?? base.finetune.steps,
       targets: f.targets ?? base.finetune.targets,
       trainWholeAe: f.trainWholeAe ?? base.finetune.trainWholeAe,
+      convergence: f.untilConverged ? base.finetune.convergence : null,
       speed: { autocast: f.autocast, channelsLast: f.channelsLast, foldClassifierBn: f.foldBn },
     },
   };

@@ -51,18 +51,23 @@ export const ExperimentConfig = z.strictObject({
        */
       weights: path.optional(),
       /**
-       * Reconstruction (MSE) pretraining of the generic AE. Defaults: 2 epochs, Adam lr 2e-3 (cosine decay),
-       * batch 32. With `weights`, pretraining continues from them; epochs 0 takes them unchanged.
+       * Reconstruction (MSE) pretraining of the generic AE. Defaults: 2 epochs but at least
+       * `minSteps` steps (default 1000, so small folders still get enough), Adam lr 2e-3 (cosine
+       * decay), batch 32. With `weights`, pretraining continues from them; epochs 0 takes them unchanged.
        */
       pretrain: z
-        .strictObject({ epochs: nonNegativeInt.default(2), lr: learningRate.default(2e-3), batchSize: positiveInt.default(32) })
+        .strictObject({ epochs: nonNegativeInt.default(2), minSteps: nonNegativeInt.optional(), lr: learningRate.default(2e-3), batchSize: positiveInt.default(32) })
         .prefault({}),
     })
     .prefault({})
     .superRefine((ae, ctx) => {
       if (ae.pretrain.epochs === 0 && ae.weights === undefined) ctx.addIssue({ code: 'custom', message: '0 needs ae.weights (pretrained weights to start from)', path: ['pretrain', 'epochs'] });
     }),
-  /** Decoder fine-tuning through each frozen classifier. Give epochs or steps (default: 150 steps). */
+  /**
+   * Decoder fine-tuning through each frozen classifier. Give epochs or steps (default: 600
+   * steps); with untilConverged (default true) that is a budget and a fine-tune stops once its
+   * classifier's accuracy on its reconstructions reaches the original's or its loss plateaus.
+   */
   finetune: z
     .strictObject({
       epochs: positiveInt.optional(),
@@ -74,6 +79,7 @@ export const ExperimentConfig = z.strictObject({
       targets: z.enum(['labels', 'predictions']).default('labels'),
       /** Also train the encoder (the paper keeps it frozen: default false). */
       trainWholeAe: z.boolean().default(false),
+      untilConverged: z.boolean().default(true),
     })
     .prefault({})
     .superRefine((f, ctx) => {

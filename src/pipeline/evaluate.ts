@@ -8,6 +8,9 @@ import type { Module } from '../nn/index.js';
 import { writeFileAtomic } from '../common/atomic.js';
 import {
   channelHistogramsEach,
+  colourShift,
+  periodicArtifacts,
+  plantedRetention,
   accuracyGrid,
   crossMatrixOf,
   gridEnergy,
@@ -17,6 +20,9 @@ import {
   toImageSet,
   totalOrder,
   type ChannelHistogram,
+  type ColourShift,
+  type PeriodicArtifact,
+  type PlantedRetention,
   type CrossMatrix,
   type PictureRow,
   type TotalOrder,
@@ -27,6 +33,7 @@ import { aeName, classifierWeights, GENERIC_AE, loadReconstructions, type Experi
 import { openClassifier } from './classifiers.js';
 import type { ExperimentPlan } from './plan.js';
 import type { Accuracy } from '../analysis/accuracy.js';
+import type { FinetuneSummary } from './experiment.js';
 
 export interface Evaluation {
   dataset: string;
@@ -37,7 +44,11 @@ export interface Evaluation {
   skippedInputs: number;
   plan: ExperimentPlan;
   classifiers: { name: string; family: string; parameters: number; accuracy: { original: Accuracy; generic: Accuracy; own: Accuracy } }[];
-  autoencoders: { name: string; psnr: number; intraNmi: number; interNmi: number; gridEnergy: number }[];
+  autoencoders: { name: string; psnr: number; intraNmi: number; interNmi: number; gridEnergy: number; colourShift: ColourShift | null; periodic: PeriodicArtifact[] }[];
+  /** On a planted dataset: how each AE keeps the planted colour and shape (`originals`: the measure on the originals themselves). */
+  planted: { carrier: 'shape' | 'colour'; originals: PlantedRetention; autoencoders: ({ name: string } & PlantedRetention)[] } | null;
+  /** How each decoder fine-tune ended (see train/finetune.ts). */
+  finetunes: ({ classifier: string } & FinetuneSummary)[];
   crossEvaluation: CrossMatrix;
   order: TotalOrder;
   nmi: { bins: number; interPairs: number; normalization: string };
@@ -102,7 +113,7 @@ export function evaluationJob(plan: ExperimentPlan, jobs: ExperimentJobs): JobSp
       const names = classifiers.map((c) => c.name);
       const order = totalOrder(names, cross.delta.slice(1));
 
-      await ctx.progress(0.5, 'NMI, histograms, grid artifacts');
+      await ctx.progress(0.5, 'NMI, histograms, colour shift, periodic artifacts');
       const original = toImageSet(data.evalOriginal);
       const pixels = new Map(aeNames.map((n) => [n, toImageSet(tidy(() => data.toPixels(recon.get(n)!)))]));
       const nmiOpts = { bins: plan.analysis.nmiBins };
@@ -115,8 +126,19 @@ export function evaluationJob(plan: ExperimentPlan, jobs: ExperimentJobs): JobSp
           intraNmi: intraNmi(original, set, nmiOpts),
           interNmi: interNmi(set, { ...nmiOpts, pairs: plan.analysis.interPairs, seed: plan.seed }),
           gridEnergy: gridEnergy(original, set),
+          colourShift: data.channels === 3 ? colourShift(original, set) : null,
+          periodic: periodicArtifacts(original, set),
         };
       });
+      const truth = data.evalTruth;
+      const planted = truth
+        ? {
+            carrier: truth.carrier,
+            originals: plantedRetention(original, original, truth),
+            autoencoders: aeNames.map((n) => ({ name: n, ...plantedRetention(original, pixels.get(n)!, truth) })),
+          }
+        : null;
+      const finetunes = plan.classifiers.map((c) => ({ classifier: c.name, ...ctx.output(jobs.finetunes.get(c.name)!).finetune }));
       const histograms = channelHistogramsEach(original, Object.fromEntries(aeNames.map((n) => [n, pixels.get(n)!])));
       const rows = reconstructionGrid(original, aeNames.map((n) => ({ name: n, images: pixels.get(n)! })), plan.analysis.gridSamples);
 
@@ -135,6 +157,8 @@ export function evaluationJob(plan: ExperimentPlan, jobs: ExperimentJobs): JobSp
         plan,
         classifiers: evalClassifiers,
         autoencoders,
+        planted,
+        finetunes,
         crossEvaluation: cross,
         order,
         nmi: { bins: plan.analysis.nmiBins, interPairs: plan.analysis.interPairs, normalization: '2 I(X;Y) / (H(X) + H(Y))' },

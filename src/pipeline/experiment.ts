@@ -12,10 +12,10 @@ import { SegNet } from '../models/segnet.js';
 import { buildClassifier } from '../models/classifiers.js';
 import { trainClassifier } from '../train/classifier.js';
 import { pretrainAutoencoder } from '../train/autoencoder.js';
-import { finetuneDecoder } from '../train/finetune.js';
+import { finetuneDecoder, type FinetuneStop } from '../train/finetune.js';
 import { stepBatches } from '../train/sampler.js';
 import { evaluateClassifier } from '../analysis/index.js';
-import { deriveSeed, randomTranslate, Rng } from '../data/index.js';
+import { deriveSeed, labelArray, randomTranslate, Rng, stratifiedSample, subsetDataset } from '../data/index.js';
 import type { CheckpointStore, LossCurve, StepProgress, TrainLoopResult } from '../train/loop.js';
 import { loadSegNetWeights } from '../import/segnet-weights.js';
 import type { JobContext, JobSpec, Json } from './jobs.js';
@@ -73,6 +73,22 @@ export interface AutoencoderOutput {
   curve: { step: number[]; loss: number[] };
 }
 
+/** How a decoder fine-tune ended. */
+export interface FinetuneSummary {
+  [k: string]: Json;
+  /** The step budget, and the steps run before the convergence criterion stopped it. */
+  budget: number;
+  stepsRun: number;
+  stop: FinetuneStop;
+  converged: boolean;
+  /** Classifier accuracy on the check set's originals and its reconstructions at the end; null without a criterion. */
+  checkAccuracy: { original: number; reconstructed: number } | null;
+}
+
+export interface FinetuneOutput extends AutoencoderOutput {
+  finetune: FinetuneSummary;
+}
+
 export interface ReconstructionOutput {
   [k: string]: Json;
   file: string;
@@ -92,7 +108,7 @@ export function buildAutoencoder(plan: ExperimentPlan, data: ExperimentData): Se
 export interface ExperimentJobs {
   classifiers: Map<string, JobSpec<ClassifierOutput>>;
   pretrain: JobSpec<AutoencoderOutput>;
-  finetunes: Map<string, JobSpec<AutoencoderOutput>>;
+  finetunes: Map<string, JobSpec<FinetuneOutput>>;
   reconstructions: Map<string, JobSpec<ReconstructionOutput>>;
 }
 
@@ -120,7 +136,7 @@ export function experimentJobs(plan: ExperimentPlan): ExperimentJobs {
       if (plan.ae.epochs > 0) {
         const batches = stepBatches(data.train, { batchSize: plan.ae.batchSize, seed: plan.seed + 1, device: plan.device });
         result = await pretrainAutoencoder(ae, {
-          steps: Math.max(1, Math.round(plan.ae.epochs * batches.stepsPerEpoch)),
+          steps: pretrainSteps(plan, batches.stepsPerEpoch),
           lr: plan.ae.lr,
           seed: plan.seed + 1,
           batch: batches.batch,
@@ -136,7 +152,7 @@ export function experimentJobs(plan: ExperimentPlan): ExperimentJobs {
     },
   };
 
-  const finetunes = new Map<string, JobSpec<AutoencoderOutput>>();
+  const finetunes = new Map<string, JobSpec<FinetuneOutput>>();
   for (const entry of plan.classifiers) {
     const name = entry.name;
     const clsJob = classifiers.get(name)!;
@@ -151,10 +167,13 @@ export function experimentJobs(plan: ExperimentPlan): ExperimentJobs {
         const ae = buildAutoencoder(plan, data).to({ device: plan.device });
         loadWeightsInto(ae, join(ctx.input(pretrain), ctx.output(pretrain).weights), plan.device);
         const classifier = await openClassifier(entry, data, plan.device, classifierWeights(ctx, clsJob));
-        const batches = stepBatches(data.train, { batchSize: cfg.batchSize, seed: plan.seed + 2, device: plan.device });
+        const { train, check } = finetuneSplit(plan, data);
+        const batches = stepBatches(train, { batchSize: cfg.batchSize, seed: plan.seed + 2, device: plan.device });
+        const budget = cfg.epochs ? Math.max(1, Math.round(cfg.epochs * batches.stepsPerEpoch)) : cfg.steps;
         const result = await finetuneDecoder(ae, classifier, {
           name: `fine-tune ${name}`,
-          steps: cfg.epochs ? Math.max(1, Math.round(cfg.epochs * batches.stepsPerEpoch)) : cfg.steps,
+          steps: budget,
+          convergence: check && cfg.convergence ? { x: check.images.to({ device: plan.device }), y: check.labels.to({ device: plan.device }), ...cfg.convergence } : undefined,
           lr: cfg.lr,
           optimizer: cfg.optimizer,
           targets: cfg.targets,
@@ -166,15 +185,21 @@ export function experimentJobs(plan: ExperimentPlan): ExperimentJobs {
           signal: ctx.signal,
           onProgress: progressTo(ctx),
         });
+        if (check) {
+          if (train !== data.train) train.images.dispose(), train.labels.dispose();
+          check.images.dispose();
+          check.labels.dispose();
+        }
         saveModule(ctx, 'autoencoder.safetensors', ae, { classifier: name });
-        ctx.setMetrics({ finalLoss: result.finalLoss });
-        return { weights: 'autoencoder.safetensors', finalLoss: result.finalLoss, curve: curveJson(result.curve) };
+        ctx.setMetrics({ finalLoss: result.finalLoss, stepsRun: result.stepsRun, converged: result.converged });
+        const finetune: FinetuneSummary = { budget, stepsRun: result.stepsRun, stop: result.stop, converged: result.converged, checkAccuracy: result.checkAccuracy };
+        return { weights: 'autoencoder.safetensors', finalLoss: result.finalLoss, curve: curveJson(result.curve), finetune };
       },
     });
   }
 
   const reconstructions = new Map<string, JobSpec<ReconstructionOutput>>();
-  const aeJobs: [string, JobSpec<AutoencoderOutput>][] = [[GENERIC_AE, pretrain], ...[...finetunes].map(([n, j]) => [aeName(n), j] as [string, JobSpec<AutoencoderOutput>])];
+  const aeJobs: [string, JobSpec<AutoencoderOutput>][] = [[GENERIC_AE, pretrain], ...[...finetunes].map(([n, j]) => [aeName(n), j as JobSpec<AutoencoderOutput>] as [string, JobSpec<AutoencoderOutput>])];
   for (const [name, aeJob] of aeJobs) {
     reconstructions.set(name, {
       name: `reconstruct[${name}]`,
@@ -203,6 +228,26 @@ export function experimentJobs(plan: ExperimentPlan): ExperimentJobs {
     });
   }
   return { classifiers, pretrain, finetunes, reconstructions };
+}
+
+/** Pretraining steps: the plan's epochs over the training set, but never fewer than its floor (small folders still get enough steps). */
+export function pretrainSteps(plan: ExperimentPlan, stepsPerEpoch: number): number {
+  return Math.max(plan.ae.minSteps, Math.max(1, Math.round(plan.ae.epochs * stepsPerEpoch)));
+}
+
+/**
+ * The fine-tunes' training images and their convergence check set: a seeded, stratified
+ * `convergence.samples` of the training split, left out of the fine-tune's batches (check is
+ * null when the plan has no convergence criterion; train is then the whole split).
+ */
+function finetuneSplit(plan: ExperimentPlan, data: ExperimentData): { train: ExperimentData['train']; check: ExperimentData['train'] | null } {
+  const c = plan.finetune.convergence;
+  if (!c) return { train: data.train, check: null };
+  const labels = labelArray(data.train);
+  const checkIdx = stratifiedSample(labels, data.classNames.length, Math.min(c.samples, Math.floor(labels.length / 4)), deriveSeed(plan.seed, 'finetune-check'));
+  const inCheck = new Set(checkIdx);
+  const trainIdx = labels.flatMap((_, i) => (inCheck.has(i) ? [] : [i]));
+  return { train: subsetDataset(data.train, trainIdx), check: subsetDataset(data.train, checkIdx) };
 }
 
 /** Loads a finished reconstruction artifact (normalized model-input space, on the CPU). */

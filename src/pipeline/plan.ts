@@ -52,10 +52,25 @@ export interface ExperimentPlan {
    * (a SegNet state dict: the authors' .pth/.pt, or a .safetensors of ours); 0 epochs takes
    * those weights unchanged.
    */
-  ae: { stages: SegNetStages; epochs: number; batchSize: number; lr: number; weights?: string };
-  /** Fine-tuning length: `epochs` over the training set when set, else `steps`. */
-  finetune: { steps: number; epochs: number | null; batchSize: number; lr: number; optimizer: OptimizerName; targets: 'labels' | 'predictions'; trainWholeAe: boolean; speed: SpeedOptions };
-  analysis: { nmiBins: number; interPairs: number; gridSamples: number };
+  ae: { stages: SegNetStages; epochs: number; minSteps: number; batchSize: number; lr: number; weights?: string };
+  /**
+   * Fine-tuning length: `epochs` over the training set when set, else `steps`; with
+   * `convergence`, that is a budget and the fine-tune stops once converged (train/finetune.ts),
+   * judged on `samples` training images set aside from the fine-tune's batches.
+   */
+  finetune: {
+    steps: number;
+    epochs: number | null;
+    batchSize: number;
+    lr: number;
+    optimizer: OptimizerName;
+    targets: 'labels' | 'predictions';
+    trainWholeAe: boolean;
+    speed: SpeedOptions;
+    convergence: { every: number; patience: number; minDelta: number; samples: number } | null;
+  };
+  /** psnrFloor: below it (dB), A_S is too weak to compare against and the report says so. */
+  analysis: { nmiBins: number; interPairs: number; gridSamples: number; psnrFloor: number };
 }
 
 /** The demo's five families, one per trait that shapes an input signal. */
@@ -66,6 +81,14 @@ export const DEMO_CLASSIFIERS = ['lenet5', 'alexnet', 'vgg-bn', 'resnet', 'incep
  * demo seven times longer than MNIST's 8,000; 15,000 keep every zoo family above 88 %.
  */
 export const DEFAULT_TRAIN_LIMIT: Record<DatasetChoice, number | null> = { mnist: null, 'fashion-mnist': 15_000, emoji: null, 'planted-shape': null, 'planted-colour': null };
+
+/**
+ * A_S PSNR (dB) below which the report calls A_S too weak, per built-in dataset: a few dB under
+ * what the default pretraining reaches there (NOTES.md), so only a clearly weak A_S is flagged.
+ * Image folders get IMAGE_FOLDER_PSNR_FLOOR.
+ */
+export const A_S_PSNR_FLOOR: Record<DatasetChoice, number> = { mnist: 26, 'fashion-mnist': 24, emoji: 22, 'planted-shape': 26, 'planted-colour': 26 };
+export const IMAGE_FOLDER_PSNR_FLOOR = 22;
 
 export function defaultPlan(overrides: Partial<ExperimentPlan> = {}): ExperimentPlan {
   const dataset = overrides.dataset ?? 'mnist';
@@ -81,9 +104,21 @@ export function defaultPlan(overrides: Partial<ExperimentPlan> = {}): Experiment
     // 8 epochs bring every family above 97 % on MNIST; LeNet-5, the smallest, needs 15 and they
     // cost little. Random shifts slowed convergence more than they helped at these lengths.
     classifierTraining: { epochs: 8, epochsFor: { lenet5: 15 }, batchSize: 64, lr: 2e-3, optimizer: 'adam', augmentShift: 0 },
-    ae: { stages: [[32, 32], [64, 64]], epochs: 2, batchSize: 32, lr: 2e-3 },
-    finetune: { steps: 150, epochs: null, batchSize: 32, lr: 1e-3, optimizer: 'adam', targets: 'labels', trainWholeAe: false, speed: {} },
-    analysis: { nmiBins: 64, interPairs: 200, gridSamples: 8 },
+    // 2 epochs, but at least 1,000 steps: a small training set alone would leave A_S weak.
+    ae: { stages: [[32, 32], [64, 64]], epochs: 2, minSteps: 1000, batchSize: 32, lr: 2e-3 },
+    // A budget of 600 steps, checked every 25 on 256 set-aside training images.
+    finetune: {
+      steps: 600,
+      epochs: null,
+      batchSize: 32,
+      lr: 1e-3,
+      optimizer: 'adam',
+      targets: 'labels',
+      trainWholeAe: false,
+      speed: {},
+      convergence: { every: 25, patience: 4, minDelta: 0.02, samples: 256 },
+    },
+    analysis: { nmiBins: 64, interPairs: 200, gridSamples: 8, psnrFloor: typeof dataset === 'string' ? A_S_PSNR_FLOOR[dataset] : IMAGE_FOLDER_PSNR_FLOOR },
     ...overrides,
   };
 }
@@ -99,8 +134,8 @@ export function quickPlan(overrides: Partial<ExperimentPlan> = {}): ExperimentPl
     evalBatchSize: 100,
     checkpointEvery: 10,
     classifierTraining: { ...base.classifierTraining, epochs: 1, epochsFor: {} },
-    ae: { ...base.ae, stages: [[8, 8], [16, 16]], epochs: 1 },
-    finetune: { ...base.finetune, steps: 20 },
+    ae: { ...base.ae, stages: [[8, 8], [16, 16]], epochs: 1, minSteps: 0 },
+    finetune: { ...base.finetune, steps: 20, convergence: { ...base.finetune.convergence!, every: 10, samples: 64 } },
     analysis: { ...base.analysis, interPairs: 50, gridSamples: 4 },
     ...overrides,
   };
@@ -127,7 +162,7 @@ export function planFromConfig(cfg: ExperimentConfig, device: string): Experimen
     seed: cfg.seed,
     device,
     evalSamples: cfg.eval.samples,
-    ae: { ...base.ae, stages, epochs: cfg.ae.pretrain.epochs, lr: cfg.ae.pretrain.lr, batchSize: cfg.ae.pretrain.batchSize, weights: cfg.ae.weights },
+    ae: { ...base.ae, stages, epochs: cfg.ae.pretrain.epochs, minSteps: cfg.ae.pretrain.minSteps ?? base.ae.minSteps, lr: cfg.ae.pretrain.lr, batchSize: cfg.ae.pretrain.batchSize, weights: cfg.ae.weights },
     finetune: {
       steps: cfg.finetune.steps ?? base.finetune.steps,
       epochs: cfg.finetune.epochs ?? null,
@@ -137,6 +172,7 @@ export function planFromConfig(cfg: ExperimentConfig, device: string): Experimen
       targets: cfg.finetune.targets,
       trainWholeAe: cfg.finetune.trainWholeAe,
       speed: base.finetune.speed,
+      convergence: cfg.finetune.untilConverged ? base.finetune.convergence : null,
     },
     analysis: { ...base.analysis, nmiBins: cfg.eval.nmiBins },
   };

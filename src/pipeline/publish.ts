@@ -34,6 +34,8 @@ export function resultsOf(e: Evaluation, durations: Record<string, number>): Res
     },
     classifiers: e.classifiers,
     autoencoders: e.autoencoders,
+    planted: e.planted,
+    finetunes: e.finetunes,
     crossEvaluation: e.crossEvaluation,
     order: e.order,
     nmi: e.nmi,

@@ -2,7 +2,7 @@
 // the CSVs and the terminal summary are all rendered from it (and the picture files).
 import { z } from 'zod';
 
-export const RESULTS_SCHEMA_VERSION = 1;
+export const RESULTS_SCHEMA_VERSION = 2;
 
 const share = z.number().min(0).max(1);
 const accuracy = z.object({ top1: share, top5: share.nullable() });
@@ -14,6 +14,24 @@ const channelHistogram = z
   .object({ name: z.string(), range: z.tuple([z.number(), z.number()]), original: z.array(z.number()), reconstruction: z.array(z.number()) })
   .refine((h) => h.range[0] < h.range[1], { message: 'range must be [low, high] with low < high' })
   .refine((h) => h.original.length > 0 && h.original.length === h.reconstruction.length, { message: 'original and reconstruction need the same, non-zero number of bins' });
+
+const colourShift = z.object({
+  castA: z.number(),
+  castB: z.number(),
+  castMagnitude: z.number().min(0),
+  castAngle: z.number().min(0).max(360),
+  chromaRatio: z.number().min(0),
+  hueRotation: z.number().min(-180).max(180),
+  lightnessShift: z.number(),
+  meanDeltaE: z.number().min(0),
+});
+const periodic = z.object({
+  period: z.number().int().min(2),
+  db: z.number(),
+  amplitude: z.number().min(0),
+  byDirection: z.object({ horizontal: z.number(), vertical: z.number(), diagonal: z.number() }),
+});
+const retention = z.object({ paletteAgreement: share, meanDeltaE: z.number().min(0), maskIou: share });
 
 export const ResultsSchema = z
   .object({
@@ -40,7 +58,32 @@ export const ResultsSchema = z
       z.object({ name: z.string(), family: z.string(), parameters: z.number().int().min(0), accuracy: z.object({ original: accuracy, generic: accuracy, own: accuracy }) }),
     ),
     /** A_S first, then one `S2S-<classifier>` per classifier; the order of crossEvaluation.rows. */
-    autoencoders: z.array(z.object({ name: z.string(), psnr: z.number(), intraNmi: z.number(), interNmi: z.number(), gridEnergy: z.number() })),
+    autoencoders: z.array(
+      z.object({
+        name: z.string(),
+        psnr: z.number(),
+        intraNmi: z.number(),
+        interNmi: z.number(),
+        gridEnergy: z.number(),
+        /** CIELAB colour shift against the originals (analysis/colour.ts); null for grayscale data. */
+        colourShift: colourShift.nullable(),
+        /** Power added at periods 2, 4, 8 (analysis/periodic.ts). */
+        periodic: z.array(periodic),
+      }),
+    ),
+    /** On a planted dataset, how each AE keeps the planted colour and shape (analysis/planted.ts); null otherwise. */
+    planted: z.object({ carrier: z.enum(['shape', 'colour']), originals: retention, autoencoders: z.array(retention.extend({ name: z.string() })) }).nullable(),
+    /** How each decoder fine-tune ended: within its step budget by the convergence criterion, or not. */
+    finetunes: z.array(
+      z.object({
+        classifier: z.string(),
+        budget: z.number().int().positive(),
+        stepsRun: z.number().int().positive(),
+        stop: z.enum(['reached-original-accuracy', 'loss-plateau', 'step-budget', 'fixed-steps']),
+        converged: z.boolean(),
+        checkAccuracy: z.object({ original: share, reconstructed: share }).nullable(),
+      }),
+    ),
     /** top1[i][j]: classifier columns[j] on the reconstructions of AE rows[i]; delta = top1 - original[j]. */
     crossEvaluation: z.object({ rows: z.array(z.string()), columns: z.array(z.string()), top1: matrix, original: z.array(share), delta: matrix }),
     order: z.object({
@@ -80,6 +123,7 @@ export const ResultsSchema = z
 export type Results = z.infer<typeof ResultsSchema>;
 export type ClassifierResult = Results['classifiers'][number];
 export type AutoencoderResult = Results['autoencoders'][number];
+export type FinetuneResultSummary = Results['finetunes'][number];
 export type CrossEvaluation = Results['crossEvaluation'];
 export type ChannelHistogram = Results['histograms'][string][number];
 export type LossCurve = Results['curves'][string];

@@ -27,9 +27,9 @@ test('the results schema accepts a complete run and names the wrong fields other
   broken.classifiers[1].accuracy.original.top1 = 1.5;
   assert.throws(
     () => validateResults(broken),
-    (e: Error) => e instanceof ResultsError && /^results\.json does not match the results schema v1: classifiers\.1\.accuracy\.original\.top1: .*1/.test(e.message),
+    (e: Error) => e instanceof ResultsError && /^results\.json does not match the results schema v2: classifiers\.1\.accuracy\.original\.top1: .*1/.test(e.message),
   );
-  assert.throws(() => validateResults({ ...sampleResults(), schemaVersion: 2 }, 'run/results.json'), /run\/results\.json .*schemaVersion/);
+  assert.throws(() => validateResults({ ...sampleResults(), schemaVersion: 1 }, 'run/results.json'), /run\/results\.json .*schemaVersion/);
   const short = sampleResults();
   short.crossEvaluation.top1[2].pop();
   assert.throws(() => validateResults(short), /crossEvaluation\.top1\.2: has 2 values, expected 3 \(one per entry of columns\)/);
@@ -73,7 +73,8 @@ test('writeReport: real pictures, a self-contained page that escapes names, rebu
     const files = await writeReport(dir, results, pictures);
     const written = validateResults(JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')));
     const ids = written.figures.map((f) => f.id);
-    assert.deepEqual([...ids].sort(), ['accuracy', 'cross', 'curves', 'delta', 'differences', 'grid', 'histograms', 'nmi']);
+    // The colour-shift figure exists for colour data only.
+    assert.deepEqual([...ids].sort(), ['accuracy', ...(channels === 3 ? ['colour-shift'] : []), 'cross', 'curves', 'delta', 'differences', 'grid', 'histograms', 'nmi']);
     assert.deepEqual([...files].sort(), [...ids.map((id) => `figures/${id}.png`), 'cross_delta.csv', 'cross_top1.csv', 'report.html', 'results.json'].sort());
     const html = readFileSync(join(dir, 'report.html'), 'utf8');
     for (const f of written.figures) {
@@ -136,7 +137,7 @@ test('rebuildReport explains a missing or damaged results.json', () => {
   writeFileSync(join(dir, 'results.json'), '{"schemaVersion": 1,');
   assert.throws(() => rebuildReport(dir), /results\.json: not valid JSON/);
   writeFileSync(join(dir, 'results.json'), JSON.stringify({ ...sampleResults(), run: undefined }));
-  assert.throws(() => rebuildReport(dir), /results\.json does not match the results schema v1: run: /);
+  assert.throws(() => rebuildReport(dir), /results\.json does not match the results schema v2: run: /);
   rmSync(dir, { recursive: true });
 });
 
@@ -164,7 +165,17 @@ test('the terminal summary lists every classifier and number in aligned columns'
   assert.ok(text.includes(`Report: ${join('runs', 'x', 'report', 'report.html')}`));
   // Each table's rows line up: its dash rule is as wide as its widest line.
   const blocks = text.split('\n\n').filter((b) => b.split('\n').some((l) => /^-+( +-+)+$/.test(l)));
-  assert.equal(blocks.length, 3);
+  // Accuracy, cross matrix, NMI, colour shift, periodic artifacts, fine-tunes.
+  assert.equal(blocks.length, 6);
+  for (const a of r.autoencoders) {
+    const colour = lines.find((l) => l.startsWith(`${a.name} `) && l.includes(a.colourShift!.chromaRatio.toFixed(3)));
+    assert.ok(colour && colour.includes(a.colourShift!.meanDeltaE.toFixed(2)), `colour row ${a.name}`);
+    const periodic = lines.find((l) => l.startsWith(`${a.name} `) && a.periodic.every((p) => l.includes(p.amplitude.toFixed(4))));
+    assert.ok(periodic, `periodic row ${a.name}`);
+  }
+  // The warnings come first: A_S loses more than 2 points for some classifier here, and lenet's fine-tune ran out of budget.
+  assert.match(lines[0], /^WARNING: A_S is too weak to compare against: .* loses \d+\.\d points.*--pretrain-steps/);
+  assert.match(lines[1], /^WARNING: The fine-tune for lenet used its whole budget of 600 steps without converging .*90\.0 % .* 98\.0 %/);
   for (const b of blocks) {
     const tableLines = b.split('\n').filter((_, k, all) => k >= all.findIndex((x) => /^-+( +-+)+$/.test(x)) - 1);
     const rule = tableLines[1];
