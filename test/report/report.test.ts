@@ -103,7 +103,10 @@ test('writeReport: real pictures, a self-contained page that escapes names, rebu
     for (const section of ['What was run', 'Accuracy', 'Cross-evaluation', 'Order of the classifiers', 'Normalized mutual information', 'Histograms', 'Reconstructions', 'Training']) {
       assert.ok(html.includes(`<h2>${section}`), section);
     }
-    assert.equal((html.match(/class="how"/g) ?? []).length, 6, 'each measure has its how-to-read note');
+    // Accuracy, cross, order, NMI, histograms, reconstructions, periodic artifacts, fine-tunes, and colour shift for colour data.
+    assert.equal((html.match(/class="how"/g) ?? []).length, channels === 3 ? 9 : 8, 'each measure has its how-to-read note');
+    if (channels === 3) assert.match(html, /<h2>Colour shift<\/h2>/);
+    assert.match(html, /<div class="warn"><p><b>Warning.<\/b> A_S is too weak/);
     // Rebuilt from disk alone, the page is the same.
     rmSync(join(dir, 'report.html'));
     assert.equal(rebuildReport(dir), join(dir, 'report.html'));
