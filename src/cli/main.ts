@@ -12,6 +12,8 @@ import { runExperiment, rebuildRunReport, type Stage } from '../pipeline/run.js'
 import { status } from '../pipeline/runner.js';
 import { ProgressReporter } from './progress.js';
 import { formatStatus } from './status.js';
+import { formatValidation } from './validate.js';
+import { runValidation } from '../pipeline/validate.js';
 
 function positiveInt(v: string): number {
   const n = Number(v);
@@ -155,6 +157,21 @@ withExperimentOptions(program.command('finetune').description("fine-tune one AE 
   });
 
 withExperimentOptions(program.command('evaluate').description('accuracy, cross-evaluation matrix, total order, NMI, histograms, grid artifacts (and the report)')).action((f: ExperimentFlags) => runStage('evaluate', f));
+
+program
+  .command('validate')
+  .description('run both planted datasets end to end and check that each S2S autoencoder keeps the signal its classifier must use (exit code 1 if not)')
+  .option('--quick', 'smaller runs (two classifiers, fewer images and steps)')
+  .option('--run-dir <dir>', 'where the two runs go (default: runs/validate[-quick])')
+  .addOption(new Option('--device <device>', 'cpu, cuda, cuda:N or auto').default('auto'))
+  .option('--seed <n>', 'random seed', nonNegativeInt, 0)
+  .action(async (f: { quick?: boolean; runDir?: string; device: string; seed: number }) => {
+    const progress = new ProgressReporter();
+    const report = await runValidation({ runDir: resolve(f.runDir ?? `runs/validate${f.quick ? '-quick' : ''}`), quick: f.quick ?? false, device: resolveDevice(f.device), seed: f.seed }, progress);
+    progress.stop();
+    process.stdout.write(`${formatValidation(report)}\n`);
+    if (!report.passed) process.exitCode = 1;
+  });
 
 program
   .command('run')

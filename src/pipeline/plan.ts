@@ -141,6 +141,28 @@ export function quickPlan(overrides: Partial<ExperimentPlan> = {}): ExperimentPl
   };
 }
 
+/**
+ * The plan `s2snets validate` runs on a planted dataset: three families whose input signals
+ * differ (AlexNet's large strided kernel, VGG's 3x3 stacks, ResNet's strided 1x1 sampling), a
+ * smaller A_S and fewer images than the demo, sized so both planted runs fit in a few minutes
+ * on 2 cores (quick: two families and less of everything).
+ */
+export function validationPlan(dataset: 'planted-shape' | 'planted-colour', quick: boolean): ExperimentPlan {
+  const base = defaultPlan({ dataset });
+  return {
+    ...base,
+    classifiers: zooEntries(quick ? ['alexnet', 'vgg-bn'] : ['alexnet', 'vgg-bn', 'resnet']),
+    trainLimit: quick ? 1200 : 2000,
+    evalSamples: quick ? 200 : 400,
+    evalBatchSize: 200,
+    checkpointEvery: 50,
+    classifierTraining: { ...base.classifierTraining, epochs: quick ? 2 : 3, epochsFor: {} },
+    ae: { ...base.ae, stages: [[16, 16], [32, 32]], epochs: 1, minSteps: quick ? 250 : 400 },
+    finetune: { ...base.finetune, steps: quick ? 150 : 300 },
+    analysis: { ...base.analysis, interPairs: 50, gridSamples: 4 },
+  };
+}
+
 /** The plan a configuration file describes (see config.ts for its fields and defaults). */
 export function planFromConfig(cfg: ExperimentConfig, device: string): ExperimentPlan {
   const base = cfg.quick ? quickPlan() : defaultPlan(typeof cfg.dataset === 'string' ? { dataset: cfg.dataset } : {});
