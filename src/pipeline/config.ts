@@ -84,8 +84,7 @@ export const ExperimentConfig = z.strictObject({
     .prefault({})
     .superRefine((f, ctx) => {
       if (f.epochs !== undefined && f.steps !== undefined) ctx.addIssue({ code: 'custom', message: 'give epochs or steps, not both', path: ['steps'] });
-    })
-    .transform((f) => (f.epochs === undefined && f.steps === undefined ? { ...f, steps: 150 } : f)),
+    }),
   /** Evaluation: images reconstructed and measured (default 1000), histogram bins of the NMI estimator (default 64). */
   eval: z
     .strictObject({ samples: positiveInt.default(1000), nmiBins: z.number().int('must be an integer').min(2, 'must be >= 2').max(4096).default(64) })
