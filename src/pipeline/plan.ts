@@ -67,7 +67,7 @@ export interface ExperimentPlan {
     targets: 'labels' | 'predictions';
     trainWholeAe: boolean;
     speed: SpeedOptions;
-    convergence: { every: number; patience: number; minDelta: number; samples: number } | null;
+    convergence: { every: number; patience: number; minDelta: number; minSteps: number; samples: number } | null;
   };
   /** psnrFloor: below it (dB), A_S is too weak to compare against and the report says so. */
   analysis: { nmiBins: number; interPairs: number; gridSamples: number; psnrFloor: number };
@@ -106,7 +106,8 @@ export function defaultPlan(overrides: Partial<ExperimentPlan> = {}): Experiment
     classifierTraining: { epochs: 8, epochsFor: { lenet5: 15 }, batchSize: 64, lr: 2e-3, optimizer: 'adam', augmentShift: 0 },
     // 2 epochs, but at least 1,000 steps: a small training set alone would leave A_S weak.
     ae: { stages: [[32, 32], [64, 64]], epochs: 2, minSteps: 1000, batchSize: 32, lr: 2e-3 },
-    // A budget of 600 steps, checked every 25 on 256 set-aside training images.
+    // At least 150 steps (the earlier fixed length), then until converged within a budget of 600,
+    // checked every 25 steps on 256 set-aside training images.
     finetune: {
       steps: 600,
       epochs: null,
@@ -116,7 +117,7 @@ export function defaultPlan(overrides: Partial<ExperimentPlan> = {}): Experiment
       targets: 'labels',
       trainWholeAe: false,
       speed: {},
-      convergence: { every: 25, patience: 4, minDelta: 0.02, samples: 256 },
+      convergence: { every: 25, patience: 4, minDelta: 0.02, minSteps: 150, samples: 256 },
     },
     analysis: { nmiBins: 64, interPairs: 200, gridSamples: 8, psnrFloor: typeof dataset === 'string' ? A_S_PSNR_FLOOR[dataset] : IMAGE_FOLDER_PSNR_FLOOR },
     ...overrides,
@@ -135,7 +136,7 @@ export function quickPlan(overrides: Partial<ExperimentPlan> = {}): ExperimentPl
     checkpointEvery: 10,
     classifierTraining: { ...base.classifierTraining, epochs: 1, epochsFor: {} },
     ae: { ...base.ae, stages: [[8, 8], [16, 16]], epochs: 1, minSteps: 0 },
-    finetune: { ...base.finetune, steps: 20, convergence: { ...base.finetune.convergence!, every: 10, samples: 64 } },
+    finetune: { ...base.finetune, steps: 20, convergence: { ...base.finetune.convergence!, every: 10, minSteps: 10, samples: 64 } },
     analysis: { ...base.analysis, interPairs: 50, gridSamples: 4 },
     ...overrides,
   };
@@ -158,7 +159,7 @@ export function validationPlan(dataset: 'planted-shape' | 'planted-colour', quic
     checkpointEvery: 50,
     classifierTraining: { ...base.classifierTraining, epochs: quick ? 2 : 3, epochsFor: {} },
     ae: { ...base.ae, stages: [[16, 16], [32, 32]], epochs: 1, minSteps: quick ? 250 : 400 },
-    finetune: { ...base.finetune, steps: quick ? 150 : 300 },
+    finetune: { ...base.finetune, steps: quick ? 200 : 300, convergence: { ...base.finetune.convergence!, minSteps: quick ? 100 : 150 } },
     analysis: { ...base.analysis, interPairs: 50, gridSamples: 4 },
   };
 }

@@ -26,11 +26,14 @@ export interface FinetuneOptions extends CommonTrainOptions {
 
 /**
  * When a fine-tune counts as converged. Every `every` steps the classifier is run on the AE's
- * reconstructions of the check set (all modules in eval mode):
- * - 'reached-original-accuracy': its accuracy there reaches its accuracy on the originals;
+ * reconstructions of the check set (all modules in eval mode); from `minSteps` on, training
+ * stops at the first check where
+ * - 'reached-original-accuracy': its accuracy there reaches its accuracy on the originals, or
  * - 'loss-plateau': its cross-entropy there has not fallen by more than `minDelta` (relative)
  *   below its best for `patience` checks in a row.
- * A fine-tune that meets neither within the step budget ends 'step-budget' (not converged).
+ * The floor matters: with a strong A_S the accuracy rule holds from the first check, before the
+ * decoder has learnt anything from the classifier. A fine-tune that meets neither rule within
+ * the step budget ends 'step-budget' (not converged).
  */
 export interface ConvergenceOptions {
   /** Check images (normalized, as the classifier takes them) and their labels. */
@@ -39,6 +42,7 @@ export interface ConvergenceOptions {
   every: number;
   patience: number;
   minDelta: number;
+  minSteps: number;
 }
 
 export type FinetuneStop = 'reached-original-accuracy' | 'loss-plateau' | 'step-budget' | 'fixed-steps';
@@ -64,14 +68,15 @@ function convergenceMonitor(c: ConvergenceOptions, reconstructLoss: (x: Tensor, 
   };
   const monitor: TrainMonitor = {
     every: c.every,
-    check() {
+    check(step) {
       const { loss, accuracy: acc } = measure();
+      if (loss < best * (1 - c.minDelta)) [best, since] = [loss, 0];
+      else since++;
+      if (step < c.minSteps) return false;
       if (acc >= originalAccuracy) {
         reason = 'reached-original-accuracy';
         return true;
       }
-      if (loss < best * (1 - c.minDelta)) [best, since] = [loss, 0];
-      else since++;
       if (since >= c.patience) {
         reason = 'loss-plateau';
         return true;

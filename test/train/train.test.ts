@@ -196,7 +196,7 @@ test('a fine-tune that stops on its convergence criterion stops at the same step
       batch: batches.batch,
       checkpoint: fileCheckpoint(join(dir, 'ckpt.safetensors'), 4),
       signal: controller.signal,
-      convergence: { ...check, every: 2, patience: 2, minDelta: 0.9 },
+      convergence: { ...check, every: 2, patience: 2, minDelta: 0.9, minSteps: 0 },
       onProgress: (p: { step: number }) => {
         if (p.step === abortAt) controller.abort();
       },
@@ -230,7 +230,7 @@ test('a fine-tune that stops on its convergence criterion stops at the same step
     lr: 1e-3,
     seed: 3,
     batch: stepBatches(data, { batchSize: 16, seed: 2 }).batch,
-    convergence: { ...check, every: 2, patience: 2, minDelta: 0.9 },
+    convergence: { ...check, every: 2, patience: 2, minDelta: 0.9, minSteps: 0 },
   });
   assert.equal(shortResult.stepsRun, 3);
   assert.equal(shortResult.stop, 'step-budget');
