@@ -18,6 +18,12 @@ export const OWN_ACCURACY_SHARE = 0.95;
 /** How much worse than A_S's the carrier probe may be on S2S reconstructions (sampling slack on a few hundred images). */
 export const PROBE_SLACK = 0.01;
 
+/** Results that cannot be validated (not from a planted dataset). */
+export class ValidationError extends Error {
+  override name = 'ValidationError';
+  readonly code = 'S2SNETS_VALIDATION_NOT_PLANTED';
+}
+
 export const VALIDATION_DATASETS = ['planted-colour', 'planted-shape'] as const;
 
 export interface ValidationRow {
@@ -46,12 +52,12 @@ export interface ValidationReport {
  * The validation rows of one planted run's results (see the top of this file).
  * @param dataset which planted dataset the results are of
  * @param r its results (with `planted` filled in)
- * @throws Error when the results carry no planted measures
+ * @throws ValidationError when the results carry no planted measures
  * @example validationRows('planted-colour', results).every((row) => row.pass !== false)
  */
 export function validationRows(dataset: ValidationRow['dataset'], r: Results): ValidationRow[] {
   const planted = r.planted;
-  if (!planted) throw new Error(`${dataset}: the results have no planted-signal measures (was the run on a planted dataset?)`);
+  if (!planted) throw new ValidationError(`${dataset}: the results have no planted-signal measures (was the run on a planted dataset?)`);
   const probe = (x: { paletteAgreement: number; maskIou: number }) => (planted.carrier === 'colour' ? x.paletteAgreement : x.maskIou);
   const generic = planted.autoencoders[0];
   return planted.autoencoders.map((ae, i) => {

@@ -1,7 +1,7 @@
 // The validation verdict from results: which S2S autoencoders keep their carrier.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { validationRows, OWN_ACCURACY_SHARE, PROBE_SLACK } from '../../src/pipeline/validate.js';
+import { validationRows, OWN_ACCURACY_SHARE, PROBE_SLACK, ValidationError } from '../../src/pipeline/validate.js';
 import { sampleResults } from '../report/sample.js';
 
 function plantedResults(carrier: 'shape' | 'colour', own: number[], probes: number[]) {
@@ -37,5 +37,5 @@ test('validate: low own accuracy or a carrier kept worse than on A_S fails, nami
 });
 
 test('validate: results without planted measures are refused', () => {
-  assert.throws(() => validationRows('planted-shape', sampleResults()), /no planted-signal measures/);
+  assert.throws(() => validationRows('planted-shape', sampleResults()), (e: unknown) => e instanceof ValidationError && e.code === 'S2SNETS_VALIDATION_NOT_PLANTED' && /no planted-signal measures/.test(e.message));
 });
