@@ -114,31 +114,35 @@ export async function finetuneDecoder(ae: SegNet, classifier: Module, o: Finetun
     o.targets === 'predictions' ? noGrad(() => classifier.forward(b.x).argmax(1)) : b.y;
   const c = o.convergence;
   const check = c && convergenceChecks(ae, classifier, c, targetOf);
-  const result = await trainLoop({
-    name: o.name ?? 'fine-tune decoder',
-    steps: o.steps,
-    optimizer,
-    schedule: constantSchedule(o.lr),
-    batch: o.batch,
-    loss: withSpeedOptions(speed, deviceType, (b) => {
-      const encoding = whole ? ae.encoder.encode(b.x) : noGrad(() => ae.encoder.encode(b.x));
-      const reconstruction = ae.decoder.decode(encoding);
-      return F.crossEntropy(classifier.forward(reconstruction), targetOf(b));
-    }),
-    modules: whole ? { ae } : { decoder: ae.decoder },
-    seed: o.seed,
-    checkpoint: o.checkpoint,
-    signal: o.signal,
-    onProgress: o.onProgress,
-    readLossEvery: o.readLossEvery,
-    monitor: check?.monitor,
-  });
-  ae.eval();
-  if (!check) return { ...result, stop: 'fixed-steps', converged: true, checkAccuracy: null };
-  // A run that used its whole budget gets a last look: it may have converged on the final step.
-  if (!result.stoppedEarly && check.measure().accuracy >= check.originalAccuracy) return { ...result, stop: 'reached-original-accuracy', converged: true, checkAccuracy: check.final() };
-  const stop = result.stoppedEarly ? check.reason() : 'step-budget';
-  return { ...result, stop, converged: stop !== 'step-budget', checkAccuracy: check.final() };
+  try {
+    const result = await trainLoop({
+      name: o.name ?? 'fine-tune decoder',
+      steps: o.steps,
+      optimizer,
+      schedule: constantSchedule(o.lr),
+      batch: o.batch,
+      loss: withSpeedOptions(speed, deviceType, (b) => {
+        const encoding = whole ? ae.encoder.encode(b.x) : noGrad(() => ae.encoder.encode(b.x));
+        const reconstruction = ae.decoder.decode(encoding);
+        return F.crossEntropy(classifier.forward(reconstruction), targetOf(b));
+      }),
+      modules: whole ? { ae } : { decoder: ae.decoder },
+      seed: o.seed,
+      checkpoint: o.checkpoint,
+      signal: o.signal,
+      onProgress: o.onProgress,
+      readLossEvery: o.readLossEvery,
+      monitor: check?.monitor,
+    });
+    ae.eval();
+    if (!check) return { ...result, stop: 'fixed-steps', converged: true, checkAccuracy: null };
+    // A run that used its whole budget gets a last look: it may have converged on the final step.
+    if (!result.stoppedEarly && check.measure().accuracy >= check.originalAccuracy) return { ...result, stop: 'reached-original-accuracy', converged: true, checkAccuracy: check.final() };
+    const stop = result.stoppedEarly ? check.reason() : 'step-budget';
+    return { ...result, stop, converged: stop !== 'step-budget', checkAccuracy: check.final() };
+  } finally {
+    check?.dispose();
+  }
 }
 
 /** The check-set measurements a convergence monitor needs, computed without autograd. */
@@ -154,5 +158,5 @@ function convergenceChecks(ae: SegNet, classifier: Module, c: ConvergenceOptions
       }),
     );
   const m = convergenceMonitor(c, reconstructLoss, originalAccuracy);
-  return { ...m, originalAccuracy, final: () => ({ original: originalAccuracy, reconstructed: m.accuracy() }) };
+  return { ...m, originalAccuracy, final: () => ({ original: originalAccuracy, reconstructed: m.accuracy() }), dispose: () => targets.dispose() };
 }
