@@ -223,7 +223,7 @@ export function colourShiftChart(autoencoders: AutoencoderResult[]): FigureSpec 
     });
   const reach = Math.max(1, ...values.flatMap((v) => [Math.abs(v.a), Math.abs(v.b)])) * 1.25;
   const axis = (title: string) => ({ type: 'quantitative', title, scale: { domain: [-reach, reach] } });
-  const colour = { field: 'autoencoder', type: 'nominal', title: null, sort: values.map((v) => v.autoencoder) };
+  const colour = { field: 'autoencoder', type: 'nominal', title: null, sort: values.map((v) => v.autoencoder), legend: { orient: 'bottom' } };
   return {
     id: 'colour-shift',
     caption:
