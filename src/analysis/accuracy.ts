@@ -52,34 +52,91 @@ export function topKAccuracy(logits: Tensor, labels: Tensor, ks: number[]): numb
 }
 
 /**
- * Top-1 (and top-5 where there are more than 5 classes) accuracy of `forward` on `images`
- * [N, C, H, W] (model-input space) against `labels` [N], in batches, without autograd, freeing
- * each batch's tensors as it goes.
+ * What a classifier said about each image of a set: the basis of every accuracy and of its
+ * bootstrap interval (resampling images is counting these, not rerunning the model).
  */
-export function evaluateClassifier(forward: Forward, images: Tensor, labels: Tensor, opts: EvalOptions = {}): Accuracy {
+export interface ImagePredictions {
+  /** Predicted class (largest logit, ties as torch.topk breaks them) per image. */
+  top1: Int32Array;
+  /** 1 where the label is among the 5 largest logits, per image; null with 5 classes or fewer (always 1). */
+  top5Hit: Uint8Array | null;
+}
+
+/**
+ * Per-image predictions of `forward` on `images` [N, C, H, W] (model-input space) against
+ * `labels` [N], in batches, without autograd, freeing each batch's tensors as it goes.
+ *
+ * @param forward The classifier (already in eval mode).
+ * @param images Model inputs, on any device; batches move to `opts.device`.
+ * @param labels One integer class per image.
+ * @param opts Batch size, device and an optional per-batch transform.
+ * @returns The predicted class of every image and, above 5 classes, its top-5 hits.
+ * @throws AnalysisError on an empty set, a bad batch size or labels that do not match the images.
+ * @example
+ * const p = predictClassifier((x) => model.forward(x), data.eval.images, data.eval.labels);
+ * const acc = accuracyOf(p, Int32Array.from(data.eval.labels.toArray()));
+ */
+export function predictClassifier(forward: Forward, images: Tensor, labels: Tensor, opts: EvalOptions = {}): ImagePredictions {
   const batchSize = opts.batchSize ?? 256;
   const n = images.shape[0];
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new AnalysisError(`batchSize must be a positive integer, got ${batchSize}`);
   if (n === 0) throw new AnalysisError('images: accuracy of an empty set is undefined');
   if (labels.ndim !== 1 || labels.size(0) !== n) throw new AnalysisError(`labels: expected [${n}] (one per image), got [${labels.shape.join(', ')}]`);
-  let top1 = 0;
-  let top5 = 0;
-  let classes = 0;
+  const top1 = new Int32Array(n);
+  let top5Hit: Uint8Array | null = null;
   noGrad(() => {
     for (let start = 0; start < n; start += batchSize) {
-      const [c1, c5, k] = tidy(() => {
+      tidy(() => {
         let x = images.slice(0, start, start + batchSize);
         if (opts.device) x = x.to({ device: opts.device });
         if (opts.transform) x = opts.transform(x);
         const logits = forward(x);
-        return [...topKCorrect(logits, labels.slice(0, start, start + batchSize), [1, 5]), logits.shape[1]];
+        if (logits.ndim !== 2 || logits.size(0) !== x.size(0)) throw new AnalysisError(`logits: expected [${x.size(0)}, classes], got [${logits.shape.join(', ')}]`);
+        const classes = logits.size(1);
+        const [, top] = logits.topk(Math.min(5, classes), 1);
+        top1.set(top.select(1, 0).to({ dtype: 'int32', device: 'cpu' }).data() as Int32Array, start);
+        if (classes > 5) {
+          top5Hit ??= new Uint8Array(n);
+          const hits = top.eq(labels.slice(0, start, start + batchSize).to({ device: logits.device }).unsqueeze(1)).sum(1);
+          top5Hit.set(hits.to({ dtype: 'uint8', device: 'cpu' }).data() as Uint8Array, start);
+        }
       });
-      top1 += c1;
-      top5 += c5;
-      classes = k;
     }
   });
-  return { top1: top1 / n, top5: classes > 5 ? top5 / n : null, n };
+  return { top1, top5Hit };
+}
+
+/**
+ * Top-1 and top-5 accuracy of per-image predictions against `labels`.
+ *
+ * @param p Predictions of one classifier on one image set.
+ * @param labels The true class of each image, in the same order.
+ * @returns Shares of correct images (top5 null where the predictions carry no top-5 hits).
+ * @throws AnalysisError when the lengths differ or the set is empty.
+ * @example
+ * accuracyOf({ top1: Int32Array.of(1, 2), top5Hit: null }, Int32Array.of(1, 0)); // { top1: 0.5, top5: null, n: 2 }
+ */
+export function accuracyOf(p: ImagePredictions, labels: ArrayLike<number>): Accuracy {
+  const n = p.top1.length;
+  if (n === 0 || labels.length !== n) throw new AnalysisError(`accuracyOf: needs one label per prediction (non-empty), got ${labels.length} labels for ${n} predictions`);
+  let hits1 = 0;
+  for (let i = 0; i < n; i++) if (p.top1[i] === labels[i]) hits1++;
+  let hits5 = 0;
+  if (p.top5Hit) for (let i = 0; i < n; i++) hits5 += p.top5Hit[i];
+  return { top1: hits1 / n, top5: p.top5Hit ? hits5 / n : null, n };
+}
+
+/**
+ * Top-1 (and top-5 where there are more than 5 classes) accuracy of `forward` on `images`
+ * [N, C, H, W] (model-input space) against `labels` [N], in batches, without autograd.
+ */
+export function evaluateClassifier(forward: Forward, images: Tensor, labels: Tensor, opts: EvalOptions = {}): Accuracy {
+  return accuracyOf(predictClassifier(forward, images, labels, opts), labelValues(labels));
+}
+
+/** The labels tensor [N] as plain integers. */
+export function labelValues(labels: Tensor): Int32Array {
+  return tidy(() => labels.to({ dtype: 'int32', device: 'cpu' }).data() as Int32Array).slice();
 }
 
 export interface CrossMatrix {
@@ -103,6 +160,11 @@ export interface AccuracyGrid {
   cells: Accuracy[][];
   /** original[j]: classifier j on the original images. */
   original: Accuracy[];
+  /** Per-image predictions behind cells (predictions[i][j]) and original (originalPredictions[j]). */
+  predictions: ImagePredictions[][];
+  originalPredictions: ImagePredictions[];
+  /** The labels the accuracies were counted against. */
+  labels: Int32Array;
 }
 
 export function accuracyGrid(
@@ -113,9 +175,18 @@ export function accuracyGrid(
   opts: EvalOptions = {},
 ): AccuracyGrid {
   if (rows.length === 0 || columns.length === 0) throw new AnalysisError(`crossMatrix needs at least one row and one column, got ${rows.length} and ${columns.length}`);
-  const original = columns.map((c) => evaluateClassifier(c.forward, originals, labels, opts));
-  const cells = rows.map((r) => columns.map((c) => evaluateClassifier(c.forward, r.images, labels, opts)));
-  return { rows: rows.map((r) => r.name), columns: columns.map((c) => c.name), cells, original };
+  const truth = labelValues(labels);
+  const originalPredictions = columns.map((c) => predictClassifier(c.forward, originals, labels, opts));
+  const predictions = rows.map((r) => columns.map((c) => predictClassifier(c.forward, r.images, labels, opts)));
+  return {
+    rows: rows.map((r) => r.name),
+    columns: columns.map((c) => c.name),
+    cells: predictions.map((row) => row.map((p) => accuracyOf(p, truth))),
+    original: originalPredictions.map((p) => accuracyOf(p, truth)),
+    predictions,
+    originalPredictions,
+    labels: truth,
+  };
 }
 
 /** The top-1 cross matrix (and its changes against the originals) of an accuracy grid. */

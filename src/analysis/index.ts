@@ -1,8 +1,8 @@
 // What the reconstructions say: accuracy, cross-evaluation, order, NMI, histograms, grid artifacts, pictures.
 export { AnalysisError, toImageSet } from './images.js';
 export type { ImageSet, ImageInput } from './images.js';
-export { topKAccuracy, evaluateClassifier, crossMatrix, accuracyGrid, crossMatrixOf, deltaMatrix } from './accuracy.js';
-export type { Accuracy, AccuracyGrid, CrossMatrix, EvalOptions, Forward } from './accuracy.js';
+export { topKAccuracy, evaluateClassifier, predictClassifier, accuracyOf, labelValues, crossMatrix, accuracyGrid, crossMatrixOf, deltaMatrix } from './accuracy.js';
+export type { Accuracy, AccuracyGrid, CrossMatrix, EvalOptions, Forward, ImagePredictions } from './accuracy.js';
 export { totalOrder, ORDER_RULE } from './order.js';
 export type { TotalOrder, OrderViolation } from './order.js';
 export { nmiOfLevels, imageNmi, intraNmi, interNmi } from './nmi.js';

@@ -8,9 +8,14 @@ import { engineInfo, resolveDevice } from '../engine/index.js';
 import { ZOO_NAMES } from '../models/classifiers.js';
 import { defaultPlan, planFromConfig, quickPlan, zooEntries, DEMO_CLASSIFIERS, DATASET_CHOICES, type DatasetChoice, type ExperimentPlan } from '../pipeline/plan.js';
 import { loadConfig } from '../pipeline/config.js';
-import { runExperiment, rebuildRunReport, type Stage } from '../pipeline/run.js';
+import { runExperiment, type ExperimentOptions, type Stage } from '../pipeline/run.js';
+import { renderRunReport, reportDir } from '../pipeline/publish.js';
 import { status } from '../pipeline/runner.js';
+import { toolVersion } from '../pipeline/store.js';
+import { verifyRun } from '../pipeline/verify.js';
+import { formatSummary } from '../report/index.js';
 import { ProgressReporter } from './progress.js';
+import { formatCheck, formatExperiment } from './results.js';
 import { formatStatus } from './status.js';
 import { formatValidation } from './validate.js';
 import { runValidation } from '../pipeline/validate.js';
@@ -52,7 +57,13 @@ interface ExperimentFlags {
   autocast?: 'bfloat16' | 'float16';
   channelsLast?: boolean;
   foldBn?: boolean;
+  acceptEngineChange?: boolean;
 }
+
+const ACCEPT_ENGINE_CHANGE = [
+  '--accept-engine-change',
+  'keep finished jobs made by an engine of another identity (libtorch, BLAS, oneDNN, CPU vector ISA) instead of recomputing them',
+] as const;
 
 function withExperimentOptions(cmd: Command): Command {
   return cmd
@@ -73,6 +84,7 @@ function withExperimentOptions(cmd: Command): Command {
     .addOption(new Option('--autocast <dtype>', 'mixed precision for fine-tuning').choices(['bfloat16', 'float16']))
     .option('--channels-last', 'channels_last memory format for fine-tuning')
     .option('--fold-bn', "fold the frozen classifier's BatchNorm into its convolutions while fine-tuning")
+    .option(ACCEPT_ENGINE_CHANGE[0], ACCEPT_ENGINE_CHANGE[1])
     .hook('preAction', (command) => {
       const f = command.opts<ExperimentFlags>();
       if (f.pretrainEpochs === 0 && !f.aeWeights) command.error("error: option '--pretrain-epochs 0' needs --ae-weights (pretrained weights to start from)", { exitCode: 2, code: 'commander.usage' });
@@ -103,18 +115,26 @@ function planFrom(f: ExperimentFlags): { plan: ExperimentPlan; runDir: string } 
   return { plan, runDir };
 }
 
+/** Runs a stage with a progress display and prints what it measured. */
+async function runAndPrint(plan: ExperimentPlan, runDir: string, stage: Stage, options: ExperimentOptions): Promise<void> {
+  const progress = new ProgressReporter();
+  try {
+    process.stdout.write(`${formatExperiment(await runExperiment(plan, runDir, stage, progress, options))}\n`);
+  } finally {
+    progress.stop();
+  }
+}
+
 async function runStage(stage: Stage, f: ExperimentFlags, only?: string): Promise<void> {
   const { plan, runDir } = planFrom(f);
   if (only) plan.classifiers = zooEntries([only]);
-  const progress = new ProgressReporter();
-  const summary = await runExperiment(plan, runDir, stage, progress);
-  progress.stop();
-  process.stdout.write(`${summary}\n`);
+  await runAndPrint(plan, runDir, stage, { acceptEngineChange: f.acceptEngineChange });
 }
 
 const program = new Command()
   .name('s2snets')
   .description('What do deep networks like to see? Measure and show the input signal an image classifier uses (S2SNets).')
+  .version(toolVersion(), '-V, --version')
   .showHelpAfterError()
   .exitOverride();
 
@@ -177,20 +197,20 @@ program
   .command('run')
   .description('run the experiment a JSON configuration file describes (image folders, ONNX classifiers, ...)')
   .argument('<config.json>')
-  .action(async (path: string) => {
+  .option(ACCEPT_ENGINE_CHANGE[0], ACCEPT_ENGINE_CHANGE[1])
+  .action(async (path: string, f: { acceptEngineChange?: boolean }) => {
     const cfg = loadConfig(path);
-    const progress = new ProgressReporter();
-    const summary = await runExperiment(planFromConfig(cfg, resolveDevice(cfg.device)), resolve(cfg.runDir), 'report', progress);
-    progress.stop();
-    process.stdout.write(`${summary}\n`);
+    await runAndPrint(planFromConfig(cfg, resolveDevice(cfg.device)), resolve(cfg.runDir), 'report', { acceptEngineChange: f.acceptEngineChange });
   });
 
 program
   .command('status')
-  .description('show the job table of a run directory')
+  .description("show the job table of a run directory (every command's jobs; damaged artifacts marked)")
   .argument('<run-dir>')
-  .action((dir: string) => {
-    process.stdout.write(`${formatStatus(status(resolve(dir)))}\n`);
+  .option('--json', 'print the table as JSON')
+  .action((dir: string, f: { json?: boolean }) => {
+    const s = status(resolve(dir));
+    process.stdout.write(f.json ? `${JSON.stringify(s, null, 2)}\n` : `${formatStatus(s)}\n`);
   });
 
 program
@@ -198,7 +218,20 @@ program
   .description("rebuild a run's report from its store alone")
   .argument('<run-dir>')
   .action(async (dir: string) => {
-    process.stdout.write(`${await rebuildRunReport(resolve(dir))}\n`);
+    const runDir = resolve(dir);
+    process.stdout.write(`${formatSummary(await renderRunReport(runDir), resolve(reportDir(runDir), 'report.html'))}\n`);
+  });
+
+program
+  .command('verify')
+  .description('check a run directory: store integrity, artifact checksums, done jobs, report; exit 1 when a problem is found')
+  .argument('<run-dir>')
+  .option('--json', 'print the check as JSON')
+  .action((dir: string, f: { json?: boolean }) => {
+    const runDir = resolve(dir);
+    const check = verifyRun(runDir);
+    process.stdout.write(f.json ? `${JSON.stringify({ runDir, ok: check.problems.length === 0, ...check }, null, 2)}\n` : `${formatCheck(runDir, check)}\n`);
+    if (check.problems.length) process.exitCode = 1;
   });
 
 async function main(): Promise<void> {

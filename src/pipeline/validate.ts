@@ -7,9 +7,8 @@
 //       good on the S2S reconstructions as on A_S's, within PROBE_SLACK.
 // How far the nuisance (the other property) drifted is reported without a verdict: the method
 // allows a decoder to drop what its classifier ignores, and does not require it.
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { validateResults, type Results } from '../report/index.js';
+import type { Results } from '../report/index.js';
 import { validationPlan, type ExperimentPlan } from './plan.js';
 import { runExperiment, type ProgressSink } from './run.js';
 
@@ -95,9 +94,8 @@ export async function runValidation(opts: { runDir: string; quick: boolean; devi
     const plan: ExperimentPlan = { ...validationPlan(dataset, opts.quick), device: opts.device, seed: opts.seed };
     const dir = join(opts.runDir, dataset);
     progress.log(`validate: ${dataset} (${plan.classifiers.map((c) => c.name).join(', ')})`);
-    await runExperiment(plan, dir, 'report', progress);
-    const path = join(dir, 'report', 'results.json');
-    rows.push(...validationRows(dataset, validateResults(JSON.parse(readFileSync(path, 'utf8')), path)));
+    const { results } = await runExperiment(plan, dir, 'report', progress);
+    rows.push(...validationRows(dataset, results!));
     runDirs.push(dir);
   }
   return { rows, passed: rows.every((r) => r.pass !== false), runDirs };

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tensor, randn, manualSeed, memoryStats, isGradEnabled, type Tensor } from '../../src/engine/index.js';
-import { AnalysisError, crossMatrix, deltaMatrix, evaluateClassifier, topKAccuracy } from '../../src/analysis/index.js';
+import { AnalysisError, accuracyGrid, accuracyOf, crossMatrix, deltaMatrix, evaluateClassifier, labelValues, predictClassifier, topKAccuracy } from '../../src/analysis/index.js';
 
 const labels4 = () => tensor(BigInt64Array.from([0n, 1n, 2n, 2n]));
 
@@ -89,4 +89,36 @@ test('crossMatrix and deltaMatrix against hand counts', () => {
   ]);
   assert.deepEqual(deltaMatrix([[0.5, 0.75, 1]], [0.25, 0.5, 1]), [[0.25, 0.25, 0]]);
   assert.throws(() => deltaMatrix([[0.5, 0.75]], [0.25]), /row 0 has 2 values but the baseline has 1/);
+});
+
+test('predictClassifier gives each image its argmax class and top-5 hit; accuracyOf counts them', () => {
+  // 7 classes, 3 images: logits rank the classes 0..6 by the values given.
+  const logits = tensor([
+    9, 8, 7, 6, 5, 4, 3, // predicts 0; label 5 is 6th: no top-5 hit
+    0, 1, 2, 3, 4, 5, 6, // predicts 6; label 2 is 5th: a top-5 hit
+    1, 9, 0, 0, 0, 0, 0, // predicts 1 = label
+  ], [3, 7]);
+  const labels = tensor(BigInt64Array.from([5n, 2n, 1n]));
+  const p = predictClassifier((x) => x.flatten(1), logits.reshape([3, 7, 1, 1]), labels, { batchSize: 2 });
+  assert.deepEqual(Array.from(p.top1), [0, 6, 1]);
+  assert.deepEqual(Array.from(p.top5Hit!), [0, 1, 1]);
+  assert.deepEqual(accuracyOf(p, labelValues(labels)), { top1: 1 / 3, top5: 2 / 3, n: 3 });
+  const [top1, top5] = topKAccuracy(logits, labels, [1, 5]);
+  assert.deepEqual(accuracyOf(p, [5, 2, 1]), { top1, top5, n: 3 });
+  // With 5 classes or fewer top-5 is always right: no hits are stored.
+  const three = predictClassifier((x) => x.flatten(1), logits.slice(1, 0, 3).reshape([3, 3, 1, 1]), tensor(BigInt64Array.from([0n, 2n, 1n])));
+  assert.deepEqual([Array.from(three.top1), three.top5Hit], [[0, 2, 1], null]);
+  assert.throws(() => accuracyOf(p, [1, 2]), /one label per prediction/);
+});
+
+test('accuracyGrid keeps the per-image predictions its accuracies were counted from', () => {
+  manualSeed(5);
+  const images = randn([30, 1, 3, 3]);
+  const { forward } = linearClassifier(9, 8);
+  const labels = tensor(BigInt64Array.from({ length: 30 }, (_, i) => BigInt(i % 8)));
+  const grid = accuracyGrid([{ name: 'noisy', images: images.add(randn([30, 1, 3, 3])) }], [{ name: 'lin', forward }], images, labels, { batchSize: 7 });
+  assert.deepEqual(grid.original[0], evaluateClassifier(forward, images, labels));
+  assert.deepEqual(grid.cells[0][0], accuracyOf(grid.predictions[0][0], grid.labels));
+  assert.deepEqual(Array.from(grid.labels), Array.from({ length: 30 }, (_, i) => i % 8));
+  assert.equal(grid.originalPredictions[0].top5Hit!.length, 30);
 });
