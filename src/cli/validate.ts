@@ -28,6 +28,6 @@ export function formatValidation(v: ValidationReport): string {
   );
   const rule =
     `Verdict rule: every S2S autoencoder keeps its carrier: its classifier reaches at least ${100 * OWN_ACCURACY_SHARE} % of its original accuracy on its reconstructions, ` +
-    `and the carrier probe (colour: nearest-palette agreement; shape: mask IoU) is at least A_S's minus ${PROBE_SLACK}. Nuisance drift is reported without a verdict.`;
+    `and the carrier probe (colour: nearest-palette agreement; shape: mask IoU) is at least A_S's minus ${PROBE_SLACK.colour} (colour) or ${PROBE_SLACK.shape} (shape IoU). Nuisance drift is reported without a verdict.`;
   return [table, '', rule, '', v.passed ? 'VERDICT: PASS: every S2S autoencoder keeps its carrier.' : 'VERDICT: FAIL (see the rows above).', `Runs: ${v.runDirs.join(', ')}`].join('\n');
 }

@@ -4,7 +4,7 @@
 //   (1) its classifier reaches at least OWN_ACCURACY_SHARE of its original accuracy on the
 //       S2S reconstructions, and
 //   (2) the carrier probe (colour: nearest-palette agreement; shape: mask IoU) is at least as
-//       good on the S2S reconstructions as on A_S's, within PROBE_SLACK.
+//       good on the S2S reconstructions as on A_S's, within PROBE_SLACK of the carrier.
 // How far the nuisance (the other property) drifted is reported without a verdict: the method
 // allows a decoder to drop what its classifier ignores, and does not require it.
 import { join } from 'node:path';
@@ -14,8 +14,15 @@ import { runExperiment, type ProgressSink } from './run.js';
 
 /** Share of its original accuracy a classifier must keep on its own S2S reconstructions. */
 export const OWN_ACCURACY_SHARE = 0.95;
-/** How much worse than A_S's the carrier probe may be on S2S reconstructions (sampling slack on a few hundred images). */
-export const PROBE_SLACK = 0.01;
+/**
+ * How much worse than A_S's the carrier probe may be on S2S reconstructions. Colour: 1 point of
+ * palette agreement (sampling slack on a few hundred images). Shape: 0.05 of mask IoU, because
+ * IoU counts pixels: any decoder change moves a shape's boundary by a fraction of a pixel (a
+ * half-pixel shift of a 10 px shape costs about 0.05) while the shape itself survives; the
+ * failures it must catch are far larger (0.37 and 0.77 against A_S's 0.94 with classifiers that
+ * had not learnt shape).
+ */
+export const PROBE_SLACK: Record<'shape' | 'colour', number> = { colour: 0.01, shape: 0.05 };
 
 /** Results that cannot be validated (not from a planted dataset). */
 export class ValidationError extends Error {
@@ -64,7 +71,7 @@ export function validationRows(dataset: ValidationRow['dataset'], r: Results): V
     const accuracy = classifier && { original: classifier.accuracy.original.top1, own: classifier.accuracy.own.top1 };
     const failures: string[] = [];
     if (accuracy && accuracy.own < OWN_ACCURACY_SHARE * accuracy.original) failures.push(`own accuracy below ${100 * OWN_ACCURACY_SHARE} % of the original`);
-    if (accuracy && probe(ae) < probe(generic) - PROBE_SLACK) failures.push(`${planted.carrier} kept less than on A_S`);
+    if (accuracy && probe(ae) < probe(generic) - PROBE_SLACK[planted.carrier]) failures.push(`${planted.carrier} kept less than on A_S`);
     return {
       dataset,
       carrier: planted.carrier,
