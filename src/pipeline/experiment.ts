@@ -15,7 +15,7 @@ import { pretrainAutoencoder } from '../train/autoencoder.js';
 import { finetuneDecoder, type FinetuneStop } from '../train/finetune.js';
 import { stepBatches } from '../train/sampler.js';
 import { evaluateClassifier } from '../analysis/index.js';
-import { deriveSeed, labelArray, randomTranslate, Rng, stratifiedSample, subsetDataset } from '../data/index.js';
+import { deriveSeed, disposeDataset, labelArray, randomTranslate, Rng, stratifiedSample, subsetDataset } from '../data/index.js';
 import type { CheckpointStore, LossCurve, StepProgress, TrainLoopResult } from '../train/loop.js';
 import { loadSegNetWeights } from '../import/segnet-weights.js';
 import type { JobContext, JobSpec, Json } from './jobs.js';
@@ -185,11 +185,8 @@ export function experimentJobs(plan: ExperimentPlan): ExperimentJobs {
           signal: ctx.signal,
           onProgress: progressTo(ctx),
         });
-        if (check) {
-          if (train !== data.train) train.images.dispose(), train.labels.dispose();
-          check.images.dispose();
-          check.labels.dispose();
-        }
+        // The split's subsets are this job's own copies; data.train belongs to the process-wide cache.
+        if (check) for (const d of [train, check]) disposeDataset(d);
         saveModule(ctx, 'autoencoder.safetensors', ae, { classifier: name });
         ctx.setMetrics({ finalLoss: result.finalLoss, stepsRun: result.stepsRun, converged: result.converged });
         const finetune: FinetuneSummary = { budget, stepsRun: result.stepsRun, stop: result.stop, converged: result.converged, checkAccuracy: result.checkAccuracy };
