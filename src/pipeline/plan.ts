@@ -69,8 +69,24 @@ export interface ExperimentPlan {
     speed: SpeedOptions;
     convergence: { every: number; patience: number; minDelta: number; minSteps: number; samples: number } | null;
   };
-  /** psnrFloor: below it (dB), A_S is too weak to compare against and the report says so. */
-  analysis: { nmiBins: number; interPairs: number; gridSamples: number; psnrFloor: number };
+  /**
+   * bootstrapResamples: resamples of the evaluation images behind every interval.
+   * orderEpsilon: accuracy changes within this share count as equal in the order's rule (0: the
+   * bootstrap alone decides; 0.005 was the fixed half-point tolerance of earlier versions).
+   * orderLevel: share of resamples that establishes a relation of the order.
+   * noiseSigmas: Gaussian pixel-noise levels of the noise-robustness test (empty: skip it);
+   * noiseSamples: its images, a seeded stratified subset of the evaluation set (each level
+   * reconstructs them once per classifier, so this bounds its time).
+   * psnrFloor: below it (dB), A_S is too weak to compare against and the report says so.
+   */
+  analysis: { nmiBins: number; interPairs: number; gridSamples: number; bootstrapResamples: number; orderEpsilon: number; orderLevel: number; noiseSigmas: number[]; noiseSamples: number; psnrFloor: number };
+  /**
+   * Replicates: the seed-dependent stages run with seeds seed, seed + 1, ..., seed + repeats - 1
+   * (the fine-tunes always; the classifiers and A_S too when repeatAll). The data split and the
+   * evaluation set stay those of `seed`.
+   */
+  repeats: number;
+  repeatAll: boolean;
 }
 
 /** The demo's five families, one per trait that shapes an input signal. */
@@ -119,7 +135,19 @@ export function defaultPlan(overrides: Partial<ExperimentPlan> = {}): Experiment
       speed: {},
       convergence: { every: 25, patience: 4, minDelta: 0.02, minSteps: 150, samples: 256 },
     },
-    analysis: { nmiBins: 64, interPairs: 200, gridSamples: 8, psnrFloor: typeof dataset === 'string' ? A_S_PSNR_FLOOR[dataset] : IMAGE_FOLDER_PSNR_FLOOR },
+    analysis: {
+      nmiBins: 64,
+      interPairs: 200,
+      gridSamples: 8,
+      bootstrapResamples: 1000,
+      orderEpsilon: 0,
+      orderLevel: 0.95,
+      noiseSigmas: [0.05, 0.1, 0.2],
+      noiseSamples: 500,
+      psnrFloor: typeof dataset === 'string' ? A_S_PSNR_FLOOR[dataset] : IMAGE_FOLDER_PSNR_FLOOR,
+    },
+    repeats: 1,
+    repeatAll: false,
     ...overrides,
   };
 }
@@ -162,7 +190,8 @@ export function validationPlan(dataset: 'planted-shape' | 'planted-colour', quic
     classifierTraining: { ...base.classifierTraining, epochs: quick ? 4 : 6, epochsFor: {} },
     ae: { ...base.ae, stages: [[16, 16], [32, 32]], epochs: 1, minSteps: quick ? 250 : 400 },
     finetune: { ...base.finetune, steps: quick ? 200 : 300, convergence: { ...base.finetune.convergence!, minSteps: quick ? 100 : 150 } },
-    analysis: { ...base.analysis, interPairs: 50, gridSamples: 4 },
+    // The verdict needs neither the noise test nor many inter-NMI pairs.
+    analysis: { ...base.analysis, interPairs: 50, gridSamples: 4, noiseSigmas: [] },
   };
 }
 
@@ -219,6 +248,8 @@ export function planFromConfig(cfg: ExperimentConfig, device: string): Experimen
       speed: base.finetune.speed,
       convergence: cfg.finetune.untilConverged ? base.finetune.convergence : null,
     },
-    analysis: { ...base.analysis, nmiBins: cfg.eval.nmiBins },
+    analysis: { ...base.analysis, nmiBins: cfg.eval.nmiBins, orderEpsilon: cfg.eval.orderEpsilon, bootstrapResamples: cfg.eval.bootstrapResamples },
+    repeats: cfg.repeats,
+    repeatAll: cfg.repeatAll,
   };
 }

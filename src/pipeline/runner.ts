@@ -292,7 +292,7 @@ class Executor {
       key,
       dir: staging,
       checkpointDir,
-      checkpoint: createCheckpointer(checkpointDir, this.layout.trash, job.name, warn),
+      checkpoint: createCheckpointer(checkpointDir, this.layout.trash, job.name, warn, { identity: this.engine, accept: this.acceptEngineChange }),
       signal: this.signal,
       input: (dep) => artifactDir(this.runDir, depKey(dep)),
       output: <T>(dep: JobSpec<T>) => this.manifests.get(depKey(dep))!.output as T,

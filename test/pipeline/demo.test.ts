@@ -10,6 +10,7 @@ import { validateResults } from '../../src/report/index.js';
 import { status } from '../../src/pipeline/runner.js';
 import { verifyRun } from '../../src/pipeline/verify.js';
 import { currentEngine } from '../../src/pipeline/provenance.js';
+import { acquireLock } from '../../src/pipeline/lock.js';
 import { artifactDir } from '../../src/pipeline/artifacts.js';
 import { EVALUATION_FILES, ORIGINAL_ROW, readPredictions } from '../../src/pipeline/evaluate.js';
 
@@ -51,6 +52,22 @@ test('quick demo: sane results, a complete report, and an unchanged rerun', () =
     for (const a of [c.accuracy.original, c.accuracy.generic, c.accuracy.own]) assert.ok(a.top1 >= 0 && a.top1 <= 1);
   }
   for (const row of results.crossEvaluation.top1) for (const v of row) assert.ok(v >= 0 && v <= 1);
+  // Every estimate carries a 95% interval that contains it.
+  const inside = (v: number, [lo, hi]: [number, number], what: string) => assert.ok(lo <= v + 1e-12 && v <= hi + 1e-12, `${what}: ${v} outside [${lo}, ${hi}]`);
+  for (const c of results.classifiers) for (const [k, a] of Object.entries(c.accuracy)) inside(a.top1, a.ci95.top1, `${c.name} ${k}`);
+  const cx = results.crossEvaluation;
+  cx.top1.forEach((row, i) => row.forEach((v, j) => inside(v, cx.ci95.top1[i][j], `cross ${i},${j}`)));
+  cx.delta.forEach((row, i) => row.forEach((v, j) => inside(v, cx.ci95.delta[i][j], `delta ${i},${j}`)));
+  for (const a of results.autoencoders) {
+    inside(a.psnr, a.ci95.psnr, `${a.name} PSNR`);
+    inside(a.intraNmi, a.ci95.intraNmi, `${a.name} intra-NMI`);
+    inside(a.interNmi, a.ci95.interNmi, `${a.name} inter-NMI`);
+  }
+  for (const c of results.noise!.classifiers) c.gain.forEach((g, k) => inside(g, c.ci95.gain[k], `${c.name} noise gain`));
+  assert.equal(results.order.resamples, 1000);
+  assert.equal(results.order.pairs.length, 1);
+  assert.match(first.stdout, /\[95% bootstrap intervals, 1000 resamples\]/);
+  assert.match(first.stdout, /Order vs accuracy: /);
   const generic = results.autoencoders.find((a) => a.name === 'A_S')!;
   // Better than chance: a reconstruction that ignored its input would share ~no information with it.
   assert.ok(generic.intraNmi > 0.2, `A_S intra-NMI ${generic.intraNmi}`);
@@ -117,6 +134,13 @@ test('two reports at once keep a complete report; status, verify and report see 
     assert.deepEqual(files(), complete, `trial ${trial}`);
     assert.ok(!readdirSync(dir).some((n) => n.startsWith('report.')), 'no staging folder left');
   }
+  // While another process writes in the run (here: this one holds its lock), report refuses and leaves the report alone.
+  const held = acquireLock(join(dir, 'lock'), 'a test holding the run');
+  const refused = await cliAsync('report', dir);
+  held.release();
+  assert.equal(refused.status, 1);
+  assert.match(refused.stderr, new RegExp(`^s2snets: error: .* is in use by process ${process.pid} \\(a test holding the run, since .*\\); wait for it to finish or stop it\n$`));
+  assert.deepEqual(files(), complete);
   // A later command of part of the graph: report and status still see the evaluation.
   const train = cliRun('train-classifier', '--quick', '--device', 'cpu', '--run-dir', dir);
   assert.equal(train.status, 0, train.stderr);
