@@ -5,6 +5,7 @@ import type { JobSpec } from './jobs.js';
 import { runJobs, runLockPath, type EngineChange, type ProgressEvent } from './runner.js';
 import { experimentJobs } from './experiment.js';
 import { evaluationJob } from './evaluate.js';
+import { replicatesJob } from './replicates.js';
 import { renderRunReport, reportDir } from './publish.js';
 import { checkInputs } from './preflight.js';
 import { withLock } from './lock.js';
@@ -78,14 +79,17 @@ function forward(progress: ProgressSink): (e: ProgressEvent) => void {
  */
 export async function runExperiment(plan: ExperimentPlan, runDir: string, stage: Stage, progress: ProgressSink, options: ExperimentOptions = {}): Promise<ExperimentResult> {
   await checkInputs(plan, runDir);
-  const jobs = experimentJobs(plan);
-  const evaluation = evaluationJob(plan, jobs);
+  // Replicate r retrains the seed-dependent stages with seed + r; replicate 0 is the run itself.
+  const replicates = Array.from({ length: plan.repeats }, (_, r) => experimentJobs(plan, r));
+  const jobs = replicates[0];
+  const evaluations = replicates.map((js, r) => evaluationJob(plan, js, r));
+  const analysed = plan.repeats > 1 ? [replicatesJob(plan, evaluations)] : evaluations;
   const targets: Record<Stage, JobSpec<any>[]> = {
-    classifiers: [...jobs.classifiers.values()],
-    pretrain: [jobs.reconstructions.get('A_S')!],
-    finetune: [...jobs.finetunes.values()],
-    evaluate: [evaluation],
-    report: [evaluation],
+    classifiers: replicates.flatMap((js) => [...js.classifiers.values()]),
+    pretrain: replicates.map((js) => js.reconstructions.get('A_S')!),
+    finetune: replicates.flatMap((js) => [...js.finetunes.values()]),
+    evaluate: analysed,
+    report: analysed,
   };
   const t0 = Date.now();
   // Held across the jobs and the report, so no `report` can interleave.
