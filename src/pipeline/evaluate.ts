@@ -79,7 +79,13 @@ export interface Evaluation {
 /** 2: intervals, order confidence, claims and noise robustness. */
 export const EVALUATION_FORMAT = 2;
 
-/** The per-image predictions of an accuracy grid as stored plain data. */
+/**
+ * The per-image predictions of an accuracy grid as stored plain data (predictions.json).
+ *
+ * @param grid accuracyGrid's result.
+ * @example
+ * writeFileAtomic(join(dir, EVALUATION_FILES.predictions), JSON.stringify(storedPredictions(grid)));
+ */
 export function storedPredictions(grid: AccuracyGrid): StoredPredictions {
   const plain = (p: ImagePredictions) => ({ top1: Array.from(p.top1), top5Hit: p.top5Hit ? (Array.from(p.top5Hit) as (0 | 1)[]) : null });
   const row = (ps: ImagePredictions[]) => Object.fromEntries(grid.columns.map((c, j) => [c, plain(ps[j])]));
@@ -155,6 +161,12 @@ async function noiseRobustness(
  * The paper's claims that the order follows neither accuracy nor network size: Kendall's tau of
  * each classifier's position in the ranking (first = highest) against its accuracy on the
  * originals and against its parameter count, with exact permutation p-values.
+ *
+ * @param order The order (its ranking, first = highest).
+ * @param classifiers Names, parameter counts and accuracies on the originals.
+ * @param seed Seed of the Monte Carlo permutations (beyond 8 classifiers).
+ * @example
+ * orderClaims(order, evaluation.classifiers, plan.seed).orderVsAccuracy.p;
  */
 export function orderClaims(order: Pick<TotalOrder, 'ranking'>, classifiers: Pick<ClassifierResult, 'name' | 'parameters' | 'accuracy'>[], seed: number): Results['claims'] {
   const position = classifiers.map((c) => classifiers.length - order.ranking.indexOf(c.name));

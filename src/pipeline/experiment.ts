@@ -112,13 +112,25 @@ export interface ExperimentJobs {
 /**
  * The training seeds of replicate `replicate` (0 .. plan.repeats - 1): the fine-tunes always take
  * seed + replicate; the classifiers and A_S too when plan.repeatAll, else the base seed.
+ *
+ * @param plan The run's plan.
+ * @param replicate 0 for the run itself.
+ * @example
+ * replicateSeeds({ ...quickPlan(), seed: 5 }, 2); // { classifiers: 5, ae: 5, finetune: 7 }
  */
 export function replicateSeeds(plan: ExperimentPlan, replicate: number): { classifiers: number; ae: number; finetune: number } {
   const shared = plan.repeatAll ? plan.seed + replicate : plan.seed;
   return { classifiers: shared, ae: shared, finetune: plan.seed + replicate };
 }
 
-/** ' seed N' for replicates other than the first, so that their jobs are told apart in progress and status. */
+/**
+ * ' seed N' for jobs trained with another seed than the plan's, so that replicates are told apart in progress and status.
+ *
+ * @param plan The run's plan.
+ * @param seed The job's training seed.
+ * @example
+ * `finetune[lenet5]${replicateTag(plan, plan.seed + 1)}`; // 'finetune[lenet5] seed 1' when plan.seed is 0
+ */
 export function replicateTag(plan: ExperimentPlan, seed: number): string {
   return seed === plan.seed ? '' : ` seed ${seed}`;
 }

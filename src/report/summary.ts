@@ -78,9 +78,13 @@ export function replicateSummary(rep: NonNullable<Results['replicates']>): strin
   const rankings = rep.rankings.map((x) => `  ${x.ranking.join(' > ')}: ${x.seeds} of ${k} seeds (total in ${x.total})`);
   const relations = rep.relations.map((x) => `  ${x.a} above ${x.b}: ${x.aAbove}/${k}; ${x.b} above ${x.a}: ${x.bAbove}/${k}; neither established: ${x.neither}/${k}`);
   const w = rep.kendallW === null ? 'undefined (every ranking all ties)' : rep.kendallW.toFixed(3);
+  // The figures that moved most between seeds (all of them: results.json and the report).
+  const moved = [...rep.figures].sort((a, b) => b.sd - a.sd).filter((f) => f.sd > 0).slice(0, 8);
+  const spread = moved.map((f) => `  ${f.measure}, ${f.subject}: mean ${f.mean.toFixed(4)}, sd ${f.sd.toFixed(4)} (${f.values.map((v) => v.toFixed(4)).join(', ')})`);
   return [
     `Replicates: seeds ${rep.seeds.join(', ')} (${rep.repeatAll ? 'classifiers, A_S and fine-tunes' : 'fine-tunes'} retrained per seed); Kendall's W of the rankings ${w}`,
     ...rankings,
     ...relations,
+    ...(moved.length ? [`Largest standard deviations across seeds, in each figure's own unit (${moved.length} of ${rep.figures.length} figures):`, ...spread] : [`Every figure is the same in every seed (${rep.figures.length} figures).`]),
   ].join('\n');
 }
