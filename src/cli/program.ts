@@ -96,7 +96,7 @@ function withExperimentOptions(cmd: Command): Command {
 }
 
 function planFrom(f: ExperimentFlags): { plan: ExperimentPlan; runDir: string } {
-  const base = f.quick ? quickPlan() : defaultPlan({ dataset: f.dataset });
+  const base = f.quick ? quickPlan({ dataset: f.dataset }) : defaultPlan({ dataset: f.dataset });
   const plan: ExperimentPlan = {
     ...base,
     dataset: f.dataset,

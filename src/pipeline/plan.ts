@@ -154,7 +154,8 @@ export function defaultPlan(overrides: Partial<ExperimentPlan> = {}): Experiment
 
 /** A few-minute version for tests and smoke runs: little data, few steps, two classifiers. */
 export function quickPlan(overrides: Partial<ExperimentPlan> = {}): ExperimentPlan {
-  const base = defaultPlan();
+  // The dataset decides dataset-specific defaults (the A_S PSNR floor).
+  const base = defaultPlan(overrides.dataset === undefined ? {} : { dataset: overrides.dataset });
   return {
     ...base,
     classifiers: zooEntries(['lenet5', 'resnet']),
@@ -217,7 +218,7 @@ export function derivedNames(files: (string | null)[]): (string | null)[] {
 
 /** The plan a configuration file describes (see config.ts for its fields and defaults). */
 export function planFromConfig(cfg: ExperimentConfig, device: string): ExperimentPlan {
-  const base = cfg.quick ? quickPlan() : defaultPlan(typeof cfg.dataset === 'string' ? { dataset: cfg.dataset } : {});
+  const base = (cfg.quick ? quickPlan : defaultPlan)(typeof cfg.dataset === 'string' ? { dataset: cfg.dataset } : {});
   const dataset: DatasetSpec =
     typeof cfg.dataset === 'string'
       ? cfg.dataset
