@@ -5,7 +5,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { resolve } from 'node:path';
 import { engineInfo, resolveDevice } from '../engine/index.js';
 import { ZOO_NAMES } from '../models/classifiers.js';
-import { defaultPlan, planFromConfig, quickPlan, zooEntries, DEMO_CLASSIFIERS, type DatasetChoice, type ExperimentPlan } from '../pipeline/plan.js';
+import { defaultPlan, planFromConfig, quickPlan, zooEntries, DEMO_CLASSIFIERS, DATASET_CHOICES, type DatasetChoice, type ExperimentPlan } from '../pipeline/plan.js';
 import { loadConfig } from '../pipeline/config.js';
 import { runExperiment, type ExperimentOptions, type Stage } from '../pipeline/run.js';
 import { renderRunReport, reportDir } from '../pipeline/publish.js';
@@ -15,6 +15,8 @@ import { formatSummary } from '../report/index.js';
 import { ProgressReporter } from './progress.js';
 import { formatCheck, formatExperiment } from './results.js';
 import { formatStatus } from './status.js';
+import { formatValidation } from './validate.js';
+import { runValidation } from '../pipeline/validate.js';
 import { addServeCommand } from './serve.js';
 import { newProgram, runProgram } from './run-program.js';
 import { inspectModelFile } from '../import/inspect.js';
@@ -52,6 +54,8 @@ interface ExperimentFlags {
   epochs?: number;
   aeWeights?: string;
   pretrainEpochs?: number;
+  pretrainSteps?: number;
+  untilConverged: boolean;
   targets?: 'labels' | 'predictions';
   trainWholeAe?: boolean;
   autocast?: 'bfloat16' | 'float16';
@@ -69,7 +73,7 @@ const ACCEPT_ENGINE_CHANGE = [
 
 function withExperimentOptions(cmd: Command): Command {
   return cmd
-    .addOption(new Option('--dataset <name>', 'built-in dataset').choices(['mnist', 'fashion-mnist']).default('mnist'))
+    .addOption(new Option('--dataset <name>', 'built-in dataset').choices([...DATASET_CHOICES]).default('mnist'))
     .option('--quick', 'a small, fast configuration (for smoke tests)')
     .option('--run-dir <dir>', 'where jobs, artifacts and the report go (default: runs/<dataset>[-quick])')
     .addOption(new Option('--device <device>', 'cpu, cuda, cuda:N or auto').default('auto'))
@@ -78,7 +82,9 @@ function withExperimentOptions(cmd: Command): Command {
     .option('--epochs <n>', 'classifier training epochs', positiveInt)
     .option('--ae-weights <file>', "start A_S from these SegNet weights (the authors' .pth/.pt, or a .safetensors A_S of an earlier run)")
     .option('--pretrain-epochs <n>', 'A_S pretraining epochs (0: take --ae-weights unchanged)', nonNegativeInt)
-    .option('--finetune-steps <n>', 'decoder fine-tuning steps per classifier', positiveInt)
+    .option('--pretrain-steps <n>', 'A_S pretraining runs at least this many steps (default 1000)', nonNegativeInt)
+    .option('--finetune-steps <n>', 'decoder fine-tuning step budget per classifier (default 600)', positiveInt)
+    .option('--no-until-converged', 'fine-tune for exactly --finetune-steps steps instead of stopping once converged')
     .addOption(new Option('--targets <kind>', "fine-tuning targets: true 'labels' (paper) or the classifier's own 'predictions'").choices(['labels', 'predictions']))
     .option('--train-whole-ae', 'fine-tune encoder and decoder (the paper freezes the encoder)')
     .addOption(new Option('--autocast <dtype>', 'mixed precision for fine-tuning').choices(['bfloat16', 'float16']))
@@ -94,7 +100,7 @@ function withExperimentOptions(cmd: Command): Command {
 }
 
 function planFrom(f: ExperimentFlags): { plan: ExperimentPlan; runDir: string } {
-  const base = f.quick ? quickPlan() : defaultPlan({ dataset: f.dataset });
+  const base = f.quick ? quickPlan({ dataset: f.dataset }) : defaultPlan({ dataset: f.dataset });
   const plan: ExperimentPlan = {
     ...base,
     dataset: f.dataset,
@@ -105,12 +111,13 @@ function planFrom(f: ExperimentFlags): { plan: ExperimentPlan; runDir: string } 
     repeatAll: f.repeatAll ?? base.repeatAll,
     // --epochs applies to every classifier, the small ones' longer defaults included.
     classifierTraining: f.epochs === undefined ? base.classifierTraining : { ...base.classifierTraining, epochs: f.epochs, epochsFor: {} },
-    ae: { ...base.ae, epochs: f.pretrainEpochs ?? base.ae.epochs, weights: f.aeWeights === undefined ? undefined : resolve(f.aeWeights) },
+    ae: { ...base.ae, epochs: f.pretrainEpochs ?? base.ae.epochs, minSteps: f.pretrainSteps ?? base.ae.minSteps, weights: f.aeWeights === undefined ? undefined : resolve(f.aeWeights) },
     finetune: {
       ...base.finetune,
       steps: f.finetuneSteps ?? base.finetune.steps,
       targets: f.targets ?? base.finetune.targets,
       trainWholeAe: f.trainWholeAe ?? base.finetune.trainWholeAe,
+      convergence: f.untilConverged ? base.finetune.convergence : null,
       speed: { autocast: f.autocast, channelsLast: f.channelsLast, foldClassifierBn: f.foldBn },
     },
   };
@@ -175,6 +182,25 @@ withExperimentOptions(program.command('finetune').description("fine-tune one AE 
   });
 
 withExperimentOptions(program.command('evaluate').description('accuracy, cross-evaluation matrix, total order, NMI, histograms, grid artifacts (and the report)')).action((f: ExperimentFlags) => runStage('evaluate', f));
+
+program
+  .command('validate')
+  .description('run both planted datasets end to end and check that each S2S autoencoder keeps the signal its classifier must use (exit code 1 if not)')
+  .option('--quick', 'smaller runs (two classifiers, fewer images and steps)')
+  .option('--run-dir <dir>', 'where the two runs go (default: runs/validate[-quick])')
+  .addOption(new Option('--device <device>', 'cpu, cuda, cuda:N or auto').default('auto'))
+  .option('--seed <n>', 'random seed', nonNegativeInt, 0)
+  .action(async (f: { quick?: boolean; runDir?: string; device: string; seed: number }) => {
+    const progress = new ProgressReporter();
+    let report;
+    try {
+      report = await runValidation({ runDir: resolve(f.runDir ?? `runs/validate${f.quick ? '-quick' : ''}`), quick: f.quick ?? false, device: resolveDevice(f.device), seed: f.seed }, progress);
+    } finally {
+      progress.stop();
+    }
+    process.stdout.write(`${formatValidation(report)}\n`);
+    if (!report.passed) process.exitCode = 1;
+  });
 
 program
   .command('run')

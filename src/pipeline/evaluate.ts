@@ -23,6 +23,9 @@ import {
   type BootstrapOptions,
   type Interval,
   channelHistogramsEach,
+  colourShift,
+  periodicArtifacts,
+  plantedRetention,
   accuracyGrid,
   crossMatrixOf,
   gridEnergy,
@@ -45,6 +48,7 @@ import { EVALUATION_FILES, ORIGINAL_ROW, ReportSourceError, readPredictions, typ
 export { EVALUATION_FILES, ORIGINAL_ROW, ReportSourceError, readPredictions, type EvaluationOutput, type StoredPredictions };
 import type { Accuracy, AccuracyGrid, ImagePredictions } from '../analysis/accuracy.js';
 
+import type { FinetuneSummary } from './experiment.js';
 
 export interface Evaluation {
   /** Layout of evaluation.json; readEvaluation refuses older ones. */
@@ -58,6 +62,10 @@ export interface Evaluation {
   plan: ExperimentPlan;
   classifiers: ClassifierResult[];
   autoencoders: AutoencoderResult[];
+  /** On a planted dataset: how each AE keeps the planted colour and shape (`originals`: the measure on the originals themselves). */
+  planted: Results['planted'];
+  /** How each decoder fine-tune ended (see train/finetune.ts). */
+  finetunes: ({ classifier: string } & FinetuneSummary)[];
   crossEvaluation: CrossEvaluation;
   order: TotalOrder;
   bootstrap: Results['bootstrap'];
@@ -71,7 +79,13 @@ export interface Evaluation {
 /** 2: intervals, order confidence, claims and noise robustness. */
 export const EVALUATION_FORMAT = 2;
 
-/** The per-image predictions of an accuracy grid as stored plain data. */
+/**
+ * The per-image predictions of an accuracy grid as stored plain data (predictions.json).
+ *
+ * @param grid accuracyGrid's result.
+ * @example
+ * writeFileAtomic(join(dir, EVALUATION_FILES.predictions), JSON.stringify(storedPredictions(grid)));
+ */
 export function storedPredictions(grid: AccuracyGrid): StoredPredictions {
   const plain = (p: ImagePredictions) => ({ top1: Array.from(p.top1), top5Hit: p.top5Hit ? (Array.from(p.top5Hit) as (0 | 1)[]) : null });
   const row = (ps: ImagePredictions[]) => Object.fromEntries(grid.columns.map((c, j) => [c, plain(ps[j])]));
@@ -147,6 +161,12 @@ async function noiseRobustness(
  * The paper's claims that the order follows neither accuracy nor network size: Kendall's tau of
  * each classifier's position in the ranking (first = highest) against its accuracy on the
  * originals and against its parameter count, with exact permutation p-values.
+ *
+ * @param order The order (its ranking, first = highest).
+ * @param classifiers Names, parameter counts and accuracies on the originals.
+ * @param seed Seed of the Monte Carlo permutations (beyond 8 classifiers).
+ * @example
+ * orderClaims(order, evaluation.classifiers, plan.seed).orderVsAccuracy.p;
  */
 export function orderClaims(order: Pick<TotalOrder, 'ranking'>, classifiers: Pick<ClassifierResult, 'name' | 'parameters' | 'accuracy'>[], seed: number): Results['claims'] {
   const position = classifiers.map((c) => classifiers.length - order.ranking.indexOf(c.name));
@@ -220,7 +240,7 @@ export function evaluationJob(plan: ExperimentPlan, jobs: ExperimentJobs, replic
       await ctx.progress(0.3, 'noise robustness');
       const noise = await noiseRobustness(plan, jobs, ctx, data, classifiers, boot);
 
-      await ctx.progress(0.5, 'NMI, histograms, grid artifacts');
+      await ctx.progress(0.5, 'NMI, histograms, colour shift, periodic artifacts');
       const original = toImageSet(data.evalOriginal);
       const pixels = new Map(aeNames.map((n) => [n, toImageSet(tidy(() => data.toPixels(recon.get(n)!)))]));
       const nmiOpts = { bins: plan.analysis.nmiBins };
@@ -236,9 +256,20 @@ export function evaluationJob(plan: ExperimentPlan, jobs: ExperimentJobs, replic
           intraNmi: intra.value,
           interNmi: inter.value,
           gridEnergy: gridEnergy(original, set),
+          colourShift: data.channels === 3 ? colourShift(original, set) : null,
+          periodic: periodicArtifacts(original, set),
           ci95: { psnr: psnr.ci95, intraNmi: intra.ci95, interNmi: inter.ci95 },
         };
       });
+      const truth = data.evalTruth;
+      const planted = truth
+        ? {
+            carrier: truth.carrier,
+            originals: plantedRetention(original, original, truth),
+            autoencoders: aeNames.map((n) => ({ name: n, ...plantedRetention(original, pixels.get(n)!, truth) })),
+          }
+        : null;
+      const finetunes = plan.classifiers.map((c) => ({ classifier: c.name, ...ctx.output(jobs.finetunes.get(c.name)!).finetune }));
       const histograms = channelHistogramsEach(original, Object.fromEntries(aeNames.map((n) => [n, pixels.get(n)!])));
       const rows = reconstructionGrid(original, aeNames.map((n) => ({ name: n, images: pixels.get(n)! })), plan.analysis.gridSamples);
 
@@ -258,6 +289,8 @@ export function evaluationJob(plan: ExperimentPlan, jobs: ExperimentJobs, replic
         plan,
         classifiers: evalClassifiers,
         autoencoders,
+        planted,
+        finetunes,
         crossEvaluation,
         order,
         bootstrap: { resamples: plan.analysis.bootstrapResamples, seed: plan.seed, level: CI_LEVEL, method: 'percentile' },

@@ -14,7 +14,14 @@ export interface ReplicatesOutput {
   file: string;
 }
 
-/** Every single-valued figure of an evaluation, named by measure and subject. */
+/**
+ * Every single-valued figure of an evaluation, named by measure and subject: what replicate
+ * seeds are compared on.
+ *
+ * @param e One seed's evaluation.
+ * @example
+ * evaluationFigures(e).find((f) => f.measure === 'top-1 on own S2SNet' && f.subject === 'lenet5')?.value;
+ */
 export function evaluationFigures(e: Evaluation): Figure[] {
   const figures: Figure[] = [];
   for (const c of e.classifiers) {
@@ -38,6 +45,8 @@ export function evaluationFigures(e: Evaluation): Figure[] {
  *
  * @param plan The run's plan (repeats > 1).
  * @param evaluations The evaluation job of each replicate, replicate 0 first.
+ * @example
+ * const aggregate = replicatesJob(plan, [0, 1, 2].map((r) => evaluationJob(plan, experimentJobs(plan, r), r)));
  */
 export function replicatesJob(plan: ExperimentPlan, evaluations: JobSpec<EvaluationOutput>[]): JobSpec<ReplicatesOutput> {
   return {
@@ -62,7 +71,10 @@ export const REPLICATES_FILE = 'replicates.json';
 /**
  * The aggregate of a finished replicates job.
  *
- * @throws ReportSourceError when the file is missing.
+ * @param dir The replicates job's artifact directory.
+ * @throws ReportSourceError when the file is missing or unreadable.
+ * @example
+ * readReplicates(artifactDir(runDir, key)).kendallW;
  */
 export function readReplicates(dir: string): ReplicateSummary & { repeatAll: boolean } {
   try {

@@ -193,4 +193,25 @@ test('bad options exit non-zero with a message', () => {
   assert.match(missing.stderr, /s2snets: error: .*no run here/);
 });
 
+test('--repeats 2 reruns only the fine-tunes with seed 1, reuses the rest and aggregates the two seeds', () => {
+  const dir = join(root, 'straight');
+  const r = spawnSync(process.execPath, [cli, 'demo', '--quick', '--device', 'cpu', '--run-dir', dir, '--repeats', '2'], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  // Seed 1: two fine-tunes, their two reconstructions, an evaluation, and the aggregate; the classifiers and A_S are reused.
+  assert.match(r.stdout, /6 job\(s\) ran, 9 reused/);
+  const results = validateResults(JSON.parse(readFileSync(join(dir, 'report', 'results.json'), 'utf8')));
+  const rep = results.replicates!;
+  assert.deepEqual(rep.seeds, [0, 1]);
+  assert.equal(rep.repeatAll, false);
+  const original = rep.figures.find((f) => f.measure === 'top-1 on original' && f.subject === 'lenet5')!;
+  assert.equal(original.sd, 0, 'the classifiers are shared, so their accuracy on the originals is the same');
+  assert.equal(original.values[0], results.classifiers[0].accuracy.original.top1);
+  const own = rep.figures.find((f) => f.measure === 'top-1 on own S2SNet' && f.subject === 'lenet5')!;
+  assert.equal(own.values[0], results.classifiers[0].accuracy.own.top1, 'seed 0 is the run itself');
+  assert.equal(rep.rankings.reduce((n, x) => n + x.seeds, 0), 2);
+  assert.equal(rep.relations.length, 1);
+  assert.match(r.stdout, /Replicates: seeds 0, 1 \(fine-tunes retrained per seed\)/);
+  assert.match(readFileSync(join(dir, 'report', 'report.html'), 'utf8'), /<h2>Replicate seeds<\/h2>/);
+});
+
 test.after(() => rmSync(root, { recursive: true, force: true }));
