@@ -10,6 +10,8 @@ import { defaultPlan, planFromConfig, quickPlan, zooEntries, DEMO_CLASSIFIERS, t
 import { loadConfig } from '../pipeline/config.js';
 import { runExperiment, rebuildRunReport, type Stage } from '../pipeline/run.js';
 import { status } from '../pipeline/runner.js';
+import { defaultJobs } from '../pipeline/job-process.js';
+import { runWorker } from '../pipeline/distributed.js';
 import { ProgressReporter } from './progress.js';
 import { formatStatus } from './status.js';
 
@@ -48,10 +50,19 @@ interface ExperimentFlags {
   autocast?: 'bfloat16' | 'float16';
   channelsLast?: boolean;
   foldBn?: boolean;
+  jobs?: number;
+  redis?: string;
+}
+
+/** Options that choose where jobs run (every command that runs jobs has them). */
+function withExecutionOptions(cmd: Command): Command {
+  return cmd
+    .option('--jobs <n>', 'jobs at once, each in its own process with its share of the CPU threads (default: 2 on CPU with 2+ cores, 1 on CUDA)', positiveInt)
+    .option('--redis <url>', 'run the jobs on the workers of this Redis (s2snets worker --redis URL); the run directory must be on a file system they share');
 }
 
 function withExperimentOptions(cmd: Command): Command {
-  return cmd
+  return withExecutionOptions(cmd)
     .addOption(new Option('--dataset <name>', 'built-in dataset').choices(['mnist', 'fashion-mnist']).default('mnist'))
     .option('--quick', 'a small, fast configuration (for smoke tests)')
     .option('--run-dir <dir>', 'where jobs, artifacts and the report go (default: runs/<dataset>[-quick])')
@@ -100,7 +111,7 @@ async function runStage(stage: Stage, f: ExperimentFlags, only?: string): Promis
   const { plan, runDir } = planFrom(f);
   if (only) plan.classifiers = zooEntries([only]);
   const progress = new ProgressReporter();
-  const summary = await runExperiment(plan, runDir, stage, progress);
+  const summary = await runExperiment(plan, runDir, stage, progress, { jobs: f.jobs ?? defaultJobs(plan.device), redis: f.redis });
   progress.stop();
   process.stdout.write(`${summary}\n`);
 }
@@ -151,16 +162,36 @@ withExperimentOptions(program.command('finetune').description("fine-tune one AE 
 
 withExperimentOptions(program.command('evaluate').description('accuracy, cross-evaluation matrix, total order, NMI, histograms, grid artifacts (and the report)')).action((f: ExperimentFlags) => runStage('evaluate', f));
 
-program
-  .command('run')
+withExecutionOptions(program.command('run'))
   .description('run the experiment a JSON configuration file describes (image folders, ONNX classifiers, ...)')
   .argument('<config.json>')
-  .action(async (path: string) => {
+  .action(async (path: string, f: { jobs?: number; redis?: string }) => {
     const cfg = loadConfig(path);
     const progress = new ProgressReporter();
-    const summary = await runExperiment(planFromConfig(cfg, resolveDevice(cfg.device)), resolve(cfg.runDir), 'report', progress);
+    const plan = planFromConfig(cfg, resolveDevice(cfg.device));
+    const summary = await runExperiment(plan, resolve(cfg.runDir), 'report', progress, { jobs: f.jobs ?? defaultJobs(plan.device), redis: f.redis });
     progress.stop();
     process.stdout.write(`${summary}\n`);
+  });
+
+program
+  .command('worker')
+  .description('take jobs from a Redis queue and run them (the run directories of the submitters must be on a file system this machine shares, at the same path)')
+  .requiredOption('--redis <url>', 'the Redis the submitters use, e.g. redis://10.0.0.5:6379')
+  .option('--concurrency <k>', 'jobs at once, each in its own process with its share of the CPU threads', positiveInt, 1)
+  .addOption(new Option('--device <device>', "auto, cpu (hide GPUs), cuda or cuda:N (this worker's GPU); jobs run on their plan's device").default('auto'))
+  .option('--stall-timeout <s>', "seconds after which a silent worker's job is given to another worker", positiveInt, 30)
+  .action(async (f: { redis: string; concurrency: number; device: string; stallTimeout: number }) => {
+    const stop = new AbortController();
+    let signals = 0;
+    const onSignal = (sig: NodeJS.Signals) => {
+      if (++signals > 1) process.exit(sig === 'SIGTERM' ? 143 : 130);
+      process.stderr.write(`\n${sig}: taking no more jobs; the running ones finish (press again to stop now: other workers take them over from their checkpoints)\n`);
+      stop.abort();
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    await runWorker({ redis: f.redis, concurrency: f.concurrency, device: f.device, stallTimeoutS: f.stallTimeout, signal: stop.signal, log: (line) => process.stdout.write(`${line}\n`) });
   });
 
 program

@@ -1,8 +1,11 @@
 // Runs an experiment up to a stage in a run directory and returns the terminal summary.
 import type { JobSpec } from './jobs.js';
 import { runJobs, type ProgressEvent, type RunReport } from './runner.js';
-import { experimentJobs, type ClassifierOutput } from './experiment.js';
-import { evaluationJob } from './evaluate.js';
+import type { ClassifierOutput } from './experiment.js';
+import { experimentGraph } from './graph.js';
+import { processBackend } from './job-process.js';
+import { bullmqBackend } from './distributed.js';
+import type { JobBackend } from './execute.js';
 import { renderRunReport } from './publish.js';
 import { checkInputs } from './preflight.js';
 import type { ExperimentPlan } from './plan.js';
@@ -42,10 +45,33 @@ function classifierSummary(plan: ExperimentPlan, report: RunReport, jobs: Map<st
   return lines.join('\n');
 }
 
-export async function runExperiment(plan: ExperimentPlan, runDir: string, stage: Stage, progress: ProgressSink): Promise<string> {
+/** Where the jobs run: `jobs` local job processes at once (1: in this process), or on the workers of a Redis queue. */
+export interface ExecutionOptions {
+  jobs?: number;
+  redis?: string;
+}
+
+/** The backend for the options: none (the runner's in-process default) for one local job at a time. */
+async function backendFor(plan: ExperimentPlan, runDir: string, opts: ExecutionOptions): Promise<JobBackend | undefined> {
+  if (opts.redis) return bullmqBackend(opts.redis, plan, runDir);
+  return (opts.jobs ?? 1) > 1 ? processBackend(plan, runDir, opts.jobs!) : undefined;
+}
+
+/**
+ * Runs the jobs a stage needs and returns the terminal summary.
+ * @param plan the experiment
+ * @param runDir the run directory (store, artifacts, report)
+ * @param stage how far to go
+ * @param progress receives progress and log lines
+ * @param execution local job processes (`jobs`) or a Redis queue's workers (`redis`)
+ * @throws the input checks' errors before any job; JobFailedError, RunInterruptedError from the runner; RedisUnreachableError
+ * @example
+ * await runExperiment(quickPlan(), 'runs/q', 'report', sink, { jobs: 2 });
+ */
+export async function runExperiment(plan: ExperimentPlan, runDir: string, stage: Stage, progress: ProgressSink, execution: ExecutionOptions = {}): Promise<string> {
   await checkInputs(plan);
-  const jobs = experimentJobs(plan);
-  const evaluation = evaluationJob(plan, jobs);
+  const jobs = experimentGraph(plan);
+  const evaluation = jobs.evaluation;
   const targets: Record<Stage, JobSpec<any>[]> = {
     classifiers: [...jobs.classifiers.values()],
     pretrain: [jobs.reconstructions.get('A_S')!],
@@ -54,7 +80,8 @@ export async function runExperiment(plan: ExperimentPlan, runDir: string, stage:
     report: [evaluation],
   };
   const t0 = Date.now();
-  const done = await runJobs(runDir, targets[stage], { onProgress: forward(progress), config: plan as never });
+  const backend = await backendFor(plan, runDir, execution);
+  const done = await runJobs(runDir, targets[stage], { onProgress: forward(progress), config: plan as never, backend });
   const seconds = (Date.now() - t0) / 1000;
   const parts = [`run directory: ${runDir} (${done.ran.length} job(s) ran, ${done.reused.length} reused, ${seconds.toFixed(0)}s)`];
   if (stage === 'classifiers') parts.push(classifierSummary(plan, done, jobs.classifiers));
