@@ -89,7 +89,8 @@ export function runJobProcess(request: JobProcessRequest, opts: { threads: numbe
 
 /**
  * How many jobs run at once by default: one on a GPU (jobs would compete for its memory), else
- * one per core, up to 2 (measured on the MNIST demo, see the README).
+ * one per core up to 2: on 2 cores two 1-thread jobs beat one 2-thread job (README), and more
+ * would multiply memory, since every job process loads the data itself.
  * @param device the plan's device
  * @example
  * defaultJobs('cpu') // 2 on a machine with 2 or more cores

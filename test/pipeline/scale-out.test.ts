@@ -134,6 +134,8 @@ test('chaos: 5 workers SIGKILLed at random moments; the run completes with ident
   assertSameAsSequential(dir);
   const ran = workers.flatMap((w) => completions(w.out()));
   assert.equal(new Set(ran).size, ran.length, `a job ran to completion twice: ${ran.join(', ')}`);
+  // Stalled-job recovery handed the killed workers' jobs to others.
+  assert.ok(workers.some((w) => /: started again after \d+ lost worker\(s\), from its checkpoint/.test(w.out())));
 });
 
 test('a job that fails on bad input fails once, with one line in the terminal and the store', { skip: noRedis }, async () => {
