@@ -8,7 +8,7 @@
 #                            no network), from the package root, with dist/ and .devnode/ copied
 #                            there: unpacks Node.js, builds the addon against PyTorch's bundled
 #                            libtorch (CUDA), runs the speed tests, exports torchvision models to
-#                            ONNX and runs dist/bench/gpu.js (ARGS go to it; default: every row,
+#                            ONNX and runs dist/bench/paper.js (ARGS go to it; default: every row,
 #                            --check and a 10,000-step flat-memory run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,7 +26,7 @@ if [[ "${1:-}" == pack ]]; then
   exit 0
 fi
 
-for needed in .devnode/node.xz .devnode/node_modules.tar.xz dist/bench/gpu.js; do
+for needed in .devnode/node.xz .devnode/node_modules.tar.xz dist/bench/paper.js; do
   [[ -e "$needed" ]] || { echo "gpu.sh: $needed is missing; run 'bench/gpu.sh pack' first and carry .devnode and dist" >&2; exit 1; }
 done
 work="$(mktemp -d)"
@@ -44,10 +44,10 @@ echo "== speed and folding tests (CPU)"
 time node --test --test-concurrency=1 dist/test/nn/fuse.test.js dist/test/train/speed.test.js 2>&1 | grep -E '^(not )?ok|^# (pass|fail)' || true
 
 echo "== export torchvision classifiers to ONNX"
-time "$PYTHON" bench/torch_gpu_reference.py export "$work/onnx"
+time "$PYTHON" bench/torch_paper_reference.py export "$work/onnx"
 
 echo "== benchmark"
 args=("$@")
 [[ ${#args[@]} -gt 0 ]] || args=(--check --flat-memory 10000)
-time node dist/bench/gpu.js --onnx-dir "$work/onnx" "${args[@]}"
+time node dist/bench/paper.js --onnx-dir "$work/onnx" "${args[@]}"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true

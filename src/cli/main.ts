@@ -8,11 +8,16 @@ import { engineInfo, resolveDevice } from '../engine/index.js';
 import { ZOO_NAMES } from '../models/classifiers.js';
 import { defaultPlan, planFromConfig, quickPlan, zooEntries, DEMO_CLASSIFIERS, type DatasetChoice, type ExperimentPlan } from '../pipeline/plan.js';
 import { loadConfig } from '../pipeline/config.js';
-import { runExperiment, rebuildRunReport, type Stage } from '../pipeline/run.js';
+import { runExperiment, type ExperimentOptions, type Stage } from '../pipeline/run.js';
+import { renderRunReport, reportDir } from '../pipeline/publish.js';
 import { status } from '../pipeline/runner.js';
 import { defaultJobs } from '../pipeline/job-process.js';
 import { runWorker } from '../pipeline/distributed.js';
+import { toolVersion } from '../pipeline/store.js';
+import { verifyRun } from '../pipeline/verify.js';
+import { formatSummary } from '../report/index.js';
 import { ProgressReporter } from './progress.js';
+import { formatCheck, formatExperiment } from './results.js';
 import { formatStatus } from './status.js';
 
 function positiveInt(v: string): number {
@@ -50,6 +55,7 @@ interface ExperimentFlags {
   autocast?: 'bfloat16' | 'float16';
   channelsLast?: boolean;
   foldBn?: boolean;
+  acceptEngineChange?: boolean;
   jobs?: number;
   redis?: string;
 }
@@ -60,6 +66,11 @@ function withExecutionOptions(cmd: Command): Command {
     .option('--jobs <n>', 'jobs at once, each in its own process with its share of the CPU threads (default: 2 on CPU with 2+ cores, 1 on CUDA)', positiveInt)
     .option('--redis <url>', 'run the jobs on the workers of this Redis (s2snets worker --redis URL); the run directory must be on a file system they share');
 }
+
+const ACCEPT_ENGINE_CHANGE = [
+  '--accept-engine-change',
+  'keep finished jobs made by an engine of another identity (libtorch, BLAS, oneDNN, CPU vector ISA) instead of recomputing them',
+] as const;
 
 function withExperimentOptions(cmd: Command): Command {
   return withExecutionOptions(cmd)
@@ -78,6 +89,7 @@ function withExperimentOptions(cmd: Command): Command {
     .addOption(new Option('--autocast <dtype>', 'mixed precision for fine-tuning').choices(['bfloat16', 'float16']))
     .option('--channels-last', 'channels_last memory format for fine-tuning')
     .option('--fold-bn', "fold the frozen classifier's BatchNorm into its convolutions while fine-tuning")
+    .option(ACCEPT_ENGINE_CHANGE[0], ACCEPT_ENGINE_CHANGE[1])
     .hook('preAction', (command) => {
       const f = command.opts<ExperimentFlags>();
       if (f.pretrainEpochs === 0 && !f.aeWeights) command.error("error: option '--pretrain-epochs 0' needs --ae-weights (pretrained weights to start from)", { exitCode: 2, code: 'commander.usage' });
@@ -107,18 +119,27 @@ function planFrom(f: ExperimentFlags): { plan: ExperimentPlan; runDir: string } 
   return { plan, runDir };
 }
 
+/** Runs a stage with a progress display and prints what it measured. */
+async function runAndPrint(plan: ExperimentPlan, runDir: string, stage: Stage, options: ExperimentOptions): Promise<void> {
+  const progress = new ProgressReporter();
+  try {
+    const jobs = options.jobs ?? defaultJobs(plan.device);
+    process.stdout.write(`${formatExperiment(await runExperiment(plan, runDir, stage, progress, { ...options, jobs }))}\n`);
+  } finally {
+    progress.stop();
+  }
+}
+
 async function runStage(stage: Stage, f: ExperimentFlags, only?: string): Promise<void> {
   const { plan, runDir } = planFrom(f);
   if (only) plan.classifiers = zooEntries([only]);
-  const progress = new ProgressReporter();
-  const summary = await runExperiment(plan, runDir, stage, progress, { jobs: f.jobs ?? defaultJobs(plan.device), redis: f.redis });
-  progress.stop();
-  process.stdout.write(`${summary}\n`);
+  await runAndPrint(plan, runDir, stage, { acceptEngineChange: f.acceptEngineChange, jobs: f.jobs, redis: f.redis });
 }
 
 const program = new Command()
   .name('s2snets')
   .description('What do deep networks like to see? Measure and show the input signal an image classifier uses (S2SNets).')
+  .version(toolVersion(), '-V, --version')
   .showHelpAfterError()
   .exitOverride();
 
@@ -165,13 +186,10 @@ withExperimentOptions(program.command('evaluate').description('accuracy, cross-e
 withExecutionOptions(program.command('run'))
   .description('run the experiment a JSON configuration file describes (image folders, ONNX classifiers, ...)')
   .argument('<config.json>')
-  .action(async (path: string, f: { jobs?: number; redis?: string }) => {
+  .option(ACCEPT_ENGINE_CHANGE[0], ACCEPT_ENGINE_CHANGE[1])
+  .action(async (path: string, f: { acceptEngineChange?: boolean; jobs?: number; redis?: string }) => {
     const cfg = loadConfig(path);
-    const progress = new ProgressReporter();
-    const plan = planFromConfig(cfg, resolveDevice(cfg.device));
-    const summary = await runExperiment(plan, resolve(cfg.runDir), 'report', progress, { jobs: f.jobs ?? defaultJobs(plan.device), redis: f.redis });
-    progress.stop();
-    process.stdout.write(`${summary}\n`);
+    await runAndPrint(planFromConfig(cfg, resolveDevice(cfg.device)), resolve(cfg.runDir), 'report', { acceptEngineChange: f.acceptEngineChange, jobs: f.jobs, redis: f.redis });
   });
 
 program
@@ -196,10 +214,12 @@ program
 
 program
   .command('status')
-  .description('show the job table of a run directory')
+  .description("show the job table of a run directory (every command's jobs; damaged artifacts marked)")
   .argument('<run-dir>')
-  .action((dir: string) => {
-    process.stdout.write(`${formatStatus(status(resolve(dir)))}\n`);
+  .option('--json', 'print the table as JSON')
+  .action((dir: string, f: { json?: boolean }) => {
+    const s = status(resolve(dir));
+    process.stdout.write(f.json ? `${JSON.stringify(s, null, 2)}\n` : `${formatStatus(s)}\n`);
   });
 
 program
@@ -207,7 +227,20 @@ program
   .description("rebuild a run's report from its store alone")
   .argument('<run-dir>')
   .action(async (dir: string) => {
-    process.stdout.write(`${await rebuildRunReport(resolve(dir))}\n`);
+    const runDir = resolve(dir);
+    process.stdout.write(`${formatSummary(await renderRunReport(runDir), resolve(reportDir(runDir), 'report.html'))}\n`);
+  });
+
+program
+  .command('verify')
+  .description('check a run directory: store integrity, artifact checksums, done jobs, report; exit 1 when a problem is found')
+  .argument('<run-dir>')
+  .option('--json', 'print the check as JSON')
+  .action((dir: string, f: { json?: boolean }) => {
+    const runDir = resolve(dir);
+    const check = verifyRun(runDir);
+    process.stdout.write(f.json ? `${JSON.stringify({ runDir, ok: check.problems.length === 0, ...check }, null, 2)}\n` : `${formatCheck(runDir, check)}\n`);
+    if (check.problems.length) process.exitCode = 1;
   });
 
 async function main(): Promise<void> {

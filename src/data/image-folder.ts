@@ -2,7 +2,7 @@
 // count for their class folder; hidden entries and files directly under root are ignored).
 // Classes are the subfolder names in code-point order, as torchvision's ImageFolder sorts them.
 import { createHash } from 'node:crypto';
-import { readdirSync, statSync, type Dirent } from 'node:fs';
+import { readdirSync, realpathSync, statSync, type Dirent } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { extname, join, relative } from 'node:path';
 import { tensor, tidy } from '../engine/index.js';
@@ -53,8 +53,28 @@ function listDir(dir: string): Dirent[] {
   }
 }
 
-function filesUnder(dir: string): string[] {
-  return listDir(dir).flatMap((e) => (e.isDirectory() ? filesUnder(join(dir, e.name)) : e.isFile() ? [join(dir, e.name)] : []));
+/** What an entry is, following symbolic links: class folders and images may be links (a broken one is 'other'). */
+function kindOf(dir: string, e: Dirent): 'dir' | 'file' | 'other' {
+  if (e.isDirectory()) return 'dir';
+  if (e.isFile()) return 'file';
+  if (!e.isSymbolicLink()) return 'other';
+  try {
+    const st = statSync(join(dir, e.name));
+    return st.isDirectory() ? 'dir' : st.isFile() ? 'file' : 'other';
+  } catch {
+    return 'other';
+  }
+}
+
+/** Image files under dir, nested folders included; a linked folder seen before (a link cycle) is not entered again. */
+function filesUnder(dir: string, seen = new Set<string>()): string[] {
+  const real = realpathSync(dir);
+  if (seen.has(real)) return [];
+  seen.add(real);
+  return listDir(dir).flatMap((e) => {
+    const kind = kindOf(dir, e);
+    return kind === 'dir' ? filesUnder(join(dir, e.name), seen) : kind === 'file' ? [join(dir, e.name)] : [];
+  });
 }
 
 function refuseTooFewClasses(root: string, classNames: string[]): void {
@@ -80,7 +100,7 @@ export function scanImageFolder(root: string, opts: Pick<ImageFolderOptions, 'on
   };
   const classNames: string[] = [];
   const files: ImageFolderScan['files'] = [];
-  for (const entry of listDir(root).filter((e) => e.isDirectory())) {
+  for (const entry of listDir(root).filter((e) => kindOf(root, e) === 'dir')) {
     const dir = join(root, entry.name);
     const images: string[] = [];
     for (const file of filesUnder(dir)) {

@@ -163,6 +163,8 @@ interface ZipEntry {
 }
 
 const U32_MAX = 0xffffffff;
+/** Deflate emits at least one bit per 258-byte match: no stream inflates more than ~1032-fold. */
+const DEFLATE_MAX_RATIO = 1032;
 
 /** Reads the central directory of a zip file, checking every offset and size against the file. */
 function readZipEntries(buf: Uint8Array, fail: (why: string) => never): Map<string, ZipEntry> {
@@ -224,7 +226,12 @@ function readZipEntries(buf: Uint8Array, fail: (why: string) => never): Map<stri
           f += 8;
           return v;
         };
-        if (size === U32_MAX) size = take();
+        // The inflated size is not bounded by the file: read it as is (checked against deflate's ratio below).
+        if (size === U32_MAX) {
+          const sizeAt = f;
+          take();
+          size = Number(view.getBigUint64(sizeAt, true));
+        }
         if (compressedSize === U32_MAX) compressedSize = take();
         if (localAt === U32_MAX) localAt = take();
       }
@@ -235,6 +242,9 @@ function readZipEntries(buf: Uint8Array, fail: (why: string) => never): Map<stri
     if (!(dataStart + compressedSize <= buf.length)) fail(`zip entry ${name} (${compressedSize} bytes at offset ${dataStart}) lies outside the ${buf.length}-byte file`);
     if (method !== 0 && method !== 8) fail(`zip entry ${name} uses compression method ${method} (only stored and deflated are supported)`);
     if (method === 0 && compressedSize !== size) fail(`zip entry ${name} is stored but its sizes differ`);
+    if (method === 8 && size > DEFLATE_MAX_RATIO * compressedSize + 1024) {
+      fail(`zip entry ${name} declares ${size} bytes inflated from ${compressedSize} compressed bytes, more than deflate can produce (${DEFLATE_MAX_RATIO}:1): a corrupt file or a zip bomb`);
+    }
     if (entries.has(name)) fail(`zip archive has two entries named ${name}`);
     entries.set(name, { name, method, localAt, dataStart, compressedSize, size });
     at = next;

@@ -158,3 +158,44 @@ export class SegNet extends Module {
     return this.decoder.decode(this.encoder.encode(x));
   }
 }
+
+/**
+ * Memory one training step of a SegNet needs, estimated without building it: parameters with
+ * their gradients and two Adam moments, and per conv layer the activations autograd keeps (conv,
+ * batch-norm and ReLU outputs) for a batch of `batch` images of size x size, float32.
+ * @param config the SegNet's input channels and stages
+ * @param size the side length of the images
+ * @param batch images per step
+ * @example
+ * segnetTrainingBytes({ inChannels: 1, stages: SMALL_STAGES }, 32, 32).bytes // ~60 MB
+ */
+export function segnetTrainingBytes(config: SegNetConfig, size: number, batch: number): { parameters: number; bytes: number } {
+  let parameters = 0;
+  let activations = 0;
+  const conv = (cin: number, cout: number, side: number) => {
+    parameters += 9 * cin * cout + 3 * cout;
+    activations += 3 * batch * cout * side * side;
+  };
+  const sides: number[] = [];
+  let side = size;
+  let cin = config.inChannels;
+  for (const widths of config.stages) {
+    for (const w of widths) {
+      conv(cin, w, side);
+      cin = w;
+    }
+    sides.push(side);
+    side = Math.floor(side / 2);
+  }
+  const rev = [...config.stages].reverse();
+  rev.forEach((widths, i) => {
+    const next = i + 1 < rev.length ? rev[i + 1][rev[i + 1].length - 1] : widths[0];
+    widths.forEach((w, j) => {
+      const cout = j === widths.length - 1 ? next : w;
+      conv(cin, cout, sides[sides.length - 1 - i]);
+      cin = cout;
+    });
+  });
+  parameters += cin * config.inChannels + config.inChannels;
+  return { parameters, bytes: 4 * (4 * parameters + activations) };
+}

@@ -7,6 +7,7 @@ import { dirname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { ArtifactError, artifactDir, commitDir, runLayout, verifyArtifact, type Manifest, type Verification } from './artifacts.js';
 import type { Json } from './jobs.js';
+import type { EngineIdentity } from './provenance.js';
 
 export interface ArtifactStore {
   /** Where the store lives, as other processes name it (here: an absolute directory). */
@@ -20,7 +21,7 @@ export interface ArtifactStore {
   /** Where half-deleted directories go (emptied by the run). */
   readonly trashDir: string;
   /** Seals a staging directory as the artifact of meta.key, replacing any older one. */
-  commit(stagingDir: string, meta: { key: string; job: string; output: Json; metrics: Record<string, Json> }): { manifest: Manifest; manifestSha: string };
+  commit(stagingDir: string, meta: { key: string; job: string; output: Json; metrics: Record<string, Json>; engine?: EngineIdentity }): { manifest: Manifest; manifestSha: string };
   /** Copies a verified artifact from another store into this one (a no-op when it is the same store). */
   adopt(key: string, from: ArtifactStore): Verification;
   /** The directory holding the artifact's files, for readers on this machine. */
@@ -63,7 +64,8 @@ export function directoryStore(runDir: string): ArtifactStore {
       try {
         // Hard links cost nothing on the same file system; artifacts are never modified in place.
         for (const f of source.manifest.files) linkOrCopy(join(from.localDir(key), f.path), join(staging, f.path));
-        const adopted = store.commit(staging, { key, job: source.manifest.job, output: source.manifest.output, metrics: source.manifest.metrics });
+        const { job, output, metrics, engine } = source.manifest;
+        const adopted = store.commit(staging, { key, job, output, metrics, engine });
         if (adopted.manifestSha !== source.manifestSha) throw new ArtifactError(`artifact ${key.slice(0, 12)} changed while it was copied from ${from.location}`);
       } finally {
         rmSync(staging, { recursive: true, force: true });

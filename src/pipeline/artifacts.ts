@@ -20,6 +20,7 @@ import {
 import { dirname, join } from 'node:path';
 import { writeFileAtomic } from '../common/atomic.js';
 import type { Checkpoint, CheckpointFiles, Checkpointer, Json } from './jobs.js';
+import type { EngineIdentity } from './provenance.js';
 
 export class ArtifactError extends Error {
   override name = 'ArtifactError';
@@ -50,6 +51,8 @@ export interface Manifest {
   files: ManifestFile[];
   output: Json;
   metrics: Record<string, Json>;
+  /** The engine that computed the files (absent in artifacts of earlier versions). */
+  engine?: EngineIdentity;
 }
 
 export type Verification = { ok: true; manifest: Manifest; manifestSha: string } | { ok: false; reason: string };
@@ -117,7 +120,7 @@ export function commitDir(
   stagingDir: string,
   finalDir: string,
   trashDir: string,
-  meta: { key: string; job: string; output: Json; metrics: Record<string, Json> },
+  meta: { key: string; job: string; output: Json; metrics: Record<string, Json>; engine?: EngineIdentity },
 ): { manifest: Manifest; manifestSha: string } {
   const tree = listTree(stagingDir);
   if (tree.others.length) throw new ArtifactError(`job '${meta.job}' wrote ${tree.others[0]}, which is not a regular file (artifacts hold files and folders only)`);
@@ -127,7 +130,7 @@ export function commitDir(
     fsyncPath(abs);
     return { path, ...hashFile(abs) };
   });
-  const manifest: Manifest = { format: FORMAT, key: meta.key, job: meta.job, files, output: meta.output ?? null, metrics: meta.metrics };
+  const manifest: Manifest = { format: FORMAT, key: meta.key, job: meta.job, files, output: meta.output ?? null, metrics: meta.metrics, engine: meta.engine };
   const text = JSON.stringify(manifest, null, 1) + '\n';
   writeFileAtomic(join(stagingDir, MANIFEST), text);
   for (const d of tree.dirs) fsyncPath(join(stagingDir, d));
@@ -155,6 +158,21 @@ function parseManifest(text: string): Manifest | string {
     if (!f || typeof f.path !== 'string' || typeof f.sha256 !== 'string' || !Number.isInteger(f.size)) return `${MANIFEST} has a malformed file entry`;
   }
   return obj as Manifest;
+}
+
+/**
+ * The manifest of a committed directory, read without checking its files; null when absent or malformed.
+ * @param dir an artifact or checkpoint directory
+ * @example
+ * readManifest(artifactDir(runDir, key))?.engine
+ */
+export function readManifest(dir: string): Manifest | null {
+  try {
+    const m = parseManifest(readFileSync(join(dir, MANIFEST), 'utf8'));
+    return typeof m === 'string' ? null : m;
+  } catch {
+    return null;
+  }
 }
 
 /** Checks every file of a committed directory against its manifest; the first problem is the reason. */

@@ -91,8 +91,17 @@ export type ExperimentConfig = z.output<typeof ExperimentConfig>;
 
 /** One line: the first problem, with its field path. */
 function describe(error: z.ZodError): string {
-  const issue = error.issues[0];
-  const field = issue.path.length ? issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '') : '(top level)';
+  let issue = error.issues[0];
+  let path = issue.path;
+  // A union whose input matched one branch's shape (e.g. an object for `dataset`) failed inside
+  // that branch: name that field ("dataset.imageSize: must be an integer"), not the whole union.
+  while (issue.code === 'invalid_union') {
+    const branch = issue.errors.find((errs) => errs.length > 0 && errs.every((e) => e.path.length > 0));
+    if (!branch) break;
+    path = [...path, ...branch[0].path];
+    issue = branch[0] as typeof issue;
+  }
+  const field = path.length ? path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '') : '(top level)';
   let message = issue.message;
   if (issue.code === 'unrecognized_keys') message = `unknown field(s) ${issue.keys.map((k) => `'${k}'`).join(', ')}`;
   else if (issue.code === 'invalid_union' && field.startsWith('classifiers')) message = "must be a zoo name, {onnx: path} or {torchscript: path}";

@@ -5,6 +5,7 @@ import { rmSync } from 'node:fs';
 import { createCheckpointer, type Manifest } from './artifacts.js';
 import type { ArtifactStore } from './artifact-store.js';
 import { canonicalJson, jobKey, JobConfigError, type JobContext, type JobSpec, type Json } from './jobs.js';
+import type { EngineIdentity } from './provenance.js';
 
 /** An error as one line: its class name (unless plain Error) and the first line of its message. */
 export const firstLine = (e: unknown): string => {
@@ -37,13 +38,14 @@ export interface Execution {
  * @param deps the manifests of the job's dependencies, by key
  * @param signal aborted to stop the job at its next checkpoint
  * @param events receives progress, log lines, warnings and metrics
+ * @param engine the identity of the engine computing it, recorded in the manifest
  * @throws whatever the job throws (the staging directory is removed), JobConfigError for
  *   non-JSON outputs or a dependency that is not declared
  * @example
- * const done = await executeJob(directoryStore(runDir), job, deps, signal, events);
+ * const done = await executeJob(directoryStore(runDir), job, deps, signal, events, currentEngine());
  * done.manifest.output // what job.run returned
  */
-export async function executeJob(store: ArtifactStore, job: JobSpec<unknown>, deps: Map<string, Manifest>, signal: AbortSignal, events: JobEvents): Promise<Execution> {
+export async function executeJob(store: ArtifactStore, job: JobSpec<unknown>, deps: Map<string, Manifest>, signal: AbortSignal, events: JobEvents, engine: EngineIdentity): Promise<Execution> {
   const key = jobKey(job);
   const depKey = (dep: JobSpec<unknown>) => {
     const k = jobKey(dep);
@@ -77,7 +79,7 @@ export async function executeJob(store: ArtifactStore, job: JobSpec<unknown>, de
   try {
     const output = ((await job.run(ctx)) ?? null) as Json;
     canonicalJson(output, `output of job '${job.name}'`);
-    const committed = store.commit(staging, { key, job: job.name, output, metrics });
+    const committed = store.commit(staging, { key, job: job.name, output, metrics, engine });
     rmSync(checkpointDir, { recursive: true, force: true });
     return { ...committed, durationS: (performance.now() - started) / 1000 };
   } finally {
@@ -112,13 +114,14 @@ export interface JobBackend {
 /**
  * Runs one job at a time in the calling process (the sequential runner).
  * @param store where artifacts go
+ * @param engine the engine identity recorded in the artifacts
  * @example
- * await runJobs(runDir, targets, { backend: inProcessBackend(directoryStore(runDir)) });
+ * await runJobs(runDir, targets, { backend: inProcessBackend(directoryStore(runDir), currentEngine()) });
  */
-export function inProcessBackend(store: ArtifactStore): JobBackend {
+export function inProcessBackend(store: ArtifactStore, engine: EngineIdentity): JobBackend {
   return {
     slots: 1,
-    run: (r) => executeJob(store, r.job, r.deps, r.signal, r.events),
+    run: (r) => executeJob(store, r.job, r.deps, r.signal, r.events, engine),
     close: async () => {},
   };
 }

@@ -6,6 +6,7 @@ import { directoryStore } from './artifact-store.js';
 import { executeJob, firstLine } from './execute.js';
 import { findJob } from './graph.js';
 import { jobKey } from './jobs.js';
+import { currentEngine } from './provenance.js';
 import type { JobProcessMessage, JobProcessRequest } from './job-process.js';
 
 const controller = new AbortController();
@@ -29,7 +30,7 @@ async function run(request: JobProcessRequest): Promise<JobProcessMessage> {
       log: (message) => send({ type: 'log', message }),
       warning: (message) => send({ type: 'warning', message }),
       metrics: (metrics) => send({ type: 'metrics', metrics }),
-    });
+    }, currentEngine());
     return { type: 'done', execution };
   } catch (e) {
     return controller.signal.aborted ? { type: 'interrupted' } : { type: 'failed', error: firstLine(e) };

@@ -1,7 +1,7 @@
 // The fully resolved settings of one experiment run: every default filled in, every choice the
 // paper leaves open made explicit (optimizer, learning rates, step counts), so that results.json
 // records exactly what produced the numbers.
-import { basename, extname } from 'node:path';
+import { basename, dirname, extname, sep } from 'node:path';
 import { SMALL_STAGES, VGG16_STAGES, type SegNetStages } from '../models/segnet.js';
 import type { OptimizerName } from '../train/classifier.js';
 import type { SpeedOptions } from '../train/speed.js';
@@ -103,6 +103,26 @@ export function quickPlan(overrides: Partial<ExperimentPlan> = {}): ExperimentPl
   };
 }
 
+/**
+ * Names for model files without an explicit name: the file name without its extension, or, where
+ * two files share it (a/model.onnx, b/model.onnx), the shortest trailing part of their paths that
+ * tells them apart (a/model, b/model). Entries given as null get null.
+ * @param files a path per classifier, null for classifiers named otherwise
+ * @example
+ * derivedNames(['/m/a/model.onnx', '/m/b/model.onnx', null]) // ['a/model', 'b/model', null]
+ */
+export function derivedNames(files: (string | null)[]): (string | null)[] {
+  const parts = files.map((f) => (f === null ? null : [...dirname(f).split(sep).filter(Boolean), basename(f, extname(f))]));
+  const suffix = (p: string[], n: number) => p.slice(-n).join('/');
+  return parts.map((p, i) => {
+    if (p === null) return null;
+    let n = 1;
+    // Longer suffixes until no other file shares this one (identical paths stay equal and are refused later).
+    while (n < p.length && parts.some((q, j) => j !== i && q !== null && suffix(q, n) === suffix(p, n) && q.join('/') !== p.join('/'))) n++;
+    return suffix(p, n);
+  });
+}
+
 /** The plan a configuration file describes (see config.ts for its fields and defaults). */
 export function planFromConfig(cfg: ExperimentConfig, device: string): ExperimentPlan {
   const base = cfg.quick ? quickPlan() : defaultPlan(typeof cfg.dataset === 'string' ? { dataset: cfg.dataset } : {});
@@ -110,10 +130,10 @@ export function planFromConfig(cfg: ExperimentConfig, device: string): Experimen
     typeof cfg.dataset === 'string'
       ? cfg.dataset
       : { imageFolder: cfg.dataset.imageFolder, crop: cfg.dataset.imageSize ?? 224, resize: Math.round(((cfg.dataset.imageSize ?? 224) * 256) / 224), channels: 3, onBadImage: 'skip' };
-  const classifiers: ClassifierEntry[] = cfg.classifiers.map((c) => {
+  const derived = derivedNames(cfg.classifiers.map((c) => (typeof c === 'string' || c.name !== undefined ? null : 'onnx' in c ? c.onnx : c.torchscript)));
+  const classifiers: ClassifierEntry[] = cfg.classifiers.map((c, i) => {
     if (typeof c === 'string') return { name: c, zoo: c };
-    const file = 'onnx' in c ? c.onnx : c.torchscript;
-    const name = c.name ?? basename(file, extname(file));
+    const name = c.name ?? derived[i]!;
     return 'onnx' in c ? { name, onnx: c.onnx } : { name, torchscript: c.torchscript };
   });
   const stages = cfg.ae.stages === 'small' ? (cfg.quick ? base.ae.stages : SMALL_STAGES) : cfg.ae.stages === 'vgg16' ? VGG16_STAGES : cfg.ae.stages;

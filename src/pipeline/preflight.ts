@@ -1,16 +1,143 @@
-// Checks of a run's inputs before any job starts: the data can be listed, every imported
-// classifier fits it (input size, class count), and the starting weights of A_S fit the
-// configured SegNet. Otherwise such a mistake would surface only when its job's turn comes,
-// after other jobs have trained for minutes or hours.
-import { SegNet } from '../models/segnet.js';
+// Checks of a run before any job starts: classifier names, zoo names, every input path readable
+// and the run directory writable, image sizes that fit in memory, a SegNet that fits the images
+// (depth, size after pooling, memory of one training batch), the data can be listed, every
+// imported classifier fits it, and the starting weights of A_S fit the SegNet. Otherwise such a
+// mistake would surface only when its job's turn comes, after other jobs have trained for hours,
+// and often as a raw libtorch or file system message.
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { totalmem } from 'node:os';
+import { dirname, join } from 'node:path';
+import { SegNet, segnetTrainingBytes } from '../models/segnet.js';
+import { ZOO_NAMES } from '../models/classifiers.js';
 import { loadSegNetWeights } from '../import/segnet-weights.js';
-import { checkImportedClassifiers } from './classifiers.js';
+import { checkImportedClassifiers, importedFile } from './classifiers.js';
 import { dataShape } from './inputs.js';
-import type { ExperimentPlan } from './plan.js';
+import type { ClassifierEntry, ExperimentPlan } from './plan.js';
 
-/** Throws the first problem as a typed error with a one-line message naming the file. */
-export async function checkInputs(plan: ExperimentPlan): Promise<void> {
+/** A run that cannot work, refused before any job; the message names the setting and the cause. */
+export class PreflightError extends Error {
+  override name = 'PreflightError';
+  readonly code = 'S2S_PREFLIGHT';
+}
+
+const GB = 1024 ** 3;
+const gb = (bytes: number) => (bytes >= 10 * GB ? `${(bytes / GB).toFixed(0)} GB` : `${(bytes / GB).toFixed(1)} GB`);
+
+/** Why a file system call failed, in words (EROFS is "read-only file system", ...). */
+function fsCause(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  const words: Record<string, string> = {
+    ENOENT: 'not found',
+    EACCES: 'permission denied',
+    EPERM: 'operation not permitted',
+    EROFS: 'read-only file system',
+    ENOTDIR: 'a path component is a file, not a directory',
+    ELOOP: 'too many symbolic links',
+  };
+  return code && words[code] ? words[code] : code ?? (e as Error).message;
+}
+
+/** How a classifier entry is named in messages: its file or its zoo name. */
+const source = (c: ClassifierEntry) => importedFile(c) ?? `zoo model '${(c as { zoo: string }).zoo}'`;
+
+/** Names must be unique: they key the jobs, the cross matrix and the report. */
+function checkNames(classifiers: ClassifierEntry[]): void {
+  const seen = new Map<string, ClassifierEntry>();
+  for (const c of classifiers) {
+    const first = seen.get(c.name);
+    if (first) throw new PreflightError(`classifiers: two classifiers are named '${c.name}' (${source(first)} and ${source(c)}); give them distinct names ("name" in the config)`);
+    seen.set(c.name, c);
+    if ('zoo' in c && !(ZOO_NAMES as string[]).includes(c.zoo)) throw new PreflightError(`classifiers: unknown zoo model '${c.zoo}'; the zoo has: ${ZOO_NAMES.join(', ')}`);
+  }
+}
+
+function checkReadable(path: string, what: string, kind: 'file' | 'folder'): void {
+  let isDir: boolean;
+  try {
+    isDir = statSync(path).isDirectory();
+    accessSync(path, constants.R_OK | (isDir ? constants.X_OK : 0));
+  } catch (e) {
+    throw new PreflightError(`${what} ${path}: cannot read (${fsCause(e)})`);
+  }
+  if (isDir !== (kind === 'folder')) throw new PreflightError(`${what} ${path}: ${kind === 'folder' ? 'a file, not a folder' : 'a folder, not a file'}`);
+}
+
+/**
+ * The run directory must be a directory we can write in, or creatable: checked on the nearest
+ * existing ancestor, without creating anything.
+ */
+function checkWritable(runDir: string): void {
+  let existing = runDir;
+  while (!existsSync(existing) && dirname(existing) !== existing) existing = dirname(existing);
+  const st = statSync(existing);
+  if (!st.isDirectory()) throw new PreflightError(`run directory ${runDir}: ${existing === runDir ? 'is a file' : `${existing} is a file`}, not a directory`);
+  for (const path of [existing, join(runDir, 'run.db')]) {
+    if (path !== existing && !existsSync(path)) continue;
+    try {
+      accessSync(path, constants.W_OK);
+    } catch (e) {
+      throw new PreflightError(`run directory ${runDir}: cannot write in ${path} (${fsCause(e)})`);
+    }
+  }
+}
+
+/** Every image is decoded at `resize` and kept at `crop` (float32): both must fit in memory. */
+function checkImageSize(plan: ExperimentPlan, memory: number): void {
+  if (typeof plan.dataset === 'string') return;
+  const { resize, crop, channels } = plan.dataset;
+  const perImage = 4 * channels * resize * resize;
+  if (perImage > memory / 4) {
+    throw new PreflightError(`dataset.imageSize: image size ${crop} needs ~${gb(perImage)} per image (decoded at ${resize} px, ${channels} channels, float32), more than a quarter of this machine's ${gb(memory)} of memory; use a smaller imageSize`);
+  }
+}
+
+/** Classifiers of the zoo take sizes that are multiples of 8, at least 16 (their pooling). */
+function checkZooSizes(plan: ExperimentPlan, size: number): void {
+  const zoo = plan.classifiers.find((c) => 'zoo' in c);
+  if (zoo && (size % 8 !== 0 || size < 16)) {
+    throw new PreflightError(`dataset.imageSize: zoo model '${(zoo as { zoo: string }).zoo}' needs an image size that is a multiple of 8 and at least 16, not ${size}`);
+  }
+}
+
+/** Every SegNet stage halves the images; each must keep at least 1 px, and one batch must fit in memory. */
+function checkSegNet(plan: ExperimentPlan, channels: number, size: number, memory: number): void {
+  const stages = plan.ae.stages;
+  const fits = Math.floor(Math.log2(size));
+  if (stages.length > fits) {
+    throw new PreflightError(`ae.stages: ${stages.length} stages halve ${size} px images below 1 px (stage ${fits + 1} would pool a 1 px map); at most ${fits} stages fit ${size} px images`);
+  }
+  const batch = Math.max(plan.ae.batchSize, plan.finetune.batchSize);
+  const { parameters, bytes } = segnetTrainingBytes({ inChannels: channels, stages }, size, batch);
+  if (plan.device === 'cpu' && bytes > memory) {
+    throw new PreflightError(
+      `ae.stages: training a SegNet of ${stages.map((s) => `[${s.join(',')}]`).join(' ')} (${parameters.toExponential(2)} parameters) on batches of ${batch} ${size} px images needs ~${gb(bytes)}, more than this machine's ${gb(memory)} of memory; use narrower stages, smaller batches or smaller images`,
+    );
+  }
+}
+
+/**
+ * Throws the first problem of a plan as a typed error with a one-line message, before any job
+ * runs and without writing anything.
+ * @param plan the experiment
+ * @param runDir where the run will write
+ * @param memory bytes of memory to plan against (default: this machine's)
+ * @throws PreflightError, ImageFolderError, ClassifierMismatchError, SegNetWeightsError
+ * @example
+ * await checkInputs(planFromConfig(loadConfig('exp.json'), 'cpu'), 'runs/exp');
+ */
+export async function checkInputs(plan: ExperimentPlan, runDir: string, memory = totalmem()): Promise<void> {
+  checkNames(plan.classifiers);
+  plan.classifiers.forEach((c, i) => {
+    const file = importedFile(c);
+    if (file) checkReadable(file, `classifiers[${i}]`, 'file');
+  });
+  if (plan.ae.weights) checkReadable(plan.ae.weights, 'ae.weights', 'file');
+  if (typeof plan.dataset !== 'string') checkReadable(plan.dataset.imageFolder, 'dataset.imageFolder', 'folder');
+  checkWritable(runDir);
+  checkImageSize(plan, memory);
   const shape = dataShape(plan);
+  checkZooSizes(plan, shape.size);
+  checkSegNet(plan, shape.channels, shape.size, memory);
   await checkImportedClassifiers(plan.classifiers, shape);
   if (plan.ae.weights) {
     const ae = new SegNet({ inChannels: shape.channels, stages: plan.ae.stages });

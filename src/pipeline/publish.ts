@@ -1,18 +1,34 @@
 // Renders a run's report into <runDir>/report from what the run store holds: the evaluation
-// job's verified artifact and the job timings. The new report replaces the old one whole.
-import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+// job's verified artifact, the job timings and the engine identities the artifacts record.
+// Rendering happens in a staging directory of this process, under the run's lock, and the
+// finished directory replaces the old one by renames, so concurrent `report` commands (or a
+// `report` beside a run) can never leave a mixed or partial report.
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { engineInfo } from '../engine/index.js';
-import { RESULTS_SCHEMA_VERSION, formatSummary, writeReport, type Results } from '../report/index.js';
-import { artifactDir, verifyArtifact } from './artifacts.js';
-import { status } from './runner.js';
+import { RESULTS_SCHEMA_VERSION, validateResults, writeReport, type Results } from '../report/index.js';
+import { artifactDir, readManifest, verifyArtifact } from './artifacts.js';
+import { withLock, type Lock } from './lock.js';
+import { engineDifferences, type EngineIdentity } from './provenance.js';
+import { openExisting, runLockPath } from './runner.js';
 import { toolVersion } from './store.js';
-import { EVALUATION_FILES, ReportSourceError, readEvaluation, type Evaluation } from './evaluate.js';
+import { EVALUATION_FILES, ReportSourceError, readEvaluation, type Evaluation, type StoredPictures } from './evaluate.js';
 
 export { ReportSourceError };
 
-export function resultsOf(e: Evaluation, durations: Record<string, number>): Results {
-  const info = engineInfo();
+/** Where the report of a run directory goes. */
+export const reportDir = (runDir: string) => join(runDir, 'report');
+
+/**
+ * results.json content (figures still empty) from an evaluation and the jobs' provenance.
+ * @param e the evaluation job's data
+ * @param provenance wall time per job, the engine that made the evaluation, and the jobs made by another one
+ * @example
+ * resultsOf(evaluation, { durations: { evaluate: 12.5 }, engine: currentEngine(), mixedEngines: [] })
+ */
+export function resultsOf(
+  e: Evaluation,
+  provenance: { durations: Record<string, number>; engine: EngineIdentity; mixedEngines: { job: string; engine: EngineIdentity | null }[] },
+): Results {
   return {
     schemaVersion: RESULTS_SCHEMA_VERSION,
     tool: { name: 's2snets', version: toolVersion() },
@@ -24,10 +40,11 @@ export function resultsOf(e: Evaluation, durations: Record<string, number>): Res
       classes: e.classes,
       seed: e.plan.seed,
       device: e.plan.device,
-      engine: { torchVersion: info.torchVersion, threads: info.threads, cuda: info.cuda },
+      engine: provenance.engine,
+      mixedEngines: provenance.mixedEngines,
       evalSamples: e.evalSamples,
       skippedInputs: e.skippedInputs,
-      durations,
+      durations: provenance.durations,
       plan: e.plan,
     },
     classifiers: e.classifiers,
@@ -41,25 +58,64 @@ export function resultsOf(e: Evaluation, durations: Record<string, number>): Res
   };
 }
 
-/** Writes <runDir>/report from the store; returns the terminal summary. */
-export async function renderRunReport(runDir: string): Promise<string> {
-  const jobs = status(runDir).jobs;
+/**
+ * What the report of a run directory shows, from its store and artifacts alone (figures still
+ * empty): the results of its finished evaluation and the pictures.
+ * @param runDir the run directory
+ * @throws ReportSourceError when the run has no finished evaluation or its artifact is damaged
+ * @example
+ * resultsFromStore('runs/mnist').results.order.ranking
+ */
+export function resultsFromStore(runDir: string): { results: Results; pictures: StoredPictures } {
+  const store = openExisting(runDir);
+  let jobs;
+  try {
+    jobs = store.graphJobs();
+  } finally {
+    store.close();
+  }
   const evaluation = jobs.find((j) => j.name === 'evaluate' && j.status === 'done');
   if (!evaluation) throw new ReportSourceError(`${runDir}: the run has no finished evaluation yet; run \`s2snets demo\` (or \`evaluate\`) with this --run-dir first`);
   const check = verifyArtifact(runDir, evaluation.key);
   if (!check.ok) throw new ReportSourceError(`${runDir}: the evaluation artifact is damaged (${check.reason}); rerun the same command to recompute it`);
+  const engine = check.manifest.engine;
+  if (!engine) throw new ReportSourceError(`${runDir}: the evaluation was made by an earlier s2snets that recorded no engine identity; rerun the same command with this version to recompute it`);
   const { evaluation: e, pictures } = readEvaluation(artifactDir(runDir, evaluation.key), EVALUATION_FILES);
-  const durations = Object.fromEntries(jobs.filter((j) => j.durationS !== null).map((j) => [j.name, j.durationS as number]));
-  const results = resultsOf(e, durations);
-  const target = join(runDir, 'report');
-  const staging = `${target}.partial`;
-  rmSync(staging, { recursive: true, force: true });
-  mkdirSync(staging, { recursive: true });
-  await writeReport(staging, results, pictures);
-  const old = `${target}.old`;
-  rmSync(old, { recursive: true, force: true });
-  if (existsSync(target)) renameSync(target, old);
-  renameSync(staging, target);
-  rmSync(old, { recursive: true, force: true });
-  return formatSummary(results, join(target, 'report.html'));
+  const done = jobs.filter((j) => j.status === 'done');
+  const durations = Object.fromEntries(done.filter((j) => j.durationS !== null).map((j) => [j.name, j.durationS as number]));
+  const mixedEngines = done
+    .map((j) => ({ job: j.name, engine: readManifest(artifactDir(runDir, j.key))?.engine ?? null }))
+    .filter((j) => engineDifferences(j.engine ?? undefined, engine).length > 0);
+  return { results: resultsOf(e, { durations, engine, mixedEngines }), pictures };
+}
+
+/**
+ * Writes <runDir>/report from the store, holding the run's lock; returns the results written.
+ * @param runDir the run directory
+ * @param held the run's lock, when the caller holds it
+ * @throws ReportSourceError when there is nothing to report; LockHeldError when another process writes in runDir
+ * @example
+ * const results = await renderRunReport('runs/mnist'); // runs/mnist/report/results.json
+ */
+export async function renderRunReport(runDir: string, held?: Lock): Promise<Results> {
+  return withLock(runLockPath(runDir), 'rendering the report', async () => {
+    const { results, pictures } = resultsFromStore(runDir);
+    const target = reportDir(runDir);
+    // Leftovers of report processes that died; no other writer is active while we hold the lock.
+    for (const name of readdirSync(runDir)) if (/^report\.(staging|previous)-/.test(name)) rmSync(join(runDir, name), { recursive: true, force: true });
+    const tag = `${process.pid}-${Date.now()}`;
+    const staging = `${target}.staging-${tag}`;
+    mkdirSync(staging);
+    try {
+      await writeReport(staging, results, pictures);
+      const written = validateResults(JSON.parse(readFileSync(join(staging, 'results.json'), 'utf8')));
+      const previous = `${target}.previous-${tag}`;
+      if (existsSync(target)) renameSync(target, previous);
+      renameSync(staging, target);
+      rmSync(previous, { recursive: true, force: true });
+      return written;
+    } finally {
+      rmSync(staging, { recursive: true, force: true });
+    }
+  }, held);
 }

@@ -1,13 +1,16 @@
-// Runs an experiment up to a stage in a run directory and returns the terminal summary.
+// Runs an experiment up to a stage in a run directory and returns what it measured as data
+// (the CLI renders it). The run's lock is held from the first job to the written report.
+import type { Results } from '../report/index.js';
 import type { JobSpec } from './jobs.js';
-import { runJobs, type ProgressEvent, type RunReport } from './runner.js';
-import type { ClassifierOutput } from './experiment.js';
+import { runJobs, runLockPath, type EngineChange, type ProgressEvent } from './runner.js';
 import { experimentGraph } from './graph.js';
 import { processBackend } from './job-process.js';
 import { bullmqBackend } from './distributed.js';
 import type { JobBackend } from './execute.js';
-import { renderRunReport } from './publish.js';
+import { renderRunReport, reportDir } from './publish.js';
 import { checkInputs } from './preflight.js';
+import { withLock } from './lock.js';
+import type { EngineIdentity } from './provenance.js';
 import type { ExperimentPlan } from './plan.js';
 
 export type Stage = 'classifiers' | 'pretrain' | 'finetune' | 'evaluate' | 'report';
@@ -15,6 +18,45 @@ export type Stage = 'classifiers' | 'pretrain' | 'finetune' | 'evaluate' | 'repo
 export interface ProgressSink {
   update(u: { stage: string; fraction: number; message?: string; etaS?: number }): void;
   log(line: string): void;
+}
+
+export interface ExperimentOptions {
+  /** Keep finished jobs made by an engine of another identity (default: recompute them). */
+  acceptEngineChange?: boolean;
+  /** The engine identity to record and compare (default: this process's engine). */
+  engine?: EngineIdentity;
+  /** Jobs at once, each in its own local process (default 1: one at a time, in this process). */
+  jobs?: number;
+  /** Run the jobs on the workers of this Redis instead (see distributed.ts). */
+  redis?: string;
+}
+
+/** The backend for the options: none (the runner's in-process default) for one local job at a time. */
+async function backendFor(plan: ExperimentPlan, runDir: string, options: ExperimentOptions): Promise<JobBackend | undefined> {
+  if (options.redis) return bullmqBackend(options.redis, plan, runDir);
+  const jobs = options.jobs ?? 1;
+  return jobs > 1 ? processBackend(plan, runDir, jobs) : undefined;
+}
+
+/** What one invocation did and measured; the fields of the stages it reached are set. */
+export interface ExperimentResult {
+  stage: Stage;
+  runDir: string;
+  ran: string[];
+  reused: string[];
+  /** Jobs recomputed because their artifact was damaged or made by another engine, and why. */
+  recomputed: { job: string; reason: string }[];
+  engineChange: EngineChange | null;
+  wallS: number;
+  /** Stage 'classifiers': test-split accuracy of each classifier (top-5 only above 5 classes). */
+  classifiers?: { name: string; family: string; parameters: number; top1: number; top5: number | null }[];
+  /** Stage 'pretrain': A_S's reconstruction PSNR on the evaluation set. */
+  pretrain?: { psnr: number };
+  /** Stage 'finetune': each fine-tuned decoder's final loss and artifact directory. */
+  finetunes?: { classifier: string; finalLoss: number | null; dir: string }[];
+  /** Stages 'evaluate' and 'report': the results written to reportDir/results.json. */
+  results?: Results;
+  reportDir?: string;
 }
 
 function forward(progress: ProgressSink): (e: ProgressEvent) => void {
@@ -26,50 +68,29 @@ function forward(progress: ProgressSink): (e: ProgressEvent) => void {
       const elapsed = (Date.now() - (started.get(e.job) ?? Date.now())) / 1000;
       const etaS = e.fraction > 0.02 ? (elapsed / e.fraction) * (1 - e.fraction) : undefined;
       progress.update({ stage: tag, fraction: e.fraction, message: e.message, etaS });
-    } else if (e.kind === 'reused') progress.log(`${tag}: reused (finished earlier)`);
+    } else if (e.kind === 'notice') progress.log(e.message ?? '');
+    else if (e.kind === 'reused') progress.log(`${tag}: reused (finished earlier)`);
     else if (e.kind === 'done') progress.log(`${tag}: done in ${(e.durationS ?? 0).toFixed(1)}s`);
     else if (e.kind === 'corrupt' || e.kind === 'warning' || e.kind === 'failed') progress.log(`${tag}: ${e.kind}: ${e.message ?? ''}`);
   };
 }
 
-function pct(x: number | null): string {
-  return x === null || Number.isNaN(x) ? '-' : `${(100 * x).toFixed(2)}%`;
-}
-
-function classifierSummary(plan: ExperimentPlan, report: RunReport, jobs: Map<string, JobSpec<ClassifierOutput>>): string {
-  const lines = ['classifier    family                    params     top-1     top-5'];
-  for (const entry of plan.classifiers) {
-    const o = report.output(jobs.get(entry.name)!);
-    lines.push(`${entry.name.padEnd(13)} ${o.family.padEnd(25)} ${String(o.parameters).padStart(8)}  ${pct(o.top1).padStart(8)}  ${pct(o.top5).padStart(8)}`);
-  }
-  return lines.join('\n');
-}
-
-/** Where the jobs run: `jobs` local job processes at once (1: in this process), or on the workers of a Redis queue. */
-export interface ExecutionOptions {
-  jobs?: number;
-  redis?: string;
-}
-
-/** The backend for the options: none (the runner's in-process default) for one local job at a time. */
-async function backendFor(plan: ExperimentPlan, runDir: string, opts: ExecutionOptions): Promise<JobBackend | undefined> {
-  if (opts.redis) return bullmqBackend(opts.redis, plan, runDir);
-  return (opts.jobs ?? 1) > 1 ? processBackend(plan, runDir, opts.jobs!) : undefined;
-}
-
 /**
- * Runs the jobs a stage needs and returns the terminal summary.
- * @param plan the experiment
- * @param runDir the run directory (store, artifacts, report)
+ * Checks the plan's inputs and outputs (nothing runs when one is wrong), then runs the jobs the
+ * stage needs in runDir, reusing finished ones; 'evaluate' and 'report' also write the report.
+ * @param plan the experiment (see plan.ts)
+ * @param runDir where the run store, artifacts and report live
  * @param stage how far to go
- * @param progress receives progress and log lines
- * @param execution local job processes (`jobs`) or a Redis queue's workers (`redis`)
- * @throws the input checks' errors before any job; JobFailedError, RunInterruptedError from the runner; RedisUnreachableError
+ * @param progress receives progress bars and log lines
+ * @param options engine identity handling; where jobs run (`jobs` local processes, or `redis` workers)
+ * @throws PreflightError (and the input checks' typed errors) before any job; JobFailedError,
+ *   RunInterruptedError, LockHeldError from the runner; RedisUnreachableError
  * @example
- * await runExperiment(quickPlan(), 'runs/q', 'report', sink, { jobs: 2 });
+ * const r = await runExperiment(quickPlan(), 'runs/quick', 'report', sink);
+ * r.results!.order.ranking // e.g. ['resnet', 'lenet5']
  */
-export async function runExperiment(plan: ExperimentPlan, runDir: string, stage: Stage, progress: ProgressSink, execution: ExecutionOptions = {}): Promise<string> {
-  await checkInputs(plan);
+export async function runExperiment(plan: ExperimentPlan, runDir: string, stage: Stage, progress: ProgressSink, options: ExperimentOptions = {}): Promise<ExperimentResult> {
+  await checkInputs(plan, runDir);
   const jobs = experimentGraph(plan);
   const evaluation = jobs.evaluation;
   const targets: Record<Stage, JobSpec<any>[]> = {
@@ -80,21 +101,25 @@ export async function runExperiment(plan: ExperimentPlan, runDir: string, stage:
     report: [evaluation],
   };
   const t0 = Date.now();
-  const backend = await backendFor(plan, runDir, execution);
-  const done = await runJobs(runDir, targets[stage], { onProgress: forward(progress), config: plan as never, backend });
-  const seconds = (Date.now() - t0) / 1000;
-  const parts = [`run directory: ${runDir} (${done.ran.length} job(s) ran, ${done.reused.length} reused, ${seconds.toFixed(0)}s)`];
-  if (stage === 'classifiers') parts.push(classifierSummary(plan, done, jobs.classifiers));
-  if (stage === 'pretrain') {
-    const ev = done.output(jobs.reconstructions.get('A_S')!);
-    parts.push(`A_S reconstruction PSNR on the evaluation set: ${ev.psnr.toFixed(2)} dB`);
-  }
-  if (stage === 'finetune') {
-    for (const [name, job] of jobs.finetunes) parts.push(`${name}: fine-tuned decoder, final cross-entropy ${done.output(job).finalLoss?.toFixed(4) ?? '-'} (${done.dir(job)})`);
-  }
-  if (stage === 'evaluate' || stage === 'report') parts.push(await renderRunReport(runDir));
-  return parts.join('\n\n');
+  // Held across the jobs and the report, so no `report` can interleave.
+  return withLock(runLockPath(runDir), `s2snets ${stage}`, async (lock) => {
+    const backend = await backendFor(plan, runDir, options);
+    const { engine, acceptEngineChange } = options;
+    const done = await runJobs(runDir, targets[stage], { onProgress: forward(progress), config: plan as never, lock, backend, engine, acceptEngineChange });
+    const result: ExperimentResult = { stage, runDir, ran: done.ran, reused: done.reused, recomputed: done.recomputed, engineChange: done.engineChange, wallS: 0 };
+    if (stage === 'classifiers') {
+      result.classifiers = plan.classifiers.map((entry) => {
+        const o = done.output(jobs.classifiers.get(entry.name)!);
+        return { name: entry.name, family: o.family, parameters: o.parameters, top1: o.top1, top5: o.top5 };
+      });
+    }
+    if (stage === 'pretrain') result.pretrain = { psnr: done.output(jobs.reconstructions.get('A_S')!).psnr };
+    if (stage === 'finetune') result.finetunes = [...jobs.finetunes].map(([classifier, job]) => ({ classifier, finalLoss: done.output(job).finalLoss, dir: done.dir(job) }));
+    if (stage === 'evaluate' || stage === 'report') {
+      result.results = await renderRunReport(runDir, lock);
+      result.reportDir = reportDir(runDir);
+    }
+    result.wallS = (Date.now() - t0) / 1000;
+    return result;
+  });
 }
-
-/** `s2snets report RUN`: re-renders the report from what the run store holds. */
-export const rebuildRunReport = renderRunReport;

@@ -4,15 +4,18 @@
 // committed (artifact rename, then a DB transaction), and Ctrl-C asks the running jobs to
 // checkpoint and stop. Rerunning the same command resumes. This process alone writes the run
 // store, whichever backend (this process, local job processes, remote workers) runs the jobs.
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
-import { artifactDir, discardDir, runLayout, verifyArtifact, type Manifest } from './artifacts.js';
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { artifactDir, discardDir, readManifest, runLayout, verifyArtifact, type Manifest } from './artifacts.js';
 import { directoryStore } from './artifact-store.js';
 import { firstLine, inProcessBackend, type JobBackend } from './execute.js';
 import { jobKey, topologicalOrder, JobConfigError, type JobSpec, type Json } from './jobs.js';
+import { acquireLock, ownerAlive, readLock, type Lock, type LockOwner } from './lock.js';
+import { currentEngine, engineDifferences, type EngineIdentity } from './provenance.js';
 import { RunStore, StoreError, type JobRow, type RunMeta } from './store.js';
 
-export type ProgressKind = 'reused' | 'start' | 'progress' | 'log' | 'warning' | 'done' | 'failed' | 'blocked' | 'corrupt' | 'interrupted';
+/** 'notice': a line about the whole run (job is ''), e.g. an engine change. */
+export type ProgressKind = 'reused' | 'start' | 'progress' | 'log' | 'warning' | 'notice' | 'done' | 'failed' | 'blocked' | 'corrupt' | 'interrupted';
 
 export interface ProgressEvent {
   kind: ProgressKind;
@@ -35,6 +38,21 @@ export interface RunOptions {
   config?: Json;
   /** Install SIGINT/SIGTERM handlers (default true). */
   handleSignals?: boolean;
+  /** The engine identity recorded in new artifacts and compared with reused ones (default: this process's). */
+  engine?: EngineIdentity;
+  /** Reuse artifacts made by an engine of another identity instead of recomputing them. */
+  acceptEngineChange?: boolean;
+  /** The run directory's lock, when the caller holds it already (otherwise runJobs takes it). */
+  lock?: Lock;
+}
+
+/** Finished jobs whose artifacts were made by an engine of another identity than this run's. */
+export interface EngineChange {
+  /** What differs, e.g. "blas: reference BLAS -> OpenBLAS 0.3.21 (OpenMP, core Haswell)". */
+  differences: string[];
+  jobs: string[];
+  /** True when they were kept (acceptEngineChange), false when recomputed. */
+  kept: boolean;
 }
 
 export interface RunReport {
@@ -42,8 +60,9 @@ export interface RunReport {
   jobs: JobRow[];
   ran: string[];
   reused: string[];
-  /** Jobs whose artifact was missing or corrupt though recorded as done, and why. */
+  /** Jobs whose artifact was missing or corrupt though recorded as done, or made by another engine, and why. */
   recomputed: { job: string; reason: string }[];
+  engineChange: EngineChange | null;
   /** Artifact directory of a job of this graph. */
   dir(job: JobSpec<unknown>): string;
   /** What a job of this graph returned. */
@@ -73,39 +92,8 @@ export class RunInterruptedError extends Error {
   }
 }
 
-export class RunLockedError extends Error {
-  override name = 'RunLockedError';
-}
-
-/** One process at a time per run directory; a lock left by a dead process is taken over. */
-function acquireLock(runDir: string): () => void {
-  const path = join(runDir, 'lock');
-  for (let tries = 0; tries < 3; tries++) {
-    try {
-      const fd = openSync(path, 'wx');
-      writeSync(fd, String(process.pid));
-      closeSync(fd);
-      return () => rmSync(path, { force: true });
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-    }
-    const pid = Number(readFileSync(path, 'utf8'));
-    if (Number.isInteger(pid) && pid > 0 && isAlive(pid)) {
-      throw new RunLockedError(`${runDir} is in use by process ${pid}; wait for it to finish or stop it`);
-    }
-    rmSync(path, { force: true });
-  }
-  throw new RunLockedError(`${runDir}: could not take the run lock (${path})`);
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+/** The lock file of a run directory: every process that writes there holds it (see lock.ts). */
+export const runLockPath = (runDir: string) => join(runDir, 'lock');
 
 /** Aborts on the first SIGINT/SIGTERM; a second one exits at once (the store stays consistent). */
 function interruptOnSignals(controller: AbortController, install: boolean): { signal: () => NodeJS.Signals | null; remove: () => void } {
@@ -138,10 +126,12 @@ export async function runJobs(runDir: string, targets: JobSpec<any>[], opts: Run
   const order = topologicalOrder(targets);
   const layout = runLayout(runDir);
   mkdirSync(runDir, { recursive: true });
-  const releaseLock = acquireLock(runDir);
+  const lock = opts.lock ?? acquireLock(runLockPath(runDir), 'running jobs');
+  if (lock.path !== resolve(runLockPath(runDir))) throw new JobConfigError(`the lock passed is ${lock.path}, not the run's ${runLockPath(runDir)}`);
   const controller = new AbortController();
   const signals = interruptOnSignals(controller, opts.handleSignals ?? true);
-  const backend = opts.backend ?? inProcessBackend(directoryStore(runDir));
+  const engine = opts.engine ?? currentEngine();
+  const backend = opts.backend ?? inProcessBackend(directoryStore(runDir), engine);
   let store: RunStore | undefined;
   try {
     // Leftovers of a process that died: half-written outputs and half-deleted directories.
@@ -151,7 +141,8 @@ export async function runJobs(runDir: string, targets: JobSpec<any>[], opts: Run
     if (opts.config !== undefined) store.setMeta(opts.config);
     else if (!store.meta()) store.setMeta(null);
     store.beginInvocation(order.map((j) => ({ key: jobKey(j), name: j.name })));
-    const executor = new Executor(runDir, store, order, controller.signal, backend, opts.onProgress);
+    removeFinishedCheckpoints(runDir, store);
+    const executor = new Executor(runDir, store, order, controller.signal, backend, engine, opts.acceptEngineChange ?? false, opts.onProgress);
     await executor.runAll(signals.signal);
     return executor.report();
   } finally {
@@ -160,7 +151,20 @@ export async function runJobs(runDir: string, targets: JobSpec<any>[], opts: Run
     store?.close();
     rmSync(layout.trash, { recursive: true, force: true });
     rmSync(layout.staging, { recursive: true, force: true });
-    releaseLock();
+    if (!opts.lock) lock.release();
+  }
+}
+
+/**
+ * Checkpoints outlive their job only until its artifact is committed; a process killed right after
+ * recording a job done (or a job whose artifact was adopted) leaves them behind, so every run
+ * start removes those of finished jobs.
+ */
+function removeFinishedCheckpoints(runDir: string, store: RunStore): void {
+  const { checkpoints } = runLayout(runDir);
+  if (!existsSync(checkpoints)) return;
+  for (const key of readdirSync(checkpoints)) {
+    if (store.job(key)?.status === 'done') rmSync(join(checkpoints, key), { recursive: true, force: true });
   }
 }
 
@@ -171,6 +175,7 @@ class Executor {
   private readonly notRunKeys = new Set<string>();
   private readonly ran: string[] = [];
   private readonly reused: string[] = [];
+  private engineChange: EngineChange | null = null;
   private readonly recomputed: { job: string; reason: string }[] = [];
   private readonly layout: ReturnType<typeof runLayout>;
 
@@ -180,9 +185,34 @@ class Executor {
     private readonly order: JobSpec<unknown>[],
     private readonly signal: AbortSignal,
     private readonly backend: JobBackend,
+    private readonly engine: EngineIdentity,
+    private readonly acceptEngineChange: boolean,
     private readonly onProgress?: (event: ProgressEvent) => void,
   ) {
     this.layout = runLayout(runDir);
+  }
+
+  /**
+   * Finished jobs of this graph made by an engine of another identity, found from their manifests
+   * alone (no hashing), and announced on one line before anything runs.
+   */
+  private findEngineChange(): void {
+    const jobs: string[] = [];
+    const differences = new Set<string>();
+    for (const job of this.order) {
+      const manifest = readManifest(artifactDir(this.runDir, jobKey(job)));
+      if (!manifest) continue;
+      const diff = engineDifferences(manifest.engine, this.engine);
+      if (diff.length === 0) continue;
+      jobs.push(job.name);
+      for (const d of diff) differences.add(d);
+    }
+    if (jobs.length === 0) return;
+    this.engineChange = { differences: [...differences], jobs, kept: this.acceptEngineChange };
+    const what = this.acceptEngineChange ? 'keeping them (--accept-engine-change)' : 'recomputing them (--accept-engine-change keeps them)';
+    const message = `the engine differs from the one ${jobs.length} finished job(s) were made with (${[...differences].join('; ')}): ${what}`;
+    this.store.addEvent(null, 'engine-change', message);
+    this.onProgress?.({ kind: 'notice', job: '', key: '', index: -1, total: this.order.length, message });
   }
 
   private emit(job: JobSpec<unknown>, index: number, kind: ProgressKind, extra: Partial<ProgressEvent> = {}): void {
@@ -195,6 +225,7 @@ class Executor {
    * the running jobs are awaited (they checkpoint and stop).
    */
   async runAll(receivedSignal: () => NodeJS.Signals | null): Promise<void> {
+    this.findEngineChange();
     const pending = [...this.order.entries()];
     const running = new Map<string, Promise<void>>();
     while (!this.signal.aborted) {
@@ -244,12 +275,20 @@ class Executor {
     const v = verifyArtifact(this.runDir, key);
     let reason = v.ok ? null : v.reason;
     if (v.ok && row.status === 'done' && row.artifactSha !== v.manifestSha) reason = 'manifest differs from the one recorded when the job finished';
+    const engineChanged = v.ok && reason === null && !this.acceptEngineChange && engineDifferences(v.manifest.engine, this.engine).length > 0;
+    if (engineChanged) {
+      // Announced once for the whole run (findEngineChange); recorded per job.
+      this.recomputed.push({ job: job.name, reason: 'made by an engine of another identity' });
+      this.store.markInvalid(key, `artifact of job '${job.name}' was made by an engine of another identity; recomputing`);
+      return false;
+    }
     if (v.ok && reason === null) {
       this.manifests.set(key, v.manifest);
       if (row.status !== 'done') {
         // Committed just before the process died, without its DB record: the artifact is the truth.
         this.store.markDone(key, { durationS: null, artifactSha: v.manifestSha, metrics: v.manifest.metrics }, 'adopted its committed artifact');
       }
+      rmSync(join(this.layout.checkpoints, key), { recursive: true, force: true });
       this.reused.push(job.name);
       this.emit(job, index, 'reused', { metrics: v.manifest.metrics });
       return true;
@@ -318,58 +357,69 @@ class Executor {
       ran: this.ran,
       reused: this.reused,
       recomputed: this.recomputed,
+      engineChange: this.engineChange,
       dir: (job) => artifactDir(this.runDir, keyOf(job)),
       output: <T>(job: JobSpec<T>) => this.manifests.get(keyOf(job))!.output as T,
     };
   }
 }
 
+/** A job of the run's graph; `artifactProblem` says why a done job's artifact fails verification. */
+export interface StatusJob extends JobRow {
+  artifactProblem: string | null;
+}
+
 export interface RunStatus {
   runDir: string;
   meta: RunMeta | null;
-  /** The jobs of the latest invocation in run order. */
-  jobs: JobRow[];
+  /** The run's whole job graph (every command run in the directory), in run order. */
+  jobs: StatusJob[];
+  /** The process that holds the run's lock now, if any. */
+  activeProcess: LockOwner | null;
 }
 
-/** The job table of a run directory, for `s2snets status RUN`. */
+/**
+ * The job table of a run directory, for `s2snets status RUN`. Reads without the lock, and
+ * verifies the artifact of every done job (so it reads every artifact file once).
+ * @param runDir the run directory
+ * @throws StoreError when runDir holds no run
+ * @example
+ * status('runs/mnist').jobs.filter((j) => j.artifactProblem) // damaged artifacts
+ */
 export function status(runDir: string): RunStatus {
+  const store = openExisting(runDir);
+  try {
+    const jobs = store.graphJobs().map((j) => {
+      if (j.status !== 'done') return { ...j, artifactProblem: null };
+      const v = verifyArtifact(runDir, j.key);
+      const problem = !v.ok ? v.reason : v.manifestSha !== j.artifactSha ? 'manifest differs from the one recorded when the job finished' : null;
+      return { ...j, artifactProblem: problem };
+    });
+    return { runDir, meta: store.meta(), jobs, activeProcess: liveOwner(runDir) };
+  } finally {
+    store.close();
+  }
+}
+
+/**
+ * The live process holding the run's lock, or null; reads without taking it.
+ * @param runDir the run directory
+ * @example
+ * liveOwner('runs/mnist')?.pid // the PID of a run in progress
+ */
+export function liveOwner(runDir: string): LockOwner | null {
+  const owner = readLock(runLockPath(runDir));
+  return owner && ownerAlive(owner) ? owner : null;
+}
+
+/**
+ * The store of an existing run, read-only (close it when done).
+ * @param runDir the run directory
+ * @throws StoreError when runDir holds no run
+ * @example
+ * const store = openExisting('runs/mnist'); try { store.graphJobs(); } finally { store.close(); }
+ */
+export function openExisting(runDir: string): RunStore {
   if (!existsSync(runLayout(runDir).db)) throw new StoreError(`${runDir}: no run here (run.db missing)`);
-  const store = RunStore.openReadOnly(runDir);
-  try {
-    return { runDir, meta: store.meta(), jobs: store.currentJobs() };
-  } finally {
-    store.close();
-  }
-}
-
-export interface RunCheck {
-  /** SQLite's integrity_check of run.db: 'ok' when sound. */
-  integrity: string;
-  /** Leftover temporary files and artifacts that fail verification; empty when all is well. */
-  problems: string[];
-}
-
-/** Checks a run directory at rest: database integrity, every artifact, no temporary leftovers. */
-export function verifyRun(runDir: string): RunCheck {
-  const layout = runLayout(runDir);
-  const store = RunStore.openReadOnly(runDir);
-  let integrity: string;
-  try {
-    integrity = store.integrityCheck();
-  } finally {
-    store.close();
-  }
-  const problems: string[] = [];
-  for (const dir of [layout.staging, layout.trash]) if (existsSync(dir)) problems.push(`${dir} left behind`);
-  if (existsSync(layout.artifacts)) {
-    for (const name of readdirSync(layout.artifacts).sort()) {
-      if (!/^[0-9a-f]{64}$/.test(name)) {
-        problems.push(`artifacts/${name} is not an artifact`);
-        continue;
-      }
-      const v = verifyArtifact(runDir, name);
-      if (!v.ok) problems.push(`artifacts/${name}: ${v.reason}`);
-    }
-  }
-  return { integrity, problems };
+  return RunStore.openReadOnly(runDir);
 }

@@ -195,12 +195,28 @@ export class RunStore {
     return r ? toJobRow(r) : null;
   }
 
-  /** The jobs of the latest invocation in topological order (what `status` shows). */
-  currentJobs(): JobRow[] {
+  /** Every job ever registered in the store, in registration order. */
+  allJobs(): JobRow[] {
+    return (this.db.prepare(`SELECT * FROM jobs ORDER BY rowid`).all() as RawJobRow[]).map(toJobRow);
+  }
+
+  /**
+   * The run's whole job graph, as every command run in this directory registered it: per job name
+   * the key its latest command used (a changed setting supersedes the old key), in the order names
+   * were first registered. Each command registers its graph in topological order and can only add
+   * jobs downstream of known ones, so this order is topological too.
+   */
+  graphJobs(): JobRow[] {
     const rows = this.db
-      .prepare(`SELECT * FROM jobs WHERE invocation = (SELECT MAX(invocation) FROM jobs) ORDER BY position`)
+      .prepare(
+        `SELECT j.* FROM jobs j
+         WHERE j.invocation = (SELECT MAX(invocation) FROM jobs WHERE name = j.name)
+         ORDER BY (SELECT MIN(rowid) FROM jobs WHERE name = j.name), j.rowid`,
+      )
       .all() as RawJobRow[];
-    return rows.map(toJobRow);
+    // Two keys of one name in the same command cannot happen through the pipeline; keep the first.
+    const seen = new Set<string>();
+    return rows.map(toJobRow).filter((r) => !seen.has(r.name) && seen.add(r.name));
   }
 
   markRunning(key: string): JobRow {

@@ -2,7 +2,8 @@
 // the CSVs and the terminal summary are all rendered from it (and the picture files).
 import { z } from 'zod';
 
-export const RESULTS_SCHEMA_VERSION = 1;
+/** 2: run.engine holds the full engine identity (BLAS, oneDNN, CPU vector ISA, build), run.mixedEngines added. */
+export const RESULTS_SCHEMA_VERSION = 2;
 
 const share = z.number().min(0).max(1);
 const accuracy = z.object({ top1: share, top5: share.nullable() });
@@ -10,6 +11,17 @@ const curve = z
   .object({ step: z.array(z.number()), loss: z.array(z.number()) })
   .refine((c) => c.step.length === c.loss.length, { message: 'step and loss must have the same length' });
 const matrix = z.array(z.array(z.number()));
+/** What computed the numbers: libtorch, its build's BLAS, the BLAS loaded, oneDNN, CPU vector ISA, devices, threads. */
+const engine = z.object({
+  torchVersion: z.string(),
+  buildBlas: z.string(),
+  blas: z.string(),
+  onednn: z.boolean(),
+  cpuCapability: z.string(),
+  cuda: z.boolean(),
+  cudnn: z.boolean(),
+  threads: z.number().int().positive(),
+});
 const channelHistogram = z
   .object({ name: z.string(), range: z.tuple([z.number(), z.number()]), original: z.array(z.number()), reconstruction: z.array(z.number()) })
   .refine((h) => h.range[0] < h.range[1], { message: 'range must be [low, high] with low < high' })
@@ -28,7 +40,10 @@ export const ResultsSchema = z
       classes: z.array(z.string()).min(2),
       seed: z.number().int(),
       device: z.string(),
-      engine: z.object({ torchVersion: z.string(), threads: z.number(), cuda: z.boolean() }),
+      /** The engine that made the evaluation. */
+      engine,
+      /** Finished jobs made by an engine that differs from `engine` in a way that can change results (kept with --accept-engine-change); null: not recorded. */
+      mixedEngines: z.array(z.object({ job: z.string(), engine: engine.nullable() })),
       evalSamples: z.number().int().positive(),
       skippedInputs: z.number().int().min(0),
       /** Wall time per job, seconds (jobs reused from an earlier invocation keep their first time). */
@@ -90,6 +105,10 @@ export class ResultsError extends Error {
 
 /** Checks parsed JSON against the schema; the error names the wrong fields (the first three). */
 export function validateResults(json: unknown, source = 'results.json'): Results {
+  const version = (json as { schemaVersion?: unknown } | null)?.schemaVersion;
+  if (typeof version === 'number' && version < RESULTS_SCHEMA_VERSION) {
+    throw new ResultsError(`${source} has results schema v${version}, written by an earlier s2snets; this version reads v${RESULTS_SCHEMA_VERSION}: run \`s2snets report RUN\` to rewrite it`);
+  }
   const r = ResultsSchema.safeParse(json);
   if (!r.success) {
     const issues = r.error.issues;

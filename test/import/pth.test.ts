@@ -214,3 +214,48 @@ function findLegacyStorageStart(buf: Buffer): number {
 test('fuzzing: mutated pickles and checkpoints, random bytes (3000 cases)', () => {
   fuzzPickle(3000);
 });
+
+/** A one-entry zip archive whose deflated entry `archive/data.pkl` declares `declared` inflated bytes (zip64 when over 32 bits). */
+function zipDeclaring(declared: bigint): Buffer {
+  const name = Buffer.from('archive/data.pkl');
+  const data = Buffer.from([0x03, 0x00]); // an empty deflate block
+  const zip64 = declared >= 0xffffffffn;
+  const local = Buffer.alloc(30);
+  local.writeUInt32LE(0x04034b50, 0);
+  local.writeUInt16LE(8, 8);
+  local.writeUInt32LE(data.length, 18);
+  local.writeUInt16LE(name.length, 26);
+  const extra = Buffer.alloc(zip64 ? 12 : 0);
+  if (zip64) {
+    extra.writeUInt16LE(1, 0);
+    extra.writeUInt16LE(8, 2);
+    extra.writeBigUInt64LE(declared, 4);
+  }
+  const central = Buffer.alloc(46);
+  central.writeUInt32LE(0x02014b50, 0);
+  central.writeUInt16LE(8, 10);
+  central.writeUInt32LE(data.length, 20);
+  central.writeUInt32LE(zip64 ? 0xffffffff : Number(declared), 24);
+  central.writeUInt16LE(name.length, 28);
+  central.writeUInt16LE(extra.length, 30);
+  const cdStart = local.length + name.length + data.length;
+  const cd = Buffer.concat([central, name, extra]);
+  const eocd = Buffer.alloc(22);
+  eocd.writeUInt32LE(0x06054b50, 0);
+  eocd.writeUInt16LE(1, 8);
+  eocd.writeUInt16LE(1, 10);
+  eocd.writeUInt32LE(cd.length, 12);
+  eocd.writeUInt32LE(cdStart, 16);
+  return Buffer.concat([local, name, data, cd, eocd]);
+}
+
+test('a zip bomb (an entry declaring far more bytes than deflate can produce) is refused by name, before inflating', () => {
+  for (const [declared, shown] of [[4_000_000_000n, '4000000000'], [1n << 40n, '1099511627776']] as const) {
+    const p = join(scratch, `bomb-${shown}.pth`);
+    writeFileSync(p, zipDeclaring(declared));
+    assert.throws(
+      () => loadPth(p),
+      (e: Error) => e instanceof PthError && e.message === `${p}: zip entry archive/data.pkl declares ${shown} bytes inflated from 2 compressed bytes, more than deflate can produce (1032:1): a corrupt file or a zip bomb`,
+    );
+  }
+});

@@ -42,8 +42,8 @@ function planOf(name: string, ae: Record<string, unknown>): ExperimentPlan {
 
 /** Runs up to A_S's reconstructions; returns the summary line "(n job(s) ran, m reused". */
 async function pretrain(plan: ExperimentPlan, runDir: string): Promise<string> {
-  const summary = await runExperiment(plan, join(tmp, runDir), 'pretrain', quiet);
-  return /\d+ job\(s\) ran, \d+ reused/.exec(summary)![0];
+  const r = await runExperiment(plan, join(tmp, runDir), 'pretrain', quiet);
+  return `${r.ran.length} job(s) ran, ${r.reused.length} reused`;
 }
 
 /** The artifact folder of a finished job of a run. */
@@ -81,6 +81,11 @@ test("0 pretraining epochs: A_S is the authors' SegNet unchanged and reconstruct
   const stored = loadSafetensors(join(jobDir('authors', 'reconstruct[A_S]'), 'reconstructions.safetensors')).tensors.get('images')!;
   assert.deepEqual(stored.shape, evalImages.shape);
   assert.ok(maxAbsDiff(stored.toFloat32Array(), expected) <= 1e-6);
+
+  // Library users get the measurement as data: the PSNR the reconstruction job recorded.
+  const again = await runExperiment(plan, join(tmp, 'authors'), 'pretrain', quiet);
+  const row = status(join(tmp, 'authors')).jobs.find((j) => j.name === 'reconstruct[A_S]')!;
+  assert.deepEqual([again.ran, again.reused.length, again.pretrain], [[], 2, { psnr: row.metrics.psnr }]);
 });
 
 test('the weights file is part of the pretrain key by content: reused as is, recomputed when it changes', { skip }, async () => {
@@ -116,7 +121,7 @@ test('with pretraining epochs, pretraining continues from the weights', { skip }
 test('a missing or mismatched weights file fails before any job runs, in one line naming the file', { skip }, async () => {
   copyFileSync(pth('segnet1.pth'), join(tmp, 'gray.pth'));
   const cases: [string, Record<string, unknown>, RegExp][] = [
-    ['missing', { weights: 'absent.pth', pretrain: { epochs: 0 } }, /absent\.pth: cannot read \(ENOENT\)/],
+    ['missing', { weights: 'absent.pth', pretrain: { epochs: 0 } }, /^ae\.weights .*absent\.pth: cannot read \(not found\)$/],
     // 1-channel weights for RGB images: the parameter and both shapes.
     ['channels', { stages: [[32, 32], [64, 64]], weights: 'gray.pth' }, /gray\.pth: encoder\.conv11\.weight has shape \[32,1,3,3\] but the SegNet expects \[32,3,3,3\] \(stages \[\[32,32\],\[64,64\]\], 3 input channel\(s\)\)/],
     ['widths', { stages: [[16, 16], [64, 64]], weights: 'segnet.pth' }, /segnet\.pth: encoder\.conv11\.weight has shape \[32,3,3,3\] but the SegNet expects \[16,3,3,3\]/],

@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RunStore } from '../../src/pipeline/store.js';
-import { status, verifyRun } from '../../src/pipeline/runner.js';
+import { status } from '../../src/pipeline/runner.js';
+import { verifyRun } from '../../src/pipeline/verify.js';
 
 const FIXTURE = join(dirname(fileURLToPath(import.meta.url)), 'fixture-graph.js');
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');

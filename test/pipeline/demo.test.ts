@@ -3,11 +3,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { validateResults } from '../../src/report/index.js';
-import { status, verifyRun } from '../../src/pipeline/runner.js';
+import { status } from '../../src/pipeline/runner.js';
+import { verifyRun } from '../../src/pipeline/verify.js';
+import { currentEngine } from '../../src/pipeline/provenance.js';
 import { artifactDir } from '../../src/pipeline/artifacts.js';
 import { EVALUATION_FILES, ORIGINAL_ROW, readPredictions } from '../../src/pipeline/evaluate.js';
 
@@ -85,6 +87,65 @@ test('quick demo: sane results, a complete report, and an unchanged rerun', () =
   const rep = spawnSync(process.execPath, [cli, 'report', dir], { encoding: 'utf8' });
   assert.equal(rep.status, 0, rep.stderr);
   assert.ok(existsSync(join(dir, 'report', 'report.html')));
+  // The numbers name the engine that made them.
+  assert.deepEqual(results.run.engine, currentEngine());
+  assert.deepEqual(results.run.mixedEngines, []);
+});
+
+const cliRun = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
+
+/** Runs the CLI without waiting, for commands that must overlap. */
+function cliAsync(...args: string[]): Promise<{ status: number | null; stderr: string }> {
+  return new Promise((done) => {
+    const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('exit', (status) => done({ status, stderr }));
+  });
+}
+
+test('two reports at once keep a complete report; status, verify and report see every command; --version', async () => {
+  const dir = join(root, 'straight');
+  const files = () => readdirSync(join(dir, 'report'), { recursive: true }).map(String).sort();
+  const complete = files();
+  assert.ok(complete.includes('results.json') && complete.includes('cross_top1.csv') && complete.includes('report.html'), complete.join(' '));
+  for (let trial = 0; trial < 3; trial++) {
+    const both = await Promise.all([cliAsync('report', dir), cliAsync('report', dir)]);
+    // The loser, if their runs overlapped, is refused by the lock in one line; never a lost report.
+    for (const r of both) if (r.status !== 0) assert.match(r.stderr, /^s2snets: error: .* is in use by process \d+ \(rendering the report, since .*\)/);
+    assert.ok(both.some((r) => r.status === 0));
+    assert.deepEqual(files(), complete, `trial ${trial}`);
+    assert.ok(!readdirSync(dir).some((n) => n.startsWith('report.')), 'no staging folder left');
+  }
+  // A later command of part of the graph: report and status still see the evaluation.
+  const train = cliRun('train-classifier', '--quick', '--device', 'cpu', '--run-dir', dir);
+  assert.equal(train.status, 0, train.stderr);
+  assert.match(train.stdout, /0 job\(s\) ran, 2 reused/);
+  assert.equal(cliRun('report', dir).status, 0);
+  const st = JSON.parse(cliRun('status', dir, '--json').stdout);
+  assert.equal(st.jobs.length, 9);
+  assert.ok(st.jobs.every((j: { status: string; artifactProblem: string | null }) => j.status === 'done' && j.artifactProblem === null));
+  const ok = cliRun('verify', dir);
+  assert.equal(ok.status, 0, ok.stdout);
+  assert.match(ok.stdout, /: ok \(store integrity, artifacts, manifests and checksums, done jobs, report\)\n$/);
+  // A flipped bit in an artifact: status marks the job, verify names it and exits 1.
+  const evaluate = st.jobs.find((j: { name: string }) => j.name === 'evaluate');
+  const file = join(dir, 'artifacts', evaluate.key, 'evaluation.json');
+  const bytes = readFileSync(file);
+  bytes[10] ^= 1;
+  writeFileSync(file, bytes);
+  const bad = cliRun('verify', dir, '--json');
+  assert.equal(bad.status, 1);
+  const check = JSON.parse(bad.stdout);
+  assert.equal(check.ok, false);
+  assert.ok(check.problems.includes(`artifacts/${evaluate.key} (job 'evaluate'): file evaluation.json content changed (sha256 mismatch)`), check.problems.join('\n'));
+  assert.match(cliRun('status', dir).stdout, /evaluate\s+damaged\s+1\s+\S+\s+artifact fails verification: file evaluation\.json content changed/);
+  bytes[10] ^= 1;
+  writeFileSync(file, bytes);
+  assert.equal(cliRun('verify', dir).status, 0);
+  const version = cliRun('--version');
+  assert.equal(version.status, 0);
+  assert.equal(version.stdout.trim(), JSON.parse(readFileSync('package.json', 'utf8')).version);
 });
 
 test('killed at three moments and resumed, the demo ends with the same results', async () => {

@@ -8,7 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { fixtureGraph, runFixture } from './fixture-graph.js';
-import { runJobs, status, verifyRun, JobFailedError, RunLockedError } from '../../src/pipeline/runner.js';
+import { runJobs, status, JobFailedError, type ProgressEvent } from '../../src/pipeline/runner.js';
+import { currentEngine, engineDifferences } from '../../src/pipeline/provenance.js';
+import { verifyRun } from '../../src/pipeline/verify.js';
+import { LockHeldError } from '../../src/pipeline/lock.js';
 import { canonicalJson, jobKey, topologicalOrder, JobConfigError, type JobSpec } from '../../src/pipeline/jobs.js';
 import { artifactDir, createCheckpointer } from '../../src/pipeline/artifacts.js';
 import { writeFileAtomic } from '../../src/common/atomic.js';
@@ -193,7 +196,7 @@ test('one process per run directory; a lock left by a dead process is taken over
   const slow: JobSpec<null> = { name: 'slow', deps: [], config: {}, run: () => gate.then(() => null) };
   const running = runJobs(dir, [slow], quiet);
   await new Promise((r) => setTimeout(r, 50));
-  await assert.rejects(runJobs(dir, [slow], quiet), (e: unknown) => e instanceof RunLockedError && /in use by process \d+/.test(e.message));
+  await assert.rejects(runJobs(dir, [slow], quiet), (e: unknown) => e instanceof LockHeldError && /in use by process \d+ \(running jobs, since /.test(e.message));
   release();
   await running;
   // A pid that cannot be alive (beyond pid_max) stands for a process killed with SIGKILL.
@@ -224,4 +227,72 @@ test('checkpoints: atomic save/load, stale leftovers ignored, a corrupt checkpoi
   writeFileSync(join(ck.load()!.dir, 'state.json'), '{"step":31}');
   assert.equal(ck.load(), null);
   assert.match(warnings[0], /checkpoint 'step-30' of job 'train' is unusable \(file state\.json content changed/);
+});
+
+test('provenance: manifests record the engine; a changed engine identity is said on one line and recomputes, unless accepted', async () => {
+  const dir = join(tmp, 'engine');
+  const g = fixtureGraph(SMALL);
+  const first = await runFixture(dir, SMALL, quiet);
+  const recorded = JSON.parse(readFileSync(join(first.dir(g.trainA), 'manifest.json'), 'utf8')).engine;
+  assert.deepEqual(recorded, currentEngine());
+  // The same machine with another BLAS: a fake identity injected through the library API.
+  const otherBlas = { ...currentEngine(), blas: 'reference BLAS (netlib, slow: /usr/lib/libblas.so.3)' };
+  const notices: string[] = [];
+  const onProgress = (e: ProgressEvent) => e.kind === 'notice' && notices.push(e.message!);
+  const kept = await runFixture(dir, SMALL, { ...quiet, engine: otherBlas, acceptEngineChange: true, onProgress });
+  assert.deepEqual(kept.ran, []);
+  assert.deepEqual(kept.engineChange, { differences: [`blas: ${currentEngine().blas} -> ${otherBlas.blas}`], jobs: ALL, kept: true });
+  assert.deepEqual(notices, [`the engine differs from the one 6 finished job(s) were made with (blas: ${currentEngine().blas} -> ${otherBlas.blas}): keeping them (--accept-engine-change)`]);
+  const redone = await runFixture(dir, SMALL, { ...quiet, engine: otherBlas, onProgress });
+  assert.deepEqual(redone.ran, ALL);
+  assert.equal(notices.length, 2);
+  assert.match(notices[1], /^the engine differs from the one 6 finished job\(s\) were made with \(blas: .* -> reference BLAS .*\): recomputing them \(--accept-engine-change keeps them\)$/);
+  assert.equal(JSON.parse(readFileSync(join(redone.dir(g.trainA), 'manifest.json'), 'utf8')).engine.blas, otherBlas.blas);
+  // Threads are recorded but do not count as a change.
+  const threads = await runFixture(dir, SMALL, { ...quiet, engine: { ...otherBlas, threads: otherBlas.threads + 3 } });
+  assert.deepEqual([threads.ran, threads.engineChange], [[], null]);
+  assert.deepEqual(engineDifferences(undefined, currentEngine()), ['made before engine identities were recorded']);
+});
+
+test('checkpoints are removed once the artifact is committed, also after a kill past the commit and on adoption', async () => {
+  const dir = join(tmp, 'ckpt-cleanup');
+  const g = fixtureGraph(SMALL);
+  await runFixture(dir, SMALL, quiet);
+  const ckpt = (job: JobSpec<unknown>) => join(dir, 'checkpoints', jobKey(job));
+  assert.deepEqual(readdirSync(join(dir, 'checkpoints')), [], 'a normal run leaves none');
+  // Killed after recording train[a] done, before removing its checkpoint; eval[b] committed but unrecorded.
+  mkdirSync(join(ckpt(g.trainA), 'ckpt-000001'), { recursive: true });
+  mkdirSync(join(ckpt(g.evalB), 'ckpt-000001'), { recursive: true });
+  const db = new Database(join(dir, 'run.db'));
+  db.prepare(`UPDATE jobs SET status = 'running', artifact_sha = NULL WHERE key = ?`).run(jobKey(g.evalB));
+  db.close();
+  assert.match(verifyRun(dir).problems.join('\n'), new RegExp(`checkpoints/${jobKey(g.trainA)} of finished job 'train\\[a\\]' left behind`));
+  const r = await runFixture(dir, SMALL, quiet);
+  assert.deepEqual(r.ran, []);
+  assert.ok(!existsSync(ckpt(g.trainA)) && !existsSync(ckpt(g.evalB)));
+  assert.deepEqual(verifyRun(dir).problems, []);
+});
+
+test("status and verify: the whole graph of every command, damaged artifacts marked, a line per problem", async () => {
+  const dir = join(tmp, 'graph');
+  const g = fixtureGraph(SMALL);
+  await runFixture(dir, SMALL, quiet);
+  // A later command that needs only part of the graph: status still shows every job.
+  await runJobs(dir, [g.trainA], quiet);
+  assert.deepEqual(status(dir).jobs.map((j) => j.name), ALL);
+  // A changed setting supersedes train[b]'s old key: one row per job name, the newest.
+  await runJobs(dir, [fixtureGraph({ ...SMALL, lrB: 0.05 }).trainB], quiet);
+  const rows = status(dir).jobs;
+  assert.deepEqual(rows.map((j) => j.name), ALL);
+  assert.equal(rows.find((j) => j.name === 'train[b]')!.key, jobKey(fixtureGraph({ ...SMALL, lrB: 0.05 }).trainB));
+  assert.deepEqual(verifyRun(dir).problems, []);
+  const weights = join(artifactDir(dir, jobKey(g.trainA)), 'weights.safetensors');
+  const bytes = readFileSync(weights);
+  bytes[bytes.length - 1] ^= 1;
+  writeFileSync(weights, bytes);
+  const marked = status(dir).jobs.find((j) => j.name === 'train[a]')!;
+  assert.equal(marked.artifactProblem, 'file weights.safetensors content changed (sha256 mismatch)');
+  assert.deepEqual(verifyRun(dir).problems, [`artifacts/${jobKey(g.trainA)} (job 'train[a]'): file weights.safetensors content changed (sha256 mismatch)`]);
+  rmSync(artifactDir(dir, jobKey(g.evalA)), { recursive: true });
+  assert.ok(verifyRun(dir).problems.includes(`job 'eval[a]' is recorded done but its artifact artifacts/${jobKey(g.evalA)} is missing`));
 });

@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { status, verifyRun } from '../../src/pipeline/runner.js';
+import { status } from '../../src/pipeline/runner.js';
+import { verifyRun } from '../../src/pipeline/verify.js';
 import { QUEUE_NAME } from '../../src/pipeline/distributed.js';
 import { startRedis } from './redis-server.js';
 

@@ -27,9 +27,14 @@ test('the results schema accepts a complete run and names the wrong fields other
   broken.classifiers[1].accuracy.original.top1 = 1.5;
   assert.throws(
     () => validateResults(broken),
-    (e: Error) => e instanceof ResultsError && /^results\.json does not match the results schema v1: classifiers\.1\.accuracy\.original\.top1: .*1/.test(e.message),
+    (e: Error) => e instanceof ResultsError && /^results\.json does not match the results schema v2: classifiers\.1\.accuracy\.original\.top1: .*1/.test(e.message),
   );
-  assert.throws(() => validateResults({ ...sampleResults(), schemaVersion: 2 }, 'run/results.json'), /run\/results\.json .*schemaVersion/);
+  assert.throws(() => validateResults({ ...sampleResults(), schemaVersion: 3 }, 'run/results.json'), /run\/results\.json .*schemaVersion/);
+  // A v1 file (before engine identities) is refused in one line that says how to rewrite it.
+  assert.throws(
+    () => validateResults({ ...sampleResults(), schemaVersion: 1 }, 'run/results.json'),
+    (e: Error) => e instanceof ResultsError && e.message === 'run/results.json has results schema v1, written by an earlier s2snets; this version reads v2: run `s2snets report RUN` to rewrite it',
+  );
   const short = sampleResults();
   short.crossEvaluation.top1[2].pop();
   assert.throws(() => validateResults(short), /crossEvaluation\.top1\.2: has 2 values, expected 3 \(one per entry of columns\)/);
@@ -136,7 +141,7 @@ test('rebuildReport explains a missing or damaged results.json', () => {
   writeFileSync(join(dir, 'results.json'), '{"schemaVersion": 1,');
   assert.throws(() => rebuildReport(dir), /results\.json: not valid JSON/);
   writeFileSync(join(dir, 'results.json'), JSON.stringify({ ...sampleResults(), run: undefined }));
-  assert.throws(() => rebuildReport(dir), /results\.json does not match the results schema v1: run: /);
+  assert.throws(() => rebuildReport(dir), /results\.json does not match the results schema v2: run: /);
   rmSync(dir, { recursive: true });
 });
 

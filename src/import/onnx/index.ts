@@ -3,4 +3,5 @@ export { loadOnnxClassifier, loadOnnxClassifierFromBytes, OnnxModule } from './m
 export type { OnnxModelInfo, LoadOnnxOptions } from './module.js';
 export { OnnxError, OnnxParseError, OnnxGraphError, OnnxUnsupportedOperatorError, OnnxExternalDataError, OnnxRuntimeError } from './errors.js';
 export { SUPPORTED_OPERATORS } from './ops.js';
+export { OnnxInference, type OnnxInferenceOptions } from './inference.js';
 export { ModelProtoType } from './schema.js';

@@ -1,17 +1,17 @@
-// GPU benchmark of the S2SNet decoder fine-tune step against PyTorch (bench/torch_gpu_reference.py,
+// Paper-shape benchmark (GPU, or CPU with --device cpu) of the S2SNet decoder fine-tune step against PyTorch (bench/torch_paper_reference.py,
 // same models, batch sizes and precisions). Rows:
 //   toy            two-stage SegNet on 1x32x32, small CNN, batch 32, fp32
 //   vgg16 resnet50 paper SegNet (VGG16 widths) on 3x224x224 + torchvision ONNX export, batch 16, fp32
 //   *-bf16         the same (and alexnet) at batch 64 under bfloat16 autocast
 // Ours runs each row twice: 'plain' (the step as written) and 'fast' (train/speed.ts: channels_last,
 // BatchNorm folding). Every row runs in its own process so that its GPU memory is its own.
-//   node dist/bench/gpu.js [--device cuda] [--rows toy,vgg16,...] [--steps 10] [--onnx-dir DIR]
-//                          [--size N] [--batch N] [--no-reference] [--check] [--flat-memory STEPS]
+//   node dist/bench/paper.js [--device cuda] [--rows toy,vgg16,...] [--steps 10] [--onnx-dir DIR]
+//                          [--size N] [--batch N] [--no-reference] [--check] [--flat-memory STEPS] [--turns N]
 // --check compares fine-tune loss curves of the speed options with the plain step on the device and
 // pinned transfers with plain ones; --flat-memory runs the toy fine-tune through the training loop
 // for STEPS steps and prints host RSS, live tensors and GPU memory at intervals.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { F, engineInfo, keep, manualSeed, memoryStats, noGrad, randint, randn, resolveDevice, synchronize, tidy, type Tensor } from '../src/engine/index.js';
 import { Adam, Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential, type Module } from '../src/nn/index.js';
@@ -19,6 +19,7 @@ import { SegNet, SMALL_STAGES, VGG16_STAGES } from '../src/models/segnet.js';
 import { buildClassifier } from '../src/models/classifiers.js';
 import { loadOnnxClassifier } from '../src/import/onnx/index.js';
 import { trainLoop, type Batch } from '../src/train/loop.js';
+import { DEFAULT_ONNX_DIR, ensureExports, paperReference, python } from './exports.js';
 import { prepareForFinetune, toDeviceAsync, withSpeedOptions, type SpeedOptions } from '../src/train/speed.js';
 
 interface RowSpec {
@@ -27,7 +28,7 @@ interface RowSpec {
   autocast?: 'bfloat16';
 }
 
-// Same table as ROWS in bench/torch_gpu_reference.py.
+// Same table as ROWS in bench/torch_paper_reference.py.
 const ROWS: Record<string, RowSpec> = {
   toy: { classifier: 'small-cnn', batch: 32 },
   vgg16: { classifier: 'vgg16', batch: 16 },
@@ -47,11 +48,12 @@ interface Args {
   reference: boolean;
   check: boolean;
   flatMemory: number;
+  turns: number;
   child: string | null;
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { device: 'cuda', rows: Object.keys(ROWS), steps: 10, onnxDir: 'bench-onnx', size: 0, batch: 0, reference: true, check: false, flatMemory: 0, child: null };
+  const a: Args = { device: 'cuda', rows: Object.keys(ROWS), steps: 10, onnxDir: DEFAULT_ONNX_DIR, size: 0, batch: 0, reference: true, check: false, flatMemory: 0, turns: 1, child: null };
   for (let i = 0; i < argv.length; i++) {
     const value = () => {
       const v = argv[++i];
@@ -73,6 +75,7 @@ function parseArgs(argv: string[]): Args {
       case '--no-reference': a.reference = false; break;
       case '--check': a.check = true; break;
       case '--flat-memory': a.flatMemory = count(); break;
+      case '--turns': a.turns = count(); break;
       case '--child': a.child = value(); break;
       default: usage(`unknown argument '${argv[i]}'`);
     }
@@ -80,11 +83,12 @@ function parseArgs(argv: string[]): Args {
   const unknown = a.rows.filter((r) => !ROWS[r]);
   if (unknown.length) usage(`unknown row(s) ${unknown.join(', ')}; rows: ${Object.keys(ROWS).join(', ')}`);
   if (a.steps < 1) usage('--steps must be at least 1');
+  if (a.turns < 1) usage('--turns must be at least 1');
   return a;
 }
 
 function usage(problem: string): never {
-  console.error(`gpu bench: ${problem}\nusage: node dist/bench/gpu.js [--device cuda|cpu] [--rows ${Object.keys(ROWS).join(',')}] [--steps N] [--onnx-dir DIR] [--size N] [--batch N] [--no-reference] [--check] [--flat-memory STEPS]`);
+  console.error(`paper bench: ${problem}\nusage: node dist/bench/paper.js [--device cuda|cpu] [--rows ${Object.keys(ROWS).join(',')}] [--steps N] [--onnx-dir DIR] [--size N] [--batch N] [--no-reference] [--check] [--flat-memory STEPS] [--turns N]`);
   process.exit(2);
 }
 
@@ -185,11 +189,21 @@ function runChild(row: string, variant: string, a: Args): Result[] {
 }
 
 function runReference(a: Args): Result[] {
-  const python = process.env.PYTHON ?? '/usr/bin/python3';
-  const script = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench', 'torch_gpu_reference.py');
-  const r = spawnSync(python, [script, 'bench', a.device, a.rows.join(','), String(a.steps), String(a.size), String(a.batch)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
-  if (r.status !== 0) console.error(`gpu bench: the PyTorch reference exited with ${r.status}`);
+  // The same intra-op thread count as ours (PyTorch reads OMP_NUM_THREADS at start-up).
+  const env = { ...process.env, OMP_NUM_THREADS: String(engineInfo().threads) };
+  const r = spawnSync(python, [paperReference, 'bench', a.device, a.rows.join(','), String(a.steps), String(a.size), String(a.batch)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], env });
+  if (r.status !== 0) console.error(`paper bench: the PyTorch reference exited with ${r.status}`);
   return jsonLines(r.stdout ?? '');
+}
+
+/** Per row and variant, the turn with the median training rate (its forward rate goes with it). */
+function medianTurn(turns: Result[][]): Result[] {
+  if (turns.length === 0) return [];
+  return turns[0].map((first) => {
+    const same = turns.map((t) => t.find((r) => r.row === first.row && r.variant === first.variant)).filter((r): r is Result => !!r && typeof r.train_img_s === 'number');
+    if (same.length === 0) return first;
+    return [...same].sort((x, y) => (x.train_img_s as number) - (y.train_img_s as number))[Math.floor(same.length / 2)];
+  });
 }
 
 function printTable(ours: Result[], torch: Result[]): void {
@@ -292,10 +306,18 @@ async function main(): Promise<void> {
   }
   const device = resolveDevice(a.device);
   const info = engineInfo();
-  console.log(`s2snets gpu bench: libtorch ${info.torchVersion}, device ${device}, cuDNN ${info.cudnn}, ${a.steps} timed steps after 3 warm-up steps`);
+  console.log(`s2snets paper-shape bench: libtorch ${info.torchVersion}, device ${device}, cuDNN ${info.cudnn}, BLAS ${info.blas.description}, ${info.threads} threads, ${a.steps} timed steps after 3 warm-up steps, median of ${a.turns} alternating turns`);
+  ensureExports(a.onnxDir, [...new Set(a.rows.map((r) => ROWS[r].classifier).filter((c) => c !== 'small-cnn'))]);
   if (a.check) await check(device);
-  const ours = a.rows.flatMap((row) => (['plain', 'fast'] as const).flatMap((variant) => runChild(row, variant, a)));
-  const torch = a.reference ? runReference(a) : [];
+  // Engines take turns (ours, PyTorch, ours, ...) so that load drifting over the run does not decide the ratio.
+  const oursTurns: Result[][] = [];
+  const torchTurns: Result[][] = [];
+  for (let turn = 0; turn < a.turns; turn++) {
+    oursTurns.push(a.rows.flatMap((row) => (['plain', 'fast'] as const).flatMap((variant) => runChild(row, variant, a))));
+    if (a.reference) torchTurns.push(runReference(a));
+  }
+  const ours = medianTurn(oursTurns);
+  const torch = medianTurn(torchTurns);
   for (const r of [...ours, ...torch]) console.log(JSON.stringify(r));
   printTable(ours, torch);
   if (a.flatMemory > 0) await flatMemory(device, a.flatMemory);

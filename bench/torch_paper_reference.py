@@ -1,10 +1,13 @@
-"""PyTorch reference for bench/gpu.ts: the S2SNet decoder fine-tune step written as a plain
+"""PyTorch reference for bench/paper.ts: the S2SNet decoder fine-tune step written as a plain
 PyTorch training loop (frozen encoder run under no_grad, frozen eval-mode classifier, Adam on the
 decoder), on the same models, batch sizes and precisions as our benchmark.
 
-  python3 bench/torch_gpu_reference.py export DIR
-      writes torchvision vgg16 / resnet50 / alexnet (random weights, eval mode) as DIR/<name>.onnx
-  python3 bench/torch_gpu_reference.py bench DEVICE ROWS STEPS [SIZE] [BATCH]
+  python3 bench/torch_paper_reference.py export DIR
+      writes torchvision vgg16 / resnet50 / alexnet / mobilenet_v2 (random weights, eval mode) as DIR/<name>.onnx
+  python3 bench/torch_paper_reference.py forward THREADS MODELS BATCHES ROUNDS
+      forward passes of the same models (weights from the same seed) under no_grad; one JSON line per
+      model and batch: the median of ROUNDS timed passes after one warm-up pass
+  python3 bench/torch_paper_reference.py bench DEVICE ROWS STEPS [SIZE] [BATCH]
       ROWS: comma-separated names from ROWS below; prints one JSON line per row
 """
 import json
@@ -23,7 +26,7 @@ from torch_reference import SegNet, classifier  # noqa: E402
 VGG16_STAGES = [[64, 64], [128, 128], [256, 256, 256], [512, 512, 512], [512, 512, 512]]
 SMALL_STAGES = [[32, 32], [64, 64]]
 
-# name: (workload, classifier, batch, autocast dtype or None); same table as bench/gpu.ts.
+# name: (workload, classifier, batch, autocast dtype or None); same table as bench/paper.ts.
 ROWS = {
     'toy': ('toy', 'small-cnn', 32, None),
     'vgg16': ('paper', 'vgg16', 16, None),
@@ -34,6 +37,9 @@ ROWS = {
 }
 
 
+EXPORTED = ['vgg16', 'resnet50', 'alexnet', 'mobilenet_v2']
+
+
 def torchvision_classifier(name):
     import torchvision
     return getattr(torchvision.models, name)(weights=None)
@@ -41,7 +47,7 @@ def torchvision_classifier(name):
 
 def export(out_dir):
     os.makedirs(out_dir, exist_ok=True)
-    for name in ['vgg16', 'resnet50', 'alexnet']:
+    for name in EXPORTED:
         torch.manual_seed(0)
         model = torchvision_classifier(name).eval()
         kwargs = dict(input_names=['input'], output_names=['logits'], dynamic_axes={'input': {0: 'batch'}, 'logits': {0: 'batch'}},
@@ -125,9 +131,30 @@ def bench_row(row, device, steps, size_override, batch_override):
     print(json.dumps(result), flush=True)
 
 
+def forward_bench(threads, models, batches, rounds):
+    torch.set_num_threads(threads)
+    for name in models:
+        torch.manual_seed(0)
+        model = torchvision_classifier(name).eval()
+        for batch in batches:
+            x = torch.randn(batch, 3, 224, 224)
+            times = []
+            with torch.no_grad():
+                model(x)
+                for _ in range(rounds):
+                    start = time.perf_counter()
+                    model(x)
+                    times.append(time.perf_counter() - start)
+            ms = sorted(times)[rounds // 2] * 1000
+            print(json.dumps({'engine': f'pytorch {torch.__version__}', 'model': name, 'batch': batch, 'ms': round(ms, 1)}), flush=True)
+
+
 def main():
     if len(sys.argv) >= 3 and sys.argv[1] == 'export':
         export(sys.argv[2])
+        return
+    if len(sys.argv) == 6 and sys.argv[1] == 'forward':
+        forward_bench(int(sys.argv[2]), sys.argv[3].split(','), [int(b) for b in sys.argv[4].split(',')], int(sys.argv[5]))
         return
     if len(sys.argv) < 5 or sys.argv[1] != 'bench':
         sys.exit(__doc__)
