@@ -63,6 +63,9 @@ export function runJobProcess(request: JobProcessRequest, opts: { threads: numbe
       env: { ...process.env, ...opts.env, S2SNETS_THREADS: String(opts.threads) },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       serialization: 'advanced',
+      // Its own process group: a Ctrl-C in the terminal reaches the parent only, which decides
+      // (a run stops its jobs through `signal`; a worker lets them finish).
+      detached: true,
     });
     let outcome: JobProcessMessage | null = null;
     const stop = () => child.kill('SIGTERM');
