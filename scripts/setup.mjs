@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 // Brings a fresh clone to a runnable state, doing only what is missing:
 //   npm dependencies -> libtorch (Debian's libtorch-dev when none is found) -> an optimized BLAS
-//   for it -> native addon -> TypeScript.
+//   for it -> native addon -> TypeScript -> the viewer's browser bundle.
 // `--with-python-torch` also makes sure a Python with PyTorch exists (tests and the benchmark
-// compare against it); `--with-redis` that Debian's redis-server exists (the distributed tests
-// and the scale benchmark start their own). Uses Node built-ins only, since it runs before
-// `npm install`.
+// compare against it); `--with-browser` installs chromium for the viewer's browser tests;
+// `--with-redis` that Debian's redis-server exists (the distributed tests and the scale benchmark
+// start their own). Uses Node built-ins only, since it runs before `npm install`.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -95,12 +95,31 @@ function ensureTypeScript() {
   run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.json')]);
 }
 
+async function ensureViewer() {
+  const { buildWeb } = await import(pathToFileURL(join(root, 'scripts/build-web.mjs')).href);
+  await buildWeb();
+}
+
+// The viewer's browser tests drive Debian's chromium. Without it (no root, no apt) setup goes on
+// and those tests say they were skipped and why.
+const CHROMIUM = '/usr/bin/chromium';
+function ensureBrowser() {
+  if (existsSync(CHROMIUM)) return;
+  try {
+    aptInstall(['chromium'], 'chromium (for the viewer\'s browser tests) was not found');
+  } catch (e) {
+    log(`warning: ${e.message}; the browser tests will be skipped`);
+  }
+}
+
 try {
   ensureNodeModules();
   await ensureNative();
   if (args.has('--with-python-torch')) ensurePythonTorch();
   if (args.has('--with-redis')) ensureRedisServer();
+  if (args.has('--with-browser')) ensureBrowser();
   ensureTypeScript();
+  await ensureViewer();
 } catch (e) {
   log(`failed: ${e.message}`);
   process.exit(1);

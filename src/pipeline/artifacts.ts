@@ -20,7 +20,7 @@ import {
 import { dirname, join } from 'node:path';
 import { writeFileAtomic } from '../common/atomic.js';
 import type { Checkpoint, CheckpointFiles, Checkpointer, Json } from './jobs.js';
-import type { EngineIdentity } from './provenance.js';
+import { engineDifferences, type EngineIdentity } from './provenance.js';
 
 export class ArtifactError extends Error {
   override name = 'ArtifactError';
@@ -36,6 +36,8 @@ export const runLayout = (runDir: string) => ({
   staging: join(runDir, 'staging'),
   checkpoints: join(runDir, 'checkpoints'),
   trash: join(runDir, 'trash'),
+  /** PNG tiles of evaluation images made by the viewer's server (a cache: safe to delete). */
+  tiles: join(runDir, 'tiles'),
 });
 
 export interface ManifestFile {
@@ -222,9 +224,24 @@ const LATEST = 'latest.json';
 /**
  * Checkpoints of one job in dir: each is a committed directory (ckpt-N), and latest.json names
  * the current one. It is replaced atomically only after the new checkpoint is in place, so a
- * crash at any moment leaves a complete checkpoint to resume from.
+ * crash at any moment leaves a complete checkpoint to resume from. With `engine`, each
+ * checkpoint records the engine identity, and one made by another engine is not resumed from
+ * (the job starts over) unless `engine.accept`.
+ * @param dir the job's checkpoint directory
+ * @param trashDir where replaced directories go before deletion
+ * @param job the job's name, for messages
+ * @param warn receives one line when a checkpoint is unusable
+ * @param engine this process's engine identity, and whether another one's checkpoints are accepted
+ * @example
+ * const ck = createCheckpointer(join(runDir, 'checkpoints', key), join(runDir, 'trash'), 'train', console.warn);
  */
-export function createCheckpointer(dir: string, trashDir: string, job: string, warn: (message: string) => void): Checkpointer {
+export function createCheckpointer(
+  dir: string,
+  trashDir: string,
+  job: string,
+  warn: (message: string) => void,
+  engine?: { identity: EngineIdentity; accept: boolean },
+): Checkpointer {
   const readLatest = (): { name: string; dir: string; seq: number } | null => {
     try {
       return JSON.parse(readFileSync(join(dir, LATEST), 'utf8'));
@@ -246,7 +263,7 @@ export function createCheckpointer(dir: string, trashDir: string, job: string, w
       const staging = join(dir, `.staging-${entry}`);
       mkdirSync(staging, { recursive: true });
       for (const [file, data] of Object.entries(files)) writeFileAtomic(join(staging, file), data);
-      commitDir(staging, join(dir, entry), trashDir, { key: entry, job, output: name, metrics: {} });
+      commitDir(staging, join(dir, entry), trashDir, { key: entry, job, output: name, metrics: {}, engine: engine?.identity });
       writeFileAtomic(join(dir, LATEST), JSON.stringify({ name, dir: entry, seq }));
       removeStale(entry);
     },
@@ -257,6 +274,11 @@ export function createCheckpointer(dir: string, trashDir: string, job: string, w
       const v = verifyDir(path, latest.dir);
       if (!v.ok) {
         warn(`checkpoint '${latest.name}' of job '${job}' is unusable (${v.reason}); starting the job over`);
+        return null;
+      }
+      const changed = engine && !engine.accept ? engineDifferences(v.manifest.engine, engine.identity) : [];
+      if (changed.length) {
+        warn(`checkpoint '${latest.name}' of job '${job}' was made by another engine (${changed.join('; ')}); starting the job over (--accept-engine-change resumes from it)`);
         return null;
       }
       return { name: latest.name, dir: path };

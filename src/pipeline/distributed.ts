@@ -99,11 +99,12 @@ function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
  * @param url the Redis URL
  * @param plan the experiment (travels with each job, so workers can rebuild its graph)
  * @param runDir this run's directory, on the file system the workers share
+ * @param acceptEngineChange workers resume from checkpoints another engine made
  * @throws RedisUnreachableError when Redis cannot be reached
  * @example
- * await runJobs(runDir, targets, { backend: await bullmqBackend('redis://10.0.0.5:6379', plan, runDir) });
+ * await runJobs(runDir, targets, { backend: await bullmqBackend('redis://10.0.0.5:6379', plan, runDir, false) });
  */
-export async function bullmqBackend(url: string, plan: ExperimentPlan, runDir: string): Promise<JobBackend> {
+export async function bullmqBackend(url: string, plan: ExperimentPlan, runDir: string, acceptEngineChange: boolean): Promise<JobBackend> {
   await checkRedis(url);
   const connection = { url };
   const store = directoryStore(runDir);
@@ -116,7 +117,7 @@ export async function bullmqBackend(url: string, plan: ExperimentPlan, runDir: s
   });
   await Promise.all([queue.waitUntilReady(), queueEvents.waitUntilReady()]);
 
-  const submit = (r: JobRequest) => queue.add(r.job.name, { plan, runDir: store.location, key: r.key }, { jobId: r.key, attempts: 1 });
+  const submit = (r: JobRequest) => queue.add(r.job.name, { plan, runDir: store.location, key: r.key, acceptEngineChange }, { jobId: r.key, attempts: 1 });
 
   /** The queue's job for this key, ready to wait for: failed ones are retried, stale completed ones replaced. */
   async function queued(r: JobRequest): Promise<Job<JobProcessRequest, WorkerResult>> {

@@ -1,7 +1,7 @@
 // The evaluation job: every measure of the paper, computed from the reconstructions of the
 // fixed evaluation set. Its artifact (evaluation.json, pictures.json) is plain data from which
 // the report is rendered, so a report can be rebuilt from the run store alone.
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tidy, type Tensor } from '../engine/index.js';
 import type { Module } from '../nn/index.js';
@@ -26,13 +26,12 @@ import { experimentData } from './inputs.js';
 import { aeName, classifierWeights, GENERIC_AE, loadReconstructions, type ExperimentJobs } from './experiment.js';
 import { openClassifier } from './classifiers.js';
 import type { ExperimentPlan } from './plan.js';
+import { datasetLabel } from './names.js';
+import { EVALUATION_FILES, ORIGINAL_ROW, ReportSourceError, readPredictions, type EvaluationOutput, type StoredPredictions } from './evaluation-files.js';
+
+export { EVALUATION_FILES, ORIGINAL_ROW, ReportSourceError, readPredictions, type EvaluationOutput, type StoredPredictions };
 import type { Accuracy, AccuracyGrid, ImagePredictions } from '../analysis/accuracy.js';
 
-/** A run's stored evaluation is missing, damaged or from an older layout: the message says what to rerun. */
-export class ReportSourceError extends Error {
-  override name = 'ReportSourceError';
-  readonly code = 'S2S_REPORT_SOURCE';
-}
 
 export interface Evaluation {
   dataset: string;
@@ -51,29 +50,6 @@ export interface Evaluation {
   curves: Record<string, { step: number[]; loss: number[] }>;
 }
 
-export interface EvaluationOutput {
-  [k: string]: Json;
-  evaluation: string;
-  pictures: string;
-  predictions: string;
-}
-
-/** The files of an evaluation artifact, by role. */
-export const EVALUATION_FILES: EvaluationOutput = { evaluation: 'evaluation.json', pictures: 'pictures.json', predictions: 'predictions.json' };
-
-/** The row of predictions.json that holds each classifier on the original images. */
-export const ORIGINAL_ROW = 'original';
-
-/**
- * predictions.json: what each classifier said about each evaluation image, the data every
- * accuracy (and its interval) is counted from. rows[row][classifier] with row 'original' or an
- * autoencoder's name (A_S, S2S-<classifier>); images in the order of `labels`.
- */
-export interface StoredPredictions {
-  labels: number[];
-  rows: Record<string, Record<string, { top1: number[]; top5Hit: (0 | 1)[] | null }>>;
-}
-
 /** The per-image predictions of an accuracy grid as stored plain data. */
 export function storedPredictions(grid: AccuracyGrid): StoredPredictions {
   const plain = (p: ImagePredictions) => ({ top1: Array.from(p.top1), top5Hit: p.top5Hit ? (Array.from(p.top5Hit) as (0 | 1)[]) : null });
@@ -90,9 +66,7 @@ export interface StoredPictures {
   differences: PictureRow[];
 }
 
-export function datasetLabel(plan: ExperimentPlan): string {
-  return typeof plan.dataset === 'string' ? plan.dataset : plan.dataset.imageFolder;
-}
+export { datasetLabel };
 
 export function evaluationJob(plan: ExperimentPlan, jobs: ExperimentJobs): JobSpec<EvaluationOutput> {
   return {
@@ -193,21 +167,4 @@ export function readEvaluation(dir: string, out: EvaluationOutput): { evaluation
   const raw = JSON.parse(readFileSync(join(dir, out.pictures), 'utf8')) as { grid: Encoded; differences: Encoded };
   const decode = (rs: Encoded): PictureRow[] => rs.map((r) => ({ label: r.label, images: r.images.map((im) => ({ ...im, data: new Uint8Array(Buffer.from(im.data, 'base64')) })) }));
   return { evaluation, pictures: { grid: decode(raw.grid), differences: decode(raw.differences) } };
-}
-
-/**
- * The per-image predictions of a finished evaluation artifact.
- *
- * @param dir The evaluation job's artifact directory.
- * @param out The job's output (its file names); EVALUATION_FILES for the current layout.
- * @returns predictions.json, parsed.
- * @throws ReportSourceError when the artifact predates per-image predictions (rerun the evaluation).
- * @example
- * const p = readPredictions(artifactDir(runDir, key), EVALUATION_FILES);
- * const lenetOnOwn = p.rows['S2S-lenet5'].lenet5.top1; // predicted class per image
- */
-export function readPredictions(dir: string, out: Pick<EvaluationOutput, 'predictions'>): StoredPredictions {
-  const path = join(dir, out.predictions ?? EVALUATION_FILES.predictions);
-  if (!existsSync(path)) throw new ReportSourceError(`${path}: not found; this evaluation was made before per-image predictions were stored; rerun the evaluation (s2snets evaluate) to create it`);
-  return JSON.parse(readFileSync(path, 'utf8')) as StoredPredictions;
 }

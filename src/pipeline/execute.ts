@@ -13,6 +13,12 @@ export const firstLine = (e: unknown): string => {
   return msg.split('\n')[0];
 };
 
+/** The engine a job computes with, and whether checkpoints made by another engine are resumed from. */
+export interface EngineUse {
+  identity: EngineIdentity;
+  accept: boolean;
+}
+
 /** What a running job reports, wherever it runs. */
 export interface JobEvents {
   progress(fraction: number, message: string, metrics?: Record<string, Json>): void;
@@ -38,14 +44,15 @@ export interface Execution {
  * @param deps the manifests of the job's dependencies, by key
  * @param signal aborted to stop the job at its next checkpoint
  * @param events receives progress, log lines, warnings and metrics
- * @param engine the identity of the engine computing it, recorded in the manifest
+ * @param engine the identity of the engine computing it (recorded in the manifest and the
+ *   checkpoints), and whether checkpoints another engine made are resumed from
  * @throws whatever the job throws (the staging directory is removed), JobConfigError for
  *   non-JSON outputs or a dependency that is not declared
  * @example
- * const done = await executeJob(directoryStore(runDir), job, deps, signal, events, currentEngine());
+ * const done = await executeJob(directoryStore(runDir), job, deps, signal, events, { identity: currentEngine(), accept: false });
  * done.manifest.output // what job.run returned
  */
-export async function executeJob(store: ArtifactStore, job: JobSpec<unknown>, deps: Map<string, Manifest>, signal: AbortSignal, events: JobEvents, engine: EngineIdentity): Promise<Execution> {
+export async function executeJob(store: ArtifactStore, job: JobSpec<unknown>, deps: Map<string, Manifest>, signal: AbortSignal, events: JobEvents, engine: EngineUse): Promise<Execution> {
   const key = jobKey(job);
   const depKey = (dep: JobSpec<unknown>) => {
     const k = jobKey(dep);
@@ -60,7 +67,7 @@ export async function executeJob(store: ArtifactStore, job: JobSpec<unknown>, de
     key,
     dir: staging,
     checkpointDir,
-    checkpoint: createCheckpointer(checkpointDir, store.trashDir, job.name, (m) => events.warning(m)),
+    checkpoint: createCheckpointer(checkpointDir, store.trashDir, job.name, (m) => events.warning(m), engine),
     signal,
     input: (dep) => store.localDir(depKey(dep)),
     output: <T>(dep: JobSpec<T>) => deps.get(depKey(dep))!.output as T,
@@ -79,7 +86,7 @@ export async function executeJob(store: ArtifactStore, job: JobSpec<unknown>, de
   try {
     const output = ((await job.run(ctx)) ?? null) as Json;
     canonicalJson(output, `output of job '${job.name}'`);
-    const committed = store.commit(staging, { key, job: job.name, output, metrics, engine });
+    const committed = store.commit(staging, { key, job: job.name, output, metrics, engine: engine.identity });
     rmSync(checkpointDir, { recursive: true, force: true });
     return { ...committed, durationS: (performance.now() - started) / 1000 };
   } finally {
@@ -114,11 +121,11 @@ export interface JobBackend {
 /**
  * Runs one job at a time in the calling process (the sequential runner).
  * @param store where artifacts go
- * @param engine the engine identity recorded in the artifacts
+ * @param engine the engine identity recorded in artifacts and checkpoints, and whether other engines' checkpoints are resumed from
  * @example
- * await runJobs(runDir, targets, { backend: inProcessBackend(directoryStore(runDir), currentEngine()) });
+ * await runJobs(runDir, targets, { backend: inProcessBackend(directoryStore(runDir), { identity: currentEngine(), accept: false }) });
  */
-export function inProcessBackend(store: ArtifactStore, engine: EngineIdentity): JobBackend {
+export function inProcessBackend(store: ArtifactStore, engine: EngineUse): JobBackend {
   return {
     slots: 1,
     run: (r) => executeJob(store, r.job, r.deps, r.signal, r.events, engine),

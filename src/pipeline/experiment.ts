@@ -23,8 +23,9 @@ import { dataIdentity, experimentData, type ExperimentData } from './inputs.js';
 import type { ClassifierEntry, ExperimentPlan } from './plan.js';
 import { familyOf, fileDigest, importedFile, loadWeightsInto, openClassifier } from './classifiers.js';
 
-export const GENERIC_AE = 'A_S';
-export const aeName = (classifier: string) => `S2S-${classifier}`;
+import { GENERIC_AE, aeName } from './names.js';
+
+export { GENERIC_AE, aeName };
 
 /** Bridges the training loop's checkpoints to the run store's atomic checkpoint directory. */
 function jobCheckpoint(ctx: JobContext, every: number): CheckpointStore {

@@ -1,6 +1,7 @@
 // The data an experiment runs on, prepared once per process: a built-in dataset padded to a size
 // the SegNet can halve per stage, or an image folder resized and cropped, normalized with the dataset's mean and std (the space
 // classifiers and autoencoders work in), and a fixed evaluation subset of the test split.
+import { createHash } from 'node:crypto';
 import { keep, tidy, type Tensor } from '../engine/index.js';
 import {
   FASHION_MNIST_MEAN,
@@ -25,7 +26,7 @@ import {
 } from '../data/index.js';
 import { ZOO } from '../models/classifiers.js';
 import type { ClassifierInput } from '../models/classifiers.js';
-import type { Json } from './jobs.js';
+import { canonicalJson, type Json } from './jobs.js';
 import type { ExperimentPlan } from './plan.js';
 
 export interface ExperimentData {
@@ -84,6 +85,16 @@ export function dataIdentity(plan: ExperimentPlan): Json {
   const spec = plan.dataset;
   const scan = scanImageFolder(spec.imageFolder, { onBadImage: 'skip' });
   return { ...spec, files: scan.files.length + scan.skipped.length, fingerprint: scanFingerprint(spec.imageFolder, scan) };
+}
+
+/**
+ * A digest of what selects the evaluation images (data identity, sample count, seed): two plans
+ * with the same key evaluate the same images in the same order, so caches of them can be shared.
+ * @param plan the experiment plan
+ * @example evaluationSetKey(quickPlan()) // 64 hex digits
+ */
+export function evaluationSetKey(plan: ExperimentPlan): string {
+  return createHash('sha256').update(canonicalJson({ dataset: dataIdentity(plan), evalSamples: plan.evalSamples, seed: plan.seed })).digest('hex');
 }
 
 export function experimentData(plan: ExperimentPlan): Promise<ExperimentData> {

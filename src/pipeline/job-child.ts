@@ -30,7 +30,7 @@ async function run(request: JobProcessRequest): Promise<JobProcessMessage> {
       log: (message) => send({ type: 'log', message }),
       warning: (message) => send({ type: 'warning', message }),
       metrics: (metrics) => send({ type: 'metrics', metrics }),
-    }, currentEngine());
+    }, { identity: currentEngine(), accept: request.acceptEngineChange });
     return { type: 'done', execution };
   } catch (e) {
     return controller.signal.aborted ? { type: 'interrupted' } : { type: 'failed', error: firstLine(e) };

@@ -18,6 +18,8 @@ export interface JobProcessRequest {
   /** The run directory holding the artifact store (an absolute path every worker sees). */
   runDir: string;
   key: string;
+  /** Resume from a checkpoint another engine made (otherwise the job starts over). */
+  acceptEngineChange: boolean;
 }
 
 /** Messages from a job process to its parent. */
@@ -55,7 +57,7 @@ const CHILD = fileURLToPath(new URL('./job-child.js', import.meta.url));
  * @throws JobProcessError when the job failed (reason 'failed', message: the job's error),
  *   the process died ('died') or was interrupted ('interrupted')
  * @example
- * const done = await runJobProcess({ plan, runDir, key }, { threads: 1, events });
+ * const done = await runJobProcess({ plan, runDir, key, acceptEngineChange: false }, { threads: 1, events });
  */
 export function runJobProcess(request: JobProcessRequest, opts: { threads: number; env?: NodeJS.ProcessEnv; signal?: AbortSignal; events: JobEvents }): Promise<Execution> {
   return new Promise((resolve, reject) => {
@@ -111,15 +113,16 @@ export const threadsPerJob = (jobs: number): number => Math.max(1, Math.floor(en
  * @param plan the experiment whose jobs the runner hands over
  * @param runDir the run directory (its artifact store)
  * @param jobs how many jobs at once (at least 1)
+ * @param acceptEngineChange resume from checkpoints another engine made
  * @example
- * await runJobs(runDir, targets, { backend: processBackend(plan, runDir, 2) });
+ * await runJobs(runDir, targets, { backend: processBackend(plan, runDir, 2, false) });
  */
-export function processBackend(plan: ExperimentPlan, runDir: string, jobs: number): JobBackend {
+export function processBackend(plan: ExperimentPlan, runDir: string, jobs: number, acceptEngineChange: boolean): JobBackend {
   const store = directoryStore(runDir);
   const threads = threadsPerJob(jobs);
   return {
     slots: jobs,
-    run: (r) => runJobProcess({ plan, runDir: store.location, key: r.key }, { threads, signal: r.signal, events: r.events }),
+    run: (r) => runJobProcess({ plan, runDir: store.location, key: r.key, acceptEngineChange }, { threads, signal: r.signal, events: r.events }),
     close: async () => {},
   };
 }

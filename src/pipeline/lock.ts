@@ -11,7 +11,7 @@
 // record and renames its claim over the lock, which replaces it in one step. Losers see the claim
 // (or the new lock) and retry or give up. A claim whose own owner died is taken over the same way.
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 
@@ -164,6 +164,31 @@ function take(name: string, mine: string, lockPath: string, depth: number): Outc
 }
 
 /**
+ * Record files and claims of contenders that died before cleaning up (a crash between writing
+ * their record and unlinking it); live contenders' files are theirs to remove. A record still
+ * being written is empty: only one that stayed unreadable for a minute counts as abandoned.
+ */
+const ageMs = (path: string) => {
+  try {
+    return Date.now() - statSync(path).mtimeMs;
+  } catch {
+    return 0;
+  }
+};
+
+function removeDeadLeftovers(abs: string): void {
+  const prefix = basename(abs);
+  for (const name of readdirSync(dirname(abs))) {
+    const isRecord = name.startsWith(`.${prefix}.`) && name.endsWith('.tmp');
+    if (!isRecord && !name.startsWith(`${prefix}.takeover-`)) continue;
+    const path = join(dirname(abs), name);
+    const owner = readLock(path);
+    const abandoned = owner ? !ownerAlive(owner) : ageMs(path) > 60_000;
+    if (abandoned) rmSync(path, { force: true });
+  }
+}
+
+/**
  * Takes the lock file at path (creating its directory), or throws LockHeldError naming the
  * live owner. Not re-entrant: a second acquisition in the same process fails too (two concurrent
  * tasks of one process must not write at once either); pass the Lock down instead.
@@ -202,6 +227,7 @@ export function acquireLock(path: string, purpose: string): Lock {
     rmSync(mine, { force: true });
   }
   if (!outcome.taken) throw new LockHeldError(abs, outcome.owner);
+  removeDeadLeftovers(abs);
   let released = false;
   return {
     path: abs,

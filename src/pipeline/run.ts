@@ -33,9 +33,10 @@ export interface ExperimentOptions {
 
 /** The backend for the options: none (the runner's in-process default) for one local job at a time. */
 async function backendFor(plan: ExperimentPlan, runDir: string, options: ExperimentOptions): Promise<JobBackend | undefined> {
-  if (options.redis) return bullmqBackend(options.redis, plan, runDir);
+  const accept = options.acceptEngineChange ?? false;
+  if (options.redis) return bullmqBackend(options.redis, plan, runDir, accept);
   const jobs = options.jobs ?? 1;
-  return jobs > 1 ? processBackend(plan, runDir, jobs) : undefined;
+  return jobs > 1 ? processBackend(plan, runDir, jobs, accept) : undefined;
 }
 
 /** What one invocation did and measured; the fields of the stages it reached are set. */

@@ -131,7 +131,7 @@ export async function runJobs(runDir: string, targets: JobSpec<any>[], opts: Run
   const controller = new AbortController();
   const signals = interruptOnSignals(controller, opts.handleSignals ?? true);
   const engine = opts.engine ?? currentEngine();
-  const backend = opts.backend ?? inProcessBackend(directoryStore(runDir), engine);
+  const backend = opts.backend ?? inProcessBackend(directoryStore(runDir), { identity: engine, accept: opts.acceptEngineChange ?? false });
   let store: RunStore | undefined;
   try {
     // Leftovers of a process that died: half-written outputs and half-deleted directories.

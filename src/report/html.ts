@@ -71,6 +71,8 @@ code{background:#f2f2f2;padding:0 .25em}
 <p>S2SNets analysis of ${r.classifiers.length} classifier(s) on <b>${esc(run.dataset)}</b> (${run.channels} channel(s), ${run.imageSize}&times;${run.imageSize} px, ${run.classes.length} classes), made by s2snets ${esc(r.tool.version)} on ${esc(r.createdAt)}.
 A generic autoencoder (A_S) was pretrained to reconstruct images; then, for every classifier, a copy of it had its decoder fine-tuned with that frozen classifier's loss. What each fine-tuned AE keeps is what its classifier uses: its input signal.</p>
 
+<p>To browse all ${run.evalSamples} evaluation images, compare reconstructions up to 16&times; and open the images behind each cell of the cross matrix, <a href="#viewer">open the run in the viewer</a>.</p>
+
 <h2>What was run</h2>
 <table><tr><th>evaluation set</th><td>${run.evalSamples} test images (seeded, stratified)</td></tr>
 <tr><th>seed</th><td>${run.seed}</td></tr><tr><th>device</th><td>${esc(run.device)}</td></tr>
@@ -113,6 +115,11 @@ ${img(figs, 'differences')}
 <div class="how"><b>How to read it.</b> Each row shows the same test images as reconstructed by one autoencoder. The difference maps (amplified) make faint, regular patterns visible: a grid that is the same on every input is the classifier's blind spot being filled with whatever the decoder likes.</div>
 
 ${figs.has('curves') ? `<h2>Training</h2>${img(figs, 'curves')}` : ''}
+
+<h2 id="viewer">Open in the viewer</h2>
+<p>This page shows a few fixed images. The viewer shows them all: from the project folder run</p>
+<pre><code>npx s2snets serve RUN_DIR</code></pre>
+<p>where <code>RUN_DIR</code> is the folder that holds this report&rsquo;s <code>report/</code> folder (the demo&rsquo;s is <code>runs/mnist</code>), and open the address it prints. Its pages: a <b>gallery</b> of every evaluation image (original, A_S and each S2SNet side by side, filtered by class or by the images a classifier gets wrong on an AE&rsquo;s reconstructions), <b>compare</b> (two sources of one image up to 16&times;, a swipe slider, a signed difference map with adjustable gain), the <b>cross matrix</b> (each cell opens the images behind it) and the <b>charts</b> of this page with tooltips and zoom. It only reads the run and listens on this machine only.</p>
 
 <h2>Reference</h2>
 <p>S. Palacio, J. Folz, J. Hees, F. Raue, D. Borth, A. Dengel. <i>What do Deep Networks Like to See?</i> CVPR 2018, pp. 3108&ndash;3117 , arXiv 1803.08337 (https://arxiv.org/abs/1803.08337). BibTeX key <code>palaciofolz2018s2snets</code>.</p>

@@ -10,6 +10,7 @@ import { validateResults } from '../../src/report/index.js';
 import { status } from '../../src/pipeline/runner.js';
 import { verifyRun } from '../../src/pipeline/verify.js';
 import { currentEngine } from '../../src/pipeline/provenance.js';
+import { acquireLock } from '../../src/pipeline/lock.js';
 import { artifactDir } from '../../src/pipeline/artifacts.js';
 import { EVALUATION_FILES, ORIGINAL_ROW, readPredictions } from '../../src/pipeline/evaluate.js';
 
@@ -117,6 +118,13 @@ test('two reports at once keep a complete report; status, verify and report see 
     assert.deepEqual(files(), complete, `trial ${trial}`);
     assert.ok(!readdirSync(dir).some((n) => n.startsWith('report.')), 'no staging folder left');
   }
+  // While another process writes in the run (here: this one holds its lock), report refuses and leaves the report alone.
+  const held = acquireLock(join(dir, 'lock'), 'a test holding the run');
+  const refused = await cliAsync('report', dir);
+  held.release();
+  assert.equal(refused.status, 1);
+  assert.match(refused.stderr, new RegExp(`^s2snets: error: .* is in use by process ${process.pid} \\(a test holding the run, since .*\\); wait for it to finish or stop it\n$`));
+  assert.deepEqual(files(), complete);
   // A later command of part of the graph: report and status still see the evaluation.
   const train = cliRun('train-classifier', '--quick', '--device', 'cpu', '--run-dir', dir);
   assert.equal(train.status, 0, train.stderr);

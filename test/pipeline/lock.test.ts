@@ -74,6 +74,9 @@ test('a contender that died during a takeover does not block the lock; release r
   const deadClaimer = JSON.stringify({ ...(JSON.parse(dead) as LockOwner), nonce: 'claimer' });
   writeFileSync(lockPath, dead);
   writeFileSync(takeoverPath(lockPath, dead), deadClaimer);
+  // A record file of a contender that died before linking it, and a claim on an older stale record.
+  writeFileSync(join(dir, '.lock.123.abc.tmp'), dead);
+  writeFileSync(takeoverPath(lockPath, 'an older record'), deadClaimer);
   const lock = acquireLock(lockPath, 'test');
   assert.equal(readLock(lockPath)?.nonce, lock.owner.nonce);
   assert.deepEqual(readdirSync(dir), ['lock']);

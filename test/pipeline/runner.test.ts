@@ -252,6 +252,15 @@ test('provenance: manifests record the engine; a changed engine identity is said
   const threads = await runFixture(dir, SMALL, { ...quiet, engine: { ...otherBlas, threads: otherBlas.threads + 3 } });
   assert.deepEqual([threads.ran, threads.engineChange], [[], null]);
   assert.deepEqual(engineDifferences(undefined, currentEngine()), ['made before engine identities were recorded']);
+  // Checkpoints record the engine too: one made by another engine is not resumed from unless accepted.
+  const warnings: string[] = [];
+  const saved = createCheckpointer(join(dir, 'ck'), join(dir, 'ck-trash'), 'train', (m) => warnings.push(m), { identity: currentEngine(), accept: false });
+  saved.save('step-10', { 'state.json': '{}' });
+  assert.equal(saved.load()!.name, 'step-10');
+  const reader = (accept: boolean) => createCheckpointer(join(dir, 'ck'), join(dir, 'ck-trash'), 'train', (m) => warnings.push(m), { identity: otherBlas, accept });
+  assert.equal(reader(false).load(), null);
+  assert.equal(warnings.pop(), `checkpoint 'step-10' of job 'train' was made by another engine (blas: ${currentEngine().blas} -> ${otherBlas.blas}); starting the job over (--accept-engine-change resumes from it)`);
+  assert.equal(reader(true).load()!.name, 'step-10');
 });
 
 test('checkpoints are removed once the artifact is committed, also after a kill past the commit and on adoption', async () => {

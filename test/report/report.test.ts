@@ -91,8 +91,10 @@ test('writeReport: real pictures, a self-contained page that escapes names, rebu
       assert.ok(html.includes(escapeXml(f.caption)), `${f.id} has its caption`);
     }
     assert.equal((html.match(/<img /g) ?? []).length, written.figures.length);
-    // Nothing is fetched: no src/href other than data URIs, no URL outside the citation text.
-    assert.deepEqual(html.match(/\b(src|href)\s*=\s*"(?!data:image\/png;base64,)[^"]*"/g), null);
+    // Nothing is fetched: no src/href other than data URIs and in-page anchors, no URL outside the citation text.
+    assert.deepEqual(html.match(/\b(src|href)\s*=\s*"(?!data:image\/png;base64,|#)[^"]*"/g), null);
+    assert.deepEqual(html.match(/href="#[^"]*"/g), ['href="#viewer"']);
+    assert.match(html, /<h2 id="viewer">Open in the viewer<\/h2>[^]*s2snets serve RUN_DIR/);
     assert.deepEqual(html.match(/https?:\/\/[\w./-]*\w/g), ['https://arxiv.org/abs/1803.08337']);
     assert.doesNotMatch(html, /<script|<link|@import|url\(/i);
     // Names and configuration text are data, never markup.

@@ -1,0 +1,244 @@
+// s2snets command line, every command. Every stage of the experiment is a command; each runs the jobs it needs
+// in a run directory (reusing finished ones), so `demo` after `train-classifier` reuses the
+// trained classifiers, and any command interrupted by Ctrl-C resumes when rerun.
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { resolve } from 'node:path';
+import { engineInfo, resolveDevice } from '../engine/index.js';
+import { ZOO_NAMES } from '../models/classifiers.js';
+import { defaultPlan, planFromConfig, quickPlan, zooEntries, DEMO_CLASSIFIERS, type DatasetChoice, type ExperimentPlan } from '../pipeline/plan.js';
+import { loadConfig } from '../pipeline/config.js';
+import { runExperiment, type ExperimentOptions, type Stage } from '../pipeline/run.js';
+import { renderRunReport, reportDir } from '../pipeline/publish.js';
+import { status } from '../pipeline/runner.js';
+import { defaultJobs } from '../pipeline/job-process.js';
+import { runWorker } from '../pipeline/distributed.js';
+import { verifyRun } from '../pipeline/verify.js';
+import { formatSummary } from '../report/index.js';
+import { ProgressReporter } from './progress.js';
+import { formatCheck, formatExperiment } from './results.js';
+import { formatStatus } from './status.js';
+import { addServeCommand } from './serve.js';
+import { newProgram, runProgram } from './run-program.js';
+
+function positiveInt(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('expected a positive integer');
+  return n;
+}
+
+function nonNegativeInt(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a non-negative integer');
+  return n;
+}
+
+function classifierList(v: string): string[] {
+  const names = v.split(',').map((s) => s.trim()).filter(Boolean);
+  const unknown = names.filter((n) => !(ZOO_NAMES as string[]).includes(n));
+  if (unknown.length || names.length === 0) throw new InvalidArgumentError(`unknown classifier(s) ${unknown.join(', ')}; the zoo has: ${ZOO_NAMES.join(', ')}`);
+  return names;
+}
+
+interface ExperimentFlags {
+  dataset: DatasetChoice;
+  quick?: boolean;
+  runDir?: string;
+  device: string;
+  seed: number;
+  classifiers?: string[];
+  finetuneSteps?: number;
+  epochs?: number;
+  aeWeights?: string;
+  pretrainEpochs?: number;
+  targets?: 'labels' | 'predictions';
+  trainWholeAe?: boolean;
+  autocast?: 'bfloat16' | 'float16';
+  channelsLast?: boolean;
+  foldBn?: boolean;
+  acceptEngineChange?: boolean;
+  jobs?: number;
+  redis?: string;
+}
+
+/** Options that choose where jobs run (every command that runs jobs has them). */
+function withExecutionOptions(cmd: Command): Command {
+  return cmd
+    .option('--jobs <n>', 'jobs at once, each in its own process with its share of the CPU threads (default: 2 on CPU with 2+ cores, 1 on CUDA)', positiveInt)
+    .option('--redis <url>', 'run the jobs on the workers of this Redis (s2snets worker --redis URL); the run directory must be on a file system they share');
+}
+
+const ACCEPT_ENGINE_CHANGE = [
+  '--accept-engine-change',
+  'keep finished jobs made by an engine of another identity (libtorch, BLAS, oneDNN, CPU vector ISA) instead of recomputing them',
+] as const;
+
+function withExperimentOptions(cmd: Command): Command {
+  return withExecutionOptions(cmd)
+    .addOption(new Option('--dataset <name>', 'built-in dataset').choices(['mnist', 'fashion-mnist']).default('mnist'))
+    .option('--quick', 'a small, fast configuration (for smoke tests)')
+    .option('--run-dir <dir>', 'where jobs, artifacts and the report go (default: runs/<dataset>[-quick])')
+    .addOption(new Option('--device <device>', 'cpu, cuda, cuda:N or auto').default('auto'))
+    .option('--seed <n>', 'random seed', nonNegativeInt, 0)
+    .option('--classifiers <list>', `comma-separated zoo names (default: ${DEMO_CLASSIFIERS.join(',')})`, classifierList)
+    .option('--epochs <n>', 'classifier training epochs', positiveInt)
+    .option('--ae-weights <file>', "start A_S from these SegNet weights (the authors' .pth/.pt, or a .safetensors A_S of an earlier run)")
+    .option('--pretrain-epochs <n>', 'A_S pretraining epochs (0: take --ae-weights unchanged)', nonNegativeInt)
+    .option('--finetune-steps <n>', 'decoder fine-tuning steps per classifier', positiveInt)
+    .addOption(new Option('--targets <kind>', "fine-tuning targets: true 'labels' (paper) or the classifier's own 'predictions'").choices(['labels', 'predictions']))
+    .option('--train-whole-ae', 'fine-tune encoder and decoder (the paper freezes the encoder)')
+    .addOption(new Option('--autocast <dtype>', 'mixed precision for fine-tuning').choices(['bfloat16', 'float16']))
+    .option('--channels-last', 'channels_last memory format for fine-tuning')
+    .option('--fold-bn', "fold the frozen classifier's BatchNorm into its convolutions while fine-tuning")
+    .option(ACCEPT_ENGINE_CHANGE[0], ACCEPT_ENGINE_CHANGE[1])
+    .hook('preAction', (command) => {
+      const f = command.opts<ExperimentFlags>();
+      if (f.pretrainEpochs === 0 && !f.aeWeights) command.error("error: option '--pretrain-epochs 0' needs --ae-weights (pretrained weights to start from)", { exitCode: 2, code: 'commander.usage' });
+    });
+}
+
+function planFrom(f: ExperimentFlags): { plan: ExperimentPlan; runDir: string } {
+  const base = f.quick ? quickPlan() : defaultPlan({ dataset: f.dataset });
+  const plan: ExperimentPlan = {
+    ...base,
+    dataset: f.dataset,
+    seed: f.seed,
+    device: resolveDevice(f.device),
+    classifiers: f.classifiers ? zooEntries(f.classifiers) : base.classifiers,
+    // --epochs applies to every classifier, the small ones' longer defaults included.
+    classifierTraining: f.epochs === undefined ? base.classifierTraining : { ...base.classifierTraining, epochs: f.epochs, epochsFor: {} },
+    ae: { ...base.ae, epochs: f.pretrainEpochs ?? base.ae.epochs, weights: f.aeWeights === undefined ? undefined : resolve(f.aeWeights) },
+    finetune: {
+      ...base.finetune,
+      steps: f.finetuneSteps ?? base.finetune.steps,
+      targets: f.targets ?? base.finetune.targets,
+      trainWholeAe: f.trainWholeAe ?? base.finetune.trainWholeAe,
+      speed: { autocast: f.autocast, channelsLast: f.channelsLast, foldClassifierBn: f.foldBn },
+    },
+  };
+  const runDir = resolve(f.runDir ?? `runs/${f.dataset}${f.quick ? '-quick' : ''}`);
+  return { plan, runDir };
+}
+
+/** Runs a stage with a progress display and prints what it measured. */
+async function runAndPrint(plan: ExperimentPlan, runDir: string, stage: Stage, options: ExperimentOptions): Promise<void> {
+  const progress = new ProgressReporter();
+  try {
+    const jobs = options.jobs ?? defaultJobs(plan.device);
+    process.stdout.write(`${formatExperiment(await runExperiment(plan, runDir, stage, progress, { ...options, jobs }))}\n`);
+  } finally {
+    progress.stop();
+  }
+}
+
+async function runStage(stage: Stage, f: ExperimentFlags, only?: string): Promise<void> {
+  const { plan, runDir } = planFrom(f);
+  if (only) plan.classifiers = zooEntries([only]);
+  await runAndPrint(plan, runDir, stage, { acceptEngineChange: f.acceptEngineChange, jobs: f.jobs, redis: f.redis });
+}
+
+const program = newProgram();
+
+program
+  .command('doctor')
+  .description('show the compute engine: libtorch version, CUDA, threads, BLAS, oneDNN, CPU vector ISA')
+  .action(() => {
+    const i = engineInfo();
+    const lines = [
+      `libtorch ${i.torchVersion}`,
+      `CUDA: ${i.cuda ? `yes (${i.cudaDevices} device${i.cudaDevices === 1 ? '' : 's'}, cuDNN ${i.cudnn ? 'yes' : 'no'})` : 'no'}`,
+      `CPU threads: ${i.threads} (S2SNETS_THREADS sets them)`,
+      `CPU vector ISA of the kernels: ${i.cpuCapability}`,
+      `BLAS: ${i.blas.description}`,
+      `convolutions on CPU: ${i.mkldnn && i.mkldnnEnabled ? 'oneDNN (mkldnn)' : "libtorch's own kernels (oneDNN not available)"}`,
+      `Node ${process.versions.node}`,
+    ];
+    if (i.blas.kind === 'reference') {
+      lines.push('warning: the reference BLAS is 3-17x slower than an optimized one; install OpenBLAS: apt-get install libopenblas0-openmp (npm run setup does it)');
+    }
+    process.stdout.write(lines.join('\n') + '\n');
+  });
+
+withExperimentOptions(program.command('demo').description('run the whole S2SNets experiment (classifiers, A_S, fine-tunes, analysis, report)')).action((f: ExperimentFlags) => runStage('report', f));
+
+withExperimentOptions(program.command('train-classifier').description('train zoo classifiers and report their test accuracy'))
+  .option('--model <name>', 'train only this zoo classifier')
+  .action((f: ExperimentFlags & { model?: string }) => {
+    if (f.model) classifierList(f.model);
+    return runStage('classifiers', f, f.model);
+  });
+
+withExperimentOptions(program.command('pretrain').description('pretrain the generic autoencoder A_S (pixel MSE) and report its test PSNR')).action((f: ExperimentFlags) => runStage('pretrain', f));
+
+withExperimentOptions(program.command('finetune').description("fine-tune one AE decoder per classifier through the frozen classifier's loss"))
+  .option('--classifier <name>', 'fine-tune only for this classifier')
+  .action((f: ExperimentFlags & { classifier?: string }) => {
+    if (f.classifier) classifierList(f.classifier);
+    return runStage('finetune', f, f.classifier);
+  });
+
+withExperimentOptions(program.command('evaluate').description('accuracy, cross-evaluation matrix, total order, NMI, histograms, grid artifacts (and the report)')).action((f: ExperimentFlags) => runStage('evaluate', f));
+
+withExecutionOptions(program.command('run'))
+  .description('run the experiment a JSON configuration file describes (image folders, ONNX classifiers, ...)')
+  .argument('<config.json>')
+  .option(ACCEPT_ENGINE_CHANGE[0], ACCEPT_ENGINE_CHANGE[1])
+  .action(async (path: string, f: { acceptEngineChange?: boolean; jobs?: number; redis?: string }) => {
+    const cfg = loadConfig(path);
+    await runAndPrint(planFromConfig(cfg, resolveDevice(cfg.device)), resolve(cfg.runDir), 'report', { acceptEngineChange: f.acceptEngineChange, jobs: f.jobs, redis: f.redis });
+  });
+
+program
+  .command('worker')
+  .description('take jobs from a Redis queue and run them (the run directories of the submitters must be on a file system this machine shares, at the same path)')
+  .requiredOption('--redis <url>', 'the Redis the submitters use, e.g. redis://10.0.0.5:6379')
+  .option('--concurrency <k>', 'jobs at once, each in its own process with its share of the CPU threads', positiveInt, 1)
+  .addOption(new Option('--device <device>', "auto, cpu (hide GPUs), cuda or cuda:N (this worker's GPU); jobs run on their plan's device").default('auto'))
+  .option('--stall-timeout <s>', "seconds after which a silent worker's job is given to another worker", positiveInt, 30)
+  .action(async (f: { redis: string; concurrency: number; device: string; stallTimeout: number }) => {
+    const stop = new AbortController();
+    let signals = 0;
+    const onSignal = (sig: NodeJS.Signals) => {
+      if (++signals > 1) process.exit(sig === 'SIGTERM' ? 143 : 130);
+      process.stderr.write(`\n${sig}: taking no more jobs; the running ones finish (press again to stop now: other workers take them over from their checkpoints)\n`);
+      stop.abort();
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    await runWorker({ redis: f.redis, concurrency: f.concurrency, device: f.device, stallTimeoutS: f.stallTimeout, signal: stop.signal, log: (line) => process.stdout.write(`${line}\n`) });
+  });
+
+program
+  .command('status')
+  .description("show the job table of a run directory (every command's jobs; damaged artifacts marked)")
+  .argument('<run-dir>')
+  .option('--json', 'print the table as JSON')
+  .action((dir: string, f: { json?: boolean }) => {
+    const s = status(resolve(dir));
+    process.stdout.write(f.json ? `${JSON.stringify(s, null, 2)}\n` : `${formatStatus(s)}\n`);
+  });
+
+program
+  .command('report')
+  .description("rebuild a run's report from its store alone")
+  .argument('<run-dir>')
+  .action(async (dir: string) => {
+    const runDir = resolve(dir);
+    process.stdout.write(`${formatSummary(await renderRunReport(runDir), resolve(reportDir(runDir), 'report.html'))}\n`);
+  });
+
+program
+  .command('verify')
+  .description('check a run directory: store integrity, artifact checksums, done jobs, report; exit 1 when a problem is found')
+  .argument('<run-dir>')
+  .option('--json', 'print the check as JSON')
+  .action((dir: string, f: { json?: boolean }) => {
+    const runDir = resolve(dir);
+    const check = verifyRun(runDir);
+    process.stdout.write(f.json ? `${JSON.stringify({ runDir, ok: check.problems.length === 0, ...check }, null, 2)}\n` : `${formatCheck(runDir, check)}\n`);
+    if (check.problems.length) process.exitCode = 1;
+  });
+
+addServeCommand(program);
+
+/** Runs the command line `argv` (process.argv) and exits with its status. */
+export const runCli = (argv: string[]) => runProgram(program, argv);

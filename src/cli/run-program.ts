@@ -1,0 +1,31 @@
+// What every s2snets command line shares: the program's name and help, and how errors become
+// one line on stderr and an exit status (0 success, 1 failure, 2 bad usage, 130 interrupted).
+import { Command } from 'commander';
+import { toolVersion } from '../pipeline/store.js';
+
+/** The bare `s2snets` program, commands to be added. */
+export function newProgram(): Command {
+  return new Command()
+    .name('s2snets')
+    .description('What do deep networks like to see? Measure and show the input signal an image classifier uses (S2SNets).')
+    .version(toolVersion(), '-V, --version')
+    .showHelpAfterError()
+    .exitOverride();
+}
+
+/**
+ * Parses and runs `argv`, then exits on errors with their status.
+ * @param program the command set
+ * @param argv process.argv
+ */
+export async function runProgram(program: Command, argv: string[]): Promise<void> {
+  try {
+    await program.parseAsync(argv);
+  } catch (e) {
+    const err = e as Error & { code?: string; exitCode?: number };
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') process.exit(0);
+    if (err.code?.startsWith('commander.')) process.exit(2);
+    process.stderr.write(`s2snets: error: ${err.message}\n`);
+    process.exit(err.exitCode ?? 1);
+  }
+}

@@ -1,0 +1,22 @@
+// Names a run gives its autoencoders and its dataset, kept apart from the job code so that
+// readers of a run (the viewer's server) can use them without loading the compute engine.
+import type { ExperimentPlan } from './plan.js';
+
+/** The generic autoencoder, pretrained on pixels. */
+export const GENERIC_AE = 'A_S';
+
+/**
+ * The autoencoder fine-tuned through `classifier`.
+ * @param classifier a classifier's name in the plan
+ * @example aeName('lenet5') // 'S2S-lenet5'
+ */
+export const aeName = (classifier: string) => `S2S-${classifier}`;
+
+/**
+ * How results name a plan's dataset: the built-in name or the image folder.
+ * @param plan the experiment plan
+ * @example datasetLabel(quickPlan()) // 'mnist'
+ */
+export function datasetLabel(plan: Pick<ExperimentPlan, 'dataset'>): string {
+  return typeof plan.dataset === 'string' ? plan.dataset : plan.dataset.imageFolder;
+}

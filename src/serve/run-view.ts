@@ -1,0 +1,172 @@
+// What the viewer's server reads from a run directory, read-only and on demand: the job table
+// (the run may still be going), the plan, results.json, per-image predictions and the finished
+// reconstruction artifacts. Every file it opens must resolve inside the run directory.
+import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { basename, dirname, join, relative, isAbsolute } from 'node:path';
+import { artifactDir, runLayout, verifyArtifact } from '../pipeline/artifacts.js';
+import { GENERIC_AE, aeName, datasetLabel } from '../pipeline/names.js';
+import type { ExperimentPlan } from '../pipeline/plan.js';
+import { RunStore, type JobRow } from '../pipeline/store.js';
+import type { ReconstructionOutput } from '../pipeline/experiment.js';
+import { EVALUATION_FILES, ORIGINAL_ROW, readPredictions } from '../pipeline/evaluation-files.js';
+import { validateResults, type Results } from '../report/schema.js';
+import type { PredictionsInfo } from './api.js';
+
+export type ServeErrorCode = 'S2S_SERVE_NO_RUN' | 'S2S_SERVE_OUTSIDE_RUN' | 'S2S_SERVE_NOT_BUILT' | 'S2S_SERVE_BAD_RUN' | 'S2S_SERVE_LISTEN' | 'S2S_SERVE_BUSY';
+
+/** A run the viewer cannot show, a path outside it, or a server that cannot start; `status` is the HTTP status when it answers a request. */
+export class ServeError extends Error {
+  override name = 'ServeError';
+  constructor(
+    readonly code: ServeErrorCode,
+    message: string,
+    readonly status = 500,
+  ) {
+    super(message);
+  }
+}
+
+/** The picture row of the originals, next to the autoencoders' names (as in predictions.json). */
+export const ORIGINAL = ORIGINAL_ROW;
+
+/** A finished reconstruction job: where its artifact is and what identifies its content. */
+export interface FinishedReconstruction {
+  dir: string;
+  output: ReconstructionOutput;
+}
+
+export interface RunSnapshot {
+  jobs: JobRow[];
+  plan: ExperimentPlan;
+  dataset: string;
+  /** Picture rows in display order: originals, A_S, then one S2SNet per classifier. */
+  sources: string[];
+}
+
+const SNAPSHOT_TTL_MS = 1000;
+
+/** A file of the run read once per version (path, size and modification time). */
+class CachedFile<T> {
+  private stamp = '';
+  private value: T | null = null;
+  constructor(private readonly read: (path: string) => T) {}
+  get(path: string): T {
+    const st = statSync(path);
+    const stamp = `${path}:${st.size}:${st.mtimeMs}`;
+    if (stamp !== this.stamp || this.value === null) {
+      this.value = this.read(path);
+      this.stamp = stamp;
+    }
+    return this.value;
+  }
+}
+
+export class RunView {
+  /** The run directory with every symbolic link resolved: files must lie under it. */
+  readonly root: string;
+  private readonly results = new CachedFile<Results>((path) => validateResults(JSON.parse(readFileSync(path, 'utf8')), path));
+  private readonly predictionsFile = new CachedFile<PredictionsInfo>((path) => readPredictions(dirname(path), { predictions: basename(path) }));
+  private last: { at: number; value: RunSnapshot } | null = null;
+
+  /**
+   * @param runDir a run directory (holds run.db)
+   * @throws ServeError S2S_SERVE_NO_RUN when runDir holds no run
+   */
+  constructor(readonly runDir: string) {
+    if (!existsSync(runLayout(runDir).db)) throw new ServeError('S2S_SERVE_NO_RUN', `${runDir}: no run here (run.db missing); make one with \`s2snets demo --run-dir ${runDir}\``);
+    this.root = realpathSync(runDir);
+  }
+
+  get name(): string {
+    return basename(this.root);
+  }
+
+  /**
+   * `path` if it exists and its real location (links resolved) lies inside the run directory.
+   * @returns null when there is no such file
+   * @throws ServeError S2S_SERVE_OUTSIDE_RUN (status 403) when it resolves outside the run
+   */
+  inside(path: string): string | null {
+    let real: string;
+    try {
+      real = realpathSync(path);
+    } catch {
+      return null;
+    }
+    const rel = relative(this.root, real);
+    if (rel.startsWith('..') || isAbsolute(rel)) throw new ServeError('S2S_SERVE_OUTSIDE_RUN', `${relative(this.runDir, path)} leads outside the run directory`, 403);
+    return real;
+  }
+
+  /**
+   * The job table and plan, read afresh at most once a second (the run may be going on, and
+   * tiles are asked for by the hundred).
+   * @throws ServeError S2S_SERVE_BAD_RUN when the store holds no experiment plan
+   * @example new RunView('runs/mnist').snapshot().sources // ['original', 'A_S', 'S2S-lenet5', ...]
+   */
+  snapshot(): RunSnapshot {
+    const now = Date.now();
+    if (!this.last || now - this.last.at > SNAPSHOT_TTL_MS) {
+      // The store itself, not status(): that verifies every artifact (too slow for each request)
+      // and loads the compute engine.
+      const store = RunStore.openReadOnly(this.runDir);
+      let jobs: JobRow[];
+      let meta: ReturnType<RunStore['meta']>;
+      try {
+        jobs = store.graphJobs();
+        meta = store.meta();
+      } finally {
+        store.close();
+      }
+      const plan = meta?.config as ExperimentPlan | null | undefined;
+      if (!plan || typeof plan !== 'object' || !Array.isArray(plan.classifiers)) throw new ServeError('S2S_SERVE_BAD_RUN', `${this.runDir}: the run store holds no experiment plan (was it made by \`s2snets demo\` or \`s2snets run\`?)`);
+      const sources = [ORIGINAL, GENERIC_AE, ...plan.classifiers.map((c) => aeName(c.name))];
+      this.last = { at: now, value: { jobs, plan, dataset: datasetLabel(plan), sources } };
+    }
+    return this.last.value;
+  }
+
+  /**
+   * The finished reconstruction job of an autoencoder; undefined while it is not done.
+   * @param ae an autoencoder's name (A_S, S2S-<classifier>)
+   * @example view.reconstructionJob('A_S')?.artifactSha
+   */
+  reconstructionJob(ae: string): JobRow | undefined {
+    return this.snapshot().jobs.find((j) => j.name === `reconstruct[${ae}]` && j.status === 'done' && j.artifactSha !== null);
+  }
+
+  /**
+   * The reconstruction artifact of a finished job, verified against its manifest.
+   * @param job a done `reconstruct[...]` job of this run
+   * @returns its directory and output; null when the artifact fails verification
+   * @throws ServeError S2S_SERVE_OUTSIDE_RUN when the artifact folder resolves outside the run
+   */
+  reconstruction(job: JobRow): FinishedReconstruction | null {
+    const v = verifyArtifact(this.runDir, job.key);
+    if (!v.ok) return null;
+    const dir = this.inside(artifactDir(this.runDir, job.key));
+    return dir ? { dir, output: v.manifest.output as ReconstructionOutput } : null;
+  }
+
+  /**
+   * report/results.json, validated; null until the report is written.
+   * @throws ResultsError when the file does not match the schema; ServeError S2S_SERVE_OUTSIDE_RUN when it is a link out of the run
+   */
+  resultsJson(): Results | null {
+    const path = this.inside(join(this.runDir, 'report', 'results.json'));
+    return path ? this.results.get(path) : null;
+  }
+
+  /**
+   * The evaluation's per-image predictions; null until the evaluation is done (or for runs made
+   * before they were recorded).
+   * @throws ServeError S2S_SERVE_OUTSIDE_RUN when the file is a link out of the run
+   * @example view.predictions()?.rows['S2S-lenet5'].lenet5.top1[0]
+   */
+  predictions(): PredictionsInfo | null {
+    const job = this.snapshot().jobs.find((j) => j.name === 'evaluate' && j.status === 'done');
+    if (!job) return null;
+    const path = this.inside(join(artifactDir(this.runDir, job.key), EVALUATION_FILES.predictions));
+    return path ? this.predictionsFile.get(path) : null;
+  }
+}

@@ -1,0 +1,217 @@
+// PNG tiles of the evaluation images: each tile holds `perTile` consecutive images of one source
+// (originals, A_S, an S2SNet) in a square-ish sheet, so that a gallery page costs a few requests.
+// They are made on first request from the run's reconstruction artifacts (or its dataset, for
+// the originals) and cached in <run>/tiles/<content id>/, written atomically under the cache's own
+// lock (<run>/tiles/lock, not the run's: a run in progress keeps its lock); a finished
+// `tiles.json` marks a complete set. The compute engine is loaded only when a tile is missing.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../common/atomic.js';
+import { runLayout } from '../pipeline/artifacts.js';
+import { LockHeldError, withLock } from '../pipeline/lock.js';
+import type { ExperimentPlan } from '../pipeline/plan.js';
+import type { ImageSet } from '../analysis/images.js';
+import { ORIGINAL, RunView, ServeError } from './run-view.js';
+
+/** Target side of a tile in pixels: 256 MNIST digits (32 px), 4 ImageNet crops (224 px). */
+export const TILE_SIDE_PX = 512;
+
+/**
+ * How images of a given side are laid out in tiles.
+ * @param imageSize side of the (square) evaluation images in pixels
+ * @example tileLayout(32) // { columns: 16, perTile: 256 }
+ */
+export function tileLayout(imageSize: number): { columns: number; perTile: number } {
+  const columns = Math.max(1, Math.floor(TILE_SIDE_PX / imageSize));
+  return { columns, perTile: columns * columns };
+}
+
+/** The evaluation set as the viewer needs it: labels, class names and the originals in [0, 1]. */
+export interface EvaluationSet {
+  /** Identifies the images (dataset, sample count, seed): the originals' cache folder. */
+  key: string;
+  labels: number[];
+  classes: string[];
+  size: number;
+  channels: number;
+  originals: ImageSet;
+  /** Reconstructions of an autoencoder (a finished artifact) as displayable [0, 1] pixels. */
+  reconstructed(dir: string, output: { file: string }): ImageSet;
+}
+
+const loading = new Map<string, Promise<EvaluationSet>>();
+
+/**
+ * The run's evaluation images through the data layer (the same code the run used), loaded once
+ * per plan on first need: this is what loads the compute engine.
+ * @param plan the run's plan
+ * @throws whatever loading the dataset throws (a missing image folder, for one)
+ * @example (await evaluationSet(plan)).labels.length // evaluation images
+ */
+export function evaluationSet(plan: ExperimentPlan): Promise<EvaluationSet> {
+  const id = JSON.stringify([plan.dataset, plan.evalSamples, plan.seed, plan.trainLimit]);
+  let p = loading.get(id);
+  if (!p) {
+    p = (async () => {
+      const [{ experimentData, evaluationSetKey }, { toImageSet }, { loadReconstructions }, { tidy }] = await Promise.all([
+        import('../pipeline/inputs.js'),
+        import('../analysis/images.js'),
+        import('../pipeline/experiment.js'),
+        import('../engine/index.js'),
+      ]);
+      const data = await experimentData(plan);
+      const pixels = (make: () => import('../engine/index.js').Tensor): ImageSet => {
+        const t = tidy(make);
+        try {
+          return toImageSet(t);
+        } finally {
+          t.dispose();
+        }
+      };
+      return {
+        key: evaluationSetKey(plan),
+        labels: data.eval.labels.toArray(),
+        classes: data.classNames,
+        size: data.size,
+        channels: data.channels,
+        originals: toImageSet(data.evalOriginal),
+        reconstructed(dir, output) {
+          const recon = loadReconstructions(dir, output as never);
+          try {
+            return pixels(() => data.toPixels(recon));
+          } finally {
+            recon.dispose();
+          }
+        },
+      };
+    })();
+    loading.set(id, p);
+    p.catch(() => loading.delete(id));
+  }
+  return p;
+}
+
+/**
+ * Images [first, first + count) of a set as one PNG sheet, `columns` images wide, pixels as
+ * they are (grayscale stays one channel).
+ * @param set images in [0, 1], [N, C, H, W] with C = 1 or 3
+ * @example await sheetPng(set, 0, 256, 16)
+ */
+export async function sheetPng(set: ImageSet, first: number, count: number, columns: number): Promise<Buffer> {
+  const [, c, h, w] = set.shape;
+  const rows = Math.ceil(count / columns);
+  const width = columns * w;
+  const raw = Buffer.alloc(width * rows * h * c);
+  const plane = h * w;
+  for (let k = 0; k < count; k++) {
+    const base = (first + k) * c * plane;
+    const x0 = (k % columns) * w;
+    const y0 = Math.floor(k / columns) * h;
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        const o = ((y0 + y) * width + x0 + x) * c;
+        for (let ch = 0; ch < c; ch++) raw[o + ch] = Math.round(Math.min(1, Math.max(0, set.data[base + ch * plane + y * w + x])) * 255);
+      }
+    }
+  }
+  // sharp loads on first need: a server whose tiles are all cached never does.
+  const { default: sharp } = await import('sharp');
+  return sharp(raw, { raw: { width, height: rows * h, channels: c as 1 | 3 } }).png({ compressionLevel: 6 }).toBuffer();
+}
+
+const COMPLETE = 'tiles.json';
+/** How long a request waits for another process that is making the same tiles. */
+const LOCK_WAIT_MS = 60_000;
+
+/** Finds or makes the tiles of a run; one generation per source at a time. */
+export class TileCache {
+  private readonly making = new Map<string, Promise<void>>();
+  private readonly counts = new Map<string, number>();
+
+  constructor(private readonly view: RunView) {}
+
+  /**
+   * The file of tile `index` of `source` ('original' or an autoencoder's name).
+   * @param source 'original' or an autoencoder's name
+   * @param index tile number (images [index * perTile, (index + 1) * perTile))
+   * @returns null when the source is unknown, not finished yet, or has no such tile
+   * @throws ServeError S2S_SERVE_OUTSIDE_RUN when the cache folder leads outside the run directory; S2S_SERVE_BAD_RUN when the reconstructions fail their manifest
+   * @example await new TileCache(view).tile('A_S', 0) // <run>/tiles/ae-<sha>/0.png
+   */
+  async tile(source: string, index: number): Promise<string | null> {
+    const snap = this.view.snapshot();
+    if (!snap.sources.includes(source)) return null;
+    let id: string;
+    let images: () => Promise<ImageSet>;
+    if (source === ORIGINAL) {
+      const set = await evaluationSet(snap.plan);
+      id = `eval-${set.key}`;
+      images = async () => set.originals;
+    } else {
+      const job = this.view.reconstructionJob(source);
+      if (!job) return null;
+      id = `ae-${job.artifactSha}`;
+      images = async () => {
+        const found = this.view.reconstruction(job);
+        if (!found) throw new ServeError('S2S_SERVE_BAD_RUN', `the reconstructions of ${source} are damaged (they fail their manifest); rerun the run's command to recompute them`);
+        return (await evaluationSet(snap.plan)).reconstructed(found.dir, found.output);
+      };
+    }
+    const dir = join(runLayout(this.view.runDir).tiles, id);
+    const count = await this.ensure(id, dir, images);
+    if (!Number.isInteger(index) || index < 0 || index >= count) return null;
+    return this.view.inside(join(dir, `${index}.png`));
+  }
+
+  /** The tile count of a complete set in dir, or null while it is not complete. */
+  private completeCount(dir: string): number | null {
+    const marker = this.view.inside(join(dir, COMPLETE));
+    return marker ? (JSON.parse(readFileSync(marker, 'utf8')) as { tiles: number }).tiles : null;
+  }
+
+  private async ensure(id: string, dir: string, images: () => Promise<ImageSet>): Promise<number> {
+    const known = this.counts.get(id) ?? this.completeCount(dir);
+    if (known !== null) {
+      this.counts.set(id, known);
+      return known;
+    }
+    let job = this.making.get(id);
+    if (!job) {
+      job = this.make(dir, images)
+        .then((tiles) => void this.counts.set(id, tiles))
+        .finally(() => this.making.delete(id));
+      this.making.set(id, job);
+    }
+    await job;
+    return this.counts.get(id)!;
+  }
+
+  /** Makes a tile set under the tile cache's lock (another server may be making the same set: then wait for it). */
+  private async make(dir: string, images: () => Promise<ImageSet>): Promise<number> {
+    const root = runLayout(this.view.runDir).tiles;
+    // A cache folder that is a link out of the run is refused before anything is written.
+    for (const d of [root, dir]) if (existsSync(d)) this.view.inside(d);
+    const started = Date.now();
+    for (;;) {
+      try {
+        return await withLock(join(root, 'lock'), 's2snets serve (making tiles)', async () => this.completeCount(dir) ?? this.write(dir, await images()));
+      } catch (e) {
+        if (!(e instanceof LockHeldError)) throw e;
+        if (Date.now() - started > LOCK_WAIT_MS) throw new ServeError('S2S_SERVE_BUSY', `${e.message} (it is making tiles); try again shortly`, 503);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+  }
+
+  private async write(dir: string, set: ImageSet): Promise<number> {
+    const [n, , size] = set.shape;
+    const { columns, perTile } = tileLayout(size);
+    const tiles = Math.ceil(n / perTile);
+    for (let t = 0; t < tiles; t++) {
+      const first = t * perTile;
+      writeFileAtomic(join(dir, `${t}.png`), await sheetPng(set, first, Math.min(perTile, n - first), columns));
+    }
+    writeFileAtomic(join(dir, COMPLETE), JSON.stringify({ tiles, images: n, columns, perTile }));
+    return tiles;
+  }
+}
