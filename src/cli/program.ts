@@ -63,7 +63,7 @@ interface ExperimentFlags {
 /** Options that choose where jobs run (every command that runs jobs has them). */
 function withExecutionOptions(cmd: Command): Command {
   return cmd
-    .option('--jobs <n>', 'jobs at once, each in its own process with its share of the CPU threads (default: 2 on CPU with 2+ cores, 1 on CUDA)', positiveInt)
+    .option('--jobs <n>', 'jobs at once, each in its own process with its share of the CPU threads (default: 2 on CPU with 4+ cores, else 1)', positiveInt)
     .option('--redis <url>', 'run the jobs on the workers of this Redis (s2snets worker --redis URL); the run directory must be on a file system they share');
 }
 
