@@ -14,6 +14,7 @@
 // measure is about structure kept, and colour changes are shown by the CIELAB histograms.
 // A set averages over images (intra) or over seeded random pairs of distinct images (inter).
 import { Rng } from '../data/random.js';
+import { mean } from './bootstrap.js';
 import { AnalysisError, assertSameShape, toImageSet, type ImageInput, type ImageSet } from './images.js';
 
 export type NmiNormalization = 'arithmetic' | 'sqrt';
@@ -91,16 +92,29 @@ export function imageNmi(A: ImageSet, a: number, B: ImageSet, b: number, o: NmiO
   return sum / c;
 }
 
-/** Mean NMI between each original and its reconstruction (same shapes, values in [0, 1]). */
-export function intraNmi(originals: ImageInput, reconstructions: ImageInput, o: NmiOptions = {}): number {
+/**
+ * NMI between each original and its reconstruction (same shapes, values in [0, 1]): one value
+ * per image, what the intra-NMI's bootstrap interval resamples.
+ *
+ * @param originals Images [N, C, H, W] in [0, 1].
+ * @param reconstructions The same images as an AE gave them back.
+ * @param o Bins and normalization.
+ * @throws AnalysisError on differing shapes or an empty set.
+ * @example
+ * const perImage = intraNmiEach(originals, reconstructions, { bins: 64 }); // Float64Array [N]
+ */
+export function intraNmiEach(originals: ImageInput, reconstructions: ImageInput, o: NmiOptions = {}): Float64Array {
   const orig = toImageSet(originals, 'originals');
   const recon = toImageSet(reconstructions, 'reconstructions');
   assertSameShape(orig, recon, 'originals', 'reconstructions');
   const n = orig.shape[0];
   if (n === 0) throw new AnalysisError('intra-NMI of an empty set is undefined');
-  let sum = 0;
-  for (let i = 0; i < n; i++) sum += imageNmi(orig, i, recon, i, o);
-  return sum / n;
+  return Float64Array.from({ length: n }, (_, i) => imageNmi(orig, i, recon, i, o));
+}
+
+/** Mean NMI between each original and its reconstruction (same shapes, values in [0, 1]). */
+export function intraNmi(originals: ImageInput, reconstructions: ImageInput, o: NmiOptions = {}): number {
+  return mean(intraNmiEach(originals, reconstructions, o));
 }
 
 export interface InterNmiOptions extends NmiOptions {
@@ -110,19 +124,31 @@ export interface InterNmiOptions extends NmiOptions {
   seed?: number;
 }
 
-/** Mean NMI between reconstructions of different inputs, over seeded random pairs of distinct images. */
-export function interNmi(reconstructions: ImageInput, o: InterNmiOptions = {}): number {
+/**
+ * NMI between reconstructions of different inputs, one value per seeded random pair of distinct
+ * images: what the inter-NMI's bootstrap interval resamples.
+ *
+ * @param reconstructions Images [N, C, H, W] in [0, 1], N >= 2.
+ * @param o Bins, normalization, number of pairs (default 200) and their seed (default 0).
+ * @throws AnalysisError on fewer than two images or a bad pair count.
+ * @example
+ * const perPair = interNmiEach(reconstructions, { pairs: 200, seed: 0 }); // Float64Array [200]
+ */
+export function interNmiEach(reconstructions: ImageInput, o: InterNmiOptions = {}): Float64Array {
   const set = toImageSet(reconstructions, 'reconstructions');
   const n = set.shape[0];
   if (n < 2) throw new AnalysisError(`inter-NMI needs at least two images, got ${n}`);
   const pairs = o.pairs ?? 200;
   if (!Number.isInteger(pairs) || pairs < 1) throw new AnalysisError(`inter-NMI pairs must be a positive integer, got ${pairs}`);
   const rng = new Rng(o.seed ?? 0);
-  let sum = 0;
-  for (let p = 0; p < pairs; p++) {
+  return Float64Array.from({ length: pairs }, () => {
     const a = rng.int(n);
     const b = (a + 1 + rng.int(n - 1)) % n;
-    sum += imageNmi(set, a, set, b, o);
-  }
-  return sum / pairs;
+    return imageNmi(set, a, set, b, o);
+  });
+}
+
+/** Mean NMI between reconstructions of different inputs, over seeded random pairs of distinct images. */
+export function interNmi(reconstructions: ImageInput, o: InterNmiOptions = {}): number {
+  return mean(interNmiEach(reconstructions, o));
 }

@@ -4,22 +4,61 @@
 // Rule: let d(i->j) = M[i][j] - base[j] be the change in accuracy of classifier j when it is
 // given the reconstructions of classifier i's S2SNet instead of the originals. Classifier i is
 // ranked above j (i > j: i's input signal contains what j needs) when j loses less on i's
-// reconstructions than i loses on j's: d(i->j) > d(j->i) + epsilon. Within epsilon the pair is
-// a tie. The relation is a strict total order when every pair is decided (no ties) and it is
-// transitive. Every violation is listed: each tied pair (with the chains a > c > b that the tie
-// leaves unresolved), each 3-cycle, and, for a group of classifiers that beat each other in a
-// circle without any 3-cycle (possible only alongside ties), one shortest cycle through it.
+// reconstructions than i loses on j's: d(i->j) > d(j->i) + epsilon; within epsilon the pair is
+// tied. How sure that is comes from the bootstrap over evaluation images: the rule is applied in
+// every resample of the delta matrix, and a relation (i above j, j above i, or a tie) counts as
+// established only when it holds in at least `level` (95 %) of them. Without resamples the point
+// estimate decides. The order is total when every pair is established as one classifier above
+// the other and the relation is transitive. Every violation is listed: each pair that is not
+// established (with its shares), each established tie (with the chains a > c > b it leaves
+// unresolved), each 3-cycle, and, for a group that beats each other in a circle without any
+// 3-cycle, one shortest cycle through it.
 import { AnalysisError } from './images.js';
 
 export const ORDER_RULE =
   "Classifier A ranks above B when B keeps more of its accuracy on A's reconstructions than A keeps on B's " +
-  '(the change in accuracy from the originals is larger for B-on-A than for A-on-B by more than epsilon; smaller differences are ties). ' +
-  "Higher means its S2SNet lets through a signal that also serves the others. The relation is a strict total order when no pair is tied and it is transitive; " +
-  'the ranking lists classifiers by the number of others they rank above, equal counts by name.';
+  '(the change in accuracy from the originals is larger for B-on-A than for A-on-B by more than epsilon; otherwise the pair is tied). ' +
+  'A relation counts as established when it holds in at least the given share of bootstrap resamples of the evaluation images. ' +
+  "Higher means its S2SNet lets through a signal that also serves the others. The relation is a strict total order when every pair is established as one above the other and it is transitive; " +
+  'the ranking lists classifiers by the number of others they are established above, then by the point estimate, then by name.';
+
+/** Default tolerance of the rule: none; the bootstrap decides what is a real difference. */
+export const ORDER_EPSILON = 0;
+
+export interface OrderOptions {
+  /** Differences within epsilon (a share: 0.005 is half a percentage point) count as ties. Default ORDER_EPSILON (0). */
+  epsilon?: number;
+  /** Bootstrap resamples of the delta matrix: resampled[i][j][b] is d(i->j) in resample b (all cells resampled alike). */
+  resampled?: ArrayLike<number>[][];
+  /** Share of resamples a relation must hold in to be established (default 0.95). */
+  level?: number;
+  /**
+   * Classifiers not shown to beat chance (e.g. their accuracy interval reaches 1 / classes),
+   * with why: such a classifier loses nothing on any reconstructions, so every relation it is
+   * part of is empty and the order cannot be total.
+   */
+  atChance?: { name: string; reason: string }[];
+}
+
+/** How often each relation of a pair held across the bootstrap resamples (shares summing to 1). */
+export interface PairConfidence {
+  a: string;
+  b: string;
+  /** Share of resamples with a above b, with b above a, and tied. */
+  aAbove: number;
+  bAbove: number;
+  tie: number;
+  /** The relation that held in at least `level` of them, or null (uncertain). */
+  established: 'a' | 'b' | 'tie' | null;
+}
 
 export interface OrderViolation {
-  /** 'tie': an undecided pair; 'cycle': classifiers that rank above each other in a circle. */
-  kind: 'tie' | 'cycle';
+  /**
+   * 'uncertain': no relation of the pair is established; 'tie': the pair is established as tied;
+   * 'cycle': classifiers that rank above each other in a circle; 'chance': a classifier not shown
+   * to beat chance, whose relations carry no information.
+   */
+  kind: 'uncertain' | 'tie' | 'cycle' | 'chance';
   description: string;
   /** The pair, or the cycle in order (each above the next, the last above the first). */
   classifiers: string[];
@@ -32,40 +71,96 @@ export interface TotalOrder {
   wins: Record<string, number>;
   isTotal: boolean;
   violations: OrderViolation[];
+  /** Every pair (i < j in the order of names) with the shares of its relations. */
+  pairs: PairConfidence[];
   rule: string;
   epsilon: number;
+  /** Share of resamples that establishes a relation. */
+  level: number;
+  /** Bootstrap resamples behind the shares (0: the point estimate alone decided). */
+  resamples: number;
 }
 
 /**
- * names[i] is classifier i; delta[i][j] is d(i->j), the accuracy change of classifier j on the
- * reconstructions of classifier i's AE (the cross matrix's delta rows for the classifiers' AEs).
+ * The order of classifiers from their accuracy changes on each other's reconstructions.
+ *
+ * @param names names[i] is classifier i.
+ * @param delta delta[i][j] is d(i->j), the accuracy change of classifier j on the reconstructions
+ *   of classifier i's AE (the cross matrix's delta rows for the classifiers' AEs).
+ * @param opts epsilon, the bootstrap resamples of delta and the level that establishes a relation.
+ * @returns The ranking, whether it is a strict total order, every violation and every pair's shares.
+ * @throws AnalysisError on a malformed matrix, duplicate names, a negative epsilon or a level outside (0, 1].
+ * @example
+ * const order = totalOrder(['vgg', 'resnet'], [[0, -0.01], [-0.2, 0]], { resampled });
+ * order.isTotal; // true when 'vgg above resnet' held in >= 95 % of the resamples
  */
-export function totalOrder(names: string[], delta: number[][], epsilon = 0.005): TotalOrder {
+export function totalOrder(names: string[], delta: number[][], opts: OrderOptions = {}): TotalOrder {
   const n = names.length;
+  const epsilon = opts.epsilon ?? ORDER_EPSILON;
+  const level = opts.level ?? 0.95;
   if (new Set(names).size !== n) throw new AnalysisError(`totalOrder: classifier names must be unique, got ${names.join(', ')}`);
   if (delta.length !== n || delta.some((r) => r.length !== n)) throw new AnalysisError(`totalOrder: needs a ${n}x${n} matrix of accuracy changes, one row and column per classifier`);
   if (delta.some((r) => r.some((v) => !Number.isFinite(v)))) throw new AnalysisError('totalOrder: the matrix of accuracy changes holds a non-finite value');
   if (!(epsilon >= 0)) throw new AnalysisError(`totalOrder: epsilon must be >= 0, got ${epsilon}`);
-
-  const above = names.map((_, i) => names.map((_, j) => i !== j && delta[i][j] > delta[j][i] + epsilon));
-  const wins: Record<string, number> = Object.fromEntries(names.map((nm, i) => [nm, above[i].filter(Boolean).length]));
-  const violations: OrderViolation[] = [];
-
-  for (let i = 0; i < n; i++) {
-    for (let j = i + 1; j < n; j++) {
-      if (above[i][j] || above[j][i]) continue;
-      // Chains a > c > b that transitivity would need to decide the pair.
-      const chains = names.flatMap((c, k) => (above[i][k] && above[k][j] ? [`${names[i]} > ${c} > ${names[j]}`] : above[j][k] && above[k][i] ? [`${names[j]} > ${c} > ${names[i]}`] : []));
-      violations.push({
-        kind: 'tie',
-        classifiers: [names[i], names[j]],
-        description:
-          `${names[i]} and ${names[j]} are tied: ${names[j]} on ${names[i]}'s reconstructions ${points(delta[i][j])}, ${names[i]} on ${names[j]}'s ${points(delta[j][i])} (within ${points(epsilon)})` +
-          (chains.length ? `; intransitive with ${chains.join(', ')}` : ''),
-      });
-    }
+  if (!(level > 0 && level <= 1)) throw new AnalysisError(`totalOrder: level must be in (0, 1], got ${level}`);
+  const resampled = opts.resampled;
+  const resamples = resampled ? resampled[0]?.[0]?.length ?? 0 : 0;
+  if (resampled && (resampled.length !== n || resampled.some((r) => r.length !== n || r.some((c) => c.length !== resamples)) || resamples === 0)) {
+    throw new AnalysisError(`totalOrder: resampled must hold the same number (> 0) of resamples for each of the ${n}x${n} cells`);
   }
 
+  const pointAbove = names.map((_, i) => names.map((_, j) => i !== j && delta[i][j] > delta[j][i] + epsilon));
+  const pairs: PairConfidence[] = [];
+  const above = names.map(() => names.map(() => false));
+  const tied = names.map(() => names.map(() => false));
+  for (let i = 0; i < n; i++) {
+    for (let j = i + 1; j < n; j++) {
+      let aAbove = pointAbove[i][j] ? 1 : 0;
+      let bAbove = pointAbove[j][i] ? 1 : 0;
+      if (resampled) {
+        let ab = 0;
+        let ba = 0;
+        const [dij, dji] = [resampled[i][j], resampled[j][i]];
+        for (let r = 0; r < resamples; r++) {
+          if (dij[r] > dji[r] + epsilon) ab++;
+          else if (dji[r] > dij[r] + epsilon) ba++;
+        }
+        [aAbove, bAbove] = [ab / resamples, ba / resamples];
+      }
+      const tie = Math.max(0, 1 - aAbove - bAbove);
+      const established = aAbove >= level ? 'a' : bAbove >= level ? 'b' : tie >= level ? 'tie' : null;
+      above[i][j] = established === 'a';
+      above[j][i] = established === 'b';
+      tied[i][j] = tied[j][i] = established === 'tie';
+      pairs.push({ a: names[i], b: names[j], aAbove, bAbove, tie, established });
+    }
+  }
+  const wins: Record<string, number> = Object.fromEntries(names.map((nm, i) => [nm, above[i].filter(Boolean).length]));
+  const pointWins = names.map((_, i) => pointAbove[i].filter(Boolean).length);
+  const violations: OrderViolation[] = [];
+
+  for (const p of pairs) {
+    if (p.established === 'a' || p.established === 'b') continue;
+    const [i, j] = [names.indexOf(p.a), names.indexOf(p.b)];
+    const shares = resampled ? `${p.a} above in ${share(p.aAbove)} of ${resamples} resamples, ${p.b} above in ${share(p.bAbove)}, tied in ${share(p.tie)}` : '';
+    if (p.established === null) {
+      violations.push({ kind: 'uncertain', classifiers: [p.a, p.b], description: `${p.a} vs ${p.b} is uncertain: ${shares}` });
+      continue;
+    }
+    // Chains a > c > b that transitivity would need to decide the pair.
+    const chains = names.flatMap((c, k) => (above[i][k] && above[k][j] ? [`${p.a} > ${c} > ${p.b}`] : above[j][k] && above[k][i] ? [`${p.b} > ${c} > ${p.a}`] : []));
+    violations.push({
+      kind: 'tie',
+      classifiers: [p.a, p.b],
+      description:
+        `${p.a} and ${p.b} are tied: ${p.b} on ${p.a}'s reconstructions ${points(delta[i][j])}, ${p.a} on ${p.b}'s ${points(delta[j][i])} (within ${points(epsilon)}${resampled ? `; tied in ${share(p.tie)} of ${resamples} resamples` : ''})` +
+        (chains.length ? `; intransitive with ${chains.join(', ')}` : ''),
+    });
+  }
+  for (const c of opts.atChance ?? []) {
+    if (!names.includes(c.name)) throw new AnalysisError(`totalOrder: atChance names '${c.name}', which is not a classifier of the order`);
+    violations.push({ kind: 'chance', classifiers: [c.name], description: `${c.name} is not shown to beat chance (${c.reason}): it loses nothing on any reconstructions, so its relations carry no information` });
+  }
   const inThreeCycle = new Set<number>();
   for (let i = 0; i < n; i++) {
     for (let j = i + 1; j < n; j++) {
@@ -83,8 +178,11 @@ export function totalOrder(names: string[], delta: number[][], epsilon = 0.005):
     violations.push(cycleViolation(shortestCycle(above, group).map((x) => names[x])));
   }
 
-  const ranking = [...names].sort((a, b) => wins[b] - wins[a] || (a < b ? -1 : a > b ? 1 : 0));
-  return { ranking, wins, isTotal: violations.length === 0, violations, rule: ORDER_RULE, epsilon };
+  const ranking = names
+    .map((name, i) => ({ name, i }))
+    .sort((a, b) => wins[b.name] - wins[a.name] || pointWins[b.i] - pointWins[a.i] || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+    .map((x) => x.name);
+  return { ranking, wins, isTotal: violations.length === 0, violations, pairs, rule: ORDER_RULE, epsilon, level, resamples };
 }
 
 function cycleViolation(cycle: string[]): OrderViolation {
@@ -131,6 +229,10 @@ function shortestCycle(above: boolean[][], group: number[]): number[] {
     frontier = next;
   }
   throw new Error('unreachable: a strongly connected group always contains a cycle');
+}
+
+function share(x: number): string {
+  return `${(100 * x).toFixed(1)}%`;
 }
 
 function points(x: number): string {

@@ -55,6 +55,8 @@ interface ExperimentFlags {
   autocast?: 'bfloat16' | 'float16';
   channelsLast?: boolean;
   foldBn?: boolean;
+  repeats?: number;
+  repeatAll?: boolean;
   acceptEngineChange?: boolean;
   jobs?: number;
   redis?: string;
@@ -89,6 +91,8 @@ function withExperimentOptions(cmd: Command): Command {
     .addOption(new Option('--autocast <dtype>', 'mixed precision for fine-tuning').choices(['bfloat16', 'float16']))
     .option('--channels-last', 'channels_last memory format for fine-tuning')
     .option('--fold-bn', "fold the frozen classifier's BatchNorm into its convolutions while fine-tuning")
+    .option('--repeats <k>', 'replicate seeds: rerun the fine-tunes with seeds seed .. seed+k-1 and aggregate every figure across them', positiveInt)
+    .option('--repeat-all', 'with --repeats: retrain the classifiers and A_S per seed too')
     .option(ACCEPT_ENGINE_CHANGE[0], ACCEPT_ENGINE_CHANGE[1])
     .hook('preAction', (command) => {
       const f = command.opts<ExperimentFlags>();
@@ -104,6 +108,8 @@ function planFrom(f: ExperimentFlags): { plan: ExperimentPlan; runDir: string } 
     seed: f.seed,
     device: resolveDevice(f.device),
     classifiers: f.classifiers ? zooEntries(f.classifiers) : base.classifiers,
+    repeats: f.repeats ?? base.repeats,
+    repeatAll: f.repeatAll ?? base.repeatAll,
     // --epochs applies to every classifier, the small ones' longer defaults included.
     classifierTraining: f.epochs === undefined ? base.classifierTraining : { ...base.classifierTraining, epochs: f.epochs, epochsFor: {} },
     ae: { ...base.ae, epochs: f.pretrainEpochs ?? base.ae.epochs, weights: f.aeWeights === undefined ? undefined : resolve(f.aeWeights) },

@@ -11,7 +11,9 @@ export class FileContentError extends Error {
   }
 }
 
-const NUMERIC = /^(-|[-+]?\d[\d,]*(\.\d+)?%?)$/;
+// A number, optionally followed by its interval: 97.7 [97.1, 98.2].
+const NUMBER = String.raw`[-+]?\d[\d,]*(\.\d+)?%?`;
+const NUMERIC = new RegExp(`^(-|${NUMBER}( \\[${NUMBER}, ${NUMBER}\\])?)$`);
 
 /**
  * Rows as aligned plain-text columns under a header and a rule. Columns whose every cell is a

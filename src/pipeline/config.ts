@@ -79,10 +79,24 @@ export const ExperimentConfig = z.strictObject({
       if (f.epochs !== undefined && f.steps !== undefined) ctx.addIssue({ code: 'custom', message: 'give epochs or steps, not both', path: ['steps'] });
     })
     .transform((f) => (f.epochs === undefined && f.steps === undefined ? { ...f, steps: 150 } : f)),
-  /** Evaluation: images reconstructed and measured (default 1000), histogram bins of the NMI estimator (default 64). */
+  /**
+   * Evaluation: images reconstructed and measured (default 1000), histogram bins of the NMI
+   * estimator (default 64), bootstrap resamples behind every 95 % interval (default 1000), and
+   * the order's tolerance: accuracy changes within orderEpsilon (a share; 0.005 = half a
+   * percentage point) count as equal (default 0: the bootstrap decides which relations hold).
+   */
   eval: z
-    .strictObject({ samples: positiveInt.default(1000), nmiBins: z.number().int('must be an integer').min(2, 'must be >= 2').max(4096).default(64) })
+    .strictObject({
+      samples: positiveInt.default(1000),
+      nmiBins: z.number().int('must be an integer').min(2, 'must be >= 2').max(4096).default(64),
+      bootstrapResamples: z.number().int('must be an integer').min(1000, 'must be >= 1000').max(100_000).default(1000),
+      orderEpsilon: z.number().min(0, 'must be >= 0').max(1, 'must be <= 1 (a share of images)').default(0),
+    })
     .prefault({}),
+  /** Replicate seeds: rerun the seed-dependent stages with seeds seed .. seed + repeats - 1 and aggregate (default 1). */
+  repeats: positiveInt.max(100, 'must be <= 100').default(1),
+  /** With repeats: retrain the classifiers and A_S per seed too, not only the fine-tunes (default false). */
+  repeatAll: z.boolean().default(false),
   /** Where run.db, artifacts and the report go. Default 's2snets-run'. */
   runDir: path.default('s2snets-run'),
 });

@@ -3,28 +3,41 @@
 // the report is rendered, so a report can be rebuilt from the run store alone.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { tidy, type Tensor } from '../engine/index.js';
+import { keep, tensor, tidy, type Tensor } from '../engine/index.js';
 import type { Module } from '../nn/index.js';
 import { writeFileAtomic } from '../common/atomic.js';
 import {
+  addPixelNoise,
+  CI_LEVEL,
+  correctness,
+  gridUncertainty,
+  interNmiEach,
+  intraNmiEach,
+  kendallTest,
+  labelValues,
+  meanEstimate,
+  pairedChange,
+  predictClassifier,
+  psnrEach,
+  type AccuracyInterval,
+  type BootstrapOptions,
+  type Interval,
   channelHistogramsEach,
   accuracyGrid,
   crossMatrixOf,
   gridEnergy,
-  interNmi,
-  intraNmi,
   reconstructionGrid,
   toImageSet,
   totalOrder,
-  type ChannelHistogram,
-  type CrossMatrix,
   type PictureRow,
   type TotalOrder,
 } from '../analysis/index.js';
-import type { JobSpec, Json } from './jobs.js';
-import { experimentData } from './inputs.js';
-import { aeName, classifierWeights, GENERIC_AE, loadReconstructions, type ExperimentJobs } from './experiment.js';
-import { openClassifier } from './classifiers.js';
+import { labelArray, normalize, stratifiedSample } from '../data/index.js';
+import { withInterval, type AutoencoderResult, type ChannelHistogram, type ClassifierResult, type CrossEvaluation, type Results } from '../report/index.js';
+import type { JobContext, JobSpec, Json } from './jobs.js';
+import { experimentData, type ExperimentData } from './inputs.js';
+import { aeName, buildAutoencoder, classifierWeights, GENERIC_AE, loadReconstructions, replicateTag, type ExperimentJobs } from './experiment.js';
+import { loadWeightsInto, openClassifier } from './classifiers.js';
 import type { ExperimentPlan } from './plan.js';
 import { datasetLabel } from './names.js';
 import { EVALUATION_FILES, ORIGINAL_ROW, ReportSourceError, readPredictions, type EvaluationOutput, type StoredPredictions } from './evaluation-files.js';
@@ -34,6 +47,8 @@ import type { Accuracy, AccuracyGrid, ImagePredictions } from '../analysis/accur
 
 
 export interface Evaluation {
+  /** Layout of evaluation.json; readEvaluation refuses older ones. */
+  format: typeof EVALUATION_FORMAT;
   dataset: string;
   imageSize: number;
   channels: number;
@@ -41,16 +56,28 @@ export interface Evaluation {
   evalSamples: number;
   skippedInputs: number;
   plan: ExperimentPlan;
-  classifiers: { name: string; family: string; parameters: number; accuracy: { original: Accuracy; generic: Accuracy; own: Accuracy } }[];
-  autoencoders: { name: string; psnr: number; intraNmi: number; interNmi: number; gridEnergy: number }[];
-  crossEvaluation: CrossMatrix;
+  classifiers: ClassifierResult[];
+  autoencoders: AutoencoderResult[];
+  crossEvaluation: CrossEvaluation;
   order: TotalOrder;
+  bootstrap: Results['bootstrap'];
+  claims: Results['claims'];
+  noise: Results['noise'];
   nmi: { bins: number; interPairs: number; normalization: string };
   histograms: Record<string, ChannelHistogram[]>;
   curves: Record<string, { step: number[]; loss: number[] }>;
 }
 
-/** The per-image predictions of an accuracy grid as stored plain data. */
+/** 2: intervals, order confidence, claims and noise robustness. */
+export const EVALUATION_FORMAT = 2;
+
+/**
+ * The per-image predictions of an accuracy grid as stored plain data (predictions.json).
+ *
+ * @param grid accuracyGrid's result.
+ * @example
+ * writeFileAtomic(join(dir, EVALUATION_FILES.predictions), JSON.stringify(storedPredictions(grid)));
+ */
 export function storedPredictions(grid: AccuracyGrid): StoredPredictions {
   const plain = (p: ImagePredictions) => ({ top1: Array.from(p.top1), top5Hit: p.top5Hit ? (Array.from(p.top5Hit) as (0 | 1)[]) : null });
   const row = (ps: ImagePredictions[]) => Object.fromEntries(grid.columns.map((c, j) => [c, plain(ps[j])]));
@@ -66,15 +93,97 @@ export interface StoredPictures {
   differences: PictureRow[];
 }
 
+/**
+ * Noise robustness (the paper: S2SNets help under noise): each classifier on the evaluation
+ * originals with seeded Gaussian pixel noise of each sigma, and on its own S2SNet's
+ * reconstructions of the same noisy images, with paired intervals of the change.
+ */
+async function noiseRobustness(
+  plan: ExperimentPlan,
+  jobs: ExperimentJobs,
+  ctx: JobContext,
+  data: ExperimentData,
+  classifiers: { name: string; model: Module }[],
+  boot: BootstrapOptions,
+): Promise<Results['noise']> {
+  const sigmas = plan.analysis.noiseSigmas;
+  if (sigmas.length === 0) return null;
+  // A seeded, stratified subset keeps the 3 x N extra reconstructions within the time budget.
+  const subset = stratifiedSample(labelArray(data.eval), data.classNames.length, plan.analysis.noiseSamples, plan.seed + 11);
+  const index = tensor(BigInt64Array.from(subset, BigInt));
+  const labels = keep(data.eval.labels.indexSelect(0, index));
+  const originals = keep(data.evalOriginal.indexSelect(0, index));
+  index.dispose();
+  const truth = labelValues(labels);
+  const opts = { batchSize: plan.evalBatchSize, device: plan.device };
+  const rows = classifiers.map((c) => ({ name: c.name, noisy: [] as number[], own: [] as number[], gain: [] as number[], ci95: { noisy: [] as Interval[], own: [] as Interval[], gain: [] as Interval[] } }));
+  const noisyInputs = sigmas.map((sigma) => {
+    const pixels = addPixelNoise(originals, sigma, plan.seed);
+    const model = normalize(pixels, data.mean, data.std);
+    pixels.dispose();
+    return model;
+  });
+  originals.dispose();
+  for (const [j, c] of classifiers.entries()) {
+    const finetune = jobs.finetunes.get(c.name)!;
+    const ae = buildAutoencoder(plan, data).to({ device: plan.device });
+    loadWeightsInto(ae, join(ctx.input(finetune), ctx.output(finetune).weights), plan.device);
+    ae.eval();
+    const forward = (x: Tensor) => c.model.forward(x);
+    for (const input of noisyInputs) {
+      const onNoisy = correctness(predictClassifier(forward, input, labels, opts), truth);
+      const onOwn = correctness(predictClassifier(forward, input, labels, { ...opts, transform: (x) => ae.forward(x) }), truth);
+      const paired = pairedChange(onNoisy, onOwn, boot);
+      const row = rows[j];
+      row.noisy.push(paired.a.value);
+      row.own.push(paired.b.value);
+      row.gain.push(paired.change.value);
+      row.ci95.noisy.push(paired.a.ci95);
+      row.ci95.own.push(paired.b.ci95);
+      row.ci95.gain.push(paired.change.ci95);
+    }
+    for (const t of ae.stateDict().values()) t.dispose();
+    await ctx.progress(0.3 + (0.2 * (j + 1)) / classifiers.length, 'noise robustness');
+  }
+  for (const t of [...noisyInputs, labels]) t.dispose();
+  return { sigmas, samples: subset.length, classifiers: rows };
+}
+
+/**
+ * The paper's claims that the order follows neither accuracy nor network size: Kendall's tau of
+ * each classifier's position in the ranking (first = highest) against its accuracy on the
+ * originals and against its parameter count, with exact permutation p-values.
+ *
+ * @param order The order (its ranking, first = highest).
+ * @param classifiers Names, parameter counts and accuracies on the originals.
+ * @param seed Seed of the Monte Carlo permutations (beyond 8 classifiers).
+ * @example
+ * orderClaims(order, evaluation.classifiers, plan.seed).orderVsAccuracy.p;
+ */
+export function orderClaims(order: Pick<TotalOrder, 'ranking'>, classifiers: Pick<ClassifierResult, 'name' | 'parameters' | 'accuracy'>[], seed: number): Results['claims'] {
+  const position = classifiers.map((c) => classifiers.length - order.ranking.indexOf(c.name));
+  return {
+    orderVsAccuracy: kendallTest(position, classifiers.map((c) => c.accuracy.original.top1), { seed }),
+    orderVsSize: kendallTest(position, classifiers.map((c) => c.parameters), { seed }),
+  };
+}
+
 export { datasetLabel };
 
-export function evaluationJob(plan: ExperimentPlan, jobs: ExperimentJobs): JobSpec<EvaluationOutput> {
+/**
+ * The evaluation job of one replicate's jobs (see experimentJobs).
+ *
+ * @param plan The run's plan.
+ * @param jobs The training and reconstruction jobs it evaluates.
+ * @param replicate 0 for the run itself; r for the replicate with training seeds seed + r.
+ */
+export function evaluationJob(plan: ExperimentPlan, jobs: ExperimentJobs, replicate = 0): JobSpec<EvaluationOutput> {
   return {
-    name: 'evaluate',
+    name: `evaluate${replicateTag(plan, plan.seed + replicate)}`,
     deps: [...jobs.classifiers.values(), jobs.pretrain, ...jobs.finetunes.values(), ...jobs.reconstructions.values()],
     config: { analysis: plan.analysis as unknown as Json, evalBatchSize: plan.evalBatchSize },
-    // 2: the artifact holds per-image predictions.
-    codeVersion: '2',
+    // 2: the artifact holds per-image predictions; 3: intervals, order confidence, claims, noise.
+    codeVersion: '3',
     async run(ctx) {
       const data = await experimentData(plan);
       const labels = data.eval.labels;
@@ -97,6 +206,9 @@ export function evaluationJob(plan: ExperimentPlan, jobs: ExperimentJobs): JobSp
         opts,
       );
       const cross = crossMatrixOf(grid);
+      const boot = { resamples: plan.analysis.bootstrapResamples, seed: plan.seed };
+      const ci = gridUncertainty(grid, boot);
+      const withCi = (a: Accuracy, c: AccuracyInterval) => ({ top1: a.top1, top5: a.top5, ci95: c });
       const evalClassifiers = classifiers.map((c, j) => {
         const clsOut = ctx.output(jobs.classifiers.get(plan.classifiers[j].name)!);
         return {
@@ -104,12 +216,21 @@ export function evaluationJob(plan: ExperimentPlan, jobs: ExperimentJobs): JobSp
           family: clsOut.family,
           parameters: clsOut.parameters,
           // Row 0 is A_S, row j + 1 the classifier's own S2SNet.
-          accuracy: { original: grid.original[j], generic: grid.cells[0][j], own: grid.cells[j + 1][j] },
+          accuracy: { original: withCi(grid.original[j], ci.original[j]), generic: withCi(grid.cells[0][j], ci.cells[0][j]), own: withCi(grid.cells[j + 1][j], ci.cells[j + 1][j]) },
         };
       });
       // The square part: row S2S-i, column j.
       const names = classifiers.map((c) => c.name);
-      const order = totalOrder(names, cross.delta.slice(1));
+      // A classifier whose accuracy interval reaches 1 / classes is not shown to beat guessing.
+      const chance = 1 / data.classNames.length;
+      const atChance = evalClassifiers
+        .filter((c) => c.accuracy.original.ci95.top1[0] <= chance)
+        .map((c) => ({ name: c.name, reason: `top-1 ${withInterval(c.accuracy.original.top1, c.accuracy.original.ci95.top1, 100)} % reaches ${(100 * chance).toFixed(1)} % = 1/${data.classNames.length}` }));
+      const order = totalOrder(names, cross.delta.slice(1), { epsilon: plan.analysis.orderEpsilon, level: plan.analysis.orderLevel, resampled: ci.deltaSamples.slice(1), atChance });
+      const crossEvaluation = { ...cross, ci95: { top1: ci.cells.map((row) => row.map((c) => c.top1)), original: ci.original.map((c) => c.top1), delta: ci.delta } };
+
+      await ctx.progress(0.3, 'noise robustness');
+      const noise = await noiseRobustness(plan, jobs, ctx, data, classifiers, boot);
 
       await ctx.progress(0.5, 'NMI, histograms, grid artifacts');
       const original = toImageSet(data.evalOriginal);
@@ -117,13 +238,17 @@ export function evaluationJob(plan: ExperimentPlan, jobs: ExperimentJobs): JobSp
       const nmiOpts = { bins: plan.analysis.nmiBins };
       const autoencoders = aeNames.map((n) => {
         const set = pixels.get(n)!;
-        const reconJob = jobs.reconstructions.get(n)!;
+        // Per image (PSNR, intra-NMI) and per pair (inter-NMI): their means carry bootstrap intervals.
+        const psnr = meanEstimate(psnrEach(original, set), boot);
+        const intra = meanEstimate(intraNmiEach(original, set, nmiOpts), boot);
+        const inter = meanEstimate(interNmiEach(set, { ...nmiOpts, pairs: plan.analysis.interPairs, seed: plan.seed }), boot);
         return {
           name: n,
-          psnr: ctx.output(reconJob).psnr,
-          intraNmi: intraNmi(original, set, nmiOpts),
-          interNmi: interNmi(set, { ...nmiOpts, pairs: plan.analysis.interPairs, seed: plan.seed }),
+          psnr: psnr.value,
+          intraNmi: intra.value,
+          interNmi: inter.value,
           gridEnergy: gridEnergy(original, set),
+          ci95: { psnr: psnr.ci95, intraNmi: intra.ci95, interNmi: inter.ci95 },
         };
       });
       const histograms = channelHistogramsEach(original, Object.fromEntries(aeNames.map((n) => [n, pixels.get(n)!])));
@@ -135,6 +260,7 @@ export function evaluationJob(plan: ExperimentPlan, jobs: ExperimentJobs): JobSp
       for (const [name, job] of jobs.finetunes) curves[`fine-tune ${name}`] = ctx.output(job).curve;
 
       const evaluation: Evaluation = {
+        format: EVALUATION_FORMAT,
         dataset: datasetLabel(plan),
         imageSize: data.size,
         channels: data.channels,
@@ -144,8 +270,11 @@ export function evaluationJob(plan: ExperimentPlan, jobs: ExperimentJobs): JobSp
         plan,
         classifiers: evalClassifiers,
         autoencoders,
-        crossEvaluation: cross,
+        crossEvaluation,
         order,
+        bootstrap: { resamples: plan.analysis.bootstrapResamples, seed: plan.seed, level: CI_LEVEL, method: 'percentile' },
+        claims: orderClaims(order, evalClassifiers, plan.seed),
+        noise,
         nmi: { bins: plan.analysis.nmiBins, interPairs: plan.analysis.interPairs, normalization: '2 I(X;Y) / (H(X) + H(Y))' },
         histograms,
         curves,
@@ -161,8 +290,18 @@ export function evaluationJob(plan: ExperimentPlan, jobs: ExperimentJobs): JobSp
   };
 }
 
+/**
+ * The evaluation and pictures of a finished evaluation artifact.
+ *
+ * @param dir The evaluation job's artifact directory.
+ * @param out The job's output (its file names); EVALUATION_FILES for the current layout.
+ * @throws ReportSourceError when the artifact was written by an older s2snets (rerun the evaluation).
+ */
 export function readEvaluation(dir: string, out: EvaluationOutput): { evaluation: Evaluation; pictures: StoredPictures } {
   const evaluation = JSON.parse(readFileSync(join(dir, out.evaluation), 'utf8')) as Evaluation;
+  if (evaluation.format !== EVALUATION_FORMAT) {
+    throw new ReportSourceError(`${dir}: this evaluation was made by an older s2snets (without uncertainty intervals); rerun the evaluation (s2snets evaluate or demo with the same options) to recompute it`);
+  }
   type Encoded = { label: string; images: (Omit<PictureRow['images'][number], 'data'> & { data: string })[] }[];
   const raw = JSON.parse(readFileSync(join(dir, out.pictures), 'utf8')) as { grid: Encoded; differences: Encoded };
   const decode = (rs: Encoded): PictureRow[] => rs.map((r) => ({ label: r.label, images: r.images.map((im) => ({ ...im, data: new Uint8Array(Buffer.from(im.data, 'base64')) })) }));

@@ -14,7 +14,7 @@ import { trainClassifier } from '../train/classifier.js';
 import { pretrainAutoencoder } from '../train/autoencoder.js';
 import { finetuneDecoder } from '../train/finetune.js';
 import { stepBatches } from '../train/sampler.js';
-import { evaluateClassifier } from '../analysis/index.js';
+import { evaluateClassifier, mean, psnrEach } from '../analysis/index.js';
 import { deriveSeed, randomTranslate, Rng } from '../data/index.js';
 import type { CheckpointStore, LossCurve, StepProgress, TrainLoopResult } from '../train/loop.js';
 import { loadSegNetWeights } from '../import/segnet-weights.js';
@@ -49,10 +49,6 @@ function saveModule(ctx: JobContext, file: string, m: Module, meta: Record<strin
   writeFileAtomic(join(ctx.dir, file), encodeSafetensors(m.stateDict(), meta));
 }
 
-/** Mean over images of 10 log10(1 / MSE), for pixel values in [0, 1]. */
-function meanPsnr(a: Tensor, b: Tensor): number {
-  return tidy(() => a.sub(b).square().mean([1, 2, 3]).clamp(1e-10).log().mul(-10 / Math.LN10).mean().item());
-}
 
 export interface ClassifierOutput {
   [k: string]: Json;
@@ -97,33 +93,65 @@ export interface ExperimentJobs {
   reconstructions: Map<string, JobSpec<ReconstructionOutput>>;
 }
 
-/** The training and reconstruction jobs of an experiment. */
-export function experimentJobs(plan: ExperimentPlan): ExperimentJobs {
-  const common = commonConfig(plan);
+/**
+ * The training seeds of replicate `replicate` (0 .. plan.repeats - 1): the fine-tunes always take
+ * seed + replicate; the classifiers and A_S too when plan.repeatAll, else the base seed.
+ *
+ * @param plan The run's plan.
+ * @param replicate 0 for the run itself.
+ * @example
+ * replicateSeeds({ ...quickPlan(), seed: 5 }, 2); // { classifiers: 5, ae: 5, finetune: 7 }
+ */
+export function replicateSeeds(plan: ExperimentPlan, replicate: number): { classifiers: number; ae: number; finetune: number } {
+  const shared = plan.repeatAll ? plan.seed + replicate : plan.seed;
+  return { classifiers: shared, ae: shared, finetune: plan.seed + replicate };
+}
+
+/**
+ * ' seed N' for jobs trained with another seed than the plan's, so that replicates are told apart in progress and status.
+ *
+ * @param plan The run's plan.
+ * @param seed The job's training seed.
+ * @example
+ * `finetune[lenet5]${replicateTag(plan, plan.seed + 1)}`; // 'finetune[lenet5] seed 1' when plan.seed is 0
+ */
+export function replicateTag(plan: ExperimentPlan, seed: number): string {
+  return seed === plan.seed ? '' : ` seed ${seed}`;
+}
+
+/**
+ * The training and reconstruction jobs of an experiment, for one replicate: replicate 0 is the
+ * run itself; replicate r retrains the seed-dependent stages with the seeds of replicateSeeds,
+ * sharing every job whose seed does not change (same key).
+ */
+export function experimentJobs(plan: ExperimentPlan, replicate = 0): ExperimentJobs {
+  const seeds = replicateSeeds(plan, replicate);
+  const common = commonConfig(plan, seeds.classifiers);
 
   const classifiers = new Map<string, JobSpec<ClassifierOutput>>();
   for (const entry of plan.classifiers) {
-    classifiers.set(entry.name, 'zoo' in entry ? trainedClassifierJob(plan, entry, common) : importedClassifierJob(plan, entry, common));
+    classifiers.set(entry.name, 'zoo' in entry ? trainedClassifierJob(plan, entry, common, seeds.classifiers) : importedClassifierJob(plan, entry, commonConfig(plan, plan.seed)));
   }
 
   const initWeights = plan.ae.weights;
+  const aeCommon = commonConfig(plan, seeds.ae);
   const pretrain: JobSpec<AutoencoderOutput> = {
-    name: `pretrain[${GENERIC_AE}]`,
+    name: `pretrain[${GENERIC_AE}]${replicateTag(plan, seeds.ae)}`,
     deps: [],
     // The starting weights count by content, as imported classifiers do.
-    config: { ...common, ae: { ...plan.ae, weights: initWeights && { file: initWeights, sha256: fileDigest(initWeights) } } as unknown as Json },
+    config: { ...aeCommon, ae: { ...plan.ae, weights: initWeights && { file: initWeights, sha256: fileDigest(initWeights) } } as unknown as Json },
     async run(ctx) {
       const data = await experimentData(plan);
-      manualSeed(plan.seed);
+      manualSeed(seeds.ae);
       const ae = buildAutoencoder(plan, data).to({ device: plan.device });
       if (initWeights) loadSegNetWeights(ae, initWeights);
       let result: TrainLoopResult | null = null;
       if (plan.ae.epochs > 0) {
-        const batches = stepBatches(data.train, { batchSize: plan.ae.batchSize, seed: plan.seed + 1, device: plan.device });
+        const batches = stepBatches(data.train, { batchSize: plan.ae.batchSize, seed: seeds.ae + 1, device: plan.device });
         result = await pretrainAutoencoder(ae, {
           steps: Math.max(1, Math.round(plan.ae.epochs * batches.stepsPerEpoch)),
           lr: plan.ae.lr,
-          seed: plan.seed + 1,
+          seed: seeds.ae + 1,
           batch: batches.batch,
           checkpoint: jobCheckpoint(ctx, plan.checkpointEvery),
           signal: ctx.signal,
@@ -143,16 +171,16 @@ export function experimentJobs(plan: ExperimentPlan): ExperimentJobs {
     const clsJob = classifiers.get(name)!;
     const cfg = plan.finetune;
     finetunes.set(name, {
-      name: `finetune[${name}]`,
+      name: `finetune[${name}]${replicateTag(plan, seeds.finetune)}`,
       deps: [pretrain, clsJob],
-      config: { ...common, classifier: name, ...(cfg as unknown as Record<string, Json>) },
+      config: { ...commonConfig(plan, seeds.finetune), classifier: name, ...(cfg as unknown as Record<string, Json>) },
       async run(ctx) {
         const data = await experimentData(plan);
-        manualSeed(plan.seed);
+        manualSeed(seeds.finetune);
         const ae = buildAutoencoder(plan, data).to({ device: plan.device });
         loadWeightsInto(ae, join(ctx.input(pretrain), ctx.output(pretrain).weights), plan.device);
         const classifier = await openClassifier(entry, data, plan.device, classifierWeights(ctx, clsJob));
-        const batches = stepBatches(data.train, { batchSize: cfg.batchSize, seed: plan.seed + 2, device: plan.device });
+        const batches = stepBatches(data.train, { batchSize: cfg.batchSize, seed: seeds.finetune + 2, device: plan.device });
         const result = await finetuneDecoder(ae, classifier, {
           name: `fine-tune ${name}`,
           steps: cfg.epochs ? Math.max(1, Math.round(cfg.epochs * batches.stepsPerEpoch)) : cfg.steps,
@@ -161,7 +189,7 @@ export function experimentJobs(plan: ExperimentPlan): ExperimentJobs {
           targets: cfg.targets,
           trainWholeAe: cfg.trainWholeAe,
           speed: cfg.speed,
-          seed: plan.seed + 2,
+          seed: seeds.finetune + 2,
           batch: batches.batch,
           checkpoint: jobCheckpoint(ctx, plan.checkpointEvery),
           signal: ctx.signal,
@@ -178,9 +206,9 @@ export function experimentJobs(plan: ExperimentPlan): ExperimentJobs {
   const aeJobs: [string, JobSpec<AutoencoderOutput>][] = [[GENERIC_AE, pretrain], ...[...finetunes].map(([n, j]) => [aeName(n), j] as [string, JobSpec<AutoencoderOutput>])];
   for (const [name, aeJob] of aeJobs) {
     reconstructions.set(name, {
-      name: `reconstruct[${name}]`,
+      name: `reconstruct[${name}]${replicateTag(plan, name === GENERIC_AE ? seeds.ae : seeds.finetune)}`,
       deps: [aeJob],
-      config: { ...common, autoencoder: name, evalSamples: plan.evalSamples },
+      config: { ...commonConfig(plan, name === GENERIC_AE ? seeds.ae : seeds.finetune), autoencoder: name, evalSamples: plan.evalSamples },
       async run(ctx) {
         const data = await experimentData(plan);
         const ae = buildAutoencoder(plan, data).to({ device: plan.device });
@@ -196,7 +224,9 @@ export function experimentJobs(plan: ExperimentPlan): ExperimentJobs {
           return all;
         });
         writeFileAtomic(join(ctx.dir, 'reconstructions.safetensors'), encodeSafetensors(new Map([['images', recon]])));
-        const psnr = tidy(() => meanPsnr(data.toPixels(recon), data.evalOriginal));
+        const pixels = data.toPixels(recon);
+        const psnr = mean(psnrEach(data.evalOriginal, pixels));
+        pixels.dispose();
         recon.dispose();
         ctx.setMetrics({ psnr });
         return { file: 'reconstructions.safetensors', autoencoder: name, psnr };
@@ -225,23 +255,23 @@ function accuracies(model: Module, data: ExperimentData, plan: ExperimentPlan): 
   return { top1, top5 };
 }
 
-function trainedClassifierJob(plan: ExperimentPlan, entry: ClassifierEntry & { zoo: string }, common: JsonObject): JobSpec<ClassifierOutput> {
+function trainedClassifierJob(plan: ExperimentPlan, entry: ClassifierEntry & { zoo: string }, common: JsonObject, seed: number): JobSpec<ClassifierOutput> {
   const { epochsFor, ...training } = plan.classifierTraining;
   // Only this model's own epochs enter its key: changing another model's leaves it reusable.
   const cfg = { ...training, epochs: epochsFor[entry.zoo] ?? training.epochs };
   return {
-    name: `classifier[${entry.name}]`,
+    name: `classifier[${entry.name}]${replicateTag(plan, seed)}`,
     deps: [],
     config: { ...common, model: entry.zoo, ...cfg },
     async run(ctx) {
       const data = await experimentData(plan);
-      manualSeed(plan.seed);
+      manualSeed(seed);
       const model = buildClassifier(entry.zoo, data.inputSpec).to({ device: plan.device });
-      const batches = stepBatches(data.train, { batchSize: cfg.batchSize, seed: plan.seed, device: plan.device });
+      const batches = stepBatches(data.train, { batchSize: cfg.batchSize, seed, device: plan.device });
       // Each step's shift comes from its own seeded stream, so a resumed run draws the same ones.
       const augmented = (step: number) => {
         const b = batches.batch(step);
-        const x = randomTranslate(b.x, cfg.augmentShift, new Rng(deriveSeed(plan.seed, 'augment', step)));
+        const x = randomTranslate(b.x, cfg.augmentShift, new Rng(deriveSeed(seed, 'augment', step)));
         b.x.dispose();
         return { x, y: b.y };
       };
@@ -250,7 +280,7 @@ function trainedClassifierJob(plan: ExperimentPlan, entry: ClassifierEntry & { z
         steps: Math.max(1, Math.round(cfg.epochs * batches.stepsPerEpoch)),
         lr: cfg.lr,
         optimizer: cfg.optimizer,
-        seed: plan.seed,
+        seed,
         batch: augmented,
         checkpoint: jobCheckpoint(ctx, plan.checkpointEvery),
         signal: ctx.signal,
@@ -282,8 +312,19 @@ function importedClassifierJob(plan: ExperimentPlan, entry: ClassifierEntry, com
 
 type JsonObject = { [k: string]: Json };
 
-/** Key fields every training job shares. Computed once per run: it lists an image folder. */
-function commonConfig(plan: ExperimentPlan): JsonObject {
-  return { dataset: dataIdentity(plan), seed: plan.seed, device: plan.device, trainLimit: plan.trainLimit };
+/**
+ * Key fields every training job shares: `seed` is the job's training seed; a replicate's jobs
+ * also name the seed of the data split and evaluation set (dataSeed) when it differs.
+ */
+function commonConfig(plan: ExperimentPlan, seed: number): JsonObject {
+  return { dataset: dataIdentityOnce(plan), seed, ...(seed === plan.seed ? {} : { dataSeed: plan.seed }), device: plan.device, trainLimit: plan.trainLimit };
+}
+
+const identities = new WeakMap<ExperimentPlan, Json>();
+
+/** dataIdentity lists an image folder: once per plan. */
+function dataIdentityOnce(plan: ExperimentPlan): Json {
+  if (!identities.has(plan)) identities.set(plan, dataIdentity(plan));
+  return identities.get(plan)!;
 }
 

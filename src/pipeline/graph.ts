@@ -4,10 +4,16 @@
 import { canonicalJson, jobKey, topologicalOrder, type JobSpec } from './jobs.js';
 import { experimentJobs, type ExperimentJobs } from './experiment.js';
 import { evaluationJob, type EvaluationOutput } from './evaluate.js';
+import { replicatesJob } from './replicates.js';
 import type { ExperimentPlan } from './plan.js';
 
-export interface ExperimentGraph extends ExperimentJobs {
-  evaluation: JobSpec<EvaluationOutput>;
+export interface ExperimentGraph {
+  /** The training and reconstruction jobs of each replicate (0: the run itself). */
+  replicates: ExperimentJobs[];
+  /** One evaluation per replicate. */
+  evaluations: JobSpec<EvaluationOutput>[];
+  /** What the report reads: the evaluation, or the replicates' summary over all evaluations. */
+  analysed: JobSpec<unknown>[];
   /** Every job by key. */
   byKey: Map<string, JobSpec<unknown>>;
 }
@@ -19,18 +25,19 @@ export class UnknownJobError extends Error {
 }
 
 /**
- * Builds the experiment's graph: the training and reconstruction jobs, the evaluation, and an
- * index by key.
+ * Builds the experiment's graph: per replicate (seed + r) the training, reconstruction and
+ * evaluation jobs, the replicates' summary when there is more than one, and an index by key.
  * @param plan the experiment
  * @example
  * const g = experimentGraph(quickPlan());
- * g.byKey.get(jobKey(g.evaluation)) === g.evaluation // true
+ * g.byKey.get(jobKey(g.evaluations[0])) === g.evaluations[0] // true
  */
 export function experimentGraph(plan: ExperimentPlan): ExperimentGraph {
-  const jobs = experimentJobs(plan);
-  const evaluation = evaluationJob(plan, jobs);
-  const byKey = new Map(topologicalOrder([evaluation, ...jobs.classifiers.values()]).map((j) => [jobKey(j), j]));
-  return { ...jobs, evaluation, byKey };
+  const replicates = Array.from({ length: plan.repeats }, (_, r) => experimentJobs(plan, r));
+  const evaluations = replicates.map((jobs, r) => evaluationJob(plan, jobs, r));
+  const analysed: JobSpec<unknown>[] = plan.repeats > 1 ? [replicatesJob(plan, evaluations)] : evaluations;
+  const all = topologicalOrder([...analysed, ...replicates.flatMap((jobs) => [...jobs.classifiers.values()])]);
+  return { replicates, evaluations, analysed, byKey: new Map(all.map((j) => [jobKey(j), j])) };
 }
 
 const cache = new Map<string, ExperimentGraph>();

@@ -52,7 +52,23 @@ export interface ExperimentPlan {
   ae: { stages: SegNetStages; epochs: number; batchSize: number; lr: number; weights?: string };
   /** Fine-tuning length: `epochs` over the training set when set, else `steps`. */
   finetune: { steps: number; epochs: number | null; batchSize: number; lr: number; optimizer: OptimizerName; targets: 'labels' | 'predictions'; trainWholeAe: boolean; speed: SpeedOptions };
-  analysis: { nmiBins: number; interPairs: number; gridSamples: number };
+  /**
+   * bootstrapResamples: resamples of the evaluation images behind every interval.
+   * orderEpsilon: accuracy changes within this share count as equal in the order's rule (0: the
+   * bootstrap alone decides; 0.005 was the fixed half-point tolerance of earlier versions).
+   * orderLevel: share of resamples that establishes a relation of the order.
+   * noiseSigmas: Gaussian pixel-noise levels of the noise-robustness test (empty: skip it);
+   * noiseSamples: its images, a seeded stratified subset of the evaluation set (each level
+   * reconstructs them once per classifier, so this bounds its time).
+   */
+  analysis: { nmiBins: number; interPairs: number; gridSamples: number; bootstrapResamples: number; orderEpsilon: number; orderLevel: number; noiseSigmas: number[]; noiseSamples: number };
+  /**
+   * Replicates: the seed-dependent stages run with seeds seed, seed + 1, ..., seed + repeats - 1
+   * (the fine-tunes always; the classifiers and A_S too when repeatAll). The data split and the
+   * evaluation set stay those of `seed`.
+   */
+  repeats: number;
+  repeatAll: boolean;
 }
 
 /** The demo's five families, one per trait that shapes an input signal. */
@@ -80,7 +96,9 @@ export function defaultPlan(overrides: Partial<ExperimentPlan> = {}): Experiment
     classifierTraining: { epochs: 8, epochsFor: { lenet5: 15 }, batchSize: 64, lr: 2e-3, optimizer: 'adam', augmentShift: 0 },
     ae: { stages: [[32, 32], [64, 64]], epochs: 2, batchSize: 32, lr: 2e-3 },
     finetune: { steps: 150, epochs: null, batchSize: 32, lr: 1e-3, optimizer: 'adam', targets: 'labels', trainWholeAe: false, speed: {} },
-    analysis: { nmiBins: 64, interPairs: 200, gridSamples: 8 },
+    analysis: { nmiBins: 64, interPairs: 200, gridSamples: 8, bootstrapResamples: 1000, orderEpsilon: 0, orderLevel: 0.95, noiseSigmas: [0.05, 0.1, 0.2], noiseSamples: 500 },
+    repeats: 1,
+    repeatAll: false,
     ...overrides,
   };
 }
@@ -155,6 +173,8 @@ export function planFromConfig(cfg: ExperimentConfig, device: string): Experimen
       trainWholeAe: cfg.finetune.trainWholeAe,
       speed: base.finetune.speed,
     },
-    analysis: { ...base.analysis, nmiBins: cfg.eval.nmiBins },
+    analysis: { ...base.analysis, nmiBins: cfg.eval.nmiBins, orderEpsilon: cfg.eval.orderEpsilon, bootstrapResamples: cfg.eval.bootstrapResamples },
+    repeats: cfg.repeats,
+    repeatAll: cfg.repeatAll,
   };
 }

@@ -12,6 +12,7 @@ import { engineDifferences, type EngineIdentity } from './provenance.js';
 import { openExisting, runLockPath } from './runner.js';
 import { toolVersion } from './store.js';
 import { EVALUATION_FILES, ReportSourceError, readEvaluation, type Evaluation, type StoredPictures } from './evaluate.js';
+import { readReplicates } from './replicates.js';
 
 export { ReportSourceError };
 
@@ -28,6 +29,7 @@ export const reportDir = (runDir: string) => join(runDir, 'report');
 export function resultsOf(
   e: Evaluation,
   provenance: { durations: Record<string, number>; engine: EngineIdentity; mixedEngines: { job: string; engine: EngineIdentity | null }[] },
+  replicates: Results['replicates'] = null,
 ): Results {
   return {
     schemaVersion: RESULTS_SCHEMA_VERSION,
@@ -51,6 +53,10 @@ export function resultsOf(
     autoencoders: e.autoencoders,
     crossEvaluation: e.crossEvaluation,
     order: e.order,
+    bootstrap: e.bootstrap,
+    claims: e.claims,
+    noise: e.noise,
+    replicates,
     nmi: e.nmi,
     histograms: e.histograms,
     curves: e.curves,
@@ -86,7 +92,9 @@ export function resultsFromStore(runDir: string): { results: Results; pictures: 
   const mixedEngines = done
     .map((j) => ({ job: j.name, engine: readManifest(artifactDir(runDir, j.key))?.engine ?? null }))
     .filter((j) => engineDifferences(j.engine ?? undefined, engine).length > 0);
-  return { results: resultsOf(e, { durations, engine, mixedEngines }), pictures };
+  // Replicate seeds: the latest invocation aggregated them (its evaluate job is seed 0's).
+  const aggregate = done.find((j) => j.name === 'replicates');
+  return { results: resultsOf(e, { durations, engine, mixedEngines }, aggregate ? readReplicates(artifactDir(runDir, aggregate.key)) : null), pictures };
 }
 
 /**

@@ -92,14 +92,15 @@ function forward(progress: ProgressSink): (e: ProgressEvent) => void {
  */
 export async function runExperiment(plan: ExperimentPlan, runDir: string, stage: Stage, progress: ProgressSink, options: ExperimentOptions = {}): Promise<ExperimentResult> {
   await checkInputs(plan, runDir);
-  const jobs = experimentGraph(plan);
-  const evaluation = jobs.evaluation;
+  // Replicate r retrains the seed-dependent stages with seed + r; replicate 0 is the run itself.
+  const { replicates, analysed } = experimentGraph(plan);
+  const jobs = replicates[0];
   const targets: Record<Stage, JobSpec<any>[]> = {
-    classifiers: [...jobs.classifiers.values()],
-    pretrain: [jobs.reconstructions.get('A_S')!],
-    finetune: [...jobs.finetunes.values()],
-    evaluate: [evaluation],
-    report: [evaluation],
+    classifiers: replicates.flatMap((js) => [...js.classifiers.values()]),
+    pretrain: replicates.map((js) => js.reconstructions.get('A_S')!),
+    finetune: replicates.flatMap((js) => [...js.finetunes.values()]),
+    evaluate: analysed,
+    report: analysed,
   };
   const t0 = Date.now();
   // Held across the jobs and the report, so no `report` can interleave.

@@ -4,7 +4,7 @@
 import * as vl from 'vega-lite';
 import * as vega from 'vega';
 import { Resvg, type ResvgRenderOptions } from '@resvg/resvg-js';
-import type { AutoencoderResult, ChannelHistogram, ClassifierResult, CrossEvaluation, LossCurve, Results } from './schema.js';
+import type { AutoencoderResult, ChannelHistogram, ClassifierResult, CrossEvaluation, LossCurve, NoiseResults, Results } from './schema.js';
 
 export type VegaLiteSpec = Record<string, unknown>;
 
@@ -59,24 +59,67 @@ export function textRenders(loadSystemFonts = true): boolean {
   return inked;
 }
 
+/** A black rule from `low` to `high` over each bar: its 95 % interval. */
+function errorBars(y: string): Record<string, unknown> {
+  return { mark: { type: 'rule', color: 'black', strokeWidth: 1.2 }, encoding: { y: { field: 'low', type: 'quantitative', title: y }, y2: { field: 'high' } } };
+}
+
 export function accuracyChart(classifiers: ClassifierResult[]): FigureSpec {
   const inputs = ['original', 'A_S reconstruction', 'own S2SNet reconstruction'];
   const values = classifiers.flatMap((c) =>
-    [c.accuracy.original, c.accuracy.generic, c.accuracy.own].map((a, k) => ({ classifier: c.name, input: inputs[k], accuracy: pct(a.top1) })),
+    [c.accuracy.original, c.accuracy.generic, c.accuracy.own].map((a, k) => ({ classifier: c.name, input: inputs[k], accuracy: pct(a.top1), low: pct(a.ci95.top1[0]), high: pct(a.ci95.top1[1]) })),
   );
+  const y = 'top-1 accuracy (%)';
   return {
     id: 'accuracy',
-    caption: 'Top-1 accuracy of each classifier on the originals, on the generic AE (A_S) reconstructions and on the reconstructions of its own fine-tuned AE.',
+    caption: 'Top-1 accuracy of each classifier on the originals, on the generic AE (A_S) reconstructions and on the reconstructions of its own fine-tuned AE; black bars: 95% bootstrap intervals.',
     spec: {
       data: { values },
-      mark: 'bar',
       width: { step: 22 },
       height: 220,
       encoding: {
         x: { field: 'classifier', type: 'nominal', sort: classifiers.map((c) => c.name), title: null, axis: { labelAngle: -30 } },
         xOffset: { field: 'input', type: 'nominal', sort: inputs },
-        y: { field: 'accuracy', type: 'quantitative', title: 'top-1 accuracy (%)', scale: { domain: [0, 100] } },
-        color: { field: 'input', type: 'nominal', sort: inputs, title: 'input', scale: { range: ['#4c78a8', '#bab0ac', '#e45756'] } },
+      },
+      layer: [
+        {
+          mark: 'bar',
+          encoding: {
+            y: { field: 'accuracy', type: 'quantitative', title: y, scale: { domain: [0, 100] } },
+            color: { field: 'input', type: 'nominal', sort: inputs, title: 'input', scale: { range: ['#4c78a8', '#bab0ac', '#e45756'] } },
+          },
+        },
+        errorBars(y),
+      ],
+    },
+  };
+}
+
+/** Accuracy under pixel noise: per classifier, on the noisy originals and on its own S2SNet's reconstructions of them, with 95 % intervals. */
+export function noiseChart(noise: NoiseResults): FigureSpec {
+  const inputs = ['noisy original', 'own S2SNet of the noisy image'];
+  const values = noise.classifiers.flatMap((c) =>
+    noise.sigmas.flatMap((sigma, k) => [
+      { classifier: c.name, sigma, input: inputs[0], accuracy: pct(c.noisy[k]), low: pct(c.ci95.noisy[k][0]), high: pct(c.ci95.noisy[k][1]) },
+      { classifier: c.name, sigma, input: inputs[1], accuracy: pct(c.own[k]), low: pct(c.ci95.own[k][0]), high: pct(c.ci95.own[k][1]) },
+    ]),
+  );
+  const x = { field: 'sigma', type: 'quantitative', title: 'noise sigma (pixel units)', scale: { domain: [0, Math.max(...noise.sigmas) * 1.05] } };
+  const colour = { field: 'input', type: 'nominal', sort: inputs, title: null, scale: { range: ['#4c78a8', '#e45756'] } };
+  return {
+    id: 'noise',
+    caption: "Noise robustness: top-1 accuracy of each classifier on originals with Gaussian pixel noise (blue) and on its own S2SNet's reconstructions of the same noisy images (red), with 95% bootstrap intervals.",
+    spec: {
+      data: { values },
+      facet: { field: 'classifier', type: 'nominal', title: null, sort: noise.classifiers.map((c) => c.name) },
+      columns: 5,
+      spec: {
+        width: 160,
+        height: 140,
+        layer: [
+          { mark: { type: 'line', point: true }, encoding: { x, y: { field: 'accuracy', type: 'quantitative', title: 'top-1 accuracy (%)', scale: { domain: [0, 100] } }, color: colour } },
+          { mark: { type: 'rule', strokeWidth: 1.2 }, encoding: { x, y: { field: 'low', type: 'quantitative' }, y2: { field: 'high' }, color: colour } },
+        ],
       },
     },
   };
@@ -151,23 +194,24 @@ export function deltaHeatmap(cx: CrossEvaluation): FigureSpec {
 export function nmiChart(autoencoders: AutoencoderResult[]): FigureSpec {
   const measures = ['intra (original vs reconstruction)', 'inter (between reconstructions)'];
   const values = autoencoders.flatMap((a) => [
-    { autoencoder: a.name, measure: measures[0], nmi: a.intraNmi },
-    { autoencoder: a.name, measure: measures[1], nmi: a.interNmi },
+    { autoencoder: a.name, measure: measures[0], nmi: a.intraNmi, low: a.ci95.intraNmi[0], high: a.ci95.intraNmi[1] },
+    { autoencoder: a.name, measure: measures[1], nmi: a.interNmi, low: a.ci95.interNmi[0], high: a.ci95.interNmi[1] },
   ]);
   return {
     id: 'nmi',
-    caption: 'Normalized mutual information per autoencoder: intra-NMI (how much of each input survives) and inter-NMI (how much the same pattern appears on every input).',
+    caption: 'Normalized mutual information per autoencoder: intra-NMI (how much of each input survives) and inter-NMI (how much the same pattern appears on every input); black bars: 95% bootstrap intervals.',
     spec: {
       data: { values },
-      mark: 'bar',
       width: { step: 30 },
       height: 200,
       encoding: {
         x: { field: 'autoencoder', type: 'nominal', sort: autoencoders.map((a) => a.name), title: null, axis: { labelAngle: -30 } },
         xOffset: { field: 'measure', type: 'nominal', sort: measures },
-        y: { field: 'nmi', type: 'quantitative', title: 'NMI', scale: { domain: [0, 1] } },
-        color: { field: 'measure', type: 'nominal', sort: measures, title: null },
       },
+      layer: [
+        { mark: 'bar', encoding: { y: { field: 'nmi', type: 'quantitative', title: 'NMI', scale: { domain: [0, 1] } }, color: { field: 'measure', type: 'nominal', sort: measures, title: null } } },
+        errorBars('NMI'),
+      ],
     },
   };
 }
@@ -253,6 +297,7 @@ export function resultFigures(r: Results): FigureSpec[] {
     crossHeatmap(r.crossEvaluation),
     deltaHeatmap(r.crossEvaluation),
     nmiChart(r.autoencoders),
+    ...(r.noise ? [noiseChart(r.noise)] : []),
     ...(Object.keys(r.histograms).length ? [histogramChart(r.histograms)] : []),
     ...(Object.keys(r.curves).length ? [lossCurvesChart(r.curves)] : []),
   ];

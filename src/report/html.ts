@@ -2,6 +2,7 @@
 // requests) that says what was run, shows every measure, and explains how to read each.
 import type { Results } from './schema.js';
 import { escapeXml as esc } from './escape.js';
+import { claimSentence, percent, withInterval } from './format.js';
 
 export interface EmbeddedFigure {
   id: string;
@@ -18,9 +19,9 @@ function img(figs: Map<string, EmbeddedFigure>, id: string): string {
   return `<figure><img alt="${esc(f.caption)}" src="data:image/png;base64,${f.png.toString('base64')}"><figcaption>${esc(f.caption)}</figcaption></figure>`;
 }
 
-function matrixTable(rows: string[], cols: string[], m: number[][], fmt: (v: number) => string, colour: (v: number) => string): string {
+function matrixTable(rows: string[], cols: string[], m: number[][], fmt: (v: number, i: number, j: number) => string, colour: (v: number) => string): string {
   const head = `<tr><th></th>${cols.map((c) => `<th>${esc(c)}</th>`).join('')}</tr>`;
-  const body = rows.map((r, i) => `<tr><th>${esc(r)}</th>${m[i].map((v) => `<td style="background:${colour(v)}">${fmt(v)}</td>`).join('')}</tr>`).join('');
+  const body = rows.map((r, i) => `<tr><th>${esc(r)}</th>${m[i].map((v, j) => `<td style="background:${colour(v)}">${fmt(v, i, j)}</td>`).join('')}</tr>`).join('');
   return `<table class="matrix">${head}${body}</table>`;
 }
 
@@ -47,14 +48,43 @@ export function reportHtml(r: Results, figs: Map<string, EmbeddedFigure>): strin
   const config = flattenConfig(run.plan)
     .map(([k, v]) => `<tr><td><code>${esc(k)}</code></td><td class="text">${esc(v)}</td></tr>`)
     .join('');
+  type Acc = Results['classifiers'][number]['accuracy']['original'];
+  const top1 = (a: Acc) => withInterval(a.top1, a.ci95.top1, 100);
+  const top5 = (a: Acc) => (a.top5 === null ? '&ndash;' : withInterval(a.top5, a.ci95.top5, 100));
   const accuracyRows = r.classifiers
     .map(
       (c) =>
-        `<tr><td>${esc(c.name)}</td><td>${esc(c.family)}</td><td>${c.parameters.toLocaleString('en')}</td><td>${pct(c.accuracy.original.top1)}</td><td>${pct(c.accuracy.generic.top1)}</td><td>${pct(c.accuracy.own.top1)}</td><td>${pct(c.accuracy.original.top5)}</td><td>${pct(c.accuracy.own.top5)}</td></tr>`,
+        `<tr><td>${esc(c.name)}</td><td>${esc(c.family)}</td><td>${c.parameters.toLocaleString('en')}</td><td>${top1(c.accuracy.original)}</td><td>${top1(c.accuracy.generic)}</td><td>${top1(c.accuracy.own)}</td><td>${top5(c.accuracy.original)}</td><td>${top5(c.accuracy.own)}</td></tr>`,
     )
     .join('');
-  const aeRows = r.autoencoders.map((a) => `<tr><td>${esc(a.name)}</td><td>${a.psnr.toFixed(2)} dB</td><td>${a.intraNmi.toFixed(3)}</td><td>${a.interNmi.toFixed(3)}</td><td>${a.gridEnergy.toFixed(3)}</td></tr>`).join('');
+  const aeRows = r.autoencoders
+    .map((a) => `<tr><td>${esc(a.name)}</td><td>${withInterval(a.psnr, a.ci95.psnr, 1, 2)} dB</td><td>${withInterval(a.intraNmi, a.ci95.intraNmi, 1, 3)}</td><td>${withInterval(a.interNmi, a.ci95.interNmi, 1, 3)}</td><td>${a.gridEnergy.toFixed(3)}</td></tr>`)
+    .join('');
   const violations = order.violations.length ? `<ul>${order.violations.map((v) => `<li>${esc(v.description)}</li>`).join('')}</ul>` : '';
+  const relation = (p: Results['order']['pairs'][number]) =>
+    p.established === 'a' ? `${esc(p.a)} &gt; ${esc(p.b)}` : p.established === 'b' ? `${esc(p.b)} &gt; ${esc(p.a)}` : p.established === 'tie' ? 'tied' : '<b>uncertain</b>';
+  const pairRows = order.pairs.map((p) => `<tr><td>${esc(p.a)} vs ${esc(p.b)}</td><td>${percent(p.aAbove)}</td><td>${percent(p.bAbove)}</td><td>${percent(p.tie)}</td><td class="text">${relation(p)}</td></tr>`).join('');
+  const noise = r.noise;
+  const noiseRows = noise
+    ? noise.classifiers
+        .map((c) => `<tr><td>${esc(c.name)}</td>${noise.sigmas.map((_, k) => `<td>${withInterval(c.noisy[k], c.ci95.noisy[k], 100)}</td><td>${withInterval(c.own[k], c.ci95.own[k], 100)}</td><td>${withInterval(c.gain[k], c.ci95.gain[k], 100)}</td>`).join('')}</tr>`)
+        .join('')
+    : '';
+  const noiseSection = noise
+    ? `<h2>Noise robustness</h2>
+<p>Top-1 accuracy (%) of each classifier on ${noise.samples} of the evaluation originals (a seeded, stratified subset) with Gaussian pixel noise of standard deviation sigma added (values clipped to [0, 1], seeded), and on its own S2SNet's reconstructions of the same noisy images; the change is own minus noisy, with a paired interval (the same resampled images for both).</p>
+<table><tr><th rowspan="2">classifier</th>${noise.sigmas.map((s) => `<th colspan="3">sigma ${s}</th>`).join('')}</tr><tr>${noise.sigmas.map(() => '<th>noisy</th><th>own S2SNet</th><th>change (pts)</th>').join('')}</tr>${noiseRows}</table>
+${img(figs, 'noise')}
+<div class="how"><b>How to read it.</b> The paper reports that S2SNets help under noise: the AE, trained to keep what its classifier needs, can also remove noise the classifier is sensitive to. A change whose interval lies above 0 supports that for this classifier and noise level; one that straddles 0 does not decide it.</div>`
+    : '';
+  const replicates = r.replicates;
+  const replicateSection = replicates
+    ? `<h2>Replicate seeds</h2>
+<p>Seeds ${replicates.seeds.join(', ')}: the ${replicates.repeatAll ? 'classifiers, A_S and fine-tunes were' : 'fine-tunes were'} retrained with each seed (the data split and evaluation set stay fixed). Kendall's W of the rankings across seeds: ${replicates.kendallW === null ? 'undefined' : replicates.kendallW.toFixed(3)} (1: every seed gives the same ranking).</p>
+<table><tr><th>ranking</th><th>seeds</th><th>of which total</th></tr>${replicates.rankings.map((x) => `<tr><td>${x.ranking.map(esc).join(' &gt; ')}</td><td>${x.seeds} of ${replicates.seeds.length}</td><td>${x.total}</td></tr>`).join('')}</table>
+<table><tr><th>pair</th><th>a above b</th><th>b above a</th><th>neither established</th></tr>${replicates.relations.map((x) => `<tr><td>${esc(x.a)} vs ${esc(x.b)}</td><td>${x.aAbove}</td><td>${x.bAbove}</td><td>${x.neither}</td></tr>`).join('')}</table>
+<details><summary>Every figure across seeds (mean, standard deviation)</summary><table><tr><th>measure</th><th>of</th><th>mean</th><th>sd</th><th>per seed</th></tr>${replicates.figures.map((f) => `<tr><td class="text">${esc(f.measure)}</td><td class="text">${esc(f.subject)}</td><td>${f.mean.toFixed(4)}</td><td>${f.sd.toFixed(4)}</td><td class="text">${f.values.map((v) => v.toFixed(4)).join(', ')}</td></tr>`).join('')}</table></details>`
+    : '';
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>s2snets report: ${esc(run.dataset)}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -75,7 +105,8 @@ A generic autoencoder (A_S) was pretrained to reconstruct images; then, for ever
 
 <h2>What was run</h2>
 <table><tr><th>evaluation set</th><td>${run.evalSamples} test images (seeded, stratified)</td></tr>
-<tr><th>seed</th><td>${run.seed}</td></tr><tr><th>device</th><td>${esc(run.device)}</td></tr>
+<tr><th>seed</th><td>${run.seed}</td></tr>
+<tr><th>intervals</th><td>95% percentile bootstrap over the evaluation images (inter-NMI: over its pairs), ${r.bootstrap.resamples} resamples, seed ${r.bootstrap.seed}; changes are paired. Grid energy is pooled over the set and has none.</td></tr><tr><th>device</th><td>${esc(run.device)}</td></tr>
 <tr><th>engine</th><td>libtorch ${esc(run.engine.torchVersion)}, ${esc(run.engine.blas)}, oneDNN ${run.engine.onednn ? 'on' : 'off'}, CPU kernels ${esc(run.engine.cpuCapability)}, ${run.engine.threads} CPU thread(s), CUDA ${run.engine.cuda ? 'yes' : 'no'}${run.mixedEngines.length ? ` (${run.mixedEngines.length} job(s) made by another engine: ${esc(run.mixedEngines.map((m) => m.job).join(', '))})` : ''}</td></tr>
 <tr><th>inputs skipped as unreadable</th><td>${run.skippedInputs}</td></tr></table>
 <details open><summary>Time per job (${totalSeconds.toFixed(0)} s in all)</summary><table>${durations}</table></details>
@@ -88,16 +119,24 @@ ${img(figs, 'accuracy')}
 
 <h2>Cross-evaluation</h2>
 <p>Row <i>i</i>: reconstructions of AE <i>i</i> (A_S, then one S2SNet per classifier). Column <i>j</i>: the classifier evaluated on them. Top-1 accuracy:</p>
-${matrixTable(cx.rows, cx.columns, cx.top1, (v) => (100 * v).toFixed(1), shade)}
+${matrixTable(cx.rows, cx.columns, cx.top1, (v, i, j) => withInterval(v, cx.ci95.top1[i][j], 100), shade)}
 <p>Change against each classifier on the originals (percentage points; originals: ${cx.columns.map((c, j) => `${esc(c)} ${pct(cx.original[j])}`).join(', ')}):</p>
-${matrixTable(cx.rows, cx.columns, cx.delta, pts, diverge)}
+${matrixTable(cx.rows, cx.columns, cx.delta, (v, i, j) => `${pts(v)} [${pts(cx.ci95.delta[i][j][0])}, ${pts(cx.ci95.delta[i][j][1])}]`, diverge)}
 ${img(figs, 'cross')}${img(figs, 'delta')}
 <div class="how"><b>How to read it.</b> The diagonal of the S2SNet rows is each classifier on its own signal. Off the diagonal, a classifier that keeps its accuracy on another classifier's reconstructions finds everything it needs in that other signal; a large loss means the other AE dropped or distorted what this classifier relies on.</div>
 
 <h2>Order of the classifiers</h2>
 <p class="order">${order.ranking.map(esc).join(' &gt; ')}</p>
 <p>${order.isTotal ? 'The relation is a <b>strict total order</b>: every pair is decided and it is transitive.' : `The relation is <b>not</b> a strict total order; ${order.violations.length} violation(s):`}</p>${violations}
-<div class="how"><b>Rule.</b> ${esc(order.rule)} (epsilon ${(100 * order.epsilon).toFixed(1)} pts). The paper found such a total order among ImageNet classifiers, not correlated with accuracy or size: it depends on each classifier's input signal.</div>
+<p>How often each relation held across ${order.resamples} bootstrap resamples of the evaluation images (established at ${percent(order.level)} or more):</p>
+<table><tr><th>pair (a vs b)</th><th>a above b</th><th>b above a</th><th>tied</th><th>established</th></tr>${pairRows}</table>
+<div class="how"><b>Rule.</b> ${esc(order.rule)} (epsilon ${(100 * order.epsilon).toFixed(1)} pts; a configuration's <code>eval.orderEpsilon</code> sets it). The paper found such a total order among ImageNet classifiers, not correlated with accuracy or size: it depends on each classifier's input signal.</div>
+
+<h2>The paper's claims, tested</h2>
+<p>Kendall's tau between each classifier's position in the order and its accuracy on the originals, and its parameter count, with a two-sided permutation p-value:</p>
+<ul><li>Accuracy: ${esc(claimSentence('accuracy', r.claims.orderVsAccuracy))}.</li><li>Size: ${esc(claimSentence('parameter count', r.claims.orderVsSize))}.</li></ul>
+
+${noiseSection}
 
 <h2>Normalized mutual information and grid artifacts</h2>
 <table><tr><th>autoencoder</th><th>PSNR</th><th>intra-NMI</th><th>inter-NMI</th><th>grid energy</th></tr>${aeRows}</table>
@@ -113,6 +152,8 @@ ${img(figs, 'histograms')}
 ${img(figs, 'grid')}
 ${img(figs, 'differences')}
 <div class="how"><b>How to read it.</b> Each row shows the same test images as reconstructed by one autoencoder. The difference maps (amplified) make faint, regular patterns visible: a grid that is the same on every input is the classifier's blind spot being filled with whatever the decoder likes.</div>
+
+${replicateSection}
 
 ${figs.has('curves') ? `<h2>Training</h2>${img(figs, 'curves')}` : ''}
 

@@ -2,11 +2,27 @@
 // the CSVs and the terminal summary are all rendered from it (and the picture files).
 import { z } from 'zod';
 
-/** 2: run.engine holds the full engine identity (BLAS, oneDNN, CPU vector ISA, build), run.mixedEngines added. */
+/**
+ * 2: run.engine holds the full engine identity (BLAS, oneDNN, CPU vector ISA, build), run.mixedEngines added;
+ * every estimate carries its 95 % interval (ci95), the order its pair shares, plus bootstrap, claims, noise and replicates.
+ */
 export const RESULTS_SCHEMA_VERSION = 2;
 
+// Uncertainty: an object holding estimated values has a sibling `ci95` object that maps each
+// such value's key to its 95 % bootstrap interval [low, high], in the value's own shape (a
+// matrix of intervals for a matrix, null where the value is null).
 const share = z.number().min(0).max(1);
-const accuracy = z.object({ top1: share, top5: share.nullable() });
+const interval = z.tuple([z.number(), z.number()]).refine(([lo, hi]) => lo <= hi, { message: 'an interval must be [low, high] with low <= high' });
+const accuracy = z.object({ top1: share, top5: share.nullable(), ci95: z.object({ top1: interval, top5: interval.nullable() }) });
+const kendall = z.object({
+  tau: z.number().min(-1).max(1).nullable(),
+  p: share.nullable(),
+  method: z.enum(['exact', 'monte-carlo']),
+  permutations: z.number().int().min(0),
+  n: z.number().int().min(2),
+});
+/** Mean and standard deviation of one figure across replicate seeds. */
+const spread = z.object({ measure: z.string(), subject: z.string(), values: z.array(z.number()), mean: z.number(), sd: z.number().min(0) });
 const curve = z
   .object({ step: z.array(z.number()), loss: z.array(z.number()) })
   .refine((c) => c.step.length === c.loss.length, { message: 'step and loss must have the same length' });
@@ -55,17 +71,77 @@ export const ResultsSchema = z
       z.object({ name: z.string(), family: z.string(), parameters: z.number().int().min(0), accuracy: z.object({ original: accuracy, generic: accuracy, own: accuracy }) }),
     ),
     /** A_S first, then one `S2S-<classifier>` per classifier; the order of crossEvaluation.rows. */
-    autoencoders: z.array(z.object({ name: z.string(), psnr: z.number(), intraNmi: z.number(), interNmi: z.number(), gridEnergy: z.number() })),
-    /** top1[i][j]: classifier columns[j] on the reconstructions of AE rows[i]; delta = top1 - original[j]. */
-    crossEvaluation: z.object({ rows: z.array(z.string()), columns: z.array(z.string()), top1: matrix, original: z.array(share), delta: matrix }),
+    autoencoders: z.array(
+      z.object({
+        name: z.string(),
+        psnr: z.number(),
+        intraNmi: z.number(),
+        interNmi: z.number(),
+        gridEnergy: z.number(),
+        ci95: z.object({ psnr: interval, intraNmi: interval, interNmi: interval }),
+      }),
+    ),
+    /** top1[i][j]: classifier columns[j] on the reconstructions of AE rows[i]; delta = top1 - original[j] (paired intervals). */
+    crossEvaluation: z.object({
+      rows: z.array(z.string()),
+      columns: z.array(z.string()),
+      top1: matrix,
+      original: z.array(share),
+      delta: matrix,
+      ci95: z.object({ top1: z.array(z.array(interval)), original: z.array(interval), delta: z.array(z.array(interval)) }),
+    }),
     order: z.object({
       ranking: z.array(z.string()),
       wins: z.record(z.string(), z.number()),
       isTotal: z.boolean(),
-      violations: z.array(z.object({ kind: z.enum(['tie', 'cycle']), description: z.string(), classifiers: z.array(z.string()) })),
+      violations: z.array(z.object({ kind: z.enum(['uncertain', 'tie', 'cycle', 'chance']), description: z.string(), classifiers: z.array(z.string()) })),
+      /** Per pair: the shares of bootstrap resamples with a above b, b above a and tied, and the relation established (>= level), if any. */
+      pairs: z.array(z.object({ a: z.string(), b: z.string(), aAbove: share, bAbove: share, tie: share, established: z.enum(['a', 'b', 'tie']).nullable() })),
       rule: z.string(),
-      epsilon: z.number(),
+      epsilon: z.number().min(0),
+      level: share,
+      resamples: z.number().int().min(0),
     }),
+    /** How the intervals were made: percentile bootstrap over the evaluation images (inter-NMI: over its pairs). */
+    bootstrap: z.object({ resamples: z.number().int().positive(), seed: z.number().int(), level: share, method: z.literal('percentile') }),
+    /** The paper's claims that the order follows neither accuracy nor size, tested: Kendall's tau of order position against each. */
+    claims: z.object({ orderVsAccuracy: kendall, orderVsSize: kendall }),
+    /**
+     * Noise robustness: each classifier on the originals with Gaussian pixel noise of each sigma
+     * (clipped to [0, 1]) and on its own S2SNet's reconstructions of the same noisy images.
+     * Per classifier, noisy[k], own[k] and gain[k] = own[k] - noisy[k] belong to sigmas[k].
+     */
+    noise: z
+      .object({
+        sigmas: z.array(z.number().positive()),
+        /** Images the test ran on: a seeded, stratified subset of the evaluation set. */
+        samples: z.number().int().positive(),
+        classifiers: z.array(
+          z.object({
+            name: z.string(),
+            noisy: z.array(share),
+            own: z.array(share),
+            gain: z.array(z.number()),
+            ci95: z.object({ noisy: z.array(interval), own: z.array(interval), gain: z.array(interval) }),
+          }),
+        ),
+      })
+      .nullable(),
+    /** Replicate seeds (null for a single seed): every figure's mean and sd across seeds and how often the order's relations recur. */
+    replicates: z
+      .object({
+        seeds: z.array(z.number().int()).min(2),
+        /** true: classifiers and A_S were retrained per seed too; false: only the fine-tunes were. */
+        repeatAll: z.boolean(),
+        figures: z.array(spread),
+        /** Per pair: in how many seeds a was established above b, b above a, or neither. */
+        relations: z.array(z.object({ a: z.string(), b: z.string(), aAbove: z.number().int().min(0), bAbove: z.number().int().min(0), neither: z.number().int().min(0) })),
+        /** Each distinct ranking with the number of seeds that gave it, and the number of seeds whose order was total. */
+        rankings: z.array(z.object({ ranking: z.array(z.string()), seeds: z.number().int().positive(), total: z.number().int().min(0) })),
+        /** Kendall's W of the rankings across seeds (1: identical). */
+        kendallW: z.number().min(0).max(1).nullable(),
+      })
+      .nullable(),
     /** How the NMI values were estimated. */
     nmi: z.object({ bins: z.number().int().positive(), interPairs: z.number().int().min(0), normalization: z.string() }),
     /** Per autoencoder, per channel (CIELAB L*, a*, b* or grayscale intensity): shares of pixels per bin. */
@@ -77,14 +153,16 @@ export const ResultsSchema = z
   .superRefine((r, ctx) => {
     // The cross matrix is read by row and column name everywhere: its shape must match them.
     const { rows, columns, top1, delta, original } = r.crossEvaluation;
-    const sized = (m: number[][], key: string) => {
-      if (m.length !== rows.length) ctx.addIssue({ code: 'custom', path: ['crossEvaluation', key], message: `has ${m.length} rows, expected ${rows.length} (one per entry of rows)` });
+    const sized = (m: unknown[][], ...key: string[]) => {
+      if (m.length !== rows.length) ctx.addIssue({ code: 'custom', path: ['crossEvaluation', ...key], message: `has ${m.length} rows, expected ${rows.length} (one per entry of rows)` });
       m.forEach((row, i) => {
-        if (row.length !== columns.length) ctx.addIssue({ code: 'custom', path: ['crossEvaluation', key, i], message: `has ${row.length} values, expected ${columns.length} (one per entry of columns)` });
+        if (row.length !== columns.length) ctx.addIssue({ code: 'custom', path: ['crossEvaluation', ...key, i], message: `has ${row.length} values, expected ${columns.length} (one per entry of columns)` });
       });
     };
     sized(top1, 'top1');
     sized(delta, 'delta');
+    sized(r.crossEvaluation.ci95.top1, 'ci95', 'top1');
+    sized(r.crossEvaluation.ci95.delta, 'ci95', 'delta');
     if (original.length !== columns.length) ctx.addIssue({ code: 'custom', path: ['crossEvaluation', 'original'], message: `has ${original.length} values, expected ${columns.length}` });
     const names = r.classifiers.map((c) => c.name);
     if (names.join('\u0000') !== columns.join('\u0000')) ctx.addIssue({ code: 'custom', path: ['crossEvaluation', 'columns'], message: `must list the classifiers in order (${names.join(', ')})` });
@@ -98,12 +176,23 @@ export type AutoencoderResult = Results['autoencoders'][number];
 export type CrossEvaluation = Results['crossEvaluation'];
 export type ChannelHistogram = Results['histograms'][string][number];
 export type LossCurve = Results['curves'][string];
+export type Interval = [number, number];
+export type KendallResult = Results['claims']['orderVsAccuracy'];
+export type NoiseResults = NonNullable<Results['noise']>;
+export type ReplicateResults = NonNullable<Results['replicates']>;
 
 export class ResultsError extends Error {
   override name = 'ResultsError';
+  readonly code = 'S2S_RESULTS';
 }
 
-/** Checks parsed JSON against the schema; the error names the wrong fields (the first three). */
+/**
+ * Checks parsed JSON against the schema; the error names the wrong fields (the first three).
+ *
+ * @param json Parsed results.json.
+ * @param source Names the file in errors.
+ * @throws ResultsError on a mismatch, and on results of an older schema version (with what to run).
+ */
 export function validateResults(json: unknown, source = 'results.json'): Results {
   const version = (json as { schemaVersion?: unknown } | null)?.schemaVersion;
   if (typeof version === 'number' && version < RESULTS_SCHEMA_VERSION) {

@@ -32,16 +32,19 @@ export function writeResultsJson(dir: string, results: Results): string {
   return path;
 }
 
-/** cross_top1.csv and cross_delta.csv (shares in [0, 1], rows: reconstructions of, columns: classifier). */
+/**
+ * cross_top1.csv and cross_delta.csv (shares in [0, 1], rows: reconstructions of, columns:
+ * classifier, each followed by its 95 % interval as <column>_low and <column>_high).
+ */
 export function writeMatrixCsvs(dir: string, results: Results): string[] {
   const cx = results.crossEvaluation;
-  const files: [string, number[][]][] = [
-    ['cross_top1.csv', cx.top1],
-    ['cross_delta.csv', cx.delta],
+  const files: [string, number[][], [number, number][][]][] = [
+    ['cross_top1.csv', cx.top1, cx.ci95.top1],
+    ['cross_delta.csv', cx.delta, cx.ci95.delta],
   ];
-  return files.map(([name, m]) => {
+  return files.map(([name, m, ci]) => {
     const path = join(dir, name);
-    writeFileAtomic(path, matrixCsv('reconstructions_of', cx.rows, cx.columns, m));
+    writeFileAtomic(path, matrixCsv('reconstructions_of', cx.rows, cx.columns, m, ci));
     return path;
   });
 }

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { AnalysisError, deltaMatrix, totalOrder } from '../../src/analysis/index.js';
+import { AnalysisError, bootstrapMeans, deltaMatrix, mean, totalOrder } from '../../src/analysis/index.js';
+import { Rng } from '../../src/data/random.js';
 
 test('total order from the square part of a cross matrix', () => {
   // Accuracy of column j on the reconstructions of row i's AE, and on the originals.
@@ -18,7 +19,9 @@ test('total order from the square part of a cross matrix', () => {
   assert.deepEqual(ord.wins, { alexnet: 0, vgg: 2, resnet: 1 });
   assert.equal(ord.isTotal, true);
   assert.deepEqual(ord.violations, []);
-  assert.equal(ord.epsilon, 0.005);
+  assert.equal(ord.epsilon, 0);
+  assert.equal(ord.resamples, 0);
+  assert.deepEqual(ord.pairs[0], { a: 'alexnet', b: 'vgg', aAbove: 0, bAbove: 1, tie: 0, established: 'b' });
 });
 
 test('the rule compares changes, not accuracies: a weak classifier can rank first', () => {
@@ -35,7 +38,7 @@ test('ties within epsilon are listed with the chains they leave unresolved', () 
     [-0.102, 0, -0.2],
     [-0.1, 0, 0],
   ];
-  const tied = totalOrder(['p', 'q', 'r'], d);
+  const tied = totalOrder(['p', 'q', 'r'], d, { epsilon: 0.005 });
   assert.equal(tied.isTotal, false);
   assert.equal(tied.violations.length, 1);
   const [v] = tied.violations;
@@ -43,7 +46,7 @@ test('ties within epsilon are listed with the chains they leave unresolved', () 
   assert.deepEqual(v.classifiers, ['p', 'q']);
   assert.match(v.description, /p and q are tied: q on p's reconstructions -10\.00 pts, p on q's -10\.20 pts \(within \+0\.50 pts\); intransitive with p > r > q/);
   // A smaller epsilon decides the pair: q loses less on p's reconstructions than p on q's.
-  const decided = totalOrder(['p', 'q', 'r'], d, 0.001);
+  const decided = totalOrder(['p', 'q', 'r'], d, { epsilon: 0.001 });
   assert.equal(decided.isTotal, true);
   assert.deepEqual(decided.ranking, ['p', 'r', 'q']);
 });
@@ -108,7 +111,7 @@ test('property: a ranking planted in the changes is recovered; isTotal matches a
         }
       }
       const complete = undecided === 0;
-      const ord = totalOrder(names, d, eps);
+      const ord = totalOrder(names, d, { epsilon: eps });
       assert.equal(ord.isTotal, complete && transitive);
       // Every listed cycle is one; a transitive relation has none; a complete intransitive one has one.
       const cycles = ord.violations.filter((v) => v.kind === 'cycle').map((v) => v.classifiers.map((c) => names.indexOf(c)));
@@ -126,5 +129,63 @@ test('bad input is refused with a message naming the problem', () => {
   assert.throws(() => totalOrder(['a', 'b'], [[0, 0]]), AnalysisError);
   assert.throws(() => totalOrder(['a', 'a'], [[0, 0], [0, 0]]), /unique/);
   assert.throws(() => totalOrder(['a', 'b'], [[0, NaN], [0, 0]]), /non-finite/);
-  assert.throws(() => totalOrder(['a', 'b'], [[0, 0], [0, 0]], -1), /epsilon/);
+  assert.throws(() => totalOrder(['a', 'b'], [[0, 0], [0, 0]], { epsilon: -1 }), /epsilon/);
+  assert.throws(() => totalOrder(['a', 'b'], [[0, 0], [0, 0]], { resampled: [[[0], [0]], [[0], []]] }), /same number/);
+});
+
+/**
+ * Per-image correctness of classifiers on the originals (each right with probability 0.95) and on
+ * each other's reconstructions: AE i makes a right answer wrong with probability cost[i], for
+ * every classifier alike. Returns the point deltas and their paired bootstrap resamples.
+ */
+function simulatedDeltas(cost: number[], images: number, seed: number): { delta: number[][]; resampled: Float64Array[][] } {
+  const rng = new Rng(seed);
+  const n = cost.length;
+  const original = cost.map(() => Float64Array.from({ length: images }, () => (rng.next() < 0.95 ? 1 : 0)));
+  // change[i][j][k]: classifier j on image k, AE i's reconstruction minus the original (0 or -1).
+  const change = cost.map((c) => cost.map((_, j) => Float64Array.from(original[j], (right) => (right && rng.next() < c ? -1 : 0))));
+  const flat = change.flat();
+  const samples = bootstrapMeans(flat, { resamples: 1000, seed });
+  return { delta: change.map((row) => row.map((v) => mean(v))), resampled: cost.map((_, i) => cost.map((_, j) => samples[i * n + j])) };
+}
+
+test('bootstrap: a planted strong order is established, a planted tie is uncertain', () => {
+  // a costs others 1 %, b 6 %, c 11 %: a > b > c by wide margins on 1,000 images.
+  const strong = simulatedDeltas([0.01, 0.06, 0.11], 1000, 1);
+  const ord = totalOrder(['a', 'b', 'c'], strong.delta, { resampled: strong.resampled });
+  assert.equal(ord.isTotal, true);
+  assert.deepEqual(ord.ranking, ['a', 'b', 'c']);
+  assert.equal(ord.resamples, 1000);
+  for (const p of ord.pairs) {
+    assert.equal(p.established, 'a', `${p.a} vs ${p.b}`);
+    assert.ok(p.aAbove >= 0.95);
+  }
+  // p and q cost the same: whichever the point estimate favours, the bootstrap does not establish it.
+  const tie = simulatedDeltas([0.05, 0.05, 0.2], 1000, 2);
+  const tied = totalOrder(['p', 'q', 'r'], tie.delta, { resampled: tie.resampled });
+  assert.equal(tied.isTotal, false);
+  const pq = tied.pairs.find((x) => x.a === 'p' && x.b === 'q')!;
+  assert.equal(pq.established, null);
+  assert.ok(pq.aAbove < 0.95 && pq.bAbove < 0.95 && pq.aAbove + pq.bAbove > 0.5, JSON.stringify(pq));
+  assert.ok(Math.abs(pq.aAbove + pq.bAbove + pq.tie - 1) < 1e-12);
+  assert.deepEqual(tied.violations.map((v) => [v.kind, v.classifiers]), [['uncertain', ['p', 'q']]]);
+  assert.match(tied.violations[0].description, /p vs q is uncertain: p above in \d+\.\d% of 1000 resamples, q above in \d+\.\d%, tied in \d+\.\d%/);
+  // r costs the most: both relations with it are established.
+  assert.deepEqual(tied.pairs.filter((x) => x.b === 'r').map((x) => x.established), ['a', 'a']);
+  assert.equal(tied.ranking[2], 'r');
+});
+
+test('a classifier not shown to beat chance makes the order not total, with the reason', () => {
+  const d = [
+    [0, 0],
+    [-0.3, 0],
+  ];
+  const plain = totalOrder(['good', 'guesser'], d);
+  assert.equal(plain.isTotal, true);
+  const guarded = totalOrder(['good', 'guesser'], d, { atChance: [{ name: 'guesser', reason: 'top-1 11.0 [7.0, 15.0] % reaches 10.0 %' }] });
+  assert.equal(guarded.isTotal, false);
+  assert.deepEqual(guarded.ranking, ['good', 'guesser']);
+  assert.deepEqual(guarded.violations.map((v) => [v.kind, v.classifiers]), [['chance', ['guesser']]]);
+  assert.match(guarded.violations[0].description, /guesser is not shown to beat chance \(top-1 11\.0 \[7\.0, 15\.0\] % reaches 10\.0 %\)/);
+  assert.throws(() => totalOrder(['a', 'b'], [[0, 0], [0, 0]], { atChance: [{ name: 'c', reason: '' }] }), /not a classifier/);
 });

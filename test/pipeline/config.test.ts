@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, loadConfig } from '../../src/pipeline/config.js';
+import { planFromConfig } from '../../src/pipeline/plan.js';
 import { fuzzConfig } from '../fuzz/config.fuzz.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 's2snets-config-'));
@@ -19,9 +20,14 @@ test('defaults fill every field of a minimal config', () => {
     quick: false,
     ae: { stages: 'small', pretrain: { epochs: 2, lr: 2e-3, batchSize: 32 } },
     finetune: { steps: 150, lr: 1e-3, optimizer: 'adam', batchSize: 32, targets: 'labels', trainWholeAe: false },
-    eval: { samples: 1000, nmiBins: 64 },
+    eval: { samples: 1000, nmiBins: 64, bootstrapResamples: 1000, orderEpsilon: 0 },
+    repeats: 1,
+    repeatAll: false,
     runDir: 's2snets-run',
   });
+  // The config's evaluation and replicate fields reach the plan.
+  const plan = planFromConfig(loadConfig({ classifiers: ['lenet'], eval: { orderEpsilon: 0.005, bootstrapResamples: 2000 }, repeats: 3, repeatAll: true }), 'cpu');
+  assert.deepEqual([plan.analysis.orderEpsilon, plan.analysis.bootstrapResamples, plan.repeats, plan.repeatAll], [0.005, 2000, 3, true]);
   assert.equal(loadConfig({ classifiers: ['vgg'], finetune: { steps: 300 } }).finetune.epochs, undefined);
 });
 
@@ -35,6 +41,8 @@ test('errors are one line and name the field', () => {
     [{ classifiers: ['lenet', 7] }, 'config: classifiers[1]: must be a zoo name, {onnx: path} or {torchscript: path}'],
     [{ classifiers: ['lenet'], dataset: 'cifar' }, "config: dataset: must be 'mnist', 'fashion-mnist' or {imageFolder: path}"],
     [{ classifiers: ['lenet'], eval: { nmiBins: 1 } }, 'config: eval.nmiBins: must be >= 2'],
+    [{ classifiers: ['lenet'], eval: { bootstrapResamples: 100 } }, 'config: eval.bootstrapResamples: must be >= 1000'],
+    [{ classifiers: ['lenet'], repeats: 0 }, 'config: repeats: must be > 0'],
     [{ classifiers: ['lenet'], ae: { pretrain: { epocs: 3 } } }, "config: ae.pretrain: unknown field(s) 'epocs'"],
     [{ classifiers: ['lenet'], ae: { pretrain: { epochs: 0 } } }, 'config: ae.pretrain.epochs: 0 needs ae.weights'],
     [{ classifiers: ['lenet'], ae: { weights: 'a.pth', pretrain: { epochs: -1 } } }, 'config: ae.pretrain.epochs: must be >= 0'],

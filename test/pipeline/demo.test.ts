@@ -52,6 +52,22 @@ test('quick demo: sane results, a complete report, and an unchanged rerun', () =
     for (const a of [c.accuracy.original, c.accuracy.generic, c.accuracy.own]) assert.ok(a.top1 >= 0 && a.top1 <= 1);
   }
   for (const row of results.crossEvaluation.top1) for (const v of row) assert.ok(v >= 0 && v <= 1);
+  // Every estimate carries a 95% interval that contains it.
+  const inside = (v: number, [lo, hi]: [number, number], what: string) => assert.ok(lo <= v + 1e-12 && v <= hi + 1e-12, `${what}: ${v} outside [${lo}, ${hi}]`);
+  for (const c of results.classifiers) for (const [k, a] of Object.entries(c.accuracy)) inside(a.top1, a.ci95.top1, `${c.name} ${k}`);
+  const cx = results.crossEvaluation;
+  cx.top1.forEach((row, i) => row.forEach((v, j) => inside(v, cx.ci95.top1[i][j], `cross ${i},${j}`)));
+  cx.delta.forEach((row, i) => row.forEach((v, j) => inside(v, cx.ci95.delta[i][j], `delta ${i},${j}`)));
+  for (const a of results.autoencoders) {
+    inside(a.psnr, a.ci95.psnr, `${a.name} PSNR`);
+    inside(a.intraNmi, a.ci95.intraNmi, `${a.name} intra-NMI`);
+    inside(a.interNmi, a.ci95.interNmi, `${a.name} inter-NMI`);
+  }
+  for (const c of results.noise!.classifiers) c.gain.forEach((g, k) => inside(g, c.ci95.gain[k], `${c.name} noise gain`));
+  assert.equal(results.order.resamples, 1000);
+  assert.equal(results.order.pairs.length, 1);
+  assert.match(first.stdout, /\[95% bootstrap intervals, 1000 resamples\]/);
+  assert.match(first.stdout, /Order vs accuracy: /);
   const generic = results.autoencoders.find((a) => a.name === 'A_S')!;
   // Better than chance: a reconstruction that ignored its input would share ~no information with it.
   assert.ok(generic.intraNmi > 0.2, `A_S intra-NMI ${generic.intraNmi}`);
@@ -175,6 +191,27 @@ test('bad options exit non-zero with a message', () => {
   const missing = spawnSync(process.execPath, [cli, 'status', join(root, 'nothing-here')], { encoding: 'utf8' });
   assert.equal(missing.status, 1);
   assert.match(missing.stderr, /s2snets: error: .*no run here/);
+});
+
+test('--repeats 2 reruns only the fine-tunes with seed 1, reuses the rest and aggregates the two seeds', () => {
+  const dir = join(root, 'straight');
+  const r = spawnSync(process.execPath, [cli, 'demo', '--quick', '--device', 'cpu', '--run-dir', dir, '--repeats', '2'], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  // Seed 1: two fine-tunes, their two reconstructions, an evaluation, and the aggregate; the classifiers and A_S are reused.
+  assert.match(r.stdout, /6 job\(s\) ran, 9 reused/);
+  const results = validateResults(JSON.parse(readFileSync(join(dir, 'report', 'results.json'), 'utf8')));
+  const rep = results.replicates!;
+  assert.deepEqual(rep.seeds, [0, 1]);
+  assert.equal(rep.repeatAll, false);
+  const original = rep.figures.find((f) => f.measure === 'top-1 on original' && f.subject === 'lenet5')!;
+  assert.equal(original.sd, 0, 'the classifiers are shared, so their accuracy on the originals is the same');
+  assert.equal(original.values[0], results.classifiers[0].accuracy.original.top1);
+  const own = rep.figures.find((f) => f.measure === 'top-1 on own S2SNet' && f.subject === 'lenet5')!;
+  assert.equal(own.values[0], results.classifiers[0].accuracy.own.top1, 'seed 0 is the run itself');
+  assert.equal(rep.rankings.reduce((n, x) => n + x.seeds, 0), 2);
+  assert.equal(rep.relations.length, 1);
+  assert.match(r.stdout, /Replicates: seeds 0, 1 \(fine-tunes retrained per seed\)/);
+  assert.match(readFileSync(join(dir, 'report', 'report.html'), 'utf8'), /<h2>Replicate seeds<\/h2>/);
 });
 
 test.after(() => rmSync(root, { recursive: true, force: true }));

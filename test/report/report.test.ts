@@ -6,8 +6,10 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import {
   ResultsError,
+  claimSentence,
   escapeXml,
   formatSummary,
+  withInterval,
   matrixCsv,
   rebuildReport,
   validateResults,
@@ -35,6 +37,9 @@ test('the results schema accepts a complete run and names the wrong fields other
     () => validateResults({ ...sampleResults(), schemaVersion: 1 }, 'run/results.json'),
     (e: Error) => e instanceof ResultsError && e.message === 'run/results.json has results schema v1, written by an earlier s2snets; this version reads v2: run `s2snets report RUN` to rewrite it',
   );
+  const unordered = sampleResults();
+  unordered.crossEvaluation.ci95.delta[1] = [[0.1, 0]];
+  assert.throws(() => validateResults(unordered), /crossEvaluation\.ci95\.delta\.1(\.0)?: /);
   const short = sampleResults();
   short.crossEvaluation.top1[2].pop();
   assert.throws(() => validateResults(short), /crossEvaluation\.top1\.2: has 2 values, expected 3 \(one per entry of columns\)/);
@@ -47,6 +52,8 @@ test('the results schema accepts a complete run and names the wrong fields other
 
 test('matrix CSV: header of column names, one named row per matrix row, quoting where needed', () => {
   assert.equal(matrixCsv('rows', ['A_S', 'x,y'], ['c1', 'c"2'], [[0.5, 1], [0, 0.25]]), 'rows,c1,"c""2"\nA_S,0.5,1\n"x,y",0,0.25\n');
+  // With intervals each column is followed by its _low and _high.
+  assert.equal(matrixCsv('rows', ['A_S'], ['c1', 'c2'], [[0.5, 1]], [[[0.4, 0.6], [0.9, 1]]]), 'rows,c1,c1_low,c1_high,c2,c2_low,c2_high\nA_S,0.5,0.4,0.6,1,0.9,1\n');
 });
 
 test('writeMatrixCsvs and writeResultsJson write exact files atomically', () => {
@@ -55,10 +62,12 @@ test('writeMatrixCsvs and writeResultsJson write exact files atomically', () => 
   r.crossEvaluation.top1 = [[0.5, 0.25], [0.75, 0.125], [1, 0]];
   r.crossEvaluation.original = [0.75, 0.5];
   r.crossEvaluation.delta = [[-0.25, -0.25], [0, -0.375], [0.25, -0.5]];
+  r.crossEvaluation.ci95.top1 = r.crossEvaluation.top1.map((row) => row.map((v) => [v - 0.125, v]));
+  r.crossEvaluation.ci95.delta = r.crossEvaluation.delta.map((row) => row.map((v) => [v, v + 0.125]));
   const written = writeMatrixCsvs(dir, r);
   assert.deepEqual(written, [join(dir, 'cross_top1.csv'), join(dir, 'cross_delta.csv')]);
-  assert.equal(readFileSync(join(dir, 'cross_top1.csv'), 'utf8'), 'reconstructions_of,a,b\nA_S,0.5,0.25\nS2S-a,0.75,0.125\nS2S-b,1,0\n');
-  assert.equal(readFileSync(join(dir, 'cross_delta.csv'), 'utf8'), 'reconstructions_of,a,b\nA_S,-0.25,-0.25\nS2S-a,0,-0.375\nS2S-b,0.25,-0.5\n');
+  assert.equal(readFileSync(join(dir, 'cross_top1.csv'), 'utf8'), 'reconstructions_of,a,a_low,a_high,b,b_low,b_high\nA_S,0.5,0.375,0.5,0.25,0.125,0.25\nS2S-a,0.75,0.625,0.75,0.125,0,0.125\nS2S-b,1,0.875,1,0,-0.125,0\n');
+  assert.equal(readFileSync(join(dir, 'cross_delta.csv'), 'utf8'), 'reconstructions_of,a,a_low,a_high,b,b_low,b_high\nA_S,-0.25,-0.25,-0.125,-0.25,-0.25,-0.125\nS2S-a,0,0,0.125,-0.375,-0.375,-0.25\nS2S-b,0.25,0.25,0.375,-0.5,-0.5,-0.375\n');
   writeResultsJson(dir, r);
   assert.deepEqual(validateResults(JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8'))), r);
   // Invalid results are refused before anything is written over the good file.
@@ -78,7 +87,7 @@ test('writeReport: real pictures, a self-contained page that escapes names, rebu
     const files = await writeReport(dir, results, pictures);
     const written = validateResults(JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')));
     const ids = written.figures.map((f) => f.id);
-    assert.deepEqual([...ids].sort(), ['accuracy', 'cross', 'curves', 'delta', 'differences', 'grid', 'histograms', 'nmi']);
+    assert.deepEqual([...ids].sort(), ['accuracy', 'cross', 'curves', 'delta', 'differences', 'grid', 'histograms', 'nmi', 'noise']);
     assert.deepEqual([...files].sort(), [...ids.map((id) => `figures/${id}.png`), 'cross_delta.csv', 'cross_top1.csv', 'report.html', 'results.json'].sort());
     const html = readFileSync(join(dir, 'report.html'), 'utf8');
     for (const f of written.figures) {
@@ -109,7 +118,11 @@ test('writeReport: real pictures, a self-contained page that escapes names, rebu
     for (const section of ['What was run', 'Accuracy', 'Cross-evaluation', 'Order of the classifiers', 'Normalized mutual information', 'Histograms', 'Reconstructions', 'Training']) {
       assert.ok(html.includes(`<h2>${section}`), section);
     }
-    assert.equal((html.match(/class="how"/g) ?? []).length, 6, 'each measure has its how-to-read note');
+    assert.equal((html.match(/class="how"/g) ?? []).length, 7, 'each measure has its how-to-read note');
+    // Every accuracy is shown with its interval, and the claims in words.
+    for (const c of results.classifiers) assert.ok(html.includes(withInterval(c.accuracy.own.top1, c.accuracy.own.ci95.top1, 100)), `${c.name} own accuracy with interval`);
+    assert.ok(html.includes(escapeXml(claimSentence('accuracy', results.claims.orderVsAccuracy))));
+    for (const section of ['Noise robustness', "The paper's claims, tested"]) assert.ok(html.includes(`<h2>${escapeXml(section)}`) || html.includes(`<h2>${section}`), section);
     // Rebuilt from disk alone, the page is the same.
     rmSync(join(dir, 'report.html'));
     assert.equal(rebuildReport(dir), join(dir, 'report.html'));
@@ -154,24 +167,27 @@ test('the terminal summary lists every classifier and number in aligned columns'
   for (const c of r.classifiers) {
     const line = lines.find((l) => l.startsWith(`${c.name} `));
     assert.ok(line, c.name);
-    for (const v of [c.accuracy.original.top1, c.accuracy.generic.top1, c.accuracy.own.top1]) assert.ok(line.includes((100 * v).toFixed(2)), `${c.name}: ${v}`);
+    for (const a of [c.accuracy.original, c.accuracy.generic, c.accuracy.own]) assert.ok(line.includes(withInterval(a.top1, a.ci95.top1, 100)), `${c.name}: ${a.top1}`);
   }
+  const cx = r.crossEvaluation;
   r.crossEvaluation.rows.forEach((row, i) => {
-    const line = lines.find((l) => l.startsWith(`${row} `) && l.includes((100 * r.crossEvaluation.top1[i][0]).toFixed(2)));
+    const line = lines.find((l) => l.startsWith(`${row} `) && l.includes(withInterval(cx.top1[i][0], cx.ci95.top1[i][0], 100)));
     assert.ok(line, `cross row ${row}`);
-    for (const v of r.crossEvaluation.top1[i]) assert.ok(line.includes((100 * v).toFixed(2)));
+    cx.top1[i].forEach((v, j) => assert.ok(line.includes(withInterval(v, cx.ci95.top1[i][j], 100))));
   });
   for (const a of r.autoencoders) {
-    const line = lines.find((l) => l.startsWith(`${a.name} `) && l.includes(a.intraNmi.toFixed(3)));
-    assert.ok(line && line.includes(a.interNmi.toFixed(3)) && line.includes(a.psnr.toFixed(2)), a.name);
+    const line = lines.find((l) => l.startsWith(`${a.name} `) && l.includes(withInterval(a.intraNmi, a.ci95.intraNmi, 1, 3)));
+    assert.ok(line && line.includes(withInterval(a.interNmi, a.ci95.interNmi, 1, 3)) && line.includes(withInterval(a.psnr, a.ci95.psnr, 1, 2)), a.name);
   }
+  assert.ok(text.includes(`Order vs accuracy: ${claimSentence('accuracy', r.claims.orderVsAccuracy)}`));
+  assert.match(text, /Noise robustness/);
   assert.ok(text.includes(`Order: ${r.order.ranking.join(' > ')}`));
   const seconds = Object.values(r.run.durations).reduce((s, v) => s + v, 0);
   assert.ok(text.includes(`${seconds.toFixed(0)} s`));
   assert.ok(text.includes(`Report: ${join('runs', 'x', 'report', 'report.html')}`));
   // Each table's rows line up: its dash rule is as wide as its widest line.
   const blocks = text.split('\n\n').filter((b) => b.split('\n').some((l) => /^-+( +-+)+$/.test(l)));
-  assert.equal(blocks.length, 3);
+  assert.equal(blocks.length, 4);
   for (const b of blocks) {
     const tableLines = b.split('\n').filter((_, k, all) => k >= all.findIndex((x) => /^-+( +-+)+$/.test(x)) - 1);
     const rule = tableLines[1];

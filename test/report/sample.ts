@@ -23,6 +23,8 @@ export function sampleResults(opts: { channels?: 1 | 3; names?: string[]; seed?:
   const top1 = rows.map((_, i) => names.map((_, j) => (i === j + 1 ? original[j] - 0.02 * rng.next() : 0.2 + 0.6 * rng.next())));
   const delta = top1.map((row) => row.map((v, j) => v - original[j]));
   const top5 = (top1Value: number) => Math.min(1, top1Value + 0.05);
+  const around = (v: number, w = 0.02): [number, number] => [v - w * rng.next(), v + w * rng.next()];
+  const acc = (t1: number, t5: number | null) => ({ top1: t1, top5: t5, ci95: { top1: around(t1), top5: t5 === null ? null : around(t5) } });
   const histogram = (name: string, range: [number, number], shift: number) => ({ name, range, original: bell(32, 0.5, 0.15), reconstruction: bell(32, 0.5 + shift, 0.12) });
   const histogramsOf = () => {
     const shift = 0.2 * (rng.next() - 0.5);
@@ -51,11 +53,37 @@ export function sampleResults(opts: { channels?: 1 | 3; names?: string[]; seed?:
       name,
       family: j === 0 ? 'vgg' : 'resnet',
       parameters: 1000 + 17 * j,
-      accuracy: { original: { top1: original[j], top5: top5(original[j]) }, generic: { top1: top1[0][j], top5: null }, own: { top1: top1[j + 1][j], top5: null } },
+      accuracy: { original: acc(original[j], top5(original[j])), generic: acc(top1[0][j], null), own: acc(top1[j + 1][j], null) },
     })),
-    autoencoders: rows.map((name) => ({ name, psnr: 18 + 6 * rng.next(), intraNmi: 0.2 + 0.6 * rng.next(), interNmi: 0.1 + 0.3 * rng.next(), gridEnergy: 0.7 + 0.3 * rng.next() })),
-    crossEvaluation: { rows, columns: names, top1, original, delta },
+    autoencoders: rows.map((name) => {
+      const [psnr, intraNmi, interNmi] = [18 + 6 * rng.next(), 0.2 + 0.6 * rng.next(), 0.1 + 0.3 * rng.next()];
+      return { name, psnr, intraNmi, interNmi, gridEnergy: 0.7 + 0.3 * rng.next(), ci95: { psnr: around(psnr, 0.5), intraNmi: around(intraNmi), interNmi: around(interNmi) } };
+    }),
+    crossEvaluation: {
+      rows,
+      columns: names,
+      top1,
+      original,
+      delta,
+      ci95: { top1: top1.map((row) => row.map((v) => around(v))), original: original.map((v) => around(v)), delta: delta.map((row) => row.map((v) => around(v, 0.01))) },
+    },
     order: totalOrder(names, delta.slice(1)),
+    bootstrap: { resamples: 1000, seed: 0, level: 0.95, method: 'percentile' },
+    claims: {
+      orderVsAccuracy: { tau: 0.2, p: 0.72, method: 'exact', permutations: 6, n: names.length },
+      orderVsSize: { tau: -1, p: 0.33, method: 'exact', permutations: 6, n: names.length },
+    },
+    noise: {
+      sigmas: [0.05, 0.1, 0.2],
+      samples: 20,
+      classifiers: names.map((name) => {
+        const noisy = [0.9, 0.8, 0.5];
+        const own = noisy.map((v) => v + 0.05 * rng.next());
+        const gain = own.map((v, k) => v - noisy[k]);
+        return { name, noisy, own, gain, ci95: { noisy: noisy.map((v) => around(v)), own: own.map((v) => around(v)), gain: gain.map((v) => around(v, 0.01)) } };
+      }),
+    },
+    replicates: null,
     nmi: { bins: 64, interPairs: 10, normalization: '2 I(X;Y) / (H(X) + H(Y))' },
     histograms: Object.fromEntries(rows.map((r) => [r, histogramsOf()])),
     curves: {
