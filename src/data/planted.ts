@@ -16,7 +16,8 @@ import type { Triple } from './transforms.js';
 
 export const PLANTED_SHAPES = ['square', 'disc', 'triangle', 'cross'] as const;
 export const PLANTED_COLOURS = ['red', 'green', 'blue', 'yellow'] as const;
-const PALETTE: Record<(typeof PLANTED_COLOURS)[number], Triple> = {
+/** The shape colours at full brightness (each image scales its colour by a brightness in [0.7, 1]). */
+export const PLANTED_PALETTE: Record<(typeof PLANTED_COLOURS)[number], Triple> = {
   red: [0.9, 0.1, 0.1],
   green: [0.1, 0.8, 0.15],
   blue: [0.15, 0.25, 0.95],
@@ -35,11 +36,24 @@ export interface PlantedOptions {
   noise?: number;
 }
 
-export interface PlantedDataset extends Dataset {
+/** What was planted in each image: the ground truth the retention measures compare against. */
+export interface PlantedTruth {
   carrier: PlantedCarrier;
   /** Per image, the index into PLANTED_SHAPES and PLANTED_COLOURS (one of the two is the label). */
   shapes: number[];
   colours: number[];
+  /** [N * size * size] 1 where the shape covers at least half of the pixel, else 0. */
+  masks: Uint8Array;
+}
+
+export interface PlantedDataset extends Dataset, PlantedTruth {}
+
+/** The truth of the images at `indices`, in that order. */
+export function subsetTruth(t: PlantedTruth, indices: readonly number[]): PlantedTruth {
+  const plane = t.masks.length / t.shapes.length;
+  const masks = new Uint8Array(indices.length * plane);
+  indices.forEach((i, k) => masks.set(t.masks.subarray(i * plane, (i + 1) * plane), k * plane));
+  return { carrier: t.carrier, shapes: indices.map((i) => t.shapes[i]), colours: indices.map((i) => t.colours[i]), masks };
 }
 
 /** Whether the point (dx, dy), relative to the shape centre, lies inside a shape of radius r. */
@@ -74,13 +88,14 @@ export function generatePlantedDataset(opts: PlantedOptions): PlantedDataset {
   const colours: number[] = [];
   const plane = size * size;
   const pixels = new Float32Array(count * 3 * plane);
+  const masks = new Uint8Array(count * plane);
   for (let n = 0; n < count; n++) {
     const shape = carrier === 'shape' ? labels[n] : rng.int(PLANTED_SHAPES.length);
     const colourIndex = carrier === 'colour' ? labels[n] : rng.int(PLANTED_COLOURS.length);
     shapes.push(shape);
     colours.push(colourIndex);
     const brightness = rng.uniform(0.7, 1);
-    const colour = PALETTE[PLANTED_COLOURS[colourIndex]].map((v) => v * brightness);
+    const colour = PLANTED_PALETTE[PLANTED_COLOURS[colourIndex]].map((v) => v * brightness);
     const background = rng.uniform(0, 0.25);
     const r = rng.uniform(0.2, 0.32) * size;
     const cx = rng.uniform(r + 1, size - r - 1);
@@ -95,6 +110,7 @@ export function generatePlantedDataset(opts: PlantedOptions): PlantedDataset {
           }
         }
         const coverage = hits / (SUBSAMPLES * SUBSAMPLES);
+        masks[n * plane + y * size + x] = coverage >= 0.5 ? 1 : 0;
         for (let c = 0; c < 3; c++) {
           const v = background * (1 - coverage) + colour[c] * coverage + rng.uniform(-noise, noise);
           pixels[base + c * plane + y * size + x] = Math.min(1, Math.max(0, v));
@@ -110,5 +126,6 @@ export function generatePlantedDataset(opts: PlantedOptions): PlantedDataset {
     carrier,
     shapes,
     colours,
+    masks,
   };
 }

@@ -122,3 +122,65 @@ export function crossEntropy(logits: Tensor, target: Tensor, reduction: Reductio
 export function mseLoss(input: Tensor, target: Tensor, reduction: Reduction = 'mean'): Tensor {
   return wrap(callRaw('mse_loss', '', [input.handle, target.handle, REDUCTION[reduction]]));
 }
+
+/**
+ * Layer normalisation over the trailing dims `normalizedShape` (as torch.nn.functional.layer_norm).
+ * @param x Input of shape [..., *normalizedShape].
+ * @param normalizedShape The trailing dims normalised together.
+ * @param weight Optional scale of shape normalizedShape.
+ * @param bias Optional shift of shape normalizedShape.
+ * @param eps Added to the variance.
+ * @example F.layerNorm(x, [768], w, b, 1e-6)
+ */
+export function layerNorm(x: Tensor, normalizedShape: number[], weight: Tensor | null, bias: Tensor | null, eps = 1e-5): Tensor {
+  return wrap(callRaw('layer_norm', '', [x.handle, normalizedShape, opt(weight), opt(bias), eps, true]));
+}
+
+/**
+ * x * relu6(x + 3) / 6, as torch.nn.functional.hardswish.
+ * @param x Any float tensor.
+ * @example F.hardswish(x)
+ */
+export function hardswish(x: Tensor): Tensor {
+  return wrap(callRaw('hardswish', '', [x.handle]));
+}
+
+/**
+ * Remainder of a / b: with the sign of b (Python's %, `floor`) or of a (C's fmod, `trunc`).
+ * @param a Dividend.
+ * @param b Divisor, broadcast against a.
+ * @param rounding 'floor' for Python semantics, 'trunc' for C's fmod.
+ * @example F.remainder(x, y, 'floor')
+ */
+export function remainder(a: Tensor, b: Tensor, rounding: 'floor' | 'trunc'): Tensor {
+  return wrap(callRaw(rounding === 'floor' ? 'remainder' : 'fmod', 'Tensor', [a.handle, b.handle]));
+}
+
+/**
+ * Elementwise boolean logic on bool tensors.
+ * @param op 'and' | 'or' | 'xor' (binary) or 'not' (b ignored).
+ * @example F.logical('and', a, b)
+ */
+export function logical(op: 'and' | 'or' | 'xor' | 'not', a: Tensor, b?: Tensor): Tensor {
+  if (op === 'not') return wrap(callRaw('logical_not', '', [a.handle]));
+  return wrap(callRaw(`logical_${op}`, '', [a.handle, b!.handle]));
+}
+
+/**
+ * A copy of x with the rows picked by `indices` (one index tensor per leading dim) replaced by, or
+ * (accumulate) increased by, `values`; differentiable with respect to x and values.
+ * @example F.indexPut(x, [rows], v, false)
+ */
+export function indexPut(x: Tensor, indices: Tensor[], values: Tensor, accumulate: boolean): Tensor {
+  return wrap(callRaw('index_put', '', [x.handle, indices.map((t) => t.handle), values.handle, accumulate]));
+}
+
+/**
+ * Einstein summation, as torch.einsum.
+ * @param equation e.g. 'bhqd,bhkd->bhqk'.
+ * @param operands The tensors the equation names, in order.
+ * @example F.einsum('ij,jk->ik', [a, b])
+ */
+export function einsum(equation: string, operands: Tensor[]): Tensor {
+  return wrap(callRaw('einsum', '', [equation, operands.map((t) => t.handle), null]));
+}

@@ -21,6 +21,31 @@ export interface GlobalHandler {
   call?: (args: unknown[], fail: (why: string) => never) => unknown;
 }
 
+/** A value whose BUILD opcode (object state) this reader applies itself, e.g. a numpy array. */
+export interface Buildable {
+  build(state: unknown, fail: (why: string) => never): unknown;
+}
+
+function isBuildable(v: unknown): v is Buildable {
+  return typeof v === 'object' && v !== null && typeof (v as Partial<Buildable>).build === 'function';
+}
+
+/**
+ * An instance of a class outside the allow-list, kept as inert data: its class is never imported
+ * and no method of it runs; its constructor arguments and state are kept as plain values.
+ */
+export class OpaqueObject {
+  state: unknown = null;
+  constructor(
+    /** The class, "module.name". */
+    readonly type: string,
+    readonly args: unknown[],
+  ) {}
+}
+
+/** A global outside the allow-list: it may become the class of an OpaqueObject, never be called. */
+const UNKNOWN_GLOBAL: GlobalHandler = {};
+
 /** A reference to an allowed global, as it sits on the stack before it is called. */
 export class PickleGlobal {
   constructor(
@@ -38,6 +63,12 @@ export interface UnpickleOptions {
   source: string;
   /** Extra allowed globals by "module.name", on top of the plain-data ones below. */
   globals?: Record<string, GlobalHandler>;
+  /**
+   * Keep instances of classes outside the allow-list (built by NEWOBJ or copyreg._reconstructor)
+   * as inert OpaqueObjects instead of refusing the file. Calls of unknown globals (REDUCE) are
+   * refused either way: their result would be whatever running the function returns.
+   */
+  placeholders?: boolean;
   /** Resolves persistent ids (PERSID, BINPERSID); without it they are an error. */
   persistentLoad?: (pid: unknown, fail: (why: string) => never) => unknown;
 }
@@ -60,6 +91,14 @@ const PLAIN_GLOBALS: Record<string, GlobalHandler> = {
       if (args.length === 0) return new Uint8Array(0);
       if (args[0] instanceof Uint8Array) return args[0];
       return fail('bytearray expects bytes');
+    },
+  },
+  // Protocols 0 and 1 write an instance of a plain class as _reconstructor(cls, object, None).
+  'copyreg._reconstructor': {
+    call: ([cls, base, state], fail) => {
+      if (!(cls instanceof PickleGlobal) || cls.handler !== UNKNOWN_GLOBAL) return fail('only instances of unknown classes are rebuilt, as placeholders');
+      if (!(base instanceof PickleGlobal) || base.qualifiedName !== 'builtins.object' || state !== null) return fail('only _reconstructor(cls, object, None) is supported');
+      return new OpaqueObject(cls.qualifiedName, []);
     },
   },
   // Protocol 2 has no bytes opcode: it writes _codecs.encode(text, 'latin1').
@@ -208,7 +247,7 @@ export function unpickleAt(data: Uint8Array, start: number, options: UnpickleOpt
   const resolveGlobal = (module: string, name: string): PickleGlobal => {
     const mod = RENAMED_MODULES[module] ?? module;
     const qualified = `${mod}.${name}`;
-    const handler = Object.hasOwn(globals, qualified) ? globals[qualified] : undefined;
+    const handler = Object.hasOwn(globals, qualified) ? globals[qualified] : options.placeholders ? UNKNOWN_GLOBAL : undefined;
     if (!handler) {
       throw new UnsafePickleError(
         `refusing to load global ${qualified} (pickle opcode at byte ${opAt} of ${options.source}); only tensors, storages, dicts, lists, tuples, numbers and strings are allowed`,
@@ -219,8 +258,18 @@ export function unpickleAt(data: Uint8Array, start: number, options: UnpickleOpt
   const call = (callable: unknown, args: unknown): unknown => {
     if (!(callable instanceof PickleGlobal)) return fail('call of something that is not a global');
     if (!Array.isArray(args)) return fail(`${callable.qualifiedName} called without an argument tuple`);
+    if (callable.handler === UNKNOWN_GLOBAL) {
+      throw new UnsafePickleError(
+        `refusing to call ${callable.qualifiedName} (pickle opcode at byte ${opAt} of ${options.source}): loading would run that function; objects of unknown classes are kept as inert placeholders, but calls are never made`,
+      );
+    }
     if (!callable.handler.call) return fail(`${callable.qualifiedName} may be referenced but not called`);
     return callable.handler.call(args, (why) => fail(`${callable.qualifiedName}: ${why}`));
+  };
+  /** cls.__new__(cls, *args) (NEWOBJ): an unknown class gives an inert placeholder. */
+  const instantiate = (cls: unknown, args: unknown): unknown => {
+    if (cls instanceof PickleGlobal && cls.handler === UNKNOWN_GLOBAL) return new OpaqueObject(cls.qualifiedName, Array.isArray(args) ? args : []);
+    return call(cls, args);
   };
   const setItems = (dict: unknown, items: unknown[]): void => {
     if (!(dict instanceof Map)) fail('SETITEM(S) target is not a dict');
@@ -484,19 +533,26 @@ export function unpickleAt(data: Uint8Array, start: number, options: UnpickleOpt
       }
       case 0x81: { // NEWOBJ
         const args = pop();
-        push(call(pop(), args));
+        push(instantiate(pop(), args));
         break;
       }
       case 0x92: { // NEWOBJ_EX
         const kwargs = pop();
         const args = pop();
-        if (!(kwargs instanceof Map) || kwargs.size) fail('keyword arguments are not supported');
-        push(call(pop(), args));
+        const cls = pop();
+        if (cls instanceof PickleGlobal && cls.handler === UNKNOWN_GLOBAL) push(instantiate(cls, args));
+        else if (!(kwargs instanceof Map) || kwargs.size) fail('keyword arguments are not supported');
+        else push(call(cls, args));
         break;
       }
-      case 0x62: { // BUILD: set object state. Only ordered dicts carry state here (torch's _metadata).
-        pop();
-        if (!(top() instanceof Map)) fail('BUILD on an object that has no state to set');
+      case 0x62: { // BUILD: set object state
+        const state = pop();
+        const target = top();
+        // A placeholder keeps its state as data; numpy arrays decode theirs; ordered dicts'
+        // state (torch's _metadata) is dropped.
+        if (target instanceof OpaqueObject) target.state = state;
+        else if (isBuildable(target)) stack[stack.length - 1] = target.build(state, fail);
+        else if (!(target instanceof Map)) fail('BUILD on an object that has no state to set');
         break;
       }
       case 0x82: // EXT1

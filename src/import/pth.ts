@@ -11,22 +11,28 @@
 import { FileContentError } from '../common/text.js';
 import { readFileSync } from 'node:fs';
 import { inflateRawSync } from 'node:zlib';
-import { BYTES_PER_ELEMENT, isFloating, noGrad, tensor, tidy, type DType, type Tensor } from '../engine/index.js';
-import { PickleError, PickleGlobal, unpickle, unpickleAt, type GlobalHandler } from './pickle.js';
+import { BYTES_PER_ELEMENT, isFloating, noGrad, tensor, tidy, Tensor as TensorClass, type DType, type Tensor } from '../engine/index.js';
+import { NUMPY_GLOBALS, NumpyArray } from './numpy-pickle.js';
+import { OpaqueObject, PickleError, PickleGlobal, unpickle, unpickleAt, type GlobalHandler } from './pickle.js';
 
-export { UnsafePickleError, PickleError } from './pickle.js';
+export { UnsafePickleError, PickleError, OpaqueObject } from './pickle.js';
 
 /** The checkpoint file is malformed, truncated, or not a PyTorch checkpoint. */
 export class PthError extends FileContentError {
   override name = 'PthError';
 }
 
-/** What a checkpoint holds: nested plain values with tensors as leaves. */
-export type TorchValue = null | boolean | number | bigint | string | Uint8Array | Tensor | TorchValue[] | Map<TorchValue, TorchValue> | Set<TorchValue>;
+/**
+ * What a checkpoint holds: nested plain values with tensors (numpy arrays included) as leaves,
+ * and OpaqueObjects where an object of a class outside the allow-list was (never executed).
+ */
+export type TorchValue = null | boolean | number | bigint | string | Uint8Array | Tensor | OpaqueObject | TorchValue[] | Map<TorchValue, TorchValue> | Set<TorchValue>;
 
 export interface LoadPthOptions {
   /** Device for the tensors (default 'cpu'). */
   device?: string;
+  /** Told once, in one line, which objects were kept as inert placeholders (see describeSkipped). */
+  warn?: (line: string) => void;
 }
 
 // torch.<Name>Storage classes name the dtype of a storage in the pickle.
@@ -105,6 +111,7 @@ const TORCH_GLOBALS: Record<string, GlobalHandler> = {
   'torch._utils._rebuild_parameter': { call: (args, fail) => rebuildParameter(args, fail) },
   'torch._utils._rebuild_parameter_with_state': { call: (args, fail) => rebuildParameter(args, fail) },
   'torch.Size': { call: ([dims], fail) => intList(dims, 'torch.Size', fail) },
+  ...NUMPY_GLOBALS,
   ...Object.fromEntries(Object.entries(STORAGE_DTYPES).map(([name, dtype]) => [`torch.${name}`, new StorageTypeHandler(dtype)])),
 };
 
@@ -292,6 +299,7 @@ function readZipCheckpoint(buf: Uint8Array, source: string, storages: Map<string
   const value = unpickle(zipEntryBytes(buf, entries.get(pkl!)!, fail), {
     source: `${source}:${pkl}`,
     globals: TORCH_GLOBALS,
+    placeholders: true,
     persistentLoad: storageLoader(storages),
   });
   for (const s of storages.values()) {
@@ -331,7 +339,7 @@ function readLegacyCheckpoint(buf: Uint8Array, source: string, storages: Map<str
   if (protocol !== LEGACY_PROTOCOL) fail(`legacy protocol version ${String(protocol)} is not supported (expected ${LEGACY_PROTOCOL})`);
   const sysInfo = next(header);
   if (!(sysInfo instanceof Map) || sysInfo.get('little_endian') !== true) fail('big-endian or unrecognised legacy checkpoint (sys_info.little_endian is not True)');
-  const value = next({ source, globals: TORCH_GLOBALS, persistentLoad: storageLoader(storages) });
+  const value = next({ source, globals: TORCH_GLOBALS, placeholders: true, persistentLoad: storageLoader(storages) });
   const keys = next({ source: `${source} (storage keys)` });
   if (!Array.isArray(keys) || !keys.every((k) => typeof k === 'string')) fail('legacy storage key list is not a list of strings');
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
@@ -388,7 +396,8 @@ function materialize(root: unknown, source: string, device: string): TorchValue 
     return t;
   };
   // A storage saved on its own comes back as a 1-D tensor over all of it.
-  const swap = (v: unknown): unknown => (v instanceof TensorRef ? toTensor(v) : v instanceof StorageRef ? toTensor(new TensorRef(v, 0, [v.numel], [1], false)) : v);
+  const swap = (v: unknown): unknown =>
+    v instanceof TensorRef ? toTensor(v) : v instanceof StorageRef ? toTensor(new TensorRef(v, 0, [v.numel], [1], false)) : v instanceof NumpyArray ? numpyTensor(v, device) : v;
   noGrad(() => {
     const seen = new Set<object>();
     const todo: unknown[] = [root];
@@ -409,6 +418,8 @@ function materialize(root: unknown, source: string, device: string): TorchValue 
         }
       } else if (v instanceof Set) {
         for (const x of v) if (x instanceof TensorRef) fail('a set holds a tensor');
+      } else if (v instanceof OpaqueObject) {
+        // Left as it is: what it holds is reported by skippedObjects, not turned into tensors.
       } else if (v instanceof PickleGlobal) {
         fail(`the checkpoint holds the global ${v.qualifiedName} itself, not a value built from it`);
       }
@@ -417,6 +428,108 @@ function materialize(root: unknown, source: string, device: string): TorchValue 
   // The bases live on only through their views.
   for (const b of bases.values()) b.dispose();
   return swap(root) as TorchValue;
+}
+
+/** A numpy array as an engine tensor (copied; Fortran order permuted back). */
+function numpyTensor(a: NumpyArray, device: string): Tensor {
+  return tidy(() => {
+    const dims = a.fortran ? [...a.shape].reverse() : a.shape;
+    const bytes = tensor(new Uint8Array(a.bytes), [a.bytes.length], { dtype: 'uint8' });
+    let t = (a.dtype === 'uint8' ? bytes : bytes.viewAs(a.dtype)).reshape(dims);
+    if (a.fortran) t = t.permute(dims.map((_, i) => dims.length - 1 - i)).contiguous();
+    return device === 'cpu' ? t : t.to({ device });
+  });
+}
+
+/** An object a checkpoint holds that was kept as an inert placeholder. */
+export interface SkippedObject {
+  /** Where it sits: dict keys joined by '.', list positions as [i]; '' for the top level. */
+  path: string;
+  /** Its class, "module.name". */
+  type: string;
+  /** How many tensors it holds (not readable without running its class). */
+  tensors: number;
+}
+
+function countTensorRefs(root: unknown): number {
+  let count = 0;
+  const seen = new Set<object>();
+  const todo = [root];
+  while (todo.length) {
+    const v = todo.pop();
+    if (v === null || typeof v !== 'object' || seen.has(v)) continue;
+    seen.add(v);
+    if (v instanceof TensorRef) count++;
+    else if (Array.isArray(v)) todo.push(...v);
+    else if (v instanceof Map) todo.push(...v.values());
+    else if (v instanceof OpaqueObject) todo.push(v.args, v.state);
+  }
+  return count;
+}
+
+function joinPath(path: string, key: unknown): string {
+  if (typeof key === 'number') return `${path}[${key}]`;
+  return path ? `${path}.${String(key)}` : String(key);
+}
+
+/** Calls leaf(path, v) for every tensor and placeholder of a checkpoint's value, each once, outermost first. */
+function walkLeaves(value: TorchValue, leaf: (path: string, v: Tensor | OpaqueObject) => void): void {
+  const seen = new Set<object>();
+  const visit = (v: unknown, path: string): void => {
+    if (v === null || typeof v !== 'object' || seen.has(v)) return;
+    seen.add(v);
+    if (v instanceof OpaqueObject || v instanceof TensorClass) leaf(path, v);
+    else if (Array.isArray(v)) v.forEach((x, i) => visit(x, joinPath(path, i)));
+    else if (v instanceof Map) for (const [k, x] of v) visit(x, joinPath(path, k));
+  };
+  visit(value, '');
+}
+
+/**
+ * Every placeholder in a checkpoint's value, outermost first.
+ * @param value What loadPth returned.
+ * @example skippedObjects(loadPth('ckpt.pth')) // [{ path: 'args', type: 'argparse.Namespace', tensors: 0 }]
+ */
+export function skippedObjects(value: TorchValue): SkippedObject[] {
+  const out: SkippedObject[] = [];
+  walkLeaves(value, (path, v) => v instanceof OpaqueObject && out.push({ path, type: v.type, tensors: countTensorRefs([v.args, v.state]) }));
+  return out;
+}
+
+/**
+ * Every tensor of a checkpoint's value with where it sits (numpy arrays included).
+ * @param value What loadPth returned.
+ * @example checkpointTensors(loadPth('ckpt.pth')) // [['state_dict.conv.weight', Tensor], ...]
+ */
+export function checkpointTensors(value: TorchValue): [string, Tensor][] {
+  const out: [string, Tensor][] = [];
+  walkLeaves(value, (path, v) => v instanceof TensorClass && out.push([path, v]));
+  return out;
+}
+
+/**
+ * Whether checkpoint-like bytes are a TorchScript archive (torch.jit.save) rather than torch.save output.
+ * @example isTorchScriptArchive(readFileSync('model.pt'))
+ */
+export function isTorchScriptArchive(buf: Uint8Array): boolean {
+  if (!isZip(buf)) return false;
+  try {
+    const names = [...readZipEntries(buf, (why) => { throw new PthError(why); }).keys()];
+    return names.some((n) => /^[^/]+\/(constants\.pkl|code\/)/.test(n));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * One line naming what was skipped, or null when nothing was.
+ * @example describeSkipped(skippedObjects(v)) // "kept 1 object as an inert placeholder (its class was not run): args (argparse.Namespace)"
+ */
+export function describeSkipped(skipped: SkippedObject[]): string | null {
+  if (!skipped.length) return null;
+  const list = skipped.map((s) => `${s.path || '(top level)'} (${s.type}${s.tensors ? `, ${s.tensors} tensors` : ''})`).join(', ');
+  const one = skipped.length === 1;
+  return `kept ${one ? '1 object as an inert placeholder (its class was' : `${skipped.length} objects as inert placeholders (their classes were`} not run): ${list}`;
 }
 
 /** Parses checkpoint bytes; `source` names the file in error messages. */
@@ -465,6 +578,12 @@ export function stateDictOf(value: TorchValue, source = 'checkpoint'): Map<strin
     }
   }
   if (!found) {
+    const holder = skippedObjects(value).find((o) => o.tensors > 0);
+    if (holder) {
+      throw new PthError(
+        `${source}: the tensors are inside an object of class ${holder.type} at '${holder.path || '(top level)'}' (${holder.tensors} tensors); reading it would mean running that class's code, so it is refused: save model.state_dict() (a plain dict of tensors) instead`,
+      );
+    }
     const keys = value instanceof Map ? [...value.keys()].map(String).slice(0, 10).join(', ') : typeof value;
     throw new PthError(`${source}: no state dict found (a dict of name -> tensor, at the top or under ${STATE_DICT_KEYS.join('/')}); top-level keys: ${keys}`);
   }
@@ -482,7 +601,11 @@ export function stateDictOf(value: TorchValue, source = 'checkpoint'): Map<strin
   return new Map(names.map((n, i) => [n, tensors[i]]));
 }
 
-/** Reads a checkpoint and returns its state dict (see stateDictOf). */
+/** Reads a checkpoint and returns its state dict (see stateDictOf); options.warn hears what was skipped. */
 export function loadStateDict(path: string, options: LoadPthOptions = {}): Map<string, Tensor> {
-  return stateDictOf(loadPth(path, options), path);
+  const value = loadPth(path, options);
+  const state = stateDictOf(value, path);
+  const skipped = describeSkipped(skippedObjects(value));
+  if (skipped) options.warn?.(`${path}: ${skipped}`);
+  return state;
 }

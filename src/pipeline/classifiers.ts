@@ -1,6 +1,7 @@
 // Where the classifiers of a run come from: zoo models are trained by the run (their weights are
 // a job's artifact); ONNX and TorchScript models are imported as frozen, differentiable modules.
 import { readFileSync } from 'node:fs';
+import { extname } from 'node:path';
 import { noGrad, tidy, zeros } from '../engine/index.js';
 import { decodeSafetensors, type Module } from '../nn/index.js';
 import { buildClassifier, ZOO } from '../models/classifiers.js';
@@ -51,10 +52,19 @@ async function loadImported(entry: Exclude<ClassifierEntry, { zoo: string }>, de
 }
 
 /**
+ * An ONNX (.onnx) or TorchScript (any other extension) classifier file as a frozen module in eval mode.
+ * @example await loadClassifierFile('resnet50.onnx', 'cpu')
+ */
+export async function loadClassifierFile(file: string, device: string): Promise<Module> {
+  const entry = extname(file).toLowerCase() === '.onnx' ? { name: file, onnx: file } : { name: file, torchscript: file };
+  return (await loadImported(entry, device)).eval().freeze();
+}
+
+/**
  * The classifier as a frozen module in eval mode on `device`. Zoo models need their trained
  * weights file. Imported models are checked against the data (input size, class count) before use.
  */
-export async function openClassifier(entry: ClassifierEntry, data: ExperimentData, device: string, weights?: string): Promise<Module> {
+export async function openClassifier(entry: ClassifierEntry, data: ExperimentData, device: string, weights?: string, log?: (line: string) => void): Promise<Module> {
   let model: Module;
   if ('zoo' in entry) {
     model = buildClassifier(entry.zoo, data.inputSpec).to({ device });
@@ -63,20 +73,29 @@ export async function openClassifier(entry: ClassifierEntry, data: ExperimentDat
     model = await loadImported(entry, device);
   }
   model.eval().freeze();
-  if (!('zoo' in entry)) checkFits(entry, model, data, device);
+  if (!('zoo' in entry)) checkFits(entry, model, data, 1, device);
+  const note = batchNote(model);
+  if (note) log?.(note);
   return model;
+}
+
+/** Says how a graph exported with a fixed batch size runs, or null when it takes any batch. */
+export function batchNote(model: Module): string | null {
+  if (!(model instanceof OnnxModule) || model.info.fixedBatch === null) return null;
+  const b = model.info.fixedBatch;
+  return `${model.info.file}: exported with a fixed batch size of ${b}, so batches run through it ${b === 1 ? 'one image' : `${b} images`} at a time (slower); export it with a dynamic batch axis to run whole batches`;
 }
 
 /**
  * Loads every imported classifier of a run and checks it against the data's shape, so that a
  * model that cannot serve fails the run before any training starts. Throws ClassifierMismatchError.
  */
-export async function checkImportedClassifiers(classifiers: ClassifierEntry[], shape: DataShape): Promise<void> {
+export async function checkImportedClassifiers(classifiers: ClassifierEntry[], shape: DataShape, batchSize: number): Promise<void> {
   for (const entry of classifiers) {
     if ('zoo' in entry) continue;
     const model = await loadImported(entry, 'cpu');
     try {
-      checkFits(entry, model.eval(), shape, 'cpu');
+      checkFits(entry, model.eval(), shape, batchSize, 'cpu');
     } finally {
       for (const t of model.stateDict().values()) t.dispose();
     }
@@ -90,7 +109,7 @@ const side = (c: number | null, h: number | null, w: number | null) => [c, h, w]
  * graph declares, where it declares one, and a trial forward on a blank image) and has one output
  * per class.
  */
-function checkFits(entry: ClassifierEntry, model: Module, shape: DataShape, device: string): void {
+function checkFits(entry: ClassifierEntry, model: Module, shape: DataShape, batchSize: number, device: string): void {
   const file = importedFile(entry);
   const { channels, size } = shape;
   const images = side(channels, size, size);
@@ -104,12 +123,22 @@ function checkFits(entry: ClassifierEntry, model: Module, shape: DataShape, devi
     }
   }
   let classes: number;
+  let rows: number;
   try {
-    classes = noGrad(() => tidy(() => model.forward(zeros([1, channels, size, size], { device })).size(-1)));
+    // A trial batch of the run's own size: a graph that only takes another batch size fails here, not mid-run.
+    [rows, classes] = noGrad(() =>
+      tidy(() => {
+        const out = model.forward(zeros([batchSize, channels, size, size], { device })).shape;
+        return [out[0], out[out.length - 1]];
+      }),
+    );
   } catch (e) {
     // Loader errors already name the file.
     const reason = (e as Error).message.split('\n')[0].replace(`${file}: `, '');
     throw new ClassifierMismatchError(`${file}: cannot run on ${images} images (${reason}); was it made for another input size than dataset.imageSize?`);
+  }
+  if (rows !== batchSize) {
+    throw new ClassifierMismatchError(`${file}: given a batch of ${batchSize} images the model returns ${rows} rows; a classifier needs one row of outputs per image`);
   }
   if (classes !== shape.classNames.length) {
     throw new ClassifierMismatchError(`${file}: the model has ${classes} outputs but the data has ${shape.classNames.length} classes; a classifier needs one output per class`);

@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
+import { BUILTIN_DATASETS } from '../data/index.js';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -22,9 +23,9 @@ export const ClassifierSpec = z.union([
 ]);
 
 export const ExperimentConfig = z.strictObject({
-  /** 'mnist' (default), 'fashion-mnist', or a folder with one subfolder of images per class. */
+  /** A built-in dataset ('mnist', the default, 'fashion-mnist', 'emoji', 'planted-shape', 'planted-colour'), or a folder with one subfolder of images per class. */
   dataset: z
-    .union([z.enum(['mnist', 'fashion-mnist']), z.strictObject({ imageFolder: path, imageSize: positiveInt.optional() })])
+    .union([z.enum(BUILTIN_DATASETS), z.strictObject({ imageFolder: path, imageSize: positiveInt.optional() })])
     .default('mnist'),
   /** At least one classifier; each gets its own fine-tuned decoder. */
   classifiers: z.array(ClassifierSpec).min(1, 'must list at least one classifier'),
@@ -50,18 +51,23 @@ export const ExperimentConfig = z.strictObject({
        */
       weights: path.optional(),
       /**
-       * Reconstruction (MSE) pretraining of the generic AE. Defaults: 2 epochs, Adam lr 2e-3 (cosine decay),
-       * batch 32. With `weights`, pretraining continues from them; epochs 0 takes them unchanged.
+       * Reconstruction (MSE) pretraining of the generic AE. Defaults: 2 epochs but at least
+       * `minSteps` steps (default 1000, so small folders still get enough), Adam lr 2e-3 (cosine
+       * decay), batch 32. With `weights`, pretraining continues from them; epochs 0 takes them unchanged.
        */
       pretrain: z
-        .strictObject({ epochs: nonNegativeInt.default(2), lr: learningRate.default(2e-3), batchSize: positiveInt.default(32) })
+        .strictObject({ epochs: nonNegativeInt.default(2), minSteps: nonNegativeInt.optional(), lr: learningRate.default(2e-3), batchSize: positiveInt.default(32) })
         .prefault({}),
     })
     .prefault({})
     .superRefine((ae, ctx) => {
       if (ae.pretrain.epochs === 0 && ae.weights === undefined) ctx.addIssue({ code: 'custom', message: '0 needs ae.weights (pretrained weights to start from)', path: ['pretrain', 'epochs'] });
     }),
-  /** Decoder fine-tuning through each frozen classifier. Give epochs or steps (default: 150 steps). */
+  /**
+   * Decoder fine-tuning through each frozen classifier. Give epochs or steps (default: 600
+   * steps); with untilConverged (default true) that is a budget and a fine-tune stops once its
+   * classifier's accuracy on its reconstructions reaches the original's or its loss plateaus.
+   */
   finetune: z
     .strictObject({
       epochs: positiveInt.optional(),
@@ -73,12 +79,12 @@ export const ExperimentConfig = z.strictObject({
       targets: z.enum(['labels', 'predictions']).default('labels'),
       /** Also train the encoder (the paper keeps it frozen: default false). */
       trainWholeAe: z.boolean().default(false),
+      untilConverged: z.boolean().default(true),
     })
     .prefault({})
     .superRefine((f, ctx) => {
       if (f.epochs !== undefined && f.steps !== undefined) ctx.addIssue({ code: 'custom', message: 'give epochs or steps, not both', path: ['steps'] });
-    })
-    .transform((f) => (f.epochs === undefined && f.steps === undefined ? { ...f, steps: 150 } : f)),
+    }),
   /**
    * Evaluation: images reconstructed and measured (default 1000), histogram bins of the NMI
    * estimator (default 64), bootstrap resamples behind every 95 % interval (default 1000), and
@@ -119,7 +125,7 @@ function describe(error: z.ZodError): string {
   let message = issue.message;
   if (issue.code === 'unrecognized_keys') message = `unknown field(s) ${issue.keys.map((k) => `'${k}'`).join(', ')}`;
   else if (issue.code === 'invalid_union' && field.startsWith('classifiers')) message = "must be a zoo name, {onnx: path} or {torchscript: path}";
-  else if (issue.code === 'invalid_union' && field === 'dataset') message = "must be 'mnist', 'fashion-mnist' or {imageFolder: path}";
+  else if (issue.code === 'invalid_union' && field === 'dataset') message = `must be one of ${BUILTIN_DATASETS.map((d) => `'${d}'`).join(', ')} or {imageFolder: path}`;
   return `${field}: ${message}`.replace(/\s+/g, ' ');
 }
 

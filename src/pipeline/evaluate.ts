@@ -23,6 +23,9 @@ import {
   type BootstrapOptions,
   type Interval,
   channelHistogramsEach,
+  colourShift,
+  periodicArtifacts,
+  plantedRetention,
   accuracyGrid,
   crossMatrixOf,
   gridEnergy,
@@ -45,6 +48,7 @@ import { EVALUATION_FILES, ORIGINAL_ROW, ReportSourceError, readPredictions, typ
 export { EVALUATION_FILES, ORIGINAL_ROW, ReportSourceError, readPredictions, type EvaluationOutput, type StoredPredictions };
 import type { Accuracy, AccuracyGrid, ImagePredictions } from '../analysis/accuracy.js';
 
+import type { FinetuneSummary } from './experiment.js';
 
 export interface Evaluation {
   /** Layout of evaluation.json; readEvaluation refuses older ones. */
@@ -58,6 +62,10 @@ export interface Evaluation {
   plan: ExperimentPlan;
   classifiers: ClassifierResult[];
   autoencoders: AutoencoderResult[];
+  /** On a planted dataset: how each AE keeps the planted colour and shape (`originals`: the measure on the originals themselves). */
+  planted: Results['planted'];
+  /** How each decoder fine-tune ended (see train/finetune.ts). */
+  finetunes: ({ classifier: string } & FinetuneSummary)[];
   crossEvaluation: CrossEvaluation;
   order: TotalOrder;
   bootstrap: Results['bootstrap'];
@@ -232,7 +240,7 @@ export function evaluationJob(plan: ExperimentPlan, jobs: ExperimentJobs, replic
       await ctx.progress(0.3, 'noise robustness');
       const noise = await noiseRobustness(plan, jobs, ctx, data, classifiers, boot);
 
-      await ctx.progress(0.5, 'NMI, histograms, grid artifacts');
+      await ctx.progress(0.5, 'NMI, histograms, colour shift, periodic artifacts');
       const original = toImageSet(data.evalOriginal);
       const pixels = new Map(aeNames.map((n) => [n, toImageSet(tidy(() => data.toPixels(recon.get(n)!)))]));
       const nmiOpts = { bins: plan.analysis.nmiBins };
@@ -248,9 +256,20 @@ export function evaluationJob(plan: ExperimentPlan, jobs: ExperimentJobs, replic
           intraNmi: intra.value,
           interNmi: inter.value,
           gridEnergy: gridEnergy(original, set),
+          colourShift: data.channels === 3 ? colourShift(original, set) : null,
+          periodic: periodicArtifacts(original, set),
           ci95: { psnr: psnr.ci95, intraNmi: intra.ci95, interNmi: inter.ci95 },
         };
       });
+      const truth = data.evalTruth;
+      const planted = truth
+        ? {
+            carrier: truth.carrier,
+            originals: plantedRetention(original, original, truth),
+            autoencoders: aeNames.map((n) => ({ name: n, ...plantedRetention(original, pixels.get(n)!, truth) })),
+          }
+        : null;
+      const finetunes = plan.classifiers.map((c) => ({ classifier: c.name, ...ctx.output(jobs.finetunes.get(c.name)!).finetune }));
       const histograms = channelHistogramsEach(original, Object.fromEntries(aeNames.map((n) => [n, pixels.get(n)!])));
       const rows = reconstructionGrid(original, aeNames.map((n) => ({ name: n, images: pixels.get(n)! })), plan.analysis.gridSamples);
 
@@ -270,6 +289,8 @@ export function evaluationJob(plan: ExperimentPlan, jobs: ExperimentJobs, replic
         plan,
         classifiers: evalClassifiers,
         autoencoders,
+        planted,
+        finetunes,
         crossEvaluation,
         order,
         bootstrap: { resamples: plan.analysis.bootstrapResamples, seed: plan.seed, level: CI_LEVEL, method: 'percentile' },

@@ -12,10 +12,10 @@ import { SegNet } from '../models/segnet.js';
 import { buildClassifier } from '../models/classifiers.js';
 import { trainClassifier } from '../train/classifier.js';
 import { pretrainAutoencoder } from '../train/autoencoder.js';
-import { finetuneDecoder } from '../train/finetune.js';
+import { finetuneDecoder, type FinetuneStop } from '../train/finetune.js';
 import { stepBatches } from '../train/sampler.js';
 import { evaluateClassifier, mean, psnrEach } from '../analysis/index.js';
-import { deriveSeed, randomTranslate, Rng } from '../data/index.js';
+import { deriveSeed, disposeDataset, labelArray, randomTranslate, Rng, stratifiedSample, subsetDataset } from '../data/index.js';
 import type { CheckpointStore, LossCurve, StepProgress, TrainLoopResult } from '../train/loop.js';
 import { loadSegNetWeights } from '../import/segnet-weights.js';
 import type { JobContext, JobSpec, Json } from './jobs.js';
@@ -70,6 +70,22 @@ export interface AutoencoderOutput {
   curve: { step: number[]; loss: number[] };
 }
 
+/** How a decoder fine-tune ended. */
+export interface FinetuneSummary {
+  [k: string]: Json;
+  /** The step budget, and the steps run before the convergence criterion stopped it. */
+  budget: number;
+  stepsRun: number;
+  stop: FinetuneStop;
+  converged: boolean;
+  /** Classifier accuracy on the check set's originals and its reconstructions at the end; null without a criterion. */
+  checkAccuracy: { original: number; reconstructed: number } | null;
+}
+
+export interface FinetuneOutput extends AutoencoderOutput {
+  finetune: FinetuneSummary;
+}
+
 export interface ReconstructionOutput {
   [k: string]: Json;
   file: string;
@@ -89,7 +105,7 @@ export function buildAutoencoder(plan: ExperimentPlan, data: ExperimentData): Se
 export interface ExperimentJobs {
   classifiers: Map<string, JobSpec<ClassifierOutput>>;
   pretrain: JobSpec<AutoencoderOutput>;
-  finetunes: Map<string, JobSpec<AutoencoderOutput>>;
+  finetunes: Map<string, JobSpec<FinetuneOutput>>;
   reconstructions: Map<string, JobSpec<ReconstructionOutput>>;
 }
 
@@ -149,7 +165,7 @@ export function experimentJobs(plan: ExperimentPlan, replicate = 0): ExperimentJ
       if (plan.ae.epochs > 0) {
         const batches = stepBatches(data.train, { batchSize: plan.ae.batchSize, seed: seeds.ae + 1, device: plan.device });
         result = await pretrainAutoencoder(ae, {
-          steps: Math.max(1, Math.round(plan.ae.epochs * batches.stepsPerEpoch)),
+          steps: pretrainSteps(plan, batches.stepsPerEpoch),
           lr: plan.ae.lr,
           seed: seeds.ae + 1,
           batch: batches.batch,
@@ -165,7 +181,7 @@ export function experimentJobs(plan: ExperimentPlan, replicate = 0): ExperimentJ
     },
   };
 
-  const finetunes = new Map<string, JobSpec<AutoencoderOutput>>();
+  const finetunes = new Map<string, JobSpec<FinetuneOutput>>();
   for (const entry of plan.classifiers) {
     const name = entry.name;
     const clsJob = classifiers.get(name)!;
@@ -180,10 +196,13 @@ export function experimentJobs(plan: ExperimentPlan, replicate = 0): ExperimentJ
         const ae = buildAutoencoder(plan, data).to({ device: plan.device });
         loadWeightsInto(ae, join(ctx.input(pretrain), ctx.output(pretrain).weights), plan.device);
         const classifier = await openClassifier(entry, data, plan.device, classifierWeights(ctx, clsJob));
-        const batches = stepBatches(data.train, { batchSize: cfg.batchSize, seed: seeds.finetune + 2, device: plan.device });
+        const { train, check } = finetuneSplit(plan, data);
+        const batches = stepBatches(train, { batchSize: cfg.batchSize, seed: seeds.finetune + 2, device: plan.device });
+        const budget = cfg.epochs ? Math.max(1, Math.round(cfg.epochs * batches.stepsPerEpoch)) : cfg.steps;
         const result = await finetuneDecoder(ae, classifier, {
           name: `fine-tune ${name}`,
-          steps: cfg.epochs ? Math.max(1, Math.round(cfg.epochs * batches.stepsPerEpoch)) : cfg.steps,
+          steps: budget,
+          convergence: check && cfg.convergence ? { x: check.images.to({ device: plan.device }), y: check.labels.to({ device: plan.device }), ...cfg.convergence } : undefined,
           lr: cfg.lr,
           optimizer: cfg.optimizer,
           targets: cfg.targets,
@@ -195,15 +214,18 @@ export function experimentJobs(plan: ExperimentPlan, replicate = 0): ExperimentJ
           signal: ctx.signal,
           onProgress: progressTo(ctx),
         });
+        // The split's subsets are this job's own copies; data.train belongs to the process-wide cache.
+        if (check) for (const d of [train, check]) disposeDataset(d);
         saveModule(ctx, 'autoencoder.safetensors', ae, { classifier: name });
-        ctx.setMetrics({ finalLoss: result.finalLoss });
-        return { weights: 'autoencoder.safetensors', finalLoss: result.finalLoss, curve: curveJson(result.curve) };
+        ctx.setMetrics({ finalLoss: result.finalLoss, stepsRun: result.stepsRun, converged: result.converged });
+        const finetune: FinetuneSummary = { budget, stepsRun: result.stepsRun, stop: result.stop, converged: result.converged, checkAccuracy: result.checkAccuracy };
+        return { weights: 'autoencoder.safetensors', finalLoss: result.finalLoss, curve: curveJson(result.curve), finetune };
       },
     });
   }
 
   const reconstructions = new Map<string, JobSpec<ReconstructionOutput>>();
-  const aeJobs: [string, JobSpec<AutoencoderOutput>][] = [[GENERIC_AE, pretrain], ...[...finetunes].map(([n, j]) => [aeName(n), j] as [string, JobSpec<AutoencoderOutput>])];
+  const aeJobs: [string, JobSpec<AutoencoderOutput>][] = [[GENERIC_AE, pretrain], ...[...finetunes].map(([n, j]) => [aeName(n), j as JobSpec<AutoencoderOutput>] as [string, JobSpec<AutoencoderOutput>])];
   for (const [name, aeJob] of aeJobs) {
     reconstructions.set(name, {
       name: `reconstruct[${name}]${replicateTag(plan, name === GENERIC_AE ? seeds.ae : seeds.finetune)}`,
@@ -234,6 +256,26 @@ export function experimentJobs(plan: ExperimentPlan, replicate = 0): ExperimentJ
     });
   }
   return { classifiers, pretrain, finetunes, reconstructions };
+}
+
+/** Pretraining steps: the plan's epochs over the training set, but never fewer than its floor (small folders still get enough steps). */
+export function pretrainSteps(plan: ExperimentPlan, stepsPerEpoch: number): number {
+  return Math.max(plan.ae.minSteps, Math.max(1, Math.round(plan.ae.epochs * stepsPerEpoch)));
+}
+
+/**
+ * The fine-tunes' training images and their convergence check set: a seeded, stratified
+ * `convergence.samples` of the training split, left out of the fine-tune's batches (check is
+ * null when the plan has no convergence criterion; train is then the whole split).
+ */
+function finetuneSplit(plan: ExperimentPlan, data: ExperimentData): { train: ExperimentData['train']; check: ExperimentData['train'] | null } {
+  const c = plan.finetune.convergence;
+  if (!c) return { train: data.train, check: null };
+  const labels = labelArray(data.train);
+  const checkIdx = stratifiedSample(labels, data.classNames.length, Math.min(c.samples, Math.floor(labels.length / 4)), deriveSeed(plan.seed, 'finetune-check'));
+  const inCheck = new Set(checkIdx);
+  const trainIdx = labels.flatMap((_, i) => (inCheck.has(i) ? [] : [i]));
+  return { train: subsetDataset(data.train, trainIdx), check: subsetDataset(data.train, checkIdx) };
 }
 
 /** Loads a finished reconstruction artifact (normalized model-input space, on the CPU). */
@@ -301,9 +343,9 @@ function importedClassifierJob(plan: ExperimentPlan, entry: ClassifierEntry, com
     name: `import[${entry.name}]`,
     deps: [],
     config: { ...common, file, sha256: fileDigest(file) },
-    async run() {
+    async run(ctx) {
       const data = await experimentData(plan);
-      const model = await openClassifier(entry, data, plan.device);
+      const model = await openClassifier(entry, data, plan.device, undefined, (line) => ctx.log(line));
       const { top1, top5 } = accuracies(model, data, plan);
       return { weights: '', family: familyOf(entry), parameters: model.parameterCount(), top1, top5, finalLoss: null, curve: { step: [], loss: [] } };
     },

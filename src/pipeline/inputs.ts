@@ -4,12 +4,10 @@
 import { createHash } from 'node:crypto';
 import { keep, tidy, type Tensor } from '../engine/index.js';
 import {
-  FASHION_MNIST_MEAN,
-  FASHION_MNIST_STD,
+  BUILTIN_INFO,
   IMAGENET_MEAN,
   IMAGENET_STD,
-  MNIST_MEAN,
-  MNIST_STD,
+  subsetTruth,
   builtinClassNames,
   denormalize,
   labelArray,
@@ -23,6 +21,7 @@ import {
   stratifiedSplit,
   subsetDataset,
   type Dataset,
+  type PlantedTruth,
 } from '../data/index.js';
 import { ZOO } from '../models/classifiers.js';
 import type { ClassifierInput } from '../models/classifiers.js';
@@ -44,17 +43,14 @@ export interface ExperimentData {
   families: Record<string, string>;
   /** Input files left out as unreadable (image folders in skip mode). */
   skipped: number;
+  /** For a planted dataset: what was planted in each evaluation image. */
+  evalTruth?: PlantedTruth;
   /** Model space back to displayable [0, 1] pixels. */
   toPixels(x: Tensor): Tensor;
 }
 
-const STATS = {
-  mnist: { mean: MNIST_MEAN, std: MNIST_STD },
-  'fashion-mnist': { mean: FASHION_MNIST_MEAN, std: FASHION_MNIST_STD },
-};
-
-/** Input side used for 28 px digits: the next multiple of 8 (two SegNet halvings and the classifiers' pools). */
-const PADDED_SIZE = 32;
+/** Input side of a built-in dataset: its side padded to the next multiple of 8 (two SegNet halvings and the classifiers' pools); 28 px digits become 32 px. */
+const paddedSize = (side: number) => Math.ceil(side / 8) * 8;
 
 const cache = new Map<string, Promise<ExperimentData>>();
 
@@ -71,7 +67,10 @@ export interface DataShape {
  * image turns out unreadable is dropped later, when the images are decoded.
  */
 export function dataShape(plan: ExperimentPlan): DataShape {
-  if (typeof plan.dataset === 'string') return { channels: 1, size: PADDED_SIZE, classNames: builtinClassNames(plan.dataset) };
+  if (typeof plan.dataset === 'string') {
+    const info = BUILTIN_INFO[plan.dataset];
+    return { channels: info.channels, size: paddedSize(info.side), classNames: builtinClassNames(plan.dataset) };
+  }
   const spec = plan.dataset;
   return { channels: spec.channels, size: spec.crop, classNames: scanImageFolder(spec.imageFolder, { onBadImage: spec.onBadImage }).classNames };
 }
@@ -115,12 +114,14 @@ interface RawSplit {
   /** Side length after padding (built-in sets) or cropping (folders). */
   size: number;
   skipped: number;
+  testTruth?: PlantedTruth;
 }
 
 async function loadSplit(plan: ExperimentPlan): Promise<RawSplit> {
   if (typeof plan.dataset === 'string') {
-    const { train, test } = await loadBuiltinDataset(plan.dataset);
-    return { train, test, ...STATS[plan.dataset], size: PADDED_SIZE, skipped: 0 };
+    const { train, test, testTruth } = await loadBuiltinDataset(plan.dataset);
+    const info = BUILTIN_INFO[plan.dataset];
+    return { train, test, mean: info.mean, std: info.std, size: paddedSize(info.side), skipped: 0, testTruth };
   }
   const spec = plan.dataset;
   const { dataset, skipped } = await loadImageFolder(spec.imageFolder, { channels: spec.channels, resize: spec.resize, crop: spec.crop, onBadImage: spec.onBadImage });
@@ -132,7 +133,7 @@ async function loadSplit(plan: ExperimentPlan): Promise<RawSplit> {
 }
 
 async function prepare(plan: ExperimentPlan): Promise<ExperimentData> {
-  const { train: rawTrain, test: rawTest, mean, std, size, skipped } = await loadSplit(plan);
+  const { train: rawTrain, test: rawTest, mean, std, size, skipped, testTruth } = await loadSplit(plan);
   const classes = rawTrain.classNames.length;
   const trainSubset = plan.trainLimit ? subsetDataset(rawTrain, stratifiedSample(labelArray(rawTrain), classes, plan.trainLimit, plan.seed)) : rawTrain;
   const evalIdx = stratifiedSample(labelArray(rawTest), classes, Math.min(plan.evalSamples, rawTest.labels.shape[0]), plan.seed + 7);
@@ -153,6 +154,7 @@ async function prepare(plan: ExperimentPlan): Promise<ExperimentData> {
     std,
     families,
     skipped,
+    evalTruth: testTruth && subsetTruth(testTruth, evalIdx),
     toPixels: (x: Tensor) => tidy(() => denormalize(x, mean, std).clamp(0, 1)),
   };
   // Only the prepared copies are used from here on.

@@ -7,7 +7,10 @@ import type { OptimizerName } from '../train/classifier.js';
 import type { SpeedOptions } from '../train/speed.js';
 import type { ExperimentConfig } from './config.js';
 
-export type DatasetChoice = 'mnist' | 'fashion-mnist';
+import { BUILTIN_DATASETS, type BuiltinDatasetName } from '../data/index.js';
+
+export type DatasetChoice = BuiltinDatasetName;
+export const DATASET_CHOICES: readonly DatasetChoice[] = BUILTIN_DATASETS;
 
 /**
  * An image folder (one subfolder per class), prepared as ImageNet classifiers expect: shorter
@@ -49,9 +52,23 @@ export interface ExperimentPlan {
    * (a SegNet state dict: the authors' .pth/.pt, or a .safetensors of ours); 0 epochs takes
    * those weights unchanged.
    */
-  ae: { stages: SegNetStages; epochs: number; batchSize: number; lr: number; weights?: string };
-  /** Fine-tuning length: `epochs` over the training set when set, else `steps`. */
-  finetune: { steps: number; epochs: number | null; batchSize: number; lr: number; optimizer: OptimizerName; targets: 'labels' | 'predictions'; trainWholeAe: boolean; speed: SpeedOptions };
+  ae: { stages: SegNetStages; epochs: number; minSteps: number; batchSize: number; lr: number; weights?: string };
+  /**
+   * Fine-tuning length: `epochs` over the training set when set, else `steps`; with
+   * `convergence`, that is a budget and the fine-tune stops once converged (train/finetune.ts),
+   * judged on `samples` training images set aside from the fine-tune's batches.
+   */
+  finetune: {
+    steps: number;
+    epochs: number | null;
+    batchSize: number;
+    lr: number;
+    optimizer: OptimizerName;
+    targets: 'labels' | 'predictions';
+    trainWholeAe: boolean;
+    speed: SpeedOptions;
+    convergence: { every: number; patience: number; minDelta: number; minSteps: number; samples: number } | null;
+  };
   /**
    * bootstrapResamples: resamples of the evaluation images behind every interval.
    * orderEpsilon: accuracy changes within this share count as equal in the order's rule (0: the
@@ -60,8 +77,9 @@ export interface ExperimentPlan {
    * noiseSigmas: Gaussian pixel-noise levels of the noise-robustness test (empty: skip it);
    * noiseSamples: its images, a seeded stratified subset of the evaluation set (each level
    * reconstructs them once per classifier, so this bounds its time).
+   * psnrFloor: below it (dB), A_S is too weak to compare against and the report says so.
    */
-  analysis: { nmiBins: number; interPairs: number; gridSamples: number; bootstrapResamples: number; orderEpsilon: number; orderLevel: number; noiseSigmas: number[]; noiseSamples: number };
+  analysis: { nmiBins: number; interPairs: number; gridSamples: number; bootstrapResamples: number; orderEpsilon: number; orderLevel: number; noiseSigmas: number[]; noiseSamples: number; psnrFloor: number };
   /**
    * Replicates: the seed-dependent stages run with seeds seed, seed + 1, ..., seed + repeats - 1
    * (the fine-tunes always; the classifiers and A_S too when repeatAll). The data split and the
@@ -78,7 +96,15 @@ export const DEMO_CLASSIFIERS = ['lenet5', 'alexnet', 'vgg-bn', 'resnet', 'incep
  * Training examples the built-in datasets use by default. Fashion-MNIST's 60,000 would make the
  * demo seven times longer than MNIST's 8,000; 15,000 keep every zoo family above 88 %.
  */
-export const DEFAULT_TRAIN_LIMIT: Record<DatasetChoice, number | null> = { mnist: null, 'fashion-mnist': 15_000 };
+export const DEFAULT_TRAIN_LIMIT: Record<DatasetChoice, number | null> = { mnist: null, 'fashion-mnist': 15_000, emoji: null, 'planted-shape': null, 'planted-colour': null };
+
+/**
+ * A_S PSNR (dB) below which the report calls A_S too weak, per built-in dataset: a few dB under
+ * what the default pretraining reaches there (NOTES.md), so only a clearly weak A_S is flagged.
+ * Image folders get IMAGE_FOLDER_PSNR_FLOOR.
+ */
+export const A_S_PSNR_FLOOR: Record<DatasetChoice, number> = { mnist: 26, 'fashion-mnist': 24, emoji: 22, 'planted-shape': 26, 'planted-colour': 26 };
+export const IMAGE_FOLDER_PSNR_FLOOR = 22;
 
 export function defaultPlan(overrides: Partial<ExperimentPlan> = {}): ExperimentPlan {
   const dataset = overrides.dataset ?? 'mnist';
@@ -94,9 +120,32 @@ export function defaultPlan(overrides: Partial<ExperimentPlan> = {}): Experiment
     // 8 epochs bring every family above 97 % on MNIST; LeNet-5, the smallest, needs 15 and they
     // cost little. Random shifts slowed convergence more than they helped at these lengths.
     classifierTraining: { epochs: 8, epochsFor: { lenet5: 15 }, batchSize: 64, lr: 2e-3, optimizer: 'adam', augmentShift: 0 },
-    ae: { stages: [[32, 32], [64, 64]], epochs: 2, batchSize: 32, lr: 2e-3 },
-    finetune: { steps: 150, epochs: null, batchSize: 32, lr: 1e-3, optimizer: 'adam', targets: 'labels', trainWholeAe: false, speed: {} },
-    analysis: { nmiBins: 64, interPairs: 200, gridSamples: 8, bootstrapResamples: 1000, orderEpsilon: 0, orderLevel: 0.95, noiseSigmas: [0.05, 0.1, 0.2], noiseSamples: 500 },
+    // 2 epochs, but at least 1,000 steps: a small training set alone would leave A_S weak.
+    ae: { stages: [[32, 32], [64, 64]], epochs: 2, minSteps: 1000, batchSize: 32, lr: 2e-3 },
+    // At least 150 steps (the earlier fixed length), then until converged within a budget of 600,
+    // checked every 25 steps on 256 set-aside training images.
+    finetune: {
+      steps: 600,
+      epochs: null,
+      batchSize: 32,
+      lr: 1e-3,
+      optimizer: 'adam',
+      targets: 'labels',
+      trainWholeAe: false,
+      speed: {},
+      convergence: { every: 25, patience: 4, minDelta: 0.02, minSteps: 150, samples: 256 },
+    },
+    analysis: {
+      nmiBins: 64,
+      interPairs: 200,
+      gridSamples: 8,
+      bootstrapResamples: 1000,
+      orderEpsilon: 0,
+      orderLevel: 0.95,
+      noiseSigmas: [0.05, 0.1, 0.2],
+      noiseSamples: 500,
+      psnrFloor: typeof dataset === 'string' ? A_S_PSNR_FLOOR[dataset] : IMAGE_FOLDER_PSNR_FLOOR,
+    },
     repeats: 1,
     repeatAll: false,
     ...overrides,
@@ -105,7 +154,8 @@ export function defaultPlan(overrides: Partial<ExperimentPlan> = {}): Experiment
 
 /** A few-minute version for tests and smoke runs: little data, few steps, two classifiers. */
 export function quickPlan(overrides: Partial<ExperimentPlan> = {}): ExperimentPlan {
-  const base = defaultPlan();
+  // The dataset decides dataset-specific defaults (the A_S PSNR floor).
+  const base = defaultPlan(overrides.dataset === undefined ? {} : { dataset: overrides.dataset });
   return {
     ...base,
     classifiers: zooEntries(['lenet5', 'resnet']),
@@ -114,10 +164,35 @@ export function quickPlan(overrides: Partial<ExperimentPlan> = {}): ExperimentPl
     evalBatchSize: 100,
     checkpointEvery: 10,
     classifierTraining: { ...base.classifierTraining, epochs: 1, epochsFor: {} },
-    ae: { ...base.ae, stages: [[8, 8], [16, 16]], epochs: 1 },
-    finetune: { ...base.finetune, steps: 20 },
+    ae: { ...base.ae, stages: [[8, 8], [16, 16]], epochs: 1, minSteps: 0 },
+    finetune: { ...base.finetune, steps: 20, convergence: { ...base.finetune.convergence!, every: 10, minSteps: 10, samples: 64 } },
     analysis: { ...base.analysis, interPairs: 50, gridSamples: 4 },
     ...overrides,
+  };
+}
+
+/**
+ * The plan `s2snets validate` runs on a planted dataset: three families whose input signals
+ * differ (AlexNet's large strided kernel, VGG's 3x3 stacks, ResNet's strided 1x1 sampling), a
+ * smaller A_S and fewer images than the demo, sized so both planted runs fit in a few minutes
+ * on 2 cores (quick: two families and less of everything).
+ */
+export function validationPlan(dataset: 'planted-shape' | 'planted-colour', quick: boolean): ExperimentPlan {
+  const base = defaultPlan({ dataset });
+  return {
+    ...base,
+    classifiers: zooEntries(quick ? ['alexnet', 'vgg-bn'] : ['alexnet', 'vgg-bn', 'resnet']),
+    // Shape needs the whole training set and a few epochs: at 2 epochs of 1,200 images AlexNet-like
+    // stayed near chance on planted-shape, and a classifier that has not learnt its carrier cannot show it.
+    trainLimit: null,
+    evalSamples: quick ? 200 : 400,
+    evalBatchSize: 200,
+    checkpointEvery: 50,
+    classifierTraining: { ...base.classifierTraining, epochs: quick ? 4 : 6, epochsFor: {} },
+    ae: { ...base.ae, stages: [[16, 16], [32, 32]], epochs: 1, minSteps: quick ? 250 : 400 },
+    finetune: { ...base.finetune, steps: quick ? 200 : 300, convergence: { ...base.finetune.convergence!, minSteps: quick ? 100 : 150 } },
+    // The verdict needs neither the noise test nor many inter-NMI pairs.
+    analysis: { ...base.analysis, interPairs: 50, gridSamples: 4, noiseSigmas: [] },
   };
 }
 
@@ -143,7 +218,7 @@ export function derivedNames(files: (string | null)[]): (string | null)[] {
 
 /** The plan a configuration file describes (see config.ts for its fields and defaults). */
 export function planFromConfig(cfg: ExperimentConfig, device: string): ExperimentPlan {
-  const base = cfg.quick ? quickPlan() : defaultPlan(typeof cfg.dataset === 'string' ? { dataset: cfg.dataset } : {});
+  const base = (cfg.quick ? quickPlan : defaultPlan)(typeof cfg.dataset === 'string' ? { dataset: cfg.dataset } : {});
   const dataset: DatasetSpec =
     typeof cfg.dataset === 'string'
       ? cfg.dataset
@@ -162,7 +237,7 @@ export function planFromConfig(cfg: ExperimentConfig, device: string): Experimen
     seed: cfg.seed,
     device,
     evalSamples: cfg.eval.samples,
-    ae: { ...base.ae, stages, epochs: cfg.ae.pretrain.epochs, lr: cfg.ae.pretrain.lr, batchSize: cfg.ae.pretrain.batchSize, weights: cfg.ae.weights },
+    ae: { ...base.ae, stages, epochs: cfg.ae.pretrain.epochs, minSteps: cfg.ae.pretrain.minSteps ?? base.ae.minSteps, lr: cfg.ae.pretrain.lr, batchSize: cfg.ae.pretrain.batchSize, weights: cfg.ae.weights },
     finetune: {
       steps: cfg.finetune.steps ?? base.finetune.steps,
       epochs: cfg.finetune.epochs ?? null,
@@ -172,6 +247,7 @@ export function planFromConfig(cfg: ExperimentConfig, device: string): Experimen
       targets: cfg.finetune.targets,
       trainWholeAe: cfg.finetune.trainWholeAe,
       speed: base.finetune.speed,
+      convergence: cfg.finetune.untilConverged ? base.finetune.convergence : null,
     },
     analysis: { ...base.analysis, nmiBins: cfg.eval.nmiBins, orderEpsilon: cfg.eval.orderEpsilon, bootstrapResamples: cfg.eval.bootstrapResamples },
     repeats: cfg.repeats,

@@ -138,7 +138,7 @@ export async function checkInputs(plan: ExperimentPlan, runDir: string, memory =
   const shape = dataShape(plan);
   checkZooSizes(plan, shape.size);
   checkSegNet(plan, shape.channels, shape.size, memory);
-  await checkImportedClassifiers(plan.classifiers, shape);
+  await checkImportedClassifiers(plan.classifiers, shape, Math.max(plan.finetune.batchSize, plan.evalBatchSize));
   if (plan.ae.weights) {
     const ae = new SegNet({ inChannels: shape.channels, stages: plan.ae.stages });
     try {

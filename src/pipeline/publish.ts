@@ -51,6 +51,8 @@ export function resultsOf(
     },
     classifiers: e.classifiers,
     autoencoders: e.autoencoders,
+    planted: e.planted,
+    finetunes: e.finetunes,
     crossEvaluation: e.crossEvaluation,
     order: e.order,
     bootstrap: e.bootstrap,

@@ -2,7 +2,13 @@
 // requests) that says what was run, shows every measure, and explains how to read each.
 import type { Results } from './schema.js';
 import { escapeXml as esc } from './escape.js';
+import { runWarnings } from './diagnostics.js';
 import { claimSentence, percent, withInterval } from './format.js';
+import { colourRows, finetuneRows, periodicRows, plantedRows } from './measures.js';
+
+function rowsTable(t: { header: string[]; rows: string[][] }): string {
+  return `<table><tr>${t.header.map((h) => `<th>${esc(h)}</th>`).join('')}</tr>${t.rows.map((r) => `<tr>${r.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`).join('')}</table>`;
+}
 
 export interface EmbeddedFigure {
   id: string;
@@ -60,6 +66,10 @@ export function reportHtml(r: Results, figs: Map<string, EmbeddedFigure>): strin
   const aeRows = r.autoencoders
     .map((a) => `<tr><td>${esc(a.name)}</td><td>${withInterval(a.psnr, a.ci95.psnr, 1, 2)} dB</td><td>${withInterval(a.intraNmi, a.ci95.intraNmi, 1, 3)}</td><td>${withInterval(a.interNmi, a.ci95.interNmi, 1, 3)}</td><td>${a.gridEnergy.toFixed(3)}</td></tr>`)
     .join('');
+  const warnings = runWarnings(r);
+  const warningBlock = warnings.length ? `<div class="warn">${warnings.map((w) => `<p><b>Warning.</b> ${esc(w.message)}</p>`).join('')}</div>` : '';
+  const colour = colourRows(r);
+  const planted = plantedRows(r);
   const violations = order.violations.length ? `<ul>${order.violations.map((v) => `<li>${esc(v.description)}</li>`).join('')}</ul>` : '';
   const relation = (p: Results['order']['pairs'][number]) =>
     p.established === 'a' ? `${esc(p.a)} &gt; ${esc(p.b)}` : p.established === 'b' ? `${esc(p.b)} &gt; ${esc(p.a)}` : p.established === 'tie' ? 'tied' : '<b>uncertain</b>';
@@ -94,10 +104,11 @@ h1{font-size:1.6em}h2{margin-top:2em;border-bottom:1px solid #ddd;padding-bottom
 table{border-collapse:collapse;margin:.8em 0}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}th{background:#f4f4f4}
 td:first-child,th:first-child,td.text{text-align:left}.matrix td{min-width:4.5em}
 figure{margin:1em 0}img{max-width:100%;border:1px solid #eee}figcaption{font-size:.9em;color:#555}
-.how{background:#f7f9fc;border-left:4px solid #7aa7d9;padding:.5em 1em;margin:1em 0}.order{font-size:1.2em;font-weight:600}
+.warn{background:#fff4e5;border-left:4px solid #e69500;padding:.3em 1em;margin:1em 0}.how{background:#f7f9fc;border-left:4px solid #7aa7d9;padding:.5em 1em;margin:1em 0}.order{font-size:1.2em;font-weight:600}
 code{background:#f2f2f2;padding:0 .25em}
 </style></head><body>
 <h1>What do these classifiers like to see?</h1>
+${warningBlock}
 <p>S2SNets analysis of ${r.classifiers.length} classifier(s) on <b>${esc(run.dataset)}</b> (${run.channels} channel(s), ${run.imageSize}&times;${run.imageSize} px, ${run.classes.length} classes), made by s2snets ${esc(r.tool.version)} on ${esc(r.createdAt)}.
 A generic autoencoder (A_S) was pretrained to reconstruct images; then, for every classifier, a copy of it had its decoder fine-tuned with that frozen classifier's loss. What each fine-tuned AE keeps is what its classifier uses: its input signal.</p>
 
@@ -138,11 +149,30 @@ ${img(figs, 'cross')}${img(figs, 'delta')}
 
 ${noiseSection}
 
-<h2>Normalized mutual information and grid artifacts</h2>
+${
+  colour
+    ? `<h2>Colour shift</h2>
+${rowsTable(colour)}
+${img(figs, 'colour-shift')}
+<div class="how"><b>How to read it.</b> Every pixel of a reconstruction is compared with the same pixel of its original in CIELAB. The cast is the mean (&Delta;a*, &Delta;b*): a colour painted over everything (the paper: AlexNet); its angle is counter-clockwise from +a* (0&deg; red, 90&deg; yellow, 180&deg; green, 270&deg; blue). Chroma ratio is the reconstructions' total chroma over the originals': below 1 the colours are washed out (the paper: ResNet-50). Hue rotation is the chroma-weighted circular mean of each pixel's hue change: colours turned around the hue circle (the paper: Inception v3, blue to violet, yellow to green).</div>`
+    : ''
+}
+
+<h2>Periodic artifacts</h2>
+${rowsTable(periodicRows(r))}
+<div class="how"><b>How to read it.</b> For each period p (2, 4, 8 pixels), the power of the reconstructions at the frequencies of that period (k/p cycles per pixel, horizontal, vertical and diagonal; images Hann-windowed) over the originals' power there, averaged over images: 0 dB adds nothing, above 0 a grid or stripes of that period are painted in (the paper: AlexNet, ResNet-50's strided sampling), below 0 the AE removes fine detail (blur, as a generic AE does). The added RMS is the amplitude (0&ndash;1 pixel scale) of the pattern added at that period.</div>
+
+${planted ? `<h2>Planted signal</h2><p>The class is carried by <b>${esc(r.planted!.carrier)}</b>; the other property is a nuisance. What each autoencoder's reconstructions keep of the planted colour (nearest palette hue of the shape's mean colour, and its &Delta;E) and shape (IoU of the shape cut out of the reconstruction with the planted mask):</p>${rowsTable(planted)}` : ''}
+
+<h2>Fine-tunes</h2>
+${rowsTable(finetuneRows(r))}
+<div class="how"><b>How to read it.</b> Each fine-tune runs until its classifier's accuracy on the AE's reconstructions of a set-aside check set reaches its accuracy on the originals, or the check-set loss stops falling, within its step budget. One that used the whole budget without either has not converged: its S2SNet may not show all its classifier uses.</div>
+
+<h2>Normalized mutual information and grid energy</h2>
 <table><tr><th>autoencoder</th><th>PSNR</th><th>intra-NMI</th><th>inter-NMI</th><th>grid energy</th></tr>${aeRows}</table>
 ${img(figs, 'nmi')}
 <div class="how"><b>How to read it.</b> Intra-NMI compares each original with its reconstruction: high means the classifier lets much of the signal in (the paper: VGG highest, close to A_S). Inter-NMI compares reconstructions of different inputs: high means the AE paints the same pattern on every input (the paper: AlexNet). Estimator: pixel values quantised to ${r.nmi.bins} bins per channel, NMI = 2&nbsp;I(X;Y)/(H(X)+H(Y)), averaged over channels and images (inter: ${r.nmi.interPairs} seeded random pairs).
-Grid energy is the share of the reconstruction error at the period-2 (Nyquist) frequencies: about 0.75 for white noise, near 1 for a checkerboard, the pattern strided convolutions leave (the paper: AlexNet, ResNet-50).</div>
+Grid energy is the share of the reconstruction error at the period-2 (Nyquist) frequencies: about 0.75 for white noise, near 1 for a checkerboard. Being a share of the error, it falls when other errors (a colour cast, blur) grow; the periodic-artifact table above does not, and is the one to read for grids.</div>
 
 <h2>Histograms</h2>
 ${img(figs, 'histograms')}

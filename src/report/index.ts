@@ -27,3 +27,5 @@ export { gridPng, labelWidth, PictureGridError, GRID_GAP } from './grid.js';
 export { reportHtml, flattenConfig, type EmbeddedFigure } from './html.js';
 export { matrixCsv } from './csv.js';
 export { escapeXml } from './escape.js';
+export { runWarnings, MAX_BASELINE_LOSS, type RunWarning, type RunWarningCode } from './diagnostics.js';
+export { colourRows, periodicRows, finetuneRows, plantedRows } from './measures.js';

@@ -4,7 +4,8 @@ import { z } from 'zod';
 
 /**
  * 2: run.engine holds the full engine identity (BLAS, oneDNN, CPU vector ISA, build), run.mixedEngines added;
- * every estimate carries its 95 % interval (ci95), the order its pair shares, plus bootstrap, claims, noise and replicates.
+ * every estimate carries its 95 % interval (ci95), the order its pair shares, plus bootstrap, claims, noise and replicates;
+ * per autoencoder colourShift and periodic, and planted and finetunes.
  */
 export const RESULTS_SCHEMA_VERSION = 2;
 
@@ -43,6 +44,24 @@ const channelHistogram = z
   .refine((h) => h.range[0] < h.range[1], { message: 'range must be [low, high] with low < high' })
   .refine((h) => h.original.length > 0 && h.original.length === h.reconstruction.length, { message: 'original and reconstruction need the same, non-zero number of bins' });
 
+const colourShift = z.object({
+  castA: z.number(),
+  castB: z.number(),
+  castMagnitude: z.number().min(0),
+  castAngle: z.number().min(0).max(360),
+  chromaRatio: z.number().min(0),
+  hueRotation: z.number().min(-180).max(180),
+  lightnessShift: z.number(),
+  meanDeltaE: z.number().min(0),
+});
+const periodic = z.object({
+  period: z.number().int().min(2),
+  db: z.number(),
+  amplitude: z.number().min(0),
+  byDirection: z.object({ horizontal: z.number(), vertical: z.number(), diagonal: z.number() }),
+});
+const retention = z.object({ paletteAgreement: share, meanDeltaE: z.number().min(0), maskIou: share });
+
 export const ResultsSchema = z
   .object({
     schemaVersion: z.literal(RESULTS_SCHEMA_VERSION),
@@ -78,7 +97,24 @@ export const ResultsSchema = z
         intraNmi: z.number(),
         interNmi: z.number(),
         gridEnergy: z.number(),
+        /** CIELAB colour shift against the originals (analysis/colour.ts); null for grayscale data. */
+        colourShift: colourShift.nullable(),
+        /** Power added at periods 2, 4, 8 (analysis/periodic.ts). */
+        periodic: z.array(periodic),
         ci95: z.object({ psnr: interval, intraNmi: interval, interNmi: interval }),
+      }),
+    ),
+    /** On a planted dataset, how each AE keeps the planted colour and shape (analysis/planted.ts); null otherwise. */
+    planted: z.object({ carrier: z.enum(['shape', 'colour']), originals: retention, autoencoders: z.array(retention.extend({ name: z.string() })) }).nullable(),
+    /** How each decoder fine-tune ended: within its step budget by the convergence criterion, or not. */
+    finetunes: z.array(
+      z.object({
+        classifier: z.string(),
+        budget: z.number().int().positive(),
+        stepsRun: z.number().int().positive(),
+        stop: z.enum(['reached-original-accuracy', 'loss-plateau', 'step-budget', 'fixed-steps']),
+        converged: z.boolean(),
+        checkAccuracy: z.object({ original: share, reconstructed: share }).nullable(),
       }),
     ),
     /** top1[i][j]: classifier columns[j] on the reconstructions of AE rows[i]; delta = top1 - original[j] (paired intervals). */
@@ -173,6 +209,7 @@ export const ResultsSchema = z
 export type Results = z.infer<typeof ResultsSchema>;
 export type ClassifierResult = Results['classifiers'][number];
 export type AutoencoderResult = Results['autoencoders'][number];
+export type FinetuneResultSummary = Results['finetunes'][number];
 export type CrossEvaluation = Results['crossEvaluation'];
 export type ChannelHistogram = Results['histograms'][string][number];
 export type LossCurve = Results['curves'][string];

@@ -4,6 +4,8 @@
 import { textTable } from '../common/text.js';
 import { claimSentence, percent, withInterval } from './format.js';
 import type { Results } from './schema.js';
+import { runWarnings } from './diagnostics.js';
+import { colourRows, finetuneRows, periodicRows, plantedRows } from './measures.js';
 
 const pct = (a: { top1: number; ci95: { top1: [number, number] } }) => withInterval(a.top1, a.ci95.top1, 100);
 
@@ -23,9 +25,11 @@ export function formatSummary(r: Results, reportPath?: string): string {
   const cx = r.crossEvaluation;
   const cross = textTable(['AE \\ classifier', ...cx.columns], cx.rows.map((row, i) => [row, ...cx.top1[i].map((v, j) => withInterval(v, cx.ci95.top1[i][j], 100))]));
   const nmi = textTable(
-    ['autoencoder', 'PSNR dB', 'intra-NMI', 'inter-NMI', 'grid energy'],
-    r.autoencoders.map((a) => [a.name, withInterval(a.psnr, a.ci95.psnr, 1, 2), withInterval(a.intraNmi, a.ci95.intraNmi, 1, 3), withInterval(a.interNmi, a.ci95.interNmi, 1, 3), a.gridEnergy.toFixed(3)]),
+    ['autoencoder', 'PSNR dB', 'intra-NMI', 'inter-NMI'],
+    r.autoencoders.map((a) => [a.name, withInterval(a.psnr, a.ci95.psnr, 1, 2), withInterval(a.intraNmi, a.ci95.intraNmi, 1, 3), withInterval(a.interNmi, a.ci95.interNmi, 1, 3)]),
   );
+  const table = (t: { header: string[]; rows: string[][] } | null, title: string) => (t ? ['', title, textTable(t.header, t.rows)] : []);
+  const warnings = runWarnings(r).map((w) => `WARNING: ${w.message}`);
   const noise = r.noise
     ? [
         '',
@@ -40,6 +44,8 @@ export function formatSummary(r: Results, reportPath?: string): string {
     : [];
   const total = Object.values(r.run.durations).reduce((s, v) => s + v, 0);
   return [
+    ...warnings,
+    ...(warnings.length ? [''] : []),
     `S2SNets on ${r.run.dataset}: ${r.classifiers.length} classifiers, ${r.run.evalSamples} evaluation images; [95% bootstrap intervals, ${r.bootstrap.resamples} resamples]`,
     '',
     'Accuracy (top-1)',
@@ -55,6 +61,10 @@ export function formatSummary(r: Results, reportPath?: string): string {
     '',
     'Normalized mutual information',
     nmi,
+    ...table(colourRows(r), 'Colour shift against the originals (CIELAB; chroma ratio < 1: washed out; hue rotation: chroma-weighted circular mean)'),
+    ...table(periodicRows(r), 'Periodic artifacts: power at period-p frequencies over the originals (dB; > 0: a grid is added) and the added pattern\'s RMS amplitude'),
+    ...table(plantedRows(r), `Planted signal kept (carrier: ${r.planted?.carrier})`),
+    ...table(finetuneRows(r), 'Fine-tunes'),
     ...(r.replicates ? ['', replicateSummary(r.replicates)] : []),
     '',
     `Compute time of the jobs: ${total.toFixed(0)} s`,

@@ -2,10 +2,10 @@
 // backpropagated through that classifier. The encoder is frozen too (its code and pooling
 // indices are computed without autograd), so the decoder can only keep or drop signal, not
 // re-encode it. There is no reconstruction term.
-import { F, noGrad, type Tensor } from '../engine/index.js';
+import { F, noGrad, tidy, type Tensor } from '../engine/index.js';
 import { constantSchedule, type Module } from '../nn/index.js';
 import type { SegNet } from '../models/segnet.js';
-import { trainLoop, type TrainLoopResult } from './loop.js';
+import { trainLoop, type TrainLoopResult, type TrainMonitor } from './loop.js';
 import { makeOptimizer, type CommonTrainOptions } from './classifier.js';
 import { prepareForFinetune, withSpeedOptions, type SpeedOptions } from './speed.js';
 
@@ -17,9 +17,90 @@ export interface FinetuneOptions extends CommonTrainOptions {
   /** Speed options (mixed precision, channels_last, BatchNorm folding of the frozen classifier); see speed.ts. */
   speed?: SpeedOptions;
   name?: string;
+  /**
+   * Stop before `steps` (then a budget) once the decoder has converged, judged on a fixed check
+   * set of images the decoder does not train on; without it, exactly `steps` steps run.
+   */
+  convergence?: ConvergenceOptions;
 }
 
-export async function finetuneDecoder(ae: SegNet, classifier: Module, o: FinetuneOptions): Promise<TrainLoopResult> {
+/**
+ * When a fine-tune counts as converged. Every `every` steps the classifier is run on the AE's
+ * reconstructions of the check set (all modules in eval mode); from `minSteps` on, training
+ * stops at the first check where
+ * - 'reached-original-accuracy': its accuracy there reaches its accuracy on the originals, or
+ * - 'loss-plateau': its cross-entropy there has not fallen by more than `minDelta` (relative)
+ *   below its best for `patience` checks in a row.
+ * The floor matters: with a strong A_S the accuracy rule holds from the first check, before the
+ * decoder has learnt anything from the classifier. A fine-tune that meets neither rule within
+ * the step budget ends 'step-budget' (not converged).
+ */
+export interface ConvergenceOptions {
+  /** Check images (normalized, as the classifier takes them) and their labels. */
+  x: Tensor;
+  y: Tensor;
+  every: number;
+  patience: number;
+  minDelta: number;
+  minSteps: number;
+}
+
+export type FinetuneStop = 'reached-original-accuracy' | 'loss-plateau' | 'step-budget' | 'fixed-steps';
+
+export interface FinetuneResult extends TrainLoopResult {
+  /** Why the fine-tune ended; 'step-budget' means it had not converged. */
+  stop: FinetuneStop;
+  converged: boolean;
+  /** Classifier accuracy on the check set's originals and on its reconstructions at the end (null without a check set). */
+  checkAccuracy: { original: number; reconstructed: number } | null;
+}
+
+/** The convergence monitor of one fine-tune (see ConvergenceOptions). */
+function convergenceMonitor(c: ConvergenceOptions, reconstructLoss: (x: Tensor, y: Tensor) => { loss: number; accuracy: number }, originalAccuracy: number) {
+  let best = Infinity;
+  let since = 0;
+  let reason: FinetuneStop = 'step-budget';
+  let accuracy = 0;
+  const measure = () => {
+    const r = reconstructLoss(c.x, c.y);
+    accuracy = r.accuracy;
+    return r;
+  };
+  const monitor: TrainMonitor = {
+    every: c.every,
+    check(step) {
+      const { loss, accuracy: acc } = measure();
+      if (loss < best * (1 - c.minDelta)) [best, since] = [loss, 0];
+      else since++;
+      if (step < c.minSteps) return false;
+      if (acc >= originalAccuracy) {
+        reason = 'reached-original-accuracy';
+        return true;
+      }
+      if (since >= c.patience) {
+        reason = 'loss-plateau';
+        return true;
+      }
+      return false;
+    },
+    state: () => ({ best: Number.isFinite(best) ? best : null, since }),
+    restore(state) {
+      const st = state as { best: number | null; since: number };
+      [best, since] = [st.best ?? Infinity, st.since];
+    },
+  };
+  return { monitor, reason: () => reason, accuracy: () => accuracy, measure };
+}
+
+/**
+ * Fine-tunes the AE's decoder (or the whole AE) through the frozen classifier's loss.
+ * @param ae the pretrained autoencoder (changed in place; left in eval mode)
+ * @param classifier the frozen classifier
+ * @param o steps (the budget when `convergence` is given), learning rate, batches, checkpoint
+ * @throws NonFiniteLossError, TrainingInterruptedError (see loop.ts)
+ * @example const r = await finetuneDecoder(ae, classifier, { steps: 600, lr: 1e-3, seed: 0, batch, convergence }); r.converged
+ */
+export async function finetuneDecoder(ae: SegNet, classifier: Module, o: FinetuneOptions): Promise<FinetuneResult> {
   classifier.eval().freeze();
   const whole = o.trainWholeAe ?? false;
   ae.encoder.freeze(!whole).train(whole);
@@ -31,24 +112,51 @@ export async function finetuneDecoder(ae: SegNet, classifier: Module, o: Finetun
   const optimizer = makeOptimizer(o.optimizer ?? 'adam', (whole ? ae : ae.decoder).trainableParameters(), o.lr, o.weightDecay);
   const targetOf = (b: { x: Tensor; y: Tensor }): Tensor =>
     o.targets === 'predictions' ? noGrad(() => classifier.forward(b.x).argmax(1)) : b.y;
-  const result = await trainLoop({
-    name: o.name ?? 'fine-tune decoder',
-    steps: o.steps,
-    optimizer,
-    schedule: constantSchedule(o.lr),
-    batch: o.batch,
-    loss: withSpeedOptions(speed, deviceType, (b) => {
-      const encoding = whole ? ae.encoder.encode(b.x) : noGrad(() => ae.encoder.encode(b.x));
-      const reconstruction = ae.decoder.decode(encoding);
-      return F.crossEntropy(classifier.forward(reconstruction), targetOf(b));
-    }),
-    modules: whole ? { ae } : { decoder: ae.decoder },
-    seed: o.seed,
-    checkpoint: o.checkpoint,
-    signal: o.signal,
-    onProgress: o.onProgress,
-    readLossEvery: o.readLossEvery,
-  });
-  ae.eval();
-  return result;
+  const c = o.convergence;
+  const check = c && convergenceChecks(ae, classifier, c, targetOf);
+  try {
+    const result = await trainLoop({
+      name: o.name ?? 'fine-tune decoder',
+      steps: o.steps,
+      optimizer,
+      schedule: constantSchedule(o.lr),
+      batch: o.batch,
+      loss: withSpeedOptions(speed, deviceType, (b) => {
+        const encoding = whole ? ae.encoder.encode(b.x) : noGrad(() => ae.encoder.encode(b.x));
+        const reconstruction = ae.decoder.decode(encoding);
+        return F.crossEntropy(classifier.forward(reconstruction), targetOf(b));
+      }),
+      modules: whole ? { ae } : { decoder: ae.decoder },
+      seed: o.seed,
+      checkpoint: o.checkpoint,
+      signal: o.signal,
+      onProgress: o.onProgress,
+      readLossEvery: o.readLossEvery,
+      monitor: check?.monitor,
+    });
+    ae.eval();
+    if (!check) return { ...result, stop: 'fixed-steps', converged: true, checkAccuracy: null };
+    // A run that used its whole budget gets a last look: it may have converged on the final step.
+    if (!result.stoppedEarly && check.measure().accuracy >= check.originalAccuracy) return { ...result, stop: 'reached-original-accuracy', converged: true, checkAccuracy: check.final() };
+    const stop = result.stoppedEarly ? check.reason() : 'step-budget';
+    return { ...result, stop, converged: stop !== 'step-budget', checkAccuracy: check.final() };
+  } finally {
+    check?.dispose();
+  }
+}
+
+/** The check-set measurements a convergence monitor needs, computed without autograd. */
+function convergenceChecks(ae: SegNet, classifier: Module, c: ConvergenceOptions, targetOf: (b: { x: Tensor; y: Tensor }) => Tensor) {
+  const targets = noGrad(() => targetOf({ x: c.x, y: c.y }).clone());
+  const accuracyOf = (logits: Tensor) => tidy(() => logits.argmax(1).eq(targets).float().mean().item());
+  const originalAccuracy = noGrad(() => tidy(() => accuracyOf(classifier.forward(c.x))));
+  const reconstructLoss = () =>
+    noGrad(() =>
+      tidy(() => {
+        const logits = classifier.forward(ae.decoder.decode(ae.encoder.encode(c.x)));
+        return { loss: F.crossEntropy(logits, targets).item(), accuracy: accuracyOf(logits) };
+      }),
+    );
+  const m = convergenceMonitor(c, reconstructLoss, originalAccuracy);
+  return { ...m, originalAccuracy, final: () => ({ original: originalAccuracy, reconstructed: m.accuracy() }), dispose: () => targets.dispose() };
 }

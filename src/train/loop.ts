@@ -49,6 +49,20 @@ export interface TrainLoopOptions {
    * always read before a checkpoint is written, so a non-finite loss never reaches one.
    */
   readLossEvery?: number;
+  /** Decides after every `monitor.every` steps whether training may stop before `steps` (an early stop). */
+  monitor?: TrainMonitor;
+}
+
+/**
+ * An early-stopping rule. `check` runs after steps every, 2 every, ... and returns true to stop
+ * there. It must be a pure function of the model state and its own state, which checkpoints
+ * hold (`state`/`restore`), so that a resumed run stops at the same step as an uninterrupted one.
+ */
+export interface TrainMonitor {
+  every: number;
+  check(step: number): boolean;
+  state(): unknown;
+  restore(state: unknown): void;
 }
 
 /** Storage for one training checkpoint (a safetensors blob); the latest save wins. */
@@ -82,6 +96,10 @@ export interface TrainLoopResult {
   curve: LossCurve;
   finalLoss: number;
   resumedFrom: number;
+  /** Steps run in all (equal to `steps` unless the monitor stopped training early). */
+  stepsRun: number;
+  /** Whether the monitor stopped training before `steps`. */
+  stoppedEarly: boolean;
 }
 
 function saveCheckpoint(o: TrainLoopOptions, step: number, curve: LossCurve): void {
@@ -89,7 +107,7 @@ function saveCheckpoint(o: TrainLoopOptions, step: number, curve: LossCurve): vo
   for (const [prefix, m] of Object.entries(o.modules)) for (const [k, t] of m.stateDict()) tensors.set(`model.${prefix}.${k}`, t);
   const opt = o.optimizer.stateDict();
   for (const [k, t] of opt.tensors) tensors.set(`optim.${k}`, t);
-  const meta = { step, optimizerSteps: opt.stepCount, lr: opt.lr, curve };
+  const meta = { step, optimizerSteps: opt.stepCount, lr: opt.lr, curve, monitor: o.monitor?.state() ?? null };
   o.checkpoint!.save(encodeSafetensors(tensors, { s2snets: JSON.stringify(meta) }));
 }
 
@@ -97,12 +115,13 @@ function loadCheckpoint(o: TrainLoopOptions): { step: number; curve: LossCurve }
   const bytes = o.checkpoint?.load();
   if (!bytes) return null;
   const { tensors, metadata } = decodeSafetensors(bytes, o.checkpoint!.describe);
-  const meta = JSON.parse(metadata.s2snets ?? 'null') as { step: number; optimizerSteps: number; lr: number; curve: LossCurve } | null;
+  const meta = JSON.parse(metadata.s2snets ?? 'null') as { step: number; optimizerSteps: number; lr: number; curve: LossCurve; monitor?: unknown } | null;
   if (!meta) throw new Error(`${o.checkpoint!.describe}: not an s2snets training checkpoint`);
   const pick = (prefix: string) => new Map([...tensors].filter(([k]) => k.startsWith(prefix)).map(([k, t]) => [k.slice(prefix.length), t]));
   for (const [name, m] of Object.entries(o.modules)) m.loadStateDict(pick(`model.${name}.`));
   o.optimizer.loadStateDict({ stepCount: meta.optimizerSteps, lr: meta.lr, tensors: pick('optim.') });
   for (const t of tensors.values()) t.dispose();
+  if (o.monitor && meta.monitor != null) o.monitor.restore(meta.monitor);
   return { step: meta.step, curve: meta.curve };
 }
 
@@ -141,6 +160,7 @@ export async function trainLoop(o: TrainLoopOptions): Promise<TrainLoopResult> {
   const onCuda = Object.values(o.modules).some((m) => m.parameters()[0]?.device.startsWith('cuda'));
   const readEvery = o.readLossEvery ?? (onCuda ? 20 : 1);
   for (const m of Object.values(o.modules)) m.train();
+  let stepsRun = o.steps;
   for (let step = start; step < o.steps; step++) {
     await new Promise((resolve) => setImmediate(resolve));
     if (o.signal?.aborted) {
@@ -164,13 +184,35 @@ export async function trainLoop(o: TrainLoopOptions): Promise<TrainLoopResult> {
       l.backward();
       o.optimizer.step();
     });
-    if (saving) saveCheckpoint(o, done, curve);
+    // The monitor sees the weights after this step; it runs before a checkpoint so the saved state includes its verdict.
+    const stop = o.monitor !== undefined && done % o.monitor.every === 0 && done < o.steps && checkMonitor(o, done);
+    if (saving && !stop) saveCheckpoint(o, done, curve);
     if (o.onProgress && unread.length === 0) {
       const elapsedS = (performance.now() - t0) / 1000;
       o.onProgress({ step: done, steps: o.steps, loss, lr: o.optimizer.lr, elapsedS, etaS: (elapsedS / (done - start)) * (o.steps - done) });
     }
+    if (stop) {
+      readLosses();
+      if (curve.step.at(-1) !== step) {
+        curve.step.push(step);
+        curve.loss.push(loss);
+      }
+      stepsRun = done;
+      break;
+    }
   }
   // Gradients are not needed past the last step; dropping them frees their memory.
   o.optimizer.zeroGrad();
-  return { curve, finalLoss: loss, resumedFrom: start };
+  return { curve, finalLoss: loss, resumedFrom: start, stepsRun, stoppedEarly: stepsRun < o.steps };
+}
+
+/** Runs the monitor with the modules in eval mode (it evaluates them), then back in training mode. */
+function checkMonitor(o: TrainLoopOptions, step: number): boolean {
+  const modes = Object.values(o.modules).map((m) => [m, m.training] as const);
+  for (const [m] of modes) m.eval();
+  try {
+    return o.monitor!.check(step);
+  } finally {
+    for (const [m, training] of modes) m.train(training);
+  }
 }

@@ -70,6 +70,36 @@ function plainPickle(): Buffer {
   ]);
 }
 
+const i32 = (n: number) => {
+  const b = Buffer.alloc(5);
+  b[0] = 0x4a;
+  b.writeInt32LE(n, 1);
+  return b;
+};
+const shortBytes = (b: Buffer) => Buffer.concat([op(0x43, b.length), b]);
+/** numpy.dtype(code, False, True) with its BUILD state (3, '<', None, None, None, -1, -1, 0). */
+const numpyDtype = (code: string) =>
+  Buffer.concat([global('numpy', 'dtype'), MARK, str(code), op(0x89, 0x88), TUPLE, REDUCE, MARK, int(3), str('<'), op(0x4e, 0x4e, 0x4e), i32(-1), i32(-1), int(0), TUPLE, op(0x62)]);
+
+/**
+ * A research checkpoint's pickle: {'state_dict': the state dict, 'arr': a numpy float32 [2, 3] array,
+ * 'acc': a numpy float64 scalar, 'args': an argparse.Namespace (NEWOBJ + BUILD, kept inert)}.
+ */
+function researchPickle(): Buffer {
+  const values = Buffer.alloc(24);
+  for (let i = 0; i < 6; i++) values.writeFloatLE(i / 2, i * 4);
+  const acc = Buffer.alloc(8);
+  acc.writeDoubleLE(0.93);
+  const array = Buffer.concat([
+    global('numpy.core.multiarray', '_reconstruct'), MARK, global('numpy', 'ndarray'), MARK, int(0), TUPLE, shortBytes(Buffer.from('b')), TUPLE, REDUCE,
+    MARK, int(1), MARK, int(2), int(3), TUPLE, numpyDtype('f4'), op(0x89), shortBytes(values), TUPLE, op(0x62),
+  ]);
+  const scalar = Buffer.concat([global('numpy.core.multiarray', 'scalar'), MARK, numpyDtype('f8'), shortBytes(acc), TUPLE, REDUCE]);
+  const namespace = Buffer.concat([global('argparse', 'Namespace'), EMPTY_TUPLE, op(0x81, 0x7d), str('arch'), str('resnet'), op(0x73, 0x62)]);
+  const sd = stateDictPickle();
+  return Buffer.concat([op(0x80, 2, 0x7d, 0x28), str('state_dict'), sd.subarray(2, sd.length - 1), str('arr'), array, str('acc'), scalar, str('args'), namespace, op(0x75, 0x2e)]);
+}
+
 /** A zip archive with stored entries, as torch.save writes it. */
 function storedZip(files: [string, Buffer][]): Buffer {
   const locals: Buffer[] = [];
@@ -109,8 +139,8 @@ function storageBytes(key: string): Buffer {
   return Buffer.from(Array.from({ length: STORAGE_BYTES[key] }, (_, i) => (i * 37 + Number(key)) & 0xff));
 }
 
-function zipCheckpoint(): Buffer {
-  return storedZip([['archive/data.pkl', stateDictPickle()], ...Object.keys(STORAGE_BYTES).map((k): [string, Buffer] => [`archive/data/${k}`, storageBytes(k)]), ['archive/version', Buffer.from('3\n')]]);
+function zipCheckpoint(pickle = stateDictPickle()): Buffer {
+  return storedZip([['archive/data.pkl', pickle], ...Object.keys(STORAGE_BYTES).map((k): [string, Buffer] => [`archive/data/${k}`, storageBytes(k)]), ['archive/version', Buffer.from('3\n')]]);
 }
 
 function legacyCheckpoint(): Buffer {
@@ -128,9 +158,9 @@ function legacyCheckpoint(): Buffer {
   return Buffer.concat([magic, protocol, sysInfo, stateDictPickle(), keyList, ...records]);
 }
 
-/** Seeds: two checkpoint layouts and two bare pickles. Exported for the tests' sanity check. */
-export function seedFiles(): { zip: Buffer; legacy: Buffer; stateDict: Buffer; plain: Buffer } {
-  return { zip: zipCheckpoint(), legacy: legacyCheckpoint(), stateDict: stateDictPickle(), plain: plainPickle() };
+/** Seeds: two checkpoint layouts, a research checkpoint and two bare pickles. Exported for the tests' sanity check. */
+export function seedFiles(): { zip: Buffer; legacy: Buffer; research: Buffer; stateDict: Buffer; plain: Buffer } {
+  return { zip: zipCheckpoint(), legacy: legacyCheckpoint(), research: zipCheckpoint(researchPickle()), stateDict: stateDictPickle(), plain: plainPickle() };
 }
 
 // ---- mutation and the contract --------------------------------------------------------------
@@ -213,7 +243,7 @@ export function fuzzPickle(numRuns: number): void {
   const seeds = seedFiles();
   const mutations = fc.array(mutation, { minLength: 1, maxLength: 4 });
   const cases = fc.oneof(
-    fc.tuple(fc.constantFrom(seeds.zip, seeds.legacy), mutations).map(([f, ms]) => ({ bytes: mutate(f, ms), kind: 'checkpoint' as const })),
+    fc.tuple(fc.constantFrom(seeds.zip, seeds.legacy, seeds.research), mutations).map(([f, ms]) => ({ bytes: mutate(f, ms), kind: 'checkpoint' as const })),
     fc.tuple(fc.constantFrom(seeds.stateDict, seeds.plain), mutations).map(([f, ms]) => ({ bytes: mutate(f, ms), kind: 'pickle' as const })),
     fc.uint8Array({ maxLength: 200 }).map((bytes) => ({ bytes, kind: 'checkpoint' as const })),
     fc.uint8Array({ maxLength: 200 }).map((bytes) => ({ bytes: Buffer.concat([op(0x80, 2), bytes]), kind: 'pickle' as const })),

@@ -9,9 +9,9 @@ import { join } from 'node:path';
 import { noGrad, tensor, type Tensor } from '../../src/engine/index.js';
 import { SMALL_STAGES, SegNet } from '../../src/models/segnet.js';
 import { PickleError, UnsafePickleError, unpickle, unpickleAt } from '../../src/import/pickle.js';
-import { PthError, loadPth, loadStateDict, type TorchValue } from '../../src/import/pth.js';
+import { OpaqueObject, PthError, decodePth, describeSkipped, loadPth, loadStateDict, skippedObjects, stateDictOf, type TorchValue } from '../../src/import/pth.js';
 import { SegNetWeightsError, initEncoderFromVgg16, loadSegNetWeights } from '../../src/import/segnet-weights.js';
-import { fuzzPickle } from '../fuzz/pickle.fuzz.js';
+import { fuzzPickle, seedFiles } from '../fuzz/pickle.fuzz.js';
 import { fixtureDir, maxAbsDiff, readFloats } from './pth-fixtures.js';
 
 interface TensorInfo {
@@ -20,7 +20,7 @@ interface TensorInfo {
 }
 interface Manifest {
   marker: string;
-  cases: Record<string, { raw?: string; tensors?: Record<string, TensorInfo>; shared?: string[][]; expected?: Record<string, unknown>; stages?: number[][]; input?: number[] }>;
+  cases: Record<string, { raw?: string; tensors?: Record<string, TensorInfo>; shared?: string[][]; expected?: Record<string, unknown>; stages?: number[][]; input?: number[]; momentum?: number[] }>;
 }
 
 const fixtures = fixtureDir('make_pth_fixtures.py');
@@ -137,6 +137,40 @@ test('torchvision VGG16 and VGG16-BN features initialise the SegNet encoder (pap
   assert.throws(() => initEncoderFromVgg16(new SegNet({ inChannels: 3, stages: SMALL_STAGES }), join(dir, 'vgg.pth')), /conv layers per stage \[2,2,3,3,3\] do not match the SegNet encoder's \[2,2\]/);
 });
 
+test('research checkpoints (zip and legacy): argparse.Namespace kept inert and reported, numpy arrays and scalars read as data, nested optimizer state; a state dict inside a custom object is refused', { skip }, () => {
+  for (const format of ['zip', 'legacy']) {
+    const file = join(dir, `research_${format}.pth`);
+    const value = loadPth(file) as Map<TorchValue, TorchValue>;
+    assertMatchesRaw(stateDictOf(value, file) as Map<TorchValue, TorchValue>, 'research', manifest.cases[`research_${format}.pth`].tensors!, file);
+    const args = value.get('args');
+    assert.ok(args instanceof OpaqueObject && args.type === 'argparse.Namespace', `${format}: args is ${String(args)}`);
+    assert.equal((args.state as Map<string, unknown>).get('arch'), 'resnet');
+    assert.equal(value.get('best_acc'), 0.9312);
+    assert.equal(value.get('epoch_np'), 12);
+    const confusion = value.get('confusion') as Tensor;
+    assert.equal(confusion.dtype, 'float32');
+    assert.deepEqual(confusion.shape, [2, 3]);
+    assert.deepEqual(confusion.toArray(), [0, 1, 2, 3, 4, 5]);
+    const fortran = value.get('fortran') as Tensor;
+    assert.equal(fortran.dtype, 'int64');
+    assert.deepEqual(fortran.shape, [2, 3]);
+    assert.deepEqual(fortran.toArray(), [0, 1, 2, 3, 4, 5]);
+    const optimizer = value.get('optimizer') as Map<TorchValue, TorchValue>;
+    const momentum = ((optimizer.get('state') as Map<TorchValue, TorchValue>).get(0) as Map<TorchValue, TorchValue>).get('momentum_buffer') as Tensor;
+    assert.deepEqual(momentum.toArray(), Array.from(Float32Array.from(manifest.cases[`research_${format}.pth`].momentum!)));
+    assert.deepEqual(skippedObjects(value), [{ path: 'args', type: 'argparse.Namespace', tensors: 0 }]);
+    const warnings: string[] = [];
+    assert.equal(loadStateDict(file, { warn: (line) => warnings.push(line) }).size, 7);
+    assert.deepEqual(warnings, [`${file}: kept 1 object as an inert placeholder (its class was not run): args (argparse.Namespace)`]);
+
+    const custom = join(dir, `custom_${format}.pth`);
+    const holder = loadPth(custom) as Map<TorchValue, TorchValue>;
+    assert.ok(holder.get('trainer') instanceof OpaqueObject);
+    assert.equal(describeSkipped(skippedObjects(holder)), 'kept 1 object as an inert placeholder (its class was not run): trainer (__main__.Trainer, 7 tensors)');
+    assertTypedError(() => loadStateDict(custom), custom, /the tensors are inside an object of class __main__\.Trainer at 'trainer' \(7 tensors\); .* save model\.state_dict\(\)/);
+  }
+});
+
 test('malicious pickles (os.system in REDUCE) are refused and run nothing', { skip }, () => {
   const evil = join(dir, 'evil.pkl');
   assert.throws(() => unpickle(readFileSync(evil), { source: evil }), (e: Error) => {
@@ -145,7 +179,7 @@ test('malicious pickles (os.system in REDUCE) are refused and run nothing', { sk
     return true;
   });
   for (const file of ['evil_zip.pth', 'evil_legacy.pth']) {
-    assert.throws(() => loadPth(join(dir, file)), (e: Error) => e instanceof UnsafePickleError && /posix\.system/.test(e.message) && e.message.includes(file));
+    assert.throws(() => loadPth(join(dir, file)), (e: Error) => e instanceof UnsafePickleError && /^refusing to call posix\.system \(pickle opcode at byte \d+ of .*: loading would run that function/.test(e.message) && e.message.includes(file));
     assert.throws(() => loadStateDict(join(dir, file)), UnsafePickleError);
   }
   assert.equal(existsSync(manifest.marker), false, 'the payload ran');
@@ -211,7 +245,12 @@ function findLegacyStorageStart(buf: Buffer): number {
   return at;
 }
 
-test('fuzzing: mutated pickles and checkpoints, random bytes (3000 cases)', () => {
+test('fuzzing: mutated pickles and checkpoints (a research checkpoint with numpy values and a Namespace among the seeds), random bytes (3000 cases)', () => {
+  const research = decodePth(seedFiles().research, 'seed.pth') as Map<TorchValue, TorchValue>;
+  assert.deepEqual((research.get('arr') as Tensor).toArray(), [0, 0.5, 1, 1.5, 2, 2.5]);
+  assert.equal(research.get('acc'), 0.93);
+  assert.deepEqual(skippedObjects(research), [{ path: 'args', type: 'argparse.Namespace', tensors: 0 }]);
+  assert.equal(stateDictOf(research).size, 4);
   fuzzPickle(3000);
 });
 

@@ -19,7 +19,8 @@ test('defaults fill every field of a minimal config', () => {
     device: 'auto',
     quick: false,
     ae: { stages: 'small', pretrain: { epochs: 2, lr: 2e-3, batchSize: 32 } },
-    finetune: { steps: 150, lr: 1e-3, optimizer: 'adam', batchSize: 32, targets: 'labels', trainWholeAe: false },
+    // The step budget's default lives in the plan (src/pipeline/plan.ts), not here.
+    finetune: { lr: 1e-3, optimizer: 'adam', batchSize: 32, targets: 'labels', trainWholeAe: false, untilConverged: true },
     eval: { samples: 1000, nmiBins: 64, bootstrapResamples: 1000, orderEpsilon: 0 },
     repeats: 1,
     repeatAll: false,
@@ -39,7 +40,7 @@ test('errors are one line and name the field', () => {
     [{ classifiers: ['lenet'], finetune: { epochs: 2, steps: 10 } }, 'config: finetune.steps: give epochs or steps, not both'],
     [{ classifiers: ['lenet', { onnx: ' ' }] }, 'config: classifiers[1].onnx: must be a non-empty path'],
     [{ classifiers: ['lenet', 7] }, 'config: classifiers[1]: must be a zoo name, {onnx: path} or {torchscript: path}'],
-    [{ classifiers: ['lenet'], dataset: 'cifar' }, "config: dataset: must be 'mnist', 'fashion-mnist' or {imageFolder: path}"],
+    [{ classifiers: ['lenet'], dataset: 'cifar' }, "config: dataset: must be one of 'mnist', 'fashion-mnist', 'emoji', 'planted-shape', 'planted-colour' or {imageFolder: path}"],
     [{ classifiers: ['lenet'], eval: { nmiBins: 1 } }, 'config: eval.nmiBins: must be >= 2'],
     [{ classifiers: ['lenet'], eval: { bootstrapResamples: 100 } }, 'config: eval.bootstrapResamples: must be >= 1000'],
     [{ classifiers: ['lenet'], repeats: 0 }, 'config: repeats: must be > 0'],

@@ -28,7 +28,7 @@ test('resvg draws figure text with the system fonts, and nothing without them', 
 test('every chart renders to a sizeable PNG that is not blank', async () => {
   // Grayscale results are rendered by the writeReport test.
   const figures = resultFigures(sampleResults({ channels: 3 }));
-  assert.deepEqual(figures.map((f) => f.id), ['accuracy', 'cross', 'delta', 'nmi', 'noise', 'histograms', 'curves']);
+  assert.deepEqual(figures.map((f) => f.id), ['accuracy', 'cross', 'delta', 'nmi', 'colour-shift', 'noise', 'histograms', 'curves']);
   for (const f of figures) {
     const { png, spec } = await renderFigure(f);
     assert.equal(spec, f.spec, 'the rendered figure keeps its spec');

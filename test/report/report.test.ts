@@ -87,7 +87,8 @@ test('writeReport: real pictures, a self-contained page that escapes names, rebu
     const files = await writeReport(dir, results, pictures);
     const written = validateResults(JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')));
     const ids = written.figures.map((f) => f.id);
-    assert.deepEqual([...ids].sort(), ['accuracy', 'cross', 'curves', 'delta', 'differences', 'grid', 'histograms', 'nmi', 'noise']);
+    // The colour-shift figure exists for colour data only.
+    assert.deepEqual([...ids].sort(), ['accuracy', ...(channels === 3 ? ['colour-shift'] : []), 'cross', 'curves', 'delta', 'differences', 'grid', 'histograms', 'nmi', 'noise']);
     assert.deepEqual([...files].sort(), [...ids.map((id) => `figures/${id}.png`), 'cross_delta.csv', 'cross_top1.csv', 'report.html', 'results.json'].sort());
     const html = readFileSync(join(dir, 'report.html'), 'utf8');
     for (const f of written.figures) {
@@ -118,7 +119,10 @@ test('writeReport: real pictures, a self-contained page that escapes names, rebu
     for (const section of ['What was run', 'Accuracy', 'Cross-evaluation', 'Order of the classifiers', 'Normalized mutual information', 'Histograms', 'Reconstructions', 'Training']) {
       assert.ok(html.includes(`<h2>${section}`), section);
     }
-    assert.equal((html.match(/class="how"/g) ?? []).length, 7, 'each measure has its how-to-read note');
+    // Those of main's sections, plus periodic artifacts, fine-tunes, and colour shift for colour data.
+    assert.equal((html.match(/class="how"/g) ?? []).length, channels === 3 ? 10 : 9, 'each measure has its how-to-read note');
+    if (channels === 3) assert.match(html, /<h2>Colour shift<\/h2>/);
+    assert.match(html, /<div class="warn"><p><b>Warning.<\/b> A_S is too weak/);
     // Every accuracy is shown with its interval, and the claims in words.
     for (const c of results.classifiers) assert.ok(html.includes(withInterval(c.accuracy.own.top1, c.accuracy.own.ci95.top1, 100)), `${c.name} own accuracy with interval`);
     assert.ok(html.includes(escapeXml(claimSentence('accuracy', results.claims.orderVsAccuracy))));
@@ -187,7 +191,17 @@ test('the terminal summary lists every classifier and number in aligned columns'
   assert.ok(text.includes(`Report: ${join('runs', 'x', 'report', 'report.html')}`));
   // Each table's rows line up: its dash rule is as wide as its widest line.
   const blocks = text.split('\n\n').filter((b) => b.split('\n').some((l) => /^-+( +-+)+$/.test(l)));
-  assert.equal(blocks.length, 4);
+  // Accuracy, cross matrix, NMI, noise, colour shift, periodic artifacts, fine-tunes.
+  assert.equal(blocks.length, 7);
+  for (const a of r.autoencoders) {
+    const colour = lines.find((l) => l.startsWith(`${a.name} `) && l.includes(a.colourShift!.chromaRatio.toFixed(3)));
+    assert.ok(colour && colour.includes(a.colourShift!.meanDeltaE.toFixed(2)), `colour row ${a.name}`);
+    const periodic = lines.find((l) => l.startsWith(`${a.name} `) && a.periodic.every((p) => l.includes(p.amplitude.toFixed(4))));
+    assert.ok(periodic, `periodic row ${a.name}`);
+  }
+  // The warnings come first: A_S loses more than 2 points for some classifier here, and lenet's fine-tune ran out of budget.
+  assert.match(lines[0], /^WARNING: A_S is too weak to compare against: .* loses \d+\.\d points.*--pretrain-steps/);
+  assert.match(lines[1], /^WARNING: The fine-tune for lenet used its whole budget of 600 steps without converging .*90\.0 % .* 98\.0 %/);
   for (const b of blocks) {
     const tableLines = b.split('\n').filter((_, k, all) => k >= all.findIndex((x) => /^-+( +-+)+$/.test(x)) - 1);
     const rule = tableLines[1];

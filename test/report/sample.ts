@@ -56,9 +56,33 @@ export function sampleResults(opts: { channels?: 1 | 3; names?: string[]; seed?:
       accuracy: { original: acc(original[j], top5(original[j])), generic: acc(top1[0][j], null), own: acc(top1[j + 1][j], null) },
     })),
     autoencoders: rows.map((name) => {
+      const [castA, castB] = [8 * (rng.next() - 0.5), 8 * (rng.next() - 0.5)];
+      const colourShift = {
+        castA,
+        castB,
+        castMagnitude: Math.hypot(castA, castB),
+        castAngle: ((Math.atan2(castB, castA) * 180) / Math.PI + 360) % 360,
+        chromaRatio: 0.6 + 0.5 * rng.next(),
+        hueRotation: 40 * (rng.next() - 0.5),
+        lightnessShift: 4 * (rng.next() - 0.5),
+        meanDeltaE: 3 + 5 * rng.next(),
+      };
+      const periodic = [2, 4, 8].map((period) => {
+        const db = 6 * (rng.next() - 0.6);
+        return { period, db, amplitude: db > 0 ? 0.01 * rng.next() : 0, byDirection: { horizontal: db - 1, vertical: db + 1, diagonal: db } };
+      });
       const [psnr, intraNmi, interNmi] = [18 + 6 * rng.next(), 0.2 + 0.6 * rng.next(), 0.1 + 0.3 * rng.next()];
-      return { name, psnr, intraNmi, interNmi, gridEnergy: 0.7 + 0.3 * rng.next(), ci95: { psnr: around(psnr, 0.5), intraNmi: around(intraNmi), interNmi: around(interNmi) } };
+      return { name, psnr, intraNmi, interNmi, gridEnergy: 0.7 + 0.3 * rng.next(), colourShift: channels === 3 ? colourShift : null, periodic, ci95: { psnr: around(psnr, 0.5), intraNmi: around(intraNmi), interNmi: around(interNmi) } };
     }),
+    planted: null,
+    finetunes: names.map((classifier, j) => ({
+      classifier,
+      budget: 600,
+      stepsRun: j === 0 ? 600 : 175,
+      stop: j === 0 ? ('step-budget' as const) : ('reached-original-accuracy' as const),
+      converged: j !== 0,
+      checkAccuracy: { original: 0.98, reconstructed: j === 0 ? 0.9 : 0.98 },
+    })),
     crossEvaluation: {
       rows,
       columns: names,

@@ -220,6 +220,23 @@ test('loopback by default; foreign Host headers are refused (DNS rebinding)', as
   assert.equal(reached, false, `the server answers on ${external.address}`);
 });
 
+test('starting serve and answering from cached tiles does not load libtorch (what keeps serve fast to start)', () => {
+  // The modules `s2snets serve` runs, a started server and a JSON answer; then the shared libraries loaded.
+  const script = `
+    const { pathToFileURL } = await import('node:url');
+    const load = (p) => import(pathToFileURL(p).href);
+    await load('dist/src/cli/run-program.js');
+    await load('dist/src/cli/serve.js');
+    const { serveRun } = await load('dist/src/serve/index.js');
+    const s = await serveRun(process.argv[1], { port: 0 });
+    const res = await fetch(s.url + 'api/tiles/A_S/0.png');
+    await s.close();
+    console.log(JSON.stringify({ status: res.status, libs: process.report.getReport().sharedObjects.filter((l) => /torch|s2snets\\.node/.test(l)) }));`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script, runDir], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout), { status: 200, libs: [] });
+});
+
 test('s2snets serve: prints its address, serves, stops on Ctrl-C; a missing run is an error', async () => {
   const cli = resolve('dist/src/cli/main.js');
   const child = spawn(process.execPath, [cli, 'serve', runDir, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -136,6 +136,14 @@ test('cross matrix: a cell opens exactly the images its classifier gets wrong on
   const cell = cells.reduce((a, b) => (b.images.length > a.images.length ? b : a));
   assert.ok(cell.images.length > 0, 'some cell loses images');
   for (const x of cells) assert.equal(await page.getAttribute(`td[data-row="${x.row}"][data-column="${x.c}"]`, 'data-lost'), String(x.images.length));
+  // Each cell shows the 95 % interval results.json gives it.
+  const pct = (v: number) => (100 * v).toFixed(1);
+  for (const [i, row] of cx.rows.entries()) {
+    for (const [j, c] of cx.columns.entries()) {
+      const [lo, hi] = cx.ci95.top1[i][j];
+      assert.equal(await page.textContent(`td[data-row="${row}"][data-column="${c}"] .ci`), `95% CI ${pct(lo)}–${pct(hi)}`);
+    }
+  }
   await shot(t, page, 'matrix');
   await page.click(`td[data-row="${cell.row}"][data-column="${cell.c}"] a`);
   await page.waitForFunction(() => location.hash.startsWith('#/gallery'));

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { manualSeed, randn, randint, tensor, keep, type Tensor } from '../../src/engine/index.js';
+import { manualSeed, noGrad, randn, randint, tensor, keep, type Tensor } from '../../src/engine/index.js';
 import type { Dataset } from '../../src/data/dataset.js';
 import { SegNet } from '../../src/models/segnet.js';
 import { buildClassifier } from '../../src/models/classifiers.js';
@@ -12,7 +12,7 @@ import { finetuneDecoder } from '../../src/train/finetune.js';
 import { pretrainAutoencoder } from '../../src/train/autoencoder.js';
 import { fileCheckpoint, NonFiniteLossError, TrainingInterruptedError } from '../../src/train/loop.js';
 import { stepBatches } from '../../src/train/sampler.js';
-import { loadSafetensors, type Module } from '../../src/nn/index.js';
+import { Flatten, Linear, Sequential, loadSafetensors, type Module } from '../../src/nn/index.js';
 
 function toyData(n = 96): Dataset {
   manualSeed(123);
@@ -170,4 +170,71 @@ test("fine-tuning on the classifier's own predictions needs no labels", async ()
   assert.ok(Number.isFinite(r.finalLoss));
   // With true-label targets, label 99 is out of range for 4 classes and libtorch refuses it.
   await assert.rejects(finetuneDecoder(ae, classifier, { steps: 1, lr: 1e-3, seed: 1, batch: withGarbage }), /out of bounds|Target 99/);
+});
+
+test('a fine-tune that stops on its convergence criterion stops at the same step, with the same weights, when resumed from a checkpoint', async () => {
+  const data = toyData();
+  manualSeed(10);
+  // Frozen throughout, so one classifier serves every run. Its own predictions as the check
+  // labels make its accuracy on the originals 100 %, which the toy AE's reconstructions do not reach.
+  // A linear classifier on the pixels: unlike a small untrained convnet, whose predictions are
+  // often one class for every input, its predictions depend on the input.
+  const classifier = new Sequential(new Flatten(), new Linear(16 * 16, 4)).eval();
+  const x = keep(data.images.slice(0, 0, 32));
+  const check = { x, y: keep(noGrad(() => classifier.forward(x).argmax(1))) };
+  const run = async (dir: string, abortAt: number | null) => {
+    manualSeed(11);
+    const ae = new SegNet({ inChannels: 1, stages: [[4], [8]] });
+    const batches = stepBatches(data, { batchSize: 16, seed: 2 });
+    const controller = new AbortController();
+    // minDelta 0.9: no check after the first counts as an improvement, so the plateau rule
+    // stops after the checks at steps 2 (best), 4 and 6: the stop at 6 needs the count saved at step 5.
+    const opts = {
+      steps: 12,
+      lr: 1e-3,
+      seed: 3,
+      batch: batches.batch,
+      checkpoint: fileCheckpoint(join(dir, 'ckpt.safetensors'), 4),
+      signal: controller.signal,
+      convergence: { ...check, every: 2, patience: 2, minDelta: 0.9, minSteps: 0 },
+      onProgress: (p: { step: number }) => {
+        if (p.step === abortAt) controller.abort();
+      },
+    };
+    return { ae, run: () => finetuneDecoder(ae, classifier, opts) };
+  };
+  const straightDir = tmp();
+  const straight = await run(straightDir, null);
+  const full = await straight.run();
+  assert.equal(full.stepsRun, 6, JSON.stringify([full.stop, full.checkAccuracy]));
+  assert.equal(full.stop, 'loss-plateau');
+  assert.equal(full.converged, true);
+  assert.ok(full.checkAccuracy && full.checkAccuracy.original >= 0 && full.checkAccuracy.reconstructed <= 1);
+
+  const resumedDir = tmp();
+  const first = await run(resumedDir, 5);
+  await assert.rejects(first.run(), TrainingInterruptedError);
+  const second = await run(resumedDir, null);
+  const resumed = await second.run();
+  assert.equal(resumed.resumedFrom, 5);
+  assert.equal(resumed.stepsRun, 6);
+  assert.equal(resumed.stop, 'loss-plateau');
+  assertSameState(snapshot(straight.ae), snapshot(second.ae), 'resumed vs uninterrupted');
+  assert.deepEqual(resumed.curve, full.curve);
+
+  // The same fine-tune with a budget below the plateau ends unconverged.
+  const budgetDir = tmp();
+  const short = await run(budgetDir, null);
+  const shortResult = await finetuneDecoder(short.ae, classifier, {
+    steps: 3,
+    lr: 1e-3,
+    seed: 3,
+    batch: stepBatches(data, { batchSize: 16, seed: 2 }).batch,
+    convergence: { ...check, every: 2, patience: 2, minDelta: 0.9, minSteps: 0 },
+  });
+  assert.equal(shortResult.stepsRun, 3);
+  assert.equal(shortResult.stop, 'step-budget');
+  assert.equal(shortResult.converged, false);
+  assert.ok(shortResult.checkAccuracy!.reconstructed < 1);
+  for (const d of [straightDir, resumedDir, budgetDir]) rmSync(d, { recursive: true });
 });

@@ -120,14 +120,26 @@ function valueInfo(v: ValueInfoProto): ValueInfo {
   return { name: v.name, elemType: tt?.elemType ?? 0, shape };
 }
 
+/**
+ * The version of the default operator set a model imports.
+ * @param model A decoded model.
+ * @param file Names the model in errors.
+ * @throws OnnxGraphError when the model imports none, or one outside 7 to 22.
+ * @example defaultOpset(decodeModel(bytes, src), 'model.onnx') // 17
+ */
+export function defaultOpset(model: ModelProto, file: string): number {
+  const entry = model.opsetImport.find((o) => o.domain === '' || o.domain === 'ai.onnx');
+  if (!entry) throw new OnnxGraphError(`${file}: the model imports no version of the default ONNX operator set`);
+  const opset = int64ToNumber(entry.version);
+  if (opset < 7 || opset > 22) throw new OnnxGraphError(`${file}: ONNX operator set ${opset} is not supported (7 to 22 are); re-export the model at opset 11 to 17`);
+  return opset;
+}
+
 /** Checks the graph's structure and orders its nodes; all errors name the file. */
 export function buildGraph(model: ModelProto, src: ModelSource): OnnxGraph {
   const graph = model.graph!;
   const file = src.file;
-  const opsetEntry = model.opsetImport.find((o) => o.domain === '' || o.domain === 'ai.onnx');
-  if (!opsetEntry) throw new OnnxGraphError(`${file}: the model imports no version of the default ONNX operator set`);
-  const opset = int64ToNumber(opsetEntry.version);
-  if (opset < 7 || opset > 22) throw new OnnxGraphError(`${file}: ONNX operator set ${opset} is not supported (7 to 22 are); re-export the model at opset 11 to 17`);
+  const opset = defaultOpset(model, file);
 
   const initializers = new Map<string, TensorData>();
   for (const [i, t] of graph.initializer.entries()) {

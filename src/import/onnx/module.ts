@@ -1,10 +1,11 @@
 // OnnxModule: an ONNX classifier graph run on the engine, differentiable with respect to its input.
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { isFloating, keep, noGrad, tensor, type Tensor } from '../../engine/index.js';
+import { cat, isFloating, keep, noGrad, tensor, tidy, zeros, type Tensor } from '../../engine/index.js';
 import { Module } from '../../nn/index.js';
 import { OnnxError, OnnxGraphError, OnnxParseError, OnnxRuntimeError, OnnxUnsupportedOperatorError } from './errors.js';
-import { buildGraph, type OnnxGraph } from './graph.js';
+import { buildGraph, defaultOpset, OnnxNode, type OnnxGraph } from './graph.js';
+import type { ModelProto, NodeProto } from './schema.js';
 import { OPERATORS, SUPPORTED_OPERATORS, type RunContext } from './ops.js';
 import { decodeModel, type ModelSource, type TensorData } from './proto.js';
 import { Const, materialize, type Value } from './values.js';
@@ -25,6 +26,11 @@ export interface OnnxModelInfo {
   numClasses: number | null;
   /** How many nodes use each operator. */
   operators: Record<string, number>;
+  /**
+   * The batch size the graph was exported with when it is fixed (a number in the input's first
+   * dim), else null. Such a graph runs a batch of another size in chunks of this size.
+   */
+  fixedBatch: number | null;
 }
 
 export interface LoadOnnxOptions {
@@ -65,12 +71,35 @@ export class OnnxModule extends Module {
       outputShape: output.shape,
       numClasses: typeof last === 'number' ? last : null,
       operators,
+      fixedBatch: typeof input.shape?.[0] === 'number' ? input.shape[0] : null,
     };
     this.eval();
   }
 
-  /** Runs the graph on x and returns its first output (the logits); gradients flow back to x. */
+  /**
+   * Runs the graph on x and returns its first output (the logits); gradients flow back to x.
+   * A graph exported with a fixed batch size b (its Reshape targets hold b) runs a batch of
+   * another size in chunks of b, the last one padded with blank images whose outputs are
+   * dropped: a classifier in eval mode treats images independently, so this is exact.
+   */
   forward(x: Tensor): Tensor {
+    const b = this.info.fixedBatch;
+    const n = x.shape[0];
+    if (b === null || b === 0 || n === b) return this.runGraph(x);
+    return tidy(() => {
+      const outputs: Tensor[] = [];
+      for (let start = 0; start < n; start += b) {
+        const count = Math.min(b, n - start);
+        let chunk = x.slice(0, start, start + count);
+        if (count < b) chunk = cat([chunk, zeros([b - count, ...x.shape.slice(1)], { dtype: x.dtype, device: x.device })], 0);
+        const out = this.runGraph(chunk);
+        outputs.push(count < b ? out.slice(0, 0, count) : out);
+      }
+      return cat(outputs, 0);
+    });
+  }
+
+  private runGraph(x: Tensor): Tensor {
     const { nodes, lastUse, input, output } = this.graph;
     const floatDtype = this.weights.values().next().value?.dtype ?? x.dtype;
     const ctx: RunContext = { device: this.device, floatDtype: isFloating(floatDtype) ? floatDtype : 'float32' };
@@ -136,18 +165,55 @@ function toTensor(data: TensorData, device: string): Tensor {
   return tensor(data.values, data.dims, { dtype: data.dtype, device });
 }
 
+/**
+ * The operators of a node list this importer cannot run, as `[name, node count]`, domain-qualified
+ * outside the default domain; empty when every node is supported.
+ * @param nodes The graph's nodes, straight from the decoded file (no weights needed).
+ * @example unsupportedOperators(model.graph.node) // [['HardSwish', 4]]
+ */
+export function unsupportedOperators(nodes: readonly NodeProto[]): [string, number][] {
+  const missing = new Map<string, number>();
+  for (const node of nodes) {
+    const defaultDomain = node.domain === '' || node.domain === 'ai.onnx';
+    if (defaultDomain && Object.hasOwn(OPERATORS, node.opType)) continue;
+    const op = defaultDomain ? node.opType : `${node.domain}.${node.opType}`;
+    missing.set(op, (missing.get(op) ?? 0) + 1);
+  }
+  return [...missing];
+}
+
+/**
+ * Why a graph cannot run here, or null when it can: every unsupported operator named at once, or
+ * else the first unsupported mode of a supported one. Looks at the node list only, so it answers
+ * before any weight is decoded.
+ * @param model A decoded model.
+ * @param opset Its default-domain opset (see defaultOpset).
+ * @param src Names the file in the message.
+ * @example graphSupportProblem(model, 17, src) // OnnxUnsupportedOperatorError('m.onnx: 1 ONNX operator is not supported at opset 17: Foo (2 nodes); ...')
+ */
+export function graphSupportProblem(model: ModelProto, opset: number, src: ModelSource): OnnxUnsupportedOperatorError | null {
+  const nodes = model.graph!.node;
+  const missing = unsupportedOperators(nodes);
+  if (missing.length) {
+    const list = missing.map(([op, count]) => `${op} (${count} node${count === 1 ? '' : 's'})`).join(', ');
+    return new OnnxUnsupportedOperatorError(`${src.file}: ${missing.length} ONNX operator${missing.length === 1 ? ' is' : 's are'} not supported at opset ${opset}: ${list}; supported: ${SUPPORTED_OPERATORS.join(', ')}`);
+  }
+  try {
+    for (const proto of nodes) OPERATORS[proto.opType].check?.(new OnnxNode(proto, opset, src));
+  } catch (e) {
+    if (e instanceof OnnxUnsupportedOperatorError) return e;
+    throw e;
+  }
+  return null;
+}
+
 /** Parses and checks a model held in memory; `file` names it in errors and anchors external data. */
 export function loadOnnxClassifierFromBytes(bytes: Uint8Array, opts: LoadOnnxOptions & { file: string }): OnnxModule {
   const src: ModelSource = { file: opts.file, dir: dirname(resolve(opts.file)) };
-  const graph = buildGraph(decodeModel(bytes, src), src);
-  for (const node of graph.nodes) {
-    const spec = node.domain === '' || node.domain === 'ai.onnx' ? OPERATORS[node.opType] : undefined;
-    if (!spec || !Object.hasOwn(OPERATORS, node.opType)) {
-      const op = node.domain && node.domain !== 'ai.onnx' ? `${node.domain}.${node.opType}` : node.opType;
-      throw new OnnxUnsupportedOperatorError(`ONNX operator ${op} is not supported (node '${node.name || node.outputs[0]}' in ${src.file}); supported: ${SUPPORTED_OPERATORS.join(', ')}`);
-    }
-    spec.check?.(node);
-  }
+  const model = decodeModel(bytes, src);
+  const problem = graphSupportProblem(model, defaultOpset(model, src.file), src);
+  if (problem) throw problem;
+  const graph = buildGraph(model, src);
   try {
     return new OnnxModule(graph, opts.device ?? 'cpu');
   } catch (e) {

@@ -5,7 +5,7 @@ import { F, cat, full, isFloating, onesLike, tensor, type DType, type Tensor } f
 import { OnnxUnsupportedOperatorError } from './errors.js';
 import type { OnnxNode } from './graph.js';
 import { dtypeOfOnnx } from './proto.js';
-import { Const, broadcastJs, castValues, concatJs, materialize, pickJs, type Value } from './values.js';
+import { Const, broadcastDims, broadcastJs, castValues, concatJs, materialize, pickJs, type Value } from './values.js';
 
 export interface RunContext {
   device: string;
@@ -279,6 +279,7 @@ export const OPERATORS: Record<string, OpSpec> = {
     },
   },
   MatMul: { run: (n, inputs, ctx) => [T(need(n, inputs, 0), ctx).matmul(T(need(n, inputs, 1), ctx))] },
+  Einsum: { run: (n, inputs, ctx) => [F.einsum(n.string('equation'), inputs.map((_, i) => T(need(n, inputs, i), ctx)))] },
 
   Concat: {
     run: (n, inputs, ctx) => {
@@ -523,7 +524,163 @@ export const OPERATORS: Record<string, OpSpec> = {
       return [resize(n, x, n.opset >= 9 ? ints(need(n, inputs, 1)) : n.floats('scales'), undefined, 'nearest', false)];
     },
   },
+  HardSigmoid: { run: (n, inputs, ctx) => [T(need(n, inputs, 0), ctx).mul(n.float('alpha', 0.2)).add(n.float('beta', 0.5)).clamp(0, 1)] },
+  HardSwish: unary((x) => F.hardswish(x)),
+  Not: {
+    run: (n, inputs) => {
+      const x = need(n, inputs, 0);
+      return [x instanceof Const ? new Const('bool', x.dims, x.values.map((v) => (v ? 0 : 1))) : F.logical('not', x.to({ dtype: 'bool' }))];
+    },
+  },
+  Equal: compare((a, b) => a.eq(b), (a, b) => a === b),
+  Less: compare((a, b) => a.lt(b), (a, b) => a < b),
+  LessOrEqual: compare((a, b) => a.le(b), (a, b) => a <= b),
+  Greater: compare((a, b) => a.gt(b), (a, b) => a > b),
+  GreaterOrEqual: compare((a, b) => a.ge(b), (a, b) => a >= b),
+  And: logic('and', (a, b) => a && b),
+  Or: logic('or', (a, b) => a || b),
+  Xor: logic('xor', (a, b) => a !== b),
+  Where: {
+    run: (n, inputs, ctx) => {
+      const [cond, a, b] = [0, 1, 2].map((i) => need(n, inputs, i));
+      if (cond instanceof Const && a instanceof Const && b instanceof Const) {
+        const dims = broadcastDims(broadcastDims(cond.dims, a.dims) ?? [], b.dims);
+        if (!dims || !broadcastDims(cond.dims, a.dims)) throw n.error(`shapes [${cond.dims}], [${a.dims}] and [${b.dims}] do not broadcast`);
+        const [c, x, y] = [cond, a, b].map((v) => expandJs(v, dims));
+        return [new Const(a.dtype, dims, c.values.map((v, i) => (v ? x.values[i] : y.values[i])))];
+      }
+      const [x, y] = common(T(a, ctx), T(b, ctx));
+      return [T(cond, ctx).to({ dtype: 'bool' }).where(x, y)];
+    },
+  },
+  Expand: {
+    run: (n, inputs) => {
+      const x = need(n, inputs, 0);
+      const shape = ints(need(n, inputs, 1));
+      // ONNX Expand broadcasts both ways: a 1 in `shape` keeps the input's size.
+      const dims = broadcastDims(dimsOf(x), shape);
+      if (!dims) throw n.error(`cannot expand [${dimsOf(x)}] to [${shape}]`);
+      return [x instanceof Const ? expandJs(x, dims) : x.expand(dims)];
+    },
+  },
+  Mod: {
+    run: (n, inputs, ctx) => {
+      const a = need(n, inputs, 0);
+      const b = need(n, inputs, 1);
+      // fmod=0 (integers only): the result takes the divisor's sign, as Python's %; fmod=1: C's fmod.
+      const fmod = n.int('fmod', 0) === 1;
+      if (a instanceof Const && b instanceof Const) {
+        const r = broadcastJs(a, b, (x, y) => (fmod ? x % y : x - Math.floor(x / y) * y));
+        if (!r) throw n.error(`shapes [${a.dims}] and [${b.dims}] do not broadcast`);
+        return [r];
+      }
+      return [F.remainder(T(a, ctx), T(b, ctx), fmod ? 'trunc' : 'floor')];
+    },
+  },
+  Range: {
+    run: (n, inputs) => {
+      const [start, limit, delta] = [0, 1, 2].map((i) => ints(need(n, inputs, i))[0]);
+      if (!delta) throw n.error('Range with a delta of 0');
+      const count = Math.max(Math.ceil((limit - start) / delta), 0);
+      const first = need(n, inputs, 0);
+      const dtype = first instanceof Const ? first.dtype : first.dtype;
+      return [new Const(dtype, [count], Array.from({ length: count }, (_, i) => start + i * delta))];
+    },
+  },
+  ScatterND: {
+    check: (n) => {
+      const reduction = n.string('reduction', 'none');
+      if (reduction !== 'none' && reduction !== 'add') unsupported(n, `ScatterND reduction '${reduction}'`);
+    },
+    run: (n, inputs, ctx) => {
+      const data = need(n, inputs, 0);
+      const indices = need(n, inputs, 1);
+      const updates = need(n, inputs, 2);
+      const dims = dimsOf(data);
+      const idxDims = dimsOf(indices);
+      const k = idxDims[idxDims.length - 1];
+      if (!(k >= 1 && k <= dims.length)) throw n.error(`index tuples of length ${k} do not fit data of rank ${dims.length}`);
+      const rows = scatterRows(n, dims, ints(indices), k);
+      const rowSize = product(dims.slice(k));
+      const accumulate = n.string('reduction', 'none') === 'add';
+      if (product(dimsOf(updates)) !== rows.length * rowSize) throw n.error(`updates of shape [${dimsOf(updates)}] do not fit ${rows.length} slices of ${rowSize}`);
+      if (data instanceof Const && updates instanceof Const) {
+        const values = [...data.values];
+        rows.forEach((row, r) => {
+          for (let e = 0; e < rowSize; e++) values[row * rowSize + e] = (accumulate ? values[row * rowSize + e] : 0) + updates.values[r * rowSize + e];
+        });
+        return [new Const(data.dtype, dims, values)];
+      }
+      const flat = T(data, ctx).reshape([product(dims.slice(0, k)), rowSize]);
+      const index = tensor(BigInt64Array.from(rows, BigInt), [rows.length], { device: ctx.device });
+      return [F.indexPut(flat, [index], T(updates, ctx).reshape([rows.length, rowSize]).to({ dtype: flat.dtype }), accumulate).reshape(dims)];
+    },
+  },
+  LayerNormalization: {
+    check: (n) => {
+      if (n.outputs.slice(1).some((o) => o !== '')) unsupported(n, 'the Mean and InvStdDev outputs of LayerNormalization');
+    },
+    run: (n, inputs, ctx) => {
+      const x = T(need(n, inputs, 0), ctx);
+      const normalized = x.shape.slice(axis(n, n.int('axis', -1), x.ndim));
+      const scale = T(need(n, inputs, 1), ctx);
+      const bias = inputs[2] ? T(inputs[2], ctx) : null;
+      return [F.layerNorm(x, normalized, scale.reshape(normalized), bias && bias.reshape(normalized), n.float('epsilon', 1e-5))];
+    },
+  },
 };
+
+
+/** Elementwise comparison: a bool result, in JavaScript when both sides are Consts. */
+function compare(fn: (a: Tensor, b: Tensor) => Tensor, js: (a: number, b: number) => boolean): OpSpec {
+  return {
+    run: (n, inputs, ctx) => {
+      const a = need(n, inputs, 0);
+      const b = need(n, inputs, 1);
+      if (a instanceof Const && b instanceof Const) {
+        const r = broadcastJs(a, b, (x, y) => (js(x, y) ? 1 : 0));
+        if (!r) throw n.error(`shapes [${a.dims}] and [${b.dims}] do not broadcast`);
+        return [new Const('bool', r.dims, r.values)];
+      }
+      return [fn(T(a, ctx), T(b, ctx))];
+    },
+  };
+}
+
+/** Boolean logic; Consts stay in JavaScript. */
+function logic(op: 'and' | 'or' | 'xor', js: (a: boolean, b: boolean) => boolean): OpSpec {
+  return compare((a, b) => F.logical(op, a.to({ dtype: 'bool' }), b.to({ dtype: 'bool' })), (a, b) => js(a !== 0, b !== 0));
+}
+
+/** Two tensors in a common dtype for ops that do not promote (Where): ints join a float side. */
+function common(a: Tensor, b: Tensor): [Tensor, Tensor] {
+  if (a.dtype === b.dtype) return [a, b];
+  if (isFloating(a.dtype) && !isFloating(b.dtype)) return [a, b.to({ dtype: a.dtype })];
+  return [a.to({ dtype: b.dtype }), b];
+}
+
+/** A Const broadcast to dims (which must be a broadcast of its own). */
+function expandJs(c: Const, dims: number[]): Const {
+  return broadcastJs(c, new Const(c.dtype, dims, new Array<number>(product(dims)).fill(0)), (x) => x)!;
+}
+
+/** Flat row offsets of ScatterND's index tuples into data's first k dims, range-checked. */
+function scatterRows(n: OnnxNode, dims: number[], indices: number[], k: number): number[] {
+  const strides = dims.slice(0, k).map((_, i) => product(dims.slice(i + 1, k)));
+  const rows: number[] = [];
+  for (let at = 0; at < indices.length; at += k) {
+    let row = 0;
+    for (let j = 0; j < k; j++) {
+      const raw = indices[at + j];
+      const i = raw < 0 ? raw + dims[j] : raw;
+      if (!(i >= 0 && i < dims[j])) throw n.error(`index ${raw} is out of range for axis ${j} of size ${dims[j]}`);
+      row += i * strides[j];
+    }
+    rows.push(row);
+  }
+  return rows;
+}
+
 
 function softmaxLike(fn: (x: Tensor, dim: number) => Tensor): OpSpec {
   return {
