@@ -1,14 +1,13 @@
 // Forward passes of imported torchvision classifiers (ONNX exports with random weights, 224 px):
-// s2snets' ONNX import on libtorch against ONNX Runtime (onnxruntime-node, in this process) and
+// s2snets' ONNX import on libtorch against ONNX Runtime (OnnxInference, in this process) and
 // PyTorch (bench/torch_paper_reference.py forward, the same models from the same seed), at
 // batch 1 and 16. Each engine runs one warm-up pass, then `rounds` timed passes; the median
 // counts. The engines run one after another per model, with the same thread count.
 //   node dist/bench/imported.js [--models resnet50,vgg16,mobilenet_v2] [--batches 1,16] [--rounds 5] [--onnx-dir DIR]
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import ort from 'onnxruntime-node';
 import { engineInfo, noGrad, randn, tidy } from '../src/engine/index.js';
-import { loadOnnxClassifier } from '../src/import/onnx/index.js';
+import { loadOnnxClassifier, OnnxInference } from '../src/import/onnx/index.js';
 import { DEFAULT_ONNX_DIR, ensureExports, paperReference, python } from './exports.js';
 
 function option(name: string, fallback: string): string {
@@ -57,15 +56,14 @@ const onnxRuntime = new Map<string, number>();
 for (const model of models) {
   const file = join(onnxDir, `${model}.onnx`);
   const module = await loadOnnxClassifier(file);
-  const session = await ort.InferenceSession.create(file, { intraOpNumThreads: info.threads, interOpNumThreads: 1 });
+  const session = await OnnxInference.open(file, { threads: info.threads });
   for (const batch of batches) {
     const x = randn([batch, 3, 224, 224]);
     ours.set(`${model}@${batch}`, await medianMs(() => noGrad(() => tidy(() => void module.forward(x)))));
-    const feed = { [session.inputNames[0]]: new ort.Tensor('float32', x.toFloat32Array(), [batch, 3, 224, 224]) };
-    onnxRuntime.set(`${model}@${batch}`, await medianMs(() => session.run(feed)));
+    onnxRuntime.set(`${model}@${batch}`, await medianMs(async () => (await session.logits(x)).dispose()));
     x.dispose();
   }
-  await session.release();
+  await session.close();
 }
 const torch = torchTimes(info.threads);
 for (const model of models) {

@@ -3,7 +3,9 @@
 //   npm dependencies -> libtorch (Debian's libtorch-dev when none is found) -> an optimized BLAS
 //   for it -> native addon -> TypeScript -> the viewer's browser bundle.
 // `--with-python-torch` also makes sure a Python with PyTorch exists (tests and the benchmark
-// compare against it); `--with-browser` installs chromium for the viewer's browser tests. Uses Node built-ins only, since it runs before `npm install`.
+// compare against it); `--with-browser` installs chromium for the viewer's browser tests;
+// `--with-redis` that Debian's redis-server exists (the distributed tests and the scale benchmark
+// start their own). Uses Node built-ins only, since it runs before `npm install`.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -78,6 +80,17 @@ function ensurePythonTorch() {
   aptInstall(['python3-torch', 'python3-torchvision'], 'PyTorch for Python (reference for tests and benchmarks) was not found');
 }
 
+// Only tests and benchmarks need a Redis server (they start a private one); a machine that cannot
+// install it still runs everything else, and those tests say they were skipped and why.
+function ensureRedisServer() {
+  if (spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0) return;
+  try {
+    aptInstall(['redis-server'], 'redis-server (for the distributed tests) was not found');
+  } catch (e) {
+    log(`warning: ${e.message}; the Redis tests will be skipped`);
+  }
+}
+
 function ensureTypeScript() {
   run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.json')]);
 }
@@ -103,6 +116,7 @@ try {
   ensureNodeModules();
   await ensureNative();
   if (args.has('--with-python-torch')) ensurePythonTorch();
+  if (args.has('--with-redis')) ensureRedisServer();
   if (args.has('--with-browser')) ensureBrowser();
   ensureTypeScript();
   await ensureViewer();

@@ -10,6 +10,8 @@ import { loadConfig } from '../pipeline/config.js';
 import { runExperiment, type ExperimentOptions, type Stage } from '../pipeline/run.js';
 import { renderRunReport, reportDir } from '../pipeline/publish.js';
 import { status } from '../pipeline/runner.js';
+import { defaultJobs } from '../pipeline/job-process.js';
+import { runWorker } from '../pipeline/distributed.js';
 import { verifyRun } from '../pipeline/verify.js';
 import { formatSummary } from '../report/index.js';
 import { ProgressReporter } from './progress.js';
@@ -64,6 +66,15 @@ interface ExperimentFlags {
   repeats?: number;
   repeatAll?: boolean;
   acceptEngineChange?: boolean;
+  jobs?: number;
+  redis?: string;
+}
+
+/** Options that choose where jobs run (every command that runs jobs has them). */
+function withExecutionOptions(cmd: Command): Command {
+  return cmd
+    .option('--jobs <n>', 'jobs at once, each in its own process with its share of the CPU threads (default: 2 on CPU with 4+ cores, else 1)', positiveInt)
+    .option('--redis <url>', 'run the jobs on the workers of this Redis (s2snets worker --redis URL); the run directory must be on a file system they share');
 }
 
 const ACCEPT_ENGINE_CHANGE = [
@@ -72,7 +83,7 @@ const ACCEPT_ENGINE_CHANGE = [
 ] as const;
 
 function withExperimentOptions(cmd: Command): Command {
-  return cmd
+  return withExecutionOptions(cmd)
     .addOption(new Option('--dataset <name>', 'built-in dataset').choices([...DATASET_CHOICES]).default('mnist'))
     .option('--quick', 'a small, fast configuration (for smoke tests)')
     .option('--run-dir <dir>', 'where jobs, artifacts and the report go (default: runs/<dataset>[-quick])')
@@ -129,7 +140,8 @@ function planFrom(f: ExperimentFlags): { plan: ExperimentPlan; runDir: string } 
 async function runAndPrint(plan: ExperimentPlan, runDir: string, stage: Stage, options: ExperimentOptions): Promise<void> {
   const progress = new ProgressReporter();
   try {
-    process.stdout.write(`${formatExperiment(await runExperiment(plan, runDir, stage, progress, options))}\n`);
+    const jobs = options.jobs ?? defaultJobs(plan.device);
+    process.stdout.write(`${formatExperiment(await runExperiment(plan, runDir, stage, progress, { ...options, jobs }))}\n`);
   } finally {
     progress.stop();
   }
@@ -138,7 +150,7 @@ async function runAndPrint(plan: ExperimentPlan, runDir: string, stage: Stage, o
 async function runStage(stage: Stage, f: ExperimentFlags, only?: string): Promise<void> {
   const { plan, runDir } = planFrom(f);
   if (only) plan.classifiers = zooEntries([only]);
-  await runAndPrint(plan, runDir, stage, { acceptEngineChange: f.acceptEngineChange });
+  await runAndPrint(plan, runDir, stage, { acceptEngineChange: f.acceptEngineChange, jobs: f.jobs, redis: f.redis });
 }
 
 const program = newProgram();
@@ -202,14 +214,33 @@ program
     if (!report.passed) process.exitCode = 1;
   });
 
-program
-  .command('run')
+withExecutionOptions(program.command('run'))
   .description('run the experiment a JSON configuration file describes (image folders, ONNX classifiers, ...)')
   .argument('<config.json>')
   .option(ACCEPT_ENGINE_CHANGE[0], ACCEPT_ENGINE_CHANGE[1])
-  .action(async (path: string, f: { acceptEngineChange?: boolean }) => {
+  .action(async (path: string, f: { acceptEngineChange?: boolean; jobs?: number; redis?: string }) => {
     const cfg = loadConfig(path);
-    await runAndPrint(planFromConfig(cfg, resolveDevice(cfg.device)), resolve(cfg.runDir), 'report', { acceptEngineChange: f.acceptEngineChange });
+    await runAndPrint(planFromConfig(cfg, resolveDevice(cfg.device)), resolve(cfg.runDir), 'report', { acceptEngineChange: f.acceptEngineChange, jobs: f.jobs, redis: f.redis });
+  });
+
+program
+  .command('worker')
+  .description('take jobs from a Redis queue and run them (the run directories of the submitters must be on a file system this machine shares, at the same path)')
+  .requiredOption('--redis <url>', 'the Redis the submitters use, e.g. redis://10.0.0.5:6379')
+  .option('--concurrency <k>', 'jobs at once, each in its own process with its share of the CPU threads', positiveInt, 1)
+  .addOption(new Option('--device <device>', "auto, cpu (hide GPUs), cuda or cuda:N (this worker's GPU); jobs run on their plan's device").default('auto'))
+  .option('--stall-timeout <s>', "seconds after which a silent worker's job is given to another worker", positiveInt, 30)
+  .action(async (f: { redis: string; concurrency: number; device: string; stallTimeout: number }) => {
+    const stop = new AbortController();
+    let signals = 0;
+    const onSignal = (sig: NodeJS.Signals) => {
+      if (++signals > 1) process.exit(sig === 'SIGTERM' ? 143 : 130);
+      process.stderr.write(`\n${sig}: taking no more jobs; the running ones finish (press again to stop now: other workers take them over from their checkpoints)\n`);
+      stop.abort();
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    await runWorker({ redis: f.redis, concurrency: f.concurrency, device: f.device, stallTimeoutS: f.stallTimeout, signal: stop.signal, log: (line) => process.stdout.write(`${line}\n`) });
   });
 
 program

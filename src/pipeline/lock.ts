@@ -153,7 +153,13 @@ function take(name: string, mine: string, lockPath: string, depth: number): Outc
     if (depth > 8) throw new Error(`${lockPath}: too many dead takeover attempts; remove ${lockPath}* by hand`);
     const claim = takeoverPath(lockPath, text);
     const got = take(claim, mine, lockPath, depth + 1);
-    if (!got.taken) return got;
+    if (!got.taken) {
+      // A live claimant replaces the stale record, unless it came late and the lock has moved on
+      // already (then it drops its claim): only while the lock still holds that record is the
+      // claimant the next owner. Otherwise look again, so a loser names the real owner.
+      if (readText(name) === text) return got;
+      continue;
+    }
     if (readText(name) === text) {
       renameSync(claim, name);
       return { taken: true };

@@ -3,9 +3,10 @@
 import type { Results } from '../report/index.js';
 import type { JobSpec } from './jobs.js';
 import { runJobs, runLockPath, type EngineChange, type ProgressEvent } from './runner.js';
-import { experimentJobs } from './experiment.js';
-import { evaluationJob } from './evaluate.js';
-import { replicatesJob } from './replicates.js';
+import { experimentGraph } from './graph.js';
+import { processBackend } from './job-process.js';
+import { bullmqBackend } from './distributed.js';
+import type { JobBackend } from './execute.js';
 import { renderRunReport, reportDir } from './publish.js';
 import { checkInputs } from './preflight.js';
 import { withLock } from './lock.js';
@@ -24,6 +25,18 @@ export interface ExperimentOptions {
   acceptEngineChange?: boolean;
   /** The engine identity to record and compare (default: this process's engine). */
   engine?: EngineIdentity;
+  /** Jobs at once, each in its own local process (default 1: one at a time, in this process). */
+  jobs?: number;
+  /** Run the jobs on the workers of this Redis instead (see distributed.ts). */
+  redis?: string;
+}
+
+/** The backend for the options: none (the runner's in-process default) for one local job at a time. */
+async function backendFor(plan: ExperimentPlan, runDir: string, options: ExperimentOptions): Promise<JobBackend | undefined> {
+  const accept = options.acceptEngineChange ?? false;
+  if (options.redis) return bullmqBackend(options.redis, plan, runDir, accept);
+  const jobs = options.jobs ?? 1;
+  return jobs > 1 ? processBackend(plan, runDir, jobs, accept) : undefined;
 }
 
 /** What one invocation did and measured; the fields of the stages it reached are set. */
@@ -70,9 +83,9 @@ function forward(progress: ProgressSink): (e: ProgressEvent) => void {
  * @param runDir where the run store, artifacts and report live
  * @param stage how far to go
  * @param progress receives progress bars and log lines
- * @param options engine identity handling
+ * @param options engine identity handling; where jobs run (`jobs` local processes, or `redis` workers)
  * @throws PreflightError (and the input checks' typed errors) before any job; JobFailedError,
- *   RunInterruptedError, LockHeldError from the runner
+ *   RunInterruptedError, LockHeldError from the runner; RedisUnreachableError
  * @example
  * const r = await runExperiment(quickPlan(), 'runs/quick', 'report', sink);
  * r.results!.order.ranking // e.g. ['resnet', 'lenet5']
@@ -80,10 +93,8 @@ function forward(progress: ProgressSink): (e: ProgressEvent) => void {
 export async function runExperiment(plan: ExperimentPlan, runDir: string, stage: Stage, progress: ProgressSink, options: ExperimentOptions = {}): Promise<ExperimentResult> {
   await checkInputs(plan, runDir);
   // Replicate r retrains the seed-dependent stages with seed + r; replicate 0 is the run itself.
-  const replicates = Array.from({ length: plan.repeats }, (_, r) => experimentJobs(plan, r));
+  const { replicates, analysed } = experimentGraph(plan);
   const jobs = replicates[0];
-  const evaluations = replicates.map((js, r) => evaluationJob(plan, js, r));
-  const analysed = plan.repeats > 1 ? [replicatesJob(plan, evaluations)] : evaluations;
   const targets: Record<Stage, JobSpec<any>[]> = {
     classifiers: replicates.flatMap((js) => [...js.classifiers.values()]),
     pretrain: replicates.map((js) => js.reconstructions.get('A_S')!),
@@ -94,7 +105,9 @@ export async function runExperiment(plan: ExperimentPlan, runDir: string, stage:
   const t0 = Date.now();
   // Held across the jobs and the report, so no `report` can interleave.
   return withLock(runLockPath(runDir), `s2snets ${stage}`, async (lock) => {
-    const done = await runJobs(runDir, targets[stage], { onProgress: forward(progress), config: plan as never, lock, ...options });
+    const backend = await backendFor(plan, runDir, options);
+    const { engine, acceptEngineChange } = options;
+    const done = await runJobs(runDir, targets[stage], { onProgress: forward(progress), config: plan as never, lock, backend, engine, acceptEngineChange });
     const result: ExperimentResult = { stage, runDir, ran: done.ran, reused: done.reused, recomputed: done.recomputed, engineChange: done.engineChange, wallS: 0 };
     if (stage === 'classifiers') {
       result.classifiers = plan.classifiers.map((entry) => {

@@ -1,11 +1,15 @@
-// Runs a job graph in a run directory so that finished work is never lost: jobs run one at a
-// time in a stable topological order, a job whose verified artifact exists is reused, each
-// finished job is committed (artifact rename, then a DB transaction) before the next starts,
-// and Ctrl-C asks the running job to checkpoint and stop. Rerunning the same command resumes.
+// Runs a job graph in a run directory so that finished work is never lost: jobs start in a
+// stable topological order as soon as their dependencies are done (one at a time, or as many as
+// the backend has slots), a job whose verified artifact exists is reused, each finished job is
+// committed (artifact rename, then a DB transaction), and Ctrl-C asks the running jobs to
+// checkpoint and stop. Rerunning the same command resumes. This process alone writes the run
+// store, whichever backend (this process, local job processes, remote workers) runs the jobs.
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { artifactDir, commitDir, createCheckpointer, discardDir, readManifest, runLayout, verifyArtifact, type Manifest } from './artifacts.js';
-import { canonicalJson, jobKey, topologicalOrder, JobConfigError, type JobContext, type JobSpec, type Json } from './jobs.js';
+import { artifactDir, discardDir, readManifest, runLayout, verifyArtifact, type Manifest } from './artifacts.js';
+import { directoryStore } from './artifact-store.js';
+import { firstLine, inProcessBackend, type JobBackend } from './execute.js';
+import { jobKey, topologicalOrder, JobConfigError, type JobSpec, type Json } from './jobs.js';
 import { acquireLock, ownerAlive, readLock, type Lock, type LockOwner } from './lock.js';
 import { currentEngine, engineDifferences, type EngineIdentity } from './provenance.js';
 import { RunStore, StoreError, type JobRow, type RunMeta } from './store.js';
@@ -28,8 +32,8 @@ export interface ProgressEvent {
 
 export interface RunOptions {
   onProgress?: (event: ProgressEvent) => void;
-  /** Jobs run one at a time. */
-  concurrency?: 1;
+  /** Who runs the jobs (default: this process, one at a time); the runner closes it. */
+  backend?: JobBackend;
   /** The experiment configuration, stored as the run's metadata. */
   config?: Json;
   /** Install SIGINT/SIGTERM handlers (default true). */
@@ -88,11 +92,6 @@ export class RunInterruptedError extends Error {
   }
 }
 
-const firstLine = (e: unknown) => {
-  const msg = e instanceof Error ? `${e.name === 'Error' ? '' : `${e.name}: `}${e.message}` : String(e);
-  return msg.split('\n')[0];
-};
-
 /** The lock file of a run directory: every process that writes there holds it (see lock.ts). */
 export const runLockPath = (runDir: string) => join(runDir, 'lock');
 
@@ -124,7 +123,6 @@ function interruptOnSignals(controller: AbortController, install: boolean): { si
  * RunInterruptedError after SIGINT/SIGTERM, RunLockedError when another process runs there.
  */
 export async function runJobs(runDir: string, targets: JobSpec<any>[], opts: RunOptions = {}): Promise<RunReport> {
-  if (opts.concurrency !== undefined && opts.concurrency !== 1) throw new JobConfigError(`concurrency ${opts.concurrency} is not supported; jobs run one at a time`);
   const order = topologicalOrder(targets);
   const layout = runLayout(runDir);
   mkdirSync(runDir, { recursive: true });
@@ -132,6 +130,8 @@ export async function runJobs(runDir: string, targets: JobSpec<any>[], opts: Run
   if (lock.path !== resolve(runLockPath(runDir))) throw new JobConfigError(`the lock passed is ${lock.path}, not the run's ${runLockPath(runDir)}`);
   const controller = new AbortController();
   const signals = interruptOnSignals(controller, opts.handleSignals ?? true);
+  const engine = opts.engine ?? currentEngine();
+  const backend = opts.backend ?? inProcessBackend(directoryStore(runDir), { identity: engine, accept: opts.acceptEngineChange ?? false });
   let store: RunStore | undefined;
   try {
     // Leftovers of a process that died: half-written outputs and half-deleted directories.
@@ -142,11 +142,12 @@ export async function runJobs(runDir: string, targets: JobSpec<any>[], opts: Run
     else if (!store.meta()) store.setMeta(null);
     store.beginInvocation(order.map((j) => ({ key: jobKey(j), name: j.name })));
     removeFinishedCheckpoints(runDir, store);
-    const executor = new Executor(runDir, store, order, controller.signal, opts.engine ?? currentEngine(), opts.acceptEngineChange ?? false, opts.onProgress);
+    const executor = new Executor(runDir, store, order, controller.signal, backend, engine, opts.acceptEngineChange ?? false, opts.onProgress);
     await executor.runAll(signals.signal);
     return executor.report();
   } finally {
     signals.remove();
+    await backend.close();
     store?.close();
     rmSync(layout.trash, { recursive: true, force: true });
     rmSync(layout.staging, { recursive: true, force: true });
@@ -171,6 +172,7 @@ class Executor {
   private readonly manifests = new Map<string, Manifest>();
   private readonly failed = new Map<string, { job: string; key: string; error: string }>();
   private readonly notRun: string[] = [];
+  private readonly notRunKeys = new Set<string>();
   private readonly ran: string[] = [];
   private readonly reused: string[] = [];
   private engineChange: EngineChange | null = null;
@@ -182,6 +184,7 @@ class Executor {
     private readonly store: RunStore,
     private readonly order: JobSpec<unknown>[],
     private readonly signal: AbortSignal,
+    private readonly backend: JobBackend,
     private readonly engine: EngineIdentity,
     private readonly acceptEngineChange: boolean,
     private readonly onProgress?: (event: ProgressEvent) => void,
@@ -216,23 +219,53 @@ class Executor {
     this.onProgress?.({ kind, job: job.name, key: jobKey(job), index, total: this.order.length, ...extra });
   }
 
+  /**
+   * Starts jobs in run order as soon as their dependencies are done, up to the backend's slots;
+   * with one slot this is exactly the sequential order. After a signal nothing new starts and
+   * the running jobs are awaited (they checkpoint and stop).
+   */
   async runAll(receivedSignal: () => NodeJS.Signals | null): Promise<void> {
     this.findEngineChange();
-    for (const [index, job] of this.order.entries()) {
-      if (this.signal.aborted) throw new RunInterruptedError(receivedSignal() ?? 'SIGINT');
+    const pending = [...this.order.entries()];
+    const running = new Map<string, Promise<void>>();
+    while (!this.signal.aborted) {
+      this.startReady(pending, running, receivedSignal);
+      if (running.size === 0) break;
+      await Promise.race(running.values());
+    }
+    await Promise.all(running.values());
+    if (this.signal.aborted) throw new RunInterruptedError(receivedSignal() ?? 'SIGINT');
+    if (this.failed.size) throw new JobFailedError([...this.failed.values()], this.notRun);
+  }
+
+  private startReady(pending: [number, JobSpec<unknown>][], running: Map<string, Promise<void>>, receivedSignal: () => NodeJS.Signals | null): void {
+    for (let i = 0; i < pending.length && running.size < this.backend.slots; ) {
+      const [index, job] = pending[i];
       const key = jobKey(job);
-      const blockedBy = job.deps.map(jobKey).find((k) => this.failed.has(k) || !this.manifests.has(k));
+      const depKeys = job.deps.map(jobKey);
+      const blockedBy = depKeys.find((k) => this.failed.has(k) || this.notRunKeys.has(k));
       if (blockedBy) {
         const why = `not run: dependency '${this.order.find((j) => jobKey(j) === blockedBy)!.name}' did not finish`;
         this.notRun.push(job.name);
+        this.notRunKeys.add(key);
         this.store.addEvent(key, 'blocked', why);
         this.emit(job, index, 'blocked', { message: why });
+        pending.splice(i, 1);
         continue;
       }
-      if (this.reuse(job, index)) continue;
-      await this.execute(job, index, receivedSignal);
+      if (!depKeys.every((k) => this.manifests.has(k))) {
+        i++;
+        continue;
+      }
+      pending.splice(i, 1);
+      // A reused job may make earlier-listed jobs ready: scan again from the start.
+      if (this.reuse(job, index)) {
+        i = 0;
+        continue;
+      }
+      const run = this.execute(job, index, receivedSignal).finally(() => running.delete(key));
+      running.set(key, run);
     }
-    if (this.failed.size) throw new JobFailedError([...this.failed.values()], this.notRun);
   }
 
   /** Uses the job's artifact when it verifies; reports and discards it when it does not. */
@@ -270,65 +303,41 @@ class Executor {
     return false;
   }
 
+  /** Runs a ready job on the backend and records the outcome; never throws. */
   private async execute(job: JobSpec<unknown>, index: number, receivedSignal: () => NodeJS.Signals | null): Promise<void> {
     const key = jobKey(job);
-    const staging = join(this.layout.staging, key);
-    const checkpointDir = join(this.layout.checkpoints, key);
-    rmSync(staging, { recursive: true, force: true });
-    mkdirSync(staging, { recursive: true });
-    mkdirSync(checkpointDir, { recursive: true });
-    let metrics: Record<string, Json> = {};
-    const depKeys = new Set(job.deps.map(jobKey));
-    const depKey = (dep: JobSpec<unknown>) => {
-      const k = jobKey(dep);
-      if (!depKeys.has(k)) throw new JobConfigError(`job '${job.name}' asked for '${dep.name}', which is not one of its deps`);
-      return k;
-    };
-    const warn = (message: string) => {
-      this.store.addEvent(key, 'warning', message);
-      this.emit(job, index, 'warning', { message });
-    };
-    const ctx: JobContext = {
-      key,
-      dir: staging,
-      checkpointDir,
-      checkpoint: createCheckpointer(checkpointDir, this.layout.trash, job.name, warn, { identity: this.engine, accept: this.acceptEngineChange }),
-      signal: this.signal,
-      input: (dep) => artifactDir(this.runDir, depKey(dep)),
-      output: <T>(dep: JobSpec<T>) => this.manifests.get(depKey(dep))!.output as T,
-      progress: async (fraction, message, m) => {
-        this.emit(job, index, 'progress', { fraction, message, metrics: m });
-        await new Promise((resolve) => setImmediate(resolve));
-      },
-      log: (message) => {
-        this.store.addEvent(key, 'log', message);
-        this.emit(job, index, 'log', { message });
-      },
-      setMetrics: (m) => {
-        canonicalJson(m, `metrics of job '${job.name}'`);
-        metrics = { ...metrics, ...m };
-        this.store.setMetrics(key, metrics);
-      },
-    };
+    const deps = new Map(job.deps.map((d) => [jobKey(d), this.manifests.get(jobKey(d))!]));
     const row = this.store.markRunning(key);
     this.emit(job, index, 'start', { message: row.attempts > 1 ? `attempt ${row.attempts}` : undefined });
-    const started = performance.now();
     try {
-      const output = ((await job.run(ctx)) ?? null) as Json;
-      canonicalJson(output, `output of job '${job.name}'`);
-      const { manifest, manifestSha } = commitDir(staging, artifactDir(this.runDir, key), this.layout.trash, { key, job: job.name, output, metrics, engine: this.engine });
-      const durationS = (performance.now() - started) / 1000;
-      this.store.markDone(key, { durationS, artifactSha: manifestSha, metrics });
-      this.manifests.set(key, manifest);
+      const done = await this.backend.run({
+        job,
+        key,
+        deps,
+        signal: this.signal,
+        events: {
+          progress: (fraction, message, metrics) => this.emit(job, index, 'progress', { fraction, message, metrics }),
+          log: (message) => {
+            this.store.addEvent(key, 'log', message);
+            this.emit(job, index, 'log', { message });
+          },
+          warning: (message) => {
+            this.store.addEvent(key, 'warning', message);
+            this.emit(job, index, 'warning', { message });
+          },
+          metrics: (metrics) => this.store.setMetrics(key, metrics),
+        },
+      });
+      const metrics = done.manifest.metrics;
+      this.store.markDone(key, { durationS: done.durationS, artifactSha: done.manifestSha, metrics });
+      this.manifests.set(key, done.manifest);
       this.ran.push(job.name);
-      rmSync(checkpointDir, { recursive: true, force: true });
-      this.emit(job, index, 'done', { durationS, metrics });
+      this.emit(job, index, 'done', { durationS: done.durationS, metrics });
     } catch (e) {
-      rmSync(staging, { recursive: true, force: true });
       if (this.signal.aborted) {
         this.store.markInterrupted(key, `stopped by ${receivedSignal() ?? 'a signal'}; resumes from its checkpoint`);
         this.emit(job, index, 'interrupted');
-        throw new RunInterruptedError(receivedSignal() ?? 'SIGINT');
+        return;
       }
       const error = firstLine(e);
       this.store.markFailed(key, error);

@@ -1,0 +1,130 @@
+// Jobs in their own processes. A job process gets the plan, the artifact store's location and a
+// job key, rebuilds the graph (findJob), runs that one job into its artifact and reports back
+// over the IPC channel. Separate processes let independent jobs use the cores at the same time
+// (libtorch calls block the thread that makes them) with their own share of libtorch threads,
+// and keep a remote worker's main loop free to hold its queue lock while a job computes.
+import { fork } from 'node:child_process';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { engineInfo } from '../engine/index.js';
+import { directoryStore } from './artifact-store.js';
+import type { Execution, JobBackend, JobEvents } from './execute.js';
+import type { Json } from './jobs.js';
+import type { ExperimentPlan } from './plan.js';
+
+/** What a job process needs: the experiment, where its artifacts live, and which job. */
+export interface JobProcessRequest {
+  plan: ExperimentPlan;
+  /** The run directory holding the artifact store (an absolute path every worker sees). */
+  runDir: string;
+  key: string;
+  /** Resume from a checkpoint another engine made (otherwise the job starts over). */
+  acceptEngineChange: boolean;
+}
+
+/** Messages from a job process to its parent. */
+export type JobProcessMessage =
+  | { type: 'progress'; fraction: number; message: string; metrics?: Record<string, Json> }
+  | { type: 'log' | 'warning'; message: string }
+  | { type: 'metrics'; metrics: Record<string, Json> }
+  | { type: 'done'; execution: Execution }
+  | { type: 'failed'; error: string }
+  | { type: 'interrupted' };
+
+/**
+ * A job process ended without a result. `reason` tells why: the job failed (its own error, which
+ * a retry would repeat), the process was stopped by a signal or died, or it was interrupted.
+ */
+export class JobProcessError extends Error {
+  override name = 'JobProcessError';
+  readonly code = 'S2S_JOB_PROCESS';
+  constructor(
+    message: string,
+    readonly reason: 'failed' | 'died' | 'interrupted',
+  ) {
+    super(message);
+  }
+}
+
+const CHILD = fileURLToPath(new URL('./job-child.js', import.meta.url));
+
+/**
+ * Runs one job in a new process and resolves with its committed artifact.
+ * @param request the plan, run directory and job key
+ * @param opts threads: libtorch intra-op threads of the process; env: extra environment (e.g.
+ *   CUDA_VISIBLE_DEVICES); signal: aborting it asks the job to checkpoint and stop; events:
+ *   receives the job's progress, log lines, warnings and metrics
+ * @throws JobProcessError when the job failed (reason 'failed', message: the job's error),
+ *   the process died ('died') or was interrupted ('interrupted')
+ * @example
+ * const done = await runJobProcess({ plan, runDir, key, acceptEngineChange: false }, { threads: 1, events });
+ */
+export function runJobProcess(request: JobProcessRequest, opts: { threads: number; env?: NodeJS.ProcessEnv; signal?: AbortSignal; events: JobEvents }): Promise<Execution> {
+  return new Promise((resolve, reject) => {
+    const child = fork(CHILD, [], {
+      env: { ...process.env, ...opts.env, S2SNETS_THREADS: String(opts.threads) },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      serialization: 'advanced',
+      // Its own process group: a Ctrl-C in the terminal reaches the parent only, which decides
+      // (a run stops its jobs through `signal`; a worker lets them finish).
+      detached: true,
+    });
+    let outcome: JobProcessMessage | null = null;
+    const stop = () => child.kill('SIGTERM');
+    opts.signal?.addEventListener('abort', stop, { once: true });
+    child.on('message', (m: JobProcessMessage) => {
+      if (m.type === 'progress') opts.events.progress(m.fraction, m.message, m.metrics);
+      else if (m.type === 'log') opts.events.log(m.message);
+      else if (m.type === 'warning') opts.events.warning(m.message);
+      else if (m.type === 'metrics') opts.events.metrics(m.metrics);
+      else outcome = m;
+    });
+    child.on('error', (e) => reject(new JobProcessError(`cannot start a job process: ${e.message}`, 'died')));
+    child.on('exit', (code, signal) => {
+      opts.signal?.removeEventListener('abort', stop);
+      const o = outcome as JobProcessMessage | null;
+      if (o?.type === 'done') resolve(o.execution);
+      else if (o?.type === 'failed') reject(new JobProcessError(o.error, 'failed'));
+      else if (o?.type === 'interrupted') reject(new JobProcessError('interrupted; resumes from its checkpoint', 'interrupted'));
+      else reject(new JobProcessError(`the job process ended (${signal ? `signal ${signal}` : `exit code ${code}`}) before it finished`, 'died'));
+    });
+    child.send({ type: 'run', request });
+  });
+}
+
+/**
+ * How many jobs run at once by default. One on a GPU (jobs would compete for its memory) and on
+ * up to 3 cores: on 2 cores the quick demo ran faster as one job with both threads than as two
+ * 1-thread job processes, whose start (libtorch, data) outweighs the overlap for small jobs
+ * (README). Two from 4 cores, where each still gets 2+ threads; not more, since every job
+ * process holds its own copy of the data.
+ * @param device the plan's device
+ * @example
+ * defaultJobs('cpu') // 1 on 2 cores, 2 on 8
+ */
+export function defaultJobs(device: string): number {
+  return device.startsWith('cuda') || availableParallelism() < 4 ? 1 : 2;
+}
+
+/** libtorch threads for each of `jobs` processes: this process's threads divided, at least 1. */
+export const threadsPerJob = (jobs: number): number => Math.max(1, Math.floor(engineInfo().threads / jobs));
+
+/**
+ * Runs up to `jobs` jobs at once, each in its own process with its share of the threads (the
+ * total stays at this process's thread count, so the cores are not oversubscribed).
+ * @param plan the experiment whose jobs the runner hands over
+ * @param runDir the run directory (its artifact store)
+ * @param jobs how many jobs at once (at least 1)
+ * @param acceptEngineChange resume from checkpoints another engine made
+ * @example
+ * await runJobs(runDir, targets, { backend: processBackend(plan, runDir, 2, false) });
+ */
+export function processBackend(plan: ExperimentPlan, runDir: string, jobs: number, acceptEngineChange: boolean): JobBackend {
+  const store = directoryStore(runDir);
+  const threads = threadsPerJob(jobs);
+  return {
+    slots: jobs,
+    run: (r) => runJobProcess({ plan, runDir: store.location, key: r.key, acceptEngineChange }, { threads, signal: r.signal, events: r.events }),
+    close: async () => {},
+  };
+}

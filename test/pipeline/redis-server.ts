@@ -1,0 +1,52 @@
+// A throwaway Redis for tests: Debian's redis-server on a free loopback port, no persistence,
+// stopped when the test file ends. Setup installs redis-server (npm test); where it could not,
+// `startRedis` says why and the tests that need it are skipped with that reason.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { checkRedis } from '../../src/pipeline/distributed.js';
+
+export interface TestRedis {
+  url: string;
+  stop(): Promise<void>;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+}
+
+/** Starts redis-server, or returns the reason it cannot (printed, so a skip is never silent). */
+export async function startRedis(): Promise<TestRedis | string> {
+  if (spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status !== 0) {
+    const why = 'redis-server is not installed (setup installs it with apt-get when run as root: node scripts/setup.mjs --with-redis); skipping the Redis tests';
+    console.log(`# ${why}`);
+    return why;
+  }
+  const port = await freePort();
+  const server: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  const url = `redis://127.0.0.1:${port}`;
+  for (let tries = 0; ; tries++) {
+    try {
+      await checkRedis(url);
+      break;
+    } catch (e) {
+      if (tries > 50 || server.exitCode !== null) throw new Error(`redis-server did not start on port ${port}: ${(e as Error).message}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  return {
+    url,
+    stop: () =>
+      new Promise((resolve) => {
+        if (server.exitCode !== null) return resolve();
+        server.once('exit', () => resolve());
+        server.kill('SIGTERM');
+      }),
+  };
+}
