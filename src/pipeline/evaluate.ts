@@ -165,10 +165,13 @@ async function noiseRobustness(
  * @param order The order (its ranking, first = highest).
  * @param classifiers Names, parameter counts and accuracies on the originals.
  * @param seed Seed of the Monte Carlo permutations (beyond 8 classifiers).
+ * @returns Both tests, or null with fewer than two classifiers.
  * @example
  * orderClaims(order, evaluation.classifiers, plan.seed).orderVsAccuracy.p;
  */
 export function orderClaims(order: Pick<TotalOrder, 'ranking'>, classifiers: Pick<ClassifierResult, 'name' | 'parameters' | 'accuracy'>[], seed: number): Results['claims'] {
+  // One classifier has no order to compare with anything.
+  if (classifiers.length < 2) return null;
   const position = classifiers.map((c) => classifiers.length - order.ranking.indexOf(c.name));
   return {
     orderVsAccuracy: kendallTest(position, classifiers.map((c) => c.accuracy.original.top1), { seed }),

@@ -21,6 +21,9 @@ export function withInterval(value: number | null, ci95: Interval | null | undef
 /** A share as a percentage, one decimal. */
 export const percent = (x: number) => `${(100 * x).toFixed(1)}%`;
 
+/** What the claims section says of a run with a single classifier. */
+export const NO_CLAIMS = 'not tested: a single classifier has no order to compare';
+
 /**
  * One sentence on whether the order follows a criterion (accuracy, size), from Kendall's tau and
  * its permutation p-value at the 5 % level.

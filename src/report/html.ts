@@ -3,7 +3,7 @@
 import type { Results } from './schema.js';
 import { escapeXml as esc } from './escape.js';
 import { runWarnings } from './diagnostics.js';
-import { claimSentence, percent, withInterval } from './format.js';
+import { claimSentence, NO_CLAIMS, percent, withInterval } from './format.js';
 import { colourRows, finetuneRows, periodicRows, plantedRows } from './measures.js';
 
 function rowsTable(t: { header: string[]; rows: string[][] }): string {
@@ -145,7 +145,7 @@ ${img(figs, 'cross')}${img(figs, 'delta')}
 
 <h2>The paper's claims, tested</h2>
 <p>Kendall's tau between each classifier's position in the order and its accuracy on the originals, and its parameter count, with a two-sided permutation p-value:</p>
-<ul><li>Accuracy: ${esc(claimSentence('accuracy', r.claims.orderVsAccuracy))}.</li><li>Size: ${esc(claimSentence('parameter count', r.claims.orderVsSize))}.</li></ul>
+${r.claims ? `<ul><li>Accuracy: ${esc(claimSentence('accuracy', r.claims.orderVsAccuracy))}.</li><li>Size: ${esc(claimSentence('parameter count', r.claims.orderVsSize))}.</li></ul>` : `<p>${esc(NO_CLAIMS)}</p>`}
 
 ${noiseSection}
 

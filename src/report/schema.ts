@@ -140,8 +140,8 @@ export const ResultsSchema = z
     }),
     /** How the intervals were made: percentile bootstrap over the evaluation images (inter-NMI: over its pairs). */
     bootstrap: z.object({ resamples: z.number().int().positive(), seed: z.number().int(), level: share, method: z.literal('percentile') }),
-    /** The paper's claims that the order follows neither accuracy nor size, tested: Kendall's tau of order position against each. */
-    claims: z.object({ orderVsAccuracy: kendall, orderVsSize: kendall }),
+    /** The paper's claims that the order follows neither accuracy nor size, tested: Kendall's tau of order position against each (null with one classifier). */
+    claims: z.object({ orderVsAccuracy: kendall, orderVsSize: kendall }).nullable(),
     /**
      * Noise robustness: each classifier on the originals with Gaussian pixel noise of each sigma
      * (clipped to [0, 1]) and on its own S2SNet's reconstructions of the same noisy images.
@@ -214,7 +214,7 @@ export type CrossEvaluation = Results['crossEvaluation'];
 export type ChannelHistogram = Results['histograms'][string][number];
 export type LossCurve = Results['curves'][string];
 export type Interval = [number, number];
-export type KendallResult = Results['claims']['orderVsAccuracy'];
+export type KendallResult = NonNullable<Results['claims']>['orderVsAccuracy'];
 export type NoiseResults = NonNullable<Results['noise']>;
 export type ReplicateResults = NonNullable<Results['replicates']>;
 

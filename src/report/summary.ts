@@ -2,7 +2,7 @@
 // its confidence, the claims tested, noise robustness, NMI and replicates; every estimate with
 // its 95 % interval.
 import { textTable } from '../common/text.js';
-import { claimSentence, percent, withInterval } from './format.js';
+import { claimSentence, NO_CLAIMS, percent, withInterval } from './format.js';
 import type { Results } from './schema.js';
 import { runWarnings } from './diagnostics.js';
 import { colourRows, finetuneRows, periodicRows, plantedRows } from './measures.js';
@@ -55,8 +55,7 @@ export function formatSummary(r: Results, reportPath?: string): string {
     cross,
     '',
     `Order: ${orderSummary(r.order)}`,
-    `Order vs accuracy: ${claimSentence('accuracy', r.claims.orderVsAccuracy)}`,
-    `Order vs size: ${claimSentence('parameter count', r.claims.orderVsSize)}`,
+    ...(r.claims ? [`Order vs accuracy: ${claimSentence('accuracy', r.claims.orderVsAccuracy)}`, `Order vs size: ${claimSentence('parameter count', r.claims.orderVsSize)}`] : [`Order vs accuracy and size: ${NO_CLAIMS}`]),
     ...noise,
     '',
     'Normalized mutual information',

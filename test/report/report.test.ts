@@ -125,7 +125,7 @@ test('writeReport: real pictures, a self-contained page that escapes names, rebu
     assert.match(html, /<div class="warn"><p><b>Warning.<\/b> A_S is too weak/);
     // Every accuracy is shown with its interval, and the claims in words.
     for (const c of results.classifiers) assert.ok(html.includes(withInterval(c.accuracy.own.top1, c.accuracy.own.ci95.top1, 100)), `${c.name} own accuracy with interval`);
-    assert.ok(html.includes(escapeXml(claimSentence('accuracy', results.claims.orderVsAccuracy))));
+    assert.ok(html.includes(escapeXml(claimSentence('accuracy', results.claims!.orderVsAccuracy))));
     for (const section of ['Noise robustness', "The paper's claims, tested"]) assert.ok(html.includes(`<h2>${escapeXml(section)}`) || html.includes(`<h2>${section}`), section);
     // Rebuilt from disk alone, the page is the same.
     rmSync(join(dir, 'report.html'));
@@ -183,7 +183,7 @@ test('the terminal summary lists every classifier and number in aligned columns'
     const line = lines.find((l) => l.startsWith(`${a.name} `) && l.includes(withInterval(a.intraNmi, a.ci95.intraNmi, 1, 3)));
     assert.ok(line && line.includes(withInterval(a.interNmi, a.ci95.interNmi, 1, 3)) && line.includes(withInterval(a.psnr, a.ci95.psnr, 1, 2)), a.name);
   }
-  assert.ok(text.includes(`Order vs accuracy: ${claimSentence('accuracy', r.claims.orderVsAccuracy)}`));
+  assert.ok(text.includes(`Order vs accuracy: ${claimSentence('accuracy', r.claims!.orderVsAccuracy)}`));
   assert.match(text, /Noise robustness/);
   assert.ok(text.includes(`Order: ${r.order.ranking.join(' > ')}`));
   const seconds = Object.values(r.run.durations).reduce((s, v) => s + v, 0);
