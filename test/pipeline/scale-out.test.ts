@@ -118,7 +118,8 @@ test('chaos: 5 workers SIGKILLed at random moments; the run completes with ident
   const busy = () => alive().filter((w) => started(w).length > (w.out().match(/: (ran to completion|already done|failed)/g) ?? []).length);
   while (kills.length < 5 && !finished) {
     // A random moment while some worker is in the middle of a job: the case recovery must handle.
-    await new Promise((r) => setTimeout(r, 500 + Math.random() * 2500));
+    // Short waits, so that five kills fit in a quick run even on a fast, quiet machine.
+    await new Promise((r) => setTimeout(r, 300 + Math.random() * 900));
     const candidates = busy();
     if (finished || candidates.length === 0) continue;
     const victim = candidates[Math.floor(Math.random() * candidates.length)];
