@@ -10,6 +10,7 @@ import ort from 'onnxruntime-node';
 import { tensor } from '../../src/engine/index.js';
 import { loadOnnxClassifier, loadOnnxClassifierFromBytes, OnnxExternalDataError, OnnxGraphError, OnnxParseError, OnnxUnsupportedOperatorError } from '../../src/import/onnx/index.js';
 import { encodeModel, ints64, randomValues, type ModelSpec, type NodeSpec, type TensorSpec } from './onnx-build.js';
+import { relativeError } from './relative-error.js';
 
 const X = [1, 4, 9, 9];
 const w = (name: string, dims: number[], seed: number): TensorSpec => ({ name, dims, values: randomValues(dims.reduce((a, b) => a * b, 1), seed) });
@@ -113,16 +114,6 @@ async function ortRun(bytes: Uint8Array, x: Float32Array, dims: number[]): Promi
   const session = await ort.InferenceSession.create(bytes);
   const out = await session.run({ x: new ort.Tensor('float32', x, dims) });
   return out.y.data as Float32Array;
-}
-
-function relativeError(ours: ArrayLike<number>, ref: ArrayLike<number>): number {
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < ref.length; i++) {
-    diff = Math.max(diff, Math.abs(ours[i] - ref[i]));
-    scale = Math.max(scale, Math.abs(ref[i]));
-  }
-  return diff / scale;
 }
 
 for (const c of CASES) {

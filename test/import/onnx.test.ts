@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import ort from 'onnxruntime-node';
 import { noGrad, tensor, type Tensor } from '../../src/engine/index.js';
 import { loadOnnxClassifier, type OnnxModule } from '../../src/import/onnx/index.js';
+import { relativeError } from './relative-error.js';
 
 interface FixtureCase {
   case: string;
@@ -50,18 +51,6 @@ function readArray(c: FixtureCase, file: string): Float32Array | Float64Array {
   const b = readFileSync(join(fixtureDir, c.case, file));
   const buf = b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength);
   return c.dtype === 'float64' ? new Float64Array(buf) : new Float32Array(buf);
-}
-
-/** max |a - b| / max |b|. */
-function relativeError(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length);
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < b.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return diff / scale;
 }
 
 /** Logits and the input gradient of sum(logits * w), from our module. */

@@ -18,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { tensor } from '../../src/engine/index.js';
 import { loadOnnxClassifier } from '../../src/import/onnx/index.js';
 import { pythonMissing } from '../nn/python.js';
+import { relativeError } from './relative-error.js';
 
 /**
  * The default tier: one per family, as small as the family comes. AlexNet, VGG, ResNet-50,
@@ -87,18 +88,6 @@ function exports(archs: string[]): string {
 function floats(path: string, Kind: Float32ArrayConstructor | Float64ArrayConstructor): Float32Array | Float64Array {
   const b = readFileSync(path);
   return new Kind(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
-}
-
-/** max |a - ref| / max |ref|. */
-function relativeError(a: ArrayLike<number>, ref: ArrayLike<number>): number {
-  assert.equal(a.length, ref.length);
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < ref.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - ref[i]));
-    scale = Math.max(scale, Math.abs(ref[i]));
-  }
-  return diff / scale;
 }
 
 after(() => {
