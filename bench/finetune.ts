@@ -2,6 +2,7 @@
 // through a frozen zoo classifier with 10 classes), timed in alternating turns:
 //   plain    the step as the fine-tune job runs it by default;
 //   folded   the same with the classifier's BatchNorms folded into its convolutions;
+//   nhwc     folded, with the models and the batch in channels_last layout;
 //   encoder  the frozen encoder's forward alone: its share of the step is the most that caching
 //            its codes and pooling indices across epochs could save.
 // Each variant runs 3 warm-up steps, then `steps` timed steps per turn; the median turn counts.
@@ -17,10 +18,15 @@ const batch = 32;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /** A fine-tune step through `classifier` with its own AE and optimizer (same seed for every variant). */
-function stepOf(classifier: Module, x: Tensor, y: Tensor): () => void {
+function stepOf(classifier: Module, x: Tensor, y: Tensor, channelsLast = false): () => void {
   manualSeed(0);
   const ae = new SegNet({ inChannels: 1, stages: SMALL_STAGES });
   ae.encoder.freeze().eval();
+  if (channelsLast) {
+    ae.to({ memoryFormat: 'channels_last' });
+    classifier.to({ memoryFormat: 'channels_last' });
+    x = keep(x.contiguous('channels_last'));
+  }
   const optimizer = new Adam(ae.decoder.trainableParameters(), { lr: 1e-3 });
   return () =>
     tidy(() => {
@@ -45,7 +51,7 @@ const y = keep(randint(0, 10, [batch]));
 const encoderAlone = new SegNet({ inChannels: 1, stages: SMALL_STAGES });
 encoderAlone.encoder.freeze().eval();
 console.log(`fine-tune step, batch ${batch}, ${steps} steps x ${turns} alternating turns (median turn)`);
-console.log('classifier   plain ms  folded ms  folded/plain  encoder ms  encoder/plain');
+console.log('classifier   plain ms  folded ms  folded/plain  nhwc ms  nhwc/plain  encoder ms  encoder/plain');
 for (const name of names) {
   const input = { channels: 1, size: 32, classes: 10 };
   manualSeed(1);
@@ -53,15 +59,19 @@ for (const name of names) {
   const foldedClassifier = buildClassifier(name, input);
   foldedClassifier.loadStateDict(plainClassifier.stateDict());
   foldBatchNorm(foldedClassifier.eval().freeze());
+  const nhwcClassifier = buildClassifier(name, input);
+  nhwcClassifier.loadStateDict(plainClassifier.stateDict());
+  foldBatchNorm(nhwcClassifier.eval().freeze());
   const variants = {
     plain: stepOf(plainClassifier, x, y),
     folded: stepOf(foldedClassifier, x, y),
+    nhwc: stepOf(nhwcClassifier, x, y, true),
     encoder: () => tidy(() => noGrad(() => encoderAlone.encoder.encode(x))),
   };
-  const times: Record<keyof typeof variants, number[]> = { plain: [], folded: [], encoder: [] };
+  const times: Record<keyof typeof variants, number[]> = { plain: [], folded: [], nhwc: [], encoder: [] };
   for (let t = 0; t < turns; t++) for (const k of Object.keys(variants) as (keyof typeof variants)[]) times[k].push(msPerStep(variants[k]));
-  const [plain, folded, encoder] = [median(times.plain), median(times.folded), median(times.encoder)];
+  const [plain, folded, nhwc, encoder] = [median(times.plain), median(times.folded), median(times.nhwc), median(times.encoder)];
   console.log(
-    `${name.padEnd(11)}  ${plain.toFixed(1).padStart(8)}  ${folded.toFixed(1).padStart(9)}  ${(folded / plain).toFixed(3).padStart(12)}  ${encoder.toFixed(1).padStart(10)}  ${(encoder / plain).toFixed(3).padStart(13)}`,
+    `${name.padEnd(11)}  ${plain.toFixed(1).padStart(8)}  ${folded.toFixed(1).padStart(9)}  ${(folded / plain).toFixed(3).padStart(12)}  ${nhwc.toFixed(1).padStart(7)}  ${(nhwc / plain).toFixed(3).padStart(10)}  ${encoder.toFixed(1).padStart(10)}  ${(encoder / plain).toFixed(3).padStart(13)}`,
   );
 }

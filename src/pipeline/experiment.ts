@@ -322,6 +322,7 @@ function trainedClassifierJob(plan: ExperimentPlan, entry: ClassifierEntry & { z
         steps: Math.max(1, Math.round(cfg.epochs * batches.stepsPerEpoch)),
         lr: cfg.lr,
         optimizer: cfg.optimizer,
+        channelsLast: cfg.channelsLast,
         seed,
         batch: augmented,
         checkpoint: jobCheckpoint(ctx, plan.checkpointEvery),
