@@ -25,7 +25,8 @@ import {
   channelHistogramsEach,
   colourShift,
   periodicArtifacts,
-  plantedRetention,
+  ARTIFACT_PERIODS,
+  plantedSignal,
   accuracyGrid,
   crossMatrixOf,
   gridEnergy,
@@ -77,8 +78,8 @@ export interface Evaluation {
   curves: Record<string, { step: number[]; loss: number[] }>;
 }
 
-/** 2: intervals, order confidence, claims and noise robustness. */
-export const EVALUATION_FORMAT = 2;
+/** 2: intervals, order confidence, claims and noise robustness. 3: planted shape agreement, retention intervals, carrier change against A_S. */
+export const EVALUATION_FORMAT = 3;
 
 /**
  * The per-image predictions of an accuracy grid as stored plain data (predictions.json).
@@ -193,8 +194,9 @@ export function evaluationJob(plan: ExperimentPlan, jobs: ExperimentJobs, replic
     name: `evaluate${replicateTag(plan, plan.seed + replicate)}`,
     deps: [...jobs.classifiers.values(), jobs.pretrain, ...jobs.finetunes.values(), ...jobs.reconstructions.values()],
     config: { analysis: plan.analysis as unknown as Json, evalBatchSize: plan.evalBatchSize },
-    // 2: the artifact holds per-image predictions; 3: intervals, order confidence, claims, noise.
-    codeVersion: '3',
+    // 2: the artifact holds per-image predictions; 3: intervals, order confidence, claims, noise;
+    // 4: planted shape agreement, retention intervals, carrier change against A_S.
+    codeVersion: '4',
     async run(ctx) {
       const data = await experimentData(plan);
       const labels = data.eval.labels;
@@ -262,19 +264,13 @@ export function evaluationJob(plan: ExperimentPlan, jobs: ExperimentJobs, replic
           intraNmi: intra.value,
           interNmi: inter.value,
           gridEnergy: gridEnergy(original, set),
-          colourShift: data.channels === 3 ? colourShift(original, set) : null,
-          periodic: periodicArtifacts(original, set),
+          colourShift: data.channels === 3 ? colourShift(original, set, boot) : null,
+          periodic: periodicArtifacts(original, set, ARTIFACT_PERIODS, boot),
           ci95: { psnr: psnr.ci95, intraNmi: intra.ci95, interNmi: inter.ci95 },
         };
       });
       const truth = data.evalTruth;
-      const planted = truth
-        ? {
-            carrier: truth.carrier,
-            originals: plantedRetention(original, original, truth),
-            autoencoders: aeNames.map((n) => ({ name: n, ...plantedRetention(original, pixels.get(n)!, truth) })),
-          }
-        : null;
+      const planted = truth ? plantedSignal(truth, original, aeNames.map((n) => ({ name: n, images: pixels.get(n)! })), boot) : null;
       const finetunes = plan.classifiers.map((c) => ({ classifier: c.name, ...ctx.output(jobs.finetunes.get(c.name)!).finetune }));
       const histograms = channelHistogramsEach(original, Object.fromEntries(aeNames.map((n) => [n, pixels.get(n)!])));
       const rows = reconstructionGrid(original, aeNames.map((n) => ({ name: n, images: pixels.get(n)! })), plan.analysis.gridSamples);
@@ -327,7 +323,7 @@ export function evaluationJob(plan: ExperimentPlan, jobs: ExperimentJobs, replic
 export function readEvaluation(dir: string, out: EvaluationOutput): { evaluation: Evaluation; pictures: StoredPictures } {
   const evaluation = JSON.parse(readFileSync(join(dir, out.evaluation), 'utf8')) as Evaluation;
   if (evaluation.format !== EVALUATION_FORMAT) {
-    throw new ReportSourceError(`${dir}: this evaluation was made by an older s2snets (without uncertainty intervals); rerun the evaluation (s2snets evaluate or demo with the same options) to recompute it`);
+    throw new ReportSourceError(`${dir}: this evaluation was written in format ${evaluation.format} by another s2snets version (this one reads format ${EVALUATION_FORMAT}); rerun the evaluation (s2snets evaluate or demo with the same options) to recompute it`);
   }
   type Encoded = { label: string; images: (Omit<PictureRow['images'][number], 'data'> & { data: string })[] }[];
   const raw = JSON.parse(readFileSync(join(dir, out.pictures), 'utf8')) as { grid: Encoded; differences: Encoded };
