@@ -120,8 +120,8 @@ export function defaultPlan(overrides: Partial<ExperimentPlan> = {}): Experiment
     checkpointEvery: 100,
     // 8 epochs bring every family above 97 % on MNIST; LeNet-5, the smallest, needs 15 and they
     // cost little. Random shifts slowed convergence more than they helped at these lengths.
-    // NHWC: 0.48-0.76x the step time of NCHW for inception, resnet and vgg-bn, 0.97x alexnet,
-    // 1.16x lenet5 (a 7 ms step) on the CPU (NOTES.md, Speed).
+    // NHWC: 0.48-0.85x the step time of NCHW for inception, resnet, vgg-bn and alexnet on the
+    // CPU (bench/classifier.ts); lenet5's 7 ms step measured 0.72x and 1.16x.
     classifierTraining: { epochs: 8, epochsFor: { lenet5: 15 }, batchSize: 64, lr: 2e-3, optimizer: 'adam', augmentShift: 0, channelsLast: true },
     // 2 epochs, but at least 1,000 steps: a small training set alone would leave A_S weak.
     ae: { stages: [[32, 32], [64, 64]], epochs: 2, minSteps: 1000, batchSize: 32, lr: 2e-3 },
