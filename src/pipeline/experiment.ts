@@ -167,6 +167,7 @@ export function experimentJobs(plan: ExperimentPlan, replicate = 0): ExperimentJ
         result = await pretrainAutoencoder(ae, {
           steps: pretrainSteps(plan, batches.stepsPerEpoch),
           lr: plan.ae.lr,
+          channelsLast: plan.ae.channelsLast,
           seed: seeds.ae + 1,
           batch: batches.batch,
           checkpoint: jobCheckpoint(ctx, plan.checkpointEvery),
