@@ -1,7 +1,7 @@
 // What the reconstructions say: accuracy, cross-evaluation, order, NMI, histograms, grid artifacts, pictures.
 export { AnalysisError, toImageSet } from './images.js';
 export type { ImageSet, ImageInput } from './images.js';
-export { topKAccuracy, evaluateClassifier, predictClassifier, accuracyOf, labelValues, crossMatrix, accuracyGrid, crossMatrixOf, deltaMatrix } from './accuracy.js';
+export { topKAccuracy, evaluateClassifier, predictClassifier, batchPredictions, accuracyOf, labelValues, crossMatrix, accuracyGrid, crossMatrixOf, deltaMatrix } from './accuracy.js';
 export type { Accuracy, AccuracyGrid, CrossMatrix, EvalOptions, Forward, ImagePredictions } from './accuracy.js';
 export { totalOrder, ORDER_RULE, ORDER_EPSILON } from './order.js';
 export type { TotalOrder, OrderViolation, OrderOptions, PairConfidence } from './order.js';

@@ -4,7 +4,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { keep, tensor, tidy, type Tensor } from '../engine/index.js';
-import type { Module } from '../nn/index.js';
 import { writeFileAtomic } from '../common/atomic.js';
 import {
   addPixelNoise,
@@ -21,6 +20,7 @@ import {
   psnrEach,
   type AccuracyInterval,
   type BootstrapOptions,
+  type Forward,
   type Interval,
   channelHistogramsEach,
   colourShift,
@@ -42,6 +42,7 @@ import type { JobContext, JobSpec, Json } from './jobs.js';
 import { experimentData, type ExperimentData } from './inputs.js';
 import { aeName, buildAutoencoder, classifierWeights, GENERIC_AE, loadReconstructions, replicateTag, type ExperimentJobs } from './experiment.js';
 import { loadWeightsInto, openClassifier } from './classifiers.js';
+import { evaluationForward, type EvaluationForward } from './evaluation-forward.js';
 import type { ExperimentPlan } from './plan.js';
 import { datasetLabel } from './names.js';
 import { EVALUATION_FILES, ORIGINAL_ROW, ReportSourceError, readPredictions, type EvaluationOutput, type StoredPredictions } from './evaluation-files.js';
@@ -112,7 +113,7 @@ async function noiseRobustness(
   jobs: ExperimentJobs,
   ctx: JobContext,
   data: ExperimentData,
-  classifiers: { name: string; model: Module }[],
+  classifiers: { name: string; forward: Forward }[],
   boot: BootstrapOptions,
 ): Promise<Results['noise']> {
   const sigmas = plan.analysis.noiseSigmas;
@@ -138,10 +139,9 @@ async function noiseRobustness(
     const ae = buildAutoencoder(plan, data).to({ device: plan.device });
     loadWeightsInto(ae, join(ctx.input(finetune), ctx.output(finetune).weights), plan.device);
     ae.eval();
-    const forward = (x: Tensor) => c.model.forward(x);
     for (const input of noisyInputs) {
-      const onNoisy = correctness(predictClassifier(forward, input, labels, opts), truth);
-      const onOwn = correctness(predictClassifier(forward, input, labels, { ...opts, transform: (x) => ae.forward(x) }), truth);
+      const onNoisy = correctness(await predictClassifier(c.forward, input, labels, opts), truth);
+      const onOwn = correctness(await predictClassifier(c.forward, input, labels, { ...opts, transform: (x) => ae.forward(x) }), truth);
       const paired = pairedChange(onNoisy, onOwn, boot);
       const row = rows[j];
       row.noisy.push(paired.a.value);
@@ -200,10 +200,12 @@ export function evaluationJob(plan: ExperimentPlan, jobs: ExperimentJobs, replic
     async run(ctx) {
       const data = await experimentData(plan);
       const labels = data.eval.labels;
-      const classifiers: { name: string; model: Module }[] = [];
+      const classifiers: ({ name: string } & EvaluationForward)[] = [];
       for (const entry of plan.classifiers) {
         const job = jobs.classifiers.get(entry.name)!;
-        classifiers.push({ name: entry.name, model: await openClassifier(entry, data, plan.device, classifierWeights(ctx, job)) });
+        const model = await openClassifier(entry, data, plan.device, classifierWeights(ctx, job));
+        const check = { images: data.eval.images, labels, batchSize: plan.evalBatchSize };
+        classifiers.push({ name: entry.name, ...(await evaluationForward(entry, model, check, plan.device, (line) => ctx.log(line))) });
       }
       const aeNames = [GENERIC_AE, ...plan.classifiers.map((c) => aeName(c.name))];
       const recon = new Map<string, Tensor>(aeNames.map((n) => [n, loadReconstructions(ctx.input(jobs.reconstructions.get(n)!), ctx.output(jobs.reconstructions.get(n)!))]));
@@ -211,9 +213,9 @@ export function evaluationJob(plan: ExperimentPlan, jobs: ExperimentJobs, replic
 
       await ctx.progress(0.05, 'cross-evaluation');
       // One pass per (images, classifier) pair gives both the cross matrix and the accuracy table.
-      const grid = accuracyGrid(
+      const grid = await accuracyGrid(
         aeNames.map((n) => ({ name: n, images: recon.get(n)! })),
-        classifiers.map((c) => ({ name: c.name, forward: (x: Tensor) => c.model.forward(x) })),
+        classifiers,
         data.eval.images,
         labels,
         opts,
@@ -244,6 +246,7 @@ export function evaluationJob(plan: ExperimentPlan, jobs: ExperimentJobs, replic
 
       await ctx.progress(0.3, 'noise robustness');
       const noise = await noiseRobustness(plan, jobs, ctx, data, classifiers, boot);
+      for (const c of classifiers) await c.close();
 
       await ctx.progress(0.5, 'NMI, histograms, colour shift, periodic artifacts');
       const original = toImageSet(data.evalOriginal);

@@ -40,7 +40,8 @@ test('the sampler covers each example once per epoch, in a seeded order', () => 
   assert.deepEqual(stepBatches(d, { batchSize: 5, seed: 3 }).batch(3).y.toArray(), s.batch(3).y.toArray());
 });
 
-test('a run interrupted and resumed from its checkpoint ends bit-identical to an uninterrupted one', async () => {
+for (const channelsLast of [false, true])
+test(`a run interrupted and resumed from its checkpoint ends bit-identical to an uninterrupted one${channelsLast ? ' (channels_last)' : ''}`, async () => {
   const data = toyData();
   const run = async (dir: string, abortAt: number | null) => {
     manualSeed(7);
@@ -51,6 +52,7 @@ test('a run interrupted and resumed from its checkpoint ends bit-identical to an
       steps: 12,
       lr: 1e-3,
       seed: 9,
+      channelsLast,
       batch: batches.batch,
       checkpoint: fileCheckpoint(join(dir, 'ckpt.safetensors'), 4),
       signal: controller.signal,
@@ -75,6 +77,29 @@ test('a run interrupted and resumed from its checkpoint ends bit-identical to an
   assert.deepEqual(resumed.curve, full.curve);
   rmSync(straightDir, { recursive: true });
   rmSync(resumedDir, { recursive: true });
+});
+
+test('training in channels_last follows the NCHW run up to float rounding, and its weights serve an NCHW model unchanged', async () => {
+  const data = toyData();
+  const train = async (channelsLast: boolean) => {
+    manualSeed(7);
+    const model = buildClassifier('resnet', { channels: 1, size: 16, classes: 4 });
+    const batches = stepBatches(data, { batchSize: 16, seed: 5 });
+    const r = await trainClassifier(model, { steps: 8, lr: 1e-3, seed: 9, channelsLast, batch: batches.batch, readLossEvery: 1 });
+    return { model: model.eval(), loss: r.curve.loss };
+  };
+  const nchw = await train(false);
+  const nhwc = await train(true);
+  // Float rounding differs between the layouts' kernels; Adam carries it on, so the curves agree
+  // closely but not bit for bit (measured: 2e-7 relative at the last of these 8 steps).
+  const worst = Math.max(...nhwc.loss.map((l, i) => Math.abs(l - nchw.loss[i]) / nchw.loss[i]));
+  assert.ok(worst <= 1e-4, `loss curves differ by ${worst} (relative)`);
+  // A saved state dict is layout-free: an NCHW model loaded from it computes what the trained one does.
+  const fresh = buildClassifier('resnet', { channels: 1, size: 16, classes: 4 }).eval();
+  fresh.loadStateDict(nhwc.model.stateDict());
+  const [a, b] = noGrad(() => [fresh.forward(data.images), nhwc.model.forward(data.images)]);
+  const drift = a.sub(b).abs().max().item() / b.abs().max().item();
+  assert.ok(drift <= 1e-5, `NCHW model from the saved weights differs by ${drift} (relative)`);
 });
 
 /** LeNet-5 on toy data whose inputs are NaN from step `firstBad` on, as a corrupt batch would be. */
