@@ -169,7 +169,7 @@ program
     const lines = [
       `libtorch ${i.torchVersion}`,
       `CUDA: ${i.cuda ? `yes (${i.cudaDevices} device${i.cudaDevices === 1 ? '' : 's'}, cuDNN ${i.cudnn ? 'yes' : 'no'})` : 'no'}`,
-      `CPU threads: ${i.threads} (S2SNETS_THREADS sets them)`,
+      `CPU threads: ${i.threads} (S2SNETS_THREADS sets them), OpenMP wait policy ${i.ompWaitPolicy} (OMP_WAIT_POLICY sets it)`,
       `CPU vector ISA of the kernels: ${i.cpuCapability}`,
       `BLAS: ${i.blas.description}`,
       `convolutions on CPU: ${i.mkldnn && i.mkldnnEnabled ? 'oneDNN (mkldnn)' : "libtorch's own kernels (oneDNN not available)"}`,
