@@ -121,7 +121,7 @@ export function defaultPlan(overrides: Partial<ExperimentPlan> = {}): Experiment
     // 8 epochs bring every family to about 97 % or more on MNIST (96.7-98.4 %, NOTES.md); LeNet-5, the smallest, needs 15 and they
     // cost little. Random shifts slowed convergence more than they helped at these lengths.
     // NHWC: 0.48-0.85x the step time of NCHW for inception, resnet, vgg-bn and alexnet on the
-    // CPU (bench/classifier.ts); lenet5's 7 ms step measured 0.72x and 1.16x.
+    // CPU (bench/training.ts); lenet5's 7 ms step measured 0.72x and 1.16x.
     classifierTraining: { epochs: 8, epochsFor: { lenet5: 15 }, batchSize: 64, lr: 2e-3, optimizer: 'adam', augmentShift: 0, channelsLast: true },
     // 2 epochs, but at least 1,000 steps: a small training set alone would leave A_S weak.
     // NHWC: 0.75-0.86x the NCHW pretraining step on the CPU (NOTES.md, Speed (session 4)).

@@ -19,7 +19,7 @@ export interface CommonTrainOptions {
   readLossEvery?: number;
   /**
    * Weights and batches in NHWC layout, which oneDNN trains the zoo and SegNet convolutions faster
-   * in (bench/classifier.ts, bench/finetune.ts); values differ from NCHW only by float rounding.
+   * in (bench/training.ts, bench/finetune.ts); values differ from NCHW only by float rounding.
    */
   channelsLast?: boolean;
 }
