@@ -14,10 +14,11 @@ const self = fileURLToPath(import.meta.url);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function workload(steps: number): Promise<void> {
-  const { F, keep, manualSeed, noGrad, randint, randn, tidy } = await import('../src/engine/index.js');
+  const { F, keep, manualSeed, randint, randn, tidy } = await import('../src/engine/index.js');
   const { Adam } = await import('../src/nn/index.js');
   const { buildClassifier } = await import('../src/models/classifiers.js');
   const { SegNet, SMALL_STAGES } = await import('../src/models/segnet.js');
+  const { finetuneStep } = await import('./steps.js');
   manualSeed(0);
   const classifier = buildClassifier('resnet', { channels: 1, size: 32, classes: 10 });
   const ae = new SegNet({ inChannels: 1, stages: SMALL_STAGES });
@@ -40,16 +41,7 @@ async function workload(steps: number): Promise<void> {
   );
   classifier.eval().freeze();
   ae.encoder.freeze().eval();
-  const finetuneOptimizer = new Adam(ae.decoder.trainableParameters(), { lr: 1e-4 });
-  const finetune = timed(() =>
-    tidy(() => {
-      const encoding = noGrad(() => ae.encoder.encode(x));
-      const loss = F.crossEntropy(classifier.forward(ae.decoder.decode(encoding)), y);
-      finetuneOptimizer.zeroGrad();
-      loss.backward();
-      finetuneOptimizer.step();
-    }),
-  );
+  const finetune = timed(finetuneStep(ae, classifier, new Adam(ae.decoder.trainableParameters(), { lr: 1e-4 }), x, y));
   console.log(JSON.stringify({ train, finetune }));
 }
 

@@ -7,9 +7,10 @@
 //            its codes and pooling indices across epochs could save.
 // Each variant runs 3 warm-up steps, then `steps` timed steps per turn; the median turn counts.
 //   node dist/bench/finetune.js [classifiers=vgg-bn,resnet,inception] [steps=10] [turns=3]
-import { F, keep, manualSeed, noGrad, randint, randn, tidy, type Tensor } from '../src/engine/index.js';
+import { keep, manualSeed, noGrad, randint, randn, tidy, type Tensor } from '../src/engine/index.js';
 import { Adam, foldBatchNorm, type Module } from '../src/nn/index.js';
 import { SegNet, SMALL_STAGES } from '../src/models/segnet.js';
+import { finetuneStep } from './steps.js';
 import { buildClassifier } from '../src/models/classifiers.js';
 
 const names = (process.argv[2] ?? 'vgg-bn,resnet,inception').split(',');
@@ -27,15 +28,7 @@ function stepOf(classifier: Module, x: Tensor, y: Tensor, channelsLast = false):
     classifier.to({ memoryFormat: 'channels_last' });
     x = keep(x.contiguous('channels_last'));
   }
-  const optimizer = new Adam(ae.decoder.trainableParameters(), { lr: 1e-3 });
-  return () =>
-    tidy(() => {
-      const encoding = noGrad(() => ae.encoder.encode(x));
-      const loss = F.crossEntropy(classifier.forward(ae.decoder.decode(encoding)), y);
-      optimizer.zeroGrad();
-      loss.backward();
-      optimizer.step();
-    });
+  return finetuneStep(ae, classifier, new Adam(ae.decoder.trainableParameters(), { lr: 1e-3 }), x, y);
 }
 
 /** Milliseconds per call of fn over `steps` calls, after 3 warm-up calls. */
