@@ -33,6 +33,12 @@ export function evaluationFigures(e: Evaluation): Figure[] {
   cx.rows.forEach((row, i) => cx.columns.forEach((col, j) => figures.push({ measure: 'cross top-1 change', subject: `${col} on ${row}`, value: cx.delta[i][j] })));
   for (const a of e.autoencoders) {
     figures.push({ measure: 'PSNR dB', subject: a.name, value: a.psnr }, { measure: 'intra-NMI', subject: a.name, value: a.intraNmi }, { measure: 'inter-NMI', subject: a.name, value: a.interNmi });
+    // The paper's colour and texture findings: cast, washed-out colour, hue rotation, grids.
+    if (a.colourShift) {
+      const c = a.colourShift;
+      figures.push({ measure: '|colour cast|', subject: a.name, value: c.castMagnitude }, { measure: 'chroma ratio', subject: a.name, value: c.chromaRatio }, { measure: 'hue rotation °', subject: a.name, value: c.hueRotation });
+    }
+    for (const p of a.periodic) figures.push({ measure: `period-${p.period} grid dB`, subject: a.name, value: p.db });
   }
   for (const c of e.noise?.classifiers ?? []) {
     e.noise!.sigmas.forEach((sigma, k) => figures.push({ measure: `noise ${sigma}: own S2SNet minus noisy`, subject: c.name, value: c.gain[k] }));
@@ -53,6 +59,8 @@ export function replicatesJob(plan: ExperimentPlan, evaluations: JobSpec<Evaluat
     name: 'replicates',
     deps: evaluations,
     config: { seeds: evaluations.map((_, r) => plan.seed + r), repeatAll: plan.repeatAll },
+    // 2: colour and periodic-artifact figures per autoencoder.
+    codeVersion: '2',
     async run(ctx) {
       const runs = evaluations.map((job, r) => {
         const { evaluation } = readEvaluation(ctx.input(job), ctx.output(job));

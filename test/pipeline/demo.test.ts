@@ -208,6 +208,8 @@ test('--repeats 2 reruns only the fine-tunes with seed 1, reuses the rest and ag
   assert.equal(original.values[0], results.classifiers[0].accuracy.original.top1);
   const own = rep.figures.find((f) => f.measure === 'top-1 on own S2SNet' && f.subject === 'lenet5')!;
   assert.equal(own.values[0], results.classifiers[0].accuracy.own.top1, 'seed 0 is the run itself');
+  const grid = rep.figures.find((f) => f.measure === 'period-2 grid dB' && f.subject === 'A_S')!;
+  assert.deepEqual([grid.values[0], grid.sd], [results.autoencoders[0].periodic[0].db, 0], 'A_S is shared, so its grid measure is too');
   assert.equal(rep.rankings.reduce((n, x) => n + x.seeds, 0), 2);
   assert.equal(rep.relations.length, 1);
   assert.match(r.stdout, /Replicates: seeds 0, 1 \(fine-tunes retrained per seed\)/);
