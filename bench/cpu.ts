@@ -8,9 +8,10 @@
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { F, engineInfo, keep, manualSeed, noGrad, randint, randn, tidy } from '../src/engine/index.js';
+import { engineInfo, keep, manualSeed, noGrad, randint, randn, tidy } from '../src/engine/index.js';
 import { Adam, Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential } from '../src/nn/index.js';
 import { SegNet, SMALL_STAGES } from '../src/models/segnet.js';
+import { finetuneStep } from './steps.js';
 
 const [steps, rounds, batch, turns] = [2, 3, 4, 5].map((i, k) => Number(process.argv[i] ?? [10, 5, 32, 3][k]));
 if (![steps, rounds, batch, turns].every((n) => Number.isInteger(n) && n >= 1)) {
@@ -53,15 +54,7 @@ function oursBench(): () => Result {
   const x = keep(randn([batch, 1, 32, 32]));
   const y = keep(randint(0, 10, [batch]));
 
-  const trainStep = () =>
-    tidy(() => {
-      // The encoder is frozen: no graph needed through it.
-      const encoding = noGrad(() => ae.encoder.encode(x));
-      const loss = F.crossEntropy(classifier.forward(ae.decoder.decode(encoding)), y);
-      optimizer.zeroGrad();
-      loss.backward();
-      optimizer.step();
-    });
+  const trainStep = finetuneStep(ae, classifier, optimizer, x, y);
   const forward = () => tidy(() => {
     noGrad(() => classifier.forward(ae.forward(x)));
   });

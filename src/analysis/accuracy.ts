@@ -3,8 +3,13 @@
 import { noGrad, tidy, type Tensor } from '../engine/index.js';
 import { AnalysisError } from './images.js';
 
-/** A classifier as a function from a batch of model inputs [B, C, H, W] to logits [B, classes] (a module already in eval mode). */
-export type Forward = (x: Tensor) => Tensor;
+/**
+ * A classifier as a function from a batch of model inputs [B, C, H, W] to logits [B, classes]
+ * (a module already in eval mode). A synchronous forward (a libtorch module) runs inside a tidy
+ * scope that frees its intermediates per batch. An asynchronous one (ONNX Runtime) returns a
+ * fresh tensor the caller owns; what it creates before its first await is freed when it returns.
+ */
+export type Forward = (x: Tensor) => Tensor | Promise<Tensor>;
 
 export interface EvalOptions {
   /** Images per forward pass (default 256). */
@@ -66,17 +71,17 @@ export interface ImagePredictions {
  * Per-image predictions of `forward` on `images` [N, C, H, W] (model-input space) against
  * `labels` [N], in batches, without autograd, freeing each batch's tensors as it goes.
  *
- * @param forward The classifier (already in eval mode).
+ * @param forward The classifier (already in eval mode), synchronous or asynchronous.
  * @param images Model inputs, on any device; batches move to `opts.device`.
  * @param labels One integer class per image.
  * @param opts Batch size, device and an optional per-batch transform.
  * @returns The predicted class of every image and, above 5 classes, its top-5 hits.
  * @throws AnalysisError on an empty set, a bad batch size or labels that do not match the images.
  * @example
- * const p = predictClassifier((x) => model.forward(x), data.eval.images, data.eval.labels);
+ * const p = await predictClassifier((x) => model.forward(x), data.eval.images, data.eval.labels);
  * const acc = accuracyOf(p, Int32Array.from(data.eval.labels.toArray()));
  */
-export function predictClassifier(forward: Forward, images: Tensor, labels: Tensor, opts: EvalOptions = {}): ImagePredictions {
+export async function predictClassifier(forward: Forward, images: Tensor, labels: Tensor, opts: EvalOptions = {}): Promise<ImagePredictions> {
   const batchSize = opts.batchSize ?? 256;
   const n = images.shape[0];
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new AnalysisError(`batchSize must be a positive integer, got ${batchSize}`);
@@ -84,26 +89,69 @@ export function predictClassifier(forward: Forward, images: Tensor, labels: Tens
   if (labels.ndim !== 1 || labels.size(0) !== n) throw new AnalysisError(`labels: expected [${n}] (one per image), got [${labels.shape.join(', ')}]`);
   const top1 = new Int32Array(n);
   let top5Hit: Uint8Array | null = null;
-  noGrad(() => {
-    for (let start = 0; start < n; start += batchSize) {
+  for (let start = 0; start < n; start += batchSize) {
+    const x = noGrad(() =>
       tidy(() => {
         let x = images.slice(0, start, start + batchSize);
         if (opts.device) x = x.to({ device: opts.device });
-        if (opts.transform) x = opts.transform(x);
-        const logits = forward(x);
-        if (logits.ndim !== 2 || logits.size(0) !== x.size(0)) throw new AnalysisError(`logits: expected [${x.size(0)}, classes], got [${logits.shape.join(', ')}]`);
-        const classes = logits.size(1);
-        const [, top] = logits.topk(Math.min(5, classes), 1);
-        top1.set(top.select(1, 0).to({ dtype: 'int32', device: 'cpu' }).data() as Int32Array, start);
-        if (classes > 5) {
-          top5Hit ??= new Uint8Array(n);
-          const hits = top.eq(labels.slice(0, start, start + batchSize).to({ device: logits.device }).unsqueeze(1)).sum(1);
-          top5Hit.set(hits.to({ dtype: 'uint8', device: 'cpu' }).data() as Uint8Array, start);
-        }
-      });
+        return opts.transform ? opts.transform(x) : x;
+      }),
+    );
+    try {
+      const logits = await batchLogits(forward, x);
+      try {
+        const p = tidy(() => batchPredictions(logits, labels.slice(0, start, start + batchSize)));
+        top1.set(p.top1, start);
+        if (p.top5Hit) (top5Hit ??= new Uint8Array(n)).set(p.top5Hit, start);
+      } finally {
+        // A forward may return its input as the logits.
+        if (logits !== x) logits.dispose();
+      }
+    } finally {
+      x.dispose();
     }
-  });
+  }
   return { top1, top5Hit };
+}
+
+/** The logits of one batch: a synchronous forward inside tidy and noGrad, an asynchronous one awaited. */
+async function batchLogits(forward: Forward, x: Tensor): Promise<Tensor> {
+  let pending: Promise<Tensor> | null = null;
+  const logits = noGrad(() =>
+    tidy(() => {
+      const out = forward(x);
+      if (out instanceof Promise) {
+        pending = out;
+        return null;
+      }
+      return out;
+    }),
+  );
+  return logits ?? (await pending!);
+}
+
+/**
+ * The predictions of one batch's logits: the class of the largest logit (ties broken as
+ * torch.topk breaks them) and, above 5 classes, whether the label is among the 5 largest.
+ *
+ * @param logits [B, K] on any device.
+ * @param labels [B] integer classes.
+ * @returns Plain per-image predictions (on the host).
+ * @throws AnalysisError when the logits are not [B, K] for the B labels.
+ * @example
+ * const { top1 } = batchPredictions(model.forward(x), y);
+ */
+export function batchPredictions(logits: Tensor, labels: Tensor): ImagePredictions {
+  const rows = labels.size(0);
+  if (logits.ndim !== 2 || logits.size(0) !== rows) throw new AnalysisError(`logits: expected [${rows}, classes], got [${logits.shape.join(', ')}]`);
+  return tidy(() => {
+    const classes = logits.size(1);
+    const [, top] = logits.topk(Math.min(5, classes), 1);
+    const top1 = (top.select(1, 0).to({ dtype: 'int32', device: 'cpu' }).data() as Int32Array).slice();
+    if (classes <= 5) return { top1, top5Hit: null };
+    const hits = top.eq(labels.to({ device: logits.device }).unsqueeze(1)).sum(1);
+    return { top1, top5Hit: (hits.to({ dtype: 'uint8', device: 'cpu' }).data() as Uint8Array).slice() };
+  });
 }
 
 /**
@@ -130,8 +178,8 @@ export function accuracyOf(p: ImagePredictions, labels: ArrayLike<number>): Accu
  * Top-1 (and top-5 where there are more than 5 classes) accuracy of `forward` on `images`
  * [N, C, H, W] (model-input space) against `labels` [N], in batches, without autograd.
  */
-export function evaluateClassifier(forward: Forward, images: Tensor, labels: Tensor, opts: EvalOptions = {}): Accuracy {
-  return accuracyOf(predictClassifier(forward, images, labels, opts), labelValues(labels));
+export async function evaluateClassifier(forward: Forward, images: Tensor, labels: Tensor, opts: EvalOptions = {}): Promise<Accuracy> {
+  return accuracyOf(await predictClassifier(forward, images, labels, opts), labelValues(labels));
 }
 
 /** The labels tensor [N] as plain integers. */
@@ -167,17 +215,23 @@ export interface AccuracyGrid {
   labels: Int32Array;
 }
 
-export function accuracyGrid(
+export async function accuracyGrid(
   rows: { name: string; images: Tensor }[],
   columns: { name: string; forward: Forward }[],
   originals: Tensor,
   labels: Tensor,
   opts: EvalOptions = {},
-): AccuracyGrid {
+): Promise<AccuracyGrid> {
   if (rows.length === 0 || columns.length === 0) throw new AnalysisError(`crossMatrix needs at least one row and one column, got ${rows.length} and ${columns.length}`);
   const truth = labelValues(labels);
-  const originalPredictions = columns.map((c) => predictClassifier(c.forward, originals, labels, opts));
-  const predictions = rows.map((r) => columns.map((c) => predictClassifier(c.forward, r.images, labels, opts)));
+  const originalPredictions: ImagePredictions[] = [];
+  for (const c of columns) originalPredictions.push(await predictClassifier(c.forward, originals, labels, opts));
+  const predictions: ImagePredictions[][] = [];
+  for (const r of rows) {
+    const row: ImagePredictions[] = [];
+    for (const c of columns) row.push(await predictClassifier(c.forward, r.images, labels, opts));
+    predictions.push(row);
+  }
   return {
     rows: rows.map((r) => r.name),
     columns: columns.map((c) => c.name),
@@ -201,14 +255,14 @@ export function crossMatrixOf(g: AccuracyGrid): CrossMatrix {
  * originals. All image tensors are [N, C, H, W] in normalized model-input space and share
  * `labels`. With A_S first and then one AE per classifier this is the (N+1) x N matrix.
  */
-export function crossMatrix(
+export async function crossMatrix(
   rows: { name: string; images: Tensor }[],
   columns: { name: string; forward: Forward }[],
   originals: Tensor,
   labels: Tensor,
   opts: EvalOptions = {},
-): CrossMatrix {
-  return crossMatrixOf(accuracyGrid(rows, columns, originals, labels, opts));
+): Promise<CrossMatrix> {
+  return crossMatrixOf(await accuracyGrid(rows, columns, originals, labels, opts));
 }
 
 /** Each cell minus its column's accuracy on the originals (`baselineRow[j]`). */

@@ -10,10 +10,13 @@
 //   little. Degrees, positive counter-clockwise in the a*b* plane;
 // - lightness shift: mean ΔL*.
 // Defined for RGB images only (values in [0, 1], sRGB).
+// Every figure is a function of per-image sums, so its 95 % interval comes from resampling images
+// (bootstrap.ts); the two angles are unwrapped around their estimate before taking percentiles.
+import { bootstrapMeans, mean, percentileInterval, type BootstrapOptions, type Interval } from './bootstrap.js';
 import { AnalysisError, assertSameShape, toImageSet, type ImageInput } from './images.js';
 import { labInto } from './lab.js';
 
-export interface ColourShift {
+export interface ColourShiftValues {
   /** Mean Δa* and Δb* over all pixels (reconstruction - original). */
   castA: number;
   castB: number;
@@ -31,16 +34,44 @@ export interface ColourShift {
   meanDeltaE: number;
 }
 
+export interface ColourShift extends ColourShiftValues {
+  /** 95 % bootstrap interval of each figure (angles may leave their range: they are unwrapped around the estimate). */
+  ci95: Record<keyof ColourShiftValues, Interval>;
+}
+
 const degrees = (rad: number) => (rad * 180) / Math.PI;
+
+/** Per-image sums, in this order, from which every figure follows (see shiftFromMeans). */
+const SUMS = ['dL', 'dA', 'dB', 'deltaE', 'chromaO', 'chromaR', 're', 'im'] as const;
+
+/** The figures from the per-pixel means of the SUMS (sums divided by the pixels of an image). */
+function shiftFromMeans([dL, dA, dB, deltaE, chromaO, chromaR, re, im]: number[]): ColourShiftValues {
+  const castMagnitude = Math.hypot(dA, dB);
+  const angle = castMagnitude === 0 ? 0 : degrees(Math.atan2(dB, dA));
+  return {
+    castA: dA,
+    castB: dB,
+    castMagnitude,
+    castAngle: angle < 0 ? angle + 360 : angle,
+    chromaRatio: chromaO === 0 ? 1 : chromaR / chromaO,
+    hueRotation: re === 0 && im === 0 ? 0 : degrees(Math.atan2(im, re)),
+    lightnessShift: dL,
+    meanDeltaE: deltaE,
+  };
+}
+
+/** `angle` moved by whole turns to lie within 180 degrees of `around`. */
+const unwrap = (angle: number, around: number) => around + ((((angle - around + 180) % 360) + 360) % 360) - 180;
 
 /**
  * The colour shift of RGB reconstructions against their originals (see the top of this file).
  * @param originals [N, 3, H, W] sRGB in [0, 1]
  * @param reconstructions the same shape
+ * @param boot resamples and seed of the intervals
  * @throws AnalysisError when the shapes differ or the images are not RGB
  * @example const shift = colourShift(originals, reconstructions); // shift.chromaRatio < 1: washed out
  */
-export function colourShift(originals: ImageInput, reconstructions: ImageInput): ColourShift {
+export function colourShift(originals: ImageInput, reconstructions: ImageInput, boot: BootstrapOptions = {}): ColourShift {
   const orig = toImageSet(originals, 'originals');
   const recon = toImageSet(reconstructions, 'reconstructions');
   assertSameShape(orig, recon, 'originals', 'reconstructions');
@@ -49,44 +80,34 @@ export function colourShift(originals: ImageInput, reconstructions: ImageInput):
   const plane = h * w;
   const lo = new Float64Array(3);
   const lr = new Float64Array(3);
-  let dL = 0;
-  let dA = 0;
-  let dB = 0;
-  let chromaO = 0;
-  let chromaR = 0;
-  let re = 0;
-  let im = 0;
-  let deltaE = 0;
+  const sums = SUMS.map(() => new Float64Array(n));
+  const [dL, dA, dB, deltaE, chromaO, chromaR, re, im] = sums;
   for (let i = 0; i < n; i++) {
     const base = i * 3 * plane;
     for (let p = 0; p < plane; p++) {
       labInto(orig.data[base + p], orig.data[base + plane + p], orig.data[base + 2 * plane + p], lo);
       labInto(recon.data[base + p], recon.data[base + plane + p], recon.data[base + 2 * plane + p], lr);
       const [l, a, b] = [lr[0] - lo[0], lr[1] - lo[1], lr[2] - lo[2]];
-      dL += l;
-      dA += a;
-      dB += b;
-      deltaE += Math.sqrt(l * l + a * a + b * b);
-      chromaO += Math.hypot(lo[1], lo[2]);
-      chromaR += Math.hypot(lr[1], lr[2]);
+      dL[i] += l / plane;
+      dA[i] += a / plane;
+      dB[i] += b / plane;
+      deltaE[i] += Math.sqrt(l * l + a * a + b * b) / plane;
+      chromaO[i] += Math.hypot(lo[1], lo[2]) / plane;
+      chromaR[i] += Math.hypot(lr[1], lr[2]) / plane;
       // z_rec * conj(z_orig)
-      re += lr[1] * lo[1] + lr[2] * lo[2];
-      im += lr[2] * lo[1] - lr[1] * lo[2];
+      re[i] += (lr[1] * lo[1] + lr[2] * lo[2]) / plane;
+      im[i] += (lr[2] * lo[1] - lr[1] * lo[2]) / plane;
     }
   }
-  const count = Math.max(1, n * plane);
-  const castA = dA / count;
-  const castB = dB / count;
-  const castMagnitude = Math.hypot(castA, castB);
-  const angle = castMagnitude === 0 ? 0 : degrees(Math.atan2(castB, castA));
-  return {
-    castA,
-    castB,
-    castMagnitude,
-    castAngle: angle < 0 ? angle + 360 : angle,
-    chromaRatio: chromaO === 0 ? 1 : chromaR / chromaO,
-    hueRotation: re === 0 && im === 0 ? 0 : degrees(Math.atan2(im, re)),
-    lightnessShift: dL / count,
-    meanDeltaE: deltaE / count,
-  };
+  const value = shiftFromMeans(sums.map(mean));
+  const resampled = bootstrapMeans(sums, boot);
+  const figures = Array.from(resampled[0], (_, b) => shiftFromMeans(resampled.map((r) => r[b])));
+  const keys = Object.keys(value) as (keyof ColourShiftValues)[];
+  const ci95 = Object.fromEntries(
+    keys.map((k) => {
+      const angle = k === 'castAngle' || k === 'hueRotation';
+      return [k, percentileInterval(figures.map((f) => (angle ? unwrap(f[k], value[k]) : f[k])))];
+    }),
+  ) as ColourShift['ci95'];
+  return { ...value, ci95 };
 }

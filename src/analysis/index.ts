@@ -1,7 +1,7 @@
 // What the reconstructions say: accuracy, cross-evaluation, order, NMI, histograms, grid artifacts, pictures.
 export { AnalysisError, toImageSet } from './images.js';
 export type { ImageSet, ImageInput } from './images.js';
-export { topKAccuracy, evaluateClassifier, predictClassifier, accuracyOf, labelValues, crossMatrix, accuracyGrid, crossMatrixOf, deltaMatrix } from './accuracy.js';
+export { topKAccuracy, evaluateClassifier, predictClassifier, batchPredictions, accuracyOf, labelValues, crossMatrix, accuracyGrid, crossMatrixOf, deltaMatrix } from './accuracy.js';
 export type { Accuracy, AccuracyGrid, CrossMatrix, EvalOptions, Forward, ImagePredictions } from './accuracy.js';
 export { totalOrder, ORDER_RULE, ORDER_EPSILON } from './order.js';
 export type { TotalOrder, OrderViolation, OrderOptions, PairConfidence } from './order.js';
@@ -18,8 +18,8 @@ export type { ColourShift } from './colour.js';
 export { periodicArtifacts, periodFrequencies, ARTIFACT_PERIODS } from './periodic.js';
 export type { PeriodicArtifact, ArtifactDirection } from './periodic.js';
 export { labInto } from './lab.js';
-export { plantedRetention } from './planted.js';
-export type { PlantedRetention } from './planted.js';
+export { plantedRetention, plantedRetentionEach, carrierChange, plantedSignal } from './planted.js';
+export type { PlantedRetention, PlantedRetentionEach, PlantedSignal } from './planted.js';
 export { bootstrapMeans, percentileInterval, meanEstimate, mean, CI_LEVEL, DEFAULT_RESAMPLES } from './bootstrap.js';
 export type { Interval, BootstrapOptions, Estimate } from './bootstrap.js';
 export { kendallTau, kendallTest, kendallW, averageRanks, EXACT_PERMUTATION_LIMIT, MONTE_CARLO_PERMUTATIONS } from './concordance.js';

@@ -22,6 +22,9 @@
 //   when nothing is added.
 // The cross term between image and pattern averages out over images whose content does not
 // line up with the grid, which is why amplitude is estimated from power averaged over images.
+// Both figures are functions of per-image powers, so their 95 % intervals come from resampling
+// images (bootstrap.ts).
+import { bootstrapMeans, mean, percentileInterval, type BootstrapOptions, type Interval } from './bootstrap.js';
 import { AnalysisError, assertSameShape, toImageSet, type ImageInput, type ImageSet } from './images.js';
 
 export const ARTIFACT_PERIODS = [2, 4, 8] as const;
@@ -35,6 +38,7 @@ export interface PeriodicArtifact {
   amplitude: number;
   /** db per direction. */
   byDirection: Record<ArtifactDirection, number>;
+  ci95: { db: Interval; amplitude: Interval };
 }
 
 interface Frequency {
@@ -69,13 +73,13 @@ export function periodFrequencies(p: number): Frequency[] {
 const hann = (n: number) => Float64Array.from({ length: n }, (_, i) => 0.5 - 0.5 * Math.cos((2 * Math.PI * i) / n));
 
 /**
- * Per frequency, Parseval-normalized power of the windowed images, averaged over images and
- * channels: mean over (image, channel) of m |X(f)|² / (Σ window)².
+ * Per frequency and image, Parseval-normalized power of the windowed image, averaged over
+ * channels: power[k][i] is the mean over channels of m |X(f_k)|² / (Σ window)² of image i.
  */
-function meanPower(set: ImageSet, freqs: Frequency[]): Float64Array {
+function imagePower(set: ImageSet, freqs: Frequency[]): Float64Array[] {
   const [n, c, h, w] = set.shape;
   const plane = h * w;
-  const power = new Float64Array(freqs.length);
+  const power = freqs.map(() => new Float64Array(n));
   const [wy, wx] = [hann(h), hann(w)];
   const windowSum = wy.reduce((a, b) => a + b, 0) * wx.reduce((a, b) => a + b, 0);
   // window * cos/sin of 2π (fx x + fy y) per frequency and pixel, computed once.
@@ -102,11 +106,13 @@ function meanPower(set: ImageSet, freqs: Frequency[]): Float64Array {
         re += v * cos[p];
         im -= v * sin[p];
       }
-      power[k] += (f.multiplicity * (re * re + im * im)) / (windowSum * windowSum);
+      power[k][Math.floor(i / c)] += (f.multiplicity * (re * re + im * im)) / (windowSum * windowSum * c);
     });
   }
-  return power.map((v) => v / Math.max(1, n * c));
+  return power;
 }
+
+const DIRECTIONS = ['horizontal', 'vertical', 'diagonal'] as const;
 
 const toDb = (rec: number, orig: number) => (rec === orig ? 0 : 10 * Math.log10(Math.max(rec, 1e-30) / Math.max(orig, 1e-30)));
 
@@ -115,22 +121,36 @@ const toDb = (rec: number, orig: number) => (rec === orig ? 0 : 10 * Math.log10(
  * @param originals [N, C, H, W] in [0, 1]
  * @param reconstructions the same shape
  * @param periods the periods to measure (default 2, 4, 8)
+ * @param boot resamples and seed of the intervals
  * @throws AnalysisError when the shapes differ, the images are smaller than a period, or a period is not an integer >= 2
  * @example periodicArtifacts(orig, recon)[0].db // > 0: a checkerboard was added
  */
-export function periodicArtifacts(originals: ImageInput, reconstructions: ImageInput, periods: readonly number[] = ARTIFACT_PERIODS): PeriodicArtifact[] {
+export function periodicArtifacts(originals: ImageInput, reconstructions: ImageInput, periods: readonly number[] = ARTIFACT_PERIODS, boot: BootstrapOptions = {}): PeriodicArtifact[] {
   const orig = toImageSet(originals, 'originals');
   const recon = toImageSet(reconstructions, 'reconstructions');
   assertSameShape(orig, recon, 'originals', 'reconstructions');
-  const [, , h, w] = orig.shape;
+  const [n, , h, w] = orig.shape;
   return periods.map((p) => {
     if (h < p || w < p) throw new AnalysisError(`period ${p} needs images of at least ${p}x${p} pixels, got ${h}x${w}`);
     const freqs = periodFrequencies(p);
-    const po = meanPower(orig, freqs);
-    const pr = meanPower(recon, freqs);
-    const sum = (a: Float64Array, dir?: ArtifactDirection) => freqs.reduce((s, f, k) => s + (dir === undefined || f.direction === dir ? a[k] : 0), 0);
-    const [so, sr] = [sum(po), sum(pr)];
-    const byDirection = Object.fromEntries((['horizontal', 'vertical', 'diagonal'] as const).map((d) => [d, toDb(sum(pr, d), sum(po, d))])) as Record<ArtifactDirection, number>;
-    return { period: p, db: toDb(sr, so), amplitude: Math.sqrt(Math.max(0, sr - so)), byDirection };
+    const [po, pr] = [imagePower(orig, freqs), imagePower(recon, freqs)];
+    // Per image, the power of originals and reconstructions in each direction.
+    const perDirection = (power: Float64Array[], d: ArtifactDirection) => Float64Array.from({ length: n }, (_, i) => freqs.reduce((s, f, k) => s + (f.direction === d ? power[k][i] : 0), 0));
+    const vectors = DIRECTIONS.flatMap((d) => [perDirection(po, d), perDirection(pr, d)]);
+    // From the mean powers [orig, rec] per direction: db and amplitude over all directions.
+    const figures = (m: number[]) => {
+      const [so, sr] = [m[0] + m[2] + m[4], m[1] + m[3] + m[5]];
+      return { db: toDb(sr, so), amplitude: Math.sqrt(Math.max(0, sr - so)) };
+    };
+    const means = vectors.map(mean);
+    const resampled = bootstrapMeans(vectors, boot);
+    const samples = Array.from(resampled[0], (_, b) => figures(resampled.map((r) => r[b])));
+    const byDirection = Object.fromEntries(DIRECTIONS.map((d, j) => [d, toDb(means[2 * j + 1], means[2 * j])])) as Record<ArtifactDirection, number>;
+    return {
+      period: p,
+      ...figures(means),
+      byDirection,
+      ci95: { db: percentileInterval(samples.map((f) => f.db)), amplitude: percentileInterval(samples.map((f) => f.amplitude)) },
+    };
   });
 }

@@ -99,8 +99,8 @@ function withExperimentOptions(cmd: Command): Command {
     .addOption(new Option('--targets <kind>', "fine-tuning targets: true 'labels' (paper) or the classifier's own 'predictions'").choices(['labels', 'predictions']))
     .option('--train-whole-ae', 'fine-tune encoder and decoder (the paper freezes the encoder)')
     .addOption(new Option('--autocast <dtype>', 'mixed precision for fine-tuning').choices(['bfloat16', 'float16']))
-    .option('--channels-last', 'channels_last memory format for fine-tuning')
-    .option('--fold-bn', "fold the frozen classifier's BatchNorm into its convolutions while fine-tuning")
+    .option('--no-channels-last', 'fine-tune in the NCHW memory format (by default channels_last, faster with oneDNN)')
+    .option('--no-fold-bn', "keep the frozen classifier's BatchNorm as it is while fine-tuning (by default it is folded into the convolutions)")
     .option('--repeats <k>', 'replicate seeds: rerun the fine-tunes with seeds seed .. seed+k-1 and aggregate every figure across them', positiveInt)
     .option('--repeat-all', 'with --repeats: retrain the classifiers and A_S per seed too')
     .option(ACCEPT_ENGINE_CHANGE[0], ACCEPT_ENGINE_CHANGE[1])
@@ -129,7 +129,13 @@ function planFrom(f: ExperimentFlags): { plan: ExperimentPlan; runDir: string } 
       targets: f.targets ?? base.finetune.targets,
       trainWholeAe: f.trainWholeAe ?? base.finetune.trainWholeAe,
       convergence: f.untilConverged ? base.finetune.convergence : null,
-      speed: { autocast: f.autocast, channelsLast: f.channelsLast, foldClassifierBn: f.foldBn },
+      speed: {
+        ...base.finetune.speed,
+        autocast: f.autocast,
+        // Both flags only turn a default off.
+        channelsLast: f.channelsLast === false ? false : base.finetune.speed.channelsLast,
+        foldClassifierBn: f.foldBn === false ? false : base.finetune.speed.foldClassifierBn,
+      },
     },
   };
   const runDir = resolve(f.runDir ?? `runs/${f.dataset}${f.quick ? '-quick' : ''}`);
@@ -163,7 +169,7 @@ program
     const lines = [
       `libtorch ${i.torchVersion}`,
       `CUDA: ${i.cuda ? `yes (${i.cudaDevices} device${i.cudaDevices === 1 ? '' : 's'}, cuDNN ${i.cudnn ? 'yes' : 'no'})` : 'no'}`,
-      `CPU threads: ${i.threads} (S2SNETS_THREADS sets them)`,
+      `CPU threads: ${i.threads} (S2SNETS_THREADS sets them), OpenMP wait policy ${i.ompWaitPolicy} (OMP_WAIT_POLICY sets it)`,
       `CPU vector ISA of the kernels: ${i.cpuCapability}`,
       `BLAS: ${i.blas.description}`,
       `convolutions on CPU: ${i.mkldnn && i.mkldnnEnabled ? 'oneDNN (mkldnn)' : "libtorch's own kernels (oneDNN not available)"}`,

@@ -27,7 +27,7 @@ export {
 export type { Size, Triple } from './transforms.js';
 export { BatchOrder, batches, batchAt, selectBatch } from './batching.js';
 export type { Batch, BatchOptions } from './batching.js';
-export { generatePlantedDataset, subsetTruth, PLANTED_SHAPES, PLANTED_COLOURS, PLANTED_PALETTE } from './planted.js';
+export { generatePlantedDataset, subsetTruth, shapeCoverage, inMask, PLANTED_SHAPES, PLANTED_COLOURS, PLANTED_PALETTE } from './planted.js';
 export type { PlantedOptions, PlantedDataset, PlantedCarrier, PlantedTruth } from './planted.js';
 export { EMOJI_CATEGORIES, EMOJI_SIDE, EMOJI_VENDORS } from './emoji.js';
 export { Rng, permutation, deriveSeed } from './random.js';

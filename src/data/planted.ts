@@ -74,6 +74,26 @@ function inside(shape: number, dx: number, dy: number, r: number): boolean {
 // 3x3 samples per pixel smooth the edges so size and position vary continuously.
 const SUBSAMPLES = 3;
 
+/**
+ * Share of pixel (x, y) (its top-left corner) covered by a shape of radius r centred at (cx, cy),
+ * from SUBSAMPLES x SUBSAMPLES samples: how the generator draws every shape, and how the
+ * retention measures (analysis/planted.ts) redraw candidate shapes.
+ * @param shape index into PLANTED_SHAPES
+ * @example shapeCoverage(1, 16, 16, 8, 16, 16) // 1: the centre of a disc
+ */
+export function shapeCoverage(shape: number, cx: number, cy: number, r: number, x: number, y: number): number {
+  let hits = 0;
+  for (let sy = 0; sy < SUBSAMPLES; sy++) {
+    for (let sx = 0; sx < SUBSAMPLES; sx++) {
+      if (inside(shape, x + (sx + 0.5) / SUBSAMPLES - cx, y + (sy + 0.5) / SUBSAMPLES - cy, r)) hits++;
+    }
+  }
+  return hits / (SUBSAMPLES * SUBSAMPLES);
+}
+
+/** Whether a pixel of the given coverage counts as part of the shape in a mask. */
+export const inMask = (coverage: number) => coverage >= 0.5;
+
 export function generatePlantedDataset(opts: PlantedOptions): PlantedDataset {
   const { carrier, count } = opts;
   const size = opts.size ?? 32;
@@ -103,14 +123,8 @@ export function generatePlantedDataset(opts: PlantedOptions): PlantedDataset {
     const base = n * 3 * plane;
     for (let y = 0; y < size; y++) {
       for (let x = 0; x < size; x++) {
-        let hits = 0;
-        for (let sy = 0; sy < SUBSAMPLES; sy++) {
-          for (let sx = 0; sx < SUBSAMPLES; sx++) {
-            if (inside(shape, x + (sx + 0.5) / SUBSAMPLES - cx, y + (sy + 0.5) / SUBSAMPLES - cy, r)) hits++;
-          }
-        }
-        const coverage = hits / (SUBSAMPLES * SUBSAMPLES);
-        masks[n * plane + y * size + x] = coverage >= 0.5 ? 1 : 0;
+        const coverage = shapeCoverage(shape, cx, cy, r, x, y);
+        masks[n * plane + y * size + x] = inMask(coverage) ? 1 : 0;
         for (let c = 0; c < 3; c++) {
           const v = background * (1 - coverage) + colour[c] * coverage + rng.uniform(-noise, noise);
           pixels[base + c * plane + y * size + x] = Math.min(1, Math.max(0, v));

@@ -82,6 +82,14 @@ function load(): NativeAddon {
   return createRequire(import.meta.url)(addonPath) as NativeAddon;
 }
 
+// libgomp reads OMP_WAIT_POLICY once, when libtorch loads it. Unset, idle OpenMP threads spin
+// between parallel regions; beside any other CPU-heavy process the spinning takes the cores the
+// working threads need, and steps run several times slower (bench/contention.ts). Passive
+// waiting costs little on a quiet machine. A policy the user set wins.
+process.env.OMP_WAIT_POLICY ??= 'PASSIVE';
+/** The OpenMP wait policy libtorch's threads run with (read by libgomp when the addon loads). */
+export const ompWaitPolicy = process.env.OMP_WAIT_POLICY;
+
 export const native: NativeAddon = load();
 
 // libtorch's OpenMP default can be one thread; use every core unless S2SNETS_THREADS says otherwise.

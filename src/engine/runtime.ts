@@ -1,6 +1,6 @@
 // Process-wide engine settings and facts: threads, seeds, devices, memory, mixed precision.
 import { existsSync, realpathSync } from 'node:fs';
-import { native, type MemoryStats, type NativeInfo } from './native.js';
+import { native, ompWaitPolicy, type MemoryStats, type NativeInfo } from './native.js';
 
 /** The BLAS that serves matrix products in this process. */
 export interface BlasIdentity {
@@ -27,6 +27,8 @@ export interface EngineInfo {
   cpuCapability: string;
   /** libtorch's BLAS as built (BLAS_INFO of its build configuration), e.g. 'open', 'mkl', 'blas'. */
   buildBlas: string;
+  /** OMP_WAIT_POLICY as libgomp read it when the engine loaded (s2snets sets PASSIVE unless the user set one). */
+  ompWaitPolicy: string;
 }
 
 const OPENBLAS_THREADING = ['sequential', 'pthreads', 'OpenMP'];
@@ -64,6 +66,7 @@ export function engineInfo(): EngineInfo {
     blas: describeBlas({ ...i.blas, library: i.blas.library && existsSync(i.blas.library) ? realpathSync(i.blas.library) : i.blas.library }),
     cpuCapability: /CPU capability usage:\s*(\S+)/.exec(i.buildConfig)?.[1] ?? 'unknown',
     buildBlas: /BLAS_INFO=([^,\s]+)/.exec(i.buildConfig)?.[1] ?? 'unknown',
+    ompWaitPolicy,
   };
   // Threads can change during the process (setNumThreads); everything else cannot.
   return { ...cachedInfo, threads: i.threads };

@@ -4,7 +4,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { keep, tensor, tidy, type Tensor } from '../engine/index.js';
-import type { Module } from '../nn/index.js';
 import { writeFileAtomic } from '../common/atomic.js';
 import {
   addPixelNoise,
@@ -21,11 +20,13 @@ import {
   psnrEach,
   type AccuracyInterval,
   type BootstrapOptions,
+  type Forward,
   type Interval,
   channelHistogramsEach,
   colourShift,
   periodicArtifacts,
-  plantedRetention,
+  ARTIFACT_PERIODS,
+  plantedSignal,
   accuracyGrid,
   crossMatrixOf,
   gridEnergy,
@@ -41,6 +42,7 @@ import type { JobContext, JobSpec, Json } from './jobs.js';
 import { experimentData, type ExperimentData } from './inputs.js';
 import { aeName, buildAutoencoder, classifierWeights, GENERIC_AE, loadReconstructions, replicateTag, type ExperimentJobs } from './experiment.js';
 import { loadWeightsInto, openClassifier } from './classifiers.js';
+import { evaluationForward, type EvaluationForward } from './evaluation-forward.js';
 import type { ExperimentPlan } from './plan.js';
 import { datasetLabel } from './names.js';
 import { EVALUATION_FILES, ORIGINAL_ROW, ReportSourceError, readPredictions, type EvaluationOutput, type StoredPredictions } from './evaluation-files.js';
@@ -76,8 +78,8 @@ export interface Evaluation {
   curves: Record<string, { step: number[]; loss: number[] }>;
 }
 
-/** 2: intervals, order confidence, claims and noise robustness. */
-export const EVALUATION_FORMAT = 2;
+/** 2: intervals, order confidence, claims and noise robustness. 3: planted shape agreement, retention intervals, carrier change against A_S. */
+export const EVALUATION_FORMAT = 3;
 
 /**
  * The per-image predictions of an accuracy grid as stored plain data (predictions.json).
@@ -111,7 +113,7 @@ async function noiseRobustness(
   jobs: ExperimentJobs,
   ctx: JobContext,
   data: ExperimentData,
-  classifiers: { name: string; model: Module }[],
+  classifiers: { name: string; forward: Forward }[],
   boot: BootstrapOptions,
 ): Promise<Results['noise']> {
   const sigmas = plan.analysis.noiseSigmas;
@@ -137,10 +139,9 @@ async function noiseRobustness(
     const ae = buildAutoencoder(plan, data).to({ device: plan.device });
     loadWeightsInto(ae, join(ctx.input(finetune), ctx.output(finetune).weights), plan.device);
     ae.eval();
-    const forward = (x: Tensor) => c.model.forward(x);
     for (const input of noisyInputs) {
-      const onNoisy = correctness(predictClassifier(forward, input, labels, opts), truth);
-      const onOwn = correctness(predictClassifier(forward, input, labels, { ...opts, transform: (x) => ae.forward(x) }), truth);
+      const onNoisy = correctness(await predictClassifier(c.forward, input, labels, opts), truth);
+      const onOwn = correctness(await predictClassifier(c.forward, input, labels, { ...opts, transform: (x) => ae.forward(x) }), truth);
       const paired = pairedChange(onNoisy, onOwn, boot);
       const row = rows[j];
       row.noisy.push(paired.a.value);
@@ -193,15 +194,18 @@ export function evaluationJob(plan: ExperimentPlan, jobs: ExperimentJobs, replic
     name: `evaluate${replicateTag(plan, plan.seed + replicate)}`,
     deps: [...jobs.classifiers.values(), jobs.pretrain, ...jobs.finetunes.values(), ...jobs.reconstructions.values()],
     config: { analysis: plan.analysis as unknown as Json, evalBatchSize: plan.evalBatchSize },
-    // 2: the artifact holds per-image predictions; 3: intervals, order confidence, claims, noise.
-    codeVersion: '3',
+    // 2: the artifact holds per-image predictions; 3: intervals, order confidence, claims, noise;
+    // 4: planted shape agreement, retention intervals, carrier change against A_S.
+    codeVersion: '4',
     async run(ctx) {
       const data = await experimentData(plan);
       const labels = data.eval.labels;
-      const classifiers: { name: string; model: Module }[] = [];
+      const classifiers: ({ name: string } & EvaluationForward)[] = [];
       for (const entry of plan.classifiers) {
         const job = jobs.classifiers.get(entry.name)!;
-        classifiers.push({ name: entry.name, model: await openClassifier(entry, data, plan.device, classifierWeights(ctx, job)) });
+        const model = await openClassifier(entry, data, plan.device, classifierWeights(ctx, job));
+        const check = { images: data.eval.images, labels, batchSize: plan.evalBatchSize };
+        classifiers.push({ name: entry.name, ...(await evaluationForward(entry, model, check, plan.device, (line) => ctx.log(line))) });
       }
       const aeNames = [GENERIC_AE, ...plan.classifiers.map((c) => aeName(c.name))];
       const recon = new Map<string, Tensor>(aeNames.map((n) => [n, loadReconstructions(ctx.input(jobs.reconstructions.get(n)!), ctx.output(jobs.reconstructions.get(n)!))]));
@@ -209,9 +213,9 @@ export function evaluationJob(plan: ExperimentPlan, jobs: ExperimentJobs, replic
 
       await ctx.progress(0.05, 'cross-evaluation');
       // One pass per (images, classifier) pair gives both the cross matrix and the accuracy table.
-      const grid = accuracyGrid(
+      const grid = await accuracyGrid(
         aeNames.map((n) => ({ name: n, images: recon.get(n)! })),
-        classifiers.map((c) => ({ name: c.name, forward: (x: Tensor) => c.model.forward(x) })),
+        classifiers,
         data.eval.images,
         labels,
         opts,
@@ -242,6 +246,7 @@ export function evaluationJob(plan: ExperimentPlan, jobs: ExperimentJobs, replic
 
       await ctx.progress(0.3, 'noise robustness');
       const noise = await noiseRobustness(plan, jobs, ctx, data, classifiers, boot);
+      for (const c of classifiers) await c.close();
 
       await ctx.progress(0.5, 'NMI, histograms, colour shift, periodic artifacts');
       const original = toImageSet(data.evalOriginal);
@@ -259,19 +264,13 @@ export function evaluationJob(plan: ExperimentPlan, jobs: ExperimentJobs, replic
           intraNmi: intra.value,
           interNmi: inter.value,
           gridEnergy: gridEnergy(original, set),
-          colourShift: data.channels === 3 ? colourShift(original, set) : null,
-          periodic: periodicArtifacts(original, set),
+          colourShift: data.channels === 3 ? colourShift(original, set, boot) : null,
+          periodic: periodicArtifacts(original, set, ARTIFACT_PERIODS, boot),
           ci95: { psnr: psnr.ci95, intraNmi: intra.ci95, interNmi: inter.ci95 },
         };
       });
       const truth = data.evalTruth;
-      const planted = truth
-        ? {
-            carrier: truth.carrier,
-            originals: plantedRetention(original, original, truth),
-            autoencoders: aeNames.map((n) => ({ name: n, ...plantedRetention(original, pixels.get(n)!, truth) })),
-          }
-        : null;
+      const planted = truth ? plantedSignal(truth, original, aeNames.map((n) => ({ name: n, images: pixels.get(n)! })), boot) : null;
       const finetunes = plan.classifiers.map((c) => ({ classifier: c.name, ...ctx.output(jobs.finetunes.get(c.name)!).finetune }));
       const histograms = channelHistogramsEach(original, Object.fromEntries(aeNames.map((n) => [n, pixels.get(n)!])));
       const rows = reconstructionGrid(original, aeNames.map((n) => ({ name: n, images: pixels.get(n)! })), plan.analysis.gridSamples);
@@ -324,7 +323,7 @@ export function evaluationJob(plan: ExperimentPlan, jobs: ExperimentJobs, replic
 export function readEvaluation(dir: string, out: EvaluationOutput): { evaluation: Evaluation; pictures: StoredPictures } {
   const evaluation = JSON.parse(readFileSync(join(dir, out.evaluation), 'utf8')) as Evaluation;
   if (evaluation.format !== EVALUATION_FORMAT) {
-    throw new ReportSourceError(`${dir}: this evaluation was made by an older s2snets (without uncertainty intervals); rerun the evaluation (s2snets evaluate or demo with the same options) to recompute it`);
+    throw new ReportSourceError(`${dir}: this evaluation was written in format ${evaluation.format} by another s2snets version (this one reads format ${EVALUATION_FORMAT}); rerun the evaluation (s2snets evaluate or demo with the same options) to recompute it`);
   }
   type Encoded = { label: string; images: (Omit<PictureRow['images'][number], 'data'> & { data: string })[] }[];
   const raw = JSON.parse(readFileSync(join(dir, out.pictures), 'utf8')) as { grid: Encoded; differences: Encoded };

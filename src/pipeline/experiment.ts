@@ -167,6 +167,7 @@ export function experimentJobs(plan: ExperimentPlan, replicate = 0): ExperimentJ
         result = await pretrainAutoencoder(ae, {
           steps: pretrainSteps(plan, batches.stepsPerEpoch),
           lr: plan.ae.lr,
+          channelsLast: plan.ae.channelsLast,
           seed: seeds.ae + 1,
           batch: batches.batch,
           checkpoint: jobCheckpoint(ctx, plan.checkpointEvery),
@@ -292,8 +293,8 @@ export function classifierWeights(ctx: Pick<JobContext, 'input' | 'output'>, job
 }
 
 /** Test-split accuracy of a classifier (top-5 only above 5 classes). */
-function accuracies(model: Module, data: ExperimentData, plan: ExperimentPlan): { top1: number; top5: number | null } {
-  const { top1, top5 } = evaluateClassifier((x) => model.forward(x), data.test.images, data.test.labels, { batchSize: plan.evalBatchSize, device: plan.device });
+async function accuracies(model: Module, data: ExperimentData, plan: ExperimentPlan): Promise<{ top1: number; top5: number | null }> {
+  const { top1, top5 } = await evaluateClassifier((x) => model.forward(x), data.test.images, data.test.labels, { batchSize: plan.evalBatchSize, device: plan.device });
   return { top1, top5 };
 }
 
@@ -322,6 +323,7 @@ function trainedClassifierJob(plan: ExperimentPlan, entry: ClassifierEntry & { z
         steps: Math.max(1, Math.round(cfg.epochs * batches.stepsPerEpoch)),
         lr: cfg.lr,
         optimizer: cfg.optimizer,
+        channelsLast: cfg.channelsLast,
         seed,
         batch: augmented,
         checkpoint: jobCheckpoint(ctx, plan.checkpointEvery),
@@ -329,7 +331,7 @@ function trainedClassifierJob(plan: ExperimentPlan, entry: ClassifierEntry & { z
         onProgress: progressTo(ctx),
       });
       model.eval();
-      const { top1, top5 } = accuracies(model, data, plan);
+      const { top1, top5 } = await accuracies(model, data, plan);
       saveModule(ctx, 'classifier.safetensors', model, { model: entry.zoo });
       ctx.setMetrics({ top1, finalLoss: result.finalLoss });
       return { weights: 'classifier.safetensors', family: familyOf(entry), parameters: model.parameterCount(), top1, top5, finalLoss: result.finalLoss, curve: curveJson(result.curve) };
@@ -346,7 +348,7 @@ function importedClassifierJob(plan: ExperimentPlan, entry: ClassifierEntry, com
     async run(ctx) {
       const data = await experimentData(plan);
       const model = await openClassifier(entry, data, plan.device, undefined, (line) => ctx.log(line));
-      const { top1, top5 } = accuracies(model, data, plan);
+      const { top1, top5 } = await accuracies(model, data, plan);
       return { weights: '', family: familyOf(entry), parameters: model.parameterCount(), top1, top5, finalLoss: null, curve: { step: [], loss: [] } };
     },
   };

@@ -256,22 +256,26 @@ export function histogramChart(histograms: Record<string, ChannelHistogram[]>): 
 
 /**
  * The colour casts on the a*b* plane: one arrow per autoencoder from the origin to its mean
- * (Δa*, Δb*), labelled with its chroma ratio and hue rotation.
+ * (Δa*, Δb*), with the 95 % intervals of both components as a cross at its tip; the legend
+ * names each with its chroma ratio and hue rotation (labels at the tips would overlap where
+ * casts are alike).
  */
 export function colourShiftChart(autoencoders: AutoencoderResult[]): FigureSpec {
   const values = autoencoders
     .filter((a) => a.colourShift)
     .map((a) => {
       const c = a.colourShift!;
-      return { autoencoder: a.name, x0: 0, y0: 0, a: c.castA, b: c.castB, label: `${a.name}: chroma x${c.chromaRatio.toFixed(2)}, hue ${c.hueRotation >= 0 ? '+' : ''}${c.hueRotation.toFixed(1)}°` };
+      const [[aLo, aHi], [bLo, bHi]] = [c.ci95.castA, c.ci95.castB];
+      return { x0: 0, y0: 0, a: c.castA, b: c.castB, aLo, aHi, bLo, bHi, label: `${a.name}: chroma x${c.chromaRatio.toFixed(2)}, hue ${c.hueRotation >= 0 ? '+' : ''}${c.hueRotation.toFixed(1)}°` };
     });
-  const reach = Math.max(1, ...values.flatMap((v) => [Math.abs(v.a), Math.abs(v.b)])) * 1.25;
+  const reach = Math.max(1, ...values.flatMap((v) => [Math.abs(v.aLo), Math.abs(v.aHi), Math.abs(v.bLo), Math.abs(v.bHi)])) * 1.25;
   const axis = (title: string) => ({ type: 'quantitative', title, scale: { domain: [-reach, reach] } });
-  const colour = { field: 'autoencoder', type: 'nominal', title: null, sort: values.map((v) => v.autoencoder), legend: { orient: 'bottom' } };
+  const colour = { field: 'label', type: 'nominal', title: null, sort: values.map((v) => v.label), legend: { orient: 'bottom', columns: 1, labelLimit: 480 } };
+  const a = { type: 'quantitative' };
   return {
     id: 'colour-shift',
     caption:
-      'Colour cast per autoencoder: the arrow goes from the origin to the mean (Δa*, Δb*) of its reconstructions against the originals (+a* red, -a* green, +b* yellow, -b* blue); the legend gives the chroma ratio (below 1: washed out) and the hue rotation.',
+      'Colour cast per autoencoder: the arrow goes from the origin to the mean (Δa*, Δb*) of its reconstructions against the originals (+a* red, -a* green, +b* yellow, -b* blue), the cross at its tip spans the 95 % intervals of both; the legend gives the chroma ratio (below 1: washed out) and the hue rotation.',
     spec: {
       data: { values },
       width: 320,
@@ -280,8 +284,9 @@ export function colourShiftChart(autoencoders: AutoencoderResult[]): FigureSpec 
         { mark: { type: 'rule', color: '#bbb' }, encoding: { x: { datum: 0, ...axis('Δa* (green - red)') } } },
         { mark: { type: 'rule', color: '#bbb' }, encoding: { y: { datum: 0, ...axis('Δb* (blue - yellow)') } } },
         { mark: { type: 'rule', strokeWidth: 2.5 }, encoding: { x: { field: 'x0', ...axis('Δa* (green - red)') }, y: { field: 'y0', ...axis('Δb* (blue - yellow)') }, x2: { field: 'a' }, y2: { field: 'b' }, color: colour } },
-        { mark: { type: 'point', filled: true, size: 90, shape: 'triangle' }, encoding: { x: { field: 'a', type: 'quantitative' }, y: { field: 'b', type: 'quantitative' }, color: colour, tooltip: { field: 'label' } } },
-        { mark: { type: 'text', align: 'left', dx: 6, dy: -6, fontSize: 10 }, encoding: { x: { field: 'a', type: 'quantitative' }, y: { field: 'b', type: 'quantitative' }, text: { field: 'label' } } },
+        { mark: { type: 'rule', strokeWidth: 1 }, encoding: { x: { field: 'aLo', ...a }, x2: { field: 'aHi' }, y: { field: 'b', ...a }, color: colour } },
+        { mark: { type: 'rule', strokeWidth: 1 }, encoding: { y: { field: 'bLo', ...a }, y2: { field: 'bHi' }, x: { field: 'a', ...a }, color: colour } },
+        { mark: { type: 'point', filled: true, size: 90, shape: 'triangle' }, encoding: { x: { field: 'a', ...a }, y: { field: 'b', ...a }, color: colour, tooltip: { field: 'label' } } },
       ],
     },
   };

@@ -162,7 +162,7 @@ ${img(figs, 'colour-shift')}
 ${rowsTable(periodicRows(r))}
 <div class="how"><b>How to read it.</b> For each period p (2, 4, 8 pixels), the power of the reconstructions at the frequencies of that period (k/p cycles per pixel, horizontal, vertical and diagonal; images Hann-windowed) over the originals' power there, averaged over images: 0 dB adds nothing, above 0 a grid or stripes of that period are painted in (the paper: AlexNet, ResNet-50's strided sampling), below 0 the AE removes fine detail (blur, as a generic AE does). The added RMS is the amplitude (0&ndash;1 pixel scale) of the pattern added at that period.</div>
 
-${planted ? `<h2>Planted signal</h2><p>The class is carried by <b>${esc(r.planted!.carrier)}</b>; the other property is a nuisance. What each autoencoder's reconstructions keep of the planted colour (nearest palette hue of the shape's mean colour, and its &Delta;E) and shape (IoU of the shape cut out of the reconstruction with the planted mask):</p>${rowsTable(planted)}` : ''}
+${planted ? `<h2>Planted signal</h2><p>The class is carried by <b>${esc(r.planted!.carrier)}</b>; the other property is a nuisance. What each autoencoder's reconstructions keep of the planted colour (share of shapes whose mean colour is still nearest, in RGB direction, to the planted palette colour; and how far it drifted, &Delta;E) and shape (share of shapes cut out of the reconstruction that are still best matched by the planted shape; and the cut-out's IoU with the planted mask), with 95 % intervals, and how many points more or less of the carrier each keeps than A_S, paired over the same images:</p>${rowsTable(planted)}` : ''}
 
 <h2>Fine-tunes</h2>
 ${rowsTable(finetuneRows(r))}

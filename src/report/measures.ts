@@ -1,28 +1,38 @@
 // The colour, periodic-artifact, fine-tune and planted-retention tables as rows of text cells,
 // shared by the terminal summary and the HTML report so both show the same numbers.
-import type { Results } from './schema.js';
+import { withInterval } from './format.js';
+import type { Interval, Results } from './schema.js';
 
 const signed = (v: number, digits: number) => `${v >= 0 ? '+' : ''}${v.toFixed(digits)}`;
 
-/** Header and rows of the colour-shift table; null when no autoencoder has one (grayscale data). */
+/** Header and rows of the colour-shift table, with 95 % intervals; null when no autoencoder has one (grayscale data). */
 export function colourRows(r: Results): { header: string[]; rows: string[][] } | null {
   const withShift = r.autoencoders.filter((a) => a.colourShift);
   if (!withShift.length) return null;
   return {
-    header: ['autoencoder', 'cast Δa*', 'cast Δb*', '|cast|', 'cast angle °', 'chroma ratio', 'hue rotation °', 'ΔL*', 'mean ΔE'],
+    header: ['autoencoder', 'cast Δa*, Δb*', '|cast|', 'cast angle °', 'chroma ratio', 'hue rotation °', 'ΔL*', 'mean ΔE'],
     rows: withShift.map((a) => {
       const c = a.colourShift!;
-      return [a.name, signed(c.castA, 2), signed(c.castB, 2), c.castMagnitude.toFixed(2), c.castAngle.toFixed(0), c.chromaRatio.toFixed(3), signed(c.hueRotation, 1), signed(c.lightnessShift, 2), c.meanDeltaE.toFixed(2)];
+      return [
+        a.name,
+        `${signed(c.castA, 2)}, ${signed(c.castB, 2)}`,
+        withInterval(c.castMagnitude, c.ci95.castMagnitude, 1, 2),
+        withInterval(c.castAngle, c.ci95.castAngle, 1, 0),
+        withInterval(c.chromaRatio, c.ci95.chromaRatio, 1, 3),
+        withInterval(c.hueRotation, c.ci95.hueRotation, 1, 1),
+        withInterval(c.lightnessShift, c.ci95.lightnessShift, 1, 2),
+        withInterval(c.meanDeltaE, c.ci95.meanDeltaE, 1, 2),
+      ];
     }),
   };
 }
 
-/** Header and rows of the periodic-artifact table: dB and added RMS amplitude per period. */
+/** Header and rows of the periodic-artifact table: dB and added RMS amplitude per period, with 95 % intervals. */
 export function periodicRows(r: Results): { header: string[]; rows: string[][] } {
   const periods = r.autoencoders[0]?.periodic.map((p) => p.period) ?? [];
   return {
     header: ['autoencoder', ...periods.flatMap((p) => [`p${p} dB`, `p${p} added RMS`])],
-    rows: r.autoencoders.map((a) => [a.name, ...a.periodic.flatMap((p) => [signed(p.db, 2), p.amplitude.toFixed(4)])]),
+    rows: r.autoencoders.map((a) => [a.name, ...a.periodic.flatMap((p) => [withInterval(p.db, p.ci95.db, 1, 2), withInterval(p.amplitude, p.ci95.amplitude, 1, 4)])]),
   };
 }
 
@@ -47,9 +57,17 @@ export function finetuneRows(r: Results): { header: string[]; rows: string[][] }
 export function plantedRows(r: Results): { header: string[]; rows: string[][] } | null {
   const p = r.planted;
   if (!p) return null;
-  const row = (name: string, x: { paletteAgreement: number; meanDeltaE: number; maskIou: number }) => [name, (100 * x.paletteAgreement).toFixed(1), x.meanDeltaE.toFixed(2), x.maskIou.toFixed(3)];
+  type Retention = NonNullable<Results['planted']>['originals'];
+  const row = (name: string, x: Retention, change: Interval | null, changeValue: number | null) => [
+    name,
+    withInterval(x.paletteAgreement, x.ci95.paletteAgreement, 100),
+    withInterval(x.meanDeltaE, x.ci95.meanDeltaE, 1, 2),
+    withInterval(x.shapeAgreement, x.ci95.shapeAgreement, 100),
+    withInterval(x.maskIou, x.ci95.maskIou, 1, 3),
+    withInterval(changeValue, change, 100),
+  ];
   return {
-    header: ['images', 'colour kept %', 'colour ΔE', 'shape mask IoU'],
-    rows: [row('originals', p.originals), ...p.autoencoders.map((a) => row(a.name, a))],
+    header: ['images', 'colour kept %', 'colour ΔE', 'shape kept %', 'shape mask IoU', `${p.carrier} kept vs A_S, points`],
+    rows: [row('originals', p.originals, null, null), ...p.autoencoders.map((a) => row(a.name, a, a.carrierChange?.ci95 ?? null, a.carrierChange?.value ?? null))],
   };
 }

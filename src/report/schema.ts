@@ -53,14 +53,34 @@ const colourShift = z.object({
   hueRotation: z.number().min(-180).max(180),
   lightnessShift: z.number(),
   meanDeltaE: z.number().min(0),
+  /** Angles' intervals are unwrapped around the estimate and may leave [0, 360) or (-180, 180]. */
+  ci95: z.object({
+    castA: interval,
+    castB: interval,
+    castMagnitude: interval,
+    castAngle: interval,
+    chromaRatio: interval,
+    hueRotation: interval,
+    lightnessShift: interval,
+    meanDeltaE: interval,
+  }),
 });
 const periodic = z.object({
   period: z.number().int().min(2),
   db: z.number(),
   amplitude: z.number().min(0),
   byDirection: z.object({ horizontal: z.number(), vertical: z.number(), diagonal: z.number() }),
+  ci95: z.object({ db: interval, amplitude: interval }),
 });
-const retention = z.object({ paletteAgreement: share, meanDeltaE: z.number().min(0), maskIou: share });
+const retention = z.object({
+  paletteAgreement: share,
+  shapeAgreement: share,
+  meanDeltaE: z.number().min(0),
+  maskIou: share,
+  ci95: z.object({ paletteAgreement: interval, shapeAgreement: interval, meanDeltaE: interval, maskIou: interval }),
+});
+/** The carrier kept minus A_S's, paired over the same images (null for A_S itself). */
+const carrierChange = z.object({ value: z.number().min(-1).max(1), ci95: interval }).nullable();
 
 export const ResultsSchema = z
   .object({
@@ -105,7 +125,7 @@ export const ResultsSchema = z
       }),
     ),
     /** On a planted dataset, how each AE keeps the planted colour and shape (analysis/planted.ts); null otherwise. */
-    planted: z.object({ carrier: z.enum(['shape', 'colour']), originals: retention, autoencoders: z.array(retention.extend({ name: z.string() })) }).nullable(),
+    planted: z.object({ carrier: z.enum(['shape', 'colour']), originals: retention, autoencoders: z.array(retention.extend({ name: z.string(), carrierChange })) }).nullable(),
     /** How each decoder fine-tune ended: within its step budget by the convergence criterion, or not. */
     finetunes: z.array(
       z.object({

@@ -17,6 +17,26 @@ export interface CommonTrainOptions {
   onProgress?(p: StepProgress): void;
   /** See TrainLoopOptions.readLossEvery. */
   readLossEvery?: number;
+  /**
+   * Weights and batches in NHWC layout, which oneDNN trains the zoo and SegNet convolutions faster
+   * in (bench/training.ts, bench/finetune.ts); values differ from NCHW only by float rounding.
+   */
+  channelsLast?: boolean;
+}
+
+/**
+ * Puts `model` in NHWC layout when asked and says how a batch enters it. Call it before building
+ * the optimizer: a layout change replaces the parameter tensors.
+ *
+ * @param model The module to train (changed in place).
+ * @param channelsLast Whether to use NHWC.
+ * @returns The batch's images as the model takes them.
+ * @example const input = trainingLayout(model, true); loss = F.crossEntropy(model.forward(input(b.x)), b.y);
+ */
+export function trainingLayout(model: Module, channelsLast: boolean | undefined): (x: Tensor) => Tensor {
+  if (!channelsLast) return (x) => x;
+  model.to({ memoryFormat: 'channels_last' });
+  return (x) => x.contiguous('channels_last');
 }
 
 /** The optimizer a training job asked for, over the given parameters. */
@@ -24,8 +44,17 @@ export function makeOptimizer(name: OptimizerName, params: Tensor[], lr: number,
   return name === 'sgd' ? new SGD(params, { lr, momentum: 0.9, weightDecay, nesterov: true }) : new Adam(params, { lr, weightDecay });
 }
 
-/** Trains a classifier on (image, label) batches with cross-entropy and a cosine learning-rate decay. */
+/**
+ * Trains a classifier on (image, label) batches with cross-entropy and a cosine learning-rate decay.
+ *
+ * @param model The classifier (changed in place; left in NHWC layout with `channelsLast`).
+ * @param o Steps, learning rate, batches, checkpoint, layout.
+ * @returns The loss curve and final loss.
+ * @throws NonFiniteLossError, TrainingInterruptedError (see loop.ts)
+ * @example await trainClassifier(model, { steps: 1000, lr: 2e-3, seed: 0, batch: batches.batch, channelsLast: true });
+ */
 export function trainClassifier(model: Module, o: CommonTrainOptions & { name?: string }): Promise<TrainLoopResult> {
+  const input = trainingLayout(model, o.channelsLast);
   const optimizer = makeOptimizer(o.optimizer ?? 'adam', model.trainableParameters(), o.lr, o.weightDecay);
   return trainLoop({
     name: o.name ?? 'train classifier',
@@ -33,7 +62,7 @@ export function trainClassifier(model: Module, o: CommonTrainOptions & { name?: 
     optimizer,
     schedule: cosineSchedule(o.lr, o.steps),
     batch: o.batch,
-    loss: (b) => F.crossEntropy(model.forward(b.x), b.y),
+    loss: (b) => F.crossEntropy(model.forward(input(b.x)), b.y),
     modules: { model },
     seed: o.seed,
     checkpoint: o.checkpoint,

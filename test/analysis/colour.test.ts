@@ -78,3 +78,23 @@ test('colour shift: grayscale images and mismatched shapes are refused', () => {
   assert.throws(() => colourShift(gray, gray), AnalysisError);
   assert.throws(() => colourShift(originals, setOf(1, 3, 8, 8, () => 0.5)), AnalysisError);
 });
+
+test('colour shift: intervals come from resampling images: none for a shift every image shares, the normal-theory width for one that varies', () => {
+  const n = 60;
+  const base = labSet(n, (i, p) => polar(lightnessOf(i, p), 18, hueOf(i, p)));
+  // Every image cast the same way: every resample gives the same cast.
+  const same = colourShift(base, labSet(n, (i, p) => { const [L, a, b] = polar(lightnessOf(i, p), 18, hueOf(i, p)); return [L, a, b + 6]; }), { seed: 0 });
+  assert.ok(same.ci95.castB[1] - same.ci95.castB[0] < 1e-3, `interval ${same.ci95.castB}`);
+  // Image i lightened by a different amount: the interval of the mean is about mean ± 1.96 sd / sqrt(n).
+  const lift = (i: number) => 2 + ((i * 37) % 11);
+  const s = colourShift(base, labSet(n, (i, p) => polar(lightnessOf(i, p) + lift(i), 18, hueOf(i, p))), { seed: 0 });
+  const lifts = Array.from({ length: n }, (_, i) => lift(i));
+  const m = lifts.reduce((a, b) => a + b, 0) / n;
+  const sd = Math.sqrt(lifts.reduce((a, b) => a + (b - m) ** 2, 0) / n);
+  const [lo, hi] = s.ci95.lightnessShift;
+  assert.ok(Math.abs(s.lightnessShift - m) < 0.05, `ΔL* ${s.lightnessShift} vs ${m}`);
+  assert.ok(lo < s.lightnessShift && s.lightnessShift < hi);
+  assert.ok(Math.abs((hi - lo) / (2 * 1.96 * (sd / Math.sqrt(n))) - 1) < 0.2, `width ${hi - lo} vs normal ${2 * 1.96 * (sd / Math.sqrt(n))}`);
+  // Angles are unwrapped around their estimate: an interval never jumps across 0/360.
+  assert.ok(same.ci95.castAngle[0] <= same.castAngle && same.castAngle <= same.ci95.castAngle[1]);
+});

@@ -79,3 +79,14 @@ test('periodic artifacts: images smaller than a period and bad periods are refus
   assert.throws(() => periodicArtifacts(tiny, tiny), AnalysisError);
   assert.throws(() => periodicArtifacts(images, images, [1]), AnalysisError);
 });
+
+test('periodic artifacts: the interval of a grid on every image is narrower than of the same grid on half of them, and both hold the estimate', () => {
+  const A = 0.04;
+  const all = at(periodicArtifacts(images, added((y, x) => ((x + y) % 2 ? A : -A)), [2], { seed: 0 }), 2);
+  const half = at(periodicArtifacts(images, setOf(24, 3, SIDE, SIDE, (i, ch, y, x) => images.data[((i * 3 + ch) * SIDE + y) * SIDE + x] + (i % 2 ? ((x + y) % 2 ? A : -A) : 0)), [2], { seed: 0 }), 2);
+  for (const r of [all, half]) {
+    assert.ok(r.ci95.db[0] <= r.db && r.db <= r.ci95.db[1], `db ${r.db} in ${r.ci95.db}`);
+    assert.ok(r.ci95.amplitude[0] <= r.amplitude && r.amplitude <= r.ci95.amplitude[1]);
+  }
+  assert.ok(all.ci95.db[1] - all.ci95.db[0] < half.ci95.db[1] - half.ci95.db[0], `all ${all.ci95.db}, half ${half.ci95.db}`);
+});

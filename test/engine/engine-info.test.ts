@@ -2,6 +2,7 @@
 // provenance, and `doctor` warns about the slow reference BLAS.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync, realpathSync } from 'node:fs';
 import { engineInfo } from '../../src/engine/index.js';
 import { describeBlas } from '../../src/engine/runtime.js';
@@ -26,4 +27,19 @@ test('engineInfo reports the BLAS that the libblas.so.3 alternative points to', 
     assert.equal(info.blas.library, realpathSync(link));
     assert.equal(info.blas.kind, /openblas/.test(realpathSync(link)) ? 'openblas' : info.blas.kind);
   }
+});
+
+test('libgomp runs with a passive wait policy unless the user set one (it reads OMP_WAIT_POLICY once, when libtorch loads)', () => {
+  const engine = new URL('../../src/engine/index.js', import.meta.url).href;
+  const policyLibgompRead = (userPolicy: string | undefined) => {
+    const env: NodeJS.ProcessEnv = { ...process.env, OMP_DISPLAY_ENV: 'TRUE' };
+    if (userPolicy === undefined) delete env.OMP_WAIT_POLICY;
+    else env.OMP_WAIT_POLICY = userPolicy;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', `const m = await import(${JSON.stringify(engine)}); console.log(m.engineInfo().ompWaitPolicy);`], { env, encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    // libgomp prints the settings it took (OMP_DISPLAY_ENV) to stderr.
+    return { libgomp: /OMP_WAIT_POLICY = '(\w+)'/.exec(r.stderr)?.[1], reported: r.stdout.trim() };
+  };
+  assert.deepEqual(policyLibgompRead(undefined), { libgomp: 'PASSIVE', reported: 'PASSIVE' });
+  assert.deepEqual(policyLibgompRead('ACTIVE'), { libgomp: 'ACTIVE', reported: 'ACTIVE' });
 });

@@ -53,6 +53,14 @@ test('ONNX Runtime inference matches the libtorch import: same top-1, logits wit
     assert.ok(rel <= 1e-4, `batch ${batch}: relative error ${rel}`);
   }
   await session.close();
+  // Run as a graph of a fixed batch of 4: chunks of 4, the last one padded, give the same rows.
+  const chunked = await OnnxInference.open(file, { threads: 1, fixedBatch: 4 });
+  const x = randn([7, 3, 16, 16]);
+  const whole = noGrad(() => ours.forward(x));
+  const rows = await chunked.logits(x);
+  assert.deepEqual(rows.shape, [7, 10]);
+  assert.ok(rows.sub(whole).abs().max().item() / whole.abs().max().item() <= 1e-4);
+  await chunked.close();
 });
 
 test('a batch that does not fit the model is an OnnxRuntimeError naming the file and the shape', async () => {

@@ -67,12 +67,14 @@ export function sampleResults(opts: { channels?: 1 | 3; names?: string[]; seed?:
         lightnessShift: 4 * (rng.next() - 0.5),
         meanDeltaE: 3 + 5 * rng.next(),
       };
+      const colourCi = Object.fromEntries(Object.entries(colourShift).map(([k, v]) => [k, around(v, 0.2)])) as Record<keyof typeof colourShift, [number, number]>;
       const periodic = [2, 4, 8].map((period) => {
         const db = 6 * (rng.next() - 0.6);
-        return { period, db, amplitude: db > 0 ? 0.01 * rng.next() : 0, byDirection: { horizontal: db - 1, vertical: db + 1, diagonal: db } };
+        const amplitude = db > 0 ? 0.01 * rng.next() : 0;
+        return { period, db, amplitude, byDirection: { horizontal: db - 1, vertical: db + 1, diagonal: db }, ci95: { db: around(db, 0.5), amplitude: around(amplitude, 0) } };
       });
       const [psnr, intraNmi, interNmi] = [18 + 6 * rng.next(), 0.2 + 0.6 * rng.next(), 0.1 + 0.3 * rng.next()];
-      return { name, psnr, intraNmi, interNmi, gridEnergy: 0.7 + 0.3 * rng.next(), colourShift: channels === 3 ? colourShift : null, periodic, ci95: { psnr: around(psnr, 0.5), intraNmi: around(intraNmi), interNmi: around(interNmi) } };
+      return { name, psnr, intraNmi, interNmi, gridEnergy: 0.7 + 0.3 * rng.next(), colourShift: channels === 3 ? { ...colourShift, ci95: colourCi } : null, periodic, ci95: { psnr: around(psnr, 0.5), intraNmi: around(intraNmi), interNmi: around(interNmi) } };
     }),
     planted: null,
     finetunes: names.map((classifier, j) => ({
