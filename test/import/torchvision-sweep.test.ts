@@ -30,7 +30,10 @@ const REPRESENTATIVES = [
   'mobilenet_v3_small', 'regnet_x_400mf', 'regnet_y_400mf', 'resnet18', 'shufflenet_v2_x0_5', 'squeezenet1_0', 'swin_t',
   'swin_v2_t', 'vit_b_32',
 ];
-/** The other variants (S2SNETS_SWEEP=all). */
+/**
+ * The other variants (S2SNETS_SWEEP=all: all 80 architectures, about an hour on 2 cores; their
+ * exports take 124 GB, each kept in the cache, so a smaller disk runs them a few at a time).
+ */
 const VARIANTS = [
   'alexnet', 'googlenet', 'inception_v3', 'vgg11', 'resnext50_32x4d', 'wide_resnet50_2',
   'convnext_small', 'convnext_base', 'convnext_large', 'densenet161', 'densenet169', 'densenet201',
