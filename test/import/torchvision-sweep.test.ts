@@ -30,7 +30,10 @@ const REPRESENTATIVES = [
   'mobilenet_v3_small', 'regnet_x_400mf', 'regnet_y_400mf', 'resnet18', 'shufflenet_v2_x0_5', 'squeezenet1_0', 'swin_t',
   'swin_v2_t', 'vit_b_32',
 ];
-/** The other variants (S2SNETS_SWEEP=all). */
+/**
+ * The other variants (S2SNETS_SWEEP=all: all 80 architectures, about an hour on 2 cores; their
+ * exports take 124 GB, each kept in the cache, so a smaller disk runs them a few at a time).
+ */
 const VARIANTS = [
   'alexnet', 'googlenet', 'inception_v3', 'vgg11', 'resnext50_32x4d', 'wide_resnet50_2',
   'convnext_small', 'convnext_base', 'convnext_large', 'densenet161', 'densenet169', 'densenet201',
@@ -46,7 +49,7 @@ const VARIANTS = [
 /** Architectures PyTorch 1.13's exporter cannot write (aten::zero; einsum before opset 12), by opset. */
 const EXPORTER_REFUSES: [string, number[]][] = [['swin_v2_', [11, 13, 17]], ['maxvit_', [11]]];
 const CASES = ['11_static', '11_dynamic', '13_static', '13_dynamic', '17_static', '17_dynamic'];
-/** Our float32 error may exceed PyTorch's own float32 error by this factor (different op order, folded BN). */
+/** Our float32 error may exceed PyTorch's own float32 error by this factor (the graph's op order differs from the module's). */
 const SENSITIVITY_FACTOR = 10;
 /** ...plus this absolute share of the largest value: a few float32 ulps, for models PyTorch happens to round luckily. */
 const FLOOR = 2e-6;
@@ -103,8 +106,9 @@ test(`torchvision ${tier || 'one per family'}: ${architectures.length} architect
     const refusedByPyTorch = JSON.parse(readFileSync(at('export_errors.json'), 'utf8')) as Record<string, string>;
     const x = floats(at('input.bin'), Float32Array);
     const w = floats(at('loss_weight.bin'), Float32Array);
-    const [logits32, grad32, logits64, grad64] = [
+    const [logits32, grad32, logits32Single, grad32Single, logits64, grad64] = [
       floats(at('logits32.bin'), Float32Array), floats(at('grad32.bin'), Float32Array),
+      floats(at('logits32_single.bin'), Float32Array), floats(at('grad32_single.bin'), Float32Array),
       floats(at('logits64.bin'), Float64Array), floats(at('grad64.bin'), Float64Array),
     ];
     for (const c of CASES) {
@@ -136,8 +140,10 @@ test(`torchvision ${tier || 'one per family'}: ${architectures.length} architect
       const err = {
         logits32: relativeError(f32.logits, refLogits),
         grad32: relativeError(f32.grad, refGrad),
-        torchLogits32: relativeError(perImage(logits32, meta.logitsShape), refLogits),
-        torchGrad32: relativeError(perImage(grad32, meta.inputShape), refGrad),
+        // For the first image alone PyTorch has two float32 results (its batch-1 and batch-2 runs
+        // block the work differently); the import may round like either, so the larger error counts.
+        torchLogits32: Math.max(relativeError(perImage(logits32, meta.logitsShape), refLogits), kind === 'static' ? relativeError(logits32Single, refLogits) : 0),
+        torchGrad32: Math.max(relativeError(perImage(grad32, meta.inputShape), refGrad), kind === 'static' ? relativeError(grad32Single, refGrad) : 0),
         logits64: relativeError(f64.logits, refLogits),
         grad64: relativeError(f64.grad, refGrad),
       };
