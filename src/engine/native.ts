@@ -82,13 +82,13 @@ function load(): NativeAddon {
   return createRequire(import.meta.url)(addonPath) as NativeAddon;
 }
 
-// libgomp reads OMP_WAIT_POLICY once, when libtorch loads it. Unset, idle OpenMP threads spin
-// between parallel regions; beside any other CPU-heavy process the spinning takes the cores the
-// working threads need, and steps run several times slower (bench/contention.ts). Passive
-// waiting costs little on a quiet machine. A policy the user set wins.
-process.env.OMP_WAIT_POLICY ??= 'PASSIVE';
+// libgomp reads OMP_WAIT_POLICY and GOMP_SPINCOUNT once, when libtorch loads it. By default
+// idle OpenMP threads spin between parallel regions; beside other CPU-heavy processes the
+// spinning takes the cores the working threads need, and steps run several times slower
+// (bench/contention.ts). Unless the user set either variable, threads wait passively.
+if (process.env.OMP_WAIT_POLICY === undefined && process.env.GOMP_SPINCOUNT === undefined) process.env.OMP_WAIT_POLICY = 'PASSIVE';
 /** The OpenMP wait policy libtorch's threads run with (read by libgomp when the addon loads). */
-export const ompWaitPolicy = process.env.OMP_WAIT_POLICY;
+export const ompWaitPolicy = process.env.OMP_WAIT_POLICY ?? `OpenMP default (GOMP_SPINCOUNT=${process.env.GOMP_SPINCOUNT})`;
 
 export const native: NativeAddon = load();
 

@@ -27,7 +27,7 @@ export interface EngineInfo {
   cpuCapability: string;
   /** libtorch's BLAS as built (BLAS_INFO of its build configuration), e.g. 'open', 'mkl', 'blas'. */
   buildBlas: string;
-  /** OMP_WAIT_POLICY as libgomp read it when the engine loaded (s2snets sets PASSIVE unless the user set one). */
+  /** OMP_WAIT_POLICY as libgomp read it when the engine loaded (s2snets sets PASSIVE unless the user set it or GOMP_SPINCOUNT). */
   ompWaitPolicy: string;
 }
 

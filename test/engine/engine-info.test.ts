@@ -29,12 +29,14 @@ test('engineInfo reports the BLAS that the libblas.so.3 alternative points to', 
   }
 });
 
-test('libgomp runs with a passive wait policy unless the user set one (it reads OMP_WAIT_POLICY once, when libtorch loads)', () => {
+test('libgomp runs with a passive wait policy unless the user set one or a spin count (it reads them once, when libtorch loads)', () => {
   const engine = new URL('../../src/engine/index.js', import.meta.url).href;
-  const policyLibgompRead = (userPolicy: string | undefined) => {
+  const policyLibgompRead = (userPolicy: string | undefined, spinCount?: string) => {
     const env: NodeJS.ProcessEnv = { ...process.env, OMP_DISPLAY_ENV: 'TRUE' };
-    if (userPolicy === undefined) delete env.OMP_WAIT_POLICY;
-    else env.OMP_WAIT_POLICY = userPolicy;
+    delete env.OMP_WAIT_POLICY;
+    delete env.GOMP_SPINCOUNT;
+    if (userPolicy !== undefined) env.OMP_WAIT_POLICY = userPolicy;
+    if (spinCount !== undefined) env.GOMP_SPINCOUNT = spinCount;
     const r = spawnSync(process.execPath, ['--input-type=module', '-e', `const m = await import(${JSON.stringify(engine)}); console.log(m.engineInfo().ompWaitPolicy);`], { env, encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
     // libgomp prints the settings it took (OMP_DISPLAY_ENV) to stderr.
@@ -42,4 +44,7 @@ test('libgomp runs with a passive wait policy unless the user set one (it reads 
   };
   assert.deepEqual(policyLibgompRead(undefined), { libgomp: 'PASSIVE', reported: 'PASSIVE' });
   assert.deepEqual(policyLibgompRead('ACTIVE'), { libgomp: 'ACTIVE', reported: 'ACTIVE' });
+  // A spin count alone keeps OpenMP's own policy (libgomp shows it as PASSIVE, but spins that long first).
+  const spinning = policyLibgompRead(undefined, '300000');
+  assert.equal(spinning.reported, 'OpenMP default (GOMP_SPINCOUNT=300000)');
 });
