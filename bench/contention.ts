@@ -18,18 +18,13 @@ async function workload(steps: number): Promise<void> {
   const { Adam } = await import('../src/nn/index.js');
   const { buildClassifier } = await import('../src/models/classifiers.js');
   const { SegNet, SMALL_STAGES } = await import('../src/models/segnet.js');
-  const { finetuneStep } = await import('./steps.js');
+  const { finetuneStep, msPerStep } = await import('./steps.js');
   manualSeed(0);
   const classifier = buildClassifier('resnet', { channels: 1, size: 32, classes: 10 });
   const ae = new SegNet({ inChannels: 1, stages: SMALL_STAGES });
   const x = keep(randn([64, 1, 32, 32]));
   const y = keep(randint(0, 10, [64]));
-  const timed = (step: () => void) => {
-    for (let i = 0; i < 2; i++) step();
-    const start = performance.now();
-    for (let i = 0; i < steps; i++) step();
-    return (performance.now() - start) / steps;
-  };
+  const timed = (step: () => void) => msPerStep(step, steps, 2);
   const trainOptimizer = new Adam(classifier.trainableParameters(), { lr: 1e-3 });
   const train = timed(() =>
     tidy(() => {

@@ -10,7 +10,7 @@
 import { keep, manualSeed, noGrad, randint, randn, tidy, type Tensor } from '../src/engine/index.js';
 import { Adam, foldBatchNorm, type Module } from '../src/nn/index.js';
 import { SegNet, SMALL_STAGES } from '../src/models/segnet.js';
-import { finetuneStep } from './steps.js';
+import { finetuneStep, msPerStep } from './steps.js';
 import { buildClassifier } from '../src/models/classifiers.js';
 
 const names = (process.argv[2] ?? 'vgg-bn,resnet,inception').split(',');
@@ -29,14 +29,6 @@ function stepOf(classifier: Module, x: Tensor, y: Tensor, channelsLast = false):
     x = keep(x.contiguous('channels_last'));
   }
   return finetuneStep(ae, classifier, new Adam(ae.decoder.trainableParameters(), { lr: 1e-3 }), x, y);
-}
-
-/** Milliseconds per call of fn over `steps` calls, after 3 warm-up calls. */
-function msPerStep(fn: () => void): number {
-  for (let i = 0; i < 3; i++) fn();
-  const start = performance.now();
-  for (let i = 0; i < steps; i++) fn();
-  return (performance.now() - start) / steps;
 }
 
 const x = keep(randn([batch, 1, 32, 32]));
@@ -62,7 +54,7 @@ for (const name of names) {
     encoder: () => tidy(() => noGrad(() => encoderAlone.encoder.encode(x))),
   };
   const times: Record<keyof typeof variants, number[]> = { plain: [], folded: [], nhwc: [], encoder: [] };
-  for (let t = 0; t < turns; t++) for (const k of Object.keys(variants) as (keyof typeof variants)[]) times[k].push(msPerStep(variants[k]));
+  for (let t = 0; t < turns; t++) for (const k of Object.keys(variants) as (keyof typeof variants)[]) times[k].push(msPerStep(variants[k], steps, 3));
   const [plain, folded, nhwc, encoder] = [median(times.plain), median(times.folded), median(times.nhwc), median(times.encoder)];
   console.log(
     `${name.padEnd(11)}  ${plain.toFixed(1).padStart(8)}  ${folded.toFixed(1).padStart(9)}  ${(folded / plain).toFixed(3).padStart(12)}  ${nhwc.toFixed(1).padStart(7)}  ${(nhwc / plain).toFixed(3).padStart(10)}  ${encoder.toFixed(1).padStart(10)}  ${(encoder / plain).toFixed(3).padStart(13)}`,

@@ -7,6 +7,7 @@ import { F, keep, manualSeed, randint, randn, tidy } from '../src/engine/index.j
 import { Adam } from '../src/nn/index.js';
 import { buildClassifier } from '../src/models/classifiers.js';
 import { SegNet, SMALL_STAGES } from '../src/models/segnet.js';
+import { msPerStep } from './steps.js';
 
 const names = (process.argv[2] ?? 'lenet5,alexnet,vgg-bn,resnet,inception,A_S').split(',');
 const [steps, turns] = [3, 4].map((i, k) => Number(process.argv[i] ?? [5, 3][k]));
@@ -40,11 +41,7 @@ for (const name of names) {
   const times = { nchw: [] as number[], nhwc: [] as number[] };
   for (const k of ['nchw', 'nhwc'] as const) for (let i = 0; i < 2; i++) variants[k]();
   for (let t = 0; t < turns; t++) {
-    for (const k of ['nchw', 'nhwc'] as const) {
-      const start = performance.now();
-      for (let i = 0; i < steps; i++) variants[k]();
-      times[k].push((performance.now() - start) / steps);
-    }
+    for (const k of ['nchw', 'nhwc'] as const) times[k].push(msPerStep(variants[k], steps, 0));
   }
   const [nchw, nhwc] = [median(times.nchw), median(times.nhwc)];
   console.log(`${name.padEnd(11)}  ${nchw.toFixed(1).padStart(7)}  ${nhwc.toFixed(1).padStart(7)}  ${(nhwc / nchw).toFixed(3).padStart(9)}`);

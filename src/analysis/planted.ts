@@ -92,10 +92,9 @@ function meanColour(set: ImageSet, i: number, mask: Uint8Array, inside: number):
   return sums.map((s) => s / Math.max(1, count)) as [number, number, number];
 }
 
-/** The shape cut out of reconstruction i: pixels closer to its mean colour inside the true mask than outside. */
-function cutOut(set: ImageSet, i: number, mask: Uint8Array): Uint8Array {
+/** The shape cut out of reconstruction i: pixels closer to its mean colour inside the true mask (`fg`) than outside. */
+function cutOut(set: ImageSet, i: number, mask: Uint8Array, fg: readonly number[]): Uint8Array {
   const plane = set.shape[2] * set.shape[3];
-  const fg = meanColour(set, i, mask, 1);
   const bg = meanColour(set, i, mask, 0);
   const cut = new Uint8Array(plane);
   for (let p = 0; p < plane; p++) {
@@ -175,7 +174,7 @@ export function plantedRetentionEach(originals: ImageInput, reconstructions: Ima
     labInto(...colourO, labO);
     labInto(...colourR, labR);
     out.deltaE[i] = Math.hypot(labR[0] - labO[0], labR[1] - labO[1], labR[2] - labO[2]);
-    const cut = cutOut(recon, i, truth.masks);
+    const cut = cutOut(recon, i, truth.masks, colourR);
     out.maskIou[i] = iou(cut, (p) => truth.masks[i * plane + p] === 1);
     out.shapeAgreement[i] = nearestShape(cut, w) === truth.shapes[i] ? 1 : 0;
   }
