@@ -18,7 +18,7 @@ async function workload(steps: number): Promise<void> {
   const { Adam } = await import('../src/nn/index.js');
   const { buildClassifier } = await import('../src/models/classifiers.js');
   const { SegNet, SMALL_STAGES } = await import('../src/models/segnet.js');
-  const { finetuneStep, msPerStep } = await import('./steps.js');
+  const { finetuneStep, msPerStep, PLAIN_STEP } = await import('./steps.js');
   manualSeed(0);
   const classifier = buildClassifier('resnet', { channels: 1, size: 32, classes: 10 });
   const ae = new SegNet({ inChannels: 1, stages: SMALL_STAGES });
@@ -34,9 +34,7 @@ async function workload(steps: number): Promise<void> {
       trainOptimizer.step();
     }),
   );
-  classifier.eval().freeze();
-  ae.encoder.freeze().eval();
-  const finetune = timed(finetuneStep(ae, classifier, new Adam(ae.decoder.trainableParameters(), { lr: 1e-4 }), x, y));
+  const finetune = timed(finetuneStep(ae, classifier, PLAIN_STEP, x, y, 1e-4));
   console.log(JSON.stringify({ train, finetune }));
 }
 

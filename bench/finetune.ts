@@ -1,16 +1,17 @@
 // The demo's decoder fine-tune step (SegNet of SMALL_STAGES on 1x32x32 images, batch 32, Adam,
 // through a frozen zoo classifier with 10 classes), timed in alternating turns:
-//   plain    the step as the fine-tune job runs it by default;
-//   folded   the same with the classifier's BatchNorms folded into its convolutions;
-//   nhwc     folded, with the models and the batch in channels_last layout;
+//   plain    the step without speed options (what a plain PyTorch loop does);
+//   folded   the BatchNorms of the frozen classifier and encoder folded into their convolutions;
+//   nhwc     folded, with the models and the batch in channels_last layout (the job's default);
 //   encoder  the frozen encoder's forward alone: its share of the step is the most that caching
 //            its codes and pooling indices across epochs could save.
 // Each variant runs 3 warm-up steps, then `steps` timed steps per turn; the median turn counts.
 //   node dist/bench/finetune.js [classifiers=vgg-bn,resnet,inception] [steps=10] [turns=3]
 import { keep, manualSeed, noGrad, randint, randn, tidy, type Tensor } from '../src/engine/index.js';
-import { Adam, foldBatchNorm, type Module } from '../src/nn/index.js';
+import type { Module } from '../src/nn/index.js';
 import { SegNet, SMALL_STAGES } from '../src/models/segnet.js';
-import { finetuneStep, msPerStep } from './steps.js';
+import type { SpeedOptions } from '../src/train/speed.js';
+import { finetuneStep, msPerStep, PLAIN_STEP } from './steps.js';
 import { buildClassifier } from '../src/models/classifiers.js';
 
 const names = (process.argv[2] ?? 'vgg-bn,resnet,inception').split(',');
@@ -18,17 +19,12 @@ const [steps, turns] = [3, 4].map((i, k) => Number(process.argv[i] ?? [10, 3][k]
 const batch = 32;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-/** A fine-tune step through `classifier` with its own AE and optimizer (same seed for every variant). */
-function stepOf(classifier: Module, x: Tensor, y: Tensor, channelsLast = false): () => void {
+/** A fine-tune step through a copy of `classifier` with its own AE and optimizer (same seed for every variant). */
+function stepOf(name: string, classifier: Module, x: Tensor, y: Tensor, speed: SpeedOptions): () => void {
+  const copy = buildClassifier(name, { channels: 1, size: 32, classes: 10 });
+  copy.loadStateDict(classifier.stateDict());
   manualSeed(0);
-  const ae = new SegNet({ inChannels: 1, stages: SMALL_STAGES });
-  ae.encoder.freeze().eval();
-  if (channelsLast) {
-    ae.to({ memoryFormat: 'channels_last' });
-    classifier.to({ memoryFormat: 'channels_last' });
-    x = keep(x.contiguous('channels_last'));
-  }
-  return finetuneStep(ae, classifier, new Adam(ae.decoder.trainableParameters(), { lr: 1e-3 }), x, y);
+  return finetuneStep(new SegNet({ inChannels: 1, stages: SMALL_STAGES }), copy, speed, x, y, 1e-3);
 }
 
 const x = keep(randn([batch, 1, 32, 32]));
@@ -38,19 +34,12 @@ encoderAlone.encoder.freeze().eval();
 console.log(`fine-tune step, batch ${batch}, ${steps} steps x ${turns} alternating turns (median turn)`);
 console.log('classifier   plain ms  folded ms  folded/plain  nhwc ms  nhwc/plain  encoder ms  encoder/plain');
 for (const name of names) {
-  const input = { channels: 1, size: 32, classes: 10 };
   manualSeed(1);
-  const plainClassifier = buildClassifier(name, input).eval().freeze();
-  const foldedClassifier = buildClassifier(name, input);
-  foldedClassifier.loadStateDict(plainClassifier.stateDict());
-  foldBatchNorm(foldedClassifier.eval().freeze());
-  const nhwcClassifier = buildClassifier(name, input);
-  nhwcClassifier.loadStateDict(plainClassifier.stateDict());
-  foldBatchNorm(nhwcClassifier.eval().freeze());
+  const classifier = buildClassifier(name, { channels: 1, size: 32, classes: 10 });
   const variants = {
-    plain: stepOf(plainClassifier, x, y),
-    folded: stepOf(foldedClassifier, x, y),
-    nhwc: stepOf(nhwcClassifier, x, y, true),
+    plain: stepOf(name, classifier, x, y, PLAIN_STEP),
+    folded: stepOf(name, classifier, x, y, { foldFrozenBn: true }),
+    nhwc: stepOf(name, classifier, x, y, { foldFrozenBn: true, channelsLast: true }),
     encoder: () => tidy(() => noGrad(() => encoderAlone.encoder.encode(x))),
   };
   const times: Record<keyof typeof variants, number[]> = { plain: [], folded: [], nhwc: [], encoder: [] };

@@ -4,7 +4,7 @@
 //   vgg16 resnet50 paper SegNet (VGG16 widths) on 3x224x224 + torchvision ONNX export, batch 16, fp32
 //   *-bf16         the same (and alexnet) at batch 64 under bfloat16 autocast
 // Ours runs each row twice: 'plain' (the step as written) and 'fast' (train/speed.ts: channels_last,
-// BatchNorm folding). Every row runs in its own process so that its GPU memory is its own.
+// the frozen networks' BatchNorms folded). Every row runs in its own process so that its GPU memory is its own.
 //   node dist/bench/paper.js [--device cuda] [--rows toy,vgg16,...] [--steps 10] [--onnx-dir DIR]
 //                          [--size N] [--batch N] [--no-reference] [--check] [--flat-memory STEPS] [--turns N]
 // --check compares fine-tune loss curves of the speed options with the plain step on the device and
@@ -13,12 +13,13 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { F, engineInfo, keep, manualSeed, memoryStats, noGrad, randint, randn, resolveDevice, synchronize, tidy, type Tensor } from '../src/engine/index.js';
+import { engineInfo, keep, manualSeed, memoryStats, noGrad, randint, randn, resolveDevice, synchronize, tidy } from '../src/engine/index.js';
 import { Adam, Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential, type Module } from '../src/nn/index.js';
 import { SegNet, SMALL_STAGES, VGG16_STAGES } from '../src/models/segnet.js';
 import { buildClassifier } from '../src/models/classifiers.js';
 import { loadOnnxClassifier } from '../src/import/onnx/index.js';
 import { trainLoop, type Batch } from '../src/train/loop.js';
+import { finetuneLoss } from '../src/train/finetune.js';
 import { DEFAULT_ONNX_DIR, ensureExports, paperReference, python } from './exports.js';
 import { prepareForFinetune, toDeviceAsync, withSpeedOptions, type SpeedOptions } from '../src/train/speed.js';
 
@@ -129,11 +130,6 @@ async function workload(spec: RowSpec, a: Args, device: string): Promise<Workloa
   return { ae, classifier, channels: 3, size: a.size || 224, classes: 1000 };
 }
 
-/** The decoder fine-tune step as the method defines it: frozen encoder without autograd, frozen classifier. */
-function finetuneLoss(ae: SegNet, classifier: Module): (b: Batch) => Tensor {
-  return (b) => F.crossEntropy(classifier.forward(ae.decoder.decode(noGrad(() => ae.encoder.encode(b.x)))), b.y);
-}
-
 function imagesPerSecond(batch: number, steps: number, fn: () => void): number {
   for (let i = 0; i < 3; i++) fn();
   synchronize();
@@ -150,12 +146,12 @@ async function runRow(row: string, variant: 'plain' | 'fast', a: Args): Promise<
   const deviceType = device.startsWith('cuda') ? 'cuda' : 'cpu';
   const w = await workload(spec, a, device);
   const batch = a.batch || spec.batch;
-  const speed: SpeedOptions = { autocast: spec.autocast, cudnnBenchmark: true, ...(variant === 'fast' ? { channelsLast: true, foldClassifierBn: true } : {}) };
+  const speed: SpeedOptions = { autocast: spec.autocast, cudnnBenchmark: true, ...(variant === 'fast' ? { channelsLast: true, foldFrozenBn: true } : {}) };
   w.ae.encoder.freeze().eval();
-  prepareForFinetune(w.ae, w.classifier, speed);
+  const encoder = prepareForFinetune(w.ae, w.classifier, speed);
   const optimizer = new Adam(w.ae.decoder.trainableParameters(), { lr: 1e-4 });
   const b = { x: keep(randn([batch, w.channels, w.size, w.size], { device })), y: keep(randint(0, w.classes, [batch], { device })) };
-  const loss = withSpeedOptions(speed, deviceType, finetuneLoss(w.ae, w.classifier));
+  const loss = withSpeedOptions(speed, deviceType, finetuneLoss(encoder, w.ae, w.classifier));
   const train = imagesPerSecond(batch, a.steps, () =>
     tidy(() => {
       const l = loss(b);
@@ -238,19 +234,19 @@ async function check(device: string): Promise<void> {
     const classifier = buildClassifier('resnet', { channels: 1, size: 32, classes: 10 }).to({ device });
     noGrad(() => { for (let i = 0; i < 3; i++) tidy(() => void classifier.forward(images.to({ device }).mul(1.5).add(0.3))); });
     ae.encoder.freeze().eval();
-    prepareForFinetune(ae, classifier, speed);
+    const encoder = prepareForFinetune(ae, classifier, speed);
     const r = await trainLoop({
       name: 'check', steps: 10, seed: 1, curveEvery: 1, optimizer: new Adam(ae.decoder.trainableParameters(), { lr: 1e-4 }),
       batch: () => toDeviceAsync({ x: images.slice(0, 0, 8), y: labels.slice(0, 0, 8) }, device),
-      loss: withSpeedOptions(speed, deviceType, finetuneLoss(ae, classifier)), modules: { decoder: ae.decoder },
+      loss: withSpeedOptions(speed, deviceType, finetuneLoss(encoder, ae, classifier)), modules: { decoder: ae.decoder },
     });
     return r.curve.loss;
   };
   const plain = await curve({});
   const cases: [string, SpeedOptions, number][] = [
-    ['foldClassifierBn', { foldClassifierBn: true }, 1e-4],
+    ['foldFrozenBn', { foldFrozenBn: true }, 1e-4],
     ['channelsLast', { channelsLast: true }, 1e-3],
-    ['autocast bfloat16 + all', { autocast: 'bfloat16', channelsLast: true, foldClassifierBn: true, cudnnBenchmark: true }, 5e-2],
+    ['autocast bfloat16 + all', { autocast: 'bfloat16', channelsLast: true, foldFrozenBn: true, cudnnBenchmark: true }, 5e-2],
   ];
   if (deviceType === 'cuda') cases.push(['autocast float16', { autocast: 'float16' }, 5e-2]);
   for (const [name, speed, tolerance] of cases) {
@@ -270,7 +266,7 @@ async function flatMemory(device: string, steps: number): Promise<void> {
   const classifier = smallCnn().to({ device });
   const speed: SpeedOptions = { channelsLast: true, cudnnBenchmark: true };
   ae.encoder.freeze().eval();
-  prepareForFinetune(ae, classifier, speed);
+  const encoder = prepareForFinetune(ae, classifier, speed);
   const every = Math.max(1, Math.floor(steps / 10));
   const samples: { step: number; rssMiB: number; gpuMiB: number | null; liveTensors: number }[] = [];
   const t0 = performance.now();
@@ -281,7 +277,7 @@ async function flatMemory(device: string, steps: number): Promise<void> {
       const start = (step * 32) % 512;
       return toDeviceAsync({ x: images.slice(0, start, start + 32), y: labels.slice(0, start, start + 32) }, device);
     },
-    loss: withSpeedOptions(speed, deviceType, finetuneLoss(ae, classifier)),
+    loss: withSpeedOptions(speed, deviceType, finetuneLoss(encoder, ae, classifier)),
     modules: { decoder: ae.decoder },
     onProgress: (p) => {
       if (p.step % every !== 0 && p.step !== p.steps) return;

@@ -1,28 +1,39 @@
 // The training step the benchmarks time, written once so that every bench measures the same step.
-import { F, noGrad, tidy, type Tensor } from '../src/engine/index.js';
-import type { Module, Optimizer } from '../src/nn/index.js';
+import { tidy, type Tensor } from '../src/engine/index.js';
+import { Adam, type Module } from '../src/nn/index.js';
 import type { SegNet } from '../src/models/segnet.js';
+import { finetuneLoss } from '../src/train/finetune.js';
+import { prepareForFinetune, withSpeedOptions, type SpeedOptions } from '../src/train/speed.js';
 
 /**
- * The S2SNets fine-tune step as the fine-tune job takes it: the frozen encoder runs without an
- * autograd graph, the decoder learns from the frozen classifier's cross-entropy.
- * @param ae the autoencoder (encoder frozen, in eval mode)
- * @param classifier the frozen classifier (eval mode)
- * @param optimizer over the decoder's parameters
- * @param x a batch of inputs, in the layout the models use
+ * The S2SNets fine-tune step as the fine-tune job takes it (src/train/finetune.ts): the models
+ * prepared with the speed options, the frozen encoder without an autograd graph, the decoder
+ * learning from the frozen classifier's cross-entropy with Adam.
+ * @param ae the autoencoder (its encoder is frozen and set to eval mode here)
+ * @param classifier the classifier (frozen, eval mode, and folded or laid out as `speed` says)
+ * @param speed the job's speed options (PLAIN_STEP: none)
+ * @param x a batch of inputs (NCHW; the step lays it out as the job does)
  * @param y its labels
- * @example const step = finetuneStep(ae, classifier, new Adam(ae.decoder.trainableParameters(), { lr: 1e-4 }), x, y); step();
+ * @param lr Adam's learning rate
+ * @example const step = finetuneStep(ae, classifier, defaultPlan().finetune.speed, x, y, 1e-3); step();
  */
-export function finetuneStep(ae: SegNet, classifier: Module, optimizer: Optimizer, x: Tensor, y: Tensor): () => void {
+export function finetuneStep(ae: SegNet, classifier: Module, speed: SpeedOptions, x: Tensor, y: Tensor, lr: number): () => void {
+  ae.encoder.freeze().eval();
+  const encoder = prepareForFinetune(ae, classifier, speed);
+  const optimizer = new Adam(ae.decoder.trainableParameters(), { lr });
+  const loss = withSpeedOptions(speed, x.device.startsWith('cuda') ? 'cuda' : 'cpu', finetuneLoss(encoder, ae, classifier));
+  const batch = { x, y };
   return () =>
     tidy(() => {
-      const encoding = noGrad(() => ae.encoder.encode(x));
-      const loss = F.crossEntropy(classifier.forward(ae.decoder.decode(encoding)), y);
+      const value = loss(batch);
       optimizer.zeroGrad();
-      loss.backward();
+      value.backward();
       optimizer.step();
     });
 }
+
+/** No speed options: the step a plain PyTorch loop takes. */
+export const PLAIN_STEP: SpeedOptions = {};
 
 /**
  * Milliseconds per call of `step` over `steps` timed calls, after `warmUp` untimed ones.

@@ -3,6 +3,7 @@
 A small SegNet autoencoder (stages [32, 32], [64, 64]; encoder frozen in eval mode) feeds a frozen
 classifier in eval mode; only the decoder trains, with Adam (lr 1e-4), on one fixed random batch.
 Timing as in bench/cpu.ts: 3 warm-up steps, then ROUNDS rounds of STEPS steps; the median round counts.
+The forward pass runs both models in eval mode.
 Usage: python3 torch_reference.py THREADS STEPS ROUNDS BATCH  -> prints one JSON line.
 """
 import json
@@ -103,6 +104,7 @@ def main():
         return sorted(rates)[rounds // 2]
 
     train = images_per_second(train_step)
+    ae.eval()  # the forward runs both models in eval mode, as reconstructions do
     fwd = images_per_second(forward)
     print(json.dumps({'engine': f'pytorch {torch.__version__}', 'threads': torch.get_num_threads(), 'train_img_s': train, 'forward_img_s': fwd}))
 

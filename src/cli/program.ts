@@ -73,7 +73,7 @@ interface ExperimentFlags {
 /** Options that choose where jobs run (every command that runs jobs has them). */
 function withExecutionOptions(cmd: Command): Command {
   return cmd
-    .option('--jobs <n>', 'jobs at once, each in its own process with its share of the CPU threads (default: 2 on CPU with 4+ cores, else 1)', positiveInt)
+    .option('--jobs <n>', 'jobs at once, each in its own process with its share of the CPU threads (default: 2 on a CPU with 2+ cores, 1 on CUDA and for short plans such as --quick)', positiveInt)
     .option('--redis <url>', 'run the jobs on the workers of this Redis (s2snets worker --redis URL); the run directory must be on a file system they share');
 }
 
@@ -100,7 +100,7 @@ function withExperimentOptions(cmd: Command): Command {
     .option('--train-whole-ae', 'fine-tune encoder and decoder (the paper freezes the encoder)')
     .addOption(new Option('--autocast <dtype>', 'mixed precision for fine-tuning').choices(['bfloat16', 'float16']))
     .option('--no-channels-last', 'fine-tune in the NCHW memory format (by default channels_last, faster with oneDNN)')
-    .option('--no-fold-bn', "keep the frozen classifier's BatchNorm as it is while fine-tuning (by default it is folded into the convolutions)")
+    .option('--no-fold-bn', "keep the BatchNorms of the frozen classifier and encoder as they are while fine-tuning (by default they are folded into the convolutions)")
     .option('--repeats <k>', 'replicate seeds: rerun the fine-tunes with seeds seed .. seed+k-1 and aggregate every figure across them', positiveInt)
     .option('--repeat-all', 'with --repeats: retrain the classifiers and A_S per seed too')
     .option(ACCEPT_ENGINE_CHANGE[0], ACCEPT_ENGINE_CHANGE[1])
@@ -134,7 +134,7 @@ function planFrom(f: ExperimentFlags): { plan: ExperimentPlan; runDir: string } 
         autocast: f.autocast,
         // Both flags only turn a default off.
         channelsLast: f.channelsLast === false ? false : base.finetune.speed.channelsLast,
-        foldClassifierBn: f.foldBn === false ? false : base.finetune.speed.foldClassifierBn,
+        foldFrozenBn: f.foldBn === false ? false : base.finetune.speed.foldFrozenBn,
       },
     },
   };
@@ -146,7 +146,7 @@ function planFrom(f: ExperimentFlags): { plan: ExperimentPlan; runDir: string } 
 async function runAndPrint(plan: ExperimentPlan, runDir: string, stage: Stage, options: ExperimentOptions): Promise<void> {
   const progress = new ProgressReporter();
   try {
-    const jobs = options.jobs ?? defaultJobs(plan.device);
+    const jobs = options.jobs ?? defaultJobs(plan);
     process.stdout.write(`${formatExperiment(await runExperiment(plan, runDir, stage, progress, { ...options, jobs }))}\n`);
   } finally {
     progress.stop();

@@ -9,5 +9,5 @@ export { stepSchedule, cosineSchedule, constantSchedule } from './schedule.js';
 export type { Schedule } from './schedule.js';
 export { saveSafetensors, loadSafetensors, encodeSafetensors, decodeSafetensors, SafetensorsError } from './safetensors.js';
 export type { SafetensorsFile } from './safetensors.js';
-export { foldBatchNorm, FoldBatchNormError } from './fuse.js';
-export type { FoldConvBn, FoldsConvBn } from './fuse.js';
+export { foldBatchNorm, inferenceForward, FoldBatchNormError } from './fuse.js';
+export type { FoldConvBn, FoldsConvBn, InferenceOptions } from './fuse.js';

@@ -40,8 +40,8 @@ import { labelArray, normalize, stratifiedSample } from '../data/index.js';
 import { withInterval, type AutoencoderResult, type ChannelHistogram, type ClassifierResult, type CrossEvaluation, type Results } from '../report/index.js';
 import type { JobContext, JobSpec, Json } from './jobs.js';
 import { experimentData, type ExperimentData } from './inputs.js';
-import { aeName, buildAutoencoder, classifierWeights, GENERIC_AE, loadReconstructions, replicateTag, type ExperimentJobs } from './experiment.js';
-import { loadWeightsInto, openClassifier } from './classifiers.js';
+import { aeName, classifierWeights, GENERIC_AE, loadReconstructions, loadReconstructor, replicateTag, type ExperimentJobs } from './experiment.js';
+import { openClassifier } from './classifiers.js';
 import { evaluationForward, type EvaluationForward } from './evaluation-forward.js';
 import type { ExperimentPlan } from './plan.js';
 import { datasetLabel } from './names.js';
@@ -136,12 +136,10 @@ async function noiseRobustness(
   originals.dispose();
   for (const [j, c] of classifiers.entries()) {
     const finetune = jobs.finetunes.get(c.name)!;
-    const ae = buildAutoencoder(plan, data).to({ device: plan.device });
-    loadWeightsInto(ae, join(ctx.input(finetune), ctx.output(finetune).weights), plan.device);
-    ae.eval();
+    const ae = loadReconstructor(plan, data, join(ctx.input(finetune), ctx.output(finetune).weights));
     for (const input of noisyInputs) {
       const onNoisy = correctness(await predictClassifier(c.forward, input, labels, opts), truth);
-      const onOwn = correctness(await predictClassifier(c.forward, input, labels, { ...opts, transform: (x) => ae.forward(x) }), truth);
+      const onOwn = correctness(await predictClassifier(c.forward, input, labels, { ...opts, transform: ae.reconstruct }), truth);
       const paired = pairedChange(onNoisy, onOwn, boot);
       const row = rows[j];
       row.noisy.push(paired.a.value);
@@ -151,7 +149,7 @@ async function noiseRobustness(
       row.ci95.own.push(paired.b.ci95);
       row.ci95.gain.push(paired.change.ci95);
     }
-    for (const t of ae.stateDict().values()) t.dispose();
+    ae.dispose();
     await ctx.progress(0.3 + (0.2 * (j + 1)) / classifiers.length, 'noise robustness');
   }
   for (const t of [...noisyInputs, labels]) t.dispose();

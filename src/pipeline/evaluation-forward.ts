@@ -1,10 +1,11 @@
 // Which engine runs an evaluation's forward-only passes of a classifier. An imported ONNX
 // classifier runs on ONNX Runtime when it makes the same decisions as the libtorch import on the
 // run's evaluation images (identical top-1 and top-5 hits, logits within LOGIT_TOLERANCE
-// relative); otherwise, and for every other classifier, on libtorch. Evaluation needs no
+// relative); otherwise, and for every other classifier, on libtorch. A zoo classifier runs
+// loaded for inference (BatchNorms folded, NHWC on the CPU: nn/fuse.ts inferenceForward). Evaluation needs no
 // gradients; training and fine-tuning always run on libtorch.
 import { engineInfo, noGrad, tidy, type Tensor } from '../engine/index.js';
-import type { Module } from '../nn/index.js';
+import { inferenceForward, type Module } from '../nn/index.js';
 import { OnnxInference, OnnxModule, OnnxRuntimeError } from '../import/onnx/index.js';
 import { batchPredictions, type Forward } from '../analysis/index.js';
 import type { ClassifierEntry } from './plan.js';
@@ -77,7 +78,7 @@ export function logitAgreement(batches: Iterable<{ ours: Tensor; theirs: Tensor;
  * `check` (see agreementProblem), else the libtorch module. Says which in `log`, once.
  *
  * @param entry The classifier as the plan names it.
- * @param model Its libtorch module (frozen, eval mode).
+ * @param model Its libtorch module (frozen, eval mode; a zoo model is folded in place).
  * @param check The evaluation's model inputs [N, C, H, W], labels [N] and batch size.
  * @param device The run's device (ONNX Runtime serves only 'cpu').
  * @param log One line for the run's log.
@@ -94,7 +95,9 @@ export async function evaluationForward(
   device: string,
   log: (line: string) => void,
 ): Promise<EvaluationForward> {
-  const libtorch: EvaluationForward = { forward: (x) => model.forward(x), engine: 'libtorch', close: async () => {} };
+  // A zoo model is this evaluation's own instance: it may be folded and laid out for inference.
+  const forward = 'zoo' in entry ? inferenceForward(model, { channelsLast: device === 'cpu' }) : (x: Tensor) => model.forward(x);
+  const libtorch: EvaluationForward = { forward, engine: 'libtorch', close: async () => {} };
   if (!('onnx' in entry) || device !== 'cpu' || process.env[ONNX_RUNTIME_ENV] === '0' || !(model instanceof OnnxModule)) return libtorch;
   let session: OnnxInference | null = null;
   try {

@@ -100,6 +100,8 @@ export interface JobRequest {
   key: string;
   /** The manifests of the job's dependencies, by key (all verified). */
   deps: Map<string, Manifest>;
+  /** No other job of the graph can run beside this one, so it may take every thread. */
+  runsAlone: boolean;
   signal: AbortSignal;
   events: JobEvents;
 }

@@ -92,18 +92,27 @@ export function runJobProcess(request: JobProcessRequest, opts: { threads: numbe
   });
 }
 
+/** Below this many steps in its longest training job a plan runs one job at a time by default (see defaultJobs). */
+export const MIN_STEPS_FOR_JOB_PROCESSES = 200;
+
 /**
- * How many jobs run at once by default. One on a GPU (jobs would compete for its memory) and on
- * up to 3 cores: on 2 cores the quick demo ran faster as one job with both threads than as two
- * 1-thread job processes, whose start (libtorch, data) outweighs the overlap for small jobs
- * (README). Two from 4 cores, where each still gets 2+ threads; not more, since every job
- * process holds its own copy of the data.
- * @param device the plan's device
+ * How many jobs run at once by default. One on a GPU (jobs would compete for its memory). On the
+ * CPU two, each in its own process with half the threads: on 2 cores the MNIST demo took 4 min
+ * 4 s against 5 min 38 s as one job at a time with both threads (README), since the
+ * classifiers gain little from a second thread and the two processes need no OpenMP barriers.
+ * Not more, since every job process holds its own copy of the data. One, in this process, when
+ * the plan's jobs are short (fewer than MIN_STEPS_FOR_JOB_PROCESSES steps in the A_S floor and
+ * the fine-tune budget, as in --quick): starting a job process (libtorch, the data) takes about
+ * a second, more than running such jobs side by side gains (the quick demo: 6.0 s one at a time,
+ * 10.2 s two at once).
+ * @param plan the experiment (device and step counts)
  * @example
- * defaultJobs('cpu') // 1 on 2 cores, 2 on 8
+ * defaultJobs(defaultPlan()) // 2 on 2 cores or more, 1 on a GPU
+ * defaultJobs(quickPlan()) // 1
  */
-export function defaultJobs(device: string): number {
-  return device.startsWith('cuda') || availableParallelism() < 4 ? 1 : 2;
+export function defaultJobs(plan: Pick<ExperimentPlan, 'device' | 'ae' | 'finetune'>): number {
+  if (plan.device.startsWith('cuda') || availableParallelism() < 2) return 1;
+  return Math.max(plan.ae.minSteps, plan.finetune.steps) < MIN_STEPS_FOR_JOB_PROCESSES ? 1 : 2;
 }
 
 /** libtorch threads for each of `jobs` processes: this process's threads divided, at least 1. */
@@ -111,7 +120,9 @@ export const threadsPerJob = (jobs: number): number => Math.max(1, Math.floor(en
 
 /**
  * Runs up to `jobs` jobs at once, each in its own process with its share of the threads (the
- * total stays at this process's thread count, so the cores are not oversubscribed).
+ * total stays at this process's thread count, so the cores are not oversubscribed). A job that
+ * can only run alone (the evaluation, which needs every other job) gets every thread: which jobs
+ * those are follows from the graph, so a job's thread count does not depend on timing.
  * @param plan the experiment whose jobs the runner hands over
  * @param runDir the run directory (its artifact store)
  * @param jobs how many jobs at once (at least 1)
@@ -121,10 +132,10 @@ export const threadsPerJob = (jobs: number): number => Math.max(1, Math.floor(en
  */
 export function processBackend(plan: ExperimentPlan, runDir: string, jobs: number, acceptEngineChange: boolean): JobBackend {
   const store = directoryStore(runDir);
-  const threads = threadsPerJob(jobs);
+  const shared = threadsPerJob(jobs);
   return {
     slots: jobs,
-    run: (r) => runJobProcess({ plan, runDir: store.location, key: r.key, acceptEngineChange }, { threads, signal: r.signal, events: r.events }),
+    run: (r) => runJobProcess({ plan, runDir: store.location, key: r.key, acceptEngineChange }, { threads: r.runsAlone ? threadsPerJob(1) : shared, signal: r.signal, events: r.events }),
     close: async () => {},
   };
 }

@@ -99,6 +99,65 @@ export function jobKey(job: JobSpec<unknown>): string {
 }
 
 /**
+ * The order the runner starts jobs in: dependencies first, and among the jobs that could start,
+ * the one that more jobs wait for (directly or not) first, ties in topological order. So the A_S
+ * pretraining, which every fine-tune waits for, starts before the classifiers instead of after
+ * them, and with two slots the fine-tunes do not queue behind it. A pure function of the graph:
+ * the same on every run.
+ * @param targets the jobs to bring to done (with everything they need)
+ * @returns every job once, in start order
+ * @throws JobConfigError when the graph has a cycle
+ * @example
+ * runOrder([evaluate]).map((j) => j.name) // ['pretrain[A_S]', 'classifier[lenet5]', ...]
+ */
+export function runOrder(targets: JobSpec<unknown>[]): JobSpec<unknown>[] {
+  const { jobs, position, dependents } = dependentSets(targets);
+  const placed = new Set<number>();
+  const order: JobSpec<unknown>[] = [];
+  while (order.length < jobs.length) {
+    let best = -1;
+    jobs.forEach((job, i) => {
+      if (placed.has(i) || !job.deps.every((d) => placed.has(position.get(jobKey(d))!))) return;
+      if (best < 0 || dependents[i].size > dependents[best].size) best = i;
+    });
+    placed.add(best);
+    order.push(jobs[best]);
+  }
+  return order;
+}
+
+/**
+ * The keys of the jobs that can only ever run alone: every other job of the graph is upstream or
+ * downstream of them (say, an evaluation that needs every other job). A runner with several
+ * slots may give such a job all of its threads without the thread count depending on timing.
+ * @param targets the jobs to bring to done (with everything they need)
+ * @throws JobConfigError when the graph has a cycle
+ * @example
+ * jobsThatRunAlone([evaluate]).has(jobKey(evaluate)) // true
+ */
+export function jobsThatRunAlone(targets: JobSpec<unknown>[]): Set<string> {
+  const { jobs, dependents } = dependentSets(targets);
+  const related = (i: number, j: number) => i === j || dependents[i].has(j) || dependents[j].has(i);
+  return new Set(jobs.filter((_, i) => jobs.every((__, j) => related(i, j))).map(jobKey));
+}
+
+/** The topological order, each key's position in it and, per job, the positions of every job that needs it, directly or not. */
+function dependentSets(targets: JobSpec<unknown>[]): { jobs: JobSpec<unknown>[]; position: Map<string, number>; dependents: Set<number>[] } {
+  const jobs = topologicalOrder(targets);
+  const position = new Map(jobs.map((job, i) => [jobKey(job), i]));
+  const dependents = jobs.map(() => new Set<number>());
+  // Dependents come after their dependencies: walking backwards, each job's set is final when read.
+  for (let i = jobs.length - 1; i >= 0; i--) {
+    for (const dep of jobs[i].deps) {
+      const d = dependents[position.get(jobKey(dep))!];
+      d.add(i);
+      for (const k of dependents[i]) d.add(k);
+    }
+  }
+  return { jobs, position, dependents };
+}
+
+/**
  * Every job the targets need, dependencies before dependents, one entry per key. The order
  * follows the targets and each job's deps as given, so it is the same on every run.
  */

@@ -17,7 +17,8 @@ export type Stage = 'classifiers' | 'pretrain' | 'finetune' | 'evaluate' | 'repo
 
 export interface ProgressSink {
   update(u: { stage: string; fraction: number; message?: string; etaS?: number }): void;
-  log(line: string): void;
+  /** A line for the log; `ended` names the stage it closes (its bar can go). */
+  log(line: string, ended?: string): void;
 }
 
 export interface ExperimentOptions {
@@ -70,9 +71,10 @@ function forward(progress: ProgressSink): (e: ProgressEvent) => void {
       const etaS = e.fraction > 0.02 ? (elapsed / e.fraction) * (1 - e.fraction) : undefined;
       progress.update({ stage: tag, fraction: e.fraction, message: e.message, etaS });
     } else if (e.kind === 'notice') progress.log(e.message ?? '');
-    else if (e.kind === 'reused') progress.log(`${tag}: reused (finished earlier)`);
-    else if (e.kind === 'done') progress.log(`${tag}: done in ${(e.durationS ?? 0).toFixed(1)}s`);
-    else if (e.kind === 'corrupt' || e.kind === 'warning' || e.kind === 'failed') progress.log(`${tag}: ${e.kind}: ${e.message ?? ''}`);
+    else if (e.kind === 'reused') progress.log(`${tag}: reused (finished earlier)`, tag);
+    else if (e.kind === 'done') progress.log(`${tag}: done in ${(e.durationS ?? 0).toFixed(1)}s`, tag);
+    else if (e.kind === 'failed') progress.log(`${tag}: failed: ${e.message ?? ''}`, tag);
+    else if (e.kind === 'corrupt' || e.kind === 'warning') progress.log(`${tag}: ${e.kind}: ${e.message ?? ''}`);
   };
 }
 

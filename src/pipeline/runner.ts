@@ -1,6 +1,6 @@
 // Runs a job graph in a run directory so that finished work is never lost: jobs start in a
-// stable topological order as soon as their dependencies are done (one at a time, or as many as
-// the backend has slots), a job whose verified artifact exists is reused, each finished job is
+// stable order (jobs.ts runOrder: the most awaited first) as soon as their dependencies are done
+// (one at a time, or as many as the backend has slots), a job whose verified artifact exists is reused, each finished job is
 // committed (artifact rename, then a DB transaction), and Ctrl-C asks the running jobs to
 // checkpoint and stop. Rerunning the same command resumes. This process alone writes the run
 // store, whichever backend (this process, local job processes, remote workers) runs the jobs.
@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { artifactDir, discardDir, readManifest, runLayout, verifyArtifact, type Manifest } from './artifacts.js';
 import { directoryStore } from './artifact-store.js';
 import { firstLine, inProcessBackend, type JobBackend } from './execute.js';
-import { jobKey, topologicalOrder, JobConfigError, type JobSpec, type Json } from './jobs.js';
+import { jobKey, jobsThatRunAlone, runOrder, JobConfigError, type JobSpec, type Json } from './jobs.js';
 import { acquireLock, ownerAlive, readLock, type Lock, type LockOwner } from './lock.js';
 import { currentEngine, engineDifferences, type EngineIdentity } from './provenance.js';
 import { RunStore, StoreError, type JobRow, type RunMeta } from './store.js';
@@ -123,7 +123,7 @@ function interruptOnSignals(controller: AbortController, install: boolean): { si
  * RunInterruptedError after SIGINT/SIGTERM, RunLockedError when another process runs there.
  */
 export async function runJobs(runDir: string, targets: JobSpec<any>[], opts: RunOptions = {}): Promise<RunReport> {
-  const order = topologicalOrder(targets);
+  const order = runOrder(targets);
   const layout = runLayout(runDir);
   mkdirSync(runDir, { recursive: true });
   const lock = opts.lock ?? acquireLock(runLockPath(runDir), 'running jobs');
@@ -142,7 +142,7 @@ export async function runJobs(runDir: string, targets: JobSpec<any>[], opts: Run
     else if (!store.meta()) store.setMeta(null);
     store.beginInvocation(order.map((j) => ({ key: jobKey(j), name: j.name })));
     removeFinishedCheckpoints(runDir, store);
-    const executor = new Executor(runDir, store, order, controller.signal, backend, engine, opts.acceptEngineChange ?? false, opts.onProgress);
+    const executor = new Executor(runDir, store, order, jobsThatRunAlone(targets), controller.signal, backend, engine, opts.acceptEngineChange ?? false, opts.onProgress);
     await executor.runAll(signals.signal);
     return executor.report();
   } finally {
@@ -183,6 +183,8 @@ class Executor {
     private readonly runDir: string,
     private readonly store: RunStore,
     private readonly order: JobSpec<unknown>[],
+    /** Keys of the jobs nothing else can run beside (jobs.ts jobsThatRunAlone). */
+    private readonly alone: Set<string>,
     private readonly signal: AbortSignal,
     private readonly backend: JobBackend,
     private readonly engine: EngineIdentity,
@@ -314,6 +316,7 @@ class Executor {
         job,
         key,
         deps,
+        runsAlone: this.alone.has(key),
         signal: this.signal,
         events: {
           progress: (fraction, message, metrics) => this.emit(job, index, 'progress', { fraction, message, metrics }),

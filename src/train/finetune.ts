@@ -4,8 +4,8 @@
 // re-encode it. There is no reconstruction term.
 import { F, noGrad, tidy, type Tensor } from '../engine/index.js';
 import { constantSchedule, type Module } from '../nn/index.js';
-import type { SegNet } from '../models/segnet.js';
-import { trainLoop, type TrainLoopResult, type TrainMonitor } from './loop.js';
+import type { SegNet, SegNetEncoder } from '../models/segnet.js';
+import { trainLoop, type Batch, type TrainLoopResult, type TrainMonitor } from './loop.js';
 import { makeOptimizer, type CommonTrainOptions } from './classifier.js';
 import { prepareForFinetune, withSpeedOptions, type SpeedOptions } from './speed.js';
 
@@ -14,7 +14,7 @@ export interface FinetuneOptions extends CommonTrainOptions {
   targets?: 'labels' | 'predictions';
   /** Train encoder and decoder instead of the decoder alone. */
   trainWholeAe?: boolean;
-  /** Speed options (mixed precision, channels_last, BatchNorm folding of the frozen classifier); see speed.ts. */
+  /** Speed options (mixed precision, channels_last, BatchNorm folding of the frozen networks); see speed.ts. */
   speed?: SpeedOptions;
   name?: string;
   /**
@@ -107,13 +107,13 @@ export async function finetuneDecoder(ae: SegNet, classifier: Module, o: Finetun
   ae.decoder.freeze(false);
   // Before the optimizer is built: channels_last replaces parameter tensors.
   const speed = o.speed ?? {};
-  prepareForFinetune(ae, classifier, speed);
+  const encoder = prepareForFinetune(ae, classifier, speed);
   const deviceType = ae.parameters()[0].device.startsWith('cuda') ? 'cuda' : 'cpu';
   const optimizer = makeOptimizer(o.optimizer ?? 'adam', (whole ? ae : ae.decoder).trainableParameters(), o.lr, o.weightDecay);
   const targetOf = (b: { x: Tensor; y: Tensor }): Tensor =>
     o.targets === 'predictions' ? noGrad(() => classifier.forward(b.x).argmax(1)) : b.y;
   const c = o.convergence;
-  const check = c && convergenceChecks(ae, classifier, c, targetOf);
+  const check = c && convergenceChecks(encoder, ae, classifier, c, targetOf);
   try {
     const result = await trainLoop({
       name: o.name ?? 'fine-tune decoder',
@@ -121,11 +121,7 @@ export async function finetuneDecoder(ae: SegNet, classifier: Module, o: Finetun
       optimizer,
       schedule: constantSchedule(o.lr),
       batch: o.batch,
-      loss: withSpeedOptions(speed, deviceType, (b) => {
-        const encoding = whole ? ae.encoder.encode(b.x) : noGrad(() => ae.encoder.encode(b.x));
-        const reconstruction = ae.decoder.decode(encoding);
-        return F.crossEntropy(classifier.forward(reconstruction), targetOf(b));
-      }),
+      loss: withSpeedOptions(speed, deviceType, finetuneLoss(encoder, ae, classifier, { trainWholeAe: whole, target: targetOf })),
       modules: whole ? { ae } : { decoder: ae.decoder },
       seed: o.seed,
       checkpoint: o.checkpoint,
@@ -145,15 +141,34 @@ export async function finetuneDecoder(ae: SegNet, classifier: Module, o: Finetun
   }
 }
 
+/**
+ * The fine-tune's loss of one batch: the classifier's cross-entropy on the reconstruction. The
+ * encoder runs without autograd unless the whole AE trains.
+ * @param encoder computes the codes: ae.encoder, or the folded copy prepareForFinetune returns
+ * @param ae the autoencoder whose decoder learns
+ * @param classifier the frozen classifier
+ * @param o trainWholeAe: the encoder learns too; target: the labels to learn (default the batch's)
+ * @returns batch -> scalar loss
+ * @example const loss = finetuneLoss(prepareForFinetune(ae, classifier, speed), ae, classifier); loss(batch).backward();
+ */
+export function finetuneLoss(encoder: SegNetEncoder, ae: SegNet, classifier: Module, o: { trainWholeAe?: boolean; target?: (b: Batch) => Tensor } = {}): (b: Batch) => Tensor {
+  const target = o.target ?? ((b: Batch) => b.y);
+  return (b) => {
+    const encoding = o.trainWholeAe ? encoder.encode(b.x) : noGrad(() => encoder.encode(b.x));
+    const reconstruction = ae.decoder.decode(encoding);
+    return F.crossEntropy(classifier.forward(reconstruction), target(b));
+  };
+}
+
 /** The check-set measurements a convergence monitor needs, computed without autograd. */
-function convergenceChecks(ae: SegNet, classifier: Module, c: ConvergenceOptions, targetOf: (b: { x: Tensor; y: Tensor }) => Tensor) {
+function convergenceChecks(encoder: SegNetEncoder, ae: SegNet, classifier: Module, c: ConvergenceOptions, targetOf: (b: { x: Tensor; y: Tensor }) => Tensor) {
   const targets = noGrad(() => targetOf({ x: c.x, y: c.y }).clone());
   const accuracyOf = (logits: Tensor) => tidy(() => logits.argmax(1).eq(targets).float().mean().item());
   const originalAccuracy = noGrad(() => tidy(() => accuracyOf(classifier.forward(c.x))));
   const reconstructLoss = () =>
     noGrad(() =>
       tidy(() => {
-        const logits = classifier.forward(ae.decoder.decode(ae.encoder.encode(c.x)));
+        const logits = classifier.forward(ae.decoder.decode(encoder.encode(c.x)));
         return { loss: F.crossEntropy(logits, targets).item(), accuracy: accuracyOf(logits) };
       }),
     );

@@ -1,12 +1,12 @@
 // Speed options for decoder fine-tuning. The method leaves the classifier (and, by default, the
 // encoder) frozen in eval mode, which allows what a generic PyTorch training loop does not do:
-// fold the classifier's BatchNorms into its convolutions. On top of that, the usual mixed
+// fold their BatchNorms into their convolutions. On top of that, the usual mixed
 // precision and memory-layout switches. Each keeps the loss curve of the plain step within a
 // tolerance (test/train/speed.test.ts): 1e-4 for folding and channels_last, a few percent for
 // bfloat16 autocast.
 import { autocast, setCudnnBenchmark, type Tensor } from '../engine/index.js';
 import { foldBatchNorm, type Module } from '../nn/index.js';
-import type { SegNet } from '../models/segnet.js';
+import { SegNetEncoder, type SegNet } from '../models/segnet.js';
 import type { Batch } from '../data/index.js';
 
 export interface SpeedOptions {
@@ -14,8 +14,12 @@ export interface SpeedOptions {
   autocast?: 'bfloat16' | 'float16';
   /** NHWC layout for the weights and the input batch; activations follow (pays with tensor cores and oneDNN). */
   channelsLast?: boolean;
-  /** Fold the frozen classifier's BatchNorms into its convolutions (changes its state dict: use an instance you will not save). */
-  foldClassifierBn?: boolean;
+  /**
+   * Fold the BatchNorms of the frozen networks into their convolutions: the classifier's (changes
+   * its state dict: use an instance you will not save) and the frozen encoder's (in a copy that
+   * computes the codes; the AE keeps its own weights).
+   */
+  foldFrozenBn?: boolean;
   /** Let cuDNN time its algorithms per input shape (CUDA only; fixed shapes, may be non-deterministic). */
   cudnnBenchmark?: boolean;
 }
@@ -43,16 +47,32 @@ function check(o: SpeedOptions, deviceType: 'cpu' | 'cuda'): void {
  * and frozen (as the method requires) and optionally BN-folded; both models optionally move to
  * channels_last. Call it before building the optimizer: a layout change replaces the parameter
  * tensors.
+ * @param ae the autoencoder (its encoder already frozen and in eval mode when it is not trained)
+ * @param classifier the classifier the decoder learns from
+ * @param o the speed options
+ * @returns the encoder that computes the codes: a BN-folded copy of a frozen encoder with
+ *   `foldFrozenBn`, else ae.encoder itself
+ * @throws SpeedOptionError for an autocast dtype the device cannot run
+ * @example const encoder = prepareForFinetune(ae, classifier, { foldFrozenBn: true, channelsLast: true });
  */
-export function prepareForFinetune(ae: SegNet, classifier: Module, o: SpeedOptions): void {
+export function prepareForFinetune(ae: SegNet, classifier: Module, o: SpeedOptions): SegNetEncoder {
   check(o, deviceTypeOf(ae));
   classifier.eval().freeze();
-  if (o.foldClassifierBn) foldBatchNorm(classifier);
+  const frozen = !ae.encoder.training && ae.encoder.trainableParameters().length === 0;
+  let encoder = ae.encoder;
+  if (o.foldFrozenBn) {
+    foldBatchNorm(classifier);
+    if (frozen) {
+      encoder = new SegNetEncoder(ae.config).to({ device: ae.parameters()[0].device });
+      encoder.loadStateDict(ae.encoder.stateDict());
+      foldBatchNorm(encoder.eval().freeze());
+    }
+  }
   if (o.channelsLast) {
-    ae.to({ memoryFormat: 'channels_last' });
-    classifier.to({ memoryFormat: 'channels_last' });
+    for (const m of new Set<Module>([ae, classifier, encoder])) m.to({ memoryFormat: 'channels_last' });
   }
   if (o.cudnnBenchmark && deviceTypeOf(ae) === 'cuda') setCudnnBenchmark(true);
+  return encoder;
 }
 
 /**

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { F, cat, grad, keep, manualSeed, noGrad, randint, randn, tidy, type Tensor } from '../../src/engine/index.js';
-import { BatchNorm2d, Conv2d, FoldBatchNormError, Identity, SGD, Sequential, foldBatchNorm, type Module } from '../../src/nn/index.js';
+import { BatchNorm2d, Conv2d, FoldBatchNormError, Identity, SGD, Sequential, foldBatchNorm, inferenceForward, type Module } from '../../src/nn/index.js';
 import { buildClassifier } from '../../src/models/classifiers.js';
 import { SegNet, SMALL_STAGES } from '../../src/models/segnet.js';
 
@@ -110,4 +110,32 @@ test('folding refuses a BatchNorm in training mode', () => {
   const seq = new Sequential(new Conv2d(1, 2, 3), new BatchNorm2d(2));
   assert.throws(() => foldBatchNorm(seq), (e: unknown) => e instanceof FoldBatchNormError && /training mode.*eval\(\)/.test((e as Error).message));
   assert.ok(seq.layers[1] instanceof BatchNorm2d, 'nothing was changed');
+});
+
+test('inferenceForward (folded, NHWC) gives eval-mode outputs to 1e-5 with the same decisions', () => {
+  manualSeed(14);
+  const shape = [8, 1, 32, 32];
+  const ae = new SegNet({ inChannels: 1, stages: SMALL_STAGES });
+  trainBriefly(ae, (x) => F.mseLoss(ae.forward(x), x), shape);
+  const classifier = buildClassifier('resnet', { channels: 1, size: 32, classes: 10 });
+  trainBriefly(classifier, (x) => F.crossEntropy(classifier.forward(x), randint(0, 10, [shape[0]])), shape);
+  const x = keep(randn(shape));
+  const expected = noGrad(() => tidy(() => {
+    const reconstruction = ae.forward(x);
+    return { reconstruction, logits: classifier.forward(reconstruction) };
+  }));
+  for (const channelsLast of [false, true]) {
+    const copies = [new SegNet({ inChannels: 1, stages: SMALL_STAGES }), buildClassifier('resnet', { channels: 1, size: 32, classes: 10 })];
+    copies[0].loadStateDict(ae.stateDict());
+    copies[1].loadStateDict(classifier.stateDict());
+    const [reconstruct, classify] = copies.map((m) => inferenceForward(m, { channelsLast }));
+    assert.equal(batchNormCount(copies[0]) + batchNormCount(copies[1]), 0, 'every BatchNorm folded');
+    const got = noGrad(() => tidy(() => {
+      const reconstruction = reconstruct(x);
+      return { reconstruction, logits: classify(reconstruction) };
+    }));
+    assert.ok(maxRelativeDifference(got.reconstruction, expected.reconstruction) < 1e-5, `reconstructions (channelsLast ${channelsLast})`);
+    assert.ok(maxRelativeDifference(got.logits, expected.logits) < 1e-5, `logits (channelsLast ${channelsLast})`);
+    assert.deepEqual(got.logits.argmax(1).toArray(), expected.logits.argmax(1).toArray());
+  }
 });

@@ -76,9 +76,10 @@ before(async () => {
 test('SIGKILL at five moments, resumed each time, gives the uninterrupted results byte for byte', async () => {
   const dir = join(tmp, 'killed');
   const kills = [
+    // In run order: both trainings, then the evaluations (jobs.ts runOrder).
     { when: /progress train\[a\] step 1[3-9]\d\// }, // mid-training, after the checkpoint at step 125
-    { when: /done eval\[a\]/ }, // right after a commit
     { when: /progress train\[b\] step 2[6-9]\d\// },
+    { when: /done eval\[a\]/ }, // right after a commit
     { afterMs: 200 + Math.random() * 1500 },
     { afterMs: 200 + Math.random() * 1500 },
   ];
@@ -103,7 +104,7 @@ test('SIGKILL at five moments, resumed each time, gives the uninterrupted result
     store.close();
   }
   const table = status(dir).jobs;
-  assert.deepEqual(table.map((j) => j.name), ['data', 'train[a]', 'eval[a]', 'train[b]', 'eval[b]', 'report']);
+  assert.deepEqual(table.map((j) => j.name), ['data', 'train[a]', 'train[b]', 'eval[a]', 'eval[b]', 'report']);
   assert.ok(table.every((j) => j.status === 'done'));
   assert.ok(table.find((j) => j.name === 'train[a]')!.attempts >= 2, 'train[a] was interrupted and resumed');
 });

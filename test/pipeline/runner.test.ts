@@ -12,7 +12,7 @@ import { runJobs, status, JobFailedError, type ProgressEvent } from '../../src/p
 import { currentEngine, engineDifferences } from '../../src/pipeline/provenance.js';
 import { verifyRun } from '../../src/pipeline/verify.js';
 import { LockHeldError } from '../../src/pipeline/lock.js';
-import { canonicalJson, jobKey, topologicalOrder, JobConfigError, type JobSpec } from '../../src/pipeline/jobs.js';
+import { canonicalJson, jobKey, jobsThatRunAlone, runOrder, topologicalOrder, JobConfigError, type JobSpec } from '../../src/pipeline/jobs.js';
 import { artifactDir, createCheckpointer } from '../../src/pipeline/artifacts.js';
 import { writeFileAtomic } from '../../src/common/atomic.js';
 
@@ -20,7 +20,8 @@ const tmp = mkdtempSync(join(tmpdir(), 's2snets-runner-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 const quiet = { handleSignals: false };
 const SMALL = { steps: 40, checkpointEvery: 10 };
-const ALL = ['data', 'train[a]', 'eval[a]', 'train[b]', 'eval[b]', 'report'];
+// The run order: both trainings (2 jobs wait for each) before either evaluation (1 waits).
+const ALL = ['data', 'train[a]', 'train[b]', 'eval[a]', 'eval[b]', 'report'];
 
 test('keys: canonical config, stable under key order, changed by config, code version and deps', () => {
   assert.equal(canonicalJson({ b: 1, a: [true, null, 'x'], c: { z: 0, y: undefined } }), '{"a":[true,null,"x"],"b":1,"c":{"z":0}}');
@@ -36,7 +37,7 @@ test('keys: canonical config, stable under key order, changed by config, code ve
 
 test('topological order is stable, deduplicates equal jobs and refuses cycles', () => {
   const g = fixtureGraph(SMALL);
-  assert.deepEqual(topologicalOrder([g.report]).map((j) => j.name), ALL);
+  assert.deepEqual(topologicalOrder([g.report]).map((j) => j.name), ['data', 'train[a]', 'eval[a]', 'train[b]', 'eval[b]', 'report']);
   // A second graph object with the same configuration is the same set of keys.
   const g2 = fixtureGraph(SMALL);
   assert.deepEqual(topologicalOrder([g.report, g2.evalB, g2.data]).map(jobKey), topologicalOrder([g.report]).map(jobKey));
@@ -44,6 +45,22 @@ test('topological order is stable, deduplicates equal jobs and refuses cycles', 
   const b: JobSpec = { name: 'b', deps: [a], config: {}, run: async () => null };
   a.deps.push(b);
   assert.throws(() => topologicalOrder([b]), /cycle: b -> a -> b/);
+});
+
+test('run order: the job more jobs wait for starts first; only jobs related to every other job run alone', () => {
+  const job = (name: string, deps: JobSpec[]): JobSpec => ({ name, deps, config: {}, run: async () => null });
+  // The demo's shape: two classifiers listed before the pretraining that every fine-tune needs.
+  const [c1, c2, pre] = [job('classifier[1]', []), job('classifier[2]', []), job('pretrain', [])];
+  const [f1, f2] = [job('finetune[1]', [pre, c1]), job('finetune[2]', [pre, c2])];
+  const evaluate = job('evaluate', [c1, c2, pre, f1, f2]);
+  assert.deepEqual(topologicalOrder([evaluate]).map((j) => j.name), ['classifier[1]', 'classifier[2]', 'pretrain', 'finetune[1]', 'finetune[2]', 'evaluate']);
+  assert.deepEqual(runOrder([evaluate]).map((j) => j.name), ['pretrain', 'classifier[1]', 'classifier[2]', 'finetune[1]', 'finetune[2]', 'evaluate']);
+  assert.deepEqual([...jobsThatRunAlone([evaluate])], [jobKey(evaluate)]);
+  // A chain runs alone everywhere; two independent jobs never do.
+  const a = job('a', []);
+  const chain = job('c', [job('b', [a])]);
+  assert.equal(jobsThatRunAlone([chain]).size, 3);
+  assert.equal(jobsThatRunAlone([job('x', []), job('y', [])]).size, 0);
 });
 
 test('a second run reuses everything; status reports the table with metrics', async () => {

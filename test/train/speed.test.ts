@@ -40,6 +40,8 @@ interface Run {
   channelsLast: Set<boolean>;
   classifier: Module;
   ae: SegNet;
+  /** The encoder that computed the codes. */
+  encoder: Module;
 }
 
 /** STEPS decoder fine-tune steps (frozen encoder and classifier, Adam) from the same initial state. */
@@ -47,10 +49,10 @@ async function finetune(speed: SpeedOptions, family = 'resnet'): Promise<Run> {
   const classifier = trainedClassifier(family);
   manualSeed(5);
   const ae = new SegNet({ inChannels: 1, stages: SMALL_STAGES });
-  prepareForFinetune(ae, classifier, speed);
   ae.encoder.freeze().eval();
+  const encoder = prepareForFinetune(ae, classifier, speed);
   const optimizer = new Adam(ae.decoder.trainableParameters(), { lr: 1e-4 });
-  const run: Run = { loss: [], reconstructionDtypes: new Set(), logitDtypes: new Set(), channelsLast: new Set(), classifier, ae };
+  const run: Run = { loss: [], reconstructionDtypes: new Set(), logitDtypes: new Set(), channelsLast: new Set(), classifier, ae, encoder };
   const result = await trainLoop({
     name: 'speed test',
     steps: STEPS,
@@ -58,7 +60,7 @@ async function finetune(speed: SpeedOptions, family = 'resnet'): Promise<Run> {
     // One fixed batch, so that ten steps show learning and not batch-to-batch noise.
     batch: () => ({ x: data.images.slice(0, 0, 8), y: data.labels.slice(0, 0, 8) }),
     loss: withSpeedOptions(speed, 'cpu', (b) => {
-      const encoding = noGrad(() => ae.encoder.encode(b.x));
+      const encoding = noGrad(() => encoder.encode(b.x));
       const reconstruction = ae.decoder.decode(encoding);
       const logits = classifier.forward(reconstruction);
       run.reconstructionDtypes.add(reconstruction.dtype);
@@ -85,9 +87,15 @@ test('speed options keep the fine-tune loss curve (SegNet + ResNet): BN folding 
   assert.ok(plain.loss.every((l, i) => i === 0 || l < plain.loss[i - 1]), `the plain run learns: ${plain.loss}`);
   assert.deepEqual([...plain.reconstructionDtypes, ...plain.logitDtypes, ...plain.channelsLast], ['float32', 'float32', false]);
 
-  const folded = await finetune({ foldClassifierBn: true });
-  assert.equal([...folded.classifier.namedModules()].filter(([, m]) => m instanceof BatchNorm2d).length, 0, 'every classifier BatchNorm was folded');
-  assertCurvesClose(folded.loss, plain.loss, 1e-4, 'foldClassifierBn');
+  const folded = await finetune({ foldFrozenBn: true });
+  const batchNorms = (m: Module) => [...m.namedModules()].filter(([, c]) => c instanceof BatchNorm2d).length;
+  assert.equal(batchNorms(folded.classifier), 0, 'every classifier BatchNorm was folded');
+  assert.equal(batchNorms(folded.encoder), 0, 'the codes come from a folded encoder');
+  assert.equal(batchNorms(folded.ae.encoder), batchNorms(plain.ae.encoder), "the AE's own encoder keeps its BatchNorms");
+  for (const [k, t] of plain.ae.encoder.stateDict()) {
+    assert.deepEqual(folded.ae.encoder.stateDict().get(k)!.toArray(), t.toArray(), `the saved encoder's ${k} is untouched`);
+  }
+  assertCurvesClose(folded.loss, plain.loss, 1e-4, 'foldFrozenBn');
 
   const channelsLast = await finetune({ channelsLast: true });
   assert.deepEqual([...channelsLast.channelsLast], [true], 'activations stay channels_last');
@@ -99,14 +107,14 @@ test('speed options keep the fine-tune loss curve (SegNet + ResNet): BN folding 
   assertCurvesClose(bf16.loss, plain.loss, 5e-2, 'autocast bfloat16');
   assert.notDeepEqual(bf16.loss, plain.loss, 'autocast changed the arithmetic');
 
-  const all = await finetune({ foldClassifierBn: true, channelsLast: true, autocast: 'bfloat16' });
+  const all = await finetune({ foldFrozenBn: true, channelsLast: true, autocast: 'bfloat16' });
   assertCurvesClose(all.loss, plain.loss, 5e-2, 'all options together');
 });
 
 test('folding the BatchNorms (the default) keeps what a fine-tune produces for every BatchNorm family: reconstructions within float noise, the same decisions on them', async () => {
   for (const family of ['vgg-bn', 'resnet', 'inception']) {
     const plain = await finetune({}, family);
-    const folded = await finetune({ foldClassifierBn: true }, family);
+    const folded = await finetune({ foldFrozenBn: true }, family);
     assert.equal([...folded.classifier.namedModules()].filter(([, m]) => m instanceof BatchNorm2d).length, 0, `${family}: every BatchNorm was folded`);
     plain.ae.eval();
     folded.ae.eval();
