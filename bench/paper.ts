@@ -3,8 +3,10 @@
 //   toy            two-stage SegNet on 1x32x32, small CNN, batch 32, fp32
 //   vgg16 resnet50 paper SegNet (VGG16 widths) on 3x224x224 + torchvision ONNX export, batch 16, fp32
 //   *-bf16         the same (and alexnet) at batch 64 under bfloat16 autocast
-// Ours runs each row twice: 'plain' (the step as written) and 'fast' (train/speed.ts: channels_last,
-// the frozen networks' BatchNorms folded). Every row runs in its own process so that its GPU memory is its own.
+// Ours runs each row three times: 'plain' (the step as written), 'fast' (train/speed.ts: channels_last,
+// the frozen networks' BatchNorms folded) and 'cached' (fast, reading the frozen encoder's outputs
+// from memory as a fine-tune longer than an epoch does: train/encoding-cache.ts). Every row runs in
+// its own process so that its GPU memory is its own.
 //   node dist/bench/paper.js [--device cuda] [--rows toy,vgg16,...] [--steps 10] [--onnx-dir DIR]
 //                          [--size N] [--batch N] [--no-reference] [--check] [--flat-memory STEPS] [--turns N]
 // --check compares fine-tune loss curves of the speed options with the plain step on the device and
@@ -20,6 +22,7 @@ import { buildClassifier } from '../src/models/classifiers.js';
 import { loadOnnxClassifier } from '../src/import/onnx/index.js';
 import { trainLoop, type Batch } from '../src/train/loop.js';
 import { finetuneLoss } from '../src/train/finetune.js';
+import { finetuneStep } from './steps.js';
 import { DEFAULT_ONNX_DIR, ensureExports, paperReference, python } from './exports.js';
 import { prepareForFinetune, toDeviceAsync, withSpeedOptions, type SpeedOptions } from '../src/train/speed.js';
 
@@ -139,29 +142,25 @@ function imagesPerSecond(batch: number, steps: number, fn: () => void): number {
   return (batch * steps) / ((performance.now() - start) / 1000);
 }
 
+/**
+ * plain: the step as written; fast: the fine-tune job's speed options; cached: fast, in a
+ * fine-tune longer than an epoch, which reads each step's encoding from memory.
+ */
+const VARIANTS = ['plain', 'fast', 'cached'] as const;
+type Variant = (typeof VARIANTS)[number];
+
 /** Measures one row and variant in this process; prints one JSON line. */
-async function runRow(row: string, variant: 'plain' | 'fast', a: Args): Promise<void> {
+async function runRow(row: string, variant: Variant, a: Args): Promise<void> {
   const spec = ROWS[row];
   const device = resolveDevice(a.device);
   const deviceType = device.startsWith('cuda') ? 'cuda' : 'cpu';
   const w = await workload(spec, a, device);
   const batch = a.batch || spec.batch;
-  const speed: SpeedOptions = { autocast: spec.autocast, cudnnBenchmark: true, ...(variant === 'fast' ? { channelsLast: true, foldFrozenBn: true } : {}) };
-  w.ae.encoder.freeze().eval();
-  const encoder = prepareForFinetune(w.ae, w.classifier, speed);
-  const optimizer = new Adam(w.ae.decoder.trainableParameters(), { lr: 1e-4 });
+  const speed: SpeedOptions = { autocast: spec.autocast, cudnnBenchmark: true, ...(variant === 'plain' ? {} : { channelsLast: true, foldFrozenBn: true }) };
   const b = { x: keep(randn([batch, w.channels, w.size, w.size], { device })), y: keep(randint(0, w.classes, [batch], { device })) };
-  const loss = withSpeedOptions(speed, deviceType, finetuneLoss(encoder, w.ae, w.classifier));
-  const train = imagesPerSecond(batch, a.steps, () =>
-    tidy(() => {
-      const l = loss(b);
-      optimizer.zeroGrad();
-      l.backward();
-      optimizer.step();
-    }),
-  );
+  const train = imagesPerSecond(batch, a.steps, finetuneStep(w.ae, w.classifier, speed, b.x, b.y, 1e-4, { cachedEncodings: variant === 'cached' }));
   const forward = withSpeedOptions(speed, deviceType, (x: Batch) => w.classifier.forward(w.ae.forward(x.x)));
-  const fwd = imagesPerSecond(batch, a.steps, () => noGrad(() => tidy(() => void forward(b))));
+  const fwd = imagesPerSecond(batch, a.steps, () => noGrad(() => tidy(() => void forward(b, 0))));
   const decoderParams = w.ae.decoder.parameterCount();
   console.log(JSON.stringify({ engine: 's2snets', variant, row, batch, size: w.size, precision: spec.autocast ? 'bf16 autocast' : 'fp32', train_img_s: round(train), forward_img_s: round(fwd), decoder_params: decoderParams, process_gpu_mib: deviceType === 'cuda' ? gpuProcessMiB() : null }));
 }
@@ -297,7 +296,7 @@ async function main(): Promise<void> {
   const a = parseArgs(process.argv.slice(2));
   if (a.child) {
     const [row, variant] = a.child.split(':');
-    await runRow(row, variant as 'plain' | 'fast', a);
+    await runRow(row, variant as Variant, a);
     return;
   }
   const device = resolveDevice(a.device);
@@ -309,7 +308,7 @@ async function main(): Promise<void> {
   const oursTurns: Result[][] = [];
   const torchTurns: Result[][] = [];
   for (let turn = 0; turn < a.turns; turn++) {
-    oursTurns.push(a.rows.flatMap((row) => (['plain', 'fast'] as const).flatMap((variant) => runChild(row, variant, a))));
+    oursTurns.push(a.rows.flatMap((row) => VARIANTS.flatMap((variant) => runChild(row, variant, a))));
     if (a.reference) torchTurns.push(runReference(a));
   }
   const ours = medianTurn(oursTurns);

@@ -1,8 +1,9 @@
 // The training step the benchmarks time, written once so that every bench measures the same step.
-import { tidy, type Tensor } from '../src/engine/index.js';
+import { arange, keep, tidy, type Tensor } from '../src/engine/index.js';
 import { Adam, type Module } from '../src/nn/index.js';
 import type { SegNet } from '../src/models/segnet.js';
 import { finetuneLoss } from '../src/train/finetune.js';
+import { EncodingCache } from '../src/train/encoding-cache.js';
 import { prepareForFinetune, withSpeedOptions, type SpeedOptions } from '../src/train/speed.js';
 
 /**
@@ -15,17 +16,23 @@ import { prepareForFinetune, withSpeedOptions, type SpeedOptions } from '../src/
  * @param x a batch of inputs (NCHW; the step lays it out as the job does)
  * @param y its labels
  * @param lr Adam's learning rate
+ * @param o cachedEncodings: the step of a fine-tune longer than an epoch, which reads the batch's
+ *   encoding from its cache (built here, once) instead of running the encoder
  * @example const step = finetuneStep(ae, classifier, defaultPlan().finetune.speed, x, y, 1e-3); step();
  */
-export function finetuneStep(ae: SegNet, classifier: Module, speed: SpeedOptions, x: Tensor, y: Tensor, lr: number): () => void {
+export function finetuneStep(ae: SegNet, classifier: Module, speed: SpeedOptions, x: Tensor, y: Tensor, lr: number, o: { cachedEncodings?: boolean } = {}): () => void {
   ae.encoder.freeze().eval();
   const encoder = prepareForFinetune(ae, classifier, speed);
   const optimizer = new Adam(ae.decoder.trainableParameters(), { lr });
-  const loss = withSpeedOptions(speed, x.device.startsWith('cuda') ? 'cuda' : 'cpu', finetuneLoss(encoder, ae, classifier));
+  // A fine-tune longer than an epoch reads every step's encoding from its cache (built once).
+  const cache = o.cachedEncodings ? EncodingCache.build(encoder, x, { channelsLast: speed.channelsLast ?? false }) : null;
+  const all = keep(arange(0, x.shape[0], 1, { dtype: 'int64', device: x.device }));
+  const encodingOf = cache ? () => cache.lookup(all) : undefined;
+  const loss = withSpeedOptions(speed, x.device.startsWith('cuda') ? 'cuda' : 'cpu', finetuneLoss(encoder, ae, classifier, { encodingOf }));
   const batch = { x, y };
   return () =>
     tidy(() => {
-      const value = loss(batch);
+      const value = loss(batch, 0);
       optimizer.zeroGrad();
       value.backward();
       optimizer.step();

@@ -2,9 +2,10 @@
 // backpropagated through that classifier. The encoder is frozen too (its code and pooling
 // indices are computed without autograd), so the decoder can only keep or drop signal, not
 // re-encode it. There is no reconstruction term.
-import { F, noGrad, tidy, type Tensor } from '../engine/index.js';
+import { F, arange, noGrad, tidy, type Tensor } from '../engine/index.js';
 import { constantSchedule, type Module } from '../nn/index.js';
-import type { SegNet, SegNetEncoder } from '../models/segnet.js';
+import type { Encoding, SegNet, SegNetEncoder } from '../models/segnet.js';
+import { EncodingCache, encodingBytesPerImage } from './encoding-cache.js';
 import { trainLoop, type Batch, type TrainLoopResult, type TrainMonitor } from './loop.js';
 import { makeOptimizer, type CommonTrainOptions } from './classifier.js';
 import { prepareForFinetune, withSpeedOptions, type SpeedOptions } from './speed.js';
@@ -22,6 +23,13 @@ export interface FinetuneOptions extends CommonTrainOptions {
    * set of images the decoder does not train on; without it, exactly `steps` steps run.
    */
   convergence?: ConvergenceOptions;
+  /**
+   * Compute the frozen encoder's codes and pooling indices once, for every training image and
+   * the check set (encoding-cache.ts), instead of at every step: when the encoder is frozen, the
+   * step budget covers more than one epoch, and both caches fit in `maxBytes`. `images` are what
+   * the batches are drawn from, `positions(step)` the int64 positions of step's batch among them.
+   */
+  encodingCache?: { images: Tensor; positions(step: number): Tensor; maxBytes: number };
 }
 
 /**
@@ -53,6 +61,8 @@ export interface FinetuneResult extends TrainLoopResult {
   converged: boolean;
   /** Classifier accuracy on the check set's originals and on its reconstructions at the end (null without a check set). */
   checkAccuracy: { original: number; reconstructed: number } | null;
+  /** Images whose encodings were computed once and reused (0: the encoder ran at every step), and why not when 0 though asked. */
+  cachedEncodings: { images: number; skipped: string | null };
 }
 
 /** The convergence monitor of one fine-tune (see ConvergenceOptions). */
@@ -113,7 +123,12 @@ export async function finetuneDecoder(ae: SegNet, classifier: Module, o: Finetun
   const targetOf = (b: { x: Tensor; y: Tensor }): Tensor =>
     o.targets === 'predictions' ? noGrad(() => classifier.forward(b.x).argmax(1)) : b.y;
   const c = o.convergence;
-  const check = c && convergenceChecks(encoder, ae, classifier, c, targetOf);
+  const caches = whole ? null : encodingCaches(encoder, ae, o, speed.channelsLast ?? false);
+  const cachedEncodings = { images: caches?.train?.images ?? 0, skipped: caches?.skipped ?? null };
+  const encodeCheck = c && (caches?.check ? () => caches.check!.lookup(arange(0, c.x.shape[0], 1, { dtype: 'int64', device: c.x.device })) : () => encoder.encode(c.x));
+  const check = c && convergenceChecks(encodeCheck!, ae, classifier, c, targetOf);
+  const trainCache = caches?.train;
+  const encodingOf = trainCache && o.encodingCache ? (_: Batch, step: number) => trainCache.lookup(o.encodingCache!.positions(step)) : undefined;
   try {
     const result = await trainLoop({
       name: o.name ?? 'fine-tune decoder',
@@ -121,7 +136,7 @@ export async function finetuneDecoder(ae: SegNet, classifier: Module, o: Finetun
       optimizer,
       schedule: constantSchedule(o.lr),
       batch: o.batch,
-      loss: withSpeedOptions(speed, deviceType, finetuneLoss(encoder, ae, classifier, { trainWholeAe: whole, target: targetOf })),
+      loss: withSpeedOptions(speed, deviceType, finetuneLoss(encoder, ae, classifier, { trainWholeAe: whole, target: targetOf, encodingOf })),
       modules: whole ? { ae } : { decoder: ae.decoder },
       seed: o.seed,
       checkpoint: o.checkpoint,
@@ -131,14 +146,34 @@ export async function finetuneDecoder(ae: SegNet, classifier: Module, o: Finetun
       monitor: check?.monitor,
     });
     ae.eval();
-    if (!check) return { ...result, stop: 'fixed-steps', converged: true, checkAccuracy: null };
+    if (!check) return { ...result, stop: 'fixed-steps', converged: true, checkAccuracy: null, cachedEncodings };
     // A run that used its whole budget gets a last look: it may have converged on the final step.
-    if (!result.stoppedEarly && check.measure().accuracy >= check.originalAccuracy) return { ...result, stop: 'reached-original-accuracy', converged: true, checkAccuracy: check.final() };
+    if (!result.stoppedEarly && check.measure().accuracy >= check.originalAccuracy) return { ...result, stop: 'reached-original-accuracy', converged: true, checkAccuracy: check.final(), cachedEncodings };
     const stop = result.stoppedEarly ? check.reason() : 'step-budget';
-    return { ...result, stop, converged: stop !== 'step-budget', checkAccuracy: check.final() };
+    return { ...result, stop, converged: stop !== 'step-budget', checkAccuracy: check.final(), cachedEncodings };
   } finally {
     check?.dispose();
+    caches?.train?.dispose();
+    caches?.check?.dispose();
   }
+}
+
+/** The encoding caches finetuneDecoder asks for, or why there are none (null: not asked). */
+function encodingCaches(encoder: SegNetEncoder, ae: SegNet, o: FinetuneOptions, channelsLast: boolean): { train?: EncodingCache; check?: EncodingCache; skipped: string | null } | null {
+  const want = o.encodingCache;
+  if (!want) return null;
+  const [n, , height, width] = want.images.shape;
+  const batchSize = want.positions(0).shape[0];
+  if (o.steps * batchSize <= n) return { skipped: `the step budget (${o.steps} x ${batchSize}) covers at most one epoch of ${n} images` };
+  const checkImages = o.convergence?.x.shape[0] ?? 0;
+  const bytes = encodingBytesPerImage(ae.config, height, width) * (n + checkImages);
+  const size = (b: number) => (b < 2 ** 20 ? `${Math.ceil(b / 2 ** 10)} KiB` : `${Math.ceil(b / 2 ** 20)} MiB`);
+  if (bytes > want.maxBytes) return { skipped: `the encodings of ${n + checkImages} images would take ${size(bytes)}, more than the ${size(want.maxBytes)} allowed` };
+  return {
+    train: EncodingCache.build(encoder, want.images, { channelsLast }),
+    check: o.convergence ? EncodingCache.build(encoder, o.convergence.x, { channelsLast }) : undefined,
+    skipped: null,
+  };
 }
 
 /**
@@ -147,28 +182,34 @@ export async function finetuneDecoder(ae: SegNet, classifier: Module, o: Finetun
  * @param encoder computes the codes: ae.encoder, or the folded copy prepareForFinetune returns
  * @param ae the autoencoder whose decoder learns
  * @param classifier the frozen classifier
- * @param o trainWholeAe: the encoder learns too; target: the labels to learn (default the batch's)
+ * @param o trainWholeAe: the encoder learns too; target: the labels to learn (default the batch's);
+ *   encodingOf: the batch's encoding from a cache (encoding-cache.ts) instead of the encoder
  * @returns batch -> scalar loss
  * @example const loss = finetuneLoss(prepareForFinetune(ae, classifier, speed), ae, classifier); loss(batch).backward();
  */
-export function finetuneLoss(encoder: SegNetEncoder, ae: SegNet, classifier: Module, o: { trainWholeAe?: boolean; target?: (b: Batch) => Tensor } = {}): (b: Batch) => Tensor {
+export function finetuneLoss(
+  encoder: SegNetEncoder,
+  ae: SegNet,
+  classifier: Module,
+  o: { trainWholeAe?: boolean; target?: (b: Batch) => Tensor; encodingOf?: (b: Batch, step: number) => Encoding } = {},
+): (b: Batch, step: number) => Tensor {
   const target = o.target ?? ((b: Batch) => b.y);
-  return (b) => {
-    const encoding = o.trainWholeAe ? encoder.encode(b.x) : noGrad(() => encoder.encode(b.x));
+  return (b, step) => {
+    const encoding = o.encodingOf ? o.encodingOf(b, step) : o.trainWholeAe ? encoder.encode(b.x) : noGrad(() => encoder.encode(b.x));
     const reconstruction = ae.decoder.decode(encoding);
     return F.crossEntropy(classifier.forward(reconstruction), target(b));
   };
 }
 
 /** The check-set measurements a convergence monitor needs, computed without autograd. */
-function convergenceChecks(encoder: SegNetEncoder, ae: SegNet, classifier: Module, c: ConvergenceOptions, targetOf: (b: { x: Tensor; y: Tensor }) => Tensor) {
+function convergenceChecks(encodeCheck: () => Encoding, ae: SegNet, classifier: Module, c: ConvergenceOptions, targetOf: (b: { x: Tensor; y: Tensor }) => Tensor) {
   const targets = noGrad(() => targetOf({ x: c.x, y: c.y }).clone());
   const accuracyOf = (logits: Tensor) => tidy(() => logits.argmax(1).eq(targets).float().mean().item());
   const originalAccuracy = noGrad(() => tidy(() => accuracyOf(classifier.forward(c.x))));
   const reconstructLoss = () =>
     noGrad(() =>
       tidy(() => {
-        const logits = classifier.forward(ae.decoder.decode(encoder.encode(c.x)));
+        const logits = classifier.forward(ae.decoder.decode(encodeCheck()));
         return { loss: F.crossEntropy(logits, targets).item(), accuracy: accuracyOf(logits) };
       }),
     );

@@ -32,8 +32,8 @@ export interface TrainLoopOptions {
   schedule?: Schedule;
   /** The batch of a given step; the loop disposes it. */
   batch(step: number): Batch;
-  /** Forward pass of one batch, returning a scalar loss. */
-  loss(batch: Batch): Tensor;
+  /** Forward pass of the batch of `step`, returning a scalar loss. */
+  loss(batch: Batch, step: number): Tensor;
   /** Modules whose state (parameters and buffers) a checkpoint must hold. */
   modules: Record<string, Module>;
   seed: number;
@@ -177,7 +177,7 @@ export async function trainLoop(o: TrainLoopOptions): Promise<TrainLoopResult> {
     tidy(() => {
       const batch = o.batch(step);
       o.optimizer.zeroGrad();
-      const l = o.loss(batch);
+      const l = o.loss(batch, step);
       unread.push({ step, loss: keep(l.detach()) });
       // Read before backward where we can: a non-finite loss then never updates the weights.
       if (done % readEvery === 0 || done === o.steps || saving) readLosses();

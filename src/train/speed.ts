@@ -80,11 +80,11 @@ export function prepareForFinetune(ae: SegNet, classifier: Module, o: SpeedOptio
  * autocast, and the loss comes back in float32 (backward then runs outside autocast, as
  * recommended for mixed precision).
  */
-export function withSpeedOptions<B extends Batch>(o: SpeedOptions, deviceType: 'cpu' | 'cuda', loss: (b: B) => Tensor): (b: B) => Tensor {
+export function withSpeedOptions<B extends Batch>(o: SpeedOptions, deviceType: 'cpu' | 'cuda', loss: (b: B, step: number) => Tensor): (b: B, step: number) => Tensor {
   check(o, deviceType);
-  return (b) => {
+  return (b, step) => {
     const batch = o.channelsLast ? { ...b, x: b.x.contiguous('channels_last') } : b;
-    const value = o.autocast ? autocast(deviceType, o.autocast, () => loss(batch)) : loss(batch);
+    const value = o.autocast ? autocast(deviceType, o.autocast, () => loss(batch, step)) : loss(batch, step);
     return value.dtype === 'float32' ? value : value.float();
   };
 }
