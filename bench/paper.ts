@@ -165,7 +165,8 @@ async function runRow(row: string, variant: Variant, a: Args): Promise<void> {
   console.log(JSON.stringify({ engine: 's2snets', variant, row, batch, size: w.size, precision: spec.autocast ? 'bf16 autocast' : 'fp32', train_img_s: round(train), forward_img_s: round(fwd), decoder_params: decoderParams, process_gpu_mib: deviceType === 'cuda' ? gpuProcessMiB() : null }));
 }
 
-const round = (x: number) => Math.round(x * 10) / 10;
+// Three significant digits: at 224 px on a CPU a step takes seconds, so one decimal of img/s would decide the ratio.
+const round = (x: number) => Number(x.toPrecision(3));
 
 type Result = Record<string, string | number | null>;
 

@@ -123,7 +123,7 @@ def bench_row(row, device, steps, size_override, batch_override):
     fwd = images_per_second(forward)
     result = {
         'engine': f'pytorch {torch.__version__}', 'row': row, 'batch': batch, 'size': size,
-        'precision': 'bf16 autocast' if amp else 'fp32', 'train_img_s': round(train, 1), 'forward_img_s': round(fwd, 1),
+        'precision': 'bf16 autocast' if amp else 'fp32', 'train_img_s': float(f'{train:.3g}'), 'forward_img_s': float(f'{fwd:.3g}'),
         'decoder_params': sum(p.numel() for p in ae.decoder.parameters()) + sum(p.numel() for p in ae.final.parameters()),
         'peak_allocated_mib': round(torch.cuda.max_memory_allocated() / 2**20) if device == 'cuda' else None,
         'process_gpu_mib': gpu_process_mib() if device == 'cuda' else None,

@@ -196,119 +196,129 @@ export function evaluationJob(plan: ExperimentPlan, jobs: ExperimentJobs, replic
     // 4: planted shape agreement, retention intervals, carrier change against A_S.
     codeVersion: '4',
     async run(ctx) {
-      const data = await experimentData(plan);
-      const labels = data.eval.labels;
       const classifiers: ({ name: string } & EvaluationForward)[] = [];
-      for (const entry of plan.classifiers) {
-        const job = jobs.classifiers.get(entry.name)!;
-        const model = await openClassifier(entry, data, plan.device, classifierWeights(ctx, job));
-        const check = { images: data.eval.images, labels, batchSize: plan.evalBatchSize };
-        classifiers.push({ name: entry.name, ...(await evaluationForward(entry, model, check, plan.device, (line) => ctx.log(line))) });
+      try {
+        return await evaluate(plan, jobs, ctx, classifiers);
+      } finally {
+        // ONNX Runtime sessions are freed on every path, a failed evaluation's too.
+        for (const c of classifiers) await c.close();
       }
-      const aeNames = [GENERIC_AE, ...plan.classifiers.map((c) => aeName(c.name))];
-      const recon = new Map<string, Tensor>(aeNames.map((n) => [n, loadReconstructions(ctx.input(jobs.reconstructions.get(n)!), ctx.output(jobs.reconstructions.get(n)!))]));
-      const opts = { batchSize: plan.evalBatchSize, device: plan.device };
-
-      await ctx.progress(0.05, 'cross-evaluation');
-      // One pass per (images, classifier) pair gives both the cross matrix and the accuracy table.
-      const grid = await accuracyGrid(
-        aeNames.map((n) => ({ name: n, images: recon.get(n)! })),
-        classifiers,
-        data.eval.images,
-        labels,
-        opts,
-      );
-      const cross = crossMatrixOf(grid);
-      const boot = { resamples: plan.analysis.bootstrapResamples, seed: plan.seed };
-      const ci = gridUncertainty(grid, boot);
-      const withCi = (a: Accuracy, c: AccuracyInterval) => ({ top1: a.top1, top5: a.top5, ci95: c });
-      const evalClassifiers = classifiers.map((c, j) => {
-        const clsOut = ctx.output(jobs.classifiers.get(plan.classifiers[j].name)!);
-        return {
-          name: c.name,
-          family: clsOut.family,
-          parameters: clsOut.parameters,
-          // Row 0 is A_S, row j + 1 the classifier's own S2SNet.
-          accuracy: { original: withCi(grid.original[j], ci.original[j]), generic: withCi(grid.cells[0][j], ci.cells[0][j]), own: withCi(grid.cells[j + 1][j], ci.cells[j + 1][j]) },
-        };
-      });
-      // The square part: row S2S-i, column j.
-      const names = classifiers.map((c) => c.name);
-      // A classifier whose accuracy interval reaches 1 / classes is not shown to beat guessing.
-      const chance = 1 / data.classNames.length;
-      const atChance = evalClassifiers
-        .filter((c) => c.accuracy.original.ci95.top1[0] <= chance)
-        .map((c) => ({ name: c.name, reason: `top-1 ${withInterval(c.accuracy.original.top1, c.accuracy.original.ci95.top1, 100)} % reaches ${(100 * chance).toFixed(1)} % = 1/${data.classNames.length}` }));
-      const order = totalOrder(names, cross.delta.slice(1), { epsilon: plan.analysis.orderEpsilon, level: plan.analysis.orderLevel, resampled: ci.deltaSamples.slice(1), atChance });
-      const crossEvaluation = { ...cross, ci95: { top1: ci.cells.map((row) => row.map((c) => c.top1)), original: ci.original.map((c) => c.top1), delta: ci.delta } };
-
-      await ctx.progress(0.3, 'noise robustness');
-      const noise = await noiseRobustness(plan, jobs, ctx, data, classifiers, boot);
-      for (const c of classifiers) await c.close();
-
-      await ctx.progress(0.5, 'NMI, histograms, colour shift, periodic artifacts');
-      const original = toImageSet(data.evalOriginal);
-      const pixels = new Map(aeNames.map((n) => [n, toImageSet(tidy(() => data.toPixels(recon.get(n)!)))]));
-      const nmiOpts = { bins: plan.analysis.nmiBins };
-      const autoencoders = aeNames.map((n) => {
-        const set = pixels.get(n)!;
-        // Per image (PSNR, intra-NMI) and per pair (inter-NMI): their means carry bootstrap intervals.
-        const psnr = meanEstimate(psnrEach(original, set), boot);
-        const intra = meanEstimate(intraNmiEach(original, set, nmiOpts), boot);
-        const inter = meanEstimate(interNmiEach(set, { ...nmiOpts, pairs: plan.analysis.interPairs, seed: plan.seed }), boot);
-        return {
-          name: n,
-          psnr: psnr.value,
-          intraNmi: intra.value,
-          interNmi: inter.value,
-          gridEnergy: gridEnergy(original, set),
-          colourShift: data.channels === 3 ? colourShift(original, set, boot) : null,
-          periodic: periodicArtifacts(original, set, ARTIFACT_PERIODS, boot),
-          ci95: { psnr: psnr.ci95, intraNmi: intra.ci95, interNmi: inter.ci95 },
-        };
-      });
-      const truth = data.evalTruth;
-      const planted = truth ? plantedSignal(truth, original, aeNames.map((n) => ({ name: n, images: pixels.get(n)! })), boot) : null;
-      const finetunes = plan.classifiers.map((c) => ({ classifier: c.name, ...ctx.output(jobs.finetunes.get(c.name)!).finetune }));
-      const histograms = channelHistogramsEach(original, Object.fromEntries(aeNames.map((n) => [n, pixels.get(n)!])));
-      const rows = reconstructionGrid(original, aeNames.map((n) => ({ name: n, images: pixels.get(n)! })), plan.analysis.gridSamples);
-
-      const curves: Record<string, { step: number[]; loss: number[] }> = {};
-      for (const [name, job] of jobs.classifiers) if (ctx.output(job).curve.step.length) curves[`train ${name}`] = ctx.output(job).curve;
-      if (ctx.output(jobs.pretrain).curve.step.length) curves['pretrain A_S'] = ctx.output(jobs.pretrain).curve;
-      for (const [name, job] of jobs.finetunes) curves[`fine-tune ${name}`] = ctx.output(job).curve;
-
-      const evaluation: Evaluation = {
-        format: EVALUATION_FORMAT,
-        dataset: datasetLabel(plan),
-        imageSize: data.size,
-        channels: data.channels,
-        classes: data.classNames,
-        evalSamples: labels.shape[0],
-        skippedInputs: data.skipped,
-        plan,
-        classifiers: evalClassifiers,
-        autoencoders,
-        planted,
-        finetunes,
-        crossEvaluation,
-        order,
-        bootstrap: { resamples: plan.analysis.bootstrapResamples, seed: plan.seed, level: CI_LEVEL, method: 'percentile' },
-        claims: orderClaims(order, evalClassifiers, plan.seed),
-        noise,
-        nmi: { bins: plan.analysis.nmiBins, interPairs: plan.analysis.interPairs, normalization: '2 I(X;Y) / (H(X) + H(Y))' },
-        histograms,
-        curves,
-      };
-      const encodeRows = (rs: PictureRow[]) => rs.map((r) => ({ label: r.label, images: r.images.map((im) => ({ ...im, data: Buffer.from(im.data).toString('base64') })) }));
-      writeFileAtomic(join(ctx.dir, EVALUATION_FILES.evaluation), JSON.stringify(evaluation));
-      writeFileAtomic(join(ctx.dir, EVALUATION_FILES.pictures), JSON.stringify({ grid: encodeRows(rows.reconstructions), differences: encodeRows(rows.differences) }));
-      writeFileAtomic(join(ctx.dir, EVALUATION_FILES.predictions), JSON.stringify(storedPredictions(grid)));
-      for (const t of recon.values()) t.dispose();
-      ctx.setMetrics({ orderIsTotal: order.isTotal });
-      return { ...EVALUATION_FILES };
     },
   };
+}
+
+/** The evaluation job's work; `classifiers` receives each forward as it opens (the caller closes them). */
+async function evaluate(plan: ExperimentPlan, jobs: ExperimentJobs, ctx: JobContext, classifiers: ({ name: string } & EvaluationForward)[]): Promise<EvaluationOutput> {
+  const data = await experimentData(plan);
+  const labels = data.eval.labels;
+  for (const entry of plan.classifiers) {
+    const job = jobs.classifiers.get(entry.name)!;
+    const model = await openClassifier(entry, data, plan.device, classifierWeights(ctx, job));
+    const check = { images: data.eval.images, labels, batchSize: plan.evalBatchSize };
+    classifiers.push({ name: entry.name, ...(await evaluationForward(entry, model, check, plan.device, (line) => ctx.log(line))) });
+  }
+  const aeNames = [GENERIC_AE, ...plan.classifiers.map((c) => aeName(c.name))];
+  const recon = new Map<string, Tensor>(aeNames.map((n) => [n, loadReconstructions(ctx.input(jobs.reconstructions.get(n)!), ctx.output(jobs.reconstructions.get(n)!))]));
+  const opts = { batchSize: plan.evalBatchSize, device: plan.device };
+
+  await ctx.progress(0.05, 'cross-evaluation');
+  // One pass per (images, classifier) pair gives both the cross matrix and the accuracy table.
+  const grid = await accuracyGrid(
+    aeNames.map((n) => ({ name: n, images: recon.get(n)! })),
+    classifiers,
+    data.eval.images,
+    labels,
+    opts,
+  );
+  const cross = crossMatrixOf(grid);
+  const boot = { resamples: plan.analysis.bootstrapResamples, seed: plan.seed };
+  const ci = gridUncertainty(grid, boot);
+  const withCi = (a: Accuracy, c: AccuracyInterval) => ({ top1: a.top1, top5: a.top5, ci95: c });
+  const evalClassifiers = classifiers.map((c, j) => {
+    const clsOut = ctx.output(jobs.classifiers.get(plan.classifiers[j].name)!);
+    return {
+      name: c.name,
+      family: clsOut.family,
+      parameters: clsOut.parameters,
+      // Row 0 is A_S, row j + 1 the classifier's own S2SNet.
+      accuracy: { original: withCi(grid.original[j], ci.original[j]), generic: withCi(grid.cells[0][j], ci.cells[0][j]), own: withCi(grid.cells[j + 1][j], ci.cells[j + 1][j]) },
+    };
+  });
+  // The square part: row S2S-i, column j.
+  const names = classifiers.map((c) => c.name);
+  // A classifier whose accuracy interval reaches 1 / classes is not shown to beat guessing.
+  const chance = 1 / data.classNames.length;
+  const atChance = evalClassifiers
+    .filter((c) => c.accuracy.original.ci95.top1[0] <= chance)
+    .map((c) => ({ name: c.name, reason: `top-1 ${withInterval(c.accuracy.original.top1, c.accuracy.original.ci95.top1, 100)} % reaches ${(100 * chance).toFixed(1)} % = 1/${data.classNames.length}` }));
+  const order = totalOrder(names, cross.delta.slice(1), { epsilon: plan.analysis.orderEpsilon, level: plan.analysis.orderLevel, resampled: ci.deltaSamples.slice(1), atChance });
+  const crossEvaluation = { ...cross, ci95: { top1: ci.cells.map((row) => row.map((c) => c.top1)), original: ci.original.map((c) => c.top1), delta: ci.delta } };
+
+  await ctx.progress(0.3, 'noise robustness');
+  const noise = await noiseRobustness(plan, jobs, ctx, data, classifiers, boot);
+  for (const c of classifiers) await c.close();
+
+  await ctx.progress(0.5, 'NMI, histograms, colour shift, periodic artifacts');
+  const original = toImageSet(data.evalOriginal);
+  const pixels = new Map(aeNames.map((n) => [n, toImageSet(tidy(() => data.toPixels(recon.get(n)!)))]));
+  const nmiOpts = { bins: plan.analysis.nmiBins };
+  const autoencoders = aeNames.map((n) => {
+    const set = pixels.get(n)!;
+    // Per image (PSNR, intra-NMI) and per pair (inter-NMI): their means carry bootstrap intervals.
+    const psnr = meanEstimate(psnrEach(original, set), boot);
+    const intra = meanEstimate(intraNmiEach(original, set, nmiOpts), boot);
+    const inter = meanEstimate(interNmiEach(set, { ...nmiOpts, pairs: plan.analysis.interPairs, seed: plan.seed }), boot);
+    return {
+      name: n,
+      psnr: psnr.value,
+      intraNmi: intra.value,
+      interNmi: inter.value,
+      gridEnergy: gridEnergy(original, set),
+      colourShift: data.channels === 3 ? colourShift(original, set, boot) : null,
+      periodic: periodicArtifacts(original, set, ARTIFACT_PERIODS, boot),
+      ci95: { psnr: psnr.ci95, intraNmi: intra.ci95, interNmi: inter.ci95 },
+    };
+  });
+  const truth = data.evalTruth;
+  const planted = truth ? plantedSignal(truth, original, aeNames.map((n) => ({ name: n, images: pixels.get(n)! })), boot) : null;
+  const finetunes = plan.classifiers.map((c) => ({ classifier: c.name, ...ctx.output(jobs.finetunes.get(c.name)!).finetune }));
+  const histograms = channelHistogramsEach(original, Object.fromEntries(aeNames.map((n) => [n, pixels.get(n)!])));
+  const rows = reconstructionGrid(original, aeNames.map((n) => ({ name: n, images: pixels.get(n)! })), plan.analysis.gridSamples);
+
+  const curves: Record<string, { step: number[]; loss: number[] }> = {};
+  for (const [name, job] of jobs.classifiers) if (ctx.output(job).curve.step.length) curves[`train ${name}`] = ctx.output(job).curve;
+  if (ctx.output(jobs.pretrain).curve.step.length) curves['pretrain A_S'] = ctx.output(jobs.pretrain).curve;
+  for (const [name, job] of jobs.finetunes) curves[`fine-tune ${name}`] = ctx.output(job).curve;
+
+  const evaluation: Evaluation = {
+    format: EVALUATION_FORMAT,
+    dataset: datasetLabel(plan),
+    imageSize: data.size,
+    channels: data.channels,
+    classes: data.classNames,
+    evalSamples: labels.shape[0],
+    skippedInputs: data.skipped,
+    plan,
+    classifiers: evalClassifiers,
+    autoencoders,
+    planted,
+    finetunes,
+    crossEvaluation,
+    order,
+    bootstrap: { resamples: plan.analysis.bootstrapResamples, seed: plan.seed, level: CI_LEVEL, method: 'percentile' },
+    claims: orderClaims(order, evalClassifiers, plan.seed),
+    noise,
+    nmi: { bins: plan.analysis.nmiBins, interPairs: plan.analysis.interPairs, normalization: '2 I(X;Y) / (H(X) + H(Y))' },
+    histograms,
+    curves,
+  };
+  const encodeRows = (rs: PictureRow[]) => rs.map((r) => ({ label: r.label, images: r.images.map((im) => ({ ...im, data: Buffer.from(im.data).toString('base64') })) }));
+  writeFileAtomic(join(ctx.dir, EVALUATION_FILES.evaluation), JSON.stringify(evaluation));
+  writeFileAtomic(join(ctx.dir, EVALUATION_FILES.pictures), JSON.stringify({ grid: encodeRows(rows.reconstructions), differences: encodeRows(rows.differences) }));
+  writeFileAtomic(join(ctx.dir, EVALUATION_FILES.predictions), JSON.stringify(storedPredictions(grid)));
+  for (const t of recon.values()) t.dispose();
+  ctx.setMetrics({ orderIsTotal: order.isTotal });
+  return { ...EVALUATION_FILES };
 }
 
 /**

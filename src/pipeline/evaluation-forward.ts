@@ -25,7 +25,7 @@ export interface LogitAgreement {
   relativeError: number;
 }
 
-/** A classifier's forward for the evaluation, the engine it runs on, and how to free that engine. */
+/** A classifier's forward for the evaluation, the engine it runs on, and how to free that engine (a second close does nothing). */
 export interface EvaluationForward {
   forward: Forward;
   engine: 'libtorch' | 'ONNX Runtime';
@@ -126,7 +126,9 @@ export async function evaluationForward(
       `${entry.onnx}: the evaluation's forward passes run on ONNX Runtime (same top-1 on the ${agreement.images} evaluation images as the libtorch import, logits within ${agreement.relativeError.toExponential(2)} relative)`,
     );
     const ort = session;
-    return { forward: (x) => ort.logits(x), engine: 'ONNX Runtime', close: () => ort.close() };
+    let closed: Promise<void> | null = null;
+    // Idempotent: the evaluation closes its forwards when done with them and again on every exit path.
+    return { forward: (x) => ort.logits(x), engine: 'ONNX Runtime', close: () => (closed ??= ort.close()) };
   } catch (e) {
     if (!(e instanceof OnnxRuntimeError)) throw e;
     await session?.close();
