@@ -1,5 +1,5 @@
 // The training step the benchmarks time, written once so that every bench measures the same step.
-import { arange, keep, tidy, type Tensor } from '../src/engine/index.js';
+import { noGrad, tidy, type Tensor } from '../src/engine/index.js';
 import { Adam, type Module } from '../src/nn/index.js';
 import type { SegNet } from '../src/models/segnet.js';
 import { finetuneLoss } from '../src/train/finetune.js';
@@ -16,17 +16,18 @@ import { prepareForFinetune, withSpeedOptions, type SpeedOptions } from '../src/
  * @param x a batch of inputs (NCHW; the step lays it out as the job does)
  * @param y its labels
  * @param lr Adam's learning rate
- * @param o cachedEncodings: the step of a fine-tune longer than an epoch, which reads the batch's
- *   encoding from its cache (built here, once) instead of running the encoder
+ * @param o cachedEncodings: a step after the fine-tune's first epoch, which reads the batch's
+ *   encoding from memory (stored here, once) instead of running the encoder
  * @example const step = finetuneStep(ae, classifier, defaultPlan().finetune.speed, x, y, 1e-3); step();
  */
 export function finetuneStep(ae: SegNet, classifier: Module, speed: SpeedOptions, x: Tensor, y: Tensor, lr: number, o: { cachedEncodings?: boolean } = {}): () => void {
   ae.encoder.freeze().eval();
   const encoder = prepareForFinetune(ae, classifier, speed);
   const optimizer = new Adam(ae.decoder.trainableParameters(), { lr });
-  // A fine-tune longer than an epoch reads every step's encoding from its cache (built once).
-  const cache = o.cachedEncodings ? EncodingCache.build(encoder, x, { channelsLast: speed.channelsLast ?? false }) : null;
-  const all = keep(arange(0, x.shape[0], 1, { dtype: 'int64', device: x.device }));
+  // After its first epoch, a fine-tune reads every step's encoding from memory.
+  const cache = o.cachedEncodings ? new EncodingCache(x.shape[0], speed.channelsLast ?? false) : null;
+  const all = Array.from({ length: x.shape[0] }, (_, i) => i);
+  if (cache) tidy(() => noGrad(() => cache.store(all, encoder.encode(speed.channelsLast ? x.contiguous('channels_last') : x))));
   const encodingOf = cache ? () => cache.lookup(all) : undefined;
   const loss = withSpeedOptions(speed, x.device.startsWith('cuda') ? 'cuda' : 'cpu', finetuneLoss(encoder, ae, classifier, { encodingOf }));
   const batch = { x, y };

@@ -357,6 +357,11 @@ export class Tensor implements Disposable {
     callVoid('copy_', '', [this.handle, src.handle, false]);
     return this;
   }
+  /** Copies the rows of `src` to the positions `index` (int64) along `dim`. */
+  indexCopy_(dim: number, index: Tensor, src: Tensor): this {
+    callVoid('index_copy_', '', [this.handle, dim, index.handle, src.handle]);
+    return this;
+  }
   zero_(): this {
     callVoid('zero_', '', [this.handle]);
     return this;

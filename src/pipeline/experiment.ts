@@ -235,7 +235,10 @@ export function experimentJobs(plan: ExperimentPlan, replicate = 0): ExperimentJ
           targets: cfg.targets,
           trainWholeAe: cfg.trainWholeAe,
           speed: cfg.speed,
-          encodingCache: cfg.encodingCacheMiB > 0 ? { images: train.images, positions: (step) => batches.positions(step), maxBytes: cfg.encodingCacheMiB * 2 ** 20 } : undefined,
+          encodingCache:
+            cfg.encodingCacheMiB > 0
+              ? { images: train.images.shape[0], size: [train.images.shape[2], train.images.shape[3]], stepsPerEpoch: batches.stepsPerEpoch, positions: batches.positions, maxBytes: cfg.encodingCacheMiB * 2 ** 20 }
+              : undefined,
           seed: seeds.finetune + 2,
           batch: batches.batch,
           checkpoint: jobCheckpoint(ctx, plan.checkpointEvery),
@@ -245,8 +248,8 @@ export function experimentJobs(plan: ExperimentPlan, replicate = 0): ExperimentJ
         // The split's subsets are this job's own copies; data.train belongs to the process-wide cache.
         if (check) for (const d of [train, check]) disposeDataset(d);
         saveModule(ctx, 'autoencoder.safetensors', ae, { classifier: name });
-        if (result.cachedEncodings.images > 0) ctx.log(`the frozen encoder ran once over ${result.cachedEncodings.images} training images; every step read their codes from memory`);
-        else if (result.cachedEncodings.skipped) ctx.log(`the frozen encoder runs at every step: ${result.cachedEncodings.skipped}`);
+        if (result.cachedEncodings.steps > 0) ctx.log(`${result.cachedEncodings.steps} steps read their batch's encoding from memory instead of running the frozen encoder`);
+        else if (result.cachedEncodings.skipped) ctx.log(`the frozen encoder ran at every step: ${result.cachedEncodings.skipped}`);
         ctx.setMetrics({ finalLoss: result.finalLoss, stepsRun: result.stepsRun, converged: result.converged });
         const finetune: FinetuneSummary = { budget, stepsRun: result.stepsRun, stop: result.stop, converged: result.converged, checkAccuracy: result.checkAccuracy };
         return { weights: 'autoencoder.safetensors', finalLoss: result.finalLoss, curve: curveJson(result.curve), finetune };

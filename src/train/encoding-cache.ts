@@ -1,19 +1,17 @@
-// The frozen encoder's outputs for a fixed set of images, computed once and looked up by position.
-// A decoder fine-tune (encoder frozen, no augmentation) gets the same code and pooling indices
-// for an image in every epoch, so computing them once saves the encoder's share of every step
-// after that: 18-23 % of the demo's step, a fifth or more at 224 px (NOTES.md). They are computed
-// up front in fixed chunks, so a resumed fine-tune reads exactly what an uninterrupted one read.
+// The frozen encoder's outputs kept per image and looked up by position. A decoder fine-tune
+// (encoder frozen, no augmentation) gets the same code and pooling indices for an image in every
+// epoch, so keeping what the first epoch computed saves the encoder's share of every later step:
+// 18-23 % of the demo's step, more at 224 px (NOTES.md). An image's entry is always what the
+// encoder returned for it within its first-epoch batch, so a resumed fine-tune reads exactly what
+// an uninterrupted one read (finetune.ts replays the first epoch's batches it did not see).
 // Pooling indices are kept as each maximum's offset in its 2x2 window: one byte instead of eight.
-import { arange, empty, keep, noGrad, tidy, type Tensor } from '../engine/index.js';
-import type { Encoding, SegNetConfig, SegNetEncoder } from '../models/segnet.js';
+import { arange, empty, keep, tensor, tidy, type Tensor } from '../engine/index.js';
+import type { Encoding, SegNetConfig } from '../models/segnet.js';
 
 export class EncodingCacheError extends Error {
   override name = 'EncodingCacheError';
   readonly code = 'S2S_ENCODING_CACHE';
 }
-
-/** Images encoded per forward pass while the cache is built. */
-const BUILD_CHUNK = 128;
 
 /**
  * Bytes the cache takes per image: the float32 code plus one byte per pooled position of every
@@ -34,93 +32,12 @@ export function encodingBytesPerImage(config: SegNetConfig, height: number, widt
 }
 
 /** Flat position in the pre-pool H x W plane of each 2x2 window's top-left element: [1, 1, h, w]. */
-function windowCorners(h: number, w: number, width: number): Tensor {
+function windowCorners(h: number, w: number, width: number, device: string): Tensor {
   return tidy(() => {
-    const rows = arange(0, h, 1, { dtype: 'float32' }).mul(2 * width).view([1, 1, h, 1]);
-    const cols = arange(0, w, 1, { dtype: 'float32' }).mul(2).view([1, 1, 1, w]);
+    const rows = arange(0, h, 1, { dtype: 'float32', device }).mul(2 * width).view([1, 1, h, 1]);
+    const cols = arange(0, w, 1, { dtype: 'float32', device }).mul(2).view([1, 1, 1, w]);
     return rows.add(cols);
   });
-}
-
-export class EncodingCache {
-  private constructor(
-    /** [N, C, h, w] float32. */
-    private readonly code: Tensor,
-    /** Per stage [N, C_s, h_s, w_s] uint8: 2 * (row offset) + (column offset) of each maximum in its window. */
-    private readonly offsets: Tensor[],
-    /** Per stage, the size before pooling (what max-unpooling restores). */
-    private readonly sizes: [number, number][],
-    /** Per stage, windowCorners of its pooled size. */
-    private readonly corners: Tensor[],
-    private readonly channelsLast: boolean,
-  ) {}
-
-  /**
-   * Encodes every image once with the (frozen) encoder.
-   * @param encoder the encoder that computes the codes (eval mode, frozen; folded or not)
-   * @param images [N, C, H, W] model inputs (moved to the encoder's device a chunk at a time)
-   * @param o channelsLast: the layout the encoder's weights are in (the codes come back in it)
-   * @returns the cache (dispose it when the fine-tune ends)
-   * @throws EncodingCacheError when a stage's size is odd, or a plane too large for exact offsets
-   * @example const cache = EncodingCache.build(encoder, train.images, { channelsLast: true });
-   */
-  static build(encoder: SegNetEncoder, images: Tensor, o: { channelsLast: boolean }): EncodingCache {
-    const n = images.shape[0];
-    const device = encoder.parameters()[0].device;
-    let code: Tensor | null = null;
-    let offsets: Tensor[] = [];
-    let sizes: [number, number][] = [];
-    for (let start = 0; start < n; start += BUILD_CHUNK) {
-      noGrad(() =>
-        tidy(() => {
-          const x = images.slice(0, start, Math.min(n, start + BUILD_CHUNK)).to({ device });
-          const e = encoder.encode(o.channelsLast ? x.contiguous('channels_last') : x);
-          if (!code) {
-            for (const [h, w] of e.sizes) {
-              if (h % 2 || w % 2) throw new EncodingCacheError(`cannot cache encodings: a ${h}x${w} feature map does not split into 2x2 pooling windows`);
-              if (h * w >= 2 ** 24) throw new EncodingCacheError(`cannot cache encodings: a ${h}x${w} feature map is too large for exact window offsets`);
-            }
-            sizes = e.sizes;
-            code = keep(empty([n, ...e.code.shape.slice(1)], { dtype: 'float32', device: e.code.device }));
-            offsets = e.indices.map((idx) => keep(empty([n, ...idx.shape.slice(1)], { dtype: 'uint8', device: idx.device })));
-          }
-          code.slice(0, start, start + x.shape[0]).copy_(e.code);
-          e.indices.forEach((idx, s) => offsets[s].slice(0, start, start + x.shape[0]).copy_(windowOffsets(idx, sizes[s][1])));
-        }),
-      );
-    }
-    if (!code) throw new EncodingCacheError('cannot cache encodings of an empty image set');
-    const corners = offsets.map((t, s) => windowCorners(t.shape[2], t.shape[3], sizes[s][1]));
-    return new EncodingCache(code, offsets, sizes, corners, o.channelsLast);
-  }
-
-  /** Images held. */
-  get images(): number {
-    return this.code.shape[0];
-  }
-
-  /**
-   * The encoding of the images at `positions`, as the encoder returned it (int64 pooling indices).
-   * @param positions int64 [B] positions in the image set the cache was built from (any device)
-   * @example const encoding = cache.lookup(tensor(BigInt64Array.from([3n, 7n])));
-   */
-  lookup(positions: Tensor): Encoding {
-    return tidy(() => {
-      const at = positions.to({ device: this.code.device });
-      const code = this.code.indexSelect(0, at);
-      const indices = this.offsets.map((o, s) => {
-        const offset = o.indexSelect(0, at).to({ dtype: 'float32' });
-        const row = offset.div(2).floor();
-        const col = offset.sub(row.mul(2));
-        return this.corners[s].add(row.mul(this.sizes[s][1])).add(col).long();
-      });
-      return { code: this.channelsLast ? code.contiguous('channels_last') : code, indices, sizes: this.sizes };
-    });
-  }
-
-  dispose(): void {
-    for (const t of [this.code, ...this.offsets, ...this.corners]) t.dispose();
-  }
 }
 
 /** Each maximum's offset in its 2x2 window, 2 * row + column, from its flat index in a plane `width` wide. */
@@ -132,4 +49,109 @@ function windowOffsets(indices: Tensor, width: number): Tensor {
     const parity = (t: Tensor) => t.sub(t.div(2).floor().mul(2));
     return parity(row).mul(2).add(parity(col)).to({ dtype: 'uint8' });
   });
+}
+
+const int64 = (positions: ArrayLike<number>) => tensor(BigInt64Array.from(Array.from(positions), BigInt));
+
+/** The storage, allocated at the first store (when the shapes are known). */
+interface Storage {
+  /** [N, C, h, w] float32. */
+  code: Tensor;
+  /** Per stage [N, C_s, h_s, w_s] uint8. */
+  offsets: Tensor[];
+  /** Per stage, the size before pooling (what max-unpooling restores). */
+  sizes: [number, number][];
+  /** Per stage, windowCorners of its pooled size. */
+  corners: Tensor[];
+}
+
+export class EncodingCache {
+  private storage: Storage | null = null;
+  private readonly stored: Uint8Array;
+
+  /**
+   * An empty cache for `images` images (positions 0 .. images - 1).
+   * @param images how many images it can hold
+   * @param channelsLast the layout lookups return codes in (that of the encoder's weights)
+   * @example const cache = new EncodingCache(train.images.shape[0], true);
+   */
+  constructor(
+    readonly images: number,
+    private readonly channelsLast: boolean,
+  ) {
+    this.stored = new Uint8Array(images);
+  }
+
+  /** How many images have their encoding stored. */
+  get size(): number {
+    return this.stored.reduce((n, s) => n + s, 0);
+  }
+
+  /**
+   * Whether every position has its encoding stored.
+   * @param positions positions in the image set
+   * @example if (!cache.holds(positions)) cache.store(positions, encoder.encode(x));
+   */
+  holds(positions: ArrayLike<number>): boolean {
+    return Array.from(positions).every((p) => this.stored[p] === 1);
+  }
+
+  /**
+   * Stores the encoding of the images at `positions` (a batch the encoder just encoded).
+   * @param positions the batch's positions in the image set, in batch order
+   * @param e what the encoder returned for the batch
+   * @throws EncodingCacheError when a stage's size is odd, or a plane too large for exact offsets
+   * @example cache.store(positions, noGrad(() => encoder.encode(x)));
+   */
+  store(positions: ArrayLike<number>, e: Encoding): void {
+    const s = this.storage ?? (this.storage = this.allocate(e));
+    tidy(() => {
+      const at = int64(positions).to({ device: s.code.device });
+      s.code.indexCopy_(0, at, e.code);
+      e.indices.forEach((idx, k) => s.offsets[k].indexCopy_(0, at, windowOffsets(idx, s.sizes[k][1])));
+    });
+    for (const p of Array.from(positions)) this.stored[p] = 1;
+  }
+
+  /**
+   * The encoding of the images at `positions`, as the encoder returned it (int64 pooling indices).
+   * @param positions positions whose encodings are stored
+   * @throws EncodingCacheError when one is not stored
+   * @example const encoding = cache.lookup(positions);
+   */
+  lookup(positions: ArrayLike<number>): Encoding {
+    const s = this.storage;
+    if (!s || !this.holds(positions)) throw new EncodingCacheError('an encoding was looked up before it was stored');
+    return tidy(() => {
+      const at = int64(positions).to({ device: s.code.device });
+      const code = s.code.indexSelect(0, at);
+      const indices = s.offsets.map((o, k) => {
+        const offset = o.indexSelect(0, at).to({ dtype: 'float32' });
+        const row = offset.div(2).floor();
+        const col = offset.sub(row.mul(2));
+        return s.corners[k].add(row.mul(s.sizes[k][1])).add(col).long();
+      });
+      return { code: this.channelsLast ? code.contiguous('channels_last') : code, indices, sizes: s.sizes };
+    });
+  }
+
+  dispose(): void {
+    if (this.storage) for (const t of [this.storage.code, ...this.storage.offsets, ...this.storage.corners]) t.dispose();
+    this.storage = null;
+    this.stored.fill(0);
+  }
+
+  private allocate(e: Encoding): Storage {
+    for (const [h, w] of e.sizes) {
+      if (h % 2 || w % 2) throw new EncodingCacheError(`cannot cache encodings: a ${h}x${w} feature map does not split into 2x2 pooling windows`);
+      if (h * w >= 2 ** 24) throw new EncodingCacheError(`cannot cache encodings: a ${h}x${w} feature map is too large for exact window offsets`);
+    }
+    const device = e.code.device;
+    return {
+      code: keep(empty([this.images, ...e.code.shape.slice(1)], { dtype: 'float32', device })),
+      offsets: e.indices.map((idx) => keep(empty([this.images, ...idx.shape.slice(1)], { dtype: 'uint8', device }))),
+      sizes: e.sizes,
+      corners: e.indices.map((idx, k) => keep(windowCorners(idx.shape[2], idx.shape[3], e.sizes[k][1], device))),
+    };
+  }
 }

@@ -2,7 +2,7 @@
 // backpropagated through that classifier. The encoder is frozen too (its code and pooling
 // indices are computed without autograd), so the decoder can only keep or drop signal, not
 // re-encode it. There is no reconstruction term.
-import { F, arange, noGrad, tidy, type Tensor } from '../engine/index.js';
+import { F, noGrad, tidy, type Tensor } from '../engine/index.js';
 import { constantSchedule, type Module } from '../nn/index.js';
 import type { Encoding, SegNet, SegNetEncoder } from '../models/segnet.js';
 import { EncodingCache, encodingBytesPerImage } from './encoding-cache.js';
@@ -24,12 +24,13 @@ export interface FinetuneOptions extends CommonTrainOptions {
    */
   convergence?: ConvergenceOptions;
   /**
-   * Compute the frozen encoder's codes and pooling indices once, for every training image and
-   * the check set (encoding-cache.ts), instead of at every step: when the encoder is frozen, the
-   * step budget covers more than one epoch, and both caches fit in `maxBytes`. `images` are what
-   * the batches are drawn from, `positions(step)` the int64 positions of step's batch among them.
+   * Keep the frozen encoder's codes and pooling indices of the first epoch (encoding-cache.ts)
+   * and read them in later epochs instead of running the encoder again; the check set's too.
+   * Used when the encoder is frozen, no autocast is on, the step budget covers more than one
+   * epoch and the images fit in `maxBytes`. `images` is how many the batches are drawn from,
+   * `size` their height and width, `positions(step)` where step's batch sits among them.
    */
-  encodingCache?: { images: Tensor; positions(step: number): Tensor; maxBytes: number };
+  encodingCache?: { images: number; size: [number, number]; stepsPerEpoch: number; positions(step: number): Int32Array; maxBytes: number };
 }
 
 /**
@@ -61,8 +62,8 @@ export interface FinetuneResult extends TrainLoopResult {
   converged: boolean;
   /** Classifier accuracy on the check set's originals and on its reconstructions at the end (null without a check set). */
   checkAccuracy: { original: number; reconstructed: number } | null;
-  /** Images whose encodings were computed once and reused (0: the encoder ran at every step), and why not when 0 though asked. */
-  cachedEncodings: { images: number; skipped: string | null };
+  /** Steps of this run that read their batch's encoding from memory (0: the encoder ran at every step), and why none could when asked. */
+  cachedEncodings: { steps: number; skipped: string | null };
 }
 
 /** The convergence monitor of one fine-tune (see ConvergenceOptions). */
@@ -123,12 +124,29 @@ export async function finetuneDecoder(ae: SegNet, classifier: Module, o: Finetun
   const targetOf = (b: { x: Tensor; y: Tensor }): Tensor =>
     o.targets === 'predictions' ? noGrad(() => classifier.forward(b.x).argmax(1)) : b.y;
   const c = o.convergence;
-  const caches = whole ? null : encodingCaches(encoder, ae, o, speed.channelsLast ?? false);
-  const cachedEncodings = { images: caches?.train?.images ?? 0, skipped: caches?.skipped ?? null };
-  const encodeCheck = c && (caches?.check ? () => caches.check!.lookup(arange(0, c.x.shape[0], 1, { dtype: 'int64', device: c.x.device })) : () => encoder.encode(c.x));
+  const caches = whole ? null : encodingCaches(ae, o, speed);
+  const cachedEncodings = { steps: 0, skipped: caches?.skipped ?? null };
+  // In the loss, the batch is already in the speed options' layout.
+  const encode = (x: Tensor) => noGrad(() => encoder.encode(x));
+  const encodeCheck = c && (caches?.check ? () => checkEncoding(caches.check!, c.x, encode) : () => encode(c.x));
   const check = c && convergenceChecks(encodeCheck!, ae, classifier, c, targetOf);
-  const trainCache = caches?.train;
-  const encodingOf = trainCache && o.encodingCache ? (_: Batch, step: number) => trainCache.lookup(o.encodingCache!.positions(step)) : undefined;
+  const want = o.encodingCache;
+  const encodingOf =
+    caches?.train && want
+      ? (b: Batch, step: number): Encoding => {
+          const cache = caches.train!;
+          const positions = want.positions(step);
+          if (step < want.stepsPerEpoch) {
+            const e = encode(b.x);
+            if (!cache.holds(positions)) cache.store(positions, e);
+            return e;
+          }
+          // A resumed run did not see part of the first epoch: encode those batches as it would have.
+          if (!cache.holds(positions)) replayFirstEpoch(cache, want, o.batch, (x) => encode(speed.channelsLast ? x.contiguous('channels_last') : x));
+          cachedEncodings.steps++;
+          return cache.lookup(positions);
+        }
+      : undefined;
   try {
     const result = await trainLoop({
       name: o.name ?? 'fine-tune decoder',
@@ -159,21 +177,40 @@ export async function finetuneDecoder(ae: SegNet, classifier: Module, o: Finetun
 }
 
 /** The encoding caches finetuneDecoder asks for, or why there are none (null: not asked). */
-function encodingCaches(encoder: SegNetEncoder, ae: SegNet, o: FinetuneOptions, channelsLast: boolean): { train?: EncodingCache; check?: EncodingCache; skipped: string | null } | null {
+function encodingCaches(ae: SegNet, o: FinetuneOptions, speed: SpeedOptions): { train?: EncodingCache; check?: EncodingCache; skipped: string | null } | null {
   const want = o.encodingCache;
   if (!want) return null;
-  const [n, , height, width] = want.images.shape;
-  const batchSize = want.positions(0).shape[0];
-  if (o.steps * batchSize <= n) return { skipped: `the step budget (${o.steps} x ${batchSize}) covers at most one epoch of ${n} images` };
+  if (speed.autocast) return { skipped: `autocast ${speed.autocast} is on (the cache keeps float32 codes)` };
+  if (o.steps <= want.stepsPerEpoch) return { skipped: `the step budget (${o.steps}) is at most one epoch (${want.stepsPerEpoch} steps)` };
   const checkImages = o.convergence?.x.shape[0] ?? 0;
-  const bytes = encodingBytesPerImage(ae.config, height, width) * (n + checkImages);
+  const bytes = encodingBytesPerImage(ae.config, ...want.size) * (want.images + checkImages);
   const size = (b: number) => (b < 2 ** 20 ? `${Math.ceil(b / 2 ** 10)} KiB` : `${Math.ceil(b / 2 ** 20)} MiB`);
-  if (bytes > want.maxBytes) return { skipped: `the encodings of ${n + checkImages} images would take ${size(bytes)}, more than the ${size(want.maxBytes)} allowed` };
-  return {
-    train: EncodingCache.build(encoder, want.images, { channelsLast }),
-    check: o.convergence ? EncodingCache.build(encoder, o.convergence.x, { channelsLast }) : undefined,
-    skipped: null,
-  };
+  if (bytes > want.maxBytes) return { skipped: `the encodings of ${want.images + checkImages} images would take ${size(bytes)}, more than the ${size(want.maxBytes)} allowed` };
+  const channelsLast = speed.channelsLast ?? false;
+  return { train: new EncodingCache(want.images, channelsLast), check: checkImages ? new EncodingCache(checkImages, channelsLast) : undefined, skipped: null };
+}
+
+/** Stores the encodings of the first epoch's batches the cache lacks, each encoded as its own batch (as in the first epoch). */
+function replayFirstEpoch(cache: EncodingCache, want: NonNullable<FinetuneOptions['encodingCache']>, batch: (step: number) => Batch, encode: (x: Tensor) => Encoding): void {
+  for (let step = 0; step < want.stepsPerEpoch; step++) {
+    const positions = want.positions(step);
+    if (cache.holds(positions)) continue;
+    tidy(() => {
+      const b = batch(step);
+      cache.store(positions, encode(b.x));
+      b.x.dispose();
+      b.y.dispose();
+    });
+  }
+}
+
+/** The check set's encoding: computed in one pass at the first check, read from the cache after. */
+function checkEncoding(cache: EncodingCache, x: Tensor, encode: (x: Tensor) => Encoding): Encoding {
+  const all = Array.from({ length: cache.images }, (_, i) => i);
+  if (cache.holds(all)) return cache.lookup(all);
+  const e = encode(x);
+  cache.store(all, e);
+  return e;
 }
 
 /**

@@ -2,21 +2,20 @@
 // training device. Random access by step lets a resumed run see exactly the batches an
 // uninterrupted run would have seen.
 import { BatchOrder, batchAt, datasetSize, type Batch, type Dataset } from '../data/index.js';
-import { tensor, type Tensor } from '../engine/index.js';
 import { toDeviceAsync } from './speed.js';
 
 export interface StepBatches {
   stepsPerEpoch: number;
   batch(step: number): Batch;
-  /** The positions in the dataset of step's batch (int64 [B], on the CPU). */
-  positions(step: number): Tensor;
+  /** The positions in the dataset of step's batch, in batch order. */
+  positions(step: number): Int32Array;
 }
 
 export function stepBatches(d: Dataset, o: { batchSize: number; seed: number; device?: string }): StepBatches {
   const order = new BatchOrder(datasetSize(d), { batchSize: Math.min(o.batchSize, datasetSize(d)), seed: o.seed, dropLast: true });
   return {
     stepsPerEpoch: order.batchesPerEpoch,
-    positions: (step) => tensor(BigInt64Array.from(order.stepIndices(step), BigInt)),
+    positions: (step) => order.stepIndices(step),
     batch(step: number): Batch {
       const b = batchAt(d, order, step);
       if (!o.device || o.device === b.x.device) return b;

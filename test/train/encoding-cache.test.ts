@@ -1,12 +1,12 @@
-// The frozen encoder's outputs computed once: what the cache hands back is what the encoder
-// returns, a fine-tune reading it follows one that runs the encoder, and a resumed cached
-// fine-tune ends bit-identical to an uninterrupted one.
+// The frozen encoder's outputs kept from the first epoch: what the cache hands back is what the
+// encoder returned, a fine-tune reading it follows one that runs the encoder, and a resumed
+// cached fine-tune ends bit-identical to an uninterrupted one.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { F, keep, manualSeed, noGrad, randint, randn, tensor, tidy } from '../../src/engine/index.js';
+import { F, keep, manualSeed, noGrad, randint, randn, tensor, tidy, type Tensor } from '../../src/engine/index.js';
 import { foldBatchNorm, Flatten, Linear, Sequential, SGD } from '../../src/nn/index.js';
 import { SegNet, SMALL_STAGES } from '../../src/models/segnet.js';
 import { EncodingCache, EncodingCacheError, encodingBytesPerImage } from '../../src/train/encoding-cache.js';
@@ -41,16 +41,24 @@ for (const channelsLast of [false, true]) {
       encoder.to({ memoryFormat: 'channels_last' });
     }
     manualSeed(22);
-    // More images than one build chunk, so positions in the second chunk are looked up too.
-    const images = keep(randn([150, 1, 32, 32]));
-    const cache = EncodingCache.build(encoder, images, { channelsLast });
-    assert.equal(cache.images, 150);
-    const positions = [149, 0, 77, 128, 3];
+    const images = keep(randn([40, 1, 32, 32]));
+    const layout = (x: Tensor) => (channelsLast ? x.contiguous('channels_last') : x);
+    const encodeAt = (positions: number[]) => noGrad(() => encoder.encode(layout(images.indexSelect(0, tensor(BigInt64Array.from(positions, BigInt))))));
+    const cache = new EncodingCache(40, channelsLast);
+    // Two shuffled batches fill part of it, as the first epoch does.
+    const [first, second] = [[17, 3, 39, 0, 22], [5, 30, 11]];
+    tidy(() => {
+      cache.store(first, encodeAt(first));
+      cache.store(second, encodeAt(second));
+    });
+    assert.equal(cache.size, 8);
+    assert.ok(cache.holds([0, 30, 39]) && !cache.holds([0, 1]));
+    assert.throws(() => cache.lookup([1]), EncodingCacheError);
     noGrad(() =>
       tidy(() => {
-        const batch = images.indexSelect(0, tensor(BigInt64Array.from(positions, BigInt)));
-        const direct = encoder.encode(channelsLast ? batch.contiguous('channels_last') : batch);
-        const cached = cache.lookup(tensor(BigInt64Array.from(positions, BigInt)));
+        const positions = [30, 0, 22, 5];
+        const direct = encodeAt(positions);
+        const cached = cache.lookup(positions);
         assert.deepEqual(cached.sizes, direct.sizes);
         const codeError = cached.code.sub(direct.code).abs().max().item() / direct.code.abs().max().item();
         assert.ok(codeError < 1e-6, `codes differ by ${codeError} (relative)`);
@@ -75,7 +83,8 @@ test('bytes per image: the float32 code plus a byte per pooled position; odd fea
   assert.equal(vgg, 64 * 112 * 112 + 128 * 56 * 56 + 256 * 28 * 28 + 512 * 14 * 14 + 512 * 7 * 7 + 4 * 512 * 7 * 7);
   const ae = new SegNet({ inChannels: 1, stages: [[4]] });
   ae.encoder.eval().freeze();
-  assert.throws(() => EncodingCache.build(ae.encoder, randn([2, 1, 9, 10]), { channelsLast: false }), (e: unknown) => e instanceof EncodingCacheError && /9x10 feature map/.test((e as Error).message));
+  const odd = noGrad(() => ae.encoder.encode(randn([2, 1, 9, 10])));
+  assert.throws(() => new EncodingCache(2, false).store([0, 1], odd), (e: unknown) => e instanceof EncodingCacheError && /9x10 feature map/.test((e as Error).message));
 });
 
 test('a fine-tune reading cached encodings follows one running the encoder, and resumes bit-identically', async () => {
@@ -99,7 +108,7 @@ test('a fine-tune reading cached encodings follows one running the encoder, and 
       checkpoint: fileCheckpoint(join(dir, 'ckpt.safetensors'), 4),
       signal: controller.signal,
       convergence: { ...check, every: 7, patience: 9, minDelta: 0, minSteps: 14 },
-      encodingCache: cache === 'cached' ? { images: data.images, positions: batches.positions, maxBytes: 2 ** 30 } : undefined,
+      encodingCache: cache === 'cached' ? { images: 96, size: [16, 16], stepsPerEpoch: batches.stepsPerEpoch, positions: batches.positions, maxBytes: 2 ** 30 } : undefined,
       onProgress: (p) => {
         if (p.step === abortAt) controller.abort();
       },
@@ -108,21 +117,26 @@ test('a fine-tune reading cached encodings follows one running the encoder, and 
   };
   const encoder = await run('encoder');
   const plain = await encoder.run();
-  assert.deepEqual(plain.cachedEncodings, { images: 0, skipped: null });
+  assert.deepEqual(plain.cachedEncodings, { steps: 0, skipped: null });
   const cachedRun = await run('cached');
   const cached = await cachedRun.run();
-  assert.deepEqual(cached.cachedEncodings, { images: 96, skipped: null });
+  // 6 steps per epoch: steps 6 to 13 read the first epoch's encodings.
+  assert.deepEqual(cached.cachedEncodings, { steps: 8, skipped: null });
   const worst = Math.max(...cached.curve.loss.map((l, i) => Math.abs(l - plain.curve.loss[i]) / plain.curve.loss[i]));
   assert.ok(worst < 1e-5, `loss curves differ by ${worst} (relative)`);
   assert.deepEqual(cached.checkAccuracy, plain.checkAccuracy);
 
-  const first = await run('cached', 9);
-  await assert.rejects(first.run(), TrainingInterruptedError);
-  const second = await run('cached', null, first.dir);
-  const resumed = await second.run();
-  assert.equal(resumed.resumedFrom, 9, 'resumed from the checkpoint written on the abort');
-  assert.deepEqual(resumed.curve, cached.curve, 'resumed curve');
-  for (const [k, t] of cachedRun.ae.stateDict()) assert.deepEqual(second.ae.stateDict().get(k)!.toArray(), t.toArray(), `resumed ${k}`);
+  // Stopped in the second epoch (nothing in memory on resume: the whole first epoch is replayed)
+  // and in the first (its first half is replayed when the second epoch begins).
+  for (const abortAt of [9, 3]) {
+    const first = await run('cached', abortAt);
+    await assert.rejects(first.run(), TrainingInterruptedError);
+    const second = await run('cached', null, first.dir);
+    const resumed = await second.run();
+    assert.equal(resumed.resumedFrom, abortAt, 'resumed from the checkpoint written on the abort');
+    assert.deepEqual(resumed.curve, cached.curve, `resumed at ${abortAt}: curve`);
+    for (const [k, t] of cachedRun.ae.stateDict()) assert.deepEqual(second.ae.stateDict().get(k)!.toArray(), t.toArray(), `resumed at ${abortAt}: ${k}`);
+  }
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
@@ -133,10 +147,10 @@ test('no cache for a budget of at most one epoch, or beyond the memory allowed; 
   const finetune = (steps: number, maxBytes: number) => {
     manualSeed(26);
     const batches = stepBatches(data, { batchSize: 16, seed: 2 });
-    return finetuneDecoder(new SegNet({ inChannels: 1, stages: [[4]] }), classifier, { steps, lr: 1e-3, seed: 3, batch: batches.batch, encodingCache: { images: data.images, positions: batches.positions, maxBytes } });
+    return finetuneDecoder(new SegNet({ inChannels: 1, stages: [[4]] }), classifier, { steps, lr: 1e-3, seed: 3, batch: batches.batch, encodingCache: { images: 64, size: [16, 16], stepsPerEpoch: batches.stepsPerEpoch, positions: batches.positions, maxBytes } });
   };
-  assert.deepEqual((await finetune(4, 2 ** 30)).cachedEncodings, { images: 0, skipped: 'the step budget (4 x 16) covers at most one epoch of 64 images' });
+  assert.deepEqual((await finetune(4, 2 ** 30)).cachedEncodings, { steps: 0, skipped: 'the step budget (4) is at most one epoch (4 steps)' });
   // 64 x (4 x 8 x 8 offsets + 4 x 4 x 8 x 8 code bytes) = 80 KiB.
-  assert.deepEqual((await finetune(5, 2 ** 15)).cachedEncodings, { images: 0, skipped: 'the encodings of 64 images would take 80 KiB, more than the 32 KiB allowed' });
-  assert.deepEqual((await finetune(5, 2 ** 30)).cachedEncodings, { images: 64, skipped: null });
+  assert.deepEqual((await finetune(5, 2 ** 15)).cachedEncodings, { steps: 0, skipped: 'the encodings of 64 images would take 80 KiB, more than the 32 KiB allowed' });
+  assert.deepEqual((await finetune(5, 2 ** 30)).cachedEncodings, { steps: 1, skipped: null });
 });
