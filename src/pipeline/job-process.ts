@@ -3,7 +3,7 @@
 // over the IPC channel. Separate processes let independent jobs use the cores at the same time
 // (libtorch calls block the thread that makes them) with their own share of libtorch threads,
 // and keep a remote worker's main loop free to hold its queue lock while a job computes.
-import { fork } from 'node:child_process';
+import { fork, type ChildProcess } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { engineInfo } from '../engine/index.js';
@@ -48,8 +48,70 @@ export class JobProcessError extends Error {
 
 const CHILD = fileURLToPath(new URL('./job-child.js', import.meta.url));
 
+/** What the parent sends a job process: a job to run, and whether to wait for another after it. */
+export interface JobProcessCommand {
+  type: 'run';
+  request: JobProcessRequest;
+  /** Stay up for the next job once this one is done (a pool's process); else exit after it. */
+  keepAlive: boolean;
+}
+
+function forkJobProcess(threads: number, env?: NodeJS.ProcessEnv): ChildProcess {
+  return fork(CHILD, [], {
+    env: { ...process.env, ...env, S2SNETS_THREADS: String(threads) },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    serialization: 'advanced',
+    // Its own process group: a Ctrl-C in the terminal reaches the parent only, which decides
+    // (a run stops its jobs through `signal`; a worker lets them finish).
+    detached: true,
+  });
+}
+
 /**
- * Runs one job in a new process and resolves with its committed artifact.
+ * Runs one job in `child` and settles when the job reports its outcome (a kept-alive child then
+ * waits for its next job) or the child exits without one.
+ */
+function runInChild(child: ChildProcess, request: JobProcessRequest, keepAlive: boolean, opts: { signal?: AbortSignal; events: JobEvents }): Promise<Execution> {
+  return new Promise((resolve, reject) => {
+    const stop = () => child.kill('SIGTERM');
+    const settle = () => {
+      opts.signal?.removeEventListener('abort', stop);
+      child.off('message', onMessage);
+      child.off('exit', onExit);
+      child.off('error', onError);
+    };
+    const onMessage = (m: JobProcessMessage) => {
+      if (m.type === 'progress') opts.events.progress(m.fraction, m.message, m.metrics);
+      else if (m.type === 'log') opts.events.log(m.message);
+      else if (m.type === 'warning') opts.events.warning(m.message);
+      else if (m.type === 'metrics') opts.events.metrics(m.metrics);
+      else {
+        settle();
+        if (m.type === 'done') resolve(m.execution);
+        else if (m.type === 'failed') reject(new JobProcessError(m.error, 'failed'));
+        else reject(new JobProcessError('interrupted; resumes from its checkpoint', 'interrupted'));
+      }
+    };
+    const onExit = (code: number | null, signal: NodeJS.Signals | null) => {
+      settle();
+      reject(new JobProcessError(`the job process ended (${signal ? `signal ${signal}` : `exit code ${code}`}) before it finished`, 'died'));
+    };
+    const onError = (e: Error) => {
+      settle();
+      reject(new JobProcessError(`cannot start a job process: ${e.message}`, 'died'));
+    };
+    opts.signal?.addEventListener('abort', stop, { once: true });
+    child.on('message', onMessage);
+    child.on('exit', onExit);
+    child.on('error', onError);
+    const command: JobProcessCommand = { type: 'run', request, keepAlive };
+    child.send(command);
+  });
+}
+
+/**
+ * Runs one job in a new process and resolves with its committed artifact; the process exits
+ * after it (remote workers isolate every job so).
  * @param request the plan, run directory and job key
  * @param opts threads: libtorch intra-op threads of the process; env: extra environment (e.g.
  *   CUDA_VISIBLE_DEVICES); signal: aborting it asks the job to checkpoint and stop; events:
@@ -60,36 +122,41 @@ const CHILD = fileURLToPath(new URL('./job-child.js', import.meta.url));
  * const done = await runJobProcess({ plan, runDir, key, acceptEngineChange: false }, { threads: 1, events });
  */
 export function runJobProcess(request: JobProcessRequest, opts: { threads: number; env?: NodeJS.ProcessEnv; signal?: AbortSignal; events: JobEvents }): Promise<Execution> {
-  return new Promise((resolve, reject) => {
-    const child = fork(CHILD, [], {
-      env: { ...process.env, ...opts.env, S2SNETS_THREADS: String(opts.threads) },
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      serialization: 'advanced',
-      // Its own process group: a Ctrl-C in the terminal reaches the parent only, which decides
-      // (a run stops its jobs through `signal`; a worker lets them finish).
-      detached: true,
-    });
-    let outcome: JobProcessMessage | null = null;
-    const stop = () => child.kill('SIGTERM');
-    opts.signal?.addEventListener('abort', stop, { once: true });
-    child.on('message', (m: JobProcessMessage) => {
-      if (m.type === 'progress') opts.events.progress(m.fraction, m.message, m.metrics);
-      else if (m.type === 'log') opts.events.log(m.message);
-      else if (m.type === 'warning') opts.events.warning(m.message);
-      else if (m.type === 'metrics') opts.events.metrics(m.metrics);
-      else outcome = m;
-    });
-    child.on('error', (e) => reject(new JobProcessError(`cannot start a job process: ${e.message}`, 'died')));
-    child.on('exit', (code, signal) => {
-      opts.signal?.removeEventListener('abort', stop);
-      const o = outcome as JobProcessMessage | null;
-      if (o?.type === 'done') resolve(o.execution);
-      else if (o?.type === 'failed') reject(new JobProcessError(o.error, 'failed'));
-      else if (o?.type === 'interrupted') reject(new JobProcessError('interrupted; resumes from its checkpoint', 'interrupted'));
-      else reject(new JobProcessError(`the job process ended (${signal ? `signal ${signal}` : `exit code ${code}`}) before it finished`, 'died'));
-    });
-    child.send({ type: 'run', request });
-  });
+  return runInChild(forkJobProcess(opts.threads, opts.env), request, false, opts);
+}
+
+/**
+ * Job processes kept up between jobs, so that a run's jobs pay for starting libtorch and loading
+ * the data once per process instead of once per job (about a second each on 2 cores). A process
+ * whose job failed or was interrupted exits; the next job gets a fresh one.
+ */
+export class JobProcessPool {
+  /** Idle processes by thread count. */
+  private readonly idle = new Map<number, ChildProcess[]>();
+
+  /**
+   * Runs a job in an idle process with this many threads, or in a new one.
+   * @param request the plan, run directory and job key
+   * @param opts threads, abort signal and event sink (as runJobProcess)
+   * @throws JobProcessError as runJobProcess
+   * @example const done = await pool.run({ plan, runDir, key, acceptEngineChange: false }, { threads: 1, events });
+   */
+  async run(request: JobProcessRequest, opts: { threads: number; signal?: AbortSignal; events: JobEvents }): Promise<Execution> {
+    const idle = this.idle.get(opts.threads) ?? [];
+    let child = idle.pop();
+    // One that ended while idle (killed from outside) is dropped.
+    while (child && !child.connected) child = idle.pop();
+    child ??= forkJobProcess(opts.threads);
+    const execution = await runInChild(child, request, true, opts);
+    if (child.connected) this.idle.set(opts.threads, [...(this.idle.get(opts.threads) ?? []), child]);
+    return execution;
+  }
+
+  /** Ends the idle processes. */
+  close(): void {
+    for (const children of this.idle.values()) for (const child of children) child.kill('SIGTERM');
+    this.idle.clear();
+  }
 }
 
 /** Below this many steps in its longest training job a plan runs one job at a time by default (see defaultJobs). */
@@ -119,8 +186,9 @@ export function defaultJobs(plan: Pick<ExperimentPlan, 'device' | 'ae' | 'finetu
 export const threadsPerJob = (jobs: number): number => Math.max(1, Math.floor(engineInfo().threads / jobs));
 
 /**
- * Runs up to `jobs` jobs at once, each in its own process with its share of the threads (the
- * total stays at this process's thread count, so the cores are not oversubscribed). A job that
+ * Runs up to `jobs` jobs at once, each in a job process (kept up between jobs: JobProcessPool)
+ * with its share of the threads (the total stays at this process's thread count, so the cores
+ * are not oversubscribed). A job that
  * can only run alone (the evaluation, which needs every other job) gets every thread: which jobs
  * those are follows from the graph, so a job's thread count does not depend on timing.
  * @param plan the experiment whose jobs the runner hands over
@@ -133,9 +201,10 @@ export const threadsPerJob = (jobs: number): number => Math.max(1, Math.floor(en
 export function processBackend(plan: ExperimentPlan, runDir: string, jobs: number, acceptEngineChange: boolean): JobBackend {
   const store = directoryStore(runDir);
   const shared = threadsPerJob(jobs);
+  const pool = new JobProcessPool();
   return {
     slots: jobs,
-    run: (r) => runJobProcess({ plan, runDir: store.location, key: r.key, acceptEngineChange }, { threads: r.runsAlone ? threadsPerJob(1) : shared, signal: r.signal, events: r.events }),
-    close: async () => {},
+    run: (r) => pool.run({ plan, runDir: store.location, key: r.key, acceptEngineChange }, { threads: r.runsAlone ? threadsPerJob(1) : shared, signal: r.signal, events: r.events }),
+    close: async () => pool.close(),
   };
 }
