@@ -237,7 +237,7 @@ export function experimentJobs(plan: ExperimentPlan, replicate = 0): ExperimentJ
           speed: cfg.speed,
           encodingCache:
             cfg.encodingCacheMiB > 0
-              ? { images: train.images.shape[0], size: [train.images.shape[2], train.images.shape[3]], stepsPerEpoch: batches.stepsPerEpoch, positions: batches.positions, maxBytes: cfg.encodingCacheMiB * 2 ** 20 }
+              ? { images: train.images.shape[0], size: [train.images.shape[2], train.images.shape[3]], stepsPerEpoch: batches.stepsPerEpoch, positions: batches.positions, select: batches.select, maxBytes: cfg.encodingCacheMiB * 2 ** 20 }
               : undefined,
           seed: seeds.finetune + 2,
           batch: batches.batch,

@@ -2,8 +2,9 @@
 // (encoder frozen, no augmentation) gets the same code and pooling indices for an image in every
 // epoch, so keeping what the first epoch computed saves the encoder's share of every later step:
 // 18-23 % of the demo's step, more at 224 px (NOTES.md). An image's entry is always what the
-// encoder returned for it within its first-epoch batch, so a resumed fine-tune reads exactly what
-// an uninterrupted one read (finetune.ts replays the first epoch's batches it did not see).
+// encoder returned for it within its first-epoch batch (or, for the images the first epoch left
+// out of its last, incomplete batch, within a batch of those in position order), so a resumed
+// fine-tune reads exactly what an uninterrupted one read (finetune.ts completeCache).
 // Pooling indices are kept as each maximum's offset in its 2x2 window: one byte instead of eight.
 import { arange, empty, keep, tensor, tidy, type Tensor } from '../engine/index.js';
 import type { Encoding, SegNetConfig } from '../models/segnet.js';
@@ -70,6 +71,7 @@ interface Storage {
 export class EncodingCache {
   private storage: Storage | null = null;
   private readonly stored: Uint8Array;
+  private count = 0;
 
   /**
    * An empty cache for `images` images (positions 0 .. images - 1).
@@ -86,7 +88,14 @@ export class EncodingCache {
 
   /** How many images have their encoding stored. */
   get size(): number {
-    return this.stored.reduce((n, s) => n + s, 0);
+    return this.count;
+  }
+
+  /** The positions whose encoding is not stored yet, in increasing order. */
+  missing(): number[] {
+    const out: number[] = [];
+    this.stored.forEach((s, p) => s || out.push(p));
+    return out;
   }
 
   /**
@@ -112,7 +121,10 @@ export class EncodingCache {
       s.code.indexCopy_(0, at, e.code);
       e.indices.forEach((idx, k) => s.offsets[k].indexCopy_(0, at, windowOffsets(idx, s.sizes[k][1])));
     });
-    for (const p of Array.from(positions)) this.stored[p] = 1;
+    for (const p of Array.from(positions)) {
+      this.count += 1 - this.stored[p];
+      this.stored[p] = 1;
+    }
   }
 
   /**
@@ -141,6 +153,7 @@ export class EncodingCache {
     if (this.storage) for (const t of [this.storage.code, ...this.storage.offsets, ...this.storage.corners]) t.dispose();
     this.storage = null;
     this.stored.fill(0);
+    this.count = 0;
   }
 
   private allocate(e: Encoding): Storage {

@@ -28,9 +28,17 @@ export interface FinetuneOptions extends CommonTrainOptions {
    * and read them in later epochs instead of running the encoder again; the check set's too.
    * Used when the encoder is frozen, no autocast is on, the step budget covers more than one
    * epoch and the images fit in `maxBytes`. `images` is how many the batches are drawn from,
-   * `size` their height and width, `positions(step)` where step's batch sits among them.
+   * `size` their height and width, `positions(step)` where step's batch sits among them (in
+   * batch order) and `select(positions)` those images as model inputs (what batch() holds).
    */
-  encodingCache?: { images: number; size: [number, number]; stepsPerEpoch: number; positions(step: number): Int32Array; maxBytes: number };
+  encodingCache?: {
+    images: number;
+    size: [number, number];
+    stepsPerEpoch: number;
+    positions(step: number): Int32Array;
+    select(positions: ArrayLike<number>): Tensor;
+    maxBytes: number;
+  };
 }
 
 /**
@@ -141,8 +149,7 @@ export async function finetuneDecoder(ae: SegNet, classifier: Module, o: Finetun
             if (!cache.holds(positions)) cache.store(positions, e);
             return e;
           }
-          // A resumed run did not see part of the first epoch: encode those batches as it would have.
-          if (!cache.holds(positions)) replayFirstEpoch(cache, want, o.batch, (x) => encode(speed.channelsLast ? x.contiguous('channels_last') : x));
+          if (cache.size < cache.images) completeCache(cache, want, (x) => encode(speed.channelsLast ? x.contiguous('channels_last') : x));
           cachedEncodings.steps++;
           return cache.lookup(positions);
         }
@@ -190,18 +197,19 @@ function encodingCaches(ae: SegNet, o: FinetuneOptions, speed: SpeedOptions): { 
   return { train: new EncodingCache(want.images, channelsLast), check: checkImages ? new EncodingCache(checkImages, channelsLast) : undefined, skipped: null };
 }
 
-/** Stores the encodings of the first epoch's batches the cache lacks, each encoded as its own batch (as in the first epoch). */
-function replayFirstEpoch(cache: EncodingCache, want: NonNullable<FinetuneOptions['encodingCache']>, batch: (step: number) => Batch, encode: (x: Tensor) => Encoding): void {
-  for (let step = 0; step < want.stepsPerEpoch; step++) {
-    const positions = want.positions(step);
-    if (cache.holds(positions)) continue;
-    tidy(() => {
-      const b = batch(step);
-      cache.store(positions, encode(b.x));
-      b.x.dispose();
-      b.y.dispose();
-    });
-  }
+/**
+ * Fills the cache when the second epoch begins: the first epoch's batches it lacks (a resumed run
+ * did not see them), each encoded as its own batch as in the first epoch, then the images no
+ * first-epoch batch held (an incomplete last batch is dropped), in batches of the same size in
+ * position order. The same entries whether the run was resumed or not.
+ */
+function completeCache(cache: EncodingCache, want: NonNullable<FinetuneOptions['encodingCache']>, encode: (x: Tensor) => Encoding): void {
+  const batches: ArrayLike<number>[] = [];
+  for (let step = 0; step < want.stepsPerEpoch; step++) if (!cache.holds(want.positions(step))) batches.push(want.positions(step));
+  const batchSize = want.positions(0).length;
+  const left = cache.missing().filter((p) => !batches.some((b) => Array.from(b).includes(p)));
+  for (let i = 0; i < left.length; i += batchSize) batches.push(left.slice(i, i + batchSize));
+  for (const positions of batches) tidy(() => cache.store(positions, encode(want.select(positions))));
 }
 
 /** The check set's encoding: computed in one pass at the first check, read from the cache after. */
