@@ -170,8 +170,8 @@ export const MIN_STEPS_FOR_JOB_PROCESSES = 200;
  * Not more, since every job process holds its own copy of the data. One, in this process, when
  * the plan's jobs are short (fewer than MIN_STEPS_FOR_JOB_PROCESSES steps in the A_S floor and
  * the fine-tune budget, as in --quick): starting a job process (libtorch, the data) takes about
- * a second, more than running such jobs side by side gains (the quick demo: 6.0 s one at a time,
- * 10.2 s two at once).
+ * a second, as much as running such jobs side by side gains (the quick demo: 6.8-7.9 s one at a
+ * time, 7.3-7.4 s two at once; 10.2-10.6 s when every job started its own process).
  * @param plan the experiment (device and step counts)
  * @example
  * defaultJobs(defaultPlan()) // 2 on 2 cores or more, 1 on a GPU
