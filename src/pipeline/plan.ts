@@ -143,9 +143,10 @@ export function defaultPlan(overrides: Partial<ExperimentPlan> = {}): Experiment
       // further 14-24 % on every family) on the CPU (bench/finetune.ts); the same fine-tune up to
       // float rounding.
       speed: { foldFrozenBn: true, channelsLast: true },
-      // A fine-tune budget longer than an epoch reads each image's code and pooling indices from
-      // memory instead of running the frozen encoder again (28 KB per 32 px image at SMALL_STAGES,
-      // 1.6 MB at 224 px with VGG16 widths: 2 GiB hold about 1,300 of those).
+      // A fine-tune budget longer than an epoch keeps each image's code and pooling indices from
+      // the first epoch and reads them later instead of running the frozen encoder again (28 KB
+      // per 32 px image at SMALL_STAGES, 1.6 MB at 224 px with VGG16 widths: 2 GiB hold about
+      // 1,300 of those).
       encodingCacheMiB: 2048,
       convergence: { every: 25, patience: 4, minDelta: 0.02, minSteps: 150, samples: 256 },
     },

@@ -138,21 +138,9 @@ export async function finetuneDecoder(ae: SegNet, classifier: Module, o: Finetun
   const encode = (x: Tensor) => noGrad(() => encoder.encode(x));
   const encodeCheck = c && (caches?.check ? () => checkEncoding(caches.check!, c.x, encode) : () => encode(c.x));
   const check = c && convergenceChecks(encodeCheck!, ae, classifier, c, targetOf);
-  const want = o.encodingCache;
   const encodingOf =
-    caches?.train && want
-      ? (b: Batch, step: number): Encoding => {
-          const cache = caches.train!;
-          const positions = want.positions(step);
-          if (step < want.stepsPerEpoch) {
-            const e = encode(b.x);
-            if (!cache.holds(positions)) cache.store(positions, e);
-            return e;
-          }
-          if (cache.size < cache.images) completeCache(cache, want, (x) => encode(speed.channelsLast ? x.contiguous('channels_last') : x));
-          cachedEncodings.steps++;
-          return cache.lookup(positions);
-        }
+    caches?.train && o.encodingCache
+      ? cachedEncodingOf(caches.train, o.encodingCache, encode, (x) => (speed.channelsLast ? x.contiguous('channels_last') : x), () => cachedEncodings.steps++)
       : undefined;
   try {
     const result = await trainLoop({
@@ -195,6 +183,30 @@ function encodingCaches(ae: SegNet, o: FinetuneOptions, speed: SpeedOptions): { 
   if (bytes > want.maxBytes) return { skipped: `the encodings of ${want.images + checkImages} images would take ${size(bytes)}, more than the ${size(want.maxBytes)} allowed` };
   const channelsLast = speed.channelsLast ?? false;
   return { train: new EncodingCache(want.images, channelsLast), check: checkImages ? new EncodingCache(checkImages, channelsLast) : undefined, skipped: null };
+}
+
+/**
+ * A step's encoding with a cache: the first epoch encodes its batches and keeps them, later
+ * epochs read them (after completeCache). `layout` puts images as the loss gets its batch.
+ */
+function cachedEncodingOf(
+  cache: EncodingCache,
+  want: NonNullable<FinetuneOptions['encodingCache']>,
+  encode: (x: Tensor) => Encoding,
+  layout: (x: Tensor) => Tensor,
+  onRead: () => void,
+): (b: Batch, step: number) => Encoding {
+  return (b, step) => {
+    const positions = want.positions(step);
+    if (step < want.stepsPerEpoch) {
+      const e = encode(b.x);
+      if (!cache.holds(positions)) cache.store(positions, e);
+      return e;
+    }
+    if (cache.size < cache.images) completeCache(cache, want, (x) => encode(layout(x)));
+    onRead();
+    return cache.lookup(positions);
+  };
 }
 
 /**
