@@ -133,6 +133,12 @@ export function runJobProcess(request: JobProcessRequest, opts: { threads: numbe
 export class JobProcessPool {
   /** Idle processes by thread count. */
   private readonly idle = new Map<number, ChildProcess[]>();
+  private forked = 0;
+
+  /** How many processes this pool has started. */
+  get started(): number {
+    return this.forked;
+  }
 
   /**
    * Runs a job in an idle process with this many threads, or in a new one.
@@ -146,7 +152,10 @@ export class JobProcessPool {
     let child = idle.pop();
     // One that ended while idle (killed from outside) is dropped.
     while (child && !child.connected) child = idle.pop();
-    child ??= forkJobProcess(opts.threads);
+    if (!child) {
+      child = forkJobProcess(opts.threads);
+      this.forked++;
+    }
     const execution = await runInChild(child, request, true, opts);
     if (child.connected) this.idle.set(opts.threads, [...(this.idle.get(opts.threads) ?? []), child]);
     return execution;
