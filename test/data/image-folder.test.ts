@@ -128,7 +128,8 @@ test('bad input: each case is a one-line ImageFolderError naming the file and th
     return { dir, file: await extra(dir) };
   };
   const cases: [string, (dir: string) => string | Promise<string>, RegExp][] = [
-    ['truncated-jpeg', (d) => (writeFileSync(join(d, 'a', 'cut.jpg'), jpeg.subarray(0, jpeg.length >> 1)), join(d, 'a', 'cut.jpg')), /cannot decode: .*premature end/i],
+    // libvips reports a truncated JPEG as a premature end, now and then as a corrupt header (once in a full test run).
+    ['truncated-jpeg', (d) => (writeFileSync(join(d, 'a', 'cut.jpg'), jpeg.subarray(0, jpeg.length >> 1)), join(d, 'a', 'cut.jpg')), /cannot decode: .*(premature end|corrupt header)/i],
     ['random-bytes', (d) => (writeFileSync(join(d, 'b', 'noise.png'), Uint8Array.from({ length: 300 }, (_, i) => (i * 7919) % 251)), join(d, 'b', 'noise.png')), /not a supported image/],
     ['empty-file', (d) => (writeFileSync(join(d, 'b', 'empty.webp'), ''), join(d, 'b', 'empty.webp')), /empty file/],
     ['text-file', (d) => (writeFileSync(join(d, 'a', 'notes.txt'), 'hello'), join(d, 'a', 'notes.txt')), /not an image file \(extension '\.txt'/],
