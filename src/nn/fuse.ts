@@ -11,7 +11,7 @@
 //     and says so by implementing FoldsConvBn.
 import { noGrad, tidy, type Tensor } from '../engine/index.js';
 import { BatchNorm2d, Conv2d, Identity, Sequential } from './layers.js';
-import type { Module } from './module.js';
+import { inputLayout, type Module } from './module.js';
 
 export class FoldBatchNormError extends Error {
   override name = 'FoldBatchNormError';
@@ -102,6 +102,6 @@ export interface InferenceOptions {
 export function inferenceForward(module: Module, o: InferenceOptions): (x: Tensor) => Tensor {
   foldBatchNorm(module.eval().freeze());
   if (!o.channelsLast) return (x) => module.forward(x);
-  module.to({ memoryFormat: 'channels_last' });
-  return (x) => tidy(() => module.forward(x.contiguous('channels_last')).contiguous());
+  const input = inputLayout(module, true);
+  return (x) => tidy(() => module.forward(input(x)).contiguous());
 }

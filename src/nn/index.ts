@@ -1,5 +1,5 @@
 // Neural-network building blocks: modules, layers, initialisation, optimizers, schedules, weights on disk.
-export { Module, StateDictError } from './module.js';
+export { Module, StateDictError, inputLayout } from './module.js';
 export type { StateDict } from './module.js';
 export * from './layers.js';
 export * as init from './init.js';

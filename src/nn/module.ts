@@ -161,3 +161,17 @@ export abstract class Module {
     return this.parameters().reduce((n, p) => n + p.numel, 0);
   }
 }
+
+/**
+ * Puts `model` in NHWC layout when asked and says how an input enters it (contiguous in the same
+ * layout). A layout change replaces the parameter tensors: call it before building an optimizer.
+ * @param model the module (changed in place with `channelsLast`)
+ * @param channelsLast whether to use NHWC
+ * @returns the input as the model takes it
+ * @example const input = inputLayout(model, true); const logits = model.forward(input(x));
+ */
+export function inputLayout(model: Module, channelsLast: boolean | undefined): (x: Tensor) => Tensor {
+  if (!channelsLast) return (x) => x;
+  model.to({ memoryFormat: 'channels_last' });
+  return (x) => x.contiguous('channels_last');
+}

@@ -148,7 +148,8 @@ export class JobProcessPool {
    * @example const done = await pool.run({ plan, runDir, key, acceptEngineChange: false }, { threads: 1, events });
    */
   async run(request: JobProcessRequest, opts: { threads: number; signal?: AbortSignal; events: JobEvents }): Promise<Execution> {
-    const idle = this.idle.get(opts.threads) ?? [];
+    let idle = this.idle.get(opts.threads);
+    if (!idle) this.idle.set(opts.threads, (idle = []));
     let child = idle.pop();
     // One that ended while idle (killed from outside) is dropped.
     while (child && !child.connected) child = idle.pop();
@@ -157,7 +158,7 @@ export class JobProcessPool {
       this.forked++;
     }
     const execution = await runInChild(child, request, true, opts);
-    if (child.connected) this.idle.set(opts.threads, [...(this.idle.get(opts.threads) ?? []), child]);
+    if (child.connected) idle.push(child);
     return execution;
   }
 

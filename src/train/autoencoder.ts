@@ -1,9 +1,9 @@
 // Pretraining of the generic autoencoder A_S: pixel-wise MSE reconstruction, no labels.
 import { F } from '../engine/index.js';
-import { cosineSchedule } from '../nn/index.js';
+import { cosineSchedule, inputLayout } from '../nn/index.js';
 import type { SegNet } from '../models/segnet.js';
 import { trainLoop, type TrainLoopResult } from './loop.js';
-import { makeOptimizer, trainingLayout, type CommonTrainOptions } from './classifier.js';
+import { makeOptimizer, type CommonTrainOptions } from './classifier.js';
 
 /**
  * Pretrains A_S: MSE between the AE's reconstruction and its input, cosine learning-rate decay.
@@ -15,7 +15,7 @@ import { makeOptimizer, trainingLayout, type CommonTrainOptions } from './classi
  * @example await pretrainAutoencoder(ae, { steps: 1000, lr: 2e-3, seed: 1, batch: batches.batch, channelsLast: true });
  */
 export function pretrainAutoencoder(ae: SegNet, o: CommonTrainOptions): Promise<TrainLoopResult> {
-  const input = trainingLayout(ae, o.channelsLast);
+  const input = inputLayout(ae, o.channelsLast);
   const optimizer = makeOptimizer(o.optimizer ?? 'adam', ae.trainableParameters(), o.lr, o.weightDecay);
   return trainLoop({
     name: 'pretrain A_S',

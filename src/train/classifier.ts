@@ -1,6 +1,6 @@
 // Supervised classifier training (cross-entropy), for the zoo models.
 import { F, type Tensor } from '../engine/index.js';
-import { Adam, SGD, cosineSchedule, type Module, type Optimizer } from '../nn/index.js';
+import { Adam, SGD, cosineSchedule, inputLayout, type Module, type Optimizer } from '../nn/index.js';
 import { trainLoop, type Batch, type CheckpointStore, type TrainLoopResult, type StepProgress } from './loop.js';
 
 export type OptimizerName = 'adam' | 'sgd';
@@ -24,21 +24,6 @@ export interface CommonTrainOptions {
   channelsLast?: boolean;
 }
 
-/**
- * Puts `model` in NHWC layout when asked and says how a batch enters it. Call it before building
- * the optimizer: a layout change replaces the parameter tensors.
- *
- * @param model The module to train (changed in place).
- * @param channelsLast Whether to use NHWC.
- * @returns The batch's images as the model takes them.
- * @example const input = trainingLayout(model, true); loss = F.crossEntropy(model.forward(input(b.x)), b.y);
- */
-export function trainingLayout(model: Module, channelsLast: boolean | undefined): (x: Tensor) => Tensor {
-  if (!channelsLast) return (x) => x;
-  model.to({ memoryFormat: 'channels_last' });
-  return (x) => x.contiguous('channels_last');
-}
-
 /** The optimizer a training job asked for, over the given parameters. */
 export function makeOptimizer(name: OptimizerName, params: Tensor[], lr: number, weightDecay = 0): Optimizer {
   return name === 'sgd' ? new SGD(params, { lr, momentum: 0.9, weightDecay, nesterov: true }) : new Adam(params, { lr, weightDecay });
@@ -54,7 +39,7 @@ export function makeOptimizer(name: OptimizerName, params: Tensor[], lr: number,
  * @example await trainClassifier(model, { steps: 1000, lr: 2e-3, seed: 0, batch: batches.batch, channelsLast: true });
  */
 export function trainClassifier(model: Module, o: CommonTrainOptions & { name?: string }): Promise<TrainLoopResult> {
-  const input = trainingLayout(model, o.channelsLast);
+  const input = inputLayout(model, o.channelsLast);
   const optimizer = makeOptimizer(o.optimizer ?? 'adam', model.trainableParameters(), o.lr, o.weightDecay);
   return trainLoop({
     name: o.name ?? 'train classifier',

@@ -217,9 +217,15 @@ function cachedEncodingOf(
  */
 function completeCache(cache: EncodingCache, want: NonNullable<FinetuneOptions['encodingCache']>, encode: (x: Tensor) => Encoding): void {
   const batches: ArrayLike<number>[] = [];
-  for (let step = 0; step < want.stepsPerEpoch; step++) if (!cache.holds(want.positions(step))) batches.push(want.positions(step));
+  const replayed = new Set<number>();
+  for (let step = 0; step < want.stepsPerEpoch; step++) {
+    const positions = want.positions(step);
+    if (cache.holds(positions)) continue;
+    batches.push(positions);
+    for (const p of positions) replayed.add(p);
+  }
   const batchSize = want.positions(0).length;
-  const left = cache.missing().filter((p) => !batches.some((b) => Array.from(b).includes(p)));
+  const left = cache.missing().filter((p) => !replayed.has(p));
   for (let i = 0; i < left.length; i += batchSize) batches.push(left.slice(i, i + batchSize));
   for (const positions of batches) tidy(() => cache.store(positions, encode(want.select(positions))));
 }

@@ -16,25 +16,22 @@ export interface StepBatches {
 
 export function stepBatches(d: Dataset, o: { batchSize: number; seed: number; device?: string }): StepBatches {
   const order = new BatchOrder(datasetSize(d), { batchSize: Math.min(o.batchSize, datasetSize(d)), seed: o.seed, dropLast: true });
+  // Through pinned memory on CUDA, so the copy overlaps the previous step's queued work.
+  const onDevice = (b: Batch): Batch => {
+    if (!o.device || o.device === b.x.device) return b;
+    const moved = toDeviceAsync(b, o.device);
+    b.x.dispose();
+    b.y.dispose();
+    return moved;
+  };
   return {
     stepsPerEpoch: order.batchesPerEpoch,
     positions: (step) => order.stepIndices(step),
     select(positions) {
-      const b = selectBatch(d, positions);
+      const b = onDevice(selectBatch(d, positions));
       b.y.dispose();
-      if (!o.device || o.device === b.x.device) return b.x;
-      const moved = b.x.to({ device: o.device });
-      b.x.dispose();
-      return moved;
+      return b.x;
     },
-    batch(step: number): Batch {
-      const b = batchAt(d, order, step);
-      if (!o.device || o.device === b.x.device) return b;
-      // Through pinned memory on CUDA, so the copy overlaps the previous step's queued work.
-      const moved = toDeviceAsync(b, o.device);
-      b.x.dispose();
-      b.y.dispose();
-      return moved;
-    },
+    batch: (step) => onDevice(batchAt(d, order, step)),
   };
 }
