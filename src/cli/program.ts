@@ -168,7 +168,7 @@ program
     const i = engineInfo();
     const lines = [
       `libtorch ${i.torchVersion}`,
-      `CUDA: ${i.cuda ? `yes (${i.cudaDevices} device${i.cudaDevices === 1 ? '' : 's'}, cuDNN ${i.cudnn ? 'yes' : 'no'})` : 'no'}`,
+      `CUDA: ${i.cuda ? `yes (${i.cudaDevices} device${i.cudaDevices === 1 ? '' : 's'}, cuDNN ${i.cudnnVersion ?? 'no'}, TF32 ${i.tf32.convolutions ? 'on' : 'off'} for convolutions and ${i.tf32.matmul ? 'on' : 'off'} for matrix products)` : 'no'}`,
       `CPU threads: ${i.threads} (S2SNETS_THREADS sets them), OpenMP wait policy ${i.ompWaitPolicy} (OMP_WAIT_POLICY sets it)`,
       `CPU vector ISA of the kernels: ${i.cpuCapability}`,
       `BLAS: ${i.blas.description}`,

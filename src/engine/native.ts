@@ -33,6 +33,9 @@ export interface NativeInfo {
   cuda: boolean;
   cudaDevices: number;
   cudnn: boolean;
+  cudnnVersion: number;
+  allowTF32CuDNN: boolean;
+  allowTF32CuBLAS: boolean;
   threads: number;
   interopThreads: number;
   parallelInfo: string;

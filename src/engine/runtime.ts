@@ -18,6 +18,10 @@ export interface EngineInfo {
   cuda: boolean;
   cudaDevices: number;
   cudnn: boolean;
+  /** cuDNN's version as one number (e.g. 91002 for 9.10.2), or null without cuDNN. */
+  cudnnVersion: number | null;
+  /** Whether float32 convolutions (cuDNN) and matrix products (cuBLAS) may run in TensorFloat-32 on tensor cores. */
+  tf32: { convolutions: boolean; matmul: boolean };
   threads: number;
   /** oneDNN compiled in, and enabled for this process. */
   mkldnn: boolean;
@@ -49,7 +53,7 @@ export function describeBlas(found: NativeInfo['blas']): BlasIdentity {
   return { kind: 'unknown', description: 'no shared BLAS loaded (built into libtorch, or none)', library: null, version: null };
 }
 
-let cachedInfo: EngineInfo | undefined;
+let cachedInfo: Omit<EngineInfo, 'threads' | 'tf32'> | undefined;
 
 /** What libtorch this process runs on: version, devices, threads, BLAS, oneDNN, CPU vector ISA. */
 export function engineInfo(): EngineInfo {
@@ -59,7 +63,7 @@ export function engineInfo(): EngineInfo {
     cuda: i.cuda,
     cudaDevices: i.cudaDevices,
     cudnn: i.cudnn,
-    threads: i.threads,
+    cudnnVersion: i.cudnnVersion || null,
     mkldnn: i.mkldnn,
     mkldnnEnabled: i.mkldnnEnabled,
     // libblas.so.3 is an alternatives symlink: the file it resolves to names the implementation.
@@ -68,8 +72,8 @@ export function engineInfo(): EngineInfo {
     buildBlas: /BLAS_INFO=([^,\s]+)/.exec(i.buildConfig)?.[1] ?? 'unknown',
     ompWaitPolicy,
   };
-  // Threads can change during the process (setNumThreads); everything else cannot.
-  return { ...cachedInfo, threads: i.threads };
+  // Threads and TF32 can change during the process; everything else cannot.
+  return { ...cachedInfo, threads: i.threads, tf32: { convolutions: i.allowTF32CuDNN, matmul: i.allowTF32CuBLAS } };
 }
 
 /** Seeds libtorch's generators (CPU and CUDA) for reproducible runs. */

@@ -48,3 +48,10 @@ test('libgomp runs with a passive wait policy unless the user set one or a spin 
   const spinning = policyLibgompRead(undefined, '300000');
   assert.equal(spinning.reported, 'OpenMP default (GOMP_SPINCOUNT=300000)');
 });
+
+test("engineInfo names cuDNN's version only where CUDA is, and reports libtorch's TF32 switches (both PyTorch defaults: on for convolutions, off for matrix products)", () => {
+  const info = engineInfo();
+  if (info.cudnn) assert.ok(info.cudnnVersion !== null && info.cudnnVersion >= 7000, `cuDNN version ${info.cudnnVersion}`);
+  else assert.equal(info.cudnnVersion, null);
+  assert.deepEqual(info.tf32, { convolutions: true, matmul: false });
+});
