@@ -5,8 +5,12 @@
 //   *-bf16         the same (and alexnet) at batch 64 under bfloat16 autocast
 // Ours runs each row three times: 'plain' (the step as written), 'fast' (train/speed.ts: channels_last,
 // the frozen networks' BatchNorms folded) and 'cached' (fast, reading the frozen encoder's outputs
-// from memory as a fine-tune longer than an epoch does: train/encoding-cache.ts). Every row runs in
-// its own process so that its GPU memory is its own.
+// from memory as a fine-tune longer than an epoch does: train/encoding-cache.ts). The forward pass
+// (reconstruct, then classify; PyTorch: both in eval mode under no_grad) is the plain one as written
+// for 'plain', and for 'fast' and 'cached' the one the tool runs: the reconstruction jobs' inference
+// copy of the AE (nn/fuse.ts) and the evaluation's engine for the classifier (ONNX Runtime on the
+// CPU when it agrees with the import: pipeline/evaluation-forward.ts). Every row runs in its own
+// process so that its GPU memory is its own.
 //   node dist/bench/paper.js [--device cuda] [--rows toy,vgg16,...] [--steps 10] [--onnx-dir DIR]
 //                          [--size N] [--batch N] [--no-reference] [--check] [--flat-memory STEPS] [--turns N]
 // --check compares fine-tune loss curves of the speed options with the plain step on the device and
@@ -15,16 +19,17 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { engineInfo, keep, manualSeed, memoryStats, noGrad, randint, randn, resolveDevice, synchronize, tidy } from '../src/engine/index.js';
-import { Adam, Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential, type Module } from '../src/nn/index.js';
+import { autocast, engineInfo, keep, manualSeed, memoryStats, noGrad, randint, randn, resolveDevice, synchronize, tidy, type Tensor } from '../src/engine/index.js';
+import { Adam, Conv2d, Flatten, inferenceForward, Linear, MaxPool2d, ReLU, Sequential, type Module } from '../src/nn/index.js';
 import { SegNet, SMALL_STAGES, VGG16_STAGES } from '../src/models/segnet.js';
 import { buildClassifier } from '../src/models/classifiers.js';
 import { loadOnnxClassifier } from '../src/import/onnx/index.js';
-import { trainLoop, type Batch } from '../src/train/loop.js';
+import { trainLoop } from '../src/train/loop.js';
 import { finetuneLoss } from '../src/train/finetune.js';
 import { finetuneStep } from './steps.js';
 import { DEFAULT_ONNX_DIR, ensureExports, paperReference, python } from './exports.js';
 import { prepareForFinetune, toDeviceAsync, withSpeedOptions, type SpeedOptions } from '../src/train/speed.js';
+import { evaluationForward } from '../src/pipeline/evaluation-forward.js';
 
 interface RowSpec {
   classifier: 'small-cnn' | 'vgg16' | 'resnet50' | 'alexnet';
@@ -133,13 +138,41 @@ async function workload(spec: RowSpec, a: Args, device: string): Promise<Workloa
   return { ae, classifier, channels: 3, size: a.size || 224, classes: 1000 };
 }
 
-function imagesPerSecond(batch: number, steps: number, fn: () => void): number {
-  for (let i = 0; i < 3; i++) fn();
+async function imagesPerSecond(batch: number, steps: number, fn: () => void | Promise<void>): Promise<number> {
+  for (let i = 0; i < 3; i++) await fn();
   synchronize();
   const start = performance.now();
-  for (let i = 0; i < steps; i++) fn();
+  for (let i = 0; i < steps; i++) await fn();
   synchronize();
   return (batch * steps) / ((performance.now() - start) / 1000);
+}
+
+/**
+ * Reconstruct-then-classify without gradients. 'plain': both models in eval mode, as written.
+ * Otherwise as the tool runs it: the AE as the reconstruction jobs load it, the classifier on the
+ * engine the evaluation picks (the agreement check runs on this batch).
+ */
+async function forwardPass(w: Workload, variant: Variant, spec: RowSpec, a: Args, device: string, x: Tensor): Promise<{ run: () => Promise<void>; classifierEngine: string; close: () => Promise<void> }> {
+  if (variant === 'plain') {
+    w.ae.eval();
+    return { run: async () => noGrad(() => tidy(() => void w.classifier.forward(w.ae.forward(x)))), classifierEngine: 'libtorch', close: async () => {} };
+  }
+  const channelsLast = device === 'cpu';
+  const reconstruct = inferenceForward(w.ae, { channelsLast });
+  if (spec.classifier === 'small-cnn') {
+    const classify = inferenceForward(w.classifier, { channelsLast });
+    return { run: async () => noGrad(() => tidy(() => void classify(reconstruct(x)))), classifierEngine: 'libtorch', close: async () => {} };
+  }
+  const entry = { name: spec.classifier, onnx: join(a.onnxDir, `${spec.classifier}.onnx`) };
+  const labels = keep(randint(0, w.classes, [x.shape[0]], { device }));
+  const classify = await evaluationForward(entry, w.classifier, { images: x, labels, batchSize: x.shape[0] }, device, (line) => console.error(line));
+  const run = async () => {
+    const images = noGrad(() => reconstruct(x));
+    const logits = await classify.forward(images);
+    images.dispose();
+    logits.dispose();
+  };
+  return { run, classifierEngine: classify.engine, close: classify.close };
 }
 
 /**
@@ -158,11 +191,13 @@ async function runRow(row: string, variant: Variant, a: Args): Promise<void> {
   const batch = a.batch || spec.batch;
   const speed: SpeedOptions = { autocast: spec.autocast, cudnnBenchmark: true, ...(variant === 'plain' ? {} : { channelsLast: true, foldFrozenBn: true }) };
   const b = { x: keep(randn([batch, w.channels, w.size, w.size], { device })), y: keep(randint(0, w.classes, [batch], { device })) };
-  const train = imagesPerSecond(batch, a.steps, finetuneStep(w.ae, w.classifier, speed, b.x, b.y, 1e-4, { cachedEncodings: variant === 'cached' }));
-  const forward = withSpeedOptions(speed, deviceType, (x: Batch) => w.classifier.forward(w.ae.forward(x.x)));
-  const fwd = imagesPerSecond(batch, a.steps, () => noGrad(() => tidy(() => void forward(b, 0))));
+  const train = await imagesPerSecond(batch, a.steps, finetuneStep(w.ae, w.classifier, speed, b.x, b.y, 1e-4, { cachedEncodings: variant === 'cached' }));
   const decoderParams = w.ae.decoder.parameterCount();
-  console.log(JSON.stringify({ engine: 's2snets', variant, row, batch, size: w.size, precision: spec.autocast ? 'bf16 autocast' : 'fp32', train_img_s: round(train), forward_img_s: round(fwd), decoder_params: decoderParams, process_gpu_mib: deviceType === 'cuda' ? gpuProcessMiB() : null }));
+  const forward = await forwardPass(w, variant, spec, a, device, b.x);
+  // autocast covers every libtorch call of forward.run: they all happen before its first await.
+  const fwd = await imagesPerSecond(batch, a.steps, spec.autocast ? () => autocast(deviceType, spec.autocast!, forward.run) : forward.run);
+  await forward.close();
+  console.log(JSON.stringify({ engine: 's2snets', variant, row, batch, size: w.size, precision: spec.autocast ? 'bf16 autocast' : 'fp32', train_img_s: round(train), forward_img_s: round(fwd), classifier_forward: forward.classifierEngine, decoder_params: decoderParams, process_gpu_mib: deviceType === 'cuda' ? gpuProcessMiB() : null }));
 }
 
 // Three significant digits: at 224 px on a CPU a step takes seconds, so one decimal of img/s would decide the ratio.
@@ -302,7 +337,7 @@ async function main(): Promise<void> {
   }
   const device = resolveDevice(a.device);
   const info = engineInfo();
-  console.log(`s2snets paper-shape bench: libtorch ${info.torchVersion}, device ${device}, cuDNN ${info.cudnnVersion ?? 'none'}, TF32 convolutions ${info.tf32.convolutions ? 'on' : 'off'}, BLAS ${info.blas.description}, ${info.threads} threads, ${a.steps} timed steps after 3 warm-up steps, median of ${a.turns} alternating turns`);
+  console.log(`s2snets paper-shape bench: libtorch ${info.torchVersion}, device ${device}${info.cuda ? `, cuDNN ${info.cudnnVersion ?? 'none'}, TF32 convolutions ${info.tf32.convolutions ? 'on' : 'off'}` : ''}, BLAS ${info.blas.description}, ${info.threads} threads, ${a.steps} timed steps after 3 warm-up steps, median of ${a.turns} alternating turns`);
   ensureExports(a.onnxDir, [...new Set(a.rows.map((r) => ROWS[r].classifier).filter((c) => c !== 'small-cnn'))]);
   if (a.check) await check(device);
   // Engines take turns (ours, PyTorch, ours, ...) so that load drifting over the run does not decide the ratio.

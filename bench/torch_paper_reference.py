@@ -1,6 +1,7 @@
 """PyTorch reference for bench/paper.ts: the S2SNet decoder fine-tune step written as a plain
 PyTorch training loop (frozen encoder run under no_grad, frozen eval-mode classifier, Adam on the
-decoder), on the same models, batch sizes and precisions as our benchmark.
+decoder), then the forward pass a user evaluates with (reconstruct and classify, both models in eval
+mode, under no_grad), on the same models, batch sizes and precisions as our benchmark.
 
   python3 bench/torch_paper_reference.py export DIR
       writes torchvision vgg16 / resnet50 / alexnet / mobilenet_v2 (random weights, eval mode) as DIR/<name>.onnx
@@ -101,7 +102,7 @@ def bench_row(row, device, steps, size_override, batch_override):
         loss.backward()
         optimizer.step()
 
-    def forward():
+    def forward():  # reconstruct, then classify, as a user evaluates: eval mode, no_grad
         with torch.no_grad(), precision():
             cls(ae.decode(*ae.encode(x)))
 
@@ -120,6 +121,7 @@ def bench_row(row, device, steps, size_override, batch_override):
     if device == 'cuda':
         torch.cuda.reset_peak_memory_stats()
     train = images_per_second(train_step)
+    ae.eval()
     fwd = images_per_second(forward)
     result = {
         'engine': f'pytorch {torch.__version__}', 'row': row, 'batch': batch, 'size': size,
