@@ -4,8 +4,9 @@
 // The forward pass runs both models in eval mode. Ours runs twice: plain (the same steps as the
 // reference) and as the fine-tune job and the evaluation run them (their default speed options).
 // Each engine runs 3 warm-up steps, then `rounds` rounds of `steps` timed steps; the median
-// round counts. The two engines take turns `turns` times (ours, PyTorch, ours, ...) and the
-// median turn counts, so that a burst of load from other processes does not decide the ratio.
+// round counts. The two engines take turns `turns` times (ours, PyTorch, ours, ...): rates are
+// the median turn's, ratios are taken within each turn and printed with their range over turns
+// (bench/turns.ts), so that a burst of load from other processes does not decide the ratio.
 //   node dist/bench/cpu.js [steps=10] [rounds=5] [batch=32] [turns=3]      (npm run bench)
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
@@ -15,6 +16,7 @@ import { Conv2d, Flatten, inferenceForward, Linear, MaxPool2d, ReLU, Sequential 
 import { SegNet, SMALL_STAGES } from '../src/models/segnet.js';
 import { defaultPlan } from '../src/pipeline/plan.js';
 import { finetuneStep, PLAIN_STEP } from './steps.js';
+import { formatRatio, turnRatio } from './turns.js';
 
 const [steps, rounds, batch, turns] = [2, 3, 4, 5].map((i, k) => Number(process.argv[i] ?? [10, 5, 32, 3][k]));
 if (![steps, rounds, batch, turns].every((n) => Number.isInteger(n) && n >= 1)) {
@@ -106,7 +108,8 @@ for (const r of typeof torch === 'string' ? ours : [...ours, torch]) rows.push([
 if (typeof torch === 'string') {
   console.log(torch);
 } else {
-  for (const r of ours) rows.push([`ratio ${r.engine.split(' (')[0]}/pytorch`, (r.train_img_s / torch.train_img_s).toFixed(3), (r.forward_img_s / torch.forward_img_s).toFixed(3)]);
+  const ratio = (variant: 'plain' | 'job', key: 'train_img_s' | 'forward_img_s') => formatRatio(turnRatio(turnsOf[variant].map((r) => r[key]), turnsOf.torch.map((r) => r[key])), 3);
+  for (const variant of ['plain', 'job'] as const) rows.push([`ratio s2snets ${variant}/pytorch (range over turns)`, ratio(variant, 'train_img_s'), ratio(variant, 'forward_img_s')]);
 }
 const widths = [0, 1, 2].map((c) => Math.max(...rows.map((r) => r[c].length)));
 for (const r of rows) console.log(r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('   '));

@@ -27,6 +27,7 @@ import { loadOnnxClassifier } from '../src/import/onnx/index.js';
 import { trainLoop } from '../src/train/loop.js';
 import { finetuneLoss } from '../src/train/finetune.js';
 import { finetuneStep } from './steps.js';
+import { formatRatio, turnRatio } from './turns.js';
 import { DEFAULT_ONNX_DIR, ensureExports, paperReference, python } from './exports.js';
 import { prepareForFinetune, toDeviceAsync, withSpeedOptions, type SpeedOptions } from '../src/train/speed.js';
 import { evaluationForward } from '../src/pipeline/evaluation-forward.js';
@@ -237,7 +238,8 @@ function medianTurn(turns: Result[][]): Result[] {
   });
 }
 
-function printTable(ours: Result[], torch: Result[]): void {
+/** Rates of the median turn; ratios taken within each turn, with their range over turns (bench/turns.ts). */
+function printTable(ours: Result[], torch: Result[], oursTurns: Result[][], torchTurns: Result[][]): void {
   const header = ['row', 'batch', 'precision', 'ours', 'train img/s', 'forward img/s', 'GPU MiB', 'torch train', 'torch fwd', 'torch GPU MiB', 'train ratio', 'fwd ratio'];
   const lines = [header];
   for (const o of ours) {
@@ -246,7 +248,14 @@ function printTable(ours: Result[], torch: Result[]): void {
       lines.push([String(o.row), '', '', String(o.variant), `error: ${o.error}`, '', '', '', '', '', '', '']);
       continue;
     }
-    const ratio = (k: string) => (t && typeof t[k] === 'number' ? ((o[k] as number) / (t[k] as number)).toFixed(2) : 'n/a');
+    const rate = (r: Result | undefined, k: string) => (r && typeof r[k] === 'number' ? (r[k] as number) : undefined);
+    const ratio = (k: string) =>
+      formatRatio(
+        turnRatio(
+          oursTurns.map((turn) => rate(turn.find((r) => r.row === o.row && r.variant === o.variant), k)),
+          torchTurns.map((turn) => rate(turn.find((r) => r.row === o.row), k)),
+        ),
+      );
     lines.push([o.row, o.batch, o.precision, o.variant, o.train_img_s, o.forward_img_s, o.process_gpu_mib ?? 'n/a', t?.train_img_s ?? t?.error ?? 'n/a', t?.forward_img_s ?? 'n/a', t?.process_gpu_mib ?? 'n/a', ratio('train_img_s'), ratio('forward_img_s')].map(String));
   }
   console.log(lines.map((l) => `| ${l.join(' | ')} |`).join('\n'));
@@ -350,7 +359,7 @@ async function main(): Promise<void> {
   const ours = medianTurn(oursTurns);
   const torch = medianTurn(torchTurns);
   for (const r of [...ours, ...torch]) console.log(JSON.stringify(r));
-  printTable(ours, torch);
+  printTable(ours, torch, oursTurns, torchTurns);
   if (a.flatMemory > 0) await flatMemory(device, a.flatMemory);
 }
 
