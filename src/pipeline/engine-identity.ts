@@ -12,14 +12,20 @@ export interface EngineIdentity {
   cpuCapability: string;
   cuda: boolean;
   cudnn: boolean;
+  /** cuDNN's version (91900 for 9.19.0); null without CUDA. Absent from records made before it was recorded. */
+  cudnnVersion?: number | null;
+  /** Whether float32 convolutions and matrix products may run in TensorFloat-32 on CUDA; null without CUDA. Absent from older records. */
+  tf32?: { convolutions: boolean; matmul: boolean } | null;
   /** Recorded, not compared: thread count is an everyday tuning knob (S2SNETS_THREADS). */
   threads: number;
 }
 
 /** Fields whose change may change results; threads only reorder some float reductions. */
 const COMPARED: (keyof EngineIdentity)[] = ['torchVersion', 'buildBlas', 'blas', 'onednn', 'cpuCapability', 'cuda', 'cudnn'];
+/** Compared only when the older record has them, so that records from before them still match. */
+const COMPARED_WHEN_RECORDED: (keyof EngineIdentity)[] = ['cudnnVersion', 'tf32'];
 
-const show = (v: unknown) => (typeof v === 'boolean' ? (v ? 'on' : 'off') : String(v));
+const show = (v: unknown) => (typeof v === 'boolean' ? (v ? 'on' : 'off') : v !== null && typeof v === 'object' ? JSON.stringify(v) : String(v));
 
 /**
  * How `now` differs from `then` in the fields that can change results, as short phrases
@@ -32,5 +38,6 @@ const show = (v: unknown) => (typeof v === 'boolean' ? (v ? 'on' : 'off') : Stri
  */
 export function engineDifferences(then: EngineIdentity | undefined, now: EngineIdentity): string[] {
   if (!then) return ['made before engine identities were recorded'];
-  return COMPARED.filter((k) => then[k] !== now[k]).map((k) => `${k}: ${show(then[k])} -> ${show(now[k])}`);
+  const fields = [...COMPARED, ...COMPARED_WHEN_RECORDED.filter((k) => k in then)];
+  return fields.filter((k) => show(then[k]) !== show(now[k])).map((k) => `${k}: ${show(then[k])} -> ${show(now[k])}`);
 }

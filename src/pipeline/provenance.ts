@@ -1,5 +1,6 @@
 // The engine identity every artifact and results.json records: what decides the numbers beyond
-// the configuration (libtorch build, BLAS, oneDNN, CPU vector ISA), plus the thread count.
+// the configuration (libtorch build, BLAS, oneDNN, CPU vector ISA, and on CUDA cuDNN's version and
+// TensorFloat-32), plus the thread count.
 //
 // The identity is not part of job keys. A key names what was asked for (configuration, code,
 // inputs); the engine is how it was computed. With the identity in the key an engine change would
@@ -26,6 +27,8 @@ export function currentEngine(): EngineIdentity {
     cpuCapability: i.cpuCapability,
     cuda: i.cuda,
     cudnn: i.cudnn,
+    cudnnVersion: i.cuda ? i.cudnnVersion : null,
+    tf32: i.cuda ? i.tf32 : null,
     threads: i.threads,
   };
 }

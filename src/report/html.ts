@@ -19,6 +19,15 @@ export interface EmbeddedFigure {
 const pct = (x: number | null) => (x === null ? '&ndash;' : `${(100 * x).toFixed(2)}%`);
 const pts = (x: number) => `${x >= 0 ? '+' : ''}${(100 * x).toFixed(2)}`;
 
+/** "yes, cuDNN 91900, TF32 on for convolutions and off for matrix products", or "no". */
+function cudaDescription(e: Results['run']['engine']): string {
+  if (!e.cuda) return 'no';
+  const parts = ['yes'];
+  if (e.cudnnVersion) parts.push(`cuDNN ${e.cudnnVersion}`);
+  if (e.tf32) parts.push(`TF32 ${e.tf32.convolutions ? 'on' : 'off'} for convolutions and ${e.tf32.matmul ? 'on' : 'off'} for matrix products`);
+  return parts.join(', ');
+}
+
 function img(figs: Map<string, EmbeddedFigure>, id: string): string {
   const f = figs.get(id);
   if (!f) return '';
@@ -118,7 +127,7 @@ A generic autoencoder (A_S) was pretrained to reconstruct images; then, for ever
 <table><tr><th>evaluation set</th><td>${run.evalSamples} test images (seeded, stratified)</td></tr>
 <tr><th>seed</th><td>${run.seed}</td></tr>
 <tr><th>intervals</th><td>95% percentile bootstrap over the evaluation images (inter-NMI: over its pairs), ${r.bootstrap.resamples} resamples, seed ${r.bootstrap.seed}; changes are paired. Grid energy is pooled over the set and has none.</td></tr><tr><th>device</th><td>${esc(run.device)}</td></tr>
-<tr><th>engine</th><td>libtorch ${esc(run.engine.torchVersion)}, ${esc(run.engine.blas)}, oneDNN ${run.engine.onednn ? 'on' : 'off'}, CPU kernels ${esc(run.engine.cpuCapability)}, ${run.engine.threads} CPU thread(s), CUDA ${run.engine.cuda ? 'yes' : 'no'}${run.mixedEngines.length ? ` (${run.mixedEngines.length} job(s) made by another engine: ${esc(run.mixedEngines.map((m) => m.job).join(', '))})` : ''}</td></tr>
+<tr><th>engine</th><td>libtorch ${esc(run.engine.torchVersion)}, ${esc(run.engine.blas)}, oneDNN ${run.engine.onednn ? 'on' : 'off'}, CPU kernels ${esc(run.engine.cpuCapability)}, ${run.engine.threads} CPU thread(s), CUDA ${cudaDescription(run.engine)}${run.mixedEngines.length ? ` (${run.mixedEngines.length} job(s) made by another engine: ${esc(run.mixedEngines.map((m) => m.job).join(', '))})` : ''}</td></tr>
 <tr><th>inputs skipped as unreadable</th><td>${run.skippedInputs}</td></tr></table>
 <details open><summary>Time per job (${totalSeconds.toFixed(0)} s in all)</summary><table>${durations}</table></details>
 <details><summary>Configuration</summary><table>${config}</table></details>

@@ -37,6 +37,8 @@ const engine = z.object({
   cpuCapability: z.string(),
   cuda: z.boolean(),
   cudnn: z.boolean(),
+  cudnnVersion: z.number().int().positive().nullable().optional(),
+  tf32: z.object({ convolutions: z.boolean(), matmul: z.boolean() }).nullable().optional(),
   threads: z.number().int().positive(),
 });
 const channelHistogram = z

@@ -269,6 +269,12 @@ test('provenance: manifests record the engine; a changed engine identity is said
   const threads = await runFixture(dir, SMALL, { ...quiet, engine: { ...otherBlas, threads: otherBlas.threads + 3 } });
   assert.deepEqual([threads.ran, threads.engineChange], [[], null]);
   assert.deepEqual(engineDifferences(undefined, currentEngine()), ['made before engine identities were recorded']);
+  // On CUDA, cuDNN's version and TensorFloat-32 count too; records from before they were recorded still match.
+  const onCuda = { ...currentEngine(), cuda: true, cudnn: true, cudnnVersion: 91900, tf32: { convolutions: true, matmul: false } };
+  assert.deepEqual(engineDifferences({ ...onCuda, tf32: { convolutions: false, matmul: false } }, onCuda), ['tf32: {"convolutions":false,"matmul":false} -> {"convolutions":true,"matmul":false}']);
+  assert.deepEqual(engineDifferences({ ...onCuda, cudnnVersion: 90100 }, onCuda), ['cudnnVersion: 90100 -> 91900']);
+  const { cudnnVersion: _version, tf32: _tf32, ...olderRecord } = onCuda;
+  assert.deepEqual(engineDifferences(olderRecord, onCuda), []);
   // Checkpoints record the engine too: one made by another engine is not resumed from unless accepted.
   const warnings: string[] = [];
   const saved = createCheckpointer(join(dir, 'ck'), join(dir, 'ck-trash'), 'train', (m) => warnings.push(m), { identity: currentEngine(), accept: false });

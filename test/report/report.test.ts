@@ -12,6 +12,7 @@ import {
   withInterval,
   matrixCsv,
   rebuildReport,
+  reportHtml,
   validateResults,
   writeMatrixCsvs,
   writeReport,
@@ -207,4 +208,14 @@ test('the terminal summary lists every classifier and number in aligned columns'
     const rule = tableLines[1];
     for (const l of tableLines) assert.equal(l.length, rule.length, `aligned: '${l}'`);
   }
+});
+
+test("the engine row names cuDNN's version and TensorFloat-32 for a CUDA run, and results from before they were recorded still validate", () => {
+  const r = sampleResults();
+  const cudaRun: Results = { ...r, run: { ...r.run, engine: { ...r.run.engine, cuda: true, cudnn: true, cudnnVersion: 91900, tf32: { convolutions: true, matmul: false } } } };
+  const html = reportHtml(validateResults(JSON.parse(JSON.stringify(cudaRun))), new Map());
+  assert.match(html, /CUDA yes, cuDNN 91900, TF32 on for convolutions and off for matrix products/);
+  assert.match(reportHtml(r, new Map()), /CUDA no</);
+  const { cudnnVersion: _v, tf32: _t, ...older } = cudaRun.run.engine;
+  assert.doesNotThrow(() => validateResults(JSON.parse(JSON.stringify({ ...cudaRun, run: { ...cudaRun.run, engine: older } }))));
 });
