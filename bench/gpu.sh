@@ -34,12 +34,12 @@ if [[ "${1:-}" == pack ]]; then
     --exclude='node_modules/onnxruntime-node/bin/napi-v*/linux/arm64' \
     node_modules | xz -T2 -6 > .devnode/node_modules.tar.xz
   du -sh .devnode dist
-  echo "packed: carry .devnode and dist; run: bash bench/gpu.sh"
+  echo "packed: copy .devnode and dist; run: bash bench/gpu.sh"
   exit 0
 fi
 
 for needed in .devnode/node.xz .devnode/node_modules.tar.xz dist/bench/paper.js; do
-  [[ -e "$needed" ]] || { echo "gpu.sh: $needed is missing; run 'bench/gpu.sh pack' first and carry .devnode and dist" >&2; exit 1; }
+  [[ -e "$needed" ]] || { echo "gpu.sh: $needed is missing; run 'bench/gpu.sh pack' first and copy .devnode and dist" >&2; exit 1; }
 done
 out="${OUT:-$(mktemp -d)}"
 work="$(mktemp -d)"
