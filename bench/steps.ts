@@ -4,7 +4,7 @@ import { Adam, type Module } from '../src/nn/index.js';
 import type { SegNet } from '../src/models/segnet.js';
 import { finetuneLoss } from '../src/train/finetune.js';
 import { EncodingCache } from '../src/train/encoding-cache.js';
-import { prepareForFinetune, withSpeedOptions, type SpeedOptions } from '../src/train/speed.js';
+import { prepareForFinetune, speedLayout, withSpeedOptions, type SpeedOptions } from '../src/train/speed.js';
 
 /**
  * The S2SNets fine-tune step as the fine-tune job takes it (src/train/finetune.ts): the models
@@ -27,7 +27,7 @@ export function finetuneStep(ae: SegNet, classifier: Module, speed: SpeedOptions
   // After its first epoch, a fine-tune reads every step's encoding from memory.
   const cache = o.cachedEncodings ? new EncodingCache(x.shape[0], speed.channelsLast ?? false) : null;
   const all = Array.from({ length: x.shape[0] }, (_, i) => i);
-  if (cache) tidy(() => noGrad(() => cache.store(all, encoder.encode(speed.channelsLast ? x.contiguous('channels_last') : x))));
+  if (cache) tidy(() => noGrad(() => cache.store(all, encoder.encode(speedLayout(speed)(x)))));
   const encodingOf = cache ? () => cache.lookup(all) : undefined;
   const loss = withSpeedOptions(speed, x.device.startsWith('cuda') ? 'cuda' : 'cpu', finetuneLoss(encoder, ae, classifier, { encodingOf }));
   const batch = { x, y };

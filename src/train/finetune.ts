@@ -8,7 +8,7 @@ import type { Encoding, SegNet, SegNetEncoder } from '../models/segnet.js';
 import { EncodingCache, encodingBytesPerImage } from './encoding-cache.js';
 import { trainLoop, type Batch, type TrainLoopResult, type TrainMonitor } from './loop.js';
 import { makeOptimizer, type CommonTrainOptions } from './classifier.js';
-import { prepareForFinetune, withSpeedOptions, type SpeedOptions } from './speed.js';
+import { prepareForFinetune, speedLayout, withSpeedOptions, type SpeedOptions } from './speed.js';
 
 export interface FinetuneOptions extends CommonTrainOptions {
   /** 'labels': the true labels (the paper); 'predictions': the classifier's own argmax on the originals (no labels needed). */
@@ -140,7 +140,7 @@ export async function finetuneDecoder(ae: SegNet, classifier: Module, o: Finetun
   const check = c && convergenceChecks(encodeCheck!, ae, classifier, c, targetOf);
   const encodingOf =
     caches?.train && o.encodingCache
-      ? cachedEncodingOf(caches.train, o.encodingCache, encode, (x) => (speed.channelsLast ? x.contiguous('channels_last') : x), () => cachedEncodings.steps++)
+      ? cachedEncodingOf(caches.train, o.encodingCache, encode, speedLayout(speed), () => cachedEncodings.steps++)
       : undefined;
   try {
     const result = await trainLoop({

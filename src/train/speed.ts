@@ -76,14 +76,24 @@ export function prepareForFinetune(ae: SegNet, classifier: Module, o: SpeedOptio
 }
 
 /**
+ * How images enter models prepared with these options: NHWC-contiguous with channelsLast, as they are otherwise.
+ * @param o the speed options the models were prepared with
+ * @example const encoding = encoder.encode(speedLayout(speed)(x));
+ */
+export function speedLayout(o: SpeedOptions): (x: Tensor) => Tensor {
+  return o.channelsLast ? (x) => x.contiguous('channels_last') : (x) => x;
+}
+
+/**
  * Wraps a fine-tune loss: the batch enters in the chosen layout, the forward pass runs under
  * autocast, and the loss comes back in float32 (backward then runs outside autocast, as
  * recommended for mixed precision).
  */
 export function withSpeedOptions<B extends Batch>(o: SpeedOptions, deviceType: 'cpu' | 'cuda', loss: (b: B, step: number) => Tensor): (b: B, step: number) => Tensor {
   check(o, deviceType);
+  const layout = speedLayout(o);
   return (b, step) => {
-    const batch = o.channelsLast ? { ...b, x: b.x.contiguous('channels_last') } : b;
+    const batch = o.channelsLast ? { ...b, x: layout(b.x) } : b;
     const value = o.autocast ? autocast(deviceType, o.autocast, () => loss(batch, step)) : loss(batch, step);
     return value.dtype === 'float32' ? value : value.float();
   };
