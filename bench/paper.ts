@@ -173,7 +173,11 @@ async function forwardPass(w: Workload, variant: Variant, spec: RowSpec, a: Args
     images.dispose();
     logits.dispose();
   };
-  return { run, classifierEngine: classify.engine, close: classify.close };
+  const close = async () => {
+    labels.dispose();
+    await classify.close();
+  };
+  return { run, classifierEngine: classify.engine, close };
 }
 
 /**
