@@ -47,6 +47,24 @@ struct AddonData {
   std::vector<c10::OperatorHandle> ops;
 };
 
+// V8 answers each rise of external memory by 64 MiB above its lowest point since the last full
+// collection with another full collection on the main thread. A training step that allocates
+// and frees hundreds of MiB of activations inside tidy() would pay one per 64 MiB, every step,
+// for garbage tidy() already freed. So host bytes reach V8 in chunks of this size: memory that
+// lives (or leaks to the GC) is still counted, transient memory of a step mostly is not.
+constexpr int64_t kExternalMemoryChunk = int64_t{256} << 20;
+
+// Host tensor bytes created (+) or freed (-) since V8 was last told. Per thread, as each
+// environment (main thread or worker) has its own thread and its own V8 heap.
+thread_local int64_t unreportedHostBytes = 0;
+
+void reportHostBytes(Napi::Env env, int64_t change) {
+  unreportedHostBytes += change;
+  if (std::abs(unreportedHostBytes) < kExternalMemoryChunk) return;
+  Napi::MemoryManagement::AdjustExternalMemory(env, unreportedHostBytes);
+  unreportedHostBytes = 0;
+}
+
 int64_t storageBytes(const at::Tensor& t) {
   if (!t.defined() || !t.has_storage()) return 0;
   return static_cast<int64_t>(t.numel() * t.element_size());
@@ -90,7 +108,7 @@ class TensorHandle : public Napi::ObjectWrap<TensorHandle> {
     if (env_ == nullptr) return;  // constructed from JS, never given a tensor
     liveTensors--;
     liveBytes -= bytes_;
-    if (hostBytes_ > 0) Napi::MemoryManagement::AdjustExternalMemory(env_, -hostBytes_);
+    if (hostBytes_ > 0) reportHostBytes(env_, -hostBytes_);
   }
 
   static Napi::Object Wrap(Napi::Env env, at::Tensor t) {
@@ -103,7 +121,7 @@ class TensorHandle : public Napi::ObjectWrap<TensorHandle> {
     h->tensor_ = std::move(t);
     liveTensors++;
     liveBytes += h->bytes_;
-    if (h->hostBytes_ > 0) Napi::MemoryManagement::AdjustExternalMemory(env, h->hostBytes_);
+    if (h->hostBytes_ > 0) reportHostBytes(env, h->hostBytes_);
     return obj;
   }
 

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { setFlagsFromString } from 'node:v8';
 import { PerformanceObserver, constants, type PerformanceEntry } from 'node:perf_hooks';
 import { runInNewContext } from 'node:vm';
-import { engineInfo, memoryStats, zeros } from '../../src/engine/index.js';
+import { engineInfo, memoryStats, tidy, zeros } from '../../src/engine/index.js';
 import { smallTrainer } from './small-net.js';
 
 setFlagsFromString('--expose-gc');
@@ -38,8 +38,10 @@ test('1500 synchronous conv-net Adam steps: live tensors constant, malloc flat, 
 });
 
 // V8 answers external memory with garbage collections on the main thread. Host tensors must count
-// (undisposed ones are then freed by the GC); GPU tensors must not: a 224 px forward allocates
-// gigabytes on the device in milliseconds, and counting them cost 21 full collections per forward.
+// (undisposed ones are then freed by the GC), in chunks, so that a training step's transient
+// activations, which tidy() frees, do not (they cost the zoo's ResNet one full collection per
+// step); GPU tensors must not count at all: a 224 px forward allocates gigabytes on the device in
+// milliseconds, and counting them cost 21 full collections per forward.
 async function fullCollectionsDuring(churn: () => void): Promise<number> {
   let count = 0;
   const observer = new PerformanceObserver((list) => {
@@ -62,6 +64,12 @@ test('holding gigabytes of host tensors makes V8 collect (their bytes count as e
   };
   const host = await fullCollectionsDuring(churn('cpu'));
   assert.ok(host >= 1, `1 GiB of host tensors held twice caused ${host} full collections`);
+  // As training steps do: 192 MiB of activations (three tensors and their ReLUs) alive at once,
+  // freed by tidy() at the end of the step.
+  const steps = await fullCollectionsDuring(() => {
+    for (let step = 0; step < 20; step++) tidy(() => Array.from({ length: 3 }, () => zeros([32 * 2 ** 18])).forEach((t) => t.relu()));
+  });
+  assert.equal(steps, 0, `20 steps with 192 MiB of transient host tensors caused ${steps} full collections`);
   if (!engineInfo().cuda) return;
   const cuda = await fullCollectionsDuring(churn('cuda'));
   assert.equal(cuda, 0, `1 GiB of CUDA tensors held twice caused ${cuda} full collections`);
