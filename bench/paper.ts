@@ -4,8 +4,9 @@
 //   vgg16 resnet50 paper SegNet (VGG16 widths) on 3x224x224 + torchvision ONNX export, batch 16, fp32
 //   *-bf16         the same (and alexnet) at batch 64 under bfloat16 autocast
 // Ours runs each row three times: 'plain' (the step as written), 'fast' (train/speed.ts: channels_last,
-// the frozen networks' BatchNorms folded) and 'cached' (fast, reading the frozen encoder's outputs
-// from memory as a fine-tune longer than an epoch does: train/encoding-cache.ts). The forward pass
+// the frozen networks' BatchNorms folded: a fine-tune whose images' encodings exceed
+// finetune.encodingCacheMiB) and 'cached' (fast, reading the frozen encoder's outputs from the
+// run's shared encodings, as every fine-tune does when they fit: train/encoding-cache.ts). The forward pass
 // (reconstruct, then classify; PyTorch: both in eval mode under no_grad) is the plain one as written
 // for 'plain', and for 'fast' and 'cached' the one the tool runs: the reconstruction jobs' inference
 // copy of the AE (nn/fuse.ts) and the evaluation's engine for the classifier (ONNX Runtime on the
@@ -181,8 +182,8 @@ async function forwardPass(w: Workload, variant: Variant, spec: RowSpec, a: Args
 }
 
 /**
- * plain: the step as written; fast: the fine-tune job's speed options; cached: fast, in a
- * fine-tune longer than an epoch, which reads each step's encoding from memory.
+ * plain: the step as written; fast: the fine-tune job's speed options, running the encoder;
+ * cached: fast, reading each step's encoding from the run's shared encodings.
  */
 const VARIANTS = ['plain', 'fast', 'cached'] as const;
 type Variant = (typeof VARIANTS)[number];

@@ -3,7 +3,7 @@ import { noGrad, tidy, type Tensor } from '../src/engine/index.js';
 import { Adam, type Module } from '../src/nn/index.js';
 import type { SegNet } from '../src/models/segnet.js';
 import { finetuneLoss } from '../src/train/finetune.js';
-import { EncodingCache } from '../src/train/encoding-cache.js';
+import { encodeAll } from '../src/train/encoding-cache.js';
 import { prepareForFinetune, speedLayout, withSpeedOptions, type SpeedOptions } from '../src/train/speed.js';
 
 /**
@@ -16,18 +16,17 @@ import { prepareForFinetune, speedLayout, withSpeedOptions, type SpeedOptions } 
  * @param x a batch of inputs (NCHW; the step lays it out as the job does)
  * @param y its labels
  * @param lr Adam's learning rate
- * @param o cachedEncodings: a step after the fine-tune's first epoch, which reads the batch's
- *   encoding from memory (stored here, once) instead of running the encoder
+ * @param o cachedEncodings: the step reads the batch's encoding (computed here, once) instead of
+ *   running the encoder, as the fine-tunes of a run read their encode job's
  * @example const step = finetuneStep(ae, classifier, defaultPlan().finetune.speed, x, y, 1e-3); step();
  */
 export function finetuneStep(ae: SegNet, classifier: Module, speed: SpeedOptions, x: Tensor, y: Tensor, lr: number, o: { cachedEncodings?: boolean } = {}): () => void {
   ae.encoder.freeze().eval();
   const encoder = prepareForFinetune(ae, classifier, speed);
   const optimizer = new Adam(ae.decoder.trainableParameters(), { lr });
-  // After its first epoch, a fine-tune reads every step's encoding from memory.
-  const cache = o.cachedEncodings ? new EncodingCache(x.shape[0], speed.channelsLast ?? false) : null;
+  // A fine-tune of the run reads every step's encoding from the encodings its encode job computed.
+  const cache = o.cachedEncodings ? encodeAll(x, x.shape[0], (b) => noGrad(() => encoder.encode(speedLayout(speed)(b))), { channelsLast: speed.channelsLast ?? false, device: x.device }) : null;
   const all = Array.from({ length: x.shape[0] }, (_, i) => i);
-  if (cache) tidy(() => noGrad(() => cache.store(all, encoder.encode(speedLayout(speed)(x)))));
   const encodingOf = cache ? () => cache.lookup(all) : undefined;
   const loss = withSpeedOptions(speed, x.device.startsWith('cuda') ? 'cuda' : 'cpu', finetuneLoss(encoder, ae, classifier, { encodingOf }));
   const batch = { x, y };

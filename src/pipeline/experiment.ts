@@ -1,6 +1,7 @@
 // The S2SNets experiment as a job graph:
-//   classifier[name] ─┐
-//   pretrain (A_S) ───┴─> finetune[name] ─> reconstruct[ae] ─> evaluate ─> report
+//   classifier[name] ───────────────────┐
+//   pretrain (A_S) ─> encode (A_S) ─────┴─> finetune[name] ─> reconstruct[ae] ─> evaluate ─> report
+// (encode: the frozen encoder's outputs for the fine-tunes' images, computed once for all of them)
 // Each job writes its own artifact (weights, reconstructions, metrics); the run store reuses
 // finished jobs, so a rerun resumes and a changed setting recomputes only what depends on it.
 import { readFileSync } from 'node:fs';
@@ -13,6 +14,8 @@ import { buildClassifier } from '../models/classifiers.js';
 import { trainClassifier } from '../train/classifier.js';
 import { pretrainAutoencoder } from '../train/autoencoder.js';
 import { finetuneDecoder, type FinetuneStop } from '../train/finetune.js';
+import { encodeAll, encodingBytesPerImage, loadEncodings, saveEncodings, type EncodingCache } from '../train/encoding-cache.js';
+import { frozenEncoder, speedLayout } from '../train/speed.js';
 import { stepBatches } from '../train/sampler.js';
 import { evaluateClassifier, mean, psnrEach } from '../analysis/index.js';
 import { deriveSeed, disposeDataset, labelArray, randomTranslate, Rng, stratifiedSample, subsetDataset } from '../data/index.js';
@@ -86,6 +89,16 @@ export interface FinetuneOutput extends AutoencoderOutput {
   finetune: FinetuneSummary;
 }
 
+export interface EncodingsOutput {
+  [k: string]: Json;
+  /** The encodings file; null when they would take more than finetune.encodingCacheMiB (each fine-tune then runs the encoder). */
+  file: string | null;
+  /** Training plus check images encoded (or that would have been). */
+  images: number;
+  /** Why there is no file; null when there is one. */
+  skipped: string | null;
+}
+
 export interface ReconstructionOutput {
   [k: string]: Json;
   file: string;
@@ -131,6 +144,8 @@ export function loadReconstructor(plan: ExperimentPlan, data: ExperimentData, we
 export interface ExperimentJobs {
   classifiers: Map<string, JobSpec<ClassifierOutput>>;
   pretrain: JobSpec<AutoencoderOutput>;
+  /** The fine-tunes' shared encodings; null when the encoder is not frozen, autocast is on or encodingCacheMiB is 0. */
+  encodings: JobSpec<EncodingsOutput> | null;
   finetunes: Map<string, JobSpec<FinetuneOutput>>;
   reconstructions: Map<string, JobSpec<ReconstructionOutput>>;
 }
@@ -208,6 +223,8 @@ export function experimentJobs(plan: ExperimentPlan, replicate = 0): ExperimentJ
     },
   };
 
+  const encodings = sharesEncodings(plan) ? encodingsJob(plan, pretrain, aeCommon, replicateTag(plan, seeds.ae)) : null;
+
   const finetunes = new Map<string, JobSpec<FinetuneOutput>>();
   for (const entry of plan.classifiers) {
     const name = entry.name;
@@ -215,7 +232,7 @@ export function experimentJobs(plan: ExperimentPlan, replicate = 0): ExperimentJ
     const cfg = plan.finetune;
     finetunes.set(name, {
       name: `finetune[${name}]${replicateTag(plan, seeds.finetune)}`,
-      deps: [pretrain, clsJob],
+      deps: encodings ? [pretrain, encodings, clsJob] : [pretrain, clsJob],
       config: { ...commonConfig(plan, seeds.finetune), classifier: name, ...(cfg as unknown as Record<string, Json>) },
       async run(ctx) {
         const data = await experimentData(plan);
@@ -226,33 +243,34 @@ export function experimentJobs(plan: ExperimentPlan, replicate = 0): ExperimentJ
         const { train, check } = finetuneSplit(plan, data);
         const batches = stepBatches(train, { batchSize: cfg.batchSize, seed: seeds.finetune + 2, device: plan.device });
         const budget = cfg.epochs ? Math.max(1, Math.round(cfg.epochs * batches.stepsPerEpoch)) : cfg.steps;
-        const result = await finetuneDecoder(ae, classifier, {
-          name: `fine-tune ${name}`,
-          steps: budget,
-          convergence: check && cfg.convergence ? { x: check.images.to({ device: plan.device }), y: check.labels.to({ device: plan.device }), ...cfg.convergence } : undefined,
-          lr: cfg.lr,
-          optimizer: cfg.optimizer,
-          targets: cfg.targets,
-          trainWholeAe: cfg.trainWholeAe,
-          speed: cfg.speed,
-          encodingCache:
-            cfg.encodingCacheMiB > 0
-              ? { images: train.images.shape[0], size: [train.images.shape[2], train.images.shape[3]], stepsPerEpoch: batches.stepsPerEpoch, positions: batches.positions, select: batches.select, maxBytes: cfg.encodingCacheMiB * 2 ** 20 }
-              : undefined,
-          seed: seeds.finetune + 2,
-          batch: batches.batch,
-          checkpoint: jobCheckpoint(ctx, plan.checkpointEvery),
-          signal: ctx.signal,
-          onProgress: progressTo(ctx),
-        });
-        // The split's subsets are this job's own copies; data.train belongs to the process-wide cache.
-        if (check) for (const d of [train, check]) disposeDataset(d);
-        saveModule(ctx, 'autoencoder.safetensors', ae, { classifier: name });
-        if (result.cachedEncodings.steps > 0) ctx.log(`${result.cachedEncodings.steps} steps read their batch's encoding from memory instead of running the frozen encoder`);
-        else if (result.cachedEncodings.skipped) ctx.log(`the frozen encoder ran at every step: ${result.cachedEncodings.skipped}`);
-        ctx.setMetrics({ finalLoss: result.finalLoss, stepsRun: result.stepsRun, converged: result.converged });
-        const finetune: FinetuneSummary = { budget, stepsRun: result.stepsRun, stop: result.stop, converged: result.converged, checkAccuracy: result.checkAccuracy };
-        return { weights: 'autoencoder.safetensors', finalLoss: result.finalLoss, curve: curveJson(result.curve), finetune };
+        const shared = encodings && readEncodings(ctx, encodings, plan);
+        if (encodings && !shared) ctx.log(`the frozen encoder runs at every step: ${ctx.output(encodings).skipped}`);
+        try {
+          const result = await finetuneDecoder(ae, classifier, {
+            name: `fine-tune ${name}`,
+            steps: budget,
+            convergence: check && cfg.convergence ? { x: check.images.to({ device: plan.device }), y: check.labels.to({ device: plan.device }), ...cfg.convergence } : undefined,
+            lr: cfg.lr,
+            optimizer: cfg.optimizer,
+            targets: cfg.targets,
+            trainWholeAe: cfg.trainWholeAe,
+            speed: cfg.speed,
+            encodings: shared ? { train: shared.train, check: shared.check ?? null, positions: batches.positions } : undefined,
+            seed: seeds.finetune + 2,
+            batch: batches.batch,
+            checkpoint: jobCheckpoint(ctx, plan.checkpointEvery),
+            signal: ctx.signal,
+            onProgress: progressTo(ctx),
+          });
+          saveModule(ctx, 'autoencoder.safetensors', ae, { classifier: name });
+          ctx.setMetrics({ finalLoss: result.finalLoss, stepsRun: result.stepsRun, converged: result.converged });
+          const finetune: FinetuneSummary = { budget, stepsRun: result.stepsRun, stop: result.stop, converged: result.converged, checkAccuracy: result.checkAccuracy };
+          return { weights: 'autoencoder.safetensors', finalLoss: result.finalLoss, curve: curveJson(result.curve), finetune };
+        } finally {
+          for (const cache of Object.values(shared ?? {})) cache.dispose();
+          // The split's subsets are this job's own copies; data.train belongs to the process-wide cache.
+          if (check) for (const d of [train, check]) disposeDataset(d);
+        }
       },
     });
   }
@@ -287,12 +305,69 @@ export function experimentJobs(plan: ExperimentPlan, replicate = 0): ExperimentJ
       },
     });
   }
-  return { classifiers, pretrain, finetunes, reconstructions };
+  return { classifiers, pretrain, encodings, finetunes, reconstructions };
 }
 
 /** Pretraining steps: the plan's epochs over the training set, but never fewer than its floor (small folders still get enough steps). */
 export function pretrainSteps(plan: ExperimentPlan, stepsPerEpoch: number): number {
   return Math.max(plan.ae.minSteps, Math.max(1, Math.round(plan.ae.epochs * stepsPerEpoch)));
+}
+
+/** Whether the fine-tunes read shared encodings: their encoder is frozen, runs in float32, and memory for them is allowed. */
+function sharesEncodings(plan: ExperimentPlan): boolean {
+  const cfg = plan.finetune;
+  return !cfg.trainWholeAe && cfg.speed.autocast === undefined && cfg.encodingCacheMiB > 0;
+}
+
+/**
+ * The encode job: A_S's frozen encoder, prepared as the fine-tunes' speed options prepare it,
+ * encodes the fine-tunes' training and check images once, in position order, into one file
+ * every fine-tune of that A_S reads. On the demo each fine-tune spent about a quarter of its
+ * steps' time in the encoder (NOTES.md).
+ */
+function encodingsJob(plan: ExperimentPlan, pretrain: JobSpec<AutoencoderOutput>, aeCommon: JsonObject, tag: string): JobSpec<EncodingsOutput> {
+  const cfg = plan.finetune;
+  const speed = { foldFrozenBn: cfg.speed.foldFrozenBn ?? false, channelsLast: cfg.speed.channelsLast ?? false };
+  return {
+    name: `encode[${GENERIC_AE}]${tag}`,
+    deps: [pretrain],
+    config: { ...aeCommon, encode: { speed, batchSize: cfg.batchSize, checkSamples: cfg.convergence?.samples ?? null, maxMiB: cfg.encodingCacheMiB } },
+    async run(ctx) {
+      const data = await experimentData(plan);
+      const { train, check } = finetuneSplit(plan, data);
+      const sets = check ? { train, check } : { train };
+      try {
+        const images = Object.values(sets).reduce((n, d) => n + d.images.shape[0], 0);
+        const bytes = images * encodingBytesPerImage({ inChannels: data.channels, stages: plan.ae.stages }, train.images.shape[2], train.images.shape[3]);
+        if (bytes > cfg.encodingCacheMiB * 2 ** 20) {
+          return { file: null, images, skipped: `the encodings of ${images} images would take ${Math.ceil(bytes / 2 ** 20)} MiB, more than finetune.encodingCacheMiB (${cfg.encodingCacheMiB})` };
+        }
+        const ae = buildAutoencoder(plan, data).to({ device: plan.device });
+        loadWeightsInto(ae, join(ctx.input(pretrain), ctx.output(pretrain).weights), plan.device);
+        ae.encoder.freeze().eval();
+        const encoder = frozenEncoder(ae, speed);
+        const layout = speedLayout(speed);
+        const caches: Record<string, EncodingCache> = {};
+        try {
+          for (const [name, d] of Object.entries(sets)) caches[name] = encodeAll(d.images, cfg.batchSize, (x) => noGrad(() => encoder.encode(layout(x))), { channelsLast: speed.channelsLast, device: plan.device });
+          saveEncodings(join(ctx.dir, 'encodings.safetensors'), caches);
+          ctx.setMetrics({ images, MiB: Math.ceil(bytes / 2 ** 20) });
+        } finally {
+          for (const cache of Object.values(caches)) cache.dispose();
+          for (const m of new Set([ae, encoder])) m.stateDict().forEach((t) => t.dispose());
+        }
+        return { file: 'encodings.safetensors', images, skipped: null };
+      } finally {
+        if (check) for (const d of [train, check]) disposeDataset(d);
+      }
+    },
+  };
+}
+
+/** A fine-tune's shared encodings (null when the encode job skipped them), on the plan's device. */
+function readEncodings(ctx: JobContext, job: JobSpec<EncodingsOutput>, plan: ExperimentPlan): Record<string, EncodingCache> | null {
+  const file = ctx.output(job).file;
+  return file ? loadEncodings(join(ctx.input(job), file), { channelsLast: plan.finetune.speed.channelsLast ?? false, device: plan.device }) : null;
 }
 
 /**

@@ -68,7 +68,7 @@ export interface ExperimentPlan {
     targets: 'labels' | 'predictions';
     trainWholeAe: boolean;
     speed: SpeedOptions;
-    /** Largest memory (MiB) for the frozen encoder's outputs computed once per fine-tune (train/encoding-cache.ts); 0: never cache. */
+    /** Largest memory (MiB) for the frozen encoder's outputs, computed once by the encode job for every fine-tune of an A_S (train/encoding-cache.ts); 0: each fine-tune runs the encoder at every step. */
     encodingCacheMiB: number;
     convergence: { every: number; patience: number; minDelta: number; minSteps: number; samples: number } | null;
   };
@@ -143,10 +143,10 @@ export function defaultPlan(overrides: Partial<ExperimentPlan> = {}): Experiment
       // further 14-24 % on every family) on the CPU (bench/finetune.ts); the same fine-tune up to
       // float rounding.
       speed: { foldFrozenBn: true, channelsLast: true },
-      // A fine-tune budget longer than an epoch keeps each image's code and pooling indices from
-      // the first epoch and reads them later instead of running the frozen encoder again (28 KB
-      // per 32 px image at SMALL_STAGES, 1.6 MB at 224 px with VGG16 widths: 2 GiB hold about
-      // 1,300 of those).
+      // The encode job computes each training and check image's code and pooling indices once, and
+      // every fine-tune of that A_S reads them instead of running the frozen encoder (28 KB per
+      // 32 px image at SMALL_STAGES, 1.6 MB at 224 px with VGG16 widths: 2 GiB hold about 1,300
+      // of those). Kept in memory by each fine-tune and on disk in the run directory.
       encodingCacheMiB: 2048,
       convergence: { every: 25, patience: 4, minDelta: 0.02, minSteps: 150, samples: 256 },
     },

@@ -1,12 +1,13 @@
 // The frozen encoder's outputs kept per image and looked up by position. A decoder fine-tune
-// (encoder frozen, no augmentation) gets the same code and pooling indices for an image in every
-// epoch, so keeping what the first epoch computed saves the encoder's share of every later step:
-// 18-23 % of the demo's step, more at 224 px (NOTES.md). An image's entry is always what the
-// encoder returned for it within its first-epoch batch (or, for the images the first epoch left
-// out of its last, incomplete batch, within a batch of those in position order), so a resumed
-// fine-tune reads exactly what an uninterrupted one read (finetune.ts completeCache).
+// (encoder frozen, no augmentation) gets the same code and pooling indices for an image at every
+// step, and so do all the fine-tunes of one A_S: the run encodes its training and check images
+// once (the encode job, pipeline/experiment.ts) and every fine-tune reads its batches' encodings
+// instead of running the encoder, 18-24 % of the demo's step and more at 224 px (NOTES.md).
 // Pooling indices are kept as each maximum's offset in its 2x2 window: one byte instead of eight.
+import { readFileSync } from 'node:fs';
+import { writeFileAtomic } from '../common/atomic.js';
 import { arange, empty, keep, tensor, tidy, type Tensor } from '../engine/index.js';
+import { decodeSafetensors, encodeSafetensors } from '../nn/index.js';
 import type { Encoding, SegNetConfig } from '../models/segnet.js';
 
 export class EncodingCacheError extends Error {
@@ -91,13 +92,6 @@ export class EncodingCache {
     return this.count;
   }
 
-  /** The positions whose encoding is not stored yet, in increasing order. */
-  missing(): number[] {
-    const out: number[] = [];
-    this.stored.forEach((s, p) => s || out.push(p));
-    return out;
-  }
-
   /**
    * Whether every position has its encoding stored.
    * @param positions positions in the image set
@@ -149,6 +143,51 @@ export class EncodingCache {
     });
   }
 
+  /**
+   * The stored encodings as named tensors (`<name>.code`, `<name>.offsets.<stage>`) and the
+   * pooling sizes, for saveEncodings.
+   * @param name the prefix of the tensors' names
+   * @throws EncodingCacheError when an image's encoding is missing
+   * @example const { tensors, sizes } = cache.toTensors('train');
+   */
+  toTensors(name: string): { tensors: Map<string, Tensor>; sizes: [number, number][] } {
+    const s = this.storage;
+    if (!s || this.count < this.images) throw new EncodingCacheError(`${this.images - this.count} of ${this.images} encodings are missing`);
+    const tensors = new Map([[`${name}.code`, s.code], ...s.offsets.map((o, k) => [`${name}.offsets.${k}`, o] as [string, Tensor])]);
+    return { tensors, sizes: s.sizes };
+  }
+
+  /**
+   * A full cache from the tensors toTensors named (taken over, not copied).
+   * @param tensors the tensors of a file saveEncodings wrote
+   * @param name their prefix
+   * @param sizes the pooling sizes toTensors returned
+   * @param channelsLast the layout lookups return codes in
+   * @throws EncodingCacheError when a tensor is missing or their shapes disagree
+   * @example const train = EncodingCache.fromTensors(tensors, 'train', sizes, true);
+   */
+  static fromTensors(tensors: Map<string, Tensor>, name: string, sizes: [number, number][], channelsLast: boolean): EncodingCache {
+    const take = (key: string): Tensor => {
+      const t = tensors.get(key);
+      if (!t) throw new EncodingCacheError(`the encodings have no tensor '${key}'`);
+      return t;
+    };
+    const code = take(`${name}.code`);
+    const offsets = sizes.map((_, k) => take(`${name}.offsets.${k}`));
+    const images = code.shape[0];
+    offsets.forEach((o, k) => {
+      const [h, w] = [sizes[k][0] / 2, sizes[k][1] / 2];
+      if (o.dtype !== 'uint8' || o.shape[0] !== images || o.shape[2] !== h || o.shape[3] !== w) {
+        throw new EncodingCacheError(`'${name}.offsets.${k}' is ${o.dtype} [${o.shape.join(', ')}], not uint8 [${images}, C, ${h}, ${w}]`);
+      }
+    });
+    const cache = new EncodingCache(images, channelsLast);
+    cache.storage = { code, offsets, sizes, corners: offsets.map((o, k) => keep(windowCorners(o.shape[2], o.shape[3], sizes[k][1], code.device))) };
+    cache.stored.fill(1);
+    cache.count = images;
+    return cache;
+  }
+
   dispose(): void {
     if (this.storage) for (const t of [this.storage.code, ...this.storage.offsets, ...this.storage.corners]) t.dispose();
     this.storage = null;
@@ -169,4 +208,60 @@ export class EncodingCache {
       corners: e.indices.map((idx, k) => keep(windowCorners(idx.shape[2], idx.shape[3], e.sizes[k][1], device))),
     };
   }
+}
+
+/**
+ * Encodes every image once, in batches of `batchSize` in position order, as the encode job does
+ * for the fine-tunes of an A_S.
+ * @param images [N, C, H, W] model inputs (any device; each batch is moved to `device`)
+ * @param batchSize images per encoder call
+ * @param encode the frozen encoder as the fine-tunes run it (inputs already laid out), under noGrad
+ * @param o channelsLast: the layout of the encoder's weights; device: where the encodings live
+ * @throws EncodingCacheError when a feature map does not split into 2x2 windows
+ * @example const cache = encodeAll(train.images, 32, (x) => noGrad(() => encoder.encode(layout(x))), { channelsLast: true, device: 'cpu' });
+ */
+export function encodeAll(images: Tensor, batchSize: number, encode: (x: Tensor) => Encoding, o: { channelsLast: boolean; device: string }): EncodingCache {
+  const n = images.shape[0];
+  const cache = new EncodingCache(n, o.channelsLast);
+  for (let start = 0; start < n; start += batchSize) {
+    const positions = Array.from({ length: Math.min(batchSize, n - start) }, (_, i) => start + i);
+    tidy(() => cache.store(positions, encode(images.slice(0, start, start + positions.length).to({ device: o.device }))));
+  }
+  return cache;
+}
+
+/**
+ * Writes named sets of encodings (say, the training and check images) to one safetensors file,
+ * atomically.
+ * @param path the file
+ * @param sets full caches by name
+ * @throws EncodingCacheError when a cache is not full
+ * @example saveEncodings(join(dir, 'encodings.safetensors'), { train, check });
+ */
+export function saveEncodings(path: string, sets: Record<string, EncodingCache>): void {
+  tidy(() => {
+    const tensors = new Map<string, Tensor>();
+    const sizes: Record<string, [number, number][]> = {};
+    for (const [name, cache] of Object.entries(sets)) {
+      const part = cache.toTensors(name);
+      for (const [k, t] of part.tensors) tensors.set(k, t.cpu());
+      sizes[name] = part.sizes;
+    }
+    writeFileAtomic(path, encodeSafetensors(tensors, { encodingSizes: JSON.stringify(sizes) }));
+  });
+}
+
+/**
+ * Reads what saveEncodings wrote.
+ * @param path the file
+ * @param o channelsLast: the layout lookups return codes in; device: where the encodings go
+ * @returns full caches by name
+ * @throws EncodingCacheError when the file holds no encodings; SafetensorsError when it is damaged
+ * @example const { train, check } = loadEncodings(file, { channelsLast: true, device: 'cpu' });
+ */
+export function loadEncodings(path: string, o: { channelsLast: boolean; device: string }): Record<string, EncodingCache> {
+  const { tensors, metadata } = decodeSafetensors(readFileSync(path), path, o.device);
+  if (!metadata.encodingSizes) throw new EncodingCacheError(`${path}: not a file of encodings (no encodingSizes in its metadata)`);
+  const sizes = JSON.parse(metadata.encodingSizes) as Record<string, [number, number][]>;
+  return Object.fromEntries(Object.entries(sizes).map(([name, s]) => [name, EncodingCache.fromTensors(tensors, name, s, o.channelsLast)]));
 }

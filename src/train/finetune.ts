@@ -5,10 +5,10 @@
 import { F, noGrad, tidy, type Tensor } from '../engine/index.js';
 import { constantSchedule, type Module } from '../nn/index.js';
 import type { Encoding, SegNet, SegNetEncoder } from '../models/segnet.js';
-import { EncodingCache, encodingBytesPerImage } from './encoding-cache.js';
+import { EncodingCacheError, type EncodingCache } from './encoding-cache.js';
 import { trainLoop, type Batch, type TrainLoopResult, type TrainMonitor } from './loop.js';
 import { makeOptimizer, type CommonTrainOptions } from './classifier.js';
-import { prepareForFinetune, speedLayout, withSpeedOptions, type SpeedOptions } from './speed.js';
+import { prepareForFinetune, withSpeedOptions, type SpeedOptions } from './speed.js';
 
 export interface FinetuneOptions extends CommonTrainOptions {
   /** 'labels': the true labels (the paper); 'predictions': the classifier's own argmax on the originals (no labels needed). */
@@ -24,21 +24,13 @@ export interface FinetuneOptions extends CommonTrainOptions {
    */
   convergence?: ConvergenceOptions;
   /**
-   * Keep the frozen encoder's codes and pooling indices of the first epoch (encoding-cache.ts)
-   * and read them in later epochs instead of running the encoder again; the check set's too.
-   * Used when the encoder is frozen, no autocast is on, the step budget covers more than one
-   * epoch and the images fit in `maxBytes`. `images` is how many the batches are drawn from,
-   * `size` their height and width, `positions(step)` where step's batch sits among them (in
-   * batch order) and `select(positions)` those images as model inputs (what batch() holds).
+   * The frozen encoder's outputs for every training image and every check image, computed once
+   * for all fine-tunes of an A_S (encodeAll, as the speed options prepare the encoder): each step
+   * reads its batch's encoding instead of running the encoder. `positions(step)` is where step's
+   * batch sits among the training images, in batch order (the sampler's). Needs a frozen encoder
+   * and no autocast (the encodings are float32).
    */
-  encodingCache?: {
-    images: number;
-    size: [number, number];
-    stepsPerEpoch: number;
-    positions(step: number): Int32Array;
-    select(positions: ArrayLike<number>): Tensor;
-    maxBytes: number;
-  };
+  encodings?: { train: EncodingCache; check: EncodingCache | null; positions(step: number): ArrayLike<number> };
 }
 
 /**
@@ -70,8 +62,6 @@ export interface FinetuneResult extends TrainLoopResult {
   converged: boolean;
   /** Classifier accuracy on the check set's originals and on its reconstructions at the end (null without a check set). */
   checkAccuracy: { original: number; reconstructed: number } | null;
-  /** Steps of this run that read their batch's encoding from memory (0: the encoder ran at every step), and why none could when asked. */
-  cachedEncodings: { steps: number; skipped: string | null };
 }
 
 /** The convergence monitor of one fine-tune (see ConvergenceOptions). */
@@ -116,7 +106,8 @@ function convergenceMonitor(c: ConvergenceOptions, reconstructLoss: (x: Tensor, 
  * @param ae the pretrained autoencoder (changed in place; left in eval mode)
  * @param classifier the frozen classifier
  * @param o steps (the budget when `convergence` is given), learning rate, batches, checkpoint
- * @throws NonFiniteLossError, TrainingInterruptedError (see loop.ts)
+ * @throws NonFiniteLossError, TrainingInterruptedError (see loop.ts); EncodingCacheError when
+ *   `encodings` come with trainWholeAe or autocast, or hold another number of check images
  * @example const r = await finetuneDecoder(ae, classifier, { steps: 600, lr: 1e-3, seed: 0, batch, convergence }); r.converged
  */
 export async function finetuneDecoder(ae: SegNet, classifier: Module, o: FinetuneOptions): Promise<FinetuneResult> {
@@ -132,16 +123,13 @@ export async function finetuneDecoder(ae: SegNet, classifier: Module, o: Finetun
   const targetOf = (b: { x: Tensor; y: Tensor }): Tensor =>
     o.targets === 'predictions' ? noGrad(() => classifier.forward(b.x).argmax(1)) : b.y;
   const c = o.convergence;
-  const caches = whole ? null : encodingCaches(ae, o, speed);
-  const cachedEncodings = { steps: 0, skipped: caches?.skipped ?? null };
-  // In the loss, the batch is already in the speed options' layout.
-  const encode = (x: Tensor) => noGrad(() => encoder.encode(x));
-  const encodeCheck = c && (caches?.check ? () => checkEncoding(caches.check!, c.x, encode) : () => encode(c.x));
+  const e = o.encodings;
+  if (e && (whole || speed.autocast)) throw new EncodingCacheError(`precomputed encodings need a frozen encoder without autocast (${whole ? 'trainWholeAe is on' : `autocast ${speed.autocast} is on`})`);
+  if (e && c && e.check?.images !== c.x.shape[0]) throw new EncodingCacheError(`the encodings hold ${e.check?.images ?? 0} check images, the convergence check has ${c.x.shape[0]}`);
+  const checkPositions = Array.from({ length: c?.x.shape[0] ?? 0 }, (_, i) => i);
+  const encodeCheck = c && (e?.check ? () => e.check!.lookup(checkPositions) : () => noGrad(() => encoder.encode(c.x)));
   const check = c && convergenceChecks(encodeCheck!, ae, classifier, c, targetOf);
-  const encodingOf =
-    caches?.train && o.encodingCache
-      ? cachedEncodingOf(caches.train, o.encodingCache, encode, speedLayout(speed), () => cachedEncodings.steps++)
-      : undefined;
+  const encodingOf = e ? (_b: Batch, step: number) => e.train.lookup(e.positions(step)) : undefined;
   try {
     const result = await trainLoop({
       name: o.name ?? 'fine-tune decoder',
@@ -159,84 +147,14 @@ export async function finetuneDecoder(ae: SegNet, classifier: Module, o: Finetun
       monitor: check?.monitor,
     });
     ae.eval();
-    if (!check) return { ...result, stop: 'fixed-steps', converged: true, checkAccuracy: null, cachedEncodings };
+    if (!check) return { ...result, stop: 'fixed-steps', converged: true, checkAccuracy: null };
     // A run that used its whole budget gets a last look: it may have converged on the final step.
-    if (!result.stoppedEarly && check.measure().accuracy >= check.originalAccuracy) return { ...result, stop: 'reached-original-accuracy', converged: true, checkAccuracy: check.final(), cachedEncodings };
+    if (!result.stoppedEarly && check.measure().accuracy >= check.originalAccuracy) return { ...result, stop: 'reached-original-accuracy', converged: true, checkAccuracy: check.final() };
     const stop = result.stoppedEarly ? check.reason() : 'step-budget';
-    return { ...result, stop, converged: stop !== 'step-budget', checkAccuracy: check.final(), cachedEncodings };
+    return { ...result, stop, converged: stop !== 'step-budget', checkAccuracy: check.final() };
   } finally {
     check?.dispose();
-    caches?.train?.dispose();
-    caches?.check?.dispose();
   }
-}
-
-/** The encoding caches finetuneDecoder asks for, or why there are none (null: not asked). */
-function encodingCaches(ae: SegNet, o: FinetuneOptions, speed: SpeedOptions): { train?: EncodingCache; check?: EncodingCache; skipped: string | null } | null {
-  const want = o.encodingCache;
-  if (!want) return null;
-  if (speed.autocast) return { skipped: `autocast ${speed.autocast} is on (the cache keeps float32 codes)` };
-  if (o.steps <= want.stepsPerEpoch) return { skipped: `the step budget (${o.steps}) is at most one epoch (${want.stepsPerEpoch} steps)` };
-  const checkImages = o.convergence?.x.shape[0] ?? 0;
-  const bytes = encodingBytesPerImage(ae.config, ...want.size) * (want.images + checkImages);
-  const size = (b: number) => (b < 2 ** 20 ? `${Math.ceil(b / 2 ** 10)} KiB` : `${Math.ceil(b / 2 ** 20)} MiB`);
-  if (bytes > want.maxBytes) return { skipped: `the encodings of ${want.images + checkImages} images would take ${size(bytes)}, more than the ${size(want.maxBytes)} allowed` };
-  const channelsLast = speed.channelsLast ?? false;
-  return { train: new EncodingCache(want.images, channelsLast), check: checkImages ? new EncodingCache(checkImages, channelsLast) : undefined, skipped: null };
-}
-
-/**
- * A step's encoding with a cache: the first epoch encodes its batches and keeps them, later
- * epochs read them (after completeCache). `layout` puts images as the loss gets its batch.
- */
-function cachedEncodingOf(
-  cache: EncodingCache,
-  want: NonNullable<FinetuneOptions['encodingCache']>,
-  encode: (x: Tensor) => Encoding,
-  layout: (x: Tensor) => Tensor,
-  onRead: () => void,
-): (b: Batch, step: number) => Encoding {
-  return (b, step) => {
-    const positions = want.positions(step);
-    if (step < want.stepsPerEpoch) {
-      const e = encode(b.x);
-      if (!cache.holds(positions)) cache.store(positions, e);
-      return e;
-    }
-    if (cache.size < cache.images) completeCache(cache, want, (x) => encode(layout(x)));
-    onRead();
-    return cache.lookup(positions);
-  };
-}
-
-/**
- * Fills the cache when the second epoch begins: the first epoch's batches it lacks (a resumed run
- * did not see them), each encoded as its own batch as in the first epoch, then the images no
- * first-epoch batch held (an incomplete last batch is dropped), in batches of the same size in
- * position order. The same entries whether the run was resumed or not.
- */
-function completeCache(cache: EncodingCache, want: NonNullable<FinetuneOptions['encodingCache']>, encode: (x: Tensor) => Encoding): void {
-  const batches: ArrayLike<number>[] = [];
-  const replayed = new Set<number>();
-  for (let step = 0; step < want.stepsPerEpoch; step++) {
-    const positions = want.positions(step);
-    if (cache.holds(positions)) continue;
-    batches.push(positions);
-    for (const p of positions) replayed.add(p);
-  }
-  const batchSize = want.positions(0).length;
-  const left = cache.missing().filter((p) => !replayed.has(p));
-  for (let i = 0; i < left.length; i += batchSize) batches.push(left.slice(i, i + batchSize));
-  for (const positions of batches) tidy(() => cache.store(positions, encode(want.select(positions))));
-}
-
-/** The check set's encoding: computed in one pass at the first check, read from the cache after. */
-function checkEncoding(cache: EncodingCache, x: Tensor, encode: (x: Tensor) => Encoding): Encoding {
-  const all = Array.from({ length: cache.images }, (_, i) => i);
-  if (cache.holds(all)) return cache.lookup(all);
-  const e = encode(x);
-  cache.store(all, e);
-  return e;
 }
 
 /**

@@ -59,19 +59,28 @@ export function prepareForFinetune(ae: SegNet, classifier: Module, o: SpeedOptio
   check(o, deviceTypeOf(ae));
   classifier.eval().freeze();
   const frozen = !ae.encoder.training && ae.encoder.trainableParameters().length === 0;
+  if (o.foldFrozenBn) foldBatchNorm(classifier);
+  if (o.channelsLast) for (const m of [ae, classifier]) m.to({ memoryFormat: 'channels_last' });
+  if (o.cudnnBenchmark && deviceTypeOf(ae) === 'cuda') setCudnnBenchmark(true);
+  return frozen ? frozenEncoder(ae, o) : ae.encoder;
+}
+
+/**
+ * The frozen encoder as a fine-tune with these options runs it: a BN-folded copy with
+ * `foldFrozenBn` (ae.encoder itself otherwise), in channels_last with `channelsLast`. The encode
+ * job computes the fine-tunes' shared encodings with it.
+ * @param ae the autoencoder, its encoder frozen and in eval mode
+ * @param o the speed options
+ * @example const encodings = encodeAll(images, 32, (x) => noGrad(() => frozenEncoder(ae, speed).encode(speedLayout(speed)(x))), ...);
+ */
+export function frozenEncoder(ae: SegNet, o: SpeedOptions): SegNetEncoder {
   let encoder = ae.encoder;
   if (o.foldFrozenBn) {
-    foldBatchNorm(classifier);
-    if (frozen) {
-      encoder = new SegNetEncoder(ae.config).to({ device: ae.parameters()[0].device });
-      encoder.loadStateDict(ae.encoder.stateDict());
-      foldBatchNorm(encoder.eval().freeze());
-    }
+    encoder = new SegNetEncoder(ae.config).to({ device: ae.parameters()[0].device });
+    encoder.loadStateDict(ae.encoder.stateDict());
+    foldBatchNorm(encoder.eval().freeze());
   }
-  if (o.channelsLast) {
-    for (const m of new Set<Module>([ae, classifier, encoder])) m.to({ memoryFormat: 'channels_last' });
-  }
-  if (o.cudnnBenchmark && deviceTypeOf(ae) === 'cuda') setCudnnBenchmark(true);
+  if (o.channelsLast) encoder.to({ memoryFormat: 'channels_last' });
   return encoder;
 }
 

@@ -93,12 +93,12 @@ test('quick demo: sane results, a complete report, and an unchanged rerun', () =
   const before = comparable(dir);
   const again = demo(dir);
   assert.equal(again.status, 0, again.stderr);
-  assert.match(again.stdout, /0 job\(s\) ran, 9 reused/);
+  assert.match(again.stdout, /0 job\(s\) ran, 10 reused/);
   assert.deepEqual(comparable(dir), before);
 
   const st = spawnSync(process.execPath, [cli, 'status', dir], { encoding: 'utf8' });
   assert.equal(st.status, 0, st.stderr);
-  assert.match(st.stdout, /9\/9 jobs done/);
+  assert.match(st.stdout, /10\/10 jobs done/);
   assert.match(st.stdout, /evaluate\s+done/);
   rmSync(join(dir, 'report'), { recursive: true });
   const rep = spawnSync(process.execPath, [cli, 'report', dir], { encoding: 'utf8' });
@@ -147,7 +147,7 @@ test('two reports at once keep a complete report; status, verify and report see 
   assert.match(train.stdout, /0 job\(s\) ran, 2 reused/);
   assert.equal(cliRun('report', dir).status, 0);
   const st = JSON.parse(cliRun('status', dir, '--json').stdout);
-  assert.equal(st.jobs.length, 9);
+  assert.equal(st.jobs.length, 10);
   assert.ok(st.jobs.every((j: { status: string; artifactProblem: string | null }) => j.status === 'done' && j.artifactProblem === null));
   const ok = cliRun('verify', dir);
   assert.equal(ok.status, 0, ok.stdout);
@@ -197,8 +197,8 @@ test('--repeats 2 reruns only the fine-tunes with seed 1, reuses the rest and ag
   const dir = join(root, 'straight');
   const r = spawnSync(process.execPath, [cli, 'demo', '--quick', '--device', 'cpu', '--run-dir', dir, '--repeats', '2'], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
-  // Seed 1: two fine-tunes, their two reconstructions, an evaluation, and the aggregate; the classifiers and A_S are reused.
-  assert.match(r.stdout, /6 job\(s\) ran, 9 reused/);
+  // Seed 1: two fine-tunes, their two reconstructions, an evaluation, and the aggregate; the classifiers, A_S and its encodings are reused.
+  assert.match(r.stdout, /6 job\(s\) ran, 10 reused/);
   const results = validateResults(JSON.parse(readFileSync(join(dir, 'report', 'results.json'), 'utf8')));
   const rep = results.replicates!;
   assert.deepEqual(rep.seeds, [0, 1]);

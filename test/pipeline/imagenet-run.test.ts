@@ -19,7 +19,7 @@ const cli = resolve('dist/src/cli/main.js');
 const tmp = mkdtempSync(join(tmpdir(), 's2snets-imagenet-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
-const JOBS = 9; // 2 imports, pretrain, 2 fine-tunes, 3 reconstructions, evaluate
+const JOBS = 10; // 2 imports, pretrain, encode, 2 fine-tunes, 3 reconstructions, evaluate
 
 function run(config: string): { status: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [cli, 'run', config], { encoding: 'utf8' });

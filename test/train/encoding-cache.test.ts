@@ -1,6 +1,6 @@
-// The frozen encoder's outputs kept from the first epoch: what the cache hands back is what the
-// encoder returned, a fine-tune reading it follows one that runs the encoder, and a resumed
-// cached fine-tune ends bit-identical to an uninterrupted one.
+// The frozen encoder's outputs computed once: what the cache hands back is what the encoder
+// returned, a file of them reads back exactly, a fine-tune reading them follows one that runs the
+// encoder, and a resumed one ends bit-identical to an uninterrupted one.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { F, keep, manualSeed, noGrad, randint, randn, tensor, tidy, type Tensor } from '../../src/engine/index.js';
 import { foldBatchNorm, Flatten, Linear, Sequential, SGD } from '../../src/nn/index.js';
 import { SegNet, SMALL_STAGES } from '../../src/models/segnet.js';
-import { EncodingCache, EncodingCacheError, encodingBytesPerImage } from '../../src/train/encoding-cache.js';
+import { EncodingCache, EncodingCacheError, encodeAll, encodingBytesPerImage, loadEncodings, saveEncodings } from '../../src/train/encoding-cache.js';
+import { frozenEncoder, speedLayout } from '../../src/train/speed.js';
 import { finetuneDecoder, type FinetuneOptions } from '../../src/train/finetune.js';
 import { fileCheckpoint, TrainingInterruptedError } from '../../src/train/loop.js';
 import { stepBatches } from '../../src/train/sampler.js';
@@ -87,71 +88,108 @@ test('bytes per image: the float32 code plus a byte per pooled position; odd fea
   assert.throws(() => new EncodingCache(2, false).store([0, 1], odd), (e: unknown) => e instanceof EncodingCacheError && /9x10 feature map/.test((e as Error).message));
 });
 
-test('a fine-tune reading cached encodings follows one running the encoder, and resumes bit-identically', async () => {
+test('encodeAll encodes in position order, and a file of encodings reads back exactly', () => {
+  const ae = trainedSegNet();
+  foldBatchNorm(ae.encoder);
+  ae.encoder.to({ memoryFormat: 'channels_last' });
+  manualSeed(27);
+  const images = keep(randn([45, 1, 32, 32]));
+  const encode = (x: Tensor) => noGrad(() => ae.encoder.encode(x.contiguous('channels_last')));
+  // 45 images in batches of 16: the last batch holds 13.
+  const all = encodeAll(images, 16, encode, { channelsLast: true, device: 'cpu' });
+  const check = encodeAll(images.slice(0, 0, 5), 16, encode, { channelsLast: true, device: 'cpu' });
+  assert.equal(all.size, 45);
+  const dir = mkdtempSync(join(tmpdir(), 's2snets-encodings-'));
+  const file = join(dir, 'encodings.safetensors');
+  saveEncodings(file, { train: all, check });
+  const read = loadEncodings(file, { channelsLast: true, device: 'cpu' });
+  assert.deepEqual(Object.keys(read).sort(), ['check', 'train']);
+  noGrad(() =>
+    tidy(() => {
+      const positions = [44, 0, 31, 32, 15];
+      const direct = encode(images.indexSelect(0, tensor(BigInt64Array.from(positions, BigInt))));
+      const [saved, loaded] = [all.lookup(positions), read.train.lookup(positions)];
+      assert.deepEqual(loaded.code.toArray(), saved.code.toArray(), 'codes read back bit for bit');
+      assert.deepEqual(loaded.sizes, direct.sizes);
+      const codeError = loaded.code.sub(direct.code).abs().max().item() / direct.code.abs().max().item();
+      assert.ok(codeError < 1e-6, `codes differ from a direct encoding by ${codeError} (relative)`);
+      direct.indices.forEach((idx, s) => assert.deepEqual(loaded.indices[s].toArray(), idx.toArray(), `stage ${s + 1}'s pooling indices`));
+      assert.deepEqual(read.check.lookup([4, 0]).code.toArray(), all.lookup([4, 0]).code.toArray());
+    }),
+  );
+  const partial = new EncodingCache(3, true);
+  assert.throws(() => saveEncodings(file, { partial }), (e: unknown) => e instanceof EncodingCacheError && /3 of 3 encodings are missing/.test((e as Error).message));
+  for (const cache of [all, check, ...Object.values(read)]) cache.dispose();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('a fine-tune reading shared encodings follows one running the encoder, and resumes bit-identically', async () => {
   manualSeed(23);
-  // 100 images in batches of 16: 6 steps per epoch, and 4 images each epoch leaves out.
+  // 100 images in batches of 16, 14 steps: the sampler reshuffles after 6.
   const data = { images: keep(randn([100, 1, 16, 16])), labels: keep(randint(0, 4, [100])) };
   const classifier = new Sequential(new Flatten(), new Linear(16 * 16, 4)).eval();
   const check = { x: keep(data.images.slice(0, 0, 32)), y: keep(data.labels.slice(0, 0, 32)) };
+  const speed = { foldFrozenBn: true, channelsLast: true };
   const dirs: string[] = [];
-  const run = async (cache: 'cached' | 'encoder', abortAt: number | null = null, dir = mkdtempSync(join(tmpdir(), 's2snets-cache-'))) => {
+  const run = async (shared: boolean, abortAt: number | null = null, dir = mkdtempSync(join(tmpdir(), 's2snets-cache-'))) => {
     dirs.push(dir);
     manualSeed(24);
     const ae = new SegNet({ inChannels: 1, stages: [[4, 4], [8]] });
+    ae.encoder.freeze().eval();
     const batches = stepBatches({ name: 'toy', ...data, classNames: ['a', 'b', 'c', 'd'] }, { batchSize: 16, seed: 2 });
+    const encoder = frozenEncoder(ae, speed);
+    const encode = (x: Tensor) => noGrad(() => encoder.encode(speedLayout(speed)(x)));
+    const encodings = shared ? { train: encodeAll(data.images, 16, encode, { channelsLast: true, device: 'cpu' }), check: encodeAll(check.x, 16, encode, { channelsLast: true, device: 'cpu' }), positions: batches.positions } : undefined;
     const controller = new AbortController();
     const opts: FinetuneOptions = {
       steps: 14,
       lr: 1e-3,
       seed: 3,
       batch: batches.batch,
-      speed: { foldFrozenBn: true, channelsLast: true },
+      speed,
       checkpoint: fileCheckpoint(join(dir, 'ckpt.safetensors'), 4),
       signal: controller.signal,
       convergence: { ...check, every: 7, patience: 9, minDelta: 0, minSteps: 14 },
-      encodingCache: cache === 'cached' ? { images: 100, size: [16, 16], stepsPerEpoch: batches.stepsPerEpoch, positions: batches.positions, select: batches.select, maxBytes: 2 ** 30 } : undefined,
+      encodings,
       onProgress: (p) => {
         if (p.step === abortAt) controller.abort();
       },
     };
     return { ae, dir, run: () => finetuneDecoder(ae, classifier, opts) };
   };
-  const encoder = await run('encoder');
-  const plain = await encoder.run();
-  assert.deepEqual(plain.cachedEncodings, { steps: 0, skipped: null });
-  const cachedRun = await run('cached');
-  const cached = await cachedRun.run();
-  // 6 steps per epoch: steps 6 to 13 read the first epoch's encodings.
-  assert.deepEqual(cached.cachedEncodings, { steps: 8, skipped: null });
-  const worst = Math.max(...cached.curve.loss.map((l, i) => Math.abs(l - plain.curve.loss[i]) / plain.curve.loss[i]));
+  const plain = await (await run(false)).run();
+  const sharedRun = await run(true);
+  const shared = await sharedRun.run();
+  const worst = Math.max(...shared.curve.loss.map((l, i) => Math.abs(l - plain.curve.loss[i]) / plain.curve.loss[i]));
   assert.ok(worst < 1e-5, `loss curves differ by ${worst} (relative)`);
-  assert.deepEqual(cached.checkAccuracy, plain.checkAccuracy);
+  assert.deepEqual(shared.checkAccuracy, plain.checkAccuracy);
 
-  // Stopped in the second epoch (nothing in memory on resume: the whole first epoch is replayed)
-  // and in the first (its first half is replayed when the second epoch begins).
   for (const abortAt of [9, 3]) {
-    const first = await run('cached', abortAt);
+    const first = await run(true, abortAt);
     await assert.rejects(first.run(), TrainingInterruptedError);
-    const second = await run('cached', null, first.dir);
+    const second = await run(true, null, first.dir);
     const resumed = await second.run();
     assert.equal(resumed.resumedFrom, abortAt, 'resumed from the checkpoint written on the abort');
-    assert.deepEqual(resumed.curve, cached.curve, `resumed at ${abortAt}: curve`);
-    for (const [k, t] of cachedRun.ae.stateDict()) assert.deepEqual(second.ae.stateDict().get(k)!.toArray(), t.toArray(), `resumed at ${abortAt}: ${k}`);
+    assert.deepEqual(resumed.curve, shared.curve, `resumed at ${abortAt}: curve`);
+    for (const [k, t] of sharedRun.ae.stateDict()) assert.deepEqual(second.ae.stateDict().get(k)!.toArray(), t.toArray(), `resumed at ${abortAt}: ${k}`);
   }
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-test('no cache for a budget of at most one epoch, or beyond the memory allowed; each says why', async () => {
+test('shared encodings are refused for a trained encoder, under autocast, and for another check set', async () => {
   manualSeed(25);
   const data = { name: 'toy', images: keep(randn([64, 1, 16, 16])), labels: keep(randint(0, 4, [64])), classNames: ['a', 'b', 'c', 'd'] };
   const classifier = new Sequential(new Flatten(), new Linear(16 * 16, 4)).eval();
-  const finetune = (steps: number, maxBytes: number) => {
-    manualSeed(26);
-    const batches = stepBatches(data, { batchSize: 16, seed: 2 });
-    return finetuneDecoder(new SegNet({ inChannels: 1, stages: [[4]] }), classifier, { steps, lr: 1e-3, seed: 3, batch: batches.batch, encodingCache: { images: 64, size: [16, 16], stepsPerEpoch: batches.stepsPerEpoch, positions: batches.positions, select: batches.select, maxBytes } });
-  };
-  assert.deepEqual((await finetune(4, 2 ** 30)).cachedEncodings, { steps: 0, skipped: 'the step budget (4) is at most one epoch (4 steps)' });
-  // 64 x (4 x 8 x 8 offsets + 4 x 4 x 8 x 8 code bytes) = 80 KiB.
-  assert.deepEqual((await finetune(5, 2 ** 15)).cachedEncodings, { steps: 0, skipped: 'the encodings of 64 images would take 80 KiB, more than the 32 KiB allowed' });
-  assert.deepEqual((await finetune(5, 2 ** 30)).cachedEncodings, { steps: 1, skipped: null });
+  const ae = new SegNet({ inChannels: 1, stages: [[4]] });
+  ae.encoder.freeze().eval();
+  const encode = (x: Tensor) => noGrad(() => ae.encoder.encode(x));
+  const batches = stepBatches(data, { batchSize: 16, seed: 2 });
+  const encodings = { train: encodeAll(data.images, 16, encode, { channelsLast: false, device: 'cpu' }), check: encodeAll(data.images.slice(0, 0, 8), 16, encode, { channelsLast: false, device: 'cpu' }), positions: batches.positions };
+  const finetune = (o: Partial<FinetuneOptions>) => finetuneDecoder(ae, classifier, { steps: 2, lr: 1e-3, seed: 3, batch: batches.batch, encodings, ...o });
+  const refused = (pattern: RegExp) => (e: unknown) => e instanceof EncodingCacheError && pattern.test((e as Error).message);
+  await assert.rejects(finetune({ trainWholeAe: true }), refused(/trainWholeAe is on/));
+  await assert.rejects(finetune({ speed: { autocast: 'bfloat16' } }), refused(/autocast bfloat16 is on/));
+  const convergence = { x: data.images.slice(0, 0, 16), y: data.labels.slice(0, 0, 16), every: 1, patience: 1, minDelta: 0, minSteps: 1 };
+  await assert.rejects(finetune({ convergence }), refused(/hold 8 check images, the convergence check has 16/));
+  assert.equal((await finetune({})).stepsRun, 2);
 });
