@@ -2,7 +2,8 @@
 // threads and step counts): a small SegNet whose frozen encoder (eval mode) feeds a frozen
 // classifier (eval mode); the decoder trains with Adam (lr 1e-4) on batch 32 of 1x32x32 inputs.
 // The forward pass runs both models in eval mode. Ours runs twice: plain (the same steps as the
-// reference) and as the fine-tune job and the evaluation run them (their default speed options).
+// reference) and as the fine-tune job and the evaluation run them (their default speed options;
+// the job's step reads the frozen encoder's outputs from the run's encode job).
 // Each engine runs 3 warm-up steps, then `rounds` rounds of `steps` timed steps; the median
 // round counts. The two engines take turns `turns` times (ours, PyTorch, ours, ...): rates are
 // the median turn's, ratios are taken within each turn and printed with their range over turns
@@ -47,9 +48,10 @@ function imagesPerSecond(fn: () => void): number {
 
 /**
  * Builds the models once; each call of the result measures one turn. 'job': the fine-tune step
- * with the job's default speed options and the forward the evaluation runs (models loaded for
- * inference: BatchNorms folded, NHWC); 'plain': the same steps without either, as the PyTorch
- * reference writes them.
+ * with the job's default speed options, reading the batch's encoding as every fine-tune reads its
+ * encode job's (they fit in the default encodingCacheMiB), and the forward the evaluation runs
+ * (models loaded for inference: BatchNorms folded, NHWC); 'plain': the same steps without
+ * either, as the PyTorch reference writes them.
  */
 function oursBench(variant: 'plain' | 'job'): () => Result {
   // The same weights for both variants and for the training and forward copies.
@@ -67,7 +69,7 @@ function oursBench(variant: 'plain' | 'job'): () => Result {
   const y = keep(randint(0, 10, [batch]));
   const job = variant === 'job';
   const trained = models();
-  const trainStep = finetuneStep(trained.ae, trained.classifier, job ? defaultPlan().finetune.speed : PLAIN_STEP, x, y, 1e-4);
+  const trainStep = finetuneStep(trained.ae, trained.classifier, job ? defaultPlan().finetune.speed : PLAIN_STEP, x, y, 1e-4, { cachedEncodings: job });
   // The forward runs the models in eval mode, as reconstructions and the cross matrix do.
   const { ae, classifier } = models();
   const [reconstruct, classify] = [ae, classifier].map((m) => (job ? inferenceForward(m, { channelsLast: true }) : (t: Tensor) => m.eval().forward(t)));
