@@ -91,7 +91,7 @@ export interface FinetuneOutput extends AutoencoderOutput {
 
 export interface EncodingsOutput {
   [k: string]: Json;
-  /** The encodings file; null when they would take more than finetune.encodingCacheMiB (each fine-tune then runs the encoder). */
+  /** The encodings file; null when they would take more than the plan's finetune.encodingCacheMiB (each fine-tune then runs the encoder). */
   file: string | null;
   /** Training plus check images encoded (or that would have been). */
   images: number;
@@ -340,7 +340,7 @@ function encodingsJob(plan: ExperimentPlan, pretrain: JobSpec<AutoencoderOutput>
         const images = Object.values(sets).reduce((n, d) => n + d.images.shape[0], 0);
         const bytes = images * encodingBytesPerImage({ inChannels: data.channels, stages: plan.ae.stages }, train.images.shape[2], train.images.shape[3]);
         if (bytes > cfg.encodingCacheMiB * 2 ** 20) {
-          return { file: null, images, skipped: `the encodings of ${images} images would take ${Math.ceil(bytes / 2 ** 20)} MiB, more than finetune.encodingCacheMiB (${cfg.encodingCacheMiB})` };
+          return { file: null, images, skipped: `the encodings of ${images} images would take ${Math.ceil(bytes / 2 ** 20)} MiB, more than the ${cfg.encodingCacheMiB} MiB allowed for them` };
         }
         const ae = buildAutoencoder(plan, data).to({ device: plan.device });
         loadWeightsInto(ae, join(ctx.input(pretrain), ctx.output(pretrain).weights), plan.device);

@@ -1,8 +1,7 @@
 // Training batches addressed by step number (the data layer's BatchOrder), moved to the
 // training device. Random access by step lets a resumed run see exactly the batches an
 // uninterrupted run would have seen.
-import { BatchOrder, batchAt, datasetSize, selectBatch, type Batch, type Dataset } from '../data/index.js';
-import type { Tensor } from '../engine/index.js';
+import { BatchOrder, batchAt, datasetSize, type Batch, type Dataset } from '../data/index.js';
 import { toDeviceAsync } from './speed.js';
 
 export interface StepBatches {
@@ -10,8 +9,6 @@ export interface StepBatches {
   batch(step: number): Batch;
   /** The positions in the dataset of step's batch, in batch order. */
   positions(step: number): Int32Array;
-  /** The images at these positions, on the device, as batch() holds them. */
-  select(positions: ArrayLike<number>): Tensor;
 }
 
 export function stepBatches(d: Dataset, o: { batchSize: number; seed: number; device?: string }): StepBatches {
@@ -27,11 +24,6 @@ export function stepBatches(d: Dataset, o: { batchSize: number; seed: number; de
   return {
     stepsPerEpoch: order.batchesPerEpoch,
     positions: (step) => order.stepIndices(step),
-    select(positions) {
-      const b = onDevice(selectBatch(d, positions));
-      b.y.dispose();
-      return b.x;
-    },
     batch: (step) => onDevice(batchAt(d, order, step)),
   };
 }
