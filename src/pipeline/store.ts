@@ -115,6 +115,8 @@ const toJobRow = (r: RawJobRow): JobRow => ({
 
 export class RunStore {
   private readonly db: Database.Database;
+  /** Each statement prepared once, on first use (a read-only store may lack tables it never reads). */
+  private readonly statements = new Map<string, Database.Statement>();
   /** Jobs that were 'running' when the store was opened: their process died. */
   readonly interrupted: JobRow[];
 
@@ -134,6 +136,13 @@ export class RunStore {
     this.interrupted = readOnly ? [] : this.recoverInterrupted();
   }
 
+  /** The prepared statement of `text`, prepared on its first use. */
+  private sql(text: string): Database.Statement {
+    let statement = this.statements.get(text);
+    if (!statement) this.statements.set(text, (statement = this.db.prepare(text)));
+    return statement;
+  }
+
   /** Opens (creating if needed) the store of a run directory; interrupted jobs become pending. */
   static open(runDir: string): RunStore {
     return new RunStore(runDir, false);
@@ -146,9 +155,9 @@ export class RunStore {
 
   private recoverInterrupted(): JobRow[] {
     return this.db.transaction(() => {
-      const rows = (this.db.prepare(`SELECT * FROM jobs WHERE status = 'running' ORDER BY invocation, position`).all() as RawJobRow[]).map(toJobRow);
+      const rows = (this.sql(`SELECT * FROM jobs WHERE status = 'running' ORDER BY invocation, position`).all() as RawJobRow[]).map(toJobRow);
       for (const r of rows) {
-        this.db.prepare(`UPDATE jobs SET status = 'pending' WHERE key = ?`).run(r.key);
+        this.sql(`UPDATE jobs SET status = 'pending' WHERE key = ?`).run(r.key);
         this.addEvent(r.key, 'interrupted', `job '${r.name}' was running when its process ended; it resumes from its checkpoint`);
       }
       return rows;
@@ -162,15 +171,15 @@ export class RunStore {
   /** Records the run's configuration; creation time and tool version are set once. */
   setMeta(config: Json): void {
     this.db.transaction(() => {
-      const ins = this.db.prepare(`INSERT OR IGNORE INTO meta (name, value) VALUES (?, ?)`);
+      const ins = this.sql(`INSERT OR IGNORE INTO meta (name, value) VALUES (?, ?)`);
       ins.run('created', now());
-      this.db.prepare(`INSERT OR REPLACE INTO meta (name, value) VALUES ('tool_version', ?)`).run(toolVersion());
-      this.db.prepare(`INSERT OR REPLACE INTO meta (name, value) VALUES ('config', ?)`).run(JSON.stringify(config));
+      this.sql(`INSERT OR REPLACE INTO meta (name, value) VALUES ('tool_version', ?)`).run(toolVersion());
+      this.sql(`INSERT OR REPLACE INTO meta (name, value) VALUES ('config', ?)`).run(JSON.stringify(config));
     })();
   }
 
   meta(): RunMeta | null {
-    const rows = this.db.prepare(`SELECT name, value FROM meta`).all() as { name: string; value: string }[];
+    const rows = this.sql(`SELECT name, value FROM meta`).all() as { name: string; value: string }[];
     const m = new Map(rows.map((r) => [r.name, r.value]));
     if (!m.has('created')) return null;
     return { created: m.get('created')!, toolVersion: m.get('tool_version') ?? 'unknown', config: JSON.parse(m.get('config') ?? 'null') };
@@ -179,8 +188,8 @@ export class RunStore {
   /** Starts a new invocation: registers the graph's jobs (new ones as pending) in order. */
   beginInvocation(jobs: { key: string; name: string }[]): number {
     return this.db.transaction(() => {
-      const { n } = this.db.prepare(`SELECT COALESCE(MAX(invocation), 0) + 1 AS n FROM jobs`).get() as { n: number };
-      const upsert = this.db.prepare(
+      const { n } = this.sql(`SELECT COALESCE(MAX(invocation), 0) + 1 AS n FROM jobs`).get() as { n: number };
+      const upsert = this.sql(
         `INSERT INTO jobs (key, name, status, invocation, position) VALUES (?, ?, 'pending', ?, ?)
          ON CONFLICT (key) DO UPDATE SET name = excluded.name, invocation = excluded.invocation, position = excluded.position`,
       );
@@ -191,13 +200,13 @@ export class RunStore {
   }
 
   job(key: string): JobRow | null {
-    const r = this.db.prepare(`SELECT * FROM jobs WHERE key = ?`).get(key) as RawJobRow | undefined;
+    const r = this.sql(`SELECT * FROM jobs WHERE key = ?`).get(key) as RawJobRow | undefined;
     return r ? toJobRow(r) : null;
   }
 
   /** Every job ever registered in the store, in registration order. */
   allJobs(): JobRow[] {
-    return (this.db.prepare(`SELECT * FROM jobs ORDER BY rowid`).all() as RawJobRow[]).map(toJobRow);
+    return (this.sql(`SELECT * FROM jobs ORDER BY rowid`).all() as RawJobRow[]).map(toJobRow);
   }
 
   /**
@@ -207,13 +216,11 @@ export class RunStore {
    * jobs downstream of known ones, so this order is topological too.
    */
   graphJobs(): JobRow[] {
-    const rows = this.db
-      .prepare(
-        `SELECT j.* FROM jobs j
-         WHERE j.invocation = (SELECT MAX(invocation) FROM jobs WHERE name = j.name)
-         ORDER BY (SELECT MIN(rowid) FROM jobs WHERE name = j.name), j.rowid`,
-      )
-      .all() as RawJobRow[];
+    const rows = this.sql(
+      `SELECT j.* FROM jobs j
+       WHERE j.invocation = (SELECT MAX(invocation) FROM jobs WHERE name = j.name)
+       ORDER BY (SELECT MIN(rowid) FROM jobs WHERE name = j.name), j.rowid`,
+    ).all() as RawJobRow[];
     // Two keys of one name in the same command cannot happen through the pipeline; keep the first.
     const seen = new Set<string>();
     return rows.map(toJobRow).filter((r) => !seen.has(r.name) && seen.add(r.name));
@@ -221,8 +228,7 @@ export class RunStore {
 
   markRunning(key: string): JobRow {
     return this.transition(key, ['pending', 'failed', 'done'], 'running', () => {
-      this.db
-        .prepare(`UPDATE jobs SET status = 'running', attempts = attempts + 1, started_at = ?, finished_at = NULL, duration_s = NULL, error = NULL WHERE key = ?`)
+      this.sql(`UPDATE jobs SET status = 'running', attempts = attempts + 1, started_at = ?, finished_at = NULL, duration_s = NULL, error = NULL WHERE key = ?`)
         .run(now(), key);
       this.addEvent(key, 'start', 'started');
     });
@@ -230,8 +236,7 @@ export class RunStore {
 
   markDone(key: string, done: { durationS: number | null; artifactSha: string; metrics: Record<string, Json> }, how = 'finished'): JobRow {
     return this.transition(key, ['running', 'pending', 'failed', 'done'], 'done', () => {
-      this.db
-        .prepare(`UPDATE jobs SET status = 'done', finished_at = ?, duration_s = COALESCE(?, duration_s), artifact_sha = ?, metrics = ?, error = NULL WHERE key = ?`)
+      this.sql(`UPDATE jobs SET status = 'done', finished_at = ?, duration_s = COALESCE(?, duration_s), artifact_sha = ?, metrics = ?, error = NULL WHERE key = ?`)
         .run(now(), done.durationS, done.artifactSha, JSON.stringify(done.metrics), key);
       this.addEvent(key, 'done', how);
     });
@@ -241,7 +246,7 @@ export class RunStore {
     return this.transition(key, ['running'], 'failed', () => {
       const row = this.job(key)!;
       const duration = row.startedAt ? (Date.now() - Date.parse(row.startedAt)) / 1000 : null;
-      this.db.prepare(`UPDATE jobs SET status = 'failed', finished_at = ?, duration_s = ?, error = ? WHERE key = ?`).run(now(), duration, error, key);
+      this.sql(`UPDATE jobs SET status = 'failed', finished_at = ?, duration_s = ?, error = ? WHERE key = ?`).run(now(), duration, error, key);
       this.addEvent(key, 'failed', error);
     });
   }
@@ -249,7 +254,7 @@ export class RunStore {
   /** Back to pending after a signal: the next run resumes it from its checkpoint. */
   markInterrupted(key: string, why: string): JobRow {
     return this.transition(key, ['running'], 'pending', () => {
-      this.db.prepare(`UPDATE jobs SET status = 'pending' WHERE key = ?`).run(key);
+      this.sql(`UPDATE jobs SET status = 'pending' WHERE key = ?`).run(key);
       this.addEvent(key, 'interrupted', why);
     });
   }
@@ -257,22 +262,22 @@ export class RunStore {
   /** A done job whose artifact turned out missing or corrupt. */
   markInvalid(key: string, reason: string): JobRow {
     return this.transition(key, ['done', 'pending', 'failed'], 'pending', () => {
-      this.db.prepare(`UPDATE jobs SET status = 'pending', artifact_sha = NULL WHERE key = ?`).run(key);
+      this.sql(`UPDATE jobs SET status = 'pending', artifact_sha = NULL WHERE key = ?`).run(key);
       this.addEvent(key, 'corrupt', reason);
     });
   }
 
   setMetrics(key: string, metrics: Record<string, Json>): void {
-    this.db.prepare(`UPDATE jobs SET metrics = ? WHERE key = ?`).run(JSON.stringify(metrics), key);
+    this.sql(`UPDATE jobs SET metrics = ? WHERE key = ?`).run(JSON.stringify(metrics), key);
   }
 
   addEvent(jobKey: string | null, kind: string, message: string): void {
-    this.db.prepare(`INSERT INTO events (time, job_key, kind, message) VALUES (?, ?, ?, ?)`).run(now(), jobKey, kind, message);
+    this.sql(`INSERT INTO events (time, job_key, kind, message) VALUES (?, ?, ?, ?)`).run(now(), jobKey, kind, message);
   }
 
   events(jobKey?: string): EventRow[] {
     const sql = `SELECT id, time, job_key AS jobKey, kind, message FROM events ${jobKey ? 'WHERE job_key = ?' : ''} ORDER BY id`;
-    return this.db.prepare(sql).all(...(jobKey ? [jobKey] : [])) as EventRow[];
+    return this.sql(sql).all(...(jobKey ? [jobKey] : [])) as EventRow[];
   }
 
   /** SQLite's own consistency check; 'ok' when the database is sound. */
