@@ -21,18 +21,21 @@ const plan = (encodingCacheMiB: number, trainWholeAe = false): ExperimentPlan =>
   return { ...base, finetune: { ...base.finetune, encodingCacheMiB, trainWholeAe } };
 };
 
-/** Runs up to the fine-tune; returns the jobs that ran, the fine-tune's final loss and the jobs' log lines. */
-async function finetune(p: ExperimentPlan, runDir: string): Promise<{ ran: string[]; finalLoss: number | null; logs: string[] }> {
+/** Runs up to the fine-tune; returns the jobs that ran, the fine-tune's final loss, the jobs' log lines and the encode job's metrics. */
+async function finetune(p: ExperimentPlan, runDir: string): Promise<{ ran: string[]; finalLoss: number | null; logs: string[]; encodeMetrics: unknown }> {
   const r = await runExperiment(p, join(tmp, runDir), 'finetune', { update: () => {}, log: () => {} });
   const store = RunStore.openReadOnly(join(tmp, runDir));
   const logs = store.events().filter((e) => e.kind === 'log').map((e) => e.message);
+  const encodeMetrics = store.allJobs().find((j) => j.name === 'encode[A_S]')?.metrics;
   store.close();
-  return { ran: r.ran, finalLoss: r.finetunes![0].finalLoss, logs };
+  return { ran: r.ran, finalLoss: r.finetunes![0].finalLoss, logs, encodeMetrics };
 }
 
 test("the fine-tunes read the encode job's encodings and follow fine-tunes that run the encoder; too large, they are skipped and said why", async () => {
   const shared = await finetune(plan(2048), 'shared');
   assert.ok(shared.ran.includes('encode[A_S]'), `ran: ${shared.ran.join(', ')}`);
+  // The status table's figures: 936 training and 64 check images at 7 KiB each (2 stages of 8 and 16 channels on 32 px).
+  assert.deepEqual(shared.encodeMetrics, { images: 1000, MiB: Math.ceil((1000 * (8 * 16 * 16 + 16 * 8 * 8 + 4 * 16 * 8 * 8)) / 2 ** 20) });
   // 936 training and 64 check images of 32 px, 7 KiB each, do not fit in 1 MiB: the fine-tune runs the encoder.
   const own = await finetune(plan(1), 'own');
   assert.ok(own.ran.includes('encode[A_S]'));
