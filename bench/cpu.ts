@@ -18,6 +18,7 @@ import { SegNet, SMALL_STAGES } from '../src/models/segnet.js';
 import { defaultPlan } from '../src/pipeline/plan.js';
 import { finetuneStep, PLAIN_STEP } from './steps.js';
 import { formatRatio, turnRatio } from './turns.js';
+import { engineLine } from './engine-line.js';
 
 const [steps, rounds, batch, turns] = [2, 3, 4, 5].map((i, k) => Number(process.argv[i] ?? [10, 5, 32, 3][k]));
 if (![steps, rounds, batch, turns].every((n) => Number.isInteger(n) && n >= 1)) {
@@ -103,7 +104,7 @@ for (let turn = 0; turn < turns; turn++) {
 }
 const ours = [medianTurn(turnsOf.plain), medianTurn(turnsOf.job)];
 const torch = torchFailure ?? medianTurn(turnsOf.torch);
-console.log(`S2SNet toy step, CPU, ${ours[0].threads} threads, batch ${batch}: per engine, median of ${turns} alternating turns, each the median of ${rounds} rounds of ${steps} steps after 3 warm-up steps`);
+console.log(`S2SNet toy step, CPU, ${engineLine()}, batch ${batch}: per engine, median of ${turns} alternating turns, each the median of ${rounds} rounds of ${steps} steps after 3 warm-up steps`);
 console.log('train: a decoder fine-tune step; forward: the AE and the classifier in eval mode without autograd\n');
 const rows: [string, string, string][] = [['engine', 'train img/s', 'forward img/s']];
 for (const r of typeof torch === 'string' ? ours : [...ours, torch]) rows.push([r.engine, r.train_img_s.toFixed(1), r.forward_img_s.toFixed(1)]);

@@ -6,15 +6,14 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { engineInfo } from '../src/engine/index.js';
+import { engineLine } from './engine-line.js';
 import type { Results } from '../src/report/index.js';
 
 const cli = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.js');
 const i = process.argv.indexOf('--dataset');
 const dataset = i >= 0 ? process.argv[i + 1] : 'mnist';
 const runDir = mkdtempSync(join(tmpdir(), 's2snets-bench-demo-'));
-const info = engineInfo();
-console.log(`demo on ${dataset}: ${info.threads} threads, BLAS ${info.blas.description}, run directory ${runDir}`);
+console.log(`demo on ${dataset}: ${engineLine()}, run directory ${runDir}`);
 const start = performance.now();
 const r = spawnSync(process.execPath, [cli, 'demo', '--dataset', dataset, '--run-dir', runDir], { stdio: ['ignore', 'ignore', 'inherit'] });
 const wallS = (performance.now() - start) / 1000;

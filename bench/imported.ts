@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { engineInfo, noGrad, randn, tidy } from '../src/engine/index.js';
 import { loadOnnxClassifier, OnnxInference } from '../src/import/onnx/index.js';
+import { engineLine } from './engine-line.js';
 import { DEFAULT_ONNX_DIR, ensureExports, paperReference, python } from './exports.js';
 
 function option(name: string, fallback: string): string {
@@ -49,7 +50,7 @@ function torchTimes(threads: number): Map<string, number> {
 
 ensureExports(onnxDir, models);
 const info = engineInfo();
-console.log(`Imported classifiers, forward at 224 px, CPU, ${info.threads} threads, BLAS: ${info.blas.description}; median of ${rounds} passes after one warm-up\n`);
+console.log(`Imported classifiers, forward at 224 px, CPU, ${engineLine()}; median of ${rounds} passes after one warm-up\n`);
 const rows: string[][] = [['model', 'batch', 's2snets ms', 'ONNX Runtime ms', 'PyTorch ms', 's2snets/ORT speed', 's2snets/PyTorch speed']];
 const ours = new Map<string, number>();
 const onnxRuntime = new Map<string, number>();

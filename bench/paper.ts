@@ -29,6 +29,7 @@ import { trainLoop } from '../src/train/loop.js';
 import { finetuneLoss } from '../src/train/finetune.js';
 import { finetuneStep } from './steps.js';
 import { formatRatio, turnRatio } from './turns.js';
+import { engineLine } from './engine-line.js';
 import { DEFAULT_ONNX_DIR, ensureExports, paperReference, python } from './exports.js';
 import { prepareForFinetune, toDeviceAsync, withSpeedOptions, type SpeedOptions } from '../src/train/speed.js';
 import { evaluationForward } from '../src/pipeline/evaluation-forward.js';
@@ -351,7 +352,7 @@ async function main(): Promise<void> {
   }
   const device = resolveDevice(a.device);
   const info = engineInfo();
-  console.log(`s2snets paper-shape bench: libtorch ${info.torchVersion}, device ${device}${info.cuda ? `, cuDNN ${info.cudnnVersion ?? 'none'}, TF32 convolutions ${info.tf32.convolutions ? 'on' : 'off'}` : ''}, BLAS ${info.blas.description}, ${info.threads} threads, ${a.steps} timed steps after 3 warm-up steps, median of ${a.turns} alternating turns`);
+  console.log(`s2snets paper-shape bench: libtorch ${info.torchVersion}, device ${device}${info.cuda ? `, cuDNN ${info.cudnnVersion ?? 'none'}, TF32 convolutions ${info.tf32.convolutions ? 'on' : 'off'}` : ''}, ${engineLine()}, ${a.steps} timed steps after 3 warm-up steps, median of ${a.turns} alternating turns`);
   ensureExports(a.onnxDir, [...new Set(a.rows.map((r) => ROWS[r].classifier).filter((c) => c !== 'small-cnn'))]);
   if (a.check) await check(device);
   // Engines take turns (ours, PyTorch, ours, ...) so that load drifting over the run does not decide the ratio.

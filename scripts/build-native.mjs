@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Builds native/addon.cc into build/s2snets.node against the first libtorch found:
+// Builds native/addon.cc (and native/winograd.cc where it applies) into build/s2snets.node
+// against the first libtorch found:
 //   1. $LIBTORCH (a directory with include/ and lib/)
 //   2. the `torch` package of an available Python ($PYTHON, python3, /usr/bin/python3)
 //   3. the system (Debian/Ubuntu libtorch-dev: /usr/include/torch, /usr/lib/<triplet>/libtorch.so)
@@ -7,7 +8,7 @@
 // compiler exist. Rebuilds only when the source, the libtorch or the flags changed.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, realpathSync, renameSync, writeFileSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -79,34 +80,49 @@ function hasCuda(lib) {
   return readdirSync(lib).some((f) => f.startsWith('libtorch_cuda.so'));
 }
 
+// native/winograd.cc calls oneDNN directly. It is built in only where libtorch links the system's
+// shared oneDNN (Debian's libtorch-dev does; PyTorch wheels carry a private copy) and oneDNN's
+// headers are installed (libdnnl-dev), so that the process holds one oneDNN.
+export const ONEDNN_HEADER = '/usr/include/oneapi/dnnl/dnnl.hpp';
+export function linksSystemOnednn(lib) {
+  const torchCpu = join(lib, 'libtorch_cpu.so');
+  if (!existsSync(torchCpu)) return false;
+  const r = spawnSync('readelf', ['-d', realpathSync(torchCpu)], { encoding: 'utf8' });
+  return r.status === 0 && /NEEDED.*\[libdnnl\.so/.test(r.stdout);
+}
+
 export function buildNative({ force = false, quiet = false } = {}) {
   const torch = findLibtorch();
   const cuda = hasCuda(torch.lib);
   const addonApi = require('node-addon-api').include_dir ?? require('node-addon-api').include.replace(/"/g, '');
   const libs = ['-ltorch', '-ltorch_cpu', '-lc10'];
   if (cuda) libs.push('-ltorch_cuda', '-lc10_cuda');
+  const winograd = linksSystemOnednn(torch.lib) && existsSync(ONEDNN_HEADER);
+  const sources = ['native/addon.cc', ...(winograd ? ['native/winograd.cc'] : [])];
+  if (winograd) libs.push('-ldnnl');
   const args = [
     '-std=c++17', '-O2', '-shared', '-fPIC', '-fvisibility=hidden', '-w',
     `-D_GLIBCXX_USE_CXX11_ABI=${torch.abi}`, '-DNAPI_VERSION=8', '-DNAPI_CPP_EXCEPTIONS', '-DNODE_ADDON_API_DISABLE_DEPRECATED',
     `-I${nodeHeaders()}`, `-I${addonApi}`, ...torch.include.map((d) => `-I${d}`),
-    join(root, 'native/addon.cc'), '-o', `${output}.tmp`,
+    ...sources.map((f) => join(root, f)), '-o', `${output}.tmp`,
     // --no-as-needed keeps libtorch_cuda linked even though no symbol of it is referenced directly.
     '-Wl,--no-as-needed', `-L${torch.lib}`, ...libs, `-Wl,-rpath,${torch.lib}`,
   ];
-  const stamp = createHash('sha256')
-    .update(readFileSync(join(root, 'native/addon.cc')))
+  const hash = createHash('sha256');
+  for (const f of sources) hash.update(readFileSync(join(root, f)));
+  const stamp = hash
     .update(JSON.stringify(args))
     .update(process.versions.node)
     .digest('hex');
   if (!force && existsSync(output) && existsSync(stampFile) && JSON.parse(readFileSync(stampFile, 'utf8')).stamp === stamp) {
-    return { torch, cuda, built: false };
+    return { torch, cuda, winograd, built: false };
   }
   mkdirSync(buildDir, { recursive: true });
-  if (!quiet) console.error(`s2snets: building the native addon against ${torch.source}${cuda ? ' with CUDA' : ''} (about 30 s)...`);
+  if (!quiet) console.error(`s2snets: building the native addon against ${torch.source}${cuda ? ' with CUDA' : ''}${winograd ? ' with Winograd convolutions' : ''} (about 30 s)...`);
   execFileSync(process.env.CXX || 'g++', args, { stdio: ['ignore', 'inherit', 'inherit'] });
   renameSync(`${output}.tmp`, output);
-  writeFileSync(stampFile, JSON.stringify({ stamp, torch: torch.source, cuda }, null, 2));
-  return { torch, cuda, built: true };
+  writeFileSync(stampFile, JSON.stringify({ stamp, torch: torch.source, cuda, winograd }, null, 2));
+  return { torch, cuda, winograd, built: true };
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

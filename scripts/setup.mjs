@@ -48,15 +48,30 @@ function ensureNodeModules() {
 }
 
 async function ensureNative() {
-  const { buildNative, findLibtorch, LibtorchNotFoundError } = await import(pathToFileURL(join(root, 'scripts/build-native.mjs')).href);
+  const build = await import(pathToFileURL(join(root, 'scripts/build-native.mjs')).href);
+  let torch;
   try {
-    findLibtorch();
+    torch = build.findLibtorch();
   } catch (e) {
-    if (!(e instanceof LibtorchNotFoundError) || process.env.LIBTORCH) throw e;
+    if (!(e instanceof build.LibtorchNotFoundError) || process.env.LIBTORCH) throw e;
     aptInstall(['libtorch-dev'], 'libtorch (the compute engine) was not found');
+    torch = build.findLibtorch();
   }
   ensureOptimizedBlas();
-  buildNative();
+  ensureOnednnHeaders(torch, build);
+  build.buildNative();
+}
+
+// The Winograd convolutions (native/winograd.cc) call the oneDNN that Debian's libtorch links;
+// compiling them needs its headers. Without them (no root, no apt) the addon is built without
+// them and convolutions run on libtorch's direct kernels.
+function ensureOnednnHeaders(torch, build) {
+  if (existsSync(build.ONEDNN_HEADER) || !build.linksSystemOnednn(torch.lib)) return;
+  try {
+    aptInstall(['libdnnl-dev'], "oneDNN's headers (for the Winograd convolutions, 2-3x faster 3x3 convolutions) were not found");
+  } catch (e) {
+    log(`warning: ${e.message}; building without Winograd convolutions`);
+  }
 }
 
 // Debian's libtorch (and python3-torch) call BLAS through the libblas.so.3 alternative. With

@@ -2,6 +2,7 @@
 import { callRaw } from './op.js';
 import { Tensor, wrap, wrapList } from './tensor.js';
 import { tidy } from './scope.js';
+import { winogradEnabled } from './runtime.js';
 
 type Pair = number | [number, number];
 
@@ -15,8 +16,26 @@ export interface Conv2dOptions {
   groups?: number;
 }
 
+const convArgs = (input: Tensor, weight: Tensor, bias: Tensor | null | undefined, o: Conv2dOptions) =>
+  [input.handle, weight.handle, opt(bias), pair(o.stride ?? 1), pair(o.padding ?? 0), pair(o.dilation ?? 1), o.groups ?? 1];
+
+/**
+ * 2-D convolution as torch.nn.functional.conv2d. CPU float32 3x3 stride-1 convolutions run on
+ * oneDNN's Winograd kernels where the build has them and they are on (setWinograd), the rest
+ * as aten::conv2d.
+ */
 export function conv2d(input: Tensor, weight: Tensor, bias?: Tensor | null, o: Conv2dOptions = {}): Tensor {
-  return wrap(callRaw('conv2d', '', [input.handle, weight.handle, opt(bias), pair(o.stride ?? 1), pair(o.padding ?? 0), pair(o.dilation ?? 1), o.groups ?? 1]));
+  return wrap(callRaw(winogradEnabled() ? 's2snets::conv2d' : 'conv2d', '', convArgs(input, weight, bias, o)));
+}
+
+/**
+ * Which kernels conv2d would run for these operands now: 'winograd' or 'direct' (aten's choice).
+ * @example
+ * F.conv2dAlgorithm(x, conv.weight, conv.bias, { padding: 1 }) // 'winograd' on an AVX-512 CPU
+ */
+export function conv2dAlgorithm(input: Tensor, weight: Tensor, bias?: Tensor | null, o: Conv2dOptions = {}): 'winograd' | 'direct' {
+  if (!winogradEnabled()) return 'direct';
+  return callRaw('s2snets::conv2d_algorithm', '', convArgs(input, weight, bias, o)) as 'winograd' | 'direct';
 }
 
 export function linear(input: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {

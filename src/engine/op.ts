@@ -26,6 +26,16 @@ export function callVoid(name: string, overload: string, args: OpArg[]): void {
   native.callOpVoid(opId(name, overload), args);
 }
 
+/** Whether the dispatcher knows the operator (e.g. one the addon registers only in some builds). */
+export function hasOperator(name: string, overload = ''): boolean {
+  try {
+    opId(name, overload);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** The schema string of an operator, e.g. for error messages and docs. */
 export function schemaOf(name: string, overload = ''): string {
   return native.opSchema(opId(name, overload));

@@ -131,6 +131,11 @@ export class Tensor implements Disposable {
   pinMemory(): Tensor {
     return wrap(callRaw('pin_memory', '', [this.handle]));
   }
+  /** Elements between neighbours along dim in memory (torch.Tensor.stride(dim)): 1 for channels in channels_last. */
+  stride(dim: number): number {
+    return callRaw('stride', 'int', [this.handle, dim]) as number;
+  }
+
   contiguous(memoryFormat: MemoryFormat = 'contiguous'): Tensor {
     return wrap(callRaw('contiguous', '', [this.handle, memoryFormat]));
   }

@@ -16,6 +16,8 @@ export interface EngineIdentity {
   cudnnVersion?: number | null;
   /** Whether float32 convolutions and matrix products may run in TensorFloat-32 on CUDA; null without CUDA. Absent from older records. */
   tf32?: { convolutions: boolean; matmul: boolean } | null;
+  /** Whether CPU float32 3x3 convolutions ran on oneDNN's Winograd kernels (rounding differs from direct ones). Absent from older records. */
+  winograd?: boolean;
   /** Recorded, not compared: thread count is an everyday tuning knob (S2SNETS_THREADS). */
   threads: number;
 }
@@ -23,7 +25,7 @@ export interface EngineIdentity {
 /** Fields whose change may change results; threads only reorder some float reductions. */
 const COMPARED: (keyof EngineIdentity)[] = ['torchVersion', 'buildBlas', 'blas', 'onednn', 'cpuCapability', 'cuda', 'cudnn'];
 /** Compared only when the older record has them, so that records from before them still match. */
-const COMPARED_WHEN_RECORDED: (keyof EngineIdentity)[] = ['cudnnVersion', 'tf32'];
+const COMPARED_WHEN_RECORDED: (keyof EngineIdentity)[] = ['cudnnVersion', 'tf32', 'winograd'];
 
 const show = (v: unknown) => (typeof v === 'boolean' ? (v ? 'on' : 'off') : v !== null && typeof v === 'object' ? JSON.stringify(v) : String(v));
 

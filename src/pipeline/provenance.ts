@@ -1,6 +1,6 @@
 // The engine identity every artifact and results.json records: what decides the numbers beyond
-// the configuration (libtorch build, BLAS, oneDNN, CPU vector ISA, and on CUDA cuDNN's version and
-// TensorFloat-32), plus the thread count.
+// the configuration (libtorch build, BLAS, oneDNN and its Winograd convolutions, CPU vector ISA, and
+// on CUDA cuDNN's version and TensorFloat-32), plus the thread count.
 //
 // The identity is not part of job keys. A key names what was asked for (configuration, code,
 // inputs); the engine is how it was computed. With the identity in the key an engine change would
@@ -29,6 +29,7 @@ export function currentEngine(): EngineIdentity {
     cudnn: i.cudnn,
     cudnnVersion: i.cuda ? i.cudnnVersion : null,
     tf32: i.cuda ? i.tf32 : null,
+    winograd: i.winograd.enabled,
     threads: i.threads,
   };
 }

@@ -127,7 +127,7 @@ A generic autoencoder (A_S) was pretrained to reconstruct images; then, for ever
 <table><tr><th>evaluation set</th><td>${run.evalSamples} test images (seeded, stratified)</td></tr>
 <tr><th>seed</th><td>${run.seed}</td></tr>
 <tr><th>intervals</th><td>95% percentile bootstrap over the evaluation images (inter-NMI: over its pairs), ${r.bootstrap.resamples} resamples, seed ${r.bootstrap.seed}; changes are paired. Grid energy is pooled over the set and has none.</td></tr><tr><th>device</th><td>${esc(run.device)}</td></tr>
-<tr><th>engine</th><td>libtorch ${esc(run.engine.torchVersion)}, ${esc(run.engine.blas)}, oneDNN ${run.engine.onednn ? 'on' : 'off'}, CPU kernels ${esc(run.engine.cpuCapability)}, ${run.engine.threads} CPU thread(s), CUDA ${cudaDescription(run.engine)}${run.mixedEngines.length ? ` (${run.mixedEngines.length} job(s) made by another engine: ${esc(run.mixedEngines.map((m) => m.job).join(', '))})` : ''}</td></tr>
+<tr><th>engine</th><td>libtorch ${esc(run.engine.torchVersion)}, ${esc(run.engine.blas)}, oneDNN ${run.engine.onednn ? 'on' : 'off'}${run.engine.winograd ? ' with Winograd 3x3 convolutions' : ''}, CPU kernels ${esc(run.engine.cpuCapability)}, ${run.engine.threads} CPU thread(s), CUDA ${cudaDescription(run.engine)}${run.mixedEngines.length ? ` (${run.mixedEngines.length} job(s) made by another engine: ${esc(run.mixedEngines.map((m) => m.job).join(', '))})` : ''}</td></tr>
 <tr><th>inputs skipped as unreadable</th><td>${run.skippedInputs}</td></tr></table>
 <details open><summary>Time per job (${totalSeconds.toFixed(0)} s in all)</summary><table>${durations}</table></details>
 <details><summary>Configuration</summary><table>${config}</table></details>

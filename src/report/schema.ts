@@ -28,7 +28,7 @@ const curve = z
   .object({ step: z.array(z.number()), loss: z.array(z.number()) })
   .refine((c) => c.step.length === c.loss.length, { message: 'step and loss must have the same length' });
 const matrix = z.array(z.array(z.number()));
-/** What computed the numbers: libtorch, its build's BLAS, the BLAS loaded, oneDNN, CPU vector ISA, devices, threads. */
+/** What computed the numbers: libtorch, its build's BLAS, the BLAS loaded, oneDNN (and Winograd convolutions), CPU vector ISA, devices, threads. */
 const engine = z.object({
   torchVersion: z.string(),
   buildBlas: z.string(),
@@ -39,6 +39,7 @@ const engine = z.object({
   cudnn: z.boolean(),
   cudnnVersion: z.number().int().positive().nullable().optional(),
   tf32: z.object({ convolutions: z.boolean(), matmul: z.boolean() }).nullable().optional(),
+  winograd: z.boolean().optional(),
   threads: z.number().int().positive(),
 });
 const channelHistogram = z

@@ -273,8 +273,10 @@ test('provenance: manifests record the engine; a changed engine identity is said
   const onCuda = { ...currentEngine(), cuda: true, cudnn: true, cudnnVersion: 91900, tf32: { convolutions: true, matmul: false } };
   assert.deepEqual(engineDifferences({ ...onCuda, tf32: { convolutions: false, matmul: false } }, onCuda), ['tf32: {"convolutions":false,"matmul":false} -> {"convolutions":true,"matmul":false}']);
   assert.deepEqual(engineDifferences({ ...onCuda, cudnnVersion: 90100 }, onCuda), ['cudnnVersion: 90100 -> 91900']);
-  const { cudnnVersion: _version, tf32: _tf32, ...olderRecord } = onCuda;
+  const { cudnnVersion: _version, tf32: _tf32, winograd: _winograd, ...olderRecord } = onCuda;
   assert.deepEqual(engineDifferences(olderRecord, onCuda), []);
+  // Winograd convolutions round differently from direct ones: switching them counts as a change.
+  assert.deepEqual(engineDifferences({ ...currentEngine(), winograd: false }, { ...currentEngine(), winograd: true }), ['winograd: off -> on']);
   // Checkpoints record the engine too: one made by another engine is not resumed from unless accepted.
   const warnings: string[] = [];
   const saved = createCheckpointer(join(dir, 'ck'), join(dir, 'ck-trash'), 'train', (m) => warnings.push(m), { identity: currentEngine(), accept: false });
