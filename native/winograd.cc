@@ -180,11 +180,19 @@ struct WinogradConv2d : public torch::autograd::Function<WinogradConv2d> {
     const at::Tensor weight = saved[1].contiguous();
     const int64_t padding = ctx->saved_data["padding"].toInt();
     const bool hasBias = ctx->saved_data["bias"].toBool();
+    const at::Tensor gradOutput = grads[0];
+    const bool wantInput = ctx->needs_input_grad(0), wantWeight = ctx->needs_input_grad(1), wantBias = hasBias && ctx->needs_input_grad(2);
+    if (at::GradMode::is_enabled()) {
+      // create_graph: the gradients must be differentiable in turn, which only aten's are.
+      const int64_t biasSize[] = {weight.size(0)};
+      auto [gradInput, gradWeight, gradBias] =
+          at::convolution_backward(gradOutput, input, saved[1], hasBias ? at::OptionalIntArrayRef(biasSize) : c10::nullopt, {1, 1}, {padding, padding}, {1, 1},
+                                   false, {0, 0}, 1, {wantInput, wantWeight, wantBias});
+      return {gradInput, gradWeight, gradBias, at::Tensor()};
+    }
     const auto key = keyOf(input, weight, padding, hasBias);
     Primitives& p = *primitivesFor(key);
     ensureBackward(p, key);
-    const at::Tensor gradOutput = grads[0];
-    const bool wantInput = ctx->needs_input_grad(0), wantWeight = ctx->needs_input_grad(1), wantBias = hasBias && ctx->needs_input_grad(2);
     at::Tensor gradInput, gradWeight, gradBias;
     Keep keep;
     if (wantInput) {

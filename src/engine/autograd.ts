@@ -30,14 +30,15 @@ export function isGradEnabled(): boolean {
 
 /**
  * Gradients of outputs with respect to inputs, without touching any .grad field (like
- * torch.autograd.grad). An input that does not influence the outputs gets null.
+ * torch.autograd.grad). An input that does not influence the outputs gets null. As in torch,
+ * retainGraph defaults to createGraph: differentiating the gradients again runs through the graph.
  */
 export function grad(outputs: Tensor[], inputs: Tensor[], opts: { gradOutputs?: Tensor[]; retainGraph?: boolean; createGraph?: boolean } = {}): (Tensor | null)[] {
   const res = native.grad(
     outputs.map((t) => t.handle),
     inputs.map((t) => t.handle),
     opts.gradOutputs ? opts.gradOutputs.map((t) => t.handle) : null,
-    opts.retainGraph ?? false,
+    opts.retainGraph ?? opts.createGraph ?? false,
     opts.createGraph ?? false,
   );
   return res.map((h) => (h ? new Tensor(h) : null));

@@ -49,6 +49,14 @@ test('grad() returns input gradients without touching any .grad field', () => {
   for (const p of net.parameters()) assert.equal(p.grad, null);
 });
 
+test('grad() with createGraph keeps the graph, as in torch: the second derivative of x^3 is 6x', () => {
+  const x = tensor([0.5, -2, 3], [3]).requiresGrad_(true);
+  const [first] = grad([x.pow(3).sum()], [x], { createGraph: true });
+  assertAllClose(first!.toArray() as number[], [0.75, 12, 27], 1e-6, 'first derivative');
+  const [second] = grad([first!.sum()], [x]);
+  assertAllClose(second!.toArray() as number[], [3, -12, 18], 1e-6, 'second derivative');
+});
+
 test('noGrad records nothing, nests with enableGrad, and restores the mode after a throw', () => {
   const w = tensor([2], [1], { requiresGrad: true });
   const y = noGrad(() => w.mul(3));

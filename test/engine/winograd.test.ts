@@ -129,6 +129,31 @@ test('only the gradients autograd asks for are computed: a frozen layer passes i
   assert.ok(relativeError(gw!, gwDirect!) < 2e-5);
 });
 
+test('gradients of gradients (createGraph) through a Winograd convolution equal the direct ones', { skip }, () => {
+  // A gradient penalty differentiates the input gradient again: the first backward must then be
+  // differentiable, which aten's is and raw oneDNN's is not.
+  const secondOrder = (winograd: boolean) => {
+    setWinograd(winograd);
+    try {
+      return tidy(() => {
+        manualSeed(6);
+        const x = randn([2, 16, 8, 8]).requiresGrad_(true);
+        const w = randn([16, 16, 3, 3]).mul(0.1).requiresGrad_(true);
+        const b = randn([16]).requiresGrad_(true);
+        const y = F.conv2d(x, w, b, { padding: 1 });
+        const [gx] = grad([y.pow(2).sum()], [x], { createGraph: true });
+        const [gw, gb] = grad([gx!.pow(2).sum()], [w, b]);
+        return [gw!, gb!].map((t) => keep(t));
+      });
+    } finally {
+      setWinograd(built);
+    }
+  };
+  const [wino, direct] = [secondOrder(true), secondOrder(false)];
+  wino.forEach((t, i) => assert.ok(relativeError(t, direct[i]) < 2e-5, `second-order gradient ${i}: ${relativeError(t, direct[i]).toExponential(2)}`));
+  [...wino, ...direct].forEach((t) => t.dispose());
+});
+
 test('a SegNet trained on Winograd convolutions follows the training on direct ones as closely as another rounding does', { skip }, () => {
   // Adam amplifies rounding: its steps are gradient / sqrt(second moment), so a gradient
   // component near zero may change sign. The direct kernels in channels_last layout, another
