@@ -6,7 +6,8 @@
 // faster, and their results differ from the direct ones by rounding only (about 1e-6 relative).
 // Every other convolution (other shapes, dtypes, devices, or a CPU without the kernels) goes to
 // aten::conv2d unchanged. The operator is registered with the dispatcher, so TypeScript calls it
-// like any aten operator; s2snets::conv2d_algorithm says which road a convolution takes.
+// like any aten operator; s2snets::conv2d_algorithm says which road a convolution takes and
+// s2snets::winograd_kernels whether this CPU has the kernels at all.
 //
 // Built only where libtorch itself uses the system's oneDNN (Debian's libtorch-dev), so that the
 // process holds one oneDNN with one thread pool.
@@ -252,11 +253,15 @@ std::string conv2dAlgorithm(const at::Tensor& input, const at::Tensor& weight, c
   return usesWinograd(input, weight, bias, stride, padding, dilation, groups) ? "winograd" : "direct";
 }
 
+// Whether this CPU has oneDNN Winograd kernels at all (oneDNN 2.x has them for AVX-512 only).
+bool winogradKernels() { return primitivesFor({1, 16, 16, 8, 8, 1, false}) != nullptr; }
+
 }  // namespace
 
 TORCH_LIBRARY(s2snets, m) {
   m.def("conv2d(Tensor input, Tensor weight, Tensor? bias=None, int[2] stride=1, int[2] padding=0, int[2] dilation=1, int groups=1) -> Tensor");
   m.def("conv2d_algorithm(Tensor input, Tensor weight, Tensor? bias=None, int[2] stride=1, int[2] padding=0, int[2] dilation=1, int groups=1) -> str");
+  m.def("winograd_kernels() -> bool", &winogradKernels);
 }
 
 TORCH_LIBRARY_IMPL(s2snets, CompositeImplicitAutograd, m) {

@@ -163,7 +163,8 @@ const program = newProgram();
 
 function winogradLine(w: EngineInfo['winograd']): string {
   if (w.enabled) return 'Winograd kernels for float32 3x3 stride-1 convolutions (S2SNETS_WINOGRAD=0 turns them off)';
-  if (w.built) return 'Winograd kernels off (S2SNETS_WINOGRAD=0)';
+  if (w.cpu) return 'Winograd kernels off (S2SNETS_WINOGRAD=0)';
+  if (w.built) return 'no Winograd kernels for this CPU (oneDNN has them for AVX-512 only)';
   return "no Winograd kernels (this build's libtorch has no shared oneDNN, or libdnnl-dev is missing)";
 }
 

@@ -1,7 +1,7 @@
 // Process-wide engine settings and facts: threads, seeds, devices, memory, mixed precision.
 import { existsSync, realpathSync } from 'node:fs';
 import { native, ompWaitPolicy, type MemoryStats, type NativeInfo } from './native.js';
-import { hasOperator } from './op.js';
+import { callRaw, hasOperator } from './op.js';
 
 /** The BLAS that serves matrix products in this process. */
 export interface BlasIdentity {
@@ -36,10 +36,11 @@ export interface EngineInfo {
   ompWaitPolicy: string;
   /**
    * CPU float32 3x3 stride-1 convolutions on oneDNN's Winograd kernels (native/winograd.cc):
-   * `built` where the addon has them (libtorch on the system's oneDNN), `enabled` unless
-   * S2SNETS_WINOGRAD=0 or setWinograd(false) turned them off.
+   * `built` where the addon has them (libtorch on the system's oneDNN), `cpu` where this CPU
+   * has the kernels (oneDNN has them for AVX-512 only), `enabled` when both hold and neither
+   * S2SNETS_WINOGRAD=0 nor setWinograd(false) turned them off.
    */
-  winograd: { built: boolean; enabled: boolean };
+  winograd: { built: boolean; cpu: boolean; enabled: boolean };
 }
 
 const OPENBLAS_THREADING = ['sequential', 'pthreads', 'OpenMP'];
@@ -80,17 +81,18 @@ export function engineInfo(): EngineInfo {
     ompWaitPolicy,
   };
   // Threads, TF32 and Winograd can change during the process; everything else cannot.
-  return { ...cachedInfo, threads: i.threads, tf32: { convolutions: i.allowTF32CuDNN, matmul: i.allowTF32CuBLAS }, winograd: { built: winogradBuilt, enabled: winogradOn } };
+  return { ...cachedInfo, threads: i.threads, tf32: { convolutions: i.allowTF32CuDNN, matmul: i.allowTF32CuBLAS }, winograd: { built: winogradBuilt, cpu: winogradCpu, enabled: winogradOn } };
 }
 
 const winogradBuilt = hasOperator('s2snets::conv2d');
-let winogradOn = winogradBuilt && process.env.S2SNETS_WINOGRAD !== '0';
+const winogradCpu = winogradBuilt && (callRaw('s2snets::winograd_kernels', '', []) as boolean);
+let winogradOn = winogradCpu && process.env.S2SNETS_WINOGRAD !== '0';
 
-/** Thrown by setWinograd(true) where the addon was built without the Winograd kernels. */
+/** Thrown by setWinograd(true) where the build or the CPU has no Winograd kernels. */
 export class WinogradUnavailableError extends Error {
   readonly code = 'S2SNETS_WINOGRAD_UNAVAILABLE';
-  constructor() {
-    super("this build has no Winograd convolutions: they need libtorch on the system's oneDNN and its headers (apt-get install libtorch-dev libdnnl-dev, then npm run build)");
+  constructor(reason: string) {
+    super(`no Winograd convolutions here: ${reason}`);
     this.name = 'WinogradUnavailableError';
   }
 }
@@ -101,12 +103,13 @@ export class WinogradUnavailableError extends Error {
  * convolutions 2-2.9x faster than the direct kernels; results differ by rounding (about 1e-6
  * relative per convolution).
  * @param on whether eligible convolutions use Winograd
- * @throws WinogradUnavailableError when turning on in a build without them
+ * @throws WinogradUnavailableError when turning on in a build or on a CPU without them
  * @example
  * setWinograd(false) // direct convolutions everywhere, as PyTorch runs them
  */
 export function setWinograd(on: boolean): void {
-  if (on && !winogradBuilt) throw new WinogradUnavailableError();
+  if (on && !winogradBuilt) throw new WinogradUnavailableError("this build has none: they need libtorch on the system's oneDNN and its headers (apt-get install libtorch-dev libdnnl-dev, then npm run build)");
+  if (on && !winogradCpu) throw new WinogradUnavailableError("oneDNN has Winograd kernels for AVX-512 CPUs only, and this CPU has no AVX-512");
   winogradOn = on;
 }
 

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { F, autocast, engineInfo, grad, keep, manualSeed, randn, setWinograd, tidy, type Tensor } from '../../src/engine/index.js';
 import { Adam } from '../../src/nn/index.js';
 import { SegNet, SMALL_STAGES } from '../../src/models/segnet.js';
@@ -13,13 +13,16 @@ import { SegNet, SMALL_STAGES } from '../../src/models/segnet.js';
 const buildScript = new URL('../../../scripts/build-native.mjs', import.meta.url).href;
 const { findLibtorch, linksSystemOnednn } = (await import(buildScript)) as { findLibtorch: () => { lib: string }; linksSystemOnednn: (lib: string) => boolean };
 
-const built = engineInfo().winograd.built;
-const skip = built ? false : 'this build has no Winograd convolutions (libtorch without the shared oneDNN, or no libdnnl-dev)';
+const { built, cpu, enabled: initially } = engineInfo().winograd;
+const skip = initially ? false : cpu ? 'S2SNETS_WINOGRAD=0 turned them off' : built ? 'this CPU has no Winograd kernels (oneDNN has them for AVX-512 only)' : 'this build has no Winograd convolutions (libtorch without the shared oneDNN, or no libdnnl-dev)';
 
-test('the addon has Winograd convolutions wherever libtorch links the shared oneDNN and its headers are installed', () => {
+test('the addon has Winograd convolutions wherever libtorch links the shared oneDNN and its headers are installed, and runs them on AVX-512 CPUs', () => {
   const expected = linksSystemOnednn(findLibtorch().lib) && existsSync('/usr/include/oneapi/dnnl/dnnl.hpp');
   assert.equal(built, expected);
-  assert.equal(engineInfo().winograd.enabled, built && process.env.S2SNETS_WINOGRAD !== '0');
+  // oneDNN's Winograd kernels need AVX-512 F, BW, VL and DQ ("avx512_core").
+  const flags = new Set(/^flags\s*:(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1].trim().split(/\s+/) ?? []);
+  assert.equal(cpu, built && ['avx512f', 'avx512bw', 'avx512vl', 'avx512dq'].every((f) => flags.has(f)));
+  assert.equal(initially, cpu && process.env.S2SNETS_WINOGRAD !== '0');
 });
 
 interface Case {
@@ -47,7 +50,7 @@ function convolve(c: Case, winograd: boolean, seed = 1): { algorithm: string; re
       return { algorithm: F.conv2dAlgorithm(x, w, b, { padding: c.padding }), results: [y, ...grads].map((t) => keep(t!)) };
     });
   } finally {
-    setWinograd(built);
+    setWinograd(initially);
   }
 }
 
@@ -146,7 +149,7 @@ test('gradients of gradients (createGraph) through a Winograd convolution equal 
         return [gw!, gb!].map((t) => keep(t));
       });
     } finally {
-      setWinograd(built);
+      setWinograd(initially);
     }
   };
   const [wino, direct] = [secondOrder(true), secondOrder(false)];
@@ -181,7 +184,7 @@ test('a SegNet trained on Winograd convolutions follows the training on direct o
       images.dispose();
       return losses;
     } finally {
-      setWinograd(built);
+      setWinograd(initially);
     }
   };
   const direct = curve(false, false);
@@ -201,5 +204,5 @@ test('S2SNETS_WINOGRAD=0 starts a process with direct convolutions', { skip }, (
     encoding: 'utf8',
   });
   assert.equal(r.status, 0, r.stderr);
-  assert.deepEqual(JSON.parse(r.stdout), { built: true, enabled: false });
+  assert.deepEqual(JSON.parse(r.stdout), { built: true, cpu: true, enabled: false });
 });
