@@ -23,6 +23,13 @@ const convArgs = (input: Tensor, weight: Tensor, bias: Tensor | null | undefined
  * 2-D convolution as torch.nn.functional.conv2d. CPU float32 3x3 stride-1 convolutions run on
  * oneDNN's Winograd kernels where the build has them and they are on (setWinograd), the rest
  * as aten::conv2d.
+ * @param input [N, C, H, W]
+ * @param weight [O, C / groups, kH, kW]
+ * @param bias [O], or none
+ * @param o stride, padding, dilation (a number or [h, w]) and groups
+ * @throws Error naming the operator and libtorch's reason when the shapes do not fit
+ * @example
+ * const y = F.conv2d(x, weight, bias, { padding: 1 }); // same size out, 3x3 kernel
  */
 export function conv2d(input: Tensor, weight: Tensor, bias?: Tensor | null, o: Conv2dOptions = {}): Tensor {
   return wrap(callRaw(winogradEnabled() ? 's2snets::conv2d' : 'conv2d', '', convArgs(input, weight, bias, o)));
@@ -30,6 +37,10 @@ export function conv2d(input: Tensor, weight: Tensor, bias?: Tensor | null, o: C
 
 /**
  * Which kernels conv2d would run for these operands now: 'winograd' or 'direct' (aten's choice).
+ * @param input as for conv2d
+ * @param weight as for conv2d
+ * @param bias as for conv2d
+ * @param o as for conv2d
  * @example
  * F.conv2dAlgorithm(x, conv.weight, conv.bias, { padding: 1 }) // 'winograd' on an AVX-512 CPU
  */

@@ -99,7 +99,8 @@ export class WinogradUnavailableError extends Error {
 
 /**
  * Turns oneDNN's Winograd kernels for CPU float32 3x3 stride-1 convolutions on or off for this
- * process (on by default where built; S2SNETS_WINOGRAD=0 starts with them off). They run those
+ * process (on by default where built and the CPU has them; S2SNETS_WINOGRAD=0 starts with them
+ * off). They run those
  * convolutions 2-2.9x faster than the direct kernels; results differ by rounding (about 1e-6
  * relative per convolution).
  * @param on whether eligible convolutions use Winograd

@@ -135,7 +135,6 @@ export class Tensor implements Disposable {
   stride(dim: number): number {
     return callRaw('stride', 'int', [this.handle, dim]) as number;
   }
-
   contiguous(memoryFormat: MemoryFormat = 'contiguous'): Tensor {
     return wrap(callRaw('contiguous', '', [this.handle, memoryFormat]));
   }
