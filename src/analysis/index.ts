@@ -28,5 +28,5 @@ export { gridUncertainty, pairedChange, correctness } from './uncertainty.js';
 export type { GridUncertainty, AccuracyInterval, PairedChange } from './uncertainty.js';
 export { addPixelNoise } from './noise.js';
 export { psnrEach } from './psnr.js';
-export { aggregateReplicates } from './replicates.js';
-export type { Figure, ReplicateRun, ReplicateSummary } from './replicates.js';
+export { aggregateReplicates, separations, COLOUR_FIGURES, SEPARATION_LEVEL, SEPARATION_SHUFFLES } from './replicates.js';
+export type { Figure, ReplicateRun, ReplicateSummary, Separation } from './replicates.js';

@@ -1,10 +1,10 @@
 // The replicates step: one evaluation per seed (see experimentJobs' replicates), aggregated into
 // replicates.json: every figure's mean and sd across seeds, how often the order's relations and
-// rankings recur, Kendall's W.
+// rankings recur, Kendall's W, and which measures separate their subjects beyond seed noise.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../common/atomic.js';
-import { aggregateReplicates, type Figure, type ReplicateSummary } from '../analysis/index.js';
+import { aggregateReplicates, COLOUR_FIGURES, type Figure, type ReplicateSummary } from '../analysis/index.js';
 import type { JobSpec, Json } from './jobs.js';
 import { ReportSourceError, readEvaluation, type Evaluation, type EvaluationOutput } from './evaluate.js';
 import type { ExperimentPlan } from './plan.js';
@@ -36,7 +36,8 @@ export function evaluationFigures(e: Evaluation): Figure[] {
     // The paper's colour and texture findings: cast, washed-out colour, hue rotation, grids.
     if (a.colourShift) {
       const c = a.colourShift;
-      figures.push({ measure: '|colour cast|', subject: a.name, value: c.castMagnitude }, { measure: 'chroma ratio', subject: a.name, value: c.chromaRatio }, { measure: 'hue rotation °', subject: a.name, value: c.hueRotation });
+      const [cast, chroma, hue] = COLOUR_FIGURES;
+      figures.push({ measure: cast, subject: a.name, value: c.castMagnitude }, { measure: chroma, subject: a.name, value: c.chromaRatio }, { measure: hue, subject: a.name, value: c.hueRotation });
     }
     for (const p of a.periodic) figures.push({ measure: `period-${p.period} grid dB`, subject: a.name, value: p.db });
   }
@@ -59,8 +60,8 @@ export function replicatesJob(plan: ExperimentPlan, evaluations: JobSpec<Evaluat
     name: 'replicates',
     deps: evaluations,
     config: { seeds: evaluations.map((_, r) => plan.seed + r), repeatAll: plan.repeatAll },
-    // 2: colour and periodic-artifact figures per autoencoder.
-    codeVersion: '2',
+    // 2: colour and periodic-artifact figures per autoencoder. 3: separations per measure.
+    codeVersion: '3',
     async run(ctx) {
       const runs = evaluations.map((job, r) => {
         const { evaluation } = readEvaluation(ctx.input(job), ctx.output(job));

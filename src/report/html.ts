@@ -4,7 +4,8 @@ import type { Results } from './schema.js';
 import { escapeXml as esc } from './escape.js';
 import { runWarnings } from './diagnostics.js';
 import { claimSentence, NO_CLAIMS, percent, withInterval } from './format.js';
-import { colourRows, finetuneRows, periodicRows, plantedRows } from './measures.js';
+import { SEPARATION_LEVEL, SEPARATION_SHUFFLES } from '../analysis/replicates.js';
+import { colourRows, colourSeedNote, finetuneRows, periodicRows, plantedRows, separationRows } from './measures.js';
 
 function rowsTable(t: { header: string[]; rows: string[][] }): string {
   return `<table><tr>${t.header.map((h) => `<th>${esc(h)}</th>`).join('')}</tr>${t.rows.map((r) => `<tr>${r.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`).join('')}</table>`;
@@ -97,11 +98,13 @@ ${img(figs, 'noise')}
 <div class="how"><b>How to read it.</b> The paper reports that S2SNets help under noise: the AE, trained to keep what its classifier needs, can also remove noise the classifier is sensitive to. A change whose interval lies above 0 supports that for this classifier and noise level; one that straddles 0 does not decide it.</div>`
     : '';
   const replicates = r.replicates;
+  const separations = separationRows(r);
   const replicateSection = replicates
     ? `<h2>Replicate seeds</h2>
 <p>Seeds ${replicates.seeds.join(', ')}: the ${replicates.repeatAll ? 'classifiers, A_S and fine-tunes were' : 'fine-tunes were'} retrained with each seed (the data split and evaluation set stay fixed). Kendall's W of the rankings across seeds: ${replicates.kendallW === null ? 'undefined' : replicates.kendallW.toFixed(3)} (1: every seed gives the same ranking).</p>
 <table><tr><th>ranking</th><th>seeds</th><th>of which total</th></tr>${replicates.rankings.map((x) => `<tr><td>${x.ranking.map(esc).join(' &gt; ')}</td><td>${x.seeds} of ${replicates.seeds.length}</td><td>${x.total}</td></tr>`).join('')}</table>
 <table><tr><th>pair</th><th>a above b</th><th>b above a</th><th>neither established</th></tr>${replicates.relations.map((x) => `<tr><td>${esc(x.a)} vs ${esc(x.b)}</td><td>${x.aAbove}</td><td>${x.bAbove}</td><td>${x.neither}</td></tr>`).join('')}</table>
+${separations ? `<p>Do the subjects of each measure (the autoencoders, the classifiers) differ by more than the seeds move each of them? A one-way analysis of variance over the seeds, its p-value from ${SEPARATION_SHUFFLES.toLocaleString('en')} seeded shuffles of the values among the subjects; below ${SEPARATION_LEVEL} their differences are beyond seed noise:</p>${rowsTable(separations)}` : ''}
 <details><summary>Every figure across seeds (mean, standard deviation)</summary><table><tr><th>measure</th><th>of</th><th>mean</th><th>sd</th><th>per seed</th></tr>${replicates.figures.map((f) => `<tr><td class="text">${esc(f.measure)}</td><td class="text">${esc(f.subject)}</td><td>${f.mean.toFixed(4)}</td><td>${f.sd.toFixed(4)}</td><td class="text">${f.values.map((v) => v.toFixed(4)).join(', ')}</td></tr>`).join('')}</table></details>`
     : '';
   return `<!doctype html>
@@ -162,6 +165,7 @@ ${
   colour
     ? `<h2>Colour shift</h2>
 ${rowsTable(colour)}
+<p>${esc(colourSeedNote(r))}</p>
 ${img(figs, 'colour-shift')}
 <div class="how"><b>How to read it.</b> Every pixel of a reconstruction is compared with the same pixel of its original in CIELAB. The cast is the mean (&Delta;a*, &Delta;b*): a colour painted over everything (the paper: AlexNet); its angle is counter-clockwise from +a* (0&deg; red, 90&deg; yellow, 180&deg; green, 270&deg; blue). Chroma ratio is the reconstructions' total chroma over the originals': below 1 the colours are washed out (the paper: ResNet-50). Hue rotation is the chroma-weighted circular mean of each pixel's hue change: colours turned around the hue circle (the paper: Inception v3, blue to violet, yellow to green).</div>`
     : ''

@@ -1,5 +1,6 @@
-// The colour, periodic-artifact, fine-tune and planted-retention tables as rows of text cells,
-// shared by the terminal summary and the HTML report so both show the same numbers.
+// The colour, periodic-artifact, fine-tune, planted-retention and seed-separation tables as rows
+// of text cells, shared by the terminal summary and the HTML report so both show the same numbers.
+import { COLOUR_FIGURES, SEPARATION_LEVEL } from '../analysis/replicates.js';
 import { withInterval } from './format.js';
 import type { Interval, Results } from './schema.js';
 
@@ -70,4 +71,26 @@ export function plantedRows(r: Results): { header: string[]; rows: string[][] } 
     header: ['images', 'colour kept %', 'colour ΔE', 'shape kept %', 'shape mask IoU', `${p.carrier} kept vs A_S, points`],
     rows: [row('originals', p.originals, null, null), ...p.autoencoders.map((a) => row(a.name, a, a.carrierChange?.ci95 ?? null, a.carrierChange?.value ?? null))],
   };
+}
+
+/** Header and rows of the seed-separation table (do a measure's subjects differ beyond seed noise?); null without it. */
+export function separationRows(r: Results): { header: string[]; rows: string[][] } | null {
+  const separations = r.replicates?.separations;
+  if (!separations?.length) return null;
+  return {
+    header: ['measure', 'subjects', 'sd of subject means', 'seed sd (rms)', 'F', 'p', 'subjects differ'],
+    rows: separations.map((s) => [s.measure, String(s.subjects), s.betweenSd.toFixed(4), s.seedSd.toFixed(4), s.f.toFixed(2), s.p.toFixed(4), s.p < SEPARATION_LEVEL ? 'beyond seed noise' : 'within seed noise']),
+  };
+}
+
+/** What the colour table's differences between autoencoders rest on: one sentence. */
+export function colourSeedNote(r: Results): string {
+  const seeds = r.replicates?.seeds.length;
+  if (!seeds) {
+    return "From one seed: the intervals cover the choice of evaluation images, not the fine-tunes' seeds, which moved these figures as much as the classifier did in our emoji runs; rerun with --repeats 3 to test whether the autoencoders differ beyond seed noise.";
+  }
+  const colour = (r.replicates!.separations ?? []).filter((s) => (COLOUR_FIGURES as readonly string[]).includes(s.measure));
+  if (!colour.length) return `Across ${seeds} seeds the colour figures did not move (or this record predates the test of their spread).`;
+  const verdicts = colour.map((s) => `${s.measure} ${s.p < SEPARATION_LEVEL ? 'differs between autoencoders beyond' : 'does not differ between autoencoders beyond'} seed noise (p = ${s.p.toFixed(4)})`);
+  return `Across ${seeds} seeds: ${verdicts.join('; ')}.`;
 }

@@ -199,6 +199,10 @@ export const ResultsSchema = z
         rankings: z.array(z.object({ ranking: z.array(z.string()), seeds: z.number().int().positive(), total: z.number().int().min(0) })),
         /** Kendall's W of the rankings across seeds (1: identical). */
         kendallW: z.number().min(0).max(1).nullable(),
+        /** Per measure: do its subjects differ beyond the seeds' spread? (analysis/replicates.ts Separation). Absent from older records. */
+        separations: z
+          .array(z.object({ measure: z.string(), subjects: z.number().int().min(2), betweenSd: z.number().min(0), seedSd: z.number().min(0), f: z.number().min(0), p: z.number().gt(0).max(1) }))
+          .optional(),
       })
       .nullable(),
     /** How the NMI values were estimated. */

@@ -5,7 +5,7 @@ import { textTable } from '../common/text.js';
 import { claimSentence, NO_CLAIMS, percent, withInterval } from './format.js';
 import type { Results } from './schema.js';
 import { runWarnings } from './diagnostics.js';
-import { colourRows, finetuneRows, periodicRows, plantedRows } from './measures.js';
+import { colourRows, colourSeedNote, finetuneRows, periodicRows, plantedRows, separationRows } from './measures.js';
 
 const pct = (a: { top1: number; ci95: { top1: [number, number] } }) => withInterval(a.top1, a.ci95.top1, 100);
 
@@ -61,10 +61,12 @@ export function formatSummary(r: Results, reportPath?: string): string {
     'Normalized mutual information',
     nmi,
     ...table(colourRows(r), 'Colour shift against the originals (CIELAB; chroma ratio < 1: washed out; hue rotation: chroma-weighted circular mean)'),
+    ...(colourRows(r) ? ['', colourSeedNote(r)] : []),
     ...table(periodicRows(r), 'Periodic artifacts: power at period-p frequencies over the originals (dB; > 0: a grid is added) and the added pattern\'s RMS amplitude'),
     ...table(plantedRows(r), `Planted signal kept (carrier: ${r.planted?.carrier})`),
     ...table(finetuneRows(r), 'Fine-tunes'),
     ...(r.replicates ? ['', replicateSummary(r.replicates)] : []),
+    ...table(separationRows(r), `Do the subjects of each measure differ beyond seed noise? (one-way analysis of variance over the seeds; p from seeded shuffles)`),
     '',
     `Compute time of the jobs: ${total.toFixed(0)} s`,
     ...(reportPath ? [`Report: ${reportPath}`] : []),

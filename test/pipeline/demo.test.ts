@@ -213,7 +213,15 @@ test('--repeats 2 reruns only the fine-tunes with seed 1, reuses the rest and ag
   assert.equal(rep.rankings.reduce((n, x) => n + x.seeds, 0), 2);
   assert.equal(rep.relations.length, 1);
   assert.match(r.stdout, /Replicates: seeds 0, 1 \(fine-tunes retrained per seed\)/);
-  assert.match(readFileSync(join(dir, 'report', 'report.html'), 'utf8'), /<h2>Replicate seeds<\/h2>/);
+  // PSNR of A_S and the two S2SNets: the fine-tunes' seeds move the S2SNets', so it is tested.
+  const psnr = rep.separations!.find((s) => s.measure === 'PSNR dB')!;
+  assert.equal(psnr.subjects, 3);
+  assert.ok(psnr.p > 0 && psnr.p <= 1);
+  assert.ok(!rep.separations!.some((s) => s.measure === 'top-1 on original'), 'the seeds do not move the shared classifiers');
+  assert.match(r.stdout, /Do the subjects of each measure differ beyond seed noise\?/);
+  const html = readFileSync(join(dir, 'report', 'report.html'), 'utf8');
+  assert.match(html, /<h2>Replicate seeds<\/h2>/);
+  assert.match(html, /<td>PSNR dB<\/td><td>3<\/td>/);
 });
 
 test.after(() => rmSync(root, { recursive: true, force: true }));

@@ -210,6 +210,30 @@ test('the terminal summary lists every classifier and number in aligned columns'
   }
 });
 
+test('the colour section says what its differences between autoencoders rest on: one seed, or the seeds\' separation test', () => {
+  const single = sampleResults({ channels: 3 });
+  const page = (r: Results) => reportHtml(r, new Map());
+  assert.match(page(single), /From one seed: the intervals cover the choice of evaluation images, not the fine-tunes&#39; seeds.*--repeats 3/);
+  assert.match(formatSummary(single), /From one seed: .*--repeats 3/);
+  const names = single.autoencoders.map((a) => a.name);
+  const figures = names.flatMap((subject, i) => [
+    { measure: '|colour cast|', subject, values: [i, i + 0.1, i - 0.1], mean: i, sd: 0.1 },
+    { measure: 'chroma ratio', subject, values: [1, 1.2, 0.8], mean: 1, sd: 0.2 },
+  ]);
+  const separations = [
+    { measure: '|colour cast|', subjects: names.length, betweenSd: 1.87, seedSd: 0.1, f: 1050, p: 0.0001 },
+    { measure: 'chroma ratio', subjects: names.length, betweenSd: 0, seedSd: 0.2, f: 0, p: 1 },
+  ];
+  const replicated: Results = { ...single, replicates: { seeds: [0, 1, 2], repeatAll: false, figures, relations: [], rankings: [{ ranking: single.order.ranking, seeds: 3, total: 3 }], kendallW: 1, separations } };
+  const html = page(validateResults(replicated));
+  assert.match(html, /Across 3 seeds: \|colour cast\| differs between autoencoders beyond seed noise \(p = 0\.0001\); chroma ratio does not differ between autoencoders beyond seed noise \(p = 1\.0000\)/);
+  assert.match(html, /<td>\|colour cast\|<\/td><td>\d+<\/td><td>1\.8700<\/td><td>0\.1000<\/td><td>1050\.00<\/td><td>0\.0001<\/td><td>beyond seed noise<\/td>/);
+  assert.match(formatSummary(replicated), /chroma ratio .* within seed noise/);
+  // A record from before the test still validates and says so.
+  const { separations: _s, ...older } = replicated.replicates!;
+  assert.match(page(validateResults({ ...replicated, replicates: older })), /Across 3 seeds the colour figures did not move \(or this record predates/);
+});
+
 test("the engine row names cuDNN's version and TensorFloat-32 for a CUDA run, and results from before they were recorded still validate", () => {
   const r = sampleResults();
   const cudaRun: Results = { ...r, run: { ...r.run, engine: { ...r.run.engine, cuda: true, cudnn: true, cudnnVersion: 91900, tf32: { convolutions: true, matmul: false } } } };
