@@ -115,15 +115,16 @@ export async function finetuneDecoder(ae: SegNet, classifier: Module, o: Finetun
   const whole = o.trainWholeAe ?? false;
   ae.encoder.freeze(!whole).train(whole);
   ae.decoder.freeze(false);
-  // Before the optimizer is built: channels_last replaces parameter tensors.
+  // Before the optimizer is built: channels_last replaces parameter tensors. A fine-tune that
+  // reads precomputed encodings never runs the encoder, so it gets no folded copy of it.
   const speed = o.speed ?? {};
-  const encoder = prepareForFinetune(ae, classifier, speed);
+  const e = o.encodings;
+  const encoder = prepareForFinetune(ae, classifier, speed, !e);
   const deviceType = ae.parameters()[0].device.startsWith('cuda') ? 'cuda' : 'cpu';
   const optimizer = makeOptimizer(o.optimizer ?? 'adam', (whole ? ae : ae.decoder).trainableParameters(), o.lr, o.weightDecay);
   const targetOf = (b: { x: Tensor; y: Tensor }): Tensor =>
     o.targets === 'predictions' ? noGrad(() => classifier.forward(b.x).argmax(1)) : b.y;
   const c = o.convergence;
-  const e = o.encodings;
   if (e && (whole || speed.autocast)) throw new EncodingCacheError(`precomputed encodings need a frozen encoder without autocast (${whole ? 'trainWholeAe is on' : `autocast ${speed.autocast} is on`})`);
   if (e && c && e.check?.images !== c.x.shape[0]) throw new EncodingCacheError(`the encodings hold ${e.check?.images ?? 0} check images, the convergence check has ${c.x.shape[0]}`);
   const checkPositions = Array.from({ length: c?.x.shape[0] ?? 0 }, (_, i) => i);

@@ -50,19 +50,21 @@ function check(o: SpeedOptions, deviceType: 'cpu' | 'cuda'): void {
  * @param ae the autoencoder (its encoder already frozen and in eval mode when it is not trained)
  * @param classifier the classifier the decoder learns from
  * @param o the speed options
+ * @param runsEncoder false when the fine-tune reads precomputed encodings and never runs the
+ *   encoder: then no folded copy is made
  * @returns the encoder that computes the codes: a BN-folded copy of a frozen encoder with
- *   `foldFrozenBn`, else ae.encoder itself
+ *   `foldFrozenBn` (when it runs), else ae.encoder itself
  * @throws SpeedOptionError for an autocast dtype the device cannot run
  * @example const encoder = prepareForFinetune(ae, classifier, { foldFrozenBn: true, channelsLast: true });
  */
-export function prepareForFinetune(ae: SegNet, classifier: Module, o: SpeedOptions): SegNetEncoder {
+export function prepareForFinetune(ae: SegNet, classifier: Module, o: SpeedOptions, runsEncoder = true): SegNetEncoder {
   check(o, deviceTypeOf(ae));
   classifier.eval().freeze();
   const frozen = !ae.encoder.training && ae.encoder.trainableParameters().length === 0;
   if (o.foldFrozenBn) foldBatchNorm(classifier);
   if (o.channelsLast) for (const m of [ae, classifier]) m.to({ memoryFormat: 'channels_last' });
   if (o.cudnnBenchmark && deviceTypeOf(ae) === 'cuda') setCudnnBenchmark(true);
-  return frozen ? frozenEncoder(ae, o) : ae.encoder;
+  return frozen && runsEncoder ? frozenEncoder(ae, o) : ae.encoder;
 }
 
 /**

@@ -144,6 +144,18 @@ test('speed options refuse float16 autocast on the CPU and unknown dtypes, with 
   assert.throws(() => withSpeedOptions({ autocast: 'int8' as 'float16' }, 'cpu', () => randn([1])), (e: unknown) => e instanceof SpeedOptionError && /autocast must be/.test((e as Error).message));
 });
 
+test('a fine-tune that never runs the encoder (it reads precomputed encodings) gets no folded copy of it', () => {
+  const prepared = (runsEncoder: boolean) => {
+    const ae = new SegNet({ inChannels: 1, stages: SMALL_STAGES });
+    ae.encoder.freeze().eval();
+    return { ae, encoder: prepareForFinetune(ae, buildClassifier('vgg', { channels: 1, size: SIZE, classes: 4 }), { foldFrozenBn: true }, runsEncoder) };
+  };
+  const runs = prepared(true);
+  assert.notEqual(runs.encoder, runs.ae.encoder, 'the encoder that runs is a folded copy');
+  const reads = prepared(false);
+  assert.equal(reads.encoder, reads.ae.encoder);
+});
+
 test('toDeviceAsync leaves a CPU batch as it is', () => {
   const b = { x: randn([2, 1, 4, 4]), y: randint(0, 3, [2]) };
   const moved = toDeviceAsync(b, 'cpu');
