@@ -2,7 +2,7 @@
 // 8-byte little-endian header length N, N bytes of JSON {name: {dtype, shape, data_offsets}},
 // then the raw little-endian tensor bytes. Safe to load: no code, every size is checked
 // against the file before anything is allocated.
-import { readFileSync } from 'node:fs';
+import { fstatSync, readFileSync, readSync } from 'node:fs';
 import { noGrad, tensor, viewBuffer, type DType, type Tensor, BYTES_PER_ELEMENT } from '../engine/index.js';
 import { writeFileAtomic } from '../common/atomic.js';
 import { FileContentError } from '../common/text.js';
@@ -74,29 +74,37 @@ export interface SafetensorsFile {
   metadata: Record<string, string>;
 }
 
-/** Parses a safetensors buffer; `source` names the file in error messages. */
-export function decodeSafetensors(buf: Uint8Array, source = 'safetensors data', device = 'cpu'): SafetensorsFile {
-  const fail = (why: string): never => {
-    throw new SafetensorsError(`${source}: ${why}`);
-  };
-  if (buf.byteLength < 8) fail(`file is ${buf.byteLength} bytes, too short for a safetensors header`);
-  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  const n = view.getBigUint64(0, true);
-  if (n > BigInt(Math.min(MAX_HEADER, buf.byteLength - 8))) fail(`declared header length ${n} exceeds the file (${buf.byteLength} bytes)`);
-  const headerLen = Number(n);
+/** Where one tensor lies in a safetensors file: `begin` and `end` count from the data section's start. */
+export interface SafetensorsEntry {
+  name: string;
+  dtype: DType;
+  shape: number[];
+  begin: number;
+  end: number;
+}
+
+/** A safetensors file's header: its tensors' places, its metadata, and where the data section starts. */
+export interface SafetensorsIndex {
+  entries: SafetensorsEntry[];
+  metadata: Record<string, string>;
+  dataStart: number;
+}
+
+/**
+ * Parses and checks a header against a data section of `dataLen` bytes.
+ * @param fail throws the error that names the file
+ */
+function parseHeader(headerJson: Uint8Array, dataStart: number, dataLen: number, fail: (why: string) => never): SafetensorsIndex {
   let header: unknown;
   try {
-    header = JSON.parse(Buffer.from(buf.buffer, buf.byteOffset + 8, headerLen).toString('utf8'));
+    header = JSON.parse(Buffer.from(headerJson.buffer, headerJson.byteOffset, headerJson.byteLength).toString('utf8'));
   } catch (e) {
     fail(`header is not valid JSON (${(e as Error).message})`);
   }
   if (header === null || typeof header !== 'object' || Array.isArray(header)) fail('header is not a JSON object');
-  const dataStart = 8 + headerLen;
-  const dataLen = buf.byteLength - dataStart;
-  const entries = Object.entries(header as Record<string, unknown>);
   const metadata: Record<string, string> = {};
-  const specs: { name: string; dtype: DType; shape: number[]; begin: number; end: number }[] = [];
-  for (const [name, spec] of entries) {
+  const entries: SafetensorsEntry[] = [];
+  for (const [name, spec] of Object.entries(header as Record<string, unknown>)) {
     if (name === '__metadata__') {
       if (spec === null || typeof spec !== 'object') fail('__metadata__ is not an object');
       for (const [k, v] of Object.entries(spec as object)) {
@@ -117,15 +125,55 @@ export function decodeSafetensors(buf: Uint8Array, source = 'safetensors data', 
     const shape = s.shape as number[];
     const numel = shape.reduce((a, b) => a * b, 1);
     if (numel * BYTES_PER_ELEMENT[dtype] !== end - begin) fail(`tensor '${name}': shape [${shape}] of ${dtype} needs ${numel * BYTES_PER_ELEMENT[dtype]} bytes, offsets give ${end - begin}`);
-    specs.push({ name, dtype, shape, begin, end });
+    entries.push({ name, dtype, shape, begin, end });
   }
+  return { entries, metadata, dataStart };
+}
+
+/** The declared header length, checked against a file of `size` bytes. */
+function headerLength(first8: Uint8Array, size: number, fail: (why: string) => never): number {
+  if (size < 8) fail(`file is ${size} bytes, too short for a safetensors header`);
+  const n = new DataView(first8.buffer, first8.byteOffset, 8).getBigUint64(0, true);
+  if (n > BigInt(Math.min(MAX_HEADER, size - 8))) fail(`declared header length ${n} exceeds the file (${size} bytes)`);
+  return Number(n);
+}
+
+/** Parses a safetensors buffer; `source` names the file in error messages. */
+export function decodeSafetensors(buf: Uint8Array, source = 'safetensors data', device = 'cpu'): SafetensorsFile {
+  const fail = (why: string): never => {
+    throw new SafetensorsError(`${source}: ${why}`);
+  };
+  const headerLen = headerLength(buf, buf.byteLength, fail);
+  const dataStart = 8 + headerLen;
+  const { entries, metadata } = parseHeader(buf.subarray(8, dataStart), dataStart, buf.byteLength - dataStart, fail);
   const tensors = new Map<string, Tensor>();
-  for (const s of specs) {
+  for (const s of entries) {
     // Copy into an aligned buffer: typed arrays need aligned offsets, file data need not be.
     const bytes = new Uint8Array(buf.subarray(dataStart + s.begin, dataStart + s.end));
     tensors.set(s.name, fromBytes(bytes, s.dtype, s.shape, device));
   }
   return { tensors, metadata };
+}
+
+/**
+ * Reads only the header of a safetensors file, for readers that take the tensors' bytes from
+ * the file themselves (a part at a time) instead of loading it whole.
+ * @param fd an open file
+ * @param source names the file in error messages
+ * @throws SafetensorsError when the header is damaged or does not fit the file
+ * @example const index = readSafetensorsIndex(openSync(path, 'r'), path);
+ */
+export function readSafetensorsIndex(fd: number, source: string): SafetensorsIndex {
+  const fail = (why: string): never => {
+    throw new SafetensorsError(`${source}: ${why}`);
+  };
+  const size = fstatSync(fd).size;
+  const first8 = new Uint8Array(8);
+  readSync(fd, first8, 0, Math.min(8, size), 0);
+  const headerLen = headerLength(first8, size, fail);
+  const header = new Uint8Array(headerLen);
+  readSync(fd, header, 0, headerLen, 8);
+  return parseHeader(header, 8 + headerLen, size - 8 - headerLen, fail);
 }
 
 function fromBytes(bytes: Uint8Array, dtype: DType, shape: number[], device: string): Tensor {

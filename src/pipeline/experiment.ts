@@ -14,7 +14,7 @@ import { buildClassifier } from '../models/classifiers.js';
 import { trainClassifier } from '../train/classifier.js';
 import { pretrainAutoencoder } from '../train/autoencoder.js';
 import { finetuneDecoder, type FinetuneStop } from '../train/finetune.js';
-import { encodeAll, encodingBytesPerImage, loadEncodings, saveEncodings, type EncodingCache } from '../train/encoding-cache.js';
+import { encodeAll, encodingBytesPerImage, loadEncodings, saveEncodings, type EncodingCache, type EncodingSource } from '../train/encoding-cache.js';
 import { frozenEncoder, speedLayout } from '../train/speed.js';
 import { stepBatches } from '../train/sampler.js';
 import { evaluateClassifier, mean, psnrEach } from '../analysis/index.js';
@@ -365,7 +365,7 @@ function encodingsJob(plan: ExperimentPlan, pretrain: JobSpec<AutoencoderOutput>
 }
 
 /** A fine-tune's shared encodings (null when the encode job skipped them), on the plan's device. */
-function readEncodings(ctx: JobContext, job: JobSpec<EncodingsOutput>, plan: ExperimentPlan): Record<string, EncodingCache> | null {
+function readEncodings(ctx: JobContext, job: JobSpec<EncodingsOutput>, plan: ExperimentPlan): Record<string, EncodingSource> | null {
   const file = ctx.output(job).file;
   return file ? loadEncodings(join(ctx.input(job), file), { channelsLast: plan.finetune.speed.channelsLast ?? false, device: plan.device }) : null;
 }

@@ -4,10 +4,10 @@
 // once (the encode job, pipeline/experiment.ts) and every fine-tune reads its batches' encodings
 // instead of running the encoder, 18-24 % of the demo's step and more at 224 px (NOTES.md).
 // Pooling indices are kept as each maximum's offset in its 2x2 window: one byte instead of eight.
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { writeFileAtomic } from '../common/atomic.js';
 import { arange, empty, keep, tensor, tidy, type Tensor } from '../engine/index.js';
-import { decodeSafetensors, encodeSafetensors } from '../nn/index.js';
+import { encodeSafetensors, readSafetensorsIndex, type SafetensorsIndex } from '../nn/index.js';
 import type { Encoding, SegNetConfig } from '../models/segnet.js';
 
 export class EncodingCacheError extends Error {
@@ -57,6 +57,26 @@ function windowOffsets(indices: Tensor, width: number): Tensor {
 
 const int64 = (positions: ArrayLike<number>) => tensor(BigInt64Array.from(Array.from(positions), BigInt));
 
+/** The encoding as the encoder returned it, from stored codes and window offsets (see windowOffsets). */
+function expand(code: Tensor, offsets: Tensor[], sizes: [number, number][], corners: Tensor[], channelsLast: boolean): Encoding {
+  const indices = offsets.map((o, k) => {
+    const offset = o.to({ dtype: 'float32' });
+    const row = offset.div(2).floor();
+    const col = offset.sub(row.mul(2));
+    return corners[k].add(row.mul(sizes[k][1])).add(col).long();
+  });
+  return { code: channelsLast ? code.contiguous('channels_last') : code, indices, sizes };
+}
+
+/** What a fine-tune reads encodings from: a cache in memory, or the encode job's file. */
+export interface EncodingSource {
+  /** How many images it holds (positions 0 .. images - 1). */
+  readonly images: number;
+  /** The encoding of the images at `positions`, as the encoder returned it. */
+  lookup(positions: ArrayLike<number>): Encoding;
+  dispose(): void;
+}
+
 /** The storage, allocated at the first store (when the shapes are known). */
 interface Storage {
   /** [N, C, h, w] float32. */
@@ -69,7 +89,7 @@ interface Storage {
   corners: Tensor[];
 }
 
-export class EncodingCache {
+export class EncodingCache implements EncodingSource {
   private storage: Storage | null = null;
   private readonly stored: Uint8Array;
   private count = 0;
@@ -132,14 +152,7 @@ export class EncodingCache {
     if (!s || !this.holds(positions)) throw new EncodingCacheError('an encoding was looked up before it was stored');
     return tidy(() => {
       const at = int64(positions).to({ device: s.code.device });
-      const code = s.code.indexSelect(0, at);
-      const indices = s.offsets.map((o, k) => {
-        const offset = o.indexSelect(0, at).to({ dtype: 'float32' });
-        const row = offset.div(2).floor();
-        const col = offset.sub(row.mul(2));
-        return s.corners[k].add(row.mul(s.sizes[k][1])).add(col).long();
-      });
-      return { code: this.channelsLast ? code.contiguous('channels_last') : code, indices, sizes: s.sizes };
+      return expand(s.code.indexSelect(0, at), s.offsets.map((o) => o.indexSelect(0, at)), s.sizes, s.corners, this.channelsLast);
     });
   }
 
@@ -155,37 +168,6 @@ export class EncodingCache {
     if (!s || this.count < this.images) throw new EncodingCacheError(`${this.images - this.count} of ${this.images} encodings are missing`);
     const tensors = new Map([[`${name}.code`, s.code], ...s.offsets.map((o, k) => [`${name}.offsets.${k}`, o] as [string, Tensor])]);
     return { tensors, sizes: s.sizes };
-  }
-
-  /**
-   * A full cache from the tensors toTensors named (taken over, not copied).
-   * @param tensors the tensors of a file saveEncodings wrote
-   * @param name their prefix
-   * @param sizes the pooling sizes toTensors returned
-   * @param channelsLast the layout lookups return codes in
-   * @throws EncodingCacheError when a tensor is missing or their shapes disagree
-   * @example const train = EncodingCache.fromTensors(tensors, 'train', sizes, true);
-   */
-  static fromTensors(tensors: Map<string, Tensor>, name: string, sizes: [number, number][], channelsLast: boolean): EncodingCache {
-    const take = (key: string): Tensor => {
-      const t = tensors.get(key);
-      if (!t) throw new EncodingCacheError(`the encodings have no tensor '${key}'`);
-      return t;
-    };
-    const code = take(`${name}.code`);
-    const offsets = sizes.map((_, k) => take(`${name}.offsets.${k}`));
-    const images = code.shape[0];
-    offsets.forEach((o, k) => {
-      const [h, w] = [sizes[k][0] / 2, sizes[k][1] / 2];
-      if (o.dtype !== 'uint8' || o.shape[0] !== images || o.shape[2] !== h || o.shape[3] !== w) {
-        throw new EncodingCacheError(`'${name}.offsets.${k}' is ${o.dtype} [${o.shape.join(', ')}], not uint8 [${images}, C, ${h}, ${w}]`);
-      }
-    });
-    const cache = new EncodingCache(images, channelsLast);
-    cache.storage = { code, offsets, sizes, corners: offsets.map((o, k) => keep(windowCorners(o.shape[2], o.shape[3], sizes[k][1], code.device))) };
-    cache.stored.fill(1);
-    cache.count = images;
-    return cache;
   }
 
   dispose(): void {
@@ -252,16 +234,105 @@ export function saveEncodings(path: string, sets: Record<string, EncodingCache>)
 }
 
 /**
- * Reads what saveEncodings wrote.
+ * One named set of a file saveEncodings wrote, read a batch at a time: a lookup reads only its
+ * images' rows, so a fine-tune holds a batch of encodings, not the whole file (up to
+ * finetune.encodingCacheMiB, and whole files were copied twice on loading).
+ */
+export class EncodingFile implements EncodingSource {
+  readonly images: number;
+  private fd: number | null;
+  private readonly rows: { begin: number; bytes: number; shape: number[]; dtype: 'float32' | 'uint8' }[];
+  private readonly corners: Tensor[];
+
+  /**
+   * @param path the file
+   * @param index its header (readSafetensorsIndex)
+   * @param name the set's prefix ('train', 'check')
+   * @param sizes the set's pooling sizes (the file's encodingSizes metadata)
+   * @param o channelsLast: the layout lookups return codes in; device: where they go
+   * @throws EncodingCacheError when a tensor is missing or their shapes disagree
+   */
+  constructor(
+    readonly path: string,
+    index: SafetensorsIndex,
+    name: string,
+    private readonly sizes: [number, number][],
+    private readonly o: { channelsLast: boolean; device: string },
+  ) {
+    const take = (key: string, dtype: 'float32' | 'uint8') => {
+      const e = index.entries.find((x) => x.name === key);
+      if (!e) throw new EncodingCacheError(`${path}: the encodings have no tensor '${key}'`);
+      if (e.dtype !== dtype) throw new EncodingCacheError(`${path}: '${key}' is ${e.dtype}, not ${dtype}`);
+      return e;
+    };
+    const code = take(`${name}.code`, 'float32');
+    const offsets = sizes.map((_, k) => take(`${name}.offsets.${k}`, 'uint8'));
+    this.images = code.shape[0];
+    offsets.forEach((e, k) => {
+      const [h, w] = [sizes[k][0] / 2, sizes[k][1] / 2];
+      if (e.shape[0] !== this.images || e.shape[2] !== h || e.shape[3] !== w) throw new EncodingCacheError(`${path}: '${e.name}' is [${e.shape.join(', ')}], not [${this.images}, C, ${h}, ${w}]`);
+    });
+    this.rows = [code, ...offsets].map((e) => ({ begin: index.dataStart + e.begin, bytes: (e.end - e.begin) / Math.max(1, this.images), shape: e.shape.slice(1), dtype: e.dtype as 'float32' | 'uint8' }));
+    this.corners = offsets.map((e, k) => keep(windowCorners(e.shape[2], e.shape[3], sizes[k][1], o.device)));
+    this.fd = openSync(path, 'r');
+  }
+
+  /**
+   * The encoding of the images at `positions`, read from the file.
+   * @throws EncodingCacheError for a position outside the set, after dispose, or on a short read
+   * @example const encoding = file.lookup(positions);
+   */
+  lookup(positions: ArrayLike<number>): Encoding {
+    const at = Array.from(positions);
+    const bad = at.find((p) => !(Number.isInteger(p) && p >= 0 && p < this.images));
+    if (bad !== undefined) throw new EncodingCacheError(`position ${bad} is outside the ${this.images} encoded images`);
+    if (this.fd === null) throw new EncodingCacheError(`${this.path}: read after dispose`);
+    const fd = this.fd;
+    return tidy(() => {
+      const [code, ...offsets] = this.rows.map((r) => {
+        const bytes = new Uint8Array(r.bytes * at.length);
+        at.forEach((p, i) => {
+          if (readSync(fd, bytes, i * r.bytes, r.bytes, r.begin + p * r.bytes) !== r.bytes) throw new EncodingCacheError(`${this.path}: the file is shorter than its header says`);
+        });
+        const values = r.dtype === 'float32' ? new Float32Array(bytes.buffer) : bytes;
+        return tensor(values, [at.length, ...r.shape]).to({ device: this.o.device });
+      });
+      return expand(code, offsets, this.sizes, this.corners, this.o.channelsLast);
+    });
+  }
+
+  dispose(): void {
+    if (this.fd !== null) closeSync(this.fd);
+    this.fd = null;
+    for (const t of this.corners) t.dispose();
+    this.corners.length = 0;
+  }
+}
+
+/**
+ * Opens what saveEncodings wrote: each named set reads its batches from the file on lookup.
  * @param path the file
  * @param o channelsLast: the layout lookups return codes in; device: where the encodings go
- * @returns full caches by name
- * @throws EncodingCacheError when the file holds no encodings; SafetensorsError when it is damaged
+ * @returns the sets by name; dispose each (it closes its file)
+ * @throws EncodingCacheError when the file holds no encodings; SafetensorsError when its header is damaged
  * @example const { train, check } = loadEncodings(file, { channelsLast: true, device: 'cpu' });
  */
-export function loadEncodings(path: string, o: { channelsLast: boolean; device: string }): Record<string, EncodingCache> {
-  const { tensors, metadata } = decodeSafetensors(readFileSync(path), path, o.device);
-  if (!metadata.encodingSizes) throw new EncodingCacheError(`${path}: not a file of encodings (no encodingSizes in its metadata)`);
-  const sizes = JSON.parse(metadata.encodingSizes) as Record<string, [number, number][]>;
-  return Object.fromEntries(Object.entries(sizes).map(([name, s]) => [name, EncodingCache.fromTensors(tensors, name, s, o.channelsLast)]));
+export function loadEncodings(path: string, o: { channelsLast: boolean; device: string }): Record<string, EncodingFile> {
+  const fd = openSync(path, 'r');
+  let index: SafetensorsIndex;
+  try {
+    index = readSafetensorsIndex(fd, path);
+  } finally {
+    closeSync(fd);
+  }
+  if (!index.metadata.encodingSizes) throw new EncodingCacheError(`${path}: not a file of encodings (no encodingSizes in its metadata)`);
+  const sizes = JSON.parse(index.metadata.encodingSizes) as Record<string, [number, number][]>;
+  const sets: Record<string, EncodingFile> = {};
+  try {
+    for (const [name, s] of Object.entries(sizes)) sets[name] = new EncodingFile(path, index, name, s, o);
+  } catch (e) {
+    for (const set of Object.values(sets)) set.dispose();
+    throw e;
+  }
+  return sets;
 }

@@ -5,7 +5,7 @@
 import { F, noGrad, tidy, type Tensor } from '../engine/index.js';
 import { constantSchedule, type Module } from '../nn/index.js';
 import type { Encoding, SegNet, SegNetEncoder } from '../models/segnet.js';
-import { EncodingCacheError, type EncodingCache } from './encoding-cache.js';
+import { EncodingCacheError, type EncodingSource } from './encoding-cache.js';
 import { trainLoop, type Batch, type TrainLoopResult, type TrainMonitor } from './loop.js';
 import { makeOptimizer, type CommonTrainOptions } from './classifier.js';
 import { prepareForFinetune, withSpeedOptions, type SpeedOptions } from './speed.js';
@@ -30,7 +30,7 @@ export interface FinetuneOptions extends CommonTrainOptions {
    * batch sits among the training images, in batch order (the sampler's). Needs a frozen encoder
    * and no autocast (the encodings are float32).
    */
-  encodings?: { train: EncodingCache; check: EncodingCache | null; positions(step: number): ArrayLike<number> };
+  encodings?: { train: EncodingSource; check: EncodingSource | null; positions(step: number): ArrayLike<number> };
 }
 
 /**

@@ -3,11 +3,11 @@
 // encoder, and a resumed one ends bit-identical to an uninterrupted one.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, truncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { F, keep, manualSeed, noGrad, randint, randn, tensor, tidy, type Tensor } from '../../src/engine/index.js';
-import { foldBatchNorm, Flatten, Linear, Sequential, SGD } from '../../src/nn/index.js';
+import { F, keep, manualSeed, memoryStats, noGrad, randint, randn, tensor, tidy, type Tensor } from '../../src/engine/index.js';
+import { foldBatchNorm, Flatten, Linear, SafetensorsError, Sequential, SGD } from '../../src/nn/index.js';
 import { SegNet, SMALL_STAGES } from '../../src/models/segnet.js';
 import { EncodingCache, EncodingCacheError, encodeAll, encodingBytesPerImage, loadEncodings, saveEncodings } from '../../src/train/encoding-cache.js';
 import { frozenEncoder, speedLayout } from '../../src/train/speed.js';
@@ -88,7 +88,7 @@ test('bytes per image: the float32 code plus a byte per pooled position; odd fea
   assert.throws(() => new EncodingCache(2, false).store([0, 1], odd), (e: unknown) => e instanceof EncodingCacheError && /9x10 feature map/.test((e as Error).message));
 });
 
-test('encodeAll encodes in position order, and a file of encodings reads back exactly', () => {
+test('encodeAll encodes in position order, and a file of encodings reads back exactly, a batch at a time', () => {
   const ae = trainedSegNet();
   foldBatchNorm(ae.encoder);
   ae.encoder.to({ memoryFormat: 'channels_last' });
@@ -102,8 +102,13 @@ test('encodeAll encodes in position order, and a file of encodings reads back ex
   const dir = mkdtempSync(join(tmpdir(), 's2snets-encodings-'));
   const file = join(dir, 'encodings.safetensors');
   saveEncodings(file, { train: all, check });
+  // The sets read their batches from the file: opening them holds no encodings in memory.
+  const before = memoryStats().liveBytes;
   const read = loadEncodings(file, { channelsLast: true, device: 'cpu' });
+  assert.ok(memoryStats().liveBytes - before < 8192, `opening the file took ${memoryStats().liveBytes - before} bytes of tensors (the encodings are ${statSync(file).size})`);
   assert.deepEqual(Object.keys(read).sort(), ['check', 'train']);
+  assert.deepEqual([read.train.images, read.check.images], [45, 5]);
+  assert.throws(() => read.check.lookup([5]), (e: unknown) => e instanceof EncodingCacheError && /position 5 is outside the 5 encoded images/.test((e as Error).message));
   noGrad(() =>
     tidy(() => {
       const positions = [44, 0, 31, 32, 15];
@@ -117,9 +122,13 @@ test('encodeAll encodes in position order, and a file of encodings reads back ex
       assert.deepEqual(read.check.lookup([4, 0]).code.toArray(), all.lookup([4, 0]).code.toArray());
     }),
   );
+  for (const cache of [all, check, ...Object.values(read)]) cache.dispose();
+  assert.throws(() => read.train.lookup([0]), /read after dispose/);
+  // A file cut short is refused when opened, not halfway through a fine-tune.
+  truncateSync(file, statSync(file).size - 100);
+  assert.throws(() => loadEncodings(file, { channelsLast: true, device: 'cpu' }), (e: unknown) => e instanceof SafetensorsError && /outside the data section/.test((e as Error).message));
   const partial = new EncodingCache(3, true);
   assert.throws(() => saveEncodings(file, { partial }), (e: unknown) => e instanceof EncodingCacheError && /3 of 3 encodings are missing/.test((e as Error).message));
-  for (const cache of [all, check, ...Object.values(read)]) cache.dispose();
   rmSync(dir, { recursive: true, force: true });
 });
 
