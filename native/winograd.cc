@@ -163,7 +163,7 @@ struct WinogradConv2d : public torch::autograd::Function<WinogradConv2d> {
     };
     const at::Tensor b = hasBias ? bias->contiguous() : at::Tensor();
     if (hasBias) args.emplace(DNNL_ARG_BIAS, memory(p.forwardDesc.bias_desc(), cpuEngine(), b.data_ptr()));
-    at::Tensor output = emptyLike({key.batch, key.outChannels, key.height + 2 * padding - 2, key.width + 2 * padding - 2}, input);
+    at::Tensor output = emptyLike(p.forwardDesc.dst_desc().dims(), input);
     memory dst = outputFor(output, p.forwardDesc.dst_desc(), keep);
     args.emplace(DNNL_ARG_DST, dst);
     p.forward.execute(cpuStream(), args);

@@ -84,7 +84,11 @@ function fStatistic(values: Float64Array, subjects: number, seeds: number): numb
  */
 export function separations(figures: ReplicateSummary['figures']): Separation[] {
   const byMeasure = new Map<string, ReplicateSummary['figures']>();
-  for (const f of figures) byMeasure.set(f.measure, [...(byMeasure.get(f.measure) ?? []), f]);
+  for (const f of figures) {
+    const rows = byMeasure.get(f.measure) ?? [];
+    rows.push(f);
+    byMeasure.set(f.measure, rows);
+  }
   const out: Separation[] = [];
   for (const [measure, rows] of byMeasure) {
     const seeds = rows[0].values.length;

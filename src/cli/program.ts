@@ -3,7 +3,7 @@
 // trained classifiers, and any command interrupted by Ctrl-C resumes when rerun.
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { resolve } from 'node:path';
-import { engineInfo, resolveDevice, type EngineInfo } from '../engine/index.js';
+import { describeWinograd, engineInfo, resolveDevice } from '../engine/index.js';
 import { ZOO_NAMES } from '../models/classifiers.js';
 import { defaultPlan, planFromConfig, quickPlan, zooEntries, DEMO_CLASSIFIERS, DATASET_CHOICES, type DatasetChoice, type ExperimentPlan } from '../pipeline/plan.js';
 import { loadConfig } from '../pipeline/config.js';
@@ -161,13 +161,6 @@ async function runStage(stage: Stage, f: ExperimentFlags, only?: string): Promis
 
 const program = newProgram();
 
-function winogradLine(w: EngineInfo['winograd']): string {
-  if (w.enabled) return 'Winograd kernels for float32 3x3 stride-1 convolutions (S2SNETS_WINOGRAD=0 turns them off)';
-  if (w.cpu) return 'Winograd kernels off (S2SNETS_WINOGRAD=0)';
-  if (w.built) return 'no Winograd kernels for this CPU (oneDNN has them for AVX-512 only)';
-  return "no Winograd kernels (this build's libtorch has no shared oneDNN, or libdnnl-dev is missing)";
-}
-
 program
   .command('doctor')
   .description('show the compute engine: libtorch version, CUDA, threads, BLAS, oneDNN, CPU vector ISA')
@@ -179,7 +172,7 @@ program
       `CPU threads: ${i.threads} (S2SNETS_THREADS sets them), OpenMP wait policy ${i.ompWaitPolicy} (OMP_WAIT_POLICY sets it)`,
       `CPU vector ISA of the kernels: ${i.cpuCapability}`,
       `BLAS: ${i.blas.description}`,
-      `convolutions on CPU: ${i.mkldnn && i.mkldnnEnabled ? 'oneDNN (mkldnn)' : "libtorch's own kernels (oneDNN not available)"}, ${winogradLine(i.winograd)}`,
+      `convolutions on CPU: ${i.mkldnn && i.mkldnnEnabled ? 'oneDNN (mkldnn)' : "libtorch's own kernels (oneDNN not available)"}, ${describeWinograd(i.winograd)}`,
       `Node ${process.versions.node}`,
     ];
     if (i.blas.kind === 'reference') {

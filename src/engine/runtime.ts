@@ -114,6 +114,18 @@ export function setWinograd(on: boolean): void {
   winogradOn = on;
 }
 
+/**
+ * The Winograd state in words, for doctor and benchmark headers.
+ * @param w engineInfo().winograd
+ * @example describeWinograd(engineInfo().winograd) // 'Winograd kernels off (S2SNETS_WINOGRAD=0)'
+ */
+export function describeWinograd(w: EngineInfo['winograd']): string {
+  if (w.enabled) return 'Winograd kernels for float32 3x3 stride-1 convolutions (S2SNETS_WINOGRAD=0 turns them off)';
+  if (w.cpu) return 'Winograd kernels off (S2SNETS_WINOGRAD=0)';
+  if (w.built) return 'no Winograd kernels for this CPU (oneDNN has them for AVX-512 only)';
+  return "no Winograd kernels (this build's libtorch has no shared oneDNN, or libdnnl-dev is missing)";
+}
+
 /** Whether eligible convolutions run on the Winograd kernels now (read per call by F.conv2d). */
 export function winogradEnabled(): boolean {
   return winogradOn;

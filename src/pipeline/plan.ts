@@ -68,7 +68,7 @@ export interface ExperimentPlan {
     targets: 'labels' | 'predictions';
     trainWholeAe: boolean;
     speed: SpeedOptions;
-    /** Largest memory (MiB) for the frozen encoder's outputs, computed once by the encode job for every fine-tune of an A_S (train/encoding-cache.ts); 0: each fine-tune runs the encoder at every step. */
+    /** Largest size (MiB) of the frozen encoder's outputs, computed once by the encode job for every fine-tune of an A_S (train/encoding-cache.ts); 0: each fine-tune runs the encoder at every step. */
     encodingCacheMiB: number;
     convergence: { every: number; patience: number; minDelta: number; minSteps: number; samples: number } | null;
   };
@@ -146,7 +146,7 @@ export function defaultPlan(overrides: Partial<ExperimentPlan> = {}): Experiment
       // The encode job computes each training and check image's code and pooling indices once, and
       // every fine-tune of that A_S reads them instead of running the frozen encoder (28 KB per
       // 32 px image at SMALL_STAGES, 1.6 MB at 224 px with VGG16 widths: 2 GiB hold about 1,300
-      // of those). Kept in memory by each fine-tune and on disk in the run directory.
+      // of those). Kept on disk in the run directory; each fine-tune reads its batches' rows.
       encodingCacheMiB: 2048,
       convergence: { every: 25, patience: 4, minDelta: 0.02, minSteps: 150, samples: 256 },
     },
