@@ -23,6 +23,9 @@ function isRoot() {
   return typeof process.getuid === 'function' && process.getuid() === 0;
 }
 
+// Another apt-get (an unattended upgrade, a second setup) may hold dpkg's lock: wait for it
+// rather than fail the whole setup.
+const APT_LOCK_WAIT = 'DPkg::Lock::Timeout=600';
 let aptUpdated = false;
 function aptInstall(packages, why) {
   const hasApt = spawnSync('apt-get', ['--version'], { stdio: 'ignore' }).status === 0;
@@ -32,10 +35,10 @@ function aptInstall(packages, why) {
   log(`installing ${packages.join(' ')} with apt-get (${why}; a few minutes, once)`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   if (!aptUpdated) {
-    run('apt-get', ['update', '-qq'], { env });
+    run('apt-get', ['-o', APT_LOCK_WAIT, 'update', '-qq'], { env });
     aptUpdated = true;
   }
-  run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...packages], { env });
+  run('apt-get', ['-o', APT_LOCK_WAIT, 'install', '-y', '-qq', '--no-install-recommends', ...packages], { env });
 }
 
 function ensureNodeModules() {

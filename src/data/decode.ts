@@ -29,7 +29,7 @@ export interface DecodeOptions {
 }
 
 export interface DecodedImage {
-  /** Channel-major bytes (C, H, W), 0..255. */
+  /** Bytes 0..255: channel-major (C, H, W) from decodeImage, interleaved (H, W, C) from decodePlanned. */
   pixels: Uint8Array;
   channels: 1 | 3;
   height: number;
@@ -47,40 +47,85 @@ function oneLine(message: string): string {
   return `cannot decode: ${text}`;
 }
 
+/** What a view does to one decoded image: resize, then crop (eval), or crop, then resize (train); then maybe mirror. */
+export interface CropPlan {
+  /** Resize the whole image to [height, width] first. */
+  resize?: readonly [number, number];
+  /** The window to keep (after `resize` when both are given). */
+  extract?: { top: number; left: number; height: number; width: number };
+  /** Resize the kept window to [height, width] last. */
+  output?: readonly [number, number];
+  /** Mirror left-right. */
+  flip?: boolean;
+}
+
 /**
  * Decodes an image file (or its bytes; `source` then names it in errors) to channel-major
  * bytes, converting colour space, bit depth, palette and alpha to `channels` 8-bit channels,
  * then resizing and centre cropping as asked. Throws ImageFolderError naming the file.
  */
 export async function decodeImage(input: string | Uint8Array, opts: DecodeOptions = {}, source = typeof input === 'string' ? input : 'image data'): Promise<DecodedImage> {
-  const channels = opts.channels ?? 3;
   let bytes: Uint8Array;
   try {
     bytes = typeof input === 'string' ? await readFile(input) : input;
   } catch (e) {
     throw new ImageFolderError(source, `cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
+  const decoded = await decodePlanned(bytes, source, opts, (height, width) => centredPlan(height, width, opts, source));
+  return { ...decoded, pixels: toChannelMajor(decoded.pixels, decoded.channels, decoded.height * decoded.width) };
+}
+
+/** The CropPlan of decodeImage's resize and centre crop options. */
+function centredPlan(height: number, width: number, opts: DecodeOptions, source: string): CropPlan {
+  const plan: CropPlan = {};
+  if (opts.resize) {
+    [height, width] = resizedSize(height, width, opts.resize);
+    plan.resize = [height, width];
+  }
+  if (opts.crop !== undefined) {
+    const [ch, cw] = typeof opts.crop === 'number' ? [opts.crop, opts.crop] : opts.crop;
+    if (height < ch || width < cw) {
+      const size = opts.resize ? `${height}x${width} after resizing` : `${height}x${width}`;
+      throw new ImageFolderError(source, `image is ${size} (HxW), smaller than the ${ch}x${cw} crop`);
+    }
+    plan.extract = { ...centerCropBox(height, width, ch, cw), height: ch, width: cw };
+  }
+  return plan;
+}
+
+/**
+ * Decodes encoded image bytes through a crop plan chosen from the image's size, to interleaved
+ * (H, W, C) bytes: the layout a channels-last batch takes without a copy.
+ * @param bytes the encoded image
+ * @param source names the image in errors
+ * @param opts channels, alpha, maxPixels
+ * @param planFor the plan for an image of height x width
+ * @throws ImageFolderError naming the image when it cannot be decoded
+ * @example const { pixels } = await decodePlanned(bytes, 'a.jpg', { channels: 3 }, () => ({ output: [224, 224] }));
+ */
+export async function decodePlanned(bytes: Uint8Array, source: string, opts: DecodeOptions, planFor: (height: number, width: number) => CropPlan): Promise<DecodedImage> {
+  const channels = opts.channels ?? 3;
   try {
     // failOn 'warning': a truncated or damaged image is an error, not a partly grey picture.
     const image = sharp(bytes, { failOn: 'warning', limitInputPixels: opts.maxPixels ?? DEFAULT_MAX_PIXELS });
     const meta = await image.metadata();
     if (!meta.width || !meta.height) throw new ImageFolderError(source, 'image has no dimensions');
+    const plan = planFor(meta.height, meta.width);
     let [height, width] = [meta.height, meta.width];
-    if (opts.resize) {
-      [height, width] = resizedSize(height, width, opts.resize);
+    // sharp applies extract() before resize() when called in that order, after it otherwise.
+    if (plan.resize) {
+      [height, width] = plan.resize;
       image.resize({ width, height, fit: 'fill' });
     }
-    if (opts.crop !== undefined) {
-      const [ch, cw] = typeof opts.crop === 'number' ? [opts.crop, opts.crop] : opts.crop;
-      if (height < ch || width < cw) {
-        const size = opts.resize ? `${height}x${width} after resizing` : `${height}x${width}`;
-        throw new ImageFolderError(source, `image is ${size} (HxW), smaller than the ${ch}x${cw} crop`);
-      }
-      const { top, left } = centerCropBox(height, width, ch, cw);
-      // Called after resize(), so sharp crops the resized image.
-      image.extract({ top, left, width: cw, height: ch });
-      [height, width] = [ch, cw];
+    if (plan.extract) {
+      image.extract(plan.extract);
+      [height, width] = [plan.extract.height, plan.extract.width];
     }
+    if (plan.output) {
+      [height, width] = plan.output;
+      image.resize({ width, height, fit: 'fill' });
+    }
+    if (plan.flip) image.flop();
     if ((opts.alpha ?? 'flatten') === 'flatten') image.flatten({ background: '#000000' });
     else image.removeAlpha();
     image.toColourspace(channels === 1 ? 'b-w' : 'srgb');
@@ -88,7 +133,7 @@ export async function decodeImage(input: string | Uint8Array, opts: DecodeOption
     if (info.channels !== channels || info.width !== width || info.height !== height) {
       throw new ImageFolderError(source, `decoded to ${info.channels} channels of ${info.height}x${info.width}, expected ${channels} of ${height}x${width}`);
     }
-    return { pixels: toChannelMajor(data, channels, height * width), channels, height, width };
+    return { pixels: data, channels, height, width };
   } catch (e) {
     if (e instanceof ImageFolderError) throw e;
     throw new ImageFolderError(source, oneLine((e as Error).message));

@@ -1,20 +1,14 @@
 // Datasets from a folder laid out like ImageNet: root/<class>/<image> (files in nested folders
 // count for their class folder; hidden entries and files directly under root are ignored).
 // Classes are the subfolder names in code-point order, as torchvision's ImageFolder sorts them.
-import { createHash } from 'node:crypto';
-import { readdirSync, realpathSync, statSync, type Dirent } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { extname, join, relative } from 'node:path';
+import { join } from 'node:path';
 import { tensor, tidy } from '../engine/index.js';
 import type { Dataset } from './dataset.js';
 import { decodeImage, ImageFolderError, type DecodedImage, type DecodeOptions } from './decode.js';
+import { listImageFolder, refuseTooFewClasses, type SkippedFile } from './folder-index.js';
 
-export const DEFAULT_IMAGE_EXTENSIONS: readonly string[] = ['.png', '.jpg', '.jpeg', '.webp'];
-
-export interface SkippedFile {
-  file: string;
-  reason: string;
-}
+export { DEFAULT_IMAGE_EXTENSIONS, type SkippedFile } from './folder-index.js';
 
 export interface ImageFolderOptions extends DecodeOptions {
   /** 'error' (default): the first bad file or empty class stops loading; 'skip': leave it out and list it in `skipped`. */
@@ -41,94 +35,19 @@ export interface ImageFolderResult {
   skipped: SkippedFile[];
 }
 
-function byName(a: Dirent, b: Dirent): number {
-  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
-}
-
-function listDir(dir: string): Dirent[] {
-  try {
-    return readdirSync(dir, { withFileTypes: true }).filter((e) => !e.name.startsWith('.')).sort(byName);
-  } catch (e) {
-    throw new ImageFolderError(dir, `cannot list folder (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
-}
-
-/** What an entry is, following symbolic links: class folders and images may be links (a broken one is 'other'). */
-function kindOf(dir: string, e: Dirent): 'dir' | 'file' | 'other' {
-  if (e.isDirectory()) return 'dir';
-  if (e.isFile()) return 'file';
-  if (!e.isSymbolicLink()) return 'other';
-  try {
-    const st = statSync(join(dir, e.name));
-    return st.isDirectory() ? 'dir' : st.isFile() ? 'file' : 'other';
-  } catch {
-    return 'other';
-  }
-}
-
-/** Image files under dir, nested folders included; a linked folder seen before (a link cycle) is not entered again. */
-function filesUnder(dir: string, seen = new Set<string>()): string[] {
-  const real = realpathSync(dir);
-  if (seen.has(real)) return [];
-  seen.add(real);
-  return listDir(dir).flatMap((e) => {
-    const kind = kindOf(dir, e);
-    return kind === 'dir' ? filesUnder(join(dir, e.name), seen) : kind === 'file' ? [join(dir, e.name)] : [];
-  });
-}
-
-function refuseTooFewClasses(root: string, classNames: string[]): void {
-  if (classNames.length >= 2) return;
-  const found = classNames.length ? `only class '${classNames[0]}'` : 'no class folder with images';
-  throw new ImageFolderError(root, `${found}; an image folder needs at least 2 classes, one subfolder of images per class`);
-}
-
-/** Lists classes and image files without decoding anything. */
-export function scanImageFolder(root: string, opts: Pick<ImageFolderOptions, 'onBadImage' | 'extensions'> = {}): ImageFolderScan {
-  let isDir = false;
-  try {
-    isDir = statSync(root).isDirectory();
-  } catch (e) {
-    throw new ImageFolderError(root, `cannot open (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
-  if (!isDir) throw new ImageFolderError(root, 'not a folder; expected root/<class>/<image> folders');
-  const extensions = (opts.extensions ?? DEFAULT_IMAGE_EXTENSIONS).map((e) => e.toLowerCase());
-  const skipped: SkippedFile[] = [];
-  const bad = (file: string, reason: string): void => {
-    if (opts.onBadImage !== 'skip') throw new ImageFolderError(file, reason);
-    skipped.push({ file, reason });
-  };
-  const classNames: string[] = [];
-  const files: ImageFolderScan['files'] = [];
-  for (const entry of listDir(root).filter((e) => kindOf(root, e) === 'dir')) {
-    const dir = join(root, entry.name);
-    const images: string[] = [];
-    for (const file of filesUnder(dir)) {
-      if (extensions.includes(extname(file).toLowerCase())) images.push(file);
-      else bad(file, `not an image file (extension '${extname(file)}'; expected ${extensions.join(', ')})`);
-    }
-    if (images.length === 0) {
-      bad(dir, 'empty class folder (no image files)');
-      continue;
-    }
-    for (const path of images) files.push({ path, label: classNames.length });
-    classNames.push(entry.name);
-  }
-  refuseTooFewClasses(root, classNames);
-  return { classNames, files, skipped };
-}
-
 /**
- * A digest of what a scan found: every file's path (relative to root), size and modification
- * time. Added, removed, replaced or edited images change it, without reading any image.
+ * Lists classes and image files without decoding anything (folder-index.ts's listing, with paths
+ * as strings); in 'error' mode the first entry that is not a usable image file stops it.
+ * @param root the folder
+ * @param opts onBadImage, extensions
+ * @throws ImageFolderError naming the file and the reason
+ * @example scanImageFolder('/data/val').classNames
  */
-export function scanFingerprint(root: string, scan: ImageFolderScan): string {
-  const hash = createHash('sha256');
-  for (const path of [...scan.files.map((f) => f.path), ...scan.skipped.map((f) => f.file)]) {
-    const { size, mtimeMs } = statSync(path);
-    hash.update(`${relative(root, path)}\0${size}\0${mtimeMs}\n`);
-  }
-  return hash.digest('hex');
+export function scanImageFolder(root: string, opts: Pick<ImageFolderOptions, 'onBadImage' | 'extensions'> = {}): ImageFolderScan {
+  const listing = listImageFolder(root, opts);
+  const first = listing.skipped[0];
+  if (first && opts.onBadImage !== 'skip') throw new ImageFolderError(first.file, first.reason);
+  return { classNames: listing.classNames, files: listing.files.map((f) => ({ path: f.path.toString('utf8'), label: f.label })), skipped: listing.skipped };
 }
 
 /**

@@ -5,7 +5,19 @@ export { loadBuiltinDataset, builtinClassNames, defaultCacheDir, BUILTIN_DATASET
 export type { BuiltinDatasetName, BuiltinLoadOptions, BuiltinDataset, BuiltinInfo } from './builtin.js';
 export { decodeImage, ImageFolderError } from './decode.js';
 export type { DecodeOptions, DecodedImage } from './decode.js';
-export { loadImageFolder, scanImageFolder, scanFingerprint, DEFAULT_IMAGE_EXTENSIONS } from './image-folder.js';
+export { loadImageFolder, scanImageFolder, DEFAULT_IMAGE_EXTENSIONS } from './image-folder.js';
+export { indexImageFolder, listImageFolder, listingFingerprint, imagePath } from './folder-index.js';
+export type { FolderIndex, IndexProgress, FolderIndexOptions } from './folder-index.js';
+export { saveImageIndex, loadImageIndex, IMAGE_INDEX_FORMAT } from './image-index.js';
+export type { ImageIndex, IndexColumns } from './image-index.js';
+export { indexTarShards, expandShardPattern } from './tar-shards.js';
+export type { ShardIndex } from './tar-shards.js';
+export { memorySplit, remapped, checkPositions, labelTensor, inOrder, readWhole, quietly } from './split.js';
+export type { ImageSplit, HostBatch } from './split.js';
+export { streamedSplit, viewPlan } from './streamed-split.js';
+export type { StreamView } from './streamed-split.js';
+export { decodePlanned } from './decode.js';
+export type { CropPlan } from './decode.js';
 export type { ImageFolderOptions, ImageFolderResult, ImageFolderScan, SkippedFile } from './image-folder.js';
 export {
   normalize,
@@ -16,6 +28,9 @@ export {
   resizedSize,
   randomTranslate,
   centerCropBox,
+  randomResizedCropBox,
+  RANDOM_CROP_SCALE,
+  RANDOM_CROP_RATIO,
   TransformError,
   IMAGENET_MEAN,
   IMAGENET_STD,
@@ -24,7 +39,7 @@ export {
   FASHION_MNIST_MEAN,
   FASHION_MNIST_STD,
 } from './transforms.js';
-export type { Size, Triple } from './transforms.js';
+export type { Size, Triple, CropBox } from './transforms.js';
 export { BatchOrder, batches, batchAt, selectBatch } from './batching.js';
 export type { Batch, BatchOptions } from './batching.js';
 export { generatePlantedDataset, subsetTruth, shapeCoverage, inMask, PLANTED_SHAPES, PLANTED_COLOURS, PLANTED_PALETTE } from './planted.js';

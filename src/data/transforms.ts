@@ -111,3 +111,41 @@ export function randomTranslate(x: Tensor, maxShift: number, rng: Rng): Tensor {
   const dx = rng.int(2 * maxShift + 1);
   return tidy(() => x.pad([maxShift, maxShift, maxShift, maxShift], 'replicate').narrow(-2, dy, h).narrow(-1, dx, w).contiguous());
 }
+
+/** A crop window in pixels of the source image. */
+export interface CropBox {
+  top: number;
+  left: number;
+  height: number;
+  width: number;
+}
+
+/** torchvision's RandomResizedCrop defaults: 8-100 % of the area, aspect ratio 3/4 to 4/3. */
+export const RANDOM_CROP_SCALE: readonly [number, number] = [0.08, 1];
+export const RANDOM_CROP_RATIO: readonly [number, number] = [3 / 4, 4 / 3];
+
+/**
+ * The window torchvision's RandomResizedCrop picks in a height x width image: up to 10 draws of an
+ * area share in `scale` and a log-uniform aspect ratio in `ratio`, the first that fits placed
+ * uniformly; else the largest centred window whose ratio is clamped to `ratio`.
+ * @param height source height
+ * @param width source width
+ * @param rng the draws (seed it per image and epoch for a reproducible run)
+ * @param scale area share range
+ * @param ratio width/height range
+ * @example randomResizedCropBox(375, 500, new Rng(7)) // { top, left, height, width }
+ */
+export function randomResizedCropBox(height: number, width: number, rng: Rng, scale = RANDOM_CROP_SCALE, ratio = RANDOM_CROP_RATIO): CropBox {
+  const area = height * width;
+  const [logLo, logHi] = [Math.log(ratio[0]), Math.log(ratio[1])];
+  for (let attempt = 0; attempt < 10; attempt++) {
+    const target = area * rng.uniform(scale[0], scale[1]);
+    const aspect = Math.exp(rng.uniform(logLo, logHi));
+    const w = Math.round(Math.sqrt(target * aspect));
+    const h = Math.round(Math.sqrt(target / aspect));
+    if (w > 0 && h > 0 && w <= width && h <= height) return { top: rng.int(height - h + 1), left: rng.int(width - w + 1), height: h, width: w };
+  }
+  const inRatio = width / height;
+  const [h, w] = inRatio < ratio[0] ? [Math.round(width / ratio[0]), width] : inRatio > ratio[1] ? [height, Math.round(height * ratio[1])] : [height, width];
+  return { top: Math.floor((height - h) / 2), left: Math.floor((width - w) / 2), height: h, width: w };
+}

@@ -2,9 +2,9 @@
 // 8-byte little-endian header length N, N bytes of JSON {name: {dtype, shape, data_offsets}},
 // then the raw little-endian tensor bytes. Safe to load: no code, every size is checked
 // against the file before anything is allocated.
-import { fstatSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { noGrad, tensor, viewBuffer, type DType, type Tensor, BYTES_PER_ELEMENT } from '../engine/index.js';
-import { writeFileAtomic } from '../common/atomic.js';
+import { openAtomic, writeFileAtomic } from '../common/atomic.js';
 import { FileContentError } from '../common/text.js';
 
 export class SafetensorsError extends FileContentError {
@@ -44,13 +44,7 @@ export function encodeSafetensors(tensors: Map<string, Tensor>, metadata: Record
       offset += bytes.byteLength;
     }
   });
-  // Pad the header with spaces to a multiple of 8 bytes so the data is aligned.
-  let json = JSON.stringify(header);
-  json += ' '.repeat((8 - ((json.length + 8) % 8)) % 8);
-  const headerBytes = Buffer.from(json, 'utf8');
-  const len = Buffer.alloc(8);
-  len.writeBigUInt64LE(BigInt(headerBytes.byteLength));
-  return [len, headerBytes, ...chunks];
+  return [...headerChunks(header), ...chunks];
 }
 
 function rawBytes(t: Tensor): Uint8Array {
@@ -62,6 +56,109 @@ function rawBytes(t: Tensor): Uint8Array {
   } finally {
     if (bits !== t) bits.dispose();
   }
+}
+
+/** The 8-byte length and the JSON header, padded with spaces so the data that follows is 8-byte aligned. */
+function headerChunks(header: Record<string, unknown>): [Uint8Array, Uint8Array] {
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - ((json.length + 8) % 8)) % 8);
+  const headerBytes = Buffer.from(json, 'utf8');
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(headerBytes.byteLength));
+  return [len, headerBytes];
+}
+
+/** A safetensors file written a row block at a time: one tensor whose first dimension grows to its declared length. */
+export interface SafetensorsRowWriter {
+  /** Appends rows (the tensor's bytes, [k, ...rowShape], any device). */
+  append(rows: Tensor): void;
+  /** Checks that every declared row was written, then puts the file in place atomically. */
+  commit(): void;
+  /** Drops the unfinished file. */
+  abort(): void;
+}
+
+/**
+ * Opens a safetensors file holding one tensor `name` of `shape` and `dtype`, whose rows are
+ * appended in order, so that outputs larger than memory (reconstructions of a large evaluation
+ * set) are written as they are made. The header is written first: the shape must be known.
+ * @param path the file
+ * @param name the tensor's name
+ * @param dtype its element type
+ * @param shape its full shape (rows first)
+ * @param metadata string metadata
+ * @throws SafetensorsError on commit when fewer or more rows were appended than declared
+ * @example const w = openRowWriter(out, 'images', 'uint8', [n, 3, 224, 224]); w.append(batch); w.commit();
+ */
+export function openRowWriter(path: string, name: string, dtype: DType, shape: number[], metadata: Record<string, string> = {}): SafetensorsRowWriter {
+  const rowBytes = shape.slice(1).reduce((a, b) => a * b, 1) * BYTES_PER_ELEMENT[dtype];
+  const header: Record<string, unknown> = { [name]: { dtype: TO_FILE[dtype], shape, data_offsets: [0, rowBytes * shape[0]] } };
+  if (Object.keys(metadata).length) header.__metadata__ = metadata;
+  const file = openAtomic(path);
+  let rows = 0;
+  for (const chunk of headerChunks(header)) file.write(chunk);
+  return {
+    append(t) {
+      if (t.dtype !== dtype || t.shape.slice(1).join() !== shape.slice(1).join()) throw new SafetensorsError(`${path}: rows of ${t.dtype} [${t.shape}] do not fit ${name} (${dtype} [${shape}])`);
+      rows += t.shape[0];
+      if (rows > shape[0]) throw new SafetensorsError(`${path}: more than the ${shape[0]} rows declared for ${name}`);
+      file.write(noGrad(() => rawBytes(t)));
+    },
+    commit() {
+      if (rows !== shape[0]) throw new SafetensorsError(`${path}: ${rows} of the ${shape[0]} rows declared for ${name} were written`);
+      file.commit();
+    },
+    abort: () => file.abort(),
+  };
+}
+
+/** Rows of one tensor of a safetensors file, read when asked for. */
+export interface SafetensorsRows {
+  readonly rows: number;
+  readonly rowShape: number[];
+  readonly dtype: DType;
+  /** Rows [start, start + count) as a tensor on the CPU. */
+  read(start: number, count: number): Tensor;
+  close(): void;
+}
+
+/**
+ * Opens one tensor of a safetensors file for reading a block of rows at a time.
+ * @param path the file
+ * @param name the tensor
+ * @throws SafetensorsError when the header is damaged or has no tensor `name`, or a read falls outside it
+ * @example const r = openRows(file, 'images'); const first = r.read(0, 250); r.close();
+ */
+export function openRows(path: string, name: string): SafetensorsRows {
+  const fd = openSync(path, 'r');
+  let entry: SafetensorsEntry | undefined;
+  let dataStart = 0;
+  try {
+    const index = readSafetensorsIndex(fd, path);
+    entry = index.entries.find((e) => e.name === name);
+    dataStart = index.dataStart;
+  } catch (e) {
+    closeSync(fd);
+    throw e;
+  }
+  if (!entry) {
+    closeSync(fd);
+    throw new SafetensorsError(`${path}: no tensor '${name}'`);
+  }
+  const { dtype, shape, begin } = entry;
+  const rowBytes = shape.slice(1).reduce((a, b) => a * b, 1) * BYTES_PER_ELEMENT[dtype];
+  return {
+    rows: shape[0],
+    rowShape: shape.slice(1),
+    dtype,
+    read(start, count) {
+      if (!(start >= 0 && count >= 0 && start + count <= shape[0])) throw new SafetensorsError(`${path}: rows [${start}, ${start + count}) are outside ${name}'s ${shape[0]}`);
+      const bytes = new Uint8Array(count * rowBytes);
+      if (readSync(fd, bytes, 0, bytes.length, dataStart + begin + start * rowBytes) !== bytes.length) throw new SafetensorsError(`${path}: the file is shorter than its header says`);
+      return fromBytes(bytes, dtype, [count, ...shape.slice(1)], 'cpu');
+    },
+    close: () => closeSync(fd),
+  };
 }
 
 /** Writes tensors to path atomically (temp file, fsync, rename). */

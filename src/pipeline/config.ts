@@ -23,9 +23,14 @@ export const ClassifierSpec = z.union([
 ]);
 
 export const ExperimentConfig = z.strictObject({
-  /** A built-in dataset ('mnist', the default, 'fashion-mnist', 'emoji', 'planted-shape', 'planted-colour'), or a folder with one subfolder of images per class. */
+  /**
+   * A built-in dataset ('mnist', the default, 'fashion-mnist', 'emoji', 'planted-shape',
+   * 'planted-colour'), a folder with one subfolder of images per class ({imageFolder}), or
+   * WebDataset-style tar shards ({tarShards: 'train-{000000..000146}.tar'}); imageSize: the side
+   * images are cropped to (default 224).
+   */
   dataset: z
-    .union([z.enum(BUILTIN_DATASETS), z.strictObject({ imageFolder: path, imageSize: positiveInt.optional() })])
+    .union([z.enum(BUILTIN_DATASETS), z.strictObject({ imageFolder: path, imageSize: positiveInt.optional() }), z.strictObject({ tarShards: path, imageSize: positiveInt.optional() })])
     .default('mnist'),
   /** At least one classifier; each gets its own fine-tuned decoder. */
   classifiers: z.array(ClassifierSpec).min(1, 'must list at least one classifier'),
@@ -125,14 +130,15 @@ function describe(error: z.ZodError): string {
   let message = issue.message;
   if (issue.code === 'unrecognized_keys') message = `unknown field(s) ${issue.keys.map((k) => `'${k}'`).join(', ')}`;
   else if (issue.code === 'invalid_union' && field.startsWith('classifiers')) message = "must be a zoo name, {onnx: path} or {torchscript: path}";
-  else if (issue.code === 'invalid_union' && field === 'dataset') message = `must be one of ${BUILTIN_DATASETS.map((d) => `'${d}'`).join(', ')} or {imageFolder: path}`;
+  else if (issue.code === 'invalid_union' && field === 'dataset') message = `must be one of ${BUILTIN_DATASETS.map((d) => `'${d}'`).join(', ')}, {imageFolder: path} or {tarShards: path}`;
   return `${field}: ${message}`.replace(/\s+/g, ' ');
 }
 
 /** Makes the config's relative paths relative to the config file's folder. */
 function resolvePaths(config: ExperimentConfig, base: string): ExperimentConfig {
   const abs = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
-  const dataset = typeof config.dataset === 'string' ? config.dataset : { ...config.dataset, imageFolder: abs(config.dataset.imageFolder) };
+  const d = config.dataset;
+  const dataset = typeof d === 'string' ? d : 'imageFolder' in d ? { ...d, imageFolder: abs(d.imageFolder) } : { ...d, tarShards: abs(d.tarShards) };
   const classifiers = config.classifiers.map((c) =>
     typeof c === 'string' ? c : 'onnx' in c ? { ...c, onnx: abs(c.onnx) } : { ...c, torchscript: abs(c.torchscript) },
   );

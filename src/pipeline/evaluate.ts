@@ -3,7 +3,7 @@
 // the report is rendered, so a report can be rebuilt from the run store alone.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { keep, tensor, tidy, type Tensor } from '../engine/index.js';
+import { tidy, type Tensor } from '../engine/index.js';
 import { writeFileAtomic } from '../common/atomic.js';
 import {
   addPixelNoise,
@@ -36,10 +36,10 @@ import {
   type PictureRow,
   type TotalOrder,
 } from '../analysis/index.js';
-import { labelArray, normalize, stratifiedSample } from '../data/index.js';
+import { normalize, readWhole, stratifiedSample } from '../data/index.js';
 import { withInterval, type AutoencoderResult, type ChannelHistogram, type ClassifierResult, type CrossEvaluation, type Results } from '../report/index.js';
 import type { JobContext, JobSpec, Json } from './jobs.js';
-import { experimentData, type ExperimentData } from './inputs.js';
+import { jobData, type ExperimentData } from './inputs.js';
 import { aeName, classifierWeights, GENERIC_AE, loadReconstructions, loadReconstructor, replicateTag, type ExperimentJobs } from './experiment.js';
 import { openClassifier } from './classifiers.js';
 import { evaluationForward, type EvaluationForward } from './evaluation-forward.js';
@@ -119,11 +119,11 @@ async function noiseRobustness(
   const sigmas = plan.analysis.noiseSigmas;
   if (sigmas.length === 0) return null;
   // A seeded, stratified subset keeps the 3 x N extra reconstructions within the time budget.
-  const subset = stratifiedSample(labelArray(data.eval), data.classNames.length, plan.analysis.noiseSamples, plan.seed + 11);
-  const index = tensor(BigInt64Array.from(subset, BigInt));
-  const labels = keep(data.eval.labels.indexSelect(0, index));
-  const originals = keep(data.evalOriginal.indexSelect(0, index));
-  index.dispose();
+  const subset = stratifiedSample(Array.from(data.eval.labels), data.classNames.length, plan.analysis.noiseSamples, plan.seed + 11);
+  const chosen = await readWhole(data.eval.subset(subset));
+  const labels = chosen.y;
+  const originals = data.toPixels(chosen.x);
+  chosen.x.dispose();
   const truth = labelValues(labels);
   const opts = { batchSize: plan.evalBatchSize, device: plan.device };
   const rows = classifiers.map((c) => ({ name: c.name, noisy: [] as number[], own: [] as number[], gain: [] as number[], ci95: { noisy: [] as Interval[], own: [] as Interval[], gain: [] as Interval[] } }));
@@ -190,11 +190,12 @@ export { datasetLabel };
 export function evaluationJob(plan: ExperimentPlan, jobs: ExperimentJobs, replicate = 0): JobSpec<EvaluationOutput> {
   return {
     name: `evaluate${replicateTag(plan, plan.seed + replicate)}`,
-    deps: [...jobs.classifiers.values(), jobs.pretrain, ...jobs.finetunes.values(), ...jobs.reconstructions.values()],
+    deps: [...(jobs.index ? [jobs.index] : []), ...jobs.classifiers.values(), jobs.pretrain, ...jobs.finetunes.values(), ...jobs.reconstructions.values()],
     config: { analysis: plan.analysis as unknown as Json, evalBatchSize: plan.evalBatchSize },
     // 2: the artifact holds per-image predictions; 3: intervals, order confidence, claims, noise;
     // 4: planted shape agreement, retention intervals, carrier change against A_S.
-    codeVersion: '4',
+    // 5: reads uint8 reconstructions; streamed datasets.
+    codeVersion: '5',
     async run(ctx) {
       const classifiers: ({ name: string } & EvaluationForward)[] = [];
       try {
@@ -209,16 +210,18 @@ export function evaluationJob(plan: ExperimentPlan, jobs: ExperimentJobs, replic
 
 /** The evaluation job's work; `classifiers` receives each forward as it opens (the caller closes them). */
 async function evaluate(plan: ExperimentPlan, jobs: ExperimentJobs, ctx: JobContext, classifiers: ({ name: string } & EvaluationForward)[]): Promise<EvaluationOutput> {
-  const data = await experimentData(plan);
-  const labels = data.eval.labels;
+  const data = await jobData(plan, ctx, jobs.index);
+  // The evaluation set in memory: the measures below take whole sets.
+  const { x: evalImages, y: labels } = await readWhole(data.eval);
+  const evalOriginal = data.toPixels(evalImages);
   for (const entry of plan.classifiers) {
     const job = jobs.classifiers.get(entry.name)!;
     const model = await openClassifier(entry, data, plan.device, classifierWeights(ctx, job));
-    const check = { images: data.eval.images, labels, batchSize: plan.evalBatchSize };
+    const check = { images: evalImages, labels, batchSize: plan.evalBatchSize };
     classifiers.push({ name: entry.name, ...(await evaluationForward(entry, model, check, plan.device, (line) => ctx.log(line))) });
   }
   const aeNames = [GENERIC_AE, ...plan.classifiers.map((c) => aeName(c.name))];
-  const recon = new Map<string, Tensor>(aeNames.map((n) => [n, loadReconstructions(ctx.input(jobs.reconstructions.get(n)!), ctx.output(jobs.reconstructions.get(n)!))]));
+  const recon = new Map<string, Tensor>(aeNames.map((n) => [n, loadReconstructions(ctx.input(jobs.reconstructions.get(n)!), ctx.output(jobs.reconstructions.get(n)!), data)]));
   const opts = { batchSize: plan.evalBatchSize, device: plan.device };
 
   await ctx.progress(0.05, 'cross-evaluation');
@@ -226,7 +229,7 @@ async function evaluate(plan: ExperimentPlan, jobs: ExperimentJobs, ctx: JobCont
   const grid = await accuracyGrid(
     aeNames.map((n) => ({ name: n, images: recon.get(n)! })),
     classifiers,
-    data.eval.images,
+    evalImages,
     labels,
     opts,
   );
@@ -259,7 +262,7 @@ async function evaluate(plan: ExperimentPlan, jobs: ExperimentJobs, ctx: JobCont
   for (const c of classifiers) await c.close();
 
   await ctx.progress(0.5, 'NMI, histograms, colour shift, periodic artifacts');
-  const original = toImageSet(data.evalOriginal);
+  const original = toImageSet(evalOriginal);
   const pixels = new Map(aeNames.map((n) => [n, toImageSet(tidy(() => data.toPixels(recon.get(n)!)))]));
   const nmiOpts = { bins: plan.analysis.nmiBins };
   const autoencoders = aeNames.map((n) => {
@@ -316,7 +319,7 @@ async function evaluate(plan: ExperimentPlan, jobs: ExperimentJobs, ctx: JobCont
   writeFileAtomic(join(ctx.dir, EVALUATION_FILES.evaluation), JSON.stringify(evaluation));
   writeFileAtomic(join(ctx.dir, EVALUATION_FILES.pictures), JSON.stringify({ grid: encodeRows(rows.reconstructions), differences: encodeRows(rows.differences) }));
   writeFileAtomic(join(ctx.dir, EVALUATION_FILES.predictions), JSON.stringify(storedPredictions(grid)));
-  for (const t of recon.values()) t.dispose();
+  for (const t of [...recon.values(), evalImages, labels, evalOriginal]) t.dispose();
   ctx.setMetrics({ orderIsTotal: order.isTotal });
   return { ...EVALUATION_FILES };
 }

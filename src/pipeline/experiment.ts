@@ -6,8 +6,8 @@
 // finished jobs, so a rerun resumes and a changed setting recomputes only what depends on it.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { manualSeed, noGrad, tidy, cat, keep, type Tensor } from '../engine/index.js';
-import { decodeSafetensors, encodeSafetensors, inferenceForward, type Module } from '../nn/index.js';
+import { manualSeed, noGrad, tidy, type Tensor } from '../engine/index.js';
+import { encodeSafetensors, inferenceForward, openRowWriter, openRows, SafetensorsError, type Module } from '../nn/index.js';
 import { writeFileAtomic } from '../common/atomic.js';
 import { SegNet } from '../models/segnet.js';
 import { buildClassifier } from '../models/classifiers.js';
@@ -16,13 +16,13 @@ import { pretrainAutoencoder } from '../train/autoencoder.js';
 import { finetuneDecoder, type FinetuneStop } from '../train/finetune.js';
 import { encodeAll, encodingBytesPerImage, loadEncodings, saveEncodings, type EncodingCache, type EncodingSource } from '../train/encoding-cache.js';
 import { frozenEncoder, speedLayout } from '../train/speed.js';
-import { stepBatches } from '../train/sampler.js';
-import { evaluateClassifier, mean, psnrEach } from '../analysis/index.js';
-import { deriveSeed, disposeDataset, labelArray, randomTranslate, Rng, stratifiedSample, subsetDataset } from '../data/index.js';
+import { splitBatches } from '../train/sampler.js';
+import { accuracyOf, batchPredictions, mean, psnrEach, type Accuracy, type Forward } from '../analysis/index.js';
+import { deriveSeed, inOrder, normalize, randomTranslate, readWhole, Rng, stratifiedSample, type ImageSplit } from '../data/index.js';
 import type { CheckpointStore, LossCurve, StepProgress, TrainLoopResult } from '../train/loop.js';
 import { loadSegNetWeights } from '../import/segnet-weights.js';
 import type { JobContext, JobSpec, Json } from './jobs.js';
-import { dataIdentity, experimentData, type ExperimentData } from './inputs.js';
+import { dataIdentity, indexJob, jobData, type ExperimentData, type IndexOutput } from './inputs.js';
 import type { ClassifierEntry, ExperimentPlan } from './plan.js';
 import { familyOf, fileDigest, importedFile, loadWeightsInto, openClassifier } from './classifiers.js';
 
@@ -142,6 +142,8 @@ export function loadReconstructor(plan: ExperimentPlan, data: ExperimentData, we
 }
 
 export interface ExperimentJobs {
+  /** A streamed dataset's index (null for built-in datasets); every job that reads images depends on it. */
+  index: JobSpec<IndexOutput> | null;
   classifiers: Map<string, JobSpec<ClassifierOutput>>;
   pretrain: JobSpec<AutoencoderOutput>;
   /** The fine-tunes' shared encodings; null when the encoder is not frozen, autocast is on or encodingCacheMiB is 0. */
@@ -184,28 +186,31 @@ export function replicateTag(plan: ExperimentPlan, seed: number): string {
 export function experimentJobs(plan: ExperimentPlan, replicate = 0): ExperimentJobs {
   const seeds = replicateSeeds(plan, replicate);
   const common = commonConfig(plan, seeds.classifiers);
+  const index = indexJob(plan, dataIdentityOnce(plan));
+  const indexDeps = index ? [index] : [];
 
   const classifiers = new Map<string, JobSpec<ClassifierOutput>>();
   for (const entry of plan.classifiers) {
-    classifiers.set(entry.name, 'zoo' in entry ? trainedClassifierJob(plan, entry, common, seeds.classifiers) : importedClassifierJob(plan, entry, commonConfig(plan, plan.seed)));
+    classifiers.set(entry.name, 'zoo' in entry ? trainedClassifierJob(plan, index, entry, common, seeds.classifiers) : importedClassifierJob(plan, index, entry, commonConfig(plan, plan.seed)));
   }
 
   const initWeights = plan.ae.weights;
   const aeCommon = commonConfig(plan, seeds.ae);
   const pretrain: JobSpec<AutoencoderOutput> = {
     name: `pretrain[${GENERIC_AE}]${replicateTag(plan, seeds.ae)}`,
-    deps: [],
+    deps: indexDeps,
     // The starting weights count by content, as imported classifiers do.
     config: { ...aeCommon, ae: { ...plan.ae, weights: initWeights && { file: initWeights, sha256: fileDigest(initWeights) } } as unknown as Json },
     async run(ctx) {
-      const data = await experimentData(plan);
+      const data = await jobData(plan, ctx, index);
       manualSeed(seeds.ae);
       const ae = buildAutoencoder(plan, data).to({ device: plan.device });
       if (initWeights) loadSegNetWeights(ae, initWeights);
       let result: TrainLoopResult | null = null;
       if (plan.ae.epochs > 0) {
-        const batches = stepBatches(data.train, { batchSize: plan.ae.batchSize, seed: seeds.ae + 1, device: plan.device });
+        const batches = splitBatches(data.train, { batchSize: plan.ae.batchSize, seed: seeds.ae + 1, device: plan.device });
         result = await pretrainAutoencoder(ae, {
+          ready: batches.ready,
           steps: pretrainSteps(plan, batches.stepsPerEpoch),
           lr: plan.ae.lr,
           channelsLast: plan.ae.channelsLast,
@@ -223,7 +228,7 @@ export function experimentJobs(plan: ExperimentPlan, replicate = 0): ExperimentJ
     },
   };
 
-  const encodings = sharesEncodings(plan) ? encodingsJob(plan, pretrain, aeCommon, replicateTag(plan, seeds.ae)) : null;
+  const encodings = sharesEncodings(plan) ? encodingsJob(plan, index, pretrain, aeCommon, replicateTag(plan, seeds.ae)) : null;
 
   const finetunes = new Map<string, JobSpec<FinetuneOutput>>();
   for (const entry of plan.classifiers) {
@@ -232,24 +237,25 @@ export function experimentJobs(plan: ExperimentPlan, replicate = 0): ExperimentJ
     const cfg = plan.finetune;
     finetunes.set(name, {
       name: `finetune[${name}]${replicateTag(plan, seeds.finetune)}`,
-      deps: encodings ? [pretrain, encodings, clsJob] : [pretrain, clsJob],
+      deps: [...indexDeps, pretrain, ...(encodings ? [encodings] : []), clsJob],
       config: { ...commonConfig(plan, seeds.finetune), classifier: name, ...(cfg as unknown as Record<string, Json>) },
       async run(ctx) {
-        const data = await experimentData(plan);
+        const data = await jobData(plan, ctx, index);
         manualSeed(seeds.finetune);
         const ae = buildAutoencoder(plan, data).to({ device: plan.device });
         loadWeightsInto(ae, join(ctx.input(pretrain), ctx.output(pretrain).weights), plan.device);
         const classifier = await openClassifier(entry, data, plan.device, classifierWeights(ctx, clsJob));
         const { train, check } = finetuneSplit(plan, data);
-        const batches = stepBatches(train, { batchSize: cfg.batchSize, seed: seeds.finetune + 2, device: plan.device });
+        const batches = splitBatches(train, { batchSize: cfg.batchSize, seed: seeds.finetune + 2, device: plan.device });
         const budget = cfg.epochs ? Math.max(1, Math.round(cfg.epochs * batches.stepsPerEpoch)) : cfg.steps;
         const shared = encodings && readEncodings(ctx, encodings, plan);
         if (encodings && !shared) ctx.log(`the frozen encoder runs at every step: ${ctx.output(encodings).skipped}`);
+        const checkSet = check && cfg.convergence ? await readWhole(check, plan.device) : null;
         try {
           const result = await finetuneDecoder(ae, classifier, {
             name: `fine-tune ${name}`,
             steps: budget,
-            convergence: check && cfg.convergence ? { x: check.images.to({ device: plan.device }), y: check.labels.to({ device: plan.device }), ...cfg.convergence } : undefined,
+            convergence: checkSet && cfg.convergence ? { ...checkSet, ...cfg.convergence } : undefined,
             lr: cfg.lr,
             optimizer: cfg.optimizer,
             targets: cfg.targets,
@@ -258,6 +264,7 @@ export function experimentJobs(plan: ExperimentPlan, replicate = 0): ExperimentJ
             encodings: shared ? { train: shared.train, check: shared.check ?? null, positions: batches.positions } : undefined,
             seed: seeds.finetune + 2,
             batch: batches.batch,
+            ready: batches.ready,
             checkpoint: jobCheckpoint(ctx, plan.checkpointEvery),
             signal: ctx.signal,
             onProgress: progressTo(ctx),
@@ -268,8 +275,7 @@ export function experimentJobs(plan: ExperimentPlan, replicate = 0): ExperimentJ
           return { weights: 'autoencoder.safetensors', finalLoss: result.finalLoss, curve: curveJson(result.curve), finetune };
         } finally {
           for (const cache of Object.values(shared ?? {})) cache.dispose();
-          // The split's subsets are this job's own copies; data.train belongs to the process-wide cache.
-          if (check) for (const d of [train, check]) disposeDataset(d);
+          for (const t of checkSet ? [checkSet.x, checkSet.y] : []) t.dispose();
         }
       },
     });
@@ -280,32 +286,66 @@ export function experimentJobs(plan: ExperimentPlan, replicate = 0): ExperimentJ
   for (const [name, aeJob] of aeJobs) {
     reconstructions.set(name, {
       name: `reconstruct[${name}]${replicateTag(plan, name === GENERIC_AE ? seeds.ae : seeds.finetune)}`,
-      deps: [aeJob],
+      deps: [...indexDeps, aeJob],
       config: { ...commonConfig(plan, name === GENERIC_AE ? seeds.ae : seeds.finetune), autoencoder: name, evalSamples: plan.evalSamples },
+      // 2: reconstructions stored as uint8 pixels, written a batch at a time.
+      codeVersion: '2',
       async run(ctx) {
-        const data = await experimentData(plan);
+        const data = await jobData(plan, ctx, index);
         const ae = loadReconstructor(plan, data, join(ctx.input(aeJob), ctx.output(aeJob).weights));
-        const recon = noGrad(() => {
-          const parts: Tensor[] = [];
-          for (let i = 0; i < data.eval.labels.shape[0]; i += plan.evalBatchSize) {
-            parts.push(tidy(() => ae.reconstruct(data.eval.images.slice(0, i, i + plan.evalBatchSize).to({ device: plan.device })).cpu()));
-          }
-          const all = keep(cat(parts));
-          for (const p of parts) p.dispose();
-          return all;
-        });
-        ae.dispose();
-        writeFileAtomic(join(ctx.dir, 'reconstructions.safetensors'), encodeSafetensors(new Map([['images', recon]])));
-        const pixels = data.toPixels(recon);
-        const psnr = mean(psnrEach(data.evalOriginal, pixels));
-        pixels.dispose();
-        recon.dispose();
-        ctx.setMetrics({ psnr });
-        return { file: 'reconstructions.safetensors', autoencoder: name, psnr };
+        try {
+          const psnr = await writeReconstructions(ctx, plan, data, ae);
+          ctx.setMetrics({ psnr });
+          return { file: RECONSTRUCTIONS_FILE, autoencoder: name, psnr };
+        } finally {
+          ae.dispose();
+        }
       },
     });
   }
-  return { classifiers, pretrain, encodings, finetunes, reconstructions };
+  return { index, classifiers, pretrain, encodings, finetunes, reconstructions };
+}
+
+/** Where a reconstruction job keeps its images: uint8 pixels [N, C, H, W] (what a viewer shows; 1/4 of float32). */
+export const RECONSTRUCTIONS_FILE = 'reconstructions.safetensors';
+
+/**
+ * Model space to stored pixels: [0, 1] rounded to 8 bits, as the paper's released example
+ * writes its reconstructions.
+ * @param data the run's data (its de-normalization)
+ * @param x model-space images
+ * @example const u8 = toStoredPixels(data, ae.reconstruct(x));
+ */
+export function toStoredPixels(data: Pick<ExperimentData, 'toPixels'>, x: Tensor): Tensor {
+  return tidy(() => data.toPixels(x).mul(255).round().to({ dtype: 'uint8', device: 'cpu' }));
+}
+
+/**
+ * Reconstructs the evaluation set a batch at a time, appending each batch's pixels to the
+ * artifact as it goes (memory holds a batch, never the set).
+ * @returns the mean PSNR (dB) of the stored reconstructions against the originals
+ */
+async function writeReconstructions(ctx: JobContext, plan: ExperimentPlan, data: ExperimentData, ae: Reconstructor): Promise<number> {
+  const n = data.eval.length;
+  const writer = openRowWriter(join(ctx.dir, RECONSTRUCTIONS_FILE), 'images', 'uint8', [n, data.channels, data.size, data.size]);
+  const psnr: number[] = [];
+  try {
+    for await (const { start, batch } of inOrder(data.eval, { batchSize: plan.evalBatchSize, device: plan.device })) {
+      tidy(() => {
+        const stored = toStoredPixels(data, noGrad(() => ae.reconstruct(batch.x)));
+        writer.append(stored);
+        psnr.push(...psnrEach(data.toPixels(batch.x).cpu(), stored.float().div(255)));
+      });
+      const done = start + batch.x.shape[0];
+      for (const t of [batch.x, batch.y]) t.dispose();
+      await ctx.progress(done / n, `${done}/${n} images`);
+    }
+    writer.commit();
+  } catch (e) {
+    writer.abort();
+    throw e;
+  }
+  return mean(psnr);
 }
 
 /** Pretraining steps: the plan's epochs over the training set, but never fewer than its floor (small folders still get enough steps). */
@@ -313,10 +353,14 @@ export function pretrainSteps(plan: ExperimentPlan, stepsPerEpoch: number): numb
   return Math.max(plan.ae.minSteps, Math.max(1, Math.round(plan.ae.epochs * stepsPerEpoch)));
 }
 
-/** Whether the fine-tunes read shared encodings: their encoder is frozen, runs in float32, and memory for them is allowed. */
+/**
+ * Whether the fine-tunes read shared encodings: their encoder is frozen, runs in float32, memory
+ * for them is allowed, and their images are the same every epoch (a built-in set: a streamed
+ * set's training images are cropped anew each epoch, so no encoding can be computed once).
+ */
 function sharesEncodings(plan: ExperimentPlan): boolean {
   const cfg = plan.finetune;
-  return !cfg.trainWholeAe && cfg.speed.autocast === undefined && cfg.encodingCacheMiB > 0;
+  return typeof plan.dataset === 'string' && !cfg.trainWholeAe && cfg.speed.autocast === undefined && cfg.encodingCacheMiB > 0;
 }
 
 /**
@@ -325,41 +369,42 @@ function sharesEncodings(plan: ExperimentPlan): boolean {
  * every fine-tune of that A_S reads. On the demo each fine-tune spent about a quarter of its
  * steps' time in the encoder (NOTES.md).
  */
-function encodingsJob(plan: ExperimentPlan, pretrain: JobSpec<AutoencoderOutput>, aeCommon: JsonObject, tag: string): JobSpec<EncodingsOutput> {
+function encodingsJob(plan: ExperimentPlan, index: JobSpec<IndexOutput> | null, pretrain: JobSpec<AutoencoderOutput>, aeCommon: JsonObject, tag: string): JobSpec<EncodingsOutput> {
   const cfg = plan.finetune;
   const speed = { foldFrozenBn: cfg.speed.foldFrozenBn ?? false, channelsLast: cfg.speed.channelsLast ?? false };
   return {
     name: `encode[${GENERIC_AE}]${tag}`,
-    deps: [pretrain],
+    deps: [...(index ? [index] : []), pretrain],
     config: { ...aeCommon, encode: { speed, batchSize: cfg.batchSize, checkSamples: cfg.convergence?.samples ?? null, maxMiB: cfg.encodingCacheMiB } },
     async run(ctx) {
-      const data = await experimentData(plan);
-      const { train, check } = finetuneSplit(plan, data);
-      const sets = check ? { train, check } : { train };
-      try {
-        const images = Object.values(sets).reduce((n, d) => n + d.images.shape[0], 0);
-        const bytes = images * encodingBytesPerImage({ inChannels: data.channels, stages: plan.ae.stages }, train.images.shape[2], train.images.shape[3]);
-        if (bytes > cfg.encodingCacheMiB * 2 ** 20) {
-          return { file: null, images, skipped: `the encodings of ${images} images would take ${Math.ceil(bytes / 2 ** 20)} MiB, more than the ${cfg.encodingCacheMiB} MiB allowed for them` };
-        }
-        const ae = buildAutoencoder(plan, data).to({ device: plan.device });
-        loadWeightsInto(ae, join(ctx.input(pretrain), ctx.output(pretrain).weights), plan.device);
-        ae.encoder.freeze().eval();
-        const encoder = frozenEncoder(ae, speed);
-        const layout = speedLayout(speed);
-        const caches: Record<string, EncodingCache> = {};
-        try {
-          for (const [name, d] of Object.entries(sets)) caches[name] = encodeAll(d.images, cfg.batchSize, (x) => noGrad(() => encoder.encode(layout(x))), { channelsLast: speed.channelsLast, device: plan.device });
-          saveEncodings(join(ctx.dir, 'encodings.safetensors'), caches);
-          ctx.setMetrics({ images, MiB: Math.ceil(bytes / 2 ** 20) });
-        } finally {
-          for (const cache of Object.values(caches)) cache.dispose();
-          for (const m of new Set([ae, encoder])) m.stateDict().forEach((t) => t.dispose());
-        }
-        return { file: 'encodings.safetensors', images, skipped: null };
-      } finally {
-        if (check) for (const d of [train, check]) disposeDataset(d);
+      const data = await jobData(plan, ctx, index);
+      const { fixed, check } = finetuneSplit(plan, data);
+      const sets = check ? { train: fixed, check } : { train: fixed };
+      const images = Object.values(sets).reduce((n, d) => n + d.length, 0);
+      const bytes = images * encodingBytesPerImage({ inChannels: data.channels, stages: plan.ae.stages }, data.size, data.size);
+      if (bytes > cfg.encodingCacheMiB * 2 ** 20) {
+        return { file: null, images, skipped: `the encodings of ${images} images would take ${Math.ceil(bytes / 2 ** 20)} MiB, more than the ${cfg.encodingCacheMiB} MiB allowed for them` };
       }
+      const ae = buildAutoencoder(plan, data).to({ device: plan.device });
+      loadWeightsInto(ae, join(ctx.input(pretrain), ctx.output(pretrain).weights), plan.device);
+      ae.encoder.freeze().eval();
+      const encoder = frozenEncoder(ae, speed);
+      const layout = speedLayout(speed);
+      const caches: Record<string, EncodingCache> = {};
+      try {
+        for (const [name, d] of Object.entries(sets)) {
+          // Built-in sets only (sharesEncodings): their images are in memory already.
+          const { x, y } = await readWhole(d);
+          caches[name] = encodeAll(x, cfg.batchSize, (b) => noGrad(() => encoder.encode(layout(b))), { channelsLast: speed.channelsLast, device: plan.device });
+          for (const t of [x, y]) t.dispose();
+        }
+        saveEncodings(join(ctx.dir, 'encodings.safetensors'), caches);
+        ctx.setMetrics({ images, MiB: Math.ceil(bytes / 2 ** 20) });
+      } finally {
+        for (const cache of Object.values(caches)) cache.dispose();
+        for (const m of new Set([ae, encoder])) m.stateDict().forEach((t) => t.dispose());
+      }
+      return { file: 'encodings.safetensors', images, skipped: null };
     },
   };
 }
@@ -373,23 +418,57 @@ function readEncodings(ctx: JobContext, job: JobSpec<EncodingsOutput>, plan: Exp
 /**
  * The fine-tunes' training images and their convergence check set: a seeded, stratified
  * `convergence.samples` of the training split, left out of the fine-tune's batches (check is
- * null when the plan has no convergence criterion; train is then the whole split).
+ * null when the plan has no convergence criterion; train is then the whole split). `fixed` is
+ * `train` prepared as evaluation images are (no random crops), and so is the check set.
  */
-function finetuneSplit(plan: ExperimentPlan, data: ExperimentData): { train: ExperimentData['train']; check: ExperimentData['train'] | null } {
+function finetuneSplit(plan: ExperimentPlan, data: ExperimentData): { train: ImageSplit; fixed: ImageSplit; check: ImageSplit | null } {
   const c = plan.finetune.convergence;
-  if (!c) return { train: data.train, check: null };
-  const labels = labelArray(data.train);
+  if (!c) return { train: data.train, fixed: data.trainFixed, check: null };
+  const labels = Array.from(data.train.labels);
   const checkIdx = stratifiedSample(labels, data.classNames.length, Math.min(c.samples, Math.floor(labels.length / 4)), deriveSeed(plan.seed, 'finetune-check'));
   const inCheck = new Set(checkIdx);
   const trainIdx = labels.flatMap((_, i) => (inCheck.has(i) ? [] : [i]));
-  return { train: subsetDataset(data.train, trainIdx), check: subsetDataset(data.train, checkIdx) };
+  return { train: data.train.subset(trainIdx), fixed: data.trainFixed.subset(trainIdx), check: data.trainFixed.subset(checkIdx) };
 }
 
-/** Loads a finished reconstruction artifact (normalized model-input space, on the CPU). */
-export function loadReconstructions(dir: string, out: ReconstructionOutput): Tensor {
-  const path = join(dir, out.file);
-  const { tensors } = decodeSafetensors(readFileSync(path), path);
-  return tensors.get('images')!;
+/**
+ * Opens a finished reconstruction artifact for reading a block of images at a time.
+ * @param dir the reconstruction job's artifact directory
+ * @param out its output
+ * @param data the run's data (its normalization)
+ * @returns read(start, count): model-space images [count, C, H, W] on the CPU; close() when done
+ * @throws SafetensorsError when the file is damaged or not a uint8 image tensor
+ * @example const r = openReconstructions(dir, out, data); const first = r.read(0, 250); r.close();
+ */
+export function openReconstructions(dir: string, out: ReconstructionOutput, data: Pick<ExperimentData, 'mean' | 'std'>): { images: number; read(start: number, count: number): Tensor; pixels(start: number, count: number): Tensor; close(): void } {
+  const rows = openRows(join(dir, out.file), 'images');
+  if (rows.dtype !== 'uint8') {
+    rows.close();
+    throw new SafetensorsError(`${join(dir, out.file)}: reconstructions of an older s2snets (${rows.dtype}); rerun the run to recompute them`);
+  }
+  const pixels = (start: number, count: number) => tidy(() => rows.read(start, count).float().div(255));
+  return {
+    images: rows.rows,
+    pixels,
+    read: (start, count) => tidy(() => normalize(pixels(start, count), data.mean, data.std)),
+    close: () => rows.close(),
+  };
+}
+
+/**
+ * Loads a finished reconstruction artifact whole (model-input space, on the CPU).
+ * @param dir the reconstruction job's artifact directory
+ * @param out its output
+ * @param data the run's data (its normalization)
+ * @example const recon = loadReconstructions(dir, out, data);
+ */
+export function loadReconstructions(dir: string, out: ReconstructionOutput, data: Pick<ExperimentData, 'mean' | 'std'>): Tensor {
+  const r = openReconstructions(dir, out, data);
+  try {
+    return r.read(0, r.images);
+  } finally {
+    r.close();
+  }
 }
 
 /** The weights file of a finished classifier job (null for imported models, which keep their own file). */
@@ -398,25 +477,45 @@ export function classifierWeights(ctx: Pick<JobContext, 'input' | 'output'>, job
   return out.weights ? join(ctx.input(job), out.weights) : undefined;
 }
 
+/**
+ * A classifier's accuracy over a split, streamed a batch at a time (top-5 only above 5 classes).
+ * @param forward the classifier
+ * @param split the images
+ * @param o batch size, device
+ * @example const { top1 } = await splitAccuracy((x) => model.forward(x), data.test, { batchSize: 250, device: 'cpu' });
+ */
+export async function splitAccuracy(forward: Forward, split: ImageSplit, o: { batchSize: number; device: string }): Promise<Accuracy> {
+  const top1: number[] = [];
+  const top5: number[] = [];
+  for await (const { batch } of inOrder(split, o)) {
+    const logits = await noGrad(() => forward(batch.x));
+    const p = batchPredictions(logits, batch.y);
+    top1.push(...p.top1);
+    if (p.top5Hit) top5.push(...p.top5Hit);
+    for (const t of [logits, batch.x, batch.y]) t.dispose();
+  }
+  return accuracyOf({ top1: Int32Array.from(top1), top5Hit: top5.length ? Uint8Array.from(top5) : null }, split.labels);
+}
+
 /** Test-split accuracy of a classifier (top-5 only above 5 classes). */
 async function accuracies(model: Module, data: ExperimentData, plan: ExperimentPlan): Promise<{ top1: number; top5: number | null }> {
-  const { top1, top5 } = await evaluateClassifier((x) => model.forward(x), data.test.images, data.test.labels, { batchSize: plan.evalBatchSize, device: plan.device });
+  const { top1, top5 } = await splitAccuracy((x) => model.forward(x), data.test, { batchSize: plan.evalBatchSize, device: plan.device });
   return { top1, top5 };
 }
 
-function trainedClassifierJob(plan: ExperimentPlan, entry: ClassifierEntry & { zoo: string }, common: JsonObject, seed: number): JobSpec<ClassifierOutput> {
+function trainedClassifierJob(plan: ExperimentPlan, index: JobSpec<IndexOutput> | null, entry: ClassifierEntry & { zoo: string }, common: JsonObject, seed: number): JobSpec<ClassifierOutput> {
   const { epochsFor, ...training } = plan.classifierTraining;
   // Only this model's own epochs enter its key: changing another model's leaves it reusable.
   const cfg = { ...training, epochs: epochsFor[entry.zoo] ?? training.epochs };
   return {
     name: `classifier[${entry.name}]${replicateTag(plan, seed)}`,
-    deps: [],
+    deps: index ? [index] : [],
     config: { ...common, model: entry.zoo, ...cfg },
     async run(ctx) {
-      const data = await experimentData(plan);
+      const data = await jobData(plan, ctx, index);
       manualSeed(seed);
       const model = buildClassifier(entry.zoo, data.inputSpec).to({ device: plan.device });
-      const batches = stepBatches(data.train, { batchSize: cfg.batchSize, seed, device: plan.device });
+      const batches = splitBatches(data.train, { batchSize: cfg.batchSize, seed, device: plan.device });
       // Each step's shift comes from its own seeded stream, so a resumed run draws the same ones.
       const augmented = (step: number) => {
         const b = batches.batch(step);
@@ -432,6 +531,7 @@ function trainedClassifierJob(plan: ExperimentPlan, entry: ClassifierEntry & { z
         channelsLast: cfg.channelsLast,
         seed,
         batch: augmented,
+        ready: batches.ready,
         checkpoint: jobCheckpoint(ctx, plan.checkpointEvery),
         signal: ctx.signal,
         onProgress: progressTo(ctx),
@@ -445,14 +545,14 @@ function trainedClassifierJob(plan: ExperimentPlan, entry: ClassifierEntry & { z
   };
 }
 
-function importedClassifierJob(plan: ExperimentPlan, entry: ClassifierEntry, common: JsonObject): JobSpec<ClassifierOutput> {
+function importedClassifierJob(plan: ExperimentPlan, index: JobSpec<IndexOutput> | null, entry: ClassifierEntry, common: JsonObject): JobSpec<ClassifierOutput> {
   const file = importedFile(entry)!;
   return {
     name: `import[${entry.name}]`,
-    deps: [],
+    deps: index ? [index] : [],
     config: { ...common, file, sha256: fileDigest(file) },
     async run(ctx) {
-      const data = await experimentData(plan);
+      const data = await jobData(plan, ctx, index);
       const model = await openClassifier(entry, data, plan.device, undefined, (line) => ctx.log(line));
       const { top1, top5 } = await accuracies(model, data, plan);
       return { weights: '', family: familyOf(entry), parameters: model.parameterCount(), top1, top5, finalLoss: null, curve: { step: [], loss: [] } };

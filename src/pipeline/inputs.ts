@@ -1,7 +1,12 @@
-// The data an experiment runs on, prepared once per process: a built-in dataset padded to a size
-// the SegNet can halve per stage, or an image folder resized and cropped, normalized with the dataset's mean and std (the space
-// classifiers and autoencoders work in), and a fixed evaluation subset of the test split.
+// The data an experiment runs on, prepared once per process, as splits the jobs read a batch at a
+// time (data/split.ts): a built-in dataset padded to a size the SegNet can halve per stage and held
+// in memory, or an image folder / tar shards streamed from disk through their index (the index
+// job's artifact), every image decoded when a batch needs it. Both are normalized with the
+// dataset's mean and std (the space classifiers and autoencoders work in), with a fixed
+// evaluation subset of the test split.
 import { createHash } from 'node:crypto';
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
 import { keep, tidy, type Tensor } from '../engine/index.js';
 import {
   BUILTIN_INFO,
@@ -10,30 +15,42 @@ import {
   subsetTruth,
   builtinClassNames,
   denormalize,
+  expandShardPattern,
+  indexImageFolder,
+  indexTarShards,
   labelArray,
+  listImageFolder,
+  listingFingerprint,
   loadBuiltinDataset,
-  loadImageFolder,
+  loadImageIndex,
+  memorySplit,
   normalize,
   padTo,
-  scanImageFolder,
-  scanFingerprint,
+  saveImageIndex,
   stratifiedSample,
   stratifiedSplit,
+  streamedSplit,
   subsetDataset,
   type Dataset,
+  type ImageIndex,
+  type ImageSplit,
   type PlantedTruth,
+  type StreamView,
 } from '../data/index.js';
 import { ZOO } from '../models/classifiers.js';
 import type { ClassifierInput } from '../models/classifiers.js';
-import { canonicalJson, type Json } from './jobs.js';
-import type { ExperimentPlan } from './plan.js';
+import { canonicalJson, type JobContext, type JobSpec, type Json } from './jobs.js';
+import { datasetLocation } from './names.js';
+import type { ExperimentPlan, ImageFolderSpec, TarShardSpec } from './plan.js';
 
 export interface ExperimentData {
-  train: Dataset;
-  test: Dataset;
-  /** The fixed evaluation set, normalized; evalOriginal holds the same images in [0, 1]. */
-  eval: Dataset;
-  evalOriginal: Tensor;
+  /** Training images as training jobs read them (streamed sets: random crops and flips per epoch). */
+  train: ImageSplit;
+  /** The same training images, prepared as evaluation images are (fine-tune check sets, shared encodings). */
+  trainFixed: ImageSplit;
+  test: ImageSplit;
+  /** The fixed evaluation set. */
+  eval: ImageSplit;
   classNames: string[];
   channels: number;
   size: number;
@@ -41,7 +58,7 @@ export interface ExperimentData {
   mean: readonly number[];
   std: readonly number[];
   families: Record<string, string>;
-  /** Input files left out as unreadable (image folders in skip mode). */
+  /** Input files left out when the dataset was indexed (unreadable, not images, empty classes). */
   skipped: number;
   /** For a planted dataset: what was planted in each evaluation image. */
   evalTruth?: PlantedTruth;
@@ -61,29 +78,56 @@ export interface DataShape {
   classNames: string[];
 }
 
-/**
- * The shape of an experiment's data, known without decoding an image (the folder is only
- * listed), so that models can be checked against it before a run starts. A class whose every
- * image turns out unreadable is dropped later, when the images are decoded.
- */
-export function dataShape(plan: ExperimentPlan): DataShape {
-  if (typeof plan.dataset === 'string') {
-    const info = BUILTIN_INFO[plan.dataset];
-    return { channels: info.channels, size: paddedSize(info.side), classNames: builtinClassNames(plan.dataset) };
-  }
-  const spec = plan.dataset;
-  return { channels: spec.channels, size: spec.crop, classNames: scanImageFolder(spec.imageFolder, { onBadImage: spec.onBadImage }).classNames };
+/** A streamed dataset's spec, or null for a built-in one. */
+function streamed(plan: ExperimentPlan): ImageFolderSpec | TarShardSpec | null {
+  return typeof plan.dataset === 'string' ? null : plan.dataset;
+}
+
+const listings = new Map<string, ReturnType<typeof listImageFolder>>();
+
+/** An image folder's listing, made once per process (a listing of a large folder takes a while). */
+function listingOnce(root: string): ReturnType<typeof listImageFolder> {
+  if (!listings.has(root)) listings.set(root, listImageFolder(root));
+  return listings.get(root)!;
 }
 
 /**
- * What identifies the data in job keys: the built-in dataset's name, or the folder spec plus a
- * fingerprint of its files, so that changed images invalidate the jobs trained on them.
+ * The shape of an experiment's data, known without decoding an image (a folder is only
+ * listed; shards are read once for their classes), so that models can be checked against it
+ * before a run starts. A class whose every image turns out unreadable is dropped later, when
+ * the dataset is indexed.
+ * @param plan the experiment plan
+ * @example dataShape(quickPlan()) // { channels: 1, size: 32, classNames: ['0', ..., '9'] }
+ */
+export function dataShape(plan: ExperimentPlan): DataShape {
+  const spec = streamed(plan);
+  if (!spec) {
+    const info = BUILTIN_INFO[plan.dataset as string as keyof typeof BUILTIN_INFO];
+    return { channels: info.channels, size: paddedSize(info.side), classNames: builtinClassNames(plan.dataset as keyof typeof BUILTIN_INFO) };
+  }
+  return { channels: spec.channels, size: spec.crop, classNames: 'imageFolder' in spec ? listingOnce(spec.imageFolder).classNames : [] };
+}
+
+/**
+ * What identifies the data in job keys: the built-in dataset's name, or the streamed spec plus
+ * a fingerprint of its files (names, sizes, modification times), so that changed images
+ * invalidate the jobs trained on them.
+ * @param plan the experiment plan
+ * @example dataIdentity(quickPlan()) // 'mnist'
  */
 export function dataIdentity(plan: ExperimentPlan): Json {
-  if (typeof plan.dataset === 'string') return plan.dataset;
-  const spec = plan.dataset;
-  const scan = scanImageFolder(spec.imageFolder, { onBadImage: 'skip' });
-  return { ...spec, files: scan.files.length + scan.skipped.length, fingerprint: scanFingerprint(spec.imageFolder, scan) };
+  const spec = streamed(plan);
+  if (!spec) return plan.dataset as string;
+  if ('imageFolder' in spec) {
+    const listing = listingOnce(spec.imageFolder);
+    return { ...spec, files: listing.files.length + listing.skipped.length, fingerprint: listingFingerprint(listing) };
+  }
+  const shards = expandShardPattern(spec.tarShards);
+  const stamps = shards.map((s) => {
+    const { size, mtimeMs } = statSync(s);
+    return `${s}\0${size}\0${mtimeMs}`;
+  });
+  return { ...spec, shards: shards.length, fingerprint: createHash('sha256').update(stamps.join('\n')).digest('hex') };
 }
 
 /**
@@ -96,64 +140,155 @@ export function evaluationSetKey(plan: ExperimentPlan): string {
   return createHash('sha256').update(canonicalJson({ dataset: dataIdentity(plan), evalSamples: plan.evalSamples, seed: plan.seed })).digest('hex');
 }
 
-export function experimentData(plan: ExperimentPlan): Promise<ExperimentData> {
-  const k = JSON.stringify([plan.dataset, plan.trainLimit, plan.evalSamples, plan.seed]);
+export interface IndexOutput {
+  [k: string]: Json;
+  file: string;
+  images: number;
+  classes: number;
+  skipped: number;
+  /** Smallest, median and largest image side (the shorter one), in pixels. */
+  shorterSide: { min: number; median: number; max: number };
+}
+
+/**
+ * The index job of a streamed dataset (null for a built-in one): lists the folder (or reads the
+ * shards' headers), reads every image's size, and keeps the index as its artifact, so that it is
+ * made once and reused while the files are unchanged (its key holds their fingerprint).
+ * @param plan the experiment plan
+ * @param identity the plan's dataIdentity (computed once by the caller)
+ * @example const index = indexJob(plan, dataIdentity(plan));
+ */
+export function indexJob(plan: ExperimentPlan, identity: Json): JobSpec<IndexOutput> | null {
+  const spec = streamed(plan);
+  if (!spec) return null;
+  return {
+    name: `index[${datasetLocation(spec)}]`,
+    deps: [],
+    config: { index: identity },
+    async run(ctx) {
+      const progress = (phase: string, done: number, total: number) => void ctx.progress(total ? done / total : 0, `${phase} ${done}/${total || '?'}`);
+      const index: ImageIndex =
+        'imageFolder' in spec
+          ? await indexImageFolder(spec.imageFolder, { onProgress: progress })
+          : await indexTarShards(spec.tarShards, { onProgress: (done, total) => progress('shards', done, total) });
+      saveImageIndex(join(ctx.dir, 'index.json'), index);
+      const sides = index.heights.map((h, i) => Math.min(h, index.widths[i])).sort((a, b) => a - b);
+      const shorterSide = { min: sides[0], median: sides[Math.floor(sides.length / 2)], max: sides[sides.length - 1] };
+      ctx.log(`${datasetLocation(spec)}: ${index.labels.length} images in ${index.classNames.length} classes (${index.skipped.length} left out); ${sizeNote(shorterSide, spec)}`);
+      for (const s of index.skipped.slice(0, 20)) ctx.log(`left out ${s.file}: ${s.reason}`);
+      if (index.skipped.length > 20) ctx.log(`... and ${index.skipped.length - 20} more left out (listed in the index)`);
+      ctx.setMetrics({ images: index.labels.length, skipped: index.skipped.length });
+      return { file: 'index.json', images: index.labels.length, classes: index.classNames.length, skipped: index.skipped.length, shorterSide };
+    },
+  };
+}
+
+/** What the run does with images of these sizes: one line. */
+export function sizeNote(side: { min: number; median: number; max: number }, spec: Pick<ImageFolderSpec, 'resize' | 'crop'>): string {
+  const factor = spec.resize / side.median;
+  const how = factor > 1.05 ? `upsampled about ${factor.toFixed(1)}x` : factor < 0.95 ? `downsampled about ${(1 / factor).toFixed(1)}x` : 'kept at about their size';
+  return `shorter sides ${side.min}-${side.max} px (median ${side.median}); evaluation images are resized to ${spec.resize} px and centre-cropped to ${spec.crop} (${how}), training images randomly cropped and resized to ${spec.crop}`;
+}
+
+/**
+ * The data of a job: the built-in dataset, or the streamed one through its index job's artifact.
+ * @param plan the experiment plan
+ * @param ctx the job's context
+ * @param index the plan's index job (a dependency of the job), null for built-in datasets
+ * @example const data = await jobData(plan, ctx, jobs.index);
+ */
+export function jobData(plan: ExperimentPlan, ctx: Pick<JobContext, 'input' | 'output'>, index: JobSpec<IndexOutput> | null): Promise<ExperimentData> {
+  return experimentData(plan, index ? join(ctx.input(index), ctx.output(index).file) : undefined);
+}
+
+/**
+ * The data of an experiment, prepared once per process.
+ * @param plan the experiment plan
+ * @param indexFile a streamed dataset's index (the index job's artifact); without it the dataset is indexed here
+ * @example const data = await experimentData(quickPlan());
+ */
+export function experimentData(plan: ExperimentPlan, indexFile?: string): Promise<ExperimentData> {
+  const k = JSON.stringify([plan.dataset, plan.trainLimit, plan.evalSamples, plan.seed, indexFile ?? null]);
   let p = cache.get(k);
   if (!p) {
-    p = prepare(plan);
+    p = prepare(plan, indexFile);
     cache.set(k, p);
+    p.catch(() => cache.delete(k));
   }
   return p;
 }
 
-interface RawSplit {
-  train: Dataset;
-  test: Dataset;
-  mean: readonly number[];
-  std: readonly number[];
-  /** Side length after padding (built-in sets) or cropping (folders). */
-  size: number;
-  skipped: number;
-  testTruth?: PlantedTruth;
+/** Positions of the training subset, the test split and the evaluation subset of a labelled set. */
+function splitPositions(plan: ExperimentPlan, labels: readonly number[], classes: number): { train: number[]; test: number[]; eval: number[] } {
+  const split = stratifiedSplit(labels, classes, 0.2, plan.seed);
+  const train = plan.trainLimit ? pick(split.train, stratifiedSample(split.train.map((i) => labels[i]), classes, plan.trainLimit, plan.seed)) : split.train;
+  const testLabels = split.test.map((i) => labels[i]);
+  const evalIdx = stratifiedSample(testLabels, classes, Math.min(plan.evalSamples, split.test.length), plan.seed + 7);
+  return { train, test: split.test, eval: pick(split.test, evalIdx) };
 }
 
-async function loadSplit(plan: ExperimentPlan): Promise<RawSplit> {
-  if (typeof plan.dataset === 'string') {
-    const { train, test, testTruth } = await loadBuiltinDataset(plan.dataset);
-    const info = BUILTIN_INFO[plan.dataset];
-    return { train, test, mean: info.mean, std: info.std, size: paddedSize(info.side), skipped: 0, testTruth };
-  }
-  const spec = plan.dataset;
-  const { dataset, skipped } = await loadImageFolder(spec.imageFolder, { channels: spec.channels, resize: spec.resize, crop: spec.crop, onBadImage: spec.onBadImage });
-  const split = stratifiedSplit(labelArray(dataset), dataset.classNames.length, 0.2, plan.seed);
+const pick = (from: readonly number[], at: readonly number[]) => at.map((i) => from[i]);
+
+async function prepare(plan: ExperimentPlan, indexFile: string | undefined): Promise<ExperimentData> {
+  const spec = streamed(plan);
+  return spec ? prepareStreamed(plan, spec, indexFile) : prepareBuiltin(plan);
+}
+
+const families = () => Object.fromEntries(Object.entries(ZOO).map(([n, z]) => [n, z.family]));
+
+async function prepareStreamed(plan: ExperimentPlan, spec: ImageFolderSpec | TarShardSpec, indexFile: string | undefined): Promise<ExperimentData> {
+  const index: ImageIndex = indexFile
+    ? loadImageIndex(indexFile)
+    : 'imageFolder' in spec
+      ? await indexImageFolder(spec.imageFolder)
+      : await indexTarShards(spec.tarShards);
+  const classes = index.classNames.length;
+  const at = splitPositions(plan, index.labels, classes);
   const [mean, std] = spec.channels === 3 ? [IMAGENET_MEAN, IMAGENET_STD] : [[0.449], [0.226]];
-  const out = { train: subsetDataset(dataset, split.train), test: subsetDataset(dataset, split.test), mean, std, size: spec.crop, skipped: skipped.length };
-  dataset.images.dispose();
-  return out;
+  const view = (kind: StreamView['kind']): StreamView => ({ kind, size: spec.crop, resize: spec.resize, channels: spec.channels, mean, std });
+  const name = datasetLocation(spec);
+  return {
+    train: streamedSplit(index, at.train, view('train'), `${name} (train)`),
+    trainFixed: streamedSplit(index, at.train, view('eval'), `${name} (train)`),
+    test: streamedSplit(index, at.test, view('eval'), `${name} (test)`),
+    eval: streamedSplit(index, at.eval, view('eval'), `${name} (evaluation)`),
+    classNames: index.classNames,
+    channels: spec.channels,
+    size: spec.crop,
+    inputSpec: { channels: spec.channels, size: spec.crop, classes },
+    mean,
+    std,
+    families: families(),
+    skipped: index.skipped.length,
+    toPixels: (x: Tensor) => tidy(() => denormalize(x, mean, std).clamp(0, 1)),
+  };
 }
 
-async function prepare(plan: ExperimentPlan): Promise<ExperimentData> {
-  const { train: rawTrain, test: rawTest, mean, std, size, skipped, testTruth } = await loadSplit(plan);
+async function prepareBuiltin(plan: ExperimentPlan): Promise<ExperimentData> {
+  const name = plan.dataset as keyof typeof BUILTIN_INFO;
+  const { train: rawTrain, test: rawTest, testTruth } = await loadBuiltinDataset(name);
+  const info = BUILTIN_INFO[name];
+  const size = paddedSize(info.side);
+  const { mean, std } = info;
   const classes = rawTrain.classNames.length;
   const trainSubset = plan.trainLimit ? subsetDataset(rawTrain, stratifiedSample(labelArray(rawTrain), classes, plan.trainLimit, plan.seed)) : rawTrain;
   const evalIdx = stratifiedSample(labelArray(rawTest), classes, Math.min(plan.evalSamples, rawTest.labels.shape[0]), plan.seed + 7);
   const evalRaw = subsetDataset(rawTest, evalIdx);
   const toModel = (d: Dataset): Dataset => ({ ...d, images: keep(tidy(() => normalize(padTo(d.images, size), mean, std))), labels: keep(d.labels) });
-  const channels = rawTrain.images.shape[1];
-  const families = Object.fromEntries(Object.entries(ZOO).map(([n, z]) => [n, z.family]));
-  const data = {
-    train: toModel(trainSubset),
-    test: toModel(rawTest),
-    eval: toModel(evalRaw),
-    evalOriginal: keep(padTo(evalRaw.images, size)),
+  const train = memorySplit(toModel(trainSubset));
+  const data: ExperimentData = {
+    train,
+    trainFixed: train,
+    test: memorySplit(toModel(rawTest)),
+    eval: memorySplit(toModel(evalRaw)),
     classNames: rawTrain.classNames,
-    channels,
+    channels: info.channels,
     size,
-    inputSpec: { channels, size, classes },
+    inputSpec: { channels: info.channels, size, classes },
     mean,
     std,
-    families,
-    skipped,
+    families: families(),
+    skipped: 0,
     evalTruth: testTruth && subsetTruth(testTruth, evalIdx),
     toPixels: (x: Tensor) => tidy(() => denormalize(x, mean, std).clamp(0, 1)),
   };

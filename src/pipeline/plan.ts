@@ -13,18 +13,29 @@ export type DatasetChoice = BuiltinDatasetName;
 export const DATASET_CHOICES: readonly DatasetChoice[] = BUILTIN_DATASETS;
 
 /**
- * An image folder (one subfolder per class), prepared as ImageNet classifiers expect: shorter
- * side resized to `resize`, centre crop `crop`, ImageNet mean/std. Split 80/20 per class, seeded.
+ * Images streamed from disk, prepared as torchvision's ImageNet recipe does: training images
+ * through a random resized crop to `crop` and a random flip; evaluation images with the shorter
+ * side resized to `resize` and a centre crop `crop`; ImageNet mean/std. Split 80/20 per class,
+ * seeded. Images that cannot be read are skipped and counted.
  */
-export interface ImageFolderSpec {
-  imageFolder: string;
+export interface StreamedDataSpec {
   resize: number;
   crop: number;
   channels: 1 | 3;
-  onBadImage: 'error' | 'skip';
 }
 
-export type DatasetSpec = DatasetChoice | ImageFolderSpec;
+/** An image folder, one subfolder per class (ImageNet layout; nested folders count for their class). */
+export interface ImageFolderSpec extends StreamedDataSpec {
+  imageFolder: string;
+}
+
+/** WebDataset-style tar shards: a file or a `{000000..000146}` pattern; samples pair an image with a `.cls` class index. */
+export interface TarShardSpec extends StreamedDataSpec {
+  tarShards: string;
+}
+
+export type DatasetSpec = DatasetChoice | ImageFolderSpec | TarShardSpec;
+
 
 /** A classifier of the run: one of the zoo (trained here) or a model file (imported, frozen). */
 export type ClassifierEntry = { name: string; zoo: string } | { name: string; onnx: string } | { name: string; torchscript: string };
@@ -231,13 +242,20 @@ export function derivedNames(files: (string | null)[]): (string | null)[] {
   });
 }
 
+/** The crop a streamed dataset gets when its config names no imageSize: what ImageNet classifiers take. */
+export const DEFAULT_IMAGE_SIZE = 224;
+
+/** A config's folder or shards as a plan's spec: evaluation resize in torchvision's 256 : 224 proportion. */
+function streamedSpec(d: { imageFolder: string; imageSize?: number } | { tarShards: string; imageSize?: number }): ImageFolderSpec | TarShardSpec {
+  const crop = d.imageSize ?? DEFAULT_IMAGE_SIZE;
+  const common = { crop, resize: Math.round((crop * 256) / 224), channels: 3 as const };
+  return 'imageFolder' in d ? { imageFolder: d.imageFolder, ...common } : { tarShards: d.tarShards, ...common };
+}
+
 /** The plan a configuration file describes (see config.ts for its fields and defaults). */
 export function planFromConfig(cfg: ExperimentConfig, device: string): ExperimentPlan {
   const base = (cfg.quick ? quickPlan : defaultPlan)(typeof cfg.dataset === 'string' ? { dataset: cfg.dataset } : {});
-  const dataset: DatasetSpec =
-    typeof cfg.dataset === 'string'
-      ? cfg.dataset
-      : { imageFolder: cfg.dataset.imageFolder, crop: cfg.dataset.imageSize ?? 224, resize: Math.round(((cfg.dataset.imageSize ?? 224) * 256) / 224), channels: 3, onBadImage: 'skip' };
+  const dataset: DatasetSpec = typeof cfg.dataset === 'string' ? cfg.dataset : streamedSpec(cfg.dataset);
   const derived = derivedNames(cfg.classifiers.map((c) => (typeof c === 'string' || c.name !== undefined ? null : 'onnx' in c ? c.onnx : c.torchscript)));
   const classifiers: ClassifierEntry[] = cfg.classifiers.map((c, i) => {
     if (typeof c === 'string') return { name: c, zoo: c };

@@ -12,6 +12,7 @@ import { ZOO_NAMES } from '../models/classifiers.js';
 import { loadSegNetWeights } from '../import/segnet-weights.js';
 import { checkImportedClassifiers, importedFile } from './classifiers.js';
 import { dataShape } from './inputs.js';
+import { expandShardPattern } from '../data/index.js';
 import type { ClassifierEntry, ExperimentPlan } from './plan.js';
 
 /** A run that cannot work, refused before any job; the message names the setting and the cause. */
@@ -132,7 +133,11 @@ export async function checkInputs(plan: ExperimentPlan, runDir: string, memory =
     if (file) checkReadable(file, `classifiers[${i}]`, 'file');
   });
   if (plan.ae.weights) checkReadable(plan.ae.weights, 'ae.weights', 'file');
-  if (typeof plan.dataset !== 'string') checkReadable(plan.dataset.imageFolder, 'dataset.imageFolder', 'folder');
+  const d = plan.dataset;
+  if (typeof d !== 'string') {
+    if ('imageFolder' in d) checkReadable(d.imageFolder, 'dataset.imageFolder', 'folder');
+    else for (const shard of expandShardPattern(d.tarShards)) checkReadable(shard, 'dataset.tarShards', 'file');
+  }
   checkWritable(runDir);
   checkImageSize(plan, memory);
   const shape = dataShape(plan);

@@ -34,10 +34,14 @@ export interface EvaluationSet {
   classes: string[];
   size: number;
   channels: number;
-  originals: ImageSet;
-  /** Reconstructions of an autoencoder (a finished artifact) as displayable [0, 1] pixels. */
-  reconstructed(dir: string, output: { file: string }): ImageSet;
+  /** Originals [first, first + count) in [0, 1] (read, and for streamed datasets decoded, on request). */
+  originals(first: number, count: number): Promise<ImageSet>;
+  /** Reconstructions [first, first + count) of an autoencoder (a finished artifact) as displayable [0, 1] pixels. */
+  reconstructed(dir: string, output: { file: string }, first: number, count: number): ImageSet;
 }
+
+/** Images [first, first + count) of a source, read when a tile needs them. */
+type ImageRange = (first: number, count: number) => Promise<ImageSet>;
 
 const loading = new Map<string, Promise<EvaluationSet>>();
 
@@ -53,11 +57,12 @@ export function evaluationSet(plan: ExperimentPlan): Promise<EvaluationSet> {
   let p = loading.get(id);
   if (!p) {
     p = (async () => {
-      const [{ experimentData, evaluationSetKey }, { toImageSet }, { loadReconstructions }, { tidy }] = await Promise.all([
+      const [{ experimentData, evaluationSetKey }, { toImageSet }, { openReconstructions }, { tidy }, { readWhole }] = await Promise.all([
         import('../pipeline/inputs.js'),
         import('../analysis/images.js'),
         import('../pipeline/experiment.js'),
         import('../engine/index.js'),
+        import('../data/index.js'),
       ]);
       const data = await experimentData(plan);
       const pixels = (make: () => import('../engine/index.js').Tensor): ImageSet => {
@@ -68,19 +73,24 @@ export function evaluationSet(plan: ExperimentPlan): Promise<EvaluationSet> {
           t.dispose();
         }
       };
+      const range = (first: number, count: number) => Array.from({ length: count }, (_, i) => first + i);
       return {
         key: evaluationSetKey(plan),
-        labels: data.eval.labels.toArray(),
+        labels: Array.from(data.eval.labels),
         classes: data.classNames,
         size: data.size,
         channels: data.channels,
-        originals: toImageSet(data.evalOriginal),
-        reconstructed(dir, output) {
-          const recon = loadReconstructions(dir, output as never);
+        async originals(first, count) {
+          const { x, y } = await readWhole(data.eval.subset(range(first, count)));
+          y.dispose();
+          return pixels(() => data.toPixels(x));
+        },
+        reconstructed(dir, output, first, count) {
+          const recon = openReconstructions(dir, output as never, data);
           try {
-            return pixels(() => data.toPixels(recon));
+            return pixels(() => recon.pixels(first, count));
           } finally {
-            recon.dispose();
+            recon.close();
           }
         },
       };
@@ -120,6 +130,13 @@ export async function sheetPng(set: ImageSet, first: number, count: number, colu
 }
 
 const COMPLETE = 'tiles.json';
+
+/** A source's images and how many there are. */
+interface TileSource {
+  images: ImageRange;
+  total: number;
+  size: number;
+}
 /** How long a request waits for another process that is making the same tiles. */
 const LOCK_WAIT_MS = 60_000;
 
@@ -142,23 +159,26 @@ export class TileCache {
     const snap = this.view.snapshot();
     if (!snap.sources.includes(source)) return null;
     let id: string;
-    let images: () => Promise<ImageSet>;
+    let images: (set: EvaluationSet) => ImageRange;
     if (source === ORIGINAL) {
-      const set = await evaluationSet(snap.plan);
-      id = `eval-${set.key}`;
-      images = async () => set.originals;
+      id = `eval-${(await evaluationSet(snap.plan)).key}`;
+      images = (set) => (first, count) => set.originals(first, count);
     } else {
       const job = this.view.reconstructionJob(source);
       if (!job) return null;
       id = `ae-${job.artifactSha}`;
-      images = async () => {
+      images = (set) => async (first, count) => {
         const found = this.view.reconstruction(job);
         if (!found) throw new ServeError('S2S_SERVE_BAD_RUN', `the reconstructions of ${source} are damaged (they fail their manifest); rerun the run's command to recompute them`);
-        return (await evaluationSet(snap.plan)).reconstructed(found.dir, found.output);
+        return set.reconstructed(found.dir, found.output, first, count);
       };
     }
     const dir = join(runLayout(this.view.runDir).tiles, id);
-    const count = await this.ensure(id, dir, images);
+    // The evaluation set (and with it the compute engine) is loaded only when tiles are missing.
+    const count = await this.ensure(id, dir, async () => {
+      const set = await evaluationSet(snap.plan);
+      return { images: images(set), total: set.labels.length, size: set.size };
+    });
     if (!Number.isInteger(index) || index < 0 || index >= count) return null;
     return this.view.inside(join(dir, `${index}.png`));
   }
@@ -169,7 +189,7 @@ export class TileCache {
     return marker ? (JSON.parse(readFileSync(marker, 'utf8')) as { tiles: number }).tiles : null;
   }
 
-  private async ensure(id: string, dir: string, images: () => Promise<ImageSet>): Promise<number> {
+  private async ensure(id: string, dir: string, images: () => Promise<TileSource>): Promise<number> {
     const known = this.counts.get(id) ?? this.completeCount(dir);
     if (known !== null) {
       this.counts.set(id, known);
@@ -187,7 +207,7 @@ export class TileCache {
   }
 
   /** Makes a tile set under the tile cache's lock (another server may be making the same set: then wait for it). */
-  private async make(dir: string, images: () => Promise<ImageSet>): Promise<number> {
+  private async make(dir: string, images: () => Promise<TileSource>): Promise<number> {
     const root = runLayout(this.view.runDir).tiles;
     // A cache folder that is a link out of the run is refused before anything is written.
     for (const d of [root, dir]) if (existsSync(d)) this.view.inside(d);
@@ -203,13 +223,15 @@ export class TileCache {
     }
   }
 
-  private async write(dir: string, set: ImageSet): Promise<number> {
-    const [n, , size] = set.shape;
-    const { columns, perTile } = tileLayout(size);
+  /** Writes every tile of a source, reading one tile's images at a time (memory holds a tile, not the set). */
+  private async write(dir: string, source: TileSource): Promise<number> {
+    const n = source.total;
+    const { columns, perTile } = tileLayout(source.size);
     const tiles = Math.ceil(n / perTile);
     for (let t = 0; t < tiles; t++) {
       const first = t * perTile;
-      writeFileAtomic(join(dir, `${t}.png`), await sheetPng(set, first, Math.min(perTile, n - first), columns));
+      const count = Math.min(perTile, n - first);
+      writeFileAtomic(join(dir, `${t}.png`), await sheetPng(await source.images(first, count), 0, count, columns));
     }
     writeFileAtomic(join(dir, COMPLETE), JSON.stringify({ tiles, images: n, columns, perTile }));
     return tiles;

@@ -23,6 +23,7 @@ export function pretrainAutoencoder(ae: SegNet, o: CommonTrainOptions): Promise<
     optimizer,
     schedule: cosineSchedule(o.lr, o.steps),
     batch: o.batch,
+    ready: o.ready,
     loss: (b) => {
       const x = input(b.x);
       return F.mseLoss(ae.forward(x), x);

@@ -12,6 +12,8 @@ export interface CommonTrainOptions {
   weightDecay?: number;
   seed: number;
   batch(step: number): Batch;
+  /** See TrainLoopOptions.ready. */
+  ready?(step: number): Promise<void>;
   checkpoint?: CheckpointStore;
   signal?: AbortSignal;
   onProgress?(p: StepProgress): void;
@@ -47,6 +49,7 @@ export function trainClassifier(model: Module, o: CommonTrainOptions & { name?: 
     optimizer,
     schedule: cosineSchedule(o.lr, o.steps),
     batch: o.batch,
+    ready: o.ready,
     loss: (b) => F.crossEntropy(model.forward(input(b.x)), b.y),
     modules: { model },
     seed: o.seed,

@@ -138,6 +138,7 @@ export async function finetuneDecoder(ae: SegNet, classifier: Module, o: Finetun
       optimizer,
       schedule: constantSchedule(o.lr),
       batch: o.batch,
+      ready: o.ready,
       loss: withSpeedOptions(speed, deviceType, finetuneLoss(encoder, ae, classifier, { trainWholeAe: whole, target: targetOf, encodingOf })),
       modules: whole ? { ae } : { decoder: ae.decoder },
       seed: o.seed,

@@ -19,6 +19,8 @@ import { runExperiment, type ProgressSink } from '../../src/pipeline/run.js';
 import { status } from '../../src/pipeline/runner.js';
 import { artifactDir } from '../../src/pipeline/artifacts.js';
 import { experimentData } from '../../src/pipeline/inputs.js';
+import { toStoredPixels } from '../../src/pipeline/experiment.js';
+import { readWhole } from '../../src/data/index.js';
 import { fixtureDir, maxAbsDiff, readFloats } from '../import/pth-fixtures.js';
 import { writeImageFolder } from './image-folder-fixture.js';
 
@@ -63,7 +65,8 @@ function genericAe(runDir: string, stages: SegNetStages = SMALL_STAGES): SegNet 
 test("0 pretraining epochs: A_S is the authors' SegNet unchanged and reconstructs as PyTorch's does", { skip }, async (t) => {
   copyFileSync(pth('segnet3.pth'), join(tmp, 'segnet.pth'));
   const plan = planOf('authors', { stages: [[32, 32], [64, 64]], weights: 'segnet.pth', pretrain: { epochs: 0 } });
-  assert.equal(await pretrain(plan, 'authors'), '2 job(s) ran, 0 reused');
+  // The folder's index, A_S and its reconstructions.
+  assert.equal(await pretrain(plan, 'authors'), '3 job(s) ran, 0 reused');
 
   // The run's A_S on the input PyTorch reconstructed (saved with the weights by the fixture script).
   const ae = genericAe('authors');
@@ -76,31 +79,33 @@ test("0 pretraining epochs: A_S is the authors' SegNet unchanged and reconstruct
   const authors = new SegNet({ inChannels: 3, stages: SMALL_STAGES });
   loadSegNetWeights(authors, join(tmp, 'segnet.pth'));
   authors.eval();
-  const evalImages = (await experimentData(plan)).eval.images;
-  const expected = noGrad(() => tidy(() => authors.forward(evalImages).toFloat32Array()));
+  const data = await experimentData(plan);
+  const { x: evalImages } = await readWhole(data.eval);
+  // Stored as 8-bit pixels: the same pixels, up to a rounding step where float noise crosses a half.
+  const expected = noGrad(() => tidy(() => toStoredPixels(data, authors.forward(evalImages)).toFloat32Array()));
   const stored = loadSafetensors(join(jobDir('authors', 'reconstruct[A_S]'), 'reconstructions.safetensors')).tensors.get('images')!;
-  assert.deepEqual(stored.shape, evalImages.shape);
-  assert.ok(maxAbsDiff(stored.toFloat32Array(), expected) <= 1e-6);
+  assert.deepEqual([stored.dtype, ...stored.shape], ['uint8', ...evalImages.shape]);
+  assert.ok(maxAbsDiff(stored.toFloat32Array(), expected) <= 1);
 
   // Library users get the measurement as data: the PSNR the reconstruction job recorded.
   const again = await runExperiment(plan, join(tmp, 'authors'), 'pretrain', quiet);
   const row = status(join(tmp, 'authors')).jobs.find((j) => j.name === 'reconstruct[A_S]')!;
-  assert.deepEqual([again.ran, again.reused.length, again.pretrain], [[], 2, { psnr: row.metrics.psnr }]);
+  assert.deepEqual([again.ran, again.reused.length, again.pretrain], [[], 3, { psnr: row.metrics.psnr }]);
 });
 
 test('the weights file is part of the pretrain key by content: reused as is, recomputed when it changes', { skip }, async () => {
   const plan = () => planOf('authors', { stages: [[32, 32], [64, 64]], weights: 'segnet.pth', pretrain: { epochs: 0 } });
-  assert.equal(await pretrain(plan(), 'authors'), '0 job(s) ran, 2 reused');
-  // Same path, other weights.
+  assert.equal(await pretrain(plan(), 'authors'), '0 job(s) ran, 3 reused');
+  // Same path, other weights: the images' index stays.
   copyFileSync(pth('segnet3_retrained.pth'), join(tmp, 'segnet.pth'));
-  assert.equal(await pretrain(plan(), 'authors'), '2 job(s) ran, 0 reused');
+  assert.equal(await pretrain(plan(), 'authors'), '2 job(s) ran, 1 reused');
   const retrained = new SegNet({ inChannels: 3, stages: SMALL_STAGES });
   loadSegNetWeights(retrained, pth('segnet3_retrained.pth'));
   const made = genericAe('authors').stateDict();
   for (const [name, t] of retrained.stateDict()) assert.ok(maxAbsDiff(made.get(name)!.float().toFloat32Array(), t.float().toFloat32Array()) === 0, name);
   // Back to the first file: its artifacts are still there.
   copyFileSync(pth('segnet3.pth'), join(tmp, 'segnet.pth'));
-  assert.equal(await pretrain(plan(), 'authors'), '0 job(s) ran, 2 reused');
+  assert.equal(await pretrain(plan(), 'authors'), '0 job(s) ran, 3 reused');
 });
 
 test('with pretraining epochs, pretraining continues from the weights', { skip }, async () => {

@@ -40,7 +40,7 @@ test('errors are one line and name the field', () => {
     [{ classifiers: ['lenet'], finetune: { epochs: 2, steps: 10 } }, 'config: finetune.steps: give epochs or steps, not both'],
     [{ classifiers: ['lenet', { onnx: ' ' }] }, 'config: classifiers[1].onnx: must be a non-empty path'],
     [{ classifiers: ['lenet', 7] }, 'config: classifiers[1]: must be a zoo name, {onnx: path} or {torchscript: path}'],
-    [{ classifiers: ['lenet'], dataset: 'cifar' }, "config: dataset: must be one of 'mnist', 'fashion-mnist', 'emoji', 'planted-shape', 'planted-colour' or {imageFolder: path}"],
+    [{ classifiers: ['lenet'], dataset: 'cifar' }, "config: dataset: must be one of 'mnist', 'fashion-mnist', 'emoji', 'planted-shape', 'planted-colour', {imageFolder: path} or {tarShards: path}"],
     [{ classifiers: ['lenet'], eval: { nmiBins: 1 } }, 'config: eval.nmiBins: must be >= 2'],
     [{ classifiers: ['lenet'], eval: { bootstrapResamples: 100 } }, 'config: eval.bootstrapResamples: must be >= 1000'],
     [{ classifiers: ['lenet'], repeats: 0 }, 'config: repeats: must be > 0'],

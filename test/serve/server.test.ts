@@ -85,7 +85,7 @@ test('tiles hold the reconstructions as 8-bit pixels, in order, and are cached i
   const job = status(runDir).jobs.find((j) => j.name === 'reconstruct[A_S]')!;
   const plan = status(runDir).meta!.config as unknown as ExperimentPlan;
   const data0 = await experimentData(plan);
-  const recon = loadReconstructions(artifactDir(runDir, job.key), { file: 'reconstructions.safetensors' } as ReconstructionOutput);
+  const recon = loadReconstructions(artifactDir(runDir, job.key), { file: 'reconstructions.safetensors' } as ReconstructionOutput, data0);
   const pixels = tidy(() => data0.toPixels(recon)).toFloat32Array();
   recon.dispose();
   for (const k of [0, 1, columns, 137, 199]) {

@@ -1,0 +1,142 @@
+// A split read from disk through an image index (a folder's or tar shards'): a batch is decoded
+// when read, each image through its view, as torchvision's reference recipe prepares ImageNet:
+//   train: RandomResizedCrop(size) and a random left-right flip, drawn per image and epoch;
+//   eval:  shorter side resized to `resize`, centre crop `size`.
+// Decoding runs on libvips' threads (sharp), a bounded number of images at a time; the pixels
+// stay uint8 on the host and become float, and normalized, on the device.
+import { openSync, readSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import { tensor, tidy } from '../engine/index.js';
+import { decodePlanned, ImageFolderError, type CropPlan } from './decode.js';
+import { imagePath } from './folder-index.js';
+import type { ImageIndex } from './image-index.js';
+import type { SkippedFile } from './folder-index.js';
+import { deriveSeed, Rng } from './random.js';
+import { checkPositions, labelTensor, remapped, type HostBatch, type ImageSplit } from './split.js';
+import { centerCropBox, normalize, randomResizedCropBox, resizedSize } from './transforms.js';
+
+/** How a streamed split prepares each image. */
+export interface StreamView {
+  /** 'train': random resized crop and flip per image and epoch; 'eval': resize, centre crop. */
+  kind: 'train' | 'eval';
+  /** Side of the square output. */
+  size: number;
+  /** Eval: the shorter side before the centre crop (torchvision's recipe: 256 for 224). */
+  resize: number;
+  channels: 1 | 3;
+  mean: readonly number[];
+  std: readonly number[];
+}
+
+/** Images decoded at once: enough to keep libvips' threads busy, few enough to bound memory. */
+const DEFAULT_DECODES_IN_FLIGHT = Math.max(4, 2 * availableParallelism());
+
+/**
+ * The crop plan of one image under a view.
+ * @param view the view
+ * @param height the image's height (from the index)
+ * @param width its width
+ * @param rng the image's draws (training views)
+ * @example viewPlan({ kind: 'eval', size: 224, resize: 256, ... }, 375, 500, null)
+ */
+export function viewPlan(view: Pick<StreamView, 'kind' | 'size' | 'resize'>, height: number, width: number, rng: Rng | null): CropPlan {
+  if (view.kind === 'train') {
+    const box = randomResizedCropBox(height, width, rng!);
+    return { extract: box, output: [view.size, view.size], flip: rng!.next() < 0.5 };
+  }
+  const [h, w] = resizedSize(height, width, Math.max(view.resize, view.size));
+  return { resize: [h, w], extract: { ...centerCropBox(h, w, view.size, view.size), height: view.size, width: view.size } };
+}
+
+/** Reads the encoded bytes of image i of an index (a shard stays open for the process's life once read). */
+function byteReader(index: ImageIndex): { read(i: number): Promise<Buffer>; describe(i: number): string } {
+  if (index.kind === 'folder') return { read: (i) => readFile(imagePath(index, i)), describe: (i) => imagePath(index, i).toString('utf8') };
+  const fds = new Map<number, number>();
+  const fdOf = (s: number) => fds.get(s) ?? fds.set(s, openSync(index.shards[s], 'r')).get(s)!;
+  const describe = (i: number) => `${index.shards[index.shardOf[i]]}:${index.members[i]}`;
+  return {
+    read: async (i) => {
+      const out = Buffer.alloc(index.bytes[i]);
+      if (readSync(fdOf(index.shardOf[i]), out, 0, out.length, index.offsets[i]) !== out.length) throw new ImageFolderError(describe(i), 'the shard is shorter than its index says');
+      return out;
+    },
+    describe,
+  };
+}
+
+/**
+ * A split of an index's images at `positions`, decoded through `view` when read.
+ * @param index the folder or shard index
+ * @param positions the index's images the split holds, in split order
+ * @param view how each image is prepared
+ * @param name the split's name
+ * @example const train = streamedSplit(index, trainIdx, { kind: 'train', size: 224, resize: 256, channels: 3, mean, std }, 'train');
+ */
+export function streamedSplit(index: ImageIndex, positions: ArrayLike<number>, view: StreamView, name: string): ImageSplit {
+  const all = Int32Array.from({ length: index.labels.length }, (_, i) => i);
+  return remapped(indexSplit(index, view, name), checkPositions(name, all.length, positions), name);
+}
+
+/** The whole index as a split (position = image number). */
+function indexSplit(index: ImageIndex, view: StreamView, name: string): ImageSplit {
+  const n = index.labels.length;
+  const labels = Int32Array.from(index.labels);
+  const bytes = byteReader(index);
+  const failures: SkippedFile[] = [];
+  const failed = new Set<number>();
+  const pixelsPer = view.size * view.size * view.channels;
+  let inFlight = 0;
+  const waiting: (() => void)[] = [];
+  const slot = async (): Promise<void> => {
+    if (inFlight < DEFAULT_DECODES_IN_FLIGHT) return void inFlight++;
+    await new Promise<void>((resolve) => waiting.push(resolve));
+  };
+  const release = () => (waiting.length ? waiting.shift()!() : void inFlight--);
+  // One image through the view; one that cannot be decoded is replaced by the next readable image (said once, in failures()).
+  const decodeOne = async (i: number, draws: number): Promise<Uint8Array> => {
+    for (let k = 0, j = i; k < n; k++, j = (j + 1) % n) {
+      if (failed.has(j)) continue;
+      const rng = view.kind === 'train' ? new Rng(deriveSeed(draws, j)) : null;
+      await slot();
+      try {
+        const image = await decodePlanned(await bytes.read(j), bytes.describe(j), { channels: view.channels }, (h, w) => viewPlan(view, h, w, rng));
+        return image.pixels;
+      } catch (e) {
+        if (!(e instanceof ImageFolderError) && (e as NodeJS.ErrnoException).code === undefined) throw e;
+        failed.add(j);
+        failures.push({ file: bytes.describe(j), reason: e instanceof ImageFolderError ? e.reason : `cannot read (${(e as NodeJS.ErrnoException).code})` });
+      } finally {
+        release();
+      }
+    }
+    throw new ImageFolderError(name, 'no image of the split can be decoded');
+  };
+  return {
+    name,
+    classNames: index.classNames,
+    length: n,
+    labels,
+    channels: view.channels,
+    size: view.size,
+    streamed: true,
+    async read(positions, draws = 0) {
+      const at = checkPositions(name, n, positions);
+      const images = await Promise.all(Array.from(at, (i) => decodeOne(i, draws)));
+      const pixels = new Uint8Array(at.length * pixelsPer);
+      images.forEach((p, k) => pixels.set(p, k * pixelsPer));
+      return { positions: at, pixels };
+    },
+    toBatch(host: HostBatch, device = 'cpu') {
+      const b = host.positions.length;
+      const x = tidy(() => {
+        // [B, H, W, C] bytes are a channels-last [B, C, H, W] batch; float and normalized on the device.
+        const bytesOnDevice = tensor(host.pixels!, [b, view.size, view.size, view.channels], { device });
+        return normalize(bytesOnDevice.permute([0, 3, 1, 2]).float().div(255), view.mean, view.std);
+      });
+      return { x, y: labelTensor({ labels }, host.positions, device) };
+    },
+    subset: (positions, subName = name) => remapped(indexSplit(index, view, subName), checkPositions(subName, n, positions), subName),
+    failures: () => [...failures],
+  };
+}
