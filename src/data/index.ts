@@ -10,11 +10,11 @@ export { indexImageFolder, listImageFolder, listingFingerprint, imagePath } from
 export type { FolderIndex, IndexProgress, FolderIndexOptions } from './folder-index.js';
 export { saveImageIndex, loadImageIndex, IMAGE_INDEX_FORMAT } from './image-index.js';
 export type { ImageIndex, IndexColumns } from './image-index.js';
-export { indexTarShards, expandShardPattern } from './tar-shards.js';
+export { indexTarShards, expandShardPattern, shardClassNames } from './tar-shards.js';
 export type { ShardIndex } from './tar-shards.js';
 export { memorySplit, remapped, checkPositions, labelTensor, inOrder, readWhole, quietly } from './split.js';
 export type { ImageSplit, HostBatch } from './split.js';
-export { streamedSplit, viewPlan } from './streamed-split.js';
+export { streamedSplit, viewPlan, DECODES_IN_FLIGHT } from './streamed-split.js';
 export type { StreamView } from './streamed-split.js';
 export { decodePlanned } from './decode.js';
 export type { CropPlan } from './decode.js';

@@ -30,7 +30,7 @@ export interface StreamView {
 }
 
 /** Images decoded at once: enough to keep libvips' threads busy, few enough to bound memory. */
-const DEFAULT_DECODES_IN_FLIGHT = Math.max(4, 2 * availableParallelism());
+export const DECODES_IN_FLIGHT = Math.max(4, 2 * availableParallelism());
 
 /**
  * The crop plan of one image under a view.
@@ -89,7 +89,7 @@ function indexSplit(index: ImageIndex, view: StreamView, name: string): ImageSpl
   let inFlight = 0;
   const waiting: (() => void)[] = [];
   const slot = async (): Promise<void> => {
-    if (inFlight < DEFAULT_DECODES_IN_FLIGHT) return void inFlight++;
+    if (inFlight < DECODES_IN_FLIGHT) return void inFlight++;
     await new Promise<void>((resolve) => waiting.push(resolve));
   };
   const release = () => (waiting.length ? waiting.shift()!() : void inFlight--);

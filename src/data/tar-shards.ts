@@ -127,13 +127,39 @@ export async function indexTarShards(pattern: string, o: { onProgress?: (shardsD
     await indexShard(shard, s, columns, skipped);
     o.onProgress?.(s + 1, shards.length);
   }
-  const classes = 1 + Math.max(-1, ...columns.labels);
+  if (new Set(columns.labels).size < 2) throw new ImageFolderError(pattern, 'the shards hold fewer than 2 classes with images');
+  const classNames = classNamesOf(shards, 1 + columns.labels.reduce((a, b) => Math.max(a, b), -1));
+  return { kind: 'shards', shards, ...columns, classNames, skipped, fingerprint: stamps.join('\n') };
+}
+
+/** The names of `classes` classes: from a classes.txt beside the first shard (one per line), else the indices. */
+function classNamesOf(shards: string[], classes: number): string[] {
   const namesFile = join(dirname(shards[0]), 'classes.txt');
   const named = existsSync(namesFile) ? readFileSync(namesFile, 'utf8').split('\n').map((l) => l.trim()).filter(Boolean) : null;
   if (named && named.length < classes) throw new ImageFolderError(namesFile, `names ${named.length} classes, but the shards use class indices up to ${classes - 1}`);
-  if (new Set(columns.labels).size < 2) throw new ImageFolderError(pattern, 'the shards hold fewer than 2 classes with images');
-  const classNames = named ? named.slice(0, classes) : Array.from({ length: classes }, (_, c) => String(c));
-  return { kind: 'shards', shards, ...columns, classNames, skipped, fingerprint: stamps.join('\n') };
+  return named ? named.slice(0, classes) : Array.from({ length: classes }, (_, c) => String(c));
+}
+
+/**
+ * The classes of tar shards without reading an image: classes.txt when there is one, else the
+ * class indices the `.cls` members use (a pass over the shards' headers).
+ * @param pattern a shard file or a `{a..b}` pattern
+ * @throws ImageFolderError for a missing or malformed shard
+ * @example shardClassNames('/data/train-{000..146}.tar') // ['n01440764', ...] with a classes.txt
+ */
+export function shardClassNames(pattern: string): string[] {
+  const shards = expandShardPattern(pattern);
+  if (existsSync(join(dirname(shards[0]), 'classes.txt'))) return classNamesOf(shards, 0);
+  let top = -1;
+  for (const shard of shards) {
+    const fd = openSync(shard, 'r');
+    try {
+      for (const m of shardMembers(shard)) if (keyAndExtension(m.name)[1] === 'cls') top = Math.max(top, Number(readAt(fd, shard, m.size, m.offset).toString('utf8').trim()) || 0);
+    } finally {
+      closeSync(fd);
+    }
+  }
+  return classNamesOf(shards, top + 1);
 }
 
 /** Adds one shard's samples to the columns. */

@@ -27,6 +27,7 @@ import {
   normalize,
   padTo,
   saveImageIndex,
+  shardClassNames,
   stratifiedSample,
   stratifiedSplit,
   streamedSplit,
@@ -76,6 +77,8 @@ export interface DataShape {
   channels: number;
   size: number;
   classNames: string[];
+  /** Files a folder's listing found (absent for built-in datasets and tar shards). */
+  files?: number;
 }
 
 /** A streamed dataset's spec, or null for a built-in one. */
@@ -105,7 +108,9 @@ export function dataShape(plan: ExperimentPlan): DataShape {
     const info = BUILTIN_INFO[plan.dataset as string as keyof typeof BUILTIN_INFO];
     return { channels: info.channels, size: paddedSize(info.side), classNames: builtinClassNames(plan.dataset as keyof typeof BUILTIN_INFO) };
   }
-  return { channels: spec.channels, size: spec.crop, classNames: 'imageFolder' in spec ? listingOnce(spec.imageFolder).classNames : [] };
+  if (!('imageFolder' in spec)) return { channels: spec.channels, size: spec.crop, classNames: shardClassNames(spec.tarShards) };
+  const listing = listingOnce(spec.imageFolder);
+  return { channels: spec.channels, size: spec.crop, classNames: listing.classNames, files: listing.files.length };
 }
 
 /**

@@ -4,15 +4,16 @@
 // imported classifier fits it, and the starting weights of A_S fit the SegNet. Otherwise such a
 // mistake would surface only when its job's turn comes, after other jobs have trained for hours,
 // and often as a raw libtorch or file system message.
-import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, statfsSync, statSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { SegNet, segnetTrainingBytes } from '../models/segnet.js';
 import { ZOO_NAMES } from '../models/classifiers.js';
 import { loadSegNetWeights } from '../import/segnet-weights.js';
 import { checkImportedClassifiers, importedFile } from './classifiers.js';
-import { dataShape } from './inputs.js';
-import { expandShardPattern } from '../data/index.js';
+import { dataShape, type DataShape } from './inputs.js';
+import { DECODES_IN_FLIGHT, expandShardPattern } from '../data/index.js';
+import { DEFAULT_PREFETCH } from '../train/sampler.js';
 import type { ClassifierEntry, ExperimentPlan } from './plan.js';
 
 /** A run that cannot work, refused before any job; the message names the setting and the cause. */
@@ -82,13 +83,62 @@ function checkWritable(runDir: string): void {
   }
 }
 
-/** Every image is decoded at `resize` and kept at `crop` (float32): both must fit in memory. */
-function checkImageSize(plan: ExperimentPlan, memory: number): void {
-  if (typeof plan.dataset === 'string') return;
+/**
+ * What a streamed run holds at once, per job process: the batches read ahead (uint8), a float
+ * batch, and the images being decoded; the evaluation holds the evaluation set and every
+ * autoencoder's reconstructions of it (float32), since its measures take whole sets.
+ */
+export function streamedMemoryBytes(plan: ExperimentPlan): { training: number; evaluation: number } {
+  if (typeof plan.dataset === 'string') return { training: 0, evaluation: 0 };
   const { resize, crop, channels } = plan.dataset;
-  const perImage = 4 * channels * resize * resize;
-  if (perImage > memory / 4) {
-    throw new PreflightError(`dataset.imageSize: image size ${crop} needs ~${gb(perImage)} per image (decoded at ${resize} px, ${channels} channels, float32), more than a quarter of this machine's ${gb(memory)} of memory; use a smaller imageSize`);
+  const image = channels * crop * crop;
+  const batch = Math.max(plan.ae.batchSize, plan.finetune.batchSize, plan.classifierTraining.batchSize, plan.evalBatchSize);
+  const training = DEFAULT_PREFETCH * batch * image + 4 * batch * image + DECODES_IN_FLIGHT * 4 * channels * resize * resize;
+  const evaluation = 4 * image * plan.evalSamples * (plan.classifiers.length + 3);
+  return { training, evaluation };
+}
+
+/** A streamed run's batches, and its evaluation set, must fit in memory: each job process holds its own. */
+function checkStreamedMemory(plan: ExperimentPlan, memory: number): void {
+  if (typeof plan.dataset === 'string') return;
+  const { training, evaluation } = streamedMemoryBytes(plan);
+  const { crop } = plan.dataset;
+  if (training > memory / 4) {
+    throw new PreflightError(`dataset.imageSize: image size ${crop} needs ~${gb(training)} for the batches a job reads ahead and decodes, more than a quarter of this machine's ${gb(memory)} of memory; use a smaller imageSize or smaller batches`);
+  }
+  if (evaluation > memory / 2) {
+    throw new PreflightError(`eval.samples: the evaluation holds its ${plan.evalSamples} images and ${plan.classifiers.length + 1} autoencoders' reconstructions of them at ${crop} px (~${gb(evaluation)}), more than half of this machine's ${gb(memory)} of memory; use fewer eval.samples`);
+  }
+}
+
+/**
+ * The disk a run's artifacts take, roughly: every autoencoder's weights (float32) and uint8
+ * reconstructions, the shared encodings (built-in datasets, at most their cap), and a streamed
+ * dataset's index (about 200 bytes an image). Zoo classifiers' weights are small beside these;
+ * imported ones are not copied.
+ * @param plan the experiment
+ * @param channels the data's channels
+ * @param size its side
+ * @param files the dataset's files (streamed datasets; 0 for built-in ones)
+ * @example runDiskBytes(plan, 3, 224, 50_000)
+ */
+export function runDiskBytes(plan: ExperimentPlan, channels: number, size: number, files: number): number {
+  const autoencoders = (plan.classifiers.length + 1) * plan.repeats;
+  const { parameters } = segnetTrainingBytes({ inChannels: channels, stages: plan.ae.stages }, size, 1);
+  const reconstructions = autoencoders * plan.evalSamples * channels * size * size;
+  const encodings = typeof plan.dataset === 'string' ? plan.finetune.encodingCacheMiB * 2 ** 20 : 0;
+  return autoencoders * 4 * parameters + reconstructions + encodings + 200 * files;
+}
+
+/** The artifacts must fit on the run directory's file system (refused in one line when short). */
+function checkDiskSpace(plan: ExperimentPlan, runDir: string, shape: DataShape): void {
+  let existing = runDir;
+  while (!existsSync(existing) && dirname(existing) !== existing) existing = dirname(existing);
+  const fs = statfsSync(existing);
+  const free = fs.bavail * fs.bsize;
+  const need = runDiskBytes(plan, shape.channels, shape.size, shape.files ?? 0);
+  if (need > free) {
+    throw new PreflightError(`run directory ${runDir}: the run's artifacts need ~${gb(need)} (weights, ${plan.evalSamples} evaluation images reconstructed by each autoencoder, the dataset's index), but only ${gb(free)} are free there; free space, or use fewer eval.samples`);
   }
 }
 
@@ -139,8 +189,9 @@ export async function checkInputs(plan: ExperimentPlan, runDir: string, memory =
     else for (const shard of expandShardPattern(d.tarShards)) checkReadable(shard, 'dataset.tarShards', 'file');
   }
   checkWritable(runDir);
-  checkImageSize(plan, memory);
+  checkStreamedMemory(plan, memory);
   const shape = dataShape(plan);
+  checkDiskSpace(plan, runDir, shape);
   checkZooSizes(plan, shape.size);
   checkSegNet(plan, shape.channels, shape.size, memory);
   await checkImportedClassifiers(plan.classifiers, shape, Math.max(plan.finetune.batchSize, plan.evalBatchSize));

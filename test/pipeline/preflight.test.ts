@@ -3,12 +3,14 @@
 // runExperiment (the route every command takes) and must leave no run database behind.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { accessSync, chmodSync, constants, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, loadConfig } from '../../src/pipeline/config.js';
 import { derivedNames, planFromConfig, quickPlan, type ExperimentPlan } from '../../src/pipeline/plan.js';
-import { checkInputs, PreflightError } from '../../src/pipeline/preflight.js';
+import { checkInputs, PreflightError, runDiskBytes, streamedMemoryBytes } from '../../src/pipeline/preflight.js';
+import { DECODES_IN_FLIGHT } from '../../src/data/index.js';
 import { runExperiment, type ProgressSink } from '../../src/pipeline/run.js';
 import { writeImageFolder } from './image-folder-fixture.js';
 
@@ -91,15 +93,39 @@ test('a run directory that cannot be written is refused as read-only or permissi
 
 test('image sizes: non-integer, too large to decode, too small for the zoo, deeper SegNets than the size allows, a batch beyond memory', async () => {
   assert.throws(() => loadConfig({ dataset: { imageFolder: images, imageSize: 30.5 }, classifiers: ['lenet5'] }), (e: Error) => e instanceof ConfigError && e.message === 'config: dataset.imageSize: must be an integer');
-  await refuses(planOf({ dataset: folder(1_000_000) }), /^dataset\.imageSize: image size 1000000 needs ~\d+ GB per image \(decoded at 1142857 px, 3 channels, float32\), more than a quarter of this machine's \d+ GB of memory; use a smaller imageSize$/);
-  await assert.rejects(checkInputs(planOf({ dataset: folder(100_000) }), join(tmp, 'r'), 64 * GB), {
-    message: "dataset.imageSize: image size 100000 needs ~146 GB per image (decoded at 114286 px, 3 channels, float32), more than a quarter of this machine's 64 GB of memory; use a smaller imageSize",
+  await refuses(planOf({ dataset: folder(1_000_000) }), /^dataset\.imageSize: image size 1000000 needs ~\d+ GB for the batches a job reads ahead and decodes, more than a quarter of this machine's \d+ GB of memory; use a smaller imageSize or smaller batches$/);
+  // 4 batches of 250 read ahead (uint8), one as float32, 4 or more images decoded at 114,286 px.
+  const big = planOf({ dataset: folder(100_000) });
+  const { training } = streamedMemoryBytes(big);
+  assert.equal(training, 4 * 250 * 3e10 + 4 * 250 * 3e10 + DECODES_IN_FLIGHT * 4 * 3 * 114_286 ** 2);
+  await assert.rejects(checkInputs(big, join(tmp, 'r'), 64 * GB), {
+    message: `dataset.imageSize: image size 100000 needs ~${(training / GB).toFixed(0)} GB for the batches a job reads ahead and decodes, more than a quarter of this machine's 64 GB of memory; use a smaller imageSize or smaller batches`,
+  });
+  // The evaluation still holds its set: 1,000 images of 224 px and 2 autoencoders' reconstructions, float32.
+  await assert.rejects(checkInputs(planOf({ dataset: folder(224) }), join(tmp, 'r'), 4 * GB), {
+    message: "eval.samples: the evaluation holds its 1000 images and 2 autoencoders' reconstructions of them at 224 px (~2.2 GB), more than half of this machine's 4.0 GB of memory; use fewer eval.samples",
   });
   await refuses(planOf({ dataset: folder(30) }), "dataset.imageSize: zoo model 'lenet5' needs an image size that is a multiple of 8 and at least 16, not 30");
   await refuses(planOf({ ae: { stages: [[8], [8], [8], [8], [8], [8], [8], [8]] } }), 'ae.stages: 8 stages halve 32 px images below 1 px (stage 6 would pool a 1 px map); at most 5 stages fit 32 px images');
   await refuses(planOf({ ae: { stages: [[100000]] } }), /^ae\.stages: training a SegNet of \[100000\] \(9\.00e\+10 parameters\) on batches of 32 32 px images needs ~\d+ GB, more than this machine's \d+ GB of memory; use narrower stages, smaller batches or smaller images$/);
   // What fits passes: 5 stages at 32 px, the quick plan.
   await checkInputs({ ...quickPlan(), ae: { ...quickPlan().ae, stages: [[4], [4], [4], [4], [4]] } }, join(tmp, 'fits'));
+});
+
+test('a run whose artifacts would not fit on the disk is refused in one line, before any job', async (t) => {
+  const small = join(tmp, 'small-disk');
+  mkdirSync(small);
+  const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', small]);
+  if (mounted.status !== 0) return t.skip(`a small file system cannot be mounted here (${mounted.stderr.toString().trim()})`);
+  try {
+    const plan = planOf({ dataset: folder(32) });
+    const need = runDiskBytes(plan, 3, 32, 6);
+    // Two autoencoders' weights and reconstructions, a classifier's weights, the index: far beyond 2 MB.
+    assert.ok(need > 2 * 1024 ** 2);
+    await refuses(plan, /^run directory .*small-disk\/run: the run's artifacts need ~[\d.]+ GB \(weights, 1000 evaluation images reconstructed by each autoencoder, the dataset's index\), but only 0\.0 GB are free there; free space, or use fewer eval\.samples$/, join(small, 'run'));
+  } finally {
+    spawnSync('umount', [small]);
+  }
 });
 
 test('symbolic links to class folders count as class folders', async () => {
