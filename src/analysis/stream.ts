@@ -50,14 +50,14 @@ export class ChunkCursor {
   /**
    * Checks the next chunk and moves past it.
    *
-   * @param sets The chunk's image sets, all of the same images (e.g. originals, reconstructions).
+   * @param sets The chunk's image sets (or tensors), all of the same images (e.g. originals, reconstructions).
    * @param names Names of the sets in error messages.
    * @returns The index in the set of the chunk's first image.
    * @throws AnalysisError when the sets differ in shape, their images differ in size from earlier chunks', or the chunk goes past the announced total.
    * @example
    * const offset = cursor.next([orig, recon], ['originals', 'reconstructions']);
    */
-  next(sets: ImageSet[], names: string[]): number {
+  next(sets: { shape: readonly number[] }[], names: string[]): number {
     sets.forEach((s, k) => assertSameShape(sets[0], s, names[0], names[k]));
     const [n, ...image] = sets[0].shape;
     this.imageShape ??= image;
