@@ -231,7 +231,7 @@ export class InterNmiAccumulator implements Accumulator<[reconstructions: ImageI
       for (const k of closing) {
         const partner = this.first[k] === image ? this.second[k] : this.first[k];
         const other = this.kept.get(partner)!;
-        // The pair's own order, as the whole-set sampler drew it (the joint entropy's sum is not symmetric in rounding).
+        // In the order the sampler drew the pair: the joint entropy sums its terms in another order when swapped.
         this.values[k] = this.first[k] === image ? levelsNmi(levels, other, channels, this.bins, this.o.normalization) : levelsNmi(other, levels, channels, this.bins, this.o.normalization);
         const left = this.waiting.get(partner)! - 1;
         this.waiting.set(partner, left);

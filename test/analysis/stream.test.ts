@@ -17,6 +17,7 @@ import {
   correctness,
   gridEnergy,
   GridEnergyAccumulator,
+  imageNmi,
   interNmiEach,
   InterNmiAccumulator,
   intraNmiEach,
@@ -243,4 +244,39 @@ test('noise robustness: chunks of 7 give what the whole subset gives, as the eva
   }
   assert.deepEqual([got.sigmas, got.samples], [opts.sigmas, subset.length]);
   assert.throws(() => new NoiseRobustnessAccumulator(n, classifiers, { ...opts, subset: [3, 2] }), /ascending indices/);
+});
+
+test('inter-NMI streamed: its mean over seeds is the all-pairs value within sampling error, and the test could see self-pairs or within-chunk pairs', () => {
+  // Three groups of 8 images, each group sharing a pattern, stored group after group (as a
+  // folder sorted by class is): pairs within a group share more than pairs across groups.
+  const [n, side, bins] = [24, 16, 8];
+  const patterns = randomSet(3, 1, side, side, 21);
+  const own = randomSet(n, 1, side, side, 22);
+  const set = mapSet(own, (v, i) => 0.5 * v + 0.5 * patterns.data[Math.floor(i / (8 * side * side)) * side * side + (i % (side * side))]);
+  let allPairs = 0;
+  let withinChunk = 0;
+  let [count, chunkCount] = [0, 0];
+  for (let a = 0; a < n; a++) {
+    for (let b = a + 1; b < n; b++) {
+      const v = imageNmi(set, a, set, b, { bins });
+      allPairs += v;
+      count++;
+      if (Math.floor(a / CHUNK) === Math.floor(b / CHUNK)) [withinChunk, chunkCount] = [withinChunk + v, chunkCount + 1];
+    }
+  }
+  [allPairs, withinChunk] = [allPairs / count, withinChunk / chunkCount];
+  const [seeds, pairs] = [1000, 50];
+  const values: number[] = [];
+  for (let seed = 0; seed < seeds; seed++) {
+    const acc = new InterNmiAccumulator(n, { bins, pairs, seed });
+    for (const [a, b] of bounds(n)) acc.add(slice(set, a, b));
+    values.push(...acc.finish());
+  }
+  const estimate = values.reduce((s, v) => s + v, 0) / values.length;
+  const sd = Math.sqrt(values.reduce((s, v) => s + (v - estimate) ** 2, 0) / (values.length - 1));
+  const standardError = sd / Math.sqrt(values.length);
+  assert.ok(Math.abs(estimate - allPairs) < 4 * standardError, `estimate ${estimate} vs all pairs ${allPairs} (standard error ${standardError})`);
+  // Power: an image paired with itself (NMI 1) 1/n of the time, or pairs drawn within chunks, would move the mean by more than the test allows.
+  assert.ok((1 - allPairs) / n > 8 * standardError, `self-pair bias ${(1 - allPairs) / n} vs standard error ${standardError}`);
+  assert.ok(withinChunk - allPairs > 8 * standardError, `within-chunk bias ${withinChunk - allPairs} vs standard error ${standardError}`);
 });
