@@ -5,7 +5,7 @@
 // (a bit per image, classifier and sigma, twice) is kept.
 import { tensor, tidy, type Tensor } from '../engine/index.js';
 import { labelValues, predictClassifier, type EvalOptions, type Forward } from './accuracy.js';
-import type { BootstrapOptions, Interval } from './bootstrap.js';
+import type { BootstrapOptions, Estimate, Interval } from './bootstrap.js';
 import { AnalysisError } from './images.js';
 import { PixelNoise } from './noise.js';
 import { ChunkCursor } from './stream.js';
@@ -119,17 +119,12 @@ export class NoiseRobustnessAccumulator {
   finish(boot: BootstrapOptions = {}): NoiseRobustness {
     this.cursor.end();
     const classifiers = this.classifiers.map((c, j) => {
-      const row = { name: c.name, noisy: [] as number[], own: [] as number[], gain: [] as number[], ci95: { noisy: [] as Interval[], own: [] as Interval[], gain: [] as Interval[] } };
-      for (const { noisy, own } of this.correct[j]) {
-        const paired = pairedChange(noisy, own, boot);
-        row.noisy.push(paired.a.value);
-        row.own.push(paired.b.value);
-        row.gain.push(paired.change.value);
-        row.ci95.noisy.push(paired.a.ci95);
-        row.ci95.own.push(paired.b.ci95);
-        row.ci95.gain.push(paired.change.ci95);
-      }
-      return row;
+      // One paired change per sigma: noisy (a), own S2SNet (b) and the gain b - a.
+      const changes = this.correct[j].map(({ noisy, own }) => pairedChange(noisy, own, boot));
+      const [a, b, gain] = [changes.map((p) => p.a), changes.map((p) => p.b), changes.map((p) => p.change)];
+      const values = (es: Estimate[]) => es.map((e) => e.value);
+      const intervals = (es: Estimate[]) => es.map((e) => e.ci95);
+      return { name: c.name, noisy: values(a), own: values(b), gain: values(gain), ci95: { noisy: intervals(a), own: intervals(b), gain: intervals(gain) } };
     });
     return { sigmas: this.opts.sigmas, samples: this.opts.subset.length, classifiers };
   }
