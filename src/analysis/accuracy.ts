@@ -2,6 +2,7 @@
 // the reconstructions of AE i (A_S first, then one AE per classifier) fed to classifier j.
 import { noGrad, tidy, type Tensor } from '../engine/index.js';
 import { AnalysisError } from './images.js';
+import { ChunkCursor } from './stream.js';
 
 /**
  * A classifier as a function from a batch of model inputs [B, C, H, W] to logits [B, classes]
@@ -215,6 +216,96 @@ export interface AccuracyGrid {
   labels: Int32Array;
 }
 
+/**
+ * accuracyGrid over a set taken chunk by chunk: every column's classifier on each chunk of the
+ * originals and of every row's images; keeps the per-image predictions (a class and a top-5 bit
+ * per image and cell), never the images.
+ *
+ * @example
+ * const grid = new AccuracyGridAccumulator(n, ['A_S', 'S2S-vgg'], [{ name: 'vgg', forward }], { batchSize: 64 });
+ * for (const chunk of chunks) await grid.add(chunk.originals, [chunk.generic, chunk.vgg], chunk.labels);
+ * crossMatrixOf(grid.finish());
+ */
+export class AccuracyGridAccumulator {
+  private readonly cursor: ChunkCursor;
+  private readonly labels: Int32Array;
+  /** [originals, ...rows] x columns. */
+  private readonly predictions: ImagePredictions[][];
+
+  /**
+   * @param images Number of images of the set.
+   * @param rows Names of the sets of images judged (A_S first, then one AE per classifier), in the order add() receives them.
+   * @param columns The classifiers.
+   * @param opts Batch size, device and per-batch transform of every forward.
+   * @throws AnalysisError without a row or a column.
+   */
+  constructor(
+    images: number,
+    private readonly rows: string[],
+    private readonly columns: { name: string; forward: Forward }[],
+    private readonly opts: EvalOptions = {},
+  ) {
+    if (rows.length === 0 || columns.length === 0) throw new AnalysisError(`crossMatrix needs at least one row and one column, got ${rows.length} and ${columns.length}`);
+    this.cursor = new ChunkCursor(images, 'accuracy grid');
+    this.labels = new Int32Array(images);
+    this.predictions = [null, ...rows].map(() => columns.map(() => ({ top1: new Int32Array(images), top5Hit: null })));
+  }
+
+  /**
+   * Runs every classifier on the next chunk.
+   *
+   * @param originals Chunk of originals [B, C, H, W] in model-input space.
+   * @param rows One chunk of the same images per row, in the order of the row names.
+   * @param labels [B] integer classes.
+   * @throws AnalysisError when the chunk's tensors disagree in shape or number, or bring more images than announced.
+   */
+  async add(originals: Tensor, rows: Tensor[], labels: Tensor): Promise<this> {
+    if (rows.length !== this.rows.length) throw new AnalysisError(`accuracy grid: ${rows.length} sets of images for the ${this.rows.length} rows (${this.rows.join(', ')})`);
+    if (labels.ndim !== 1 || labels.shape[0] !== originals.shape[0]) throw new AnalysisError(`labels: expected [${originals.shape[0]}] (one per image), got [${labels.shape.join(', ')}]`);
+    const offset = this.cursor.next([originals, ...rows], ['originals', ...this.rows]);
+    if (originals.shape[0] === 0) return this;
+    this.labels.set(labelValues(labels), offset);
+    for (const [i, images] of [originals, ...rows].entries()) {
+      for (const [j, c] of this.columns.entries()) {
+        const p = await predictClassifier(c.forward, images, labels, this.opts);
+        const kept = this.predictions[i][j];
+        kept.top1.set(p.top1, offset);
+        if (p.top5Hit) (kept.top5Hit ??= new Uint8Array(this.cursor.total)).set(p.top5Hit, offset);
+      }
+    }
+    return this;
+  }
+
+  /** The grid of accuracies and the per-image predictions behind them. @throws AnalysisError unless every image was added. */
+  finish(): AccuracyGrid {
+    this.cursor.end();
+    if (this.cursor.total === 0) throw new AnalysisError('images: accuracy of an empty set is undefined');
+    const [originalPredictions, ...predictions] = this.predictions;
+    return {
+      rows: this.rows,
+      columns: this.columns.map((c) => c.name),
+      cells: predictions.map((row) => row.map((p) => accuracyOf(p, this.labels))),
+      original: originalPredictions.map((p) => accuracyOf(p, this.labels)),
+      predictions,
+      originalPredictions,
+      labels: this.labels,
+    };
+  }
+}
+
+/**
+ * Full accuracy of every column's classifier on every row's images and on the originals, with
+ * the per-image predictions behind it.
+ *
+ * @param rows Named sets of images [N, C, H, W] in model-input space (A_S first, then one AE per classifier).
+ * @param columns The classifiers.
+ * @param originals The original images, same shape.
+ * @param labels [N] integer classes.
+ * @param opts Batch size, device and per-batch transform.
+ * @throws AnalysisError without a row or a column, on an empty set or on labels that do not match.
+ * @example
+ * const grid = await accuracyGrid([{ name: 'A_S', images: generic }], [{ name: 'vgg', forward }], originals, labels);
+ */
 export async function accuracyGrid(
   rows: { name: string; images: Tensor }[],
   columns: { name: string; forward: Forward }[],
@@ -222,25 +313,9 @@ export async function accuracyGrid(
   labels: Tensor,
   opts: EvalOptions = {},
 ): Promise<AccuracyGrid> {
-  if (rows.length === 0 || columns.length === 0) throw new AnalysisError(`crossMatrix needs at least one row and one column, got ${rows.length} and ${columns.length}`);
-  const truth = labelValues(labels);
-  const originalPredictions: ImagePredictions[] = [];
-  for (const c of columns) originalPredictions.push(await predictClassifier(c.forward, originals, labels, opts));
-  const predictions: ImagePredictions[][] = [];
-  for (const r of rows) {
-    const row: ImagePredictions[] = [];
-    for (const c of columns) row.push(await predictClassifier(c.forward, r.images, labels, opts));
-    predictions.push(row);
-  }
-  return {
-    rows: rows.map((r) => r.name),
-    columns: columns.map((c) => c.name),
-    cells: predictions.map((row) => row.map((p) => accuracyOf(p, truth))),
-    original: originalPredictions.map((p) => accuracyOf(p, truth)),
-    predictions,
-    originalPredictions,
-    labels: truth,
-  };
+  const grid = new AccuracyGridAccumulator(originals.shape[0], rows.map((r) => r.name), columns, opts);
+  await grid.add(originals, rows.map((r) => r.images), labels);
+  return grid.finish();
 }
 
 /** The top-1 cross matrix (and its changes against the originals) of an accuracy grid. */

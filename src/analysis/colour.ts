@@ -13,7 +13,8 @@
 // Every figure is a function of per-image sums, so its 95 % interval comes from resampling images
 // (bootstrap.ts); the two angles are unwrapped around their estimate before taking percentiles.
 import { bootstrapMeans, mean, percentileInterval, type BootstrapOptions, type Interval } from './bootstrap.js';
-import { AnalysisError, assertSameShape, toImageSet, type ImageInput } from './images.js';
+import { AnalysisError, type ImageInput } from './images.js';
+import { ChunkCursor, pairedChunk, wholeSet, type PairedAccumulator } from './stream.js';
 import { labInto } from './lab.js';
 
 export interface ColourShiftValues {
@@ -64,6 +65,68 @@ function shiftFromMeans([dL, dA, dB, deltaE, chromaO, chromaR, re, im]: number[]
 const unwrap = (angle: number, around: number) => around + ((((angle - around + 180) % 360) + 360) % 360) - 180;
 
 /**
+ * colourShift over a set taken chunk by chunk: keeps the eight per-image sums it is computed from.
+ *
+ * @example
+ * const colour = new ColourShiftAccumulator(n);
+ * for (const chunk of chunks) colour.add(chunk.originals, chunk.reconstructions);
+ * colour.finish({ resamples: 1000, seed: 0 }).chromaRatio;
+ */
+export class ColourShiftAccumulator implements PairedAccumulator<ColourShift> {
+  private readonly cursor: ChunkCursor;
+  private readonly sums: Float64Array[];
+
+  /** @param images Number of images of the set. */
+  constructor(images: number) {
+    this.cursor = new ChunkCursor(images, 'colour shift');
+    this.sums = SUMS.map(() => new Float64Array(images));
+  }
+
+  add(originals: ImageInput, reconstructions: ImageInput): this {
+    const { orig, recon, offset } = pairedChunk(this.cursor, originals, reconstructions);
+    const [n, c, h, w] = orig.shape;
+    if (c !== 3) throw new AnalysisError(`colour shift needs RGB images (3 channels), got ${c}`);
+    const plane = h * w;
+    const lo = new Float64Array(3);
+    const lr = new Float64Array(3);
+    const [dL, dA, dB, deltaE, chromaO, chromaR, re, im] = this.sums.map((s) => s.subarray(offset, offset + n));
+    for (let i = 0; i < n; i++) {
+      const base = i * 3 * plane;
+      for (let p = 0; p < plane; p++) {
+        labInto(orig.data[base + p], orig.data[base + plane + p], orig.data[base + 2 * plane + p], lo);
+        labInto(recon.data[base + p], recon.data[base + plane + p], recon.data[base + 2 * plane + p], lr);
+        const [l, a, b] = [lr[0] - lo[0], lr[1] - lo[1], lr[2] - lo[2]];
+        dL[i] += l / plane;
+        dA[i] += a / plane;
+        dB[i] += b / plane;
+        deltaE[i] += Math.sqrt(l * l + a * a + b * b) / plane;
+        chromaO[i] += Math.hypot(lo[1], lo[2]) / plane;
+        chromaR[i] += Math.hypot(lr[1], lr[2]) / plane;
+        // z_rec * conj(z_orig)
+        re[i] += (lr[1] * lo[1] + lr[2] * lo[2]) / plane;
+        im[i] += (lr[2] * lo[1] - lr[1] * lo[2]) / plane;
+      }
+    }
+    return this;
+  }
+
+  finish(boot: BootstrapOptions = {}): ColourShift {
+    this.cursor.end();
+    const value = shiftFromMeans(this.sums.map(mean));
+    const resampled = bootstrapMeans(this.sums, boot);
+    const figures = Array.from(resampled[0], (_, b) => shiftFromMeans(resampled.map((r) => r[b])));
+    const keys = Object.keys(value) as (keyof ColourShiftValues)[];
+    const ci95 = Object.fromEntries(
+      keys.map((k) => {
+        const angle = k === 'castAngle' || k === 'hueRotation';
+        return [k, percentileInterval(figures.map((f) => (angle ? unwrap(f[k], value[k]) : f[k])))];
+      }),
+    ) as ColourShift['ci95'];
+    return { ...value, ci95 };
+  }
+}
+
+/**
  * The colour shift of RGB reconstructions against their originals (see the top of this file).
  * @param originals [N, 3, H, W] sRGB in [0, 1]
  * @param reconstructions the same shape
@@ -72,42 +135,5 @@ const unwrap = (angle: number, around: number) => around + ((((angle - around + 
  * @example const shift = colourShift(originals, reconstructions); // shift.chromaRatio < 1: washed out
  */
 export function colourShift(originals: ImageInput, reconstructions: ImageInput, boot: BootstrapOptions = {}): ColourShift {
-  const orig = toImageSet(originals, 'originals');
-  const recon = toImageSet(reconstructions, 'reconstructions');
-  assertSameShape(orig, recon, 'originals', 'reconstructions');
-  const [n, c, h, w] = orig.shape;
-  if (c !== 3) throw new AnalysisError(`colour shift needs RGB images (3 channels), got ${c}`);
-  const plane = h * w;
-  const lo = new Float64Array(3);
-  const lr = new Float64Array(3);
-  const sums = SUMS.map(() => new Float64Array(n));
-  const [dL, dA, dB, deltaE, chromaO, chromaR, re, im] = sums;
-  for (let i = 0; i < n; i++) {
-    const base = i * 3 * plane;
-    for (let p = 0; p < plane; p++) {
-      labInto(orig.data[base + p], orig.data[base + plane + p], orig.data[base + 2 * plane + p], lo);
-      labInto(recon.data[base + p], recon.data[base + plane + p], recon.data[base + 2 * plane + p], lr);
-      const [l, a, b] = [lr[0] - lo[0], lr[1] - lo[1], lr[2] - lo[2]];
-      dL[i] += l / plane;
-      dA[i] += a / plane;
-      dB[i] += b / plane;
-      deltaE[i] += Math.sqrt(l * l + a * a + b * b) / plane;
-      chromaO[i] += Math.hypot(lo[1], lo[2]) / plane;
-      chromaR[i] += Math.hypot(lr[1], lr[2]) / plane;
-      // z_rec * conj(z_orig)
-      re[i] += (lr[1] * lo[1] + lr[2] * lo[2]) / plane;
-      im[i] += (lr[2] * lo[1] - lr[1] * lo[2]) / plane;
-    }
-  }
-  const value = shiftFromMeans(sums.map(mean));
-  const resampled = bootstrapMeans(sums, boot);
-  const figures = Array.from(resampled[0], (_, b) => shiftFromMeans(resampled.map((r) => r[b])));
-  const keys = Object.keys(value) as (keyof ColourShiftValues)[];
-  const ci95 = Object.fromEntries(
-    keys.map((k) => {
-      const angle = k === 'castAngle' || k === 'hueRotation';
-      return [k, percentileInterval(figures.map((f) => (angle ? unwrap(f[k], value[k]) : f[k])))];
-    }),
-  ) as ColourShift['ci95'];
-  return { ...value, ci95 };
+  return wholeSet((n) => new ColourShiftAccumulator(n), originals, reconstructions, boot);
 }

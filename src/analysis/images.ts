@@ -35,6 +35,6 @@ export function toImageSet(input: ImageInput, what = 'images'): ImageSet {
 }
 
 /** Throws unless both sets hold the same number of images of the same size. */
-export function assertSameShape(a: ImageSet, b: ImageSet, whatA: string, whatB: string): void {
+export function assertSameShape(a: { shape: readonly number[] }, b: { shape: readonly number[] }, whatA: string, whatB: string): void {
   if (a.shape.some((s, i) => s !== b.shape[i])) throw new AnalysisError(`${whatA} [${a.shape.join(', ')}] and ${whatB} [${b.shape.join(', ')}] differ in shape`);
 }

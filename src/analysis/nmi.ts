@@ -15,7 +15,8 @@
 // A set averages over images (intra) or over seeded random pairs of distinct images (inter).
 import { Rng } from '../data/random.js';
 import { mean } from './bootstrap.js';
-import { AnalysisError, assertSameShape, toImageSet, type ImageInput, type ImageSet } from './images.js';
+import { AnalysisError, toImageSet, type ImageInput, type ImageSet } from './images.js';
+import { ChunkCursor, pairedChunk, wholeSet, type Accumulator, type PairedAccumulator } from './stream.js';
 
 export type NmiNormalization = 'arithmetic' | 'sqrt';
 
@@ -33,12 +34,24 @@ function checkedBins(o: NmiOptions): number {
   return bins;
 }
 
-function quantise(values: Float32Array, start: number, length: number, bins: number, out: Int32Array): void {
-  for (let i = 0; i < length; i++) {
-    const v = values[start + i];
+/** Image i of a set quantised to levels in [0, bins), channel after channel (bins <= 4096 fit 16 bits). */
+function imageLevels(set: ImageSet, i: number, bins: number): Uint16Array {
+  const size = set.shape[1] * set.shape[2] * set.shape[3];
+  const out = new Uint16Array(size);
+  for (let k = 0; k < size; k++) {
+    const v = set.data[i * size + k];
     const q = Math.floor((v > 1 ? 1 : v < 0 ? 0 : v) * bins);
-    out[i] = q >= bins ? bins - 1 : q;
+    out[k] = q >= bins ? bins - 1 : q;
   }
+  return out;
+}
+
+/** NMI of two quantised images of `channels` channels, averaged over channels. */
+function levelsNmi(x: Uint16Array, y: Uint16Array, channels: number, bins: number, normalization?: NmiNormalization): number {
+  const plane = x.length / channels;
+  let sum = 0;
+  for (let ch = 0; ch < channels; ch++) sum += nmiOfLevels(x.subarray(ch * plane, (ch + 1) * plane), y.subarray(ch * plane, (ch + 1) * plane), bins, normalization);
+  return sum / channels;
 }
 
 function entropy(counts: Float64Array | Int32Array, total: number): number {
@@ -54,7 +67,7 @@ function entropy(counts: Float64Array | Int32Array, total: number): number {
 }
 
 /** NMI of two equally long signals of quantised levels (integers in [0, bins)). */
-export function nmiOfLevels(x: Int32Array, y: Int32Array, bins: number, normalization: NmiNormalization = 'arithmetic'): number {
+export function nmiOfLevels(x: Int32Array | Uint16Array, y: Int32Array | Uint16Array, bins: number, normalization: NmiNormalization = 'arithmetic'): number {
   if (x.length !== y.length || x.length === 0) throw new AnalysisError(`NMI needs two non-empty signals of equal length, got ${x.length} and ${y.length}`);
   const joint = new Int32Array(bins * bins);
   const hx = new Int32Array(bins);
@@ -80,16 +93,46 @@ export function imageNmi(A: ImageSet, a: number, B: ImageSet, b: number, o: NmiO
   const [, c, h, w] = A.shape;
   if (B.shape[1] !== c || B.shape[2] !== h || B.shape[3] !== w) throw new AnalysisError(`NMI: images differ in shape, [${A.shape.slice(1).join(', ')}] vs [${B.shape.slice(1).join(', ')}]`);
   if (!(a >= 0 && a < A.shape[0] && b >= 0 && b < B.shape[0])) throw new AnalysisError(`NMI: image index ${a} or ${b} is out of range`);
-  const plane = h * w;
-  const x = new Int32Array(plane);
-  const y = new Int32Array(plane);
-  let sum = 0;
-  for (let ch = 0; ch < c; ch++) {
-    quantise(A.data, (a * c + ch) * plane, plane, bins, x);
-    quantise(B.data, (b * c + ch) * plane, plane, bins, y);
-    sum += nmiOfLevels(x, y, bins, o.normalization);
+  return levelsNmi(imageLevels(A, a, bins), imageLevels(B, b, bins), c, bins, o.normalization);
+}
+
+/**
+ * intraNmiEach over a set taken chunk by chunk: keeps one number per image.
+ *
+ * @example
+ * const intra = new IntraNmiAccumulator(n, { bins: 64 });
+ * for (const chunk of chunks) intra.add(chunk.originals, chunk.reconstructions);
+ * meanEstimate(intra.finish(), boot);
+ */
+export class IntraNmiAccumulator implements PairedAccumulator<Float64Array> {
+  private readonly cursor: ChunkCursor;
+  private readonly values: Float64Array;
+
+  /**
+   * @param images Number of images of the set.
+   * @param o Bins and normalization.
+   * @throws AnalysisError on an empty set or bad options.
+   */
+  constructor(
+    images: number,
+    private readonly o: NmiOptions = {},
+  ) {
+    this.cursor = new ChunkCursor(images, 'intra-NMI');
+    checkedBins(o);
+    if (images === 0) throw new AnalysisError('intra-NMI of an empty set is undefined');
+    this.values = new Float64Array(images);
   }
-  return sum / c;
+
+  add(originals: ImageInput, reconstructions: ImageInput): this {
+    const { orig, recon, offset } = pairedChunk(this.cursor, originals, reconstructions);
+    for (let i = 0; i < orig.shape[0]; i++) this.values[offset + i] = imageNmi(orig, i, recon, i, this.o);
+    return this;
+  }
+
+  finish(): Float64Array {
+    this.cursor.end();
+    return this.values;
+  }
 }
 
 /**
@@ -104,12 +147,7 @@ export function imageNmi(A: ImageSet, a: number, B: ImageSet, b: number, o: NmiO
  * const perImage = intraNmiEach(originals, reconstructions, { bins: 64 }); // Float64Array [N]
  */
 export function intraNmiEach(originals: ImageInput, reconstructions: ImageInput, o: NmiOptions = {}): Float64Array {
-  const orig = toImageSet(originals, 'originals');
-  const recon = toImageSet(reconstructions, 'reconstructions');
-  assertSameShape(orig, recon, 'originals', 'reconstructions');
-  const n = orig.shape[0];
-  if (n === 0) throw new AnalysisError('intra-NMI of an empty set is undefined');
-  return Float64Array.from({ length: n }, (_, i) => imageNmi(orig, i, recon, i, o));
+  return wholeSet((n) => new IntraNmiAccumulator(n, o), originals, reconstructions);
 }
 
 /** Mean NMI between each original and its reconstruction (same shapes, values in [0, 1]). */
@@ -125,6 +163,97 @@ export interface InterNmiOptions extends NmiOptions {
 }
 
 /**
+ * interNmiEach over a set taken chunk by chunk. The pairs are drawn up front from the set's
+ * size, exactly as the whole-set function draws them (each uniform over ordered pairs of
+ * distinct images, independent of the others), so the estimate is the same unbiased mean over
+ * random distinct pairs whatever the chunk boundaries, and the same seed gives the same pairs.
+ * An image is kept, as its quantised levels (2 bytes a value), only from its arrival until the
+ * later image of each of its pairs has arrived: at most min(pairs, N) images at once (about
+ * pairs / 2 at the middle of the stream), never more as N grows.
+ *
+ * @example
+ * const inter = new InterNmiAccumulator(n, { bins: 64, pairs: 200, seed: plan.seed });
+ * for (const chunk of chunks) inter.add(chunk.reconstructions);
+ * meanEstimate(inter.finish(), boot);
+ */
+export class InterNmiAccumulator implements Accumulator<[reconstructions: ImageInput], Float64Array> {
+  private readonly cursor: ChunkCursor;
+  private readonly bins: number;
+  private readonly first: Int32Array;
+  private readonly second: Int32Array;
+  private readonly values: Float64Array;
+  /** For each image, the pairs of which it is the later image (so the pair is measured on its arrival). */
+  private readonly closes = new Map<number, number[]>();
+  /** For each image, how many of its pairs still wait for their later image. */
+  private readonly waiting = new Map<number, number>();
+  /** Levels of the images that pending pairs still need. */
+  private readonly kept = new Map<number, Uint16Array>();
+
+  /**
+   * @param images Number of images of the set (at least 2).
+   * @param o Bins, normalization, number of pairs (default 200) and their seed (default 0).
+   * @throws AnalysisError on fewer than two images, a bad pair count or bad NMI options.
+   */
+  constructor(
+    images: number,
+    private readonly o: InterNmiOptions = {},
+  ) {
+    this.cursor = new ChunkCursor(images, 'inter-NMI');
+    this.bins = checkedBins(o);
+    if (images < 2) throw new AnalysisError(`inter-NMI needs at least two images, got ${images}`);
+    const pairs = o.pairs ?? 200;
+    if (!Number.isInteger(pairs) || pairs < 1) throw new AnalysisError(`inter-NMI pairs must be a positive integer, got ${pairs}`);
+    [this.first, this.second, this.values] = [new Int32Array(pairs), new Int32Array(pairs), new Float64Array(pairs)];
+    const rng = new Rng(o.seed ?? 0);
+    for (let k = 0; k < pairs; k++) {
+      const a = rng.int(images);
+      const b = (a + 1 + rng.int(images - 1)) % images;
+      [this.first[k], this.second[k]] = [a, b];
+      const later = Math.max(a, b);
+      const earlier = Math.min(a, b);
+      const closing = this.closes.get(later);
+      if (closing) closing.push(k);
+      else this.closes.set(later, [k]);
+      this.waiting.set(earlier, (this.waiting.get(earlier) ?? 0) + 1);
+    }
+  }
+
+  add(reconstructions: ImageInput): this {
+    const set = toImageSet(reconstructions, 'reconstructions');
+    const offset = this.cursor.next([set], ['reconstructions']);
+    const channels = set.shape[1];
+    for (let i = 0; i < set.shape[0]; i++) {
+      const image = offset + i;
+      const closing = this.closes.get(image) ?? [];
+      const waiting = this.waiting.get(image) ?? 0;
+      if (closing.length === 0 && waiting === 0) continue;
+      const levels = imageLevels(set, i, this.bins);
+      for (const k of closing) {
+        const partner = this.first[k] === image ? this.second[k] : this.first[k];
+        const other = this.kept.get(partner)!;
+        // In the order the sampler drew the pair: the joint entropy sums its terms in another order when swapped.
+        this.values[k] = this.first[k] === image ? levelsNmi(levels, other, channels, this.bins, this.o.normalization) : levelsNmi(other, levels, channels, this.bins, this.o.normalization);
+        const left = this.waiting.get(partner)! - 1;
+        this.waiting.set(partner, left);
+        if (left === 0) this.kept.delete(partner);
+      }
+      if (waiting > 0) this.kept.set(image, levels);
+    }
+    return this;
+  }
+
+  /** Images held right now (for the memory bound in the tests). */
+  get keptImages(): number {
+    return this.kept.size;
+  }
+
+  finish(): Float64Array {
+    this.cursor.end();
+    return this.values;
+  }
+}
+
+/**
  * NMI between reconstructions of different inputs, one value per seeded random pair of distinct
  * images: what the inter-NMI's bootstrap interval resamples.
  *
@@ -136,16 +265,7 @@ export interface InterNmiOptions extends NmiOptions {
  */
 export function interNmiEach(reconstructions: ImageInput, o: InterNmiOptions = {}): Float64Array {
   const set = toImageSet(reconstructions, 'reconstructions');
-  const n = set.shape[0];
-  if (n < 2) throw new AnalysisError(`inter-NMI needs at least two images, got ${n}`);
-  const pairs = o.pairs ?? 200;
-  if (!Number.isInteger(pairs) || pairs < 1) throw new AnalysisError(`inter-NMI pairs must be a positive integer, got ${pairs}`);
-  const rng = new Rng(o.seed ?? 0);
-  return Float64Array.from({ length: pairs }, () => {
-    const a = rng.int(n);
-    const b = (a + 1 + rng.int(n - 1)) % n;
-    return imageNmi(set, a, set, b, o);
-  });
+  return new InterNmiAccumulator(set.shape[0], o).add(set).finish();
 }
 
 /** Mean NMI between reconstructions of different inputs, over seeded random pairs of distinct images. */

@@ -25,7 +25,8 @@
 // Both figures are functions of per-image powers, so their 95 % intervals come from resampling
 // images (bootstrap.ts).
 import { bootstrapMeans, mean, percentileInterval, type BootstrapOptions, type Interval } from './bootstrap.js';
-import { AnalysisError, assertSameShape, toImageSet, type ImageInput, type ImageSet } from './images.js';
+import { AnalysisError, type ImageInput, type ImageSet } from './images.js';
+import { ChunkCursor, pairedChunk, wholeSet, type PairedAccumulator } from './stream.js';
 
 export const ARTIFACT_PERIODS = [2, 4, 8] as const;
 export type ArtifactDirection = 'horizontal' | 'vertical' | 'diagonal';
@@ -72,17 +73,17 @@ export function periodFrequencies(p: number): Frequency[] {
 /** The periodic Hann window of length n. */
 const hann = (n: number) => Float64Array.from({ length: n }, (_, i) => 0.5 - 0.5 * Math.cos((2 * Math.PI * i) / n));
 
-/**
- * Per frequency and image, Parseval-normalized power of the windowed image, averaged over
- * channels: power[k][i] is the mean over channels of m |X(f_k)|² / (Σ window)² of image i.
- */
-function imagePower(set: ImageSet, freqs: Frequency[]): Float64Array[] {
-  const [n, c, h, w] = set.shape;
+/** A frequency's periodic-Hann-windowed cosine and sine over an image's pixels, computed once per image size. */
+interface FrequencyTable {
+  cos: Float64Array;
+  sin: Float64Array;
+}
+
+/** The tables of `freqs` for h x w images and the window's sum (see imagePower). */
+function frequencyTables(freqs: Frequency[], h: number, w: number): { tables: FrequencyTable[]; windowSum: number } {
   const plane = h * w;
-  const power = freqs.map(() => new Float64Array(n));
   const [wy, wx] = [hann(h), hann(w)];
   const windowSum = wy.reduce((a, b) => a + b, 0) * wx.reduce((a, b) => a + b, 0);
-  // window * cos/sin of 2π (fx x + fy y) per frequency and pixel, computed once.
   const tables = freqs.map(({ fx, fy }) => {
     const cos = new Float64Array(plane);
     const sin = new Float64Array(plane);
@@ -95,6 +96,17 @@ function imagePower(set: ImageSet, freqs: Frequency[]): Float64Array[] {
     }
     return { cos, sin };
   });
+  return { tables, windowSum };
+}
+
+/**
+ * Per frequency and image, Parseval-normalized power of the windowed image, averaged over
+ * channels: power[k][i] is the mean over channels of m |X(f_k)|² / (Σ window)² of image i.
+ */
+function imagePower(set: ImageSet, freqs: Frequency[], { tables, windowSum }: { tables: FrequencyTable[]; windowSum: number }): Float64Array[] {
+  const [n, c, h, w] = set.shape;
+  const plane = h * w;
+  const power = freqs.map(() => new Float64Array(n));
   for (let i = 0; i < n * c; i++) {
     const base = i * plane;
     freqs.forEach((f, k) => {
@@ -116,6 +128,81 @@ const DIRECTIONS = ['horizontal', 'vertical', 'diagonal'] as const;
 
 const toDb = (rec: number, orig: number) => (rec === orig ? 0 : 10 * Math.log10(Math.max(rec, 1e-30) / Math.max(orig, 1e-30)));
 
+/** One period's frequencies, its tables once the image size is known, and per image the power of originals and reconstructions per direction. */
+interface PeriodState {
+  period: number;
+  freqs: Frequency[];
+  tables: { tables: FrequencyTable[]; windowSum: number } | null;
+  /** [orig horizontal, rec horizontal, orig vertical, rec vertical, orig diagonal, rec diagonal], one value per image each. */
+  vectors: Float64Array[];
+}
+
+/** One period's figures from its per-image powers (see the top of this file). */
+function periodFigures(state: PeriodState, boot: BootstrapOptions): PeriodicArtifact {
+  // From the mean powers [orig, rec] per direction: db and amplitude over all directions.
+  const figures = (m: number[]) => {
+    const [so, sr] = [m[0] + m[2] + m[4], m[1] + m[3] + m[5]];
+    return { db: toDb(sr, so), amplitude: Math.sqrt(Math.max(0, sr - so)) };
+  };
+  const means = state.vectors.map(mean);
+  const resampled = bootstrapMeans(state.vectors, boot);
+  const samples = Array.from(resampled[0], (_, b) => figures(resampled.map((r) => r[b])));
+  const byDirection = Object.fromEntries(DIRECTIONS.map((d, j) => [d, toDb(means[2 * j + 1], means[2 * j])])) as Record<ArtifactDirection, number>;
+  return {
+    period: state.period,
+    ...figures(means),
+    byDirection,
+    ci95: { db: percentileInterval(samples.map((f) => f.db)), amplitude: percentileInterval(samples.map((f) => f.amplitude)) },
+  };
+}
+
+/**
+ * periodicArtifacts over a set taken chunk by chunk: keeps six powers per image and period.
+ *
+ * @example
+ * const periodic = new PeriodicAccumulator(n);
+ * for (const chunk of chunks) periodic.add(chunk.originals, chunk.reconstructions);
+ * periodic.finish({ seed: 0 })[0].db; // > 0: a checkerboard was added
+ */
+export class PeriodicAccumulator implements PairedAccumulator<PeriodicArtifact[]> {
+  private readonly cursor: ChunkCursor;
+  private readonly states: PeriodState[];
+
+  /**
+   * @param images Number of images of the set.
+   * @param periods The periods to measure (default 2, 4, 8).
+   * @throws AnalysisError when a period is not an integer >= 2.
+   */
+  constructor(images: number, periods: readonly number[] = ARTIFACT_PERIODS) {
+    this.cursor = new ChunkCursor(images, 'periodic artifacts');
+    this.states = periods.map((period) => ({ period, freqs: periodFrequencies(period), tables: null, vectors: Array.from({ length: 2 * DIRECTIONS.length }, () => new Float64Array(images)) }));
+  }
+
+  add(originals: ImageInput, reconstructions: ImageInput): this {
+    const { orig, recon, offset } = pairedChunk(this.cursor, originals, reconstructions);
+    const [n, , h, w] = orig.shape;
+    for (const state of this.states) {
+      const { period: p, freqs, vectors } = state;
+      if (h < p || w < p) throw new AnalysisError(`period ${p} needs images of at least ${p}x${p} pixels, got ${h}x${w}`);
+      state.tables ??= frequencyTables(freqs, h, w);
+      const [po, pr] = [imagePower(orig, freqs, state.tables), imagePower(recon, freqs, state.tables)];
+      DIRECTIONS.forEach((d, j) => {
+        // Per image, the power in direction d: a sum over its frequencies in their order.
+        for (let i = 0; i < n; i++) {
+          vectors[2 * j][offset + i] = freqs.reduce((s, f, k) => s + (f.direction === d ? po[k][i] : 0), 0);
+          vectors[2 * j + 1][offset + i] = freqs.reduce((s, f, k) => s + (f.direction === d ? pr[k][i] : 0), 0);
+        }
+      });
+    }
+    return this;
+  }
+
+  finish(boot: BootstrapOptions = {}): PeriodicArtifact[] {
+    this.cursor.end();
+    return this.states.map((state) => periodFigures(state, boot));
+  }
+}
+
 /**
  * The periodic-artifact measure for each period (see the top of this file).
  * @param originals [N, C, H, W] in [0, 1]
@@ -126,31 +213,5 @@ const toDb = (rec: number, orig: number) => (rec === orig ? 0 : 10 * Math.log10(
  * @example periodicArtifacts(orig, recon)[0].db // > 0: a checkerboard was added
  */
 export function periodicArtifacts(originals: ImageInput, reconstructions: ImageInput, periods: readonly number[] = ARTIFACT_PERIODS, boot: BootstrapOptions = {}): PeriodicArtifact[] {
-  const orig = toImageSet(originals, 'originals');
-  const recon = toImageSet(reconstructions, 'reconstructions');
-  assertSameShape(orig, recon, 'originals', 'reconstructions');
-  const [n, , h, w] = orig.shape;
-  return periods.map((p) => {
-    if (h < p || w < p) throw new AnalysisError(`period ${p} needs images of at least ${p}x${p} pixels, got ${h}x${w}`);
-    const freqs = periodFrequencies(p);
-    const [po, pr] = [imagePower(orig, freqs), imagePower(recon, freqs)];
-    // Per image, the power of originals and reconstructions in each direction.
-    const perDirection = (power: Float64Array[], d: ArtifactDirection) => Float64Array.from({ length: n }, (_, i) => freqs.reduce((s, f, k) => s + (f.direction === d ? power[k][i] : 0), 0));
-    const vectors = DIRECTIONS.flatMap((d) => [perDirection(po, d), perDirection(pr, d)]);
-    // From the mean powers [orig, rec] per direction: db and amplitude over all directions.
-    const figures = (m: number[]) => {
-      const [so, sr] = [m[0] + m[2] + m[4], m[1] + m[3] + m[5]];
-      return { db: toDb(sr, so), amplitude: Math.sqrt(Math.max(0, sr - so)) };
-    };
-    const means = vectors.map(mean);
-    const resampled = bootstrapMeans(vectors, boot);
-    const samples = Array.from(resampled[0], (_, b) => figures(resampled.map((r) => r[b])));
-    const byDirection = Object.fromEntries(DIRECTIONS.map((d, j) => [d, toDb(means[2 * j + 1], means[2 * j])])) as Record<ArtifactDirection, number>;
-    return {
-      period: p,
-      ...figures(means),
-      byDirection,
-      ci95: { db: percentileInterval(samples.map((f) => f.db)), amplitude: percentileInterval(samples.map((f) => f.amplitude)) },
-    };
-  });
+  return wholeSet((n) => new PeriodicAccumulator(n, periods), originals, reconstructions, boot);
 }

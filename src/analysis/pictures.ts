@@ -2,6 +2,7 @@
 // (original, A_S, each classifier's AE), and amplified difference maps that make faint patterns
 // such as a checkerboard visible.
 import { AnalysisError, assertSameShape, toImageSet, type ImageInput, type ImageSet } from './images.js';
+import { ChunkCursor, namedChunk, type Accumulator } from './stream.js';
 
 /** 8-bit pixels, channel-major (C, H, W): one plane per channel. */
 export interface PlainImage {
@@ -45,24 +46,84 @@ export function evenlySpacedIndices(n: number, count: number): number[] {
   return Array.from({ length: k }, (_, i) => Math.floor((i * n) / k + n / (2 * k)));
 }
 
+/** What reconstructionGrid returns: the picture rows and the amplified difference rows. */
+export interface ReconstructionGrid {
+  reconstructions: PictureRow[];
+  differences: PictureRow[];
+}
+
+/**
+ * reconstructionGrid over a set taken chunk by chunk: the sample indices are fixed up front
+ * from the set's size, and only those images are kept (as 8-bit pictures) as they go by.
+ *
+ * @example
+ * const pictures = new ReconstructionGridAccumulator(n, ['A_S', 'S2S-vgg'], 8);
+ * for (const chunk of chunks) pictures.add(chunk.originals, [chunk.generic, chunk.vgg]);
+ * pictures.finish().reconstructions[0].label; // 'original'
+ */
+export class ReconstructionGridAccumulator implements Accumulator<[originals: ImageInput, reconstructions: ImageInput[]], ReconstructionGrid> {
+  private readonly cursor: ChunkCursor;
+  /** The sample indices, in the order of the grid's columns. */
+  readonly indices: number[];
+  /** Per sample index: its original, each set's reconstruction, then each set's difference map. */
+  private readonly kept = new Map<number, PlainImage[]>();
+
+  /**
+   * @param images Number of images of the set.
+   * @param names One name per set of reconstructions, in the order add() receives them (A_S, then each classifier's AE).
+   * @param samples The sample indices, or how many evenly spaced ones to take.
+   * @param diffGain Gain of the difference rows (0: none).
+   * @throws AnalysisError when a sample index is outside the set.
+   */
+  constructor(
+    images: number,
+    private readonly names: string[],
+    samples: number[] | number,
+    private readonly diffGain = 4,
+  ) {
+    this.cursor = new ChunkCursor(images, 'reconstruction grid');
+    this.indices = typeof samples === 'number' ? evenlySpacedIndices(images, samples) : samples;
+    for (const i of this.indices) if (!Number.isInteger(i) || i < 0 || i >= images) throw new AnalysisError(`picture sample index ${i} is outside the set of ${images} images`);
+  }
+
+  add(originals: ImageInput, reconstructions: ImageInput[]): this {
+    const { orig, sets, offset } = namedChunk(this.cursor, this.names, originals, reconstructions);
+    for (const index of this.indices) {
+      const i = index - offset;
+      if (i < 0 || i >= orig.shape[0] || this.kept.has(index)) continue;
+      const differences = this.diffGain > 0 ? sets.map((set) => differenceMap(orig, set, i, this.diffGain)) : [];
+      this.kept.set(index, [imageAt(orig, i), ...sets.map((set) => imageAt(set, i)), ...differences]);
+    }
+    return this;
+  }
+
+  finish(): ReconstructionGrid {
+    this.cursor.end();
+    const row = (label: string, k: number): PictureRow => ({ label, images: this.indices.map((i) => this.kept.get(i)![k]) });
+    const sets = this.names.length;
+    return {
+      reconstructions: [row('original', 0), ...this.names.map((name, k) => row(name, 1 + k))],
+      differences: this.diffGain > 0 ? this.names.map((name, k) => row(`|${name} - original| x${this.diffGain}`, 1 + sets + k)) : [],
+    };
+  }
+}
+
 /**
  * The reconstruction grid for the given sample indices (or that many evenly spaced ones): row
  * 'original', then one row per reconstruction set in the order given (A_S, then each
  * classifier's AE); and, when diffGain > 0, one row per set of |reconstruction - original| *
  * diffGain labelled `|name - original| x<gain>`.
+ *
+ * @param originals Images [N, C, H, W] in [0, 1].
+ * @param sets Named reconstructions of the same shape.
+ * @param samples The sample indices, or how many evenly spaced ones to take.
+ * @param diffGain Gain of the difference rows (0: none).
+ * @throws AnalysisError on differing shapes or a sample index outside the set.
+ * @example
+ * reconstructionGrid(original, [{ name: 'A_S', images: generic }], 8).reconstructions.length; // 2
  */
-export function reconstructionGrid(
-  originals: ImageInput,
-  sets: { name: string; images: ImageInput }[],
-  samples: number[] | number,
-  diffGain = 4,
-): { reconstructions: PictureRow[]; differences: PictureRow[] } {
+export function reconstructionGrid(originals: ImageInput, sets: { name: string; images: ImageInput }[], samples: number[] | number, diffGain = 4): ReconstructionGrid {
   const orig = toImageSet(originals, 'originals');
-  const plain = sets.map((s) => ({ name: s.name, images: toImageSet(s.images, `reconstructions of ${s.name}`) }));
-  for (const s of plain) assertSameShape(orig, s.images, 'originals', `reconstructions of ${s.name}`);
-  const indices = typeof samples === 'number' ? evenlySpacedIndices(orig.shape[0], samples) : samples;
-  const row = (label: string, image: (i: number) => PlainImage): PictureRow => ({ label, images: indices.map(image) });
-  const reconstructions = [row('original', (i) => imageAt(orig, i)), ...plain.map((s) => row(s.name, (i) => imageAt(s.images, i)))];
-  const differences = diffGain > 0 ? plain.map((s) => row(`|${s.name} - original| x${diffGain}`, (i) => differenceMap(orig, s.images, i, diffGain))) : [];
-  return { reconstructions, differences };
+  const names = sets.map((s) => s.name);
+  return new ReconstructionGridAccumulator(orig.shape[0], names, samples, diffGain).add(orig, sets.map((s) => s.images)).finish();
 }

@@ -17,7 +17,8 @@
 // Per-image values come with bootstrap intervals, and the carrier's change against A_S is paired.
 import { inMask, PLANTED_COLOURS, PLANTED_PALETTE, PLANTED_SHAPES, shapeCoverage, type PlantedCarrier, type PlantedTruth } from '../data/index.js';
 import { meanEstimate, type BootstrapOptions, type Estimate, type Interval } from './bootstrap.js';
-import { AnalysisError, assertSameShape, toImageSet, type ImageInput, type ImageSet } from './images.js';
+import { AnalysisError, toImageSet, type ImageInput, type ImageSet } from './images.js';
+import { ChunkCursor, namedChunk, pairedChunk, wholeSet, type Accumulator, type PairedAccumulator } from './stream.js';
 import { labInto } from './lab.js';
 import { pairedChange } from './uncertainty.js';
 
@@ -79,20 +80,20 @@ const SHAPE_GEOMETRY = PLANTED_SHAPES.map((_, shape) => {
   return { area: area / (r * r), offsetX: (sx / area - side / 2) / r, offsetY: (sy / area - side / 2) / r };
 });
 
-/** Mean RGB of image i over the pixels where mask == inside. */
+/** Mean RGB of image i over the pixels where its mask (one image's) == inside. */
 function meanColour(set: ImageSet, i: number, mask: Uint8Array, inside: number): [number, number, number] {
   const plane = set.shape[2] * set.shape[3];
   const sums = [0, 0, 0];
   let count = 0;
   for (let p = 0; p < plane; p++) {
-    if (mask[i * plane + p] !== inside) continue;
+    if (mask[p] !== inside) continue;
     count++;
     for (let c = 0; c < 3; c++) sums[c] += set.data[(i * 3 + c) * plane + p];
   }
   return sums.map((s) => s / Math.max(1, count)) as [number, number, number];
 }
 
-/** The shape cut out of reconstruction i: pixels closer to its mean colour inside the true mask (`fg`) than outside. */
+/** The shape cut out of reconstruction i: pixels closer to its mean colour inside its true mask (`fg`) than outside. */
 function cutOut(set: ImageSet, i: number, mask: Uint8Array, fg: readonly number[]): Uint8Array {
   const plane = set.shape[2] * set.shape[3];
   const bg = meanColour(set, i, mask, 0);
@@ -147,6 +148,65 @@ function nearestShape(cut: Uint8Array, width: number): number {
 }
 
 /**
+ * plantedRetentionEach over a set taken chunk by chunk: keeps four numbers per image.
+ *
+ * @example
+ * const retention = new PlantedRetentionAccumulator(n, data.evalTruth);
+ * for (const chunk of chunks) retention.add(chunk.originals, chunk.reconstructions);
+ * plantedRetention(retention.finish(), boot);
+ */
+export class PlantedRetentionAccumulator implements PairedAccumulator<PlantedRetentionEach> {
+  private readonly cursor: ChunkCursor;
+  private readonly out: PlantedRetentionEach;
+
+  /**
+   * @param images Number of images of the set.
+   * @param truth What was planted in each of the images (masks of H x W), in evaluation order.
+   * @throws AnalysisError when the truth does not describe that many images.
+   */
+  constructor(
+    images: number,
+    private readonly truth: PlantedTruth,
+  ) {
+    this.cursor = new ChunkCursor(images, 'planted retention');
+    if (truth.colours.length !== images || truth.shapes.length !== images) {
+      throw new AnalysisError(`planted truth describes ${truth.colours.length} images of ${truth.masks.length / Math.max(1, truth.colours.length)} pixels, the set has ${images} images`);
+    }
+    this.out = { paletteAgreement: new Uint8Array(images), shapeAgreement: new Uint8Array(images), deltaE: new Float64Array(images), maskIou: new Float64Array(images) };
+  }
+
+  add(originals: ImageInput, reconstructions: ImageInput): this {
+    const { orig, recon, offset } = pairedChunk(this.cursor, originals, reconstructions);
+    const [n, c, h, w] = orig.shape;
+    const plane = h * w;
+    const { truth, out } = this;
+    if (c !== 3) throw new AnalysisError(`planted retention needs RGB images, got ${c} channels`);
+    if (truth.masks.length !== this.cursor.total * plane) throw new AnalysisError(`planted truth describes ${truth.colours.length} images of ${truth.masks.length / Math.max(1, truth.colours.length)} pixels, the images are of ${plane}`);
+    const labO = new Float64Array(3);
+    const labR = new Float64Array(3);
+    for (let i = 0; i < n; i++) {
+      const image = offset + i;
+      const mask = truth.masks.subarray(image * plane, (image + 1) * plane);
+      const colourO = meanColour(orig, i, mask, 1);
+      const colourR = meanColour(recon, i, mask, 1);
+      out.paletteAgreement[image] = nearestPaletteColour(colourR) === truth.colours[image] ? 1 : 0;
+      labInto(...colourO, labO);
+      labInto(...colourR, labR);
+      out.deltaE[image] = Math.hypot(labR[0] - labO[0], labR[1] - labO[1], labR[2] - labO[2]);
+      const cut = cutOut(recon, i, mask, colourR);
+      out.maskIou[image] = iou(cut, (p) => mask[p] === 1);
+      out.shapeAgreement[image] = nearestShape(cut, w) === truth.shapes[image] ? 1 : 0;
+    }
+    return this;
+  }
+
+  finish(): PlantedRetentionEach {
+    this.cursor.end();
+    return this.out;
+  }
+}
+
+/**
  * Per-image retention of the planted colour and shape (see the top of this file).
  * @param originals [N, 3, H, W] planted images in [0, 1]
  * @param reconstructions the same shape, in [0, 1]
@@ -155,30 +215,7 @@ function nearestShape(cut: Uint8Array, width: number): number {
  * @example plantedRetentionEach(original, recon, data.evalTruth).shapeAgreement
  */
 export function plantedRetentionEach(originals: ImageInput, reconstructions: ImageInput, truth: PlantedTruth): PlantedRetentionEach {
-  const orig = toImageSet(originals, 'originals');
-  const recon = toImageSet(reconstructions, 'reconstructions');
-  assertSameShape(orig, recon, 'originals', 'reconstructions');
-  const [n, c, h, w] = orig.shape;
-  const plane = h * w;
-  if (c !== 3) throw new AnalysisError(`planted retention needs RGB images, got ${c} channels`);
-  if (truth.colours.length !== n || truth.shapes.length !== n || truth.masks.length !== n * plane) {
-    throw new AnalysisError(`planted truth describes ${truth.colours.length} images of ${truth.masks.length / Math.max(1, truth.colours.length)} pixels, the images are ${n} of ${plane}`);
-  }
-  const out: PlantedRetentionEach = { paletteAgreement: new Uint8Array(n), shapeAgreement: new Uint8Array(n), deltaE: new Float64Array(n), maskIou: new Float64Array(n) };
-  const labO = new Float64Array(3);
-  const labR = new Float64Array(3);
-  for (let i = 0; i < n; i++) {
-    const colourO = meanColour(orig, i, truth.masks, 1);
-    const colourR = meanColour(recon, i, truth.masks, 1);
-    out.paletteAgreement[i] = nearestPaletteColour(colourR) === truth.colours[i] ? 1 : 0;
-    labInto(...colourO, labO);
-    labInto(...colourR, labR);
-    out.deltaE[i] = Math.hypot(labR[0] - labO[0], labR[1] - labO[1], labR[2] - labO[2]);
-    const cut = cutOut(recon, i, truth.masks, colourR);
-    out.maskIou[i] = iou(cut, (p) => truth.masks[i * plane + p] === 1);
-    out.shapeAgreement[i] = nearestShape(cut, w) === truth.shapes[i] ? 1 : 0;
-  }
-  return out;
+  return wholeSet((n) => new PlantedRetentionAccumulator(n, truth), originals, reconstructions);
 }
 
 /**
@@ -223,6 +260,58 @@ export interface PlantedSignal {
 }
 
 /**
+ * plantedSignal over a set taken chunk by chunk: keeps four numbers per image for the originals
+ * and for each autoencoder.
+ *
+ * @example
+ * const planted = new PlantedSignalAccumulator(n, data.evalTruth, ['A_S', 'S2S-vgg']);
+ * for (const chunk of chunks) planted.add(chunk.originals, [chunk.generic, chunk.vgg]);
+ * planted.finish({ seed: 0 }).autoencoders[1].carrierChange;
+ */
+export class PlantedSignalAccumulator implements Accumulator<[originals: ImageInput, reconstructions: ImageInput[]], PlantedSignal> {
+  private readonly cursor: ChunkCursor;
+  private readonly originals: PlantedRetentionAccumulator;
+  private readonly autoencoders: PlantedRetentionAccumulator[];
+
+  /**
+   * @param images Number of images of the set.
+   * @param truth What was planted in each evaluation image, in evaluation order.
+   * @param names The autoencoders, the baseline (A_S) first, in the order add() receives their reconstructions.
+   * @throws AnalysisError when the truth does not describe that many images.
+   */
+  constructor(
+    images: number,
+    private readonly truth: PlantedTruth,
+    private readonly names: string[],
+  ) {
+    this.cursor = new ChunkCursor(images, 'planted signal');
+    this.originals = new PlantedRetentionAccumulator(images, truth);
+    this.autoencoders = names.map(() => new PlantedRetentionAccumulator(images, truth));
+  }
+
+  add(originals: ImageInput, reconstructions: ImageInput[]): this {
+    const { orig, sets } = namedChunk(this.cursor, this.names, originals, reconstructions);
+    this.originals.add(orig, orig);
+    sets.forEach((set, k) => this.autoencoders[k].add(orig, set));
+    return this;
+  }
+
+  finish(boot: BootstrapOptions = {}): PlantedSignal {
+    this.cursor.end();
+    const each = this.autoencoders.map((a) => a.finish());
+    return {
+      carrier: this.truth.carrier,
+      originals: plantedRetention(this.originals.finish(), boot),
+      autoencoders: this.names.map((name, i) => ({
+        name,
+        ...plantedRetention(each[i], boot),
+        carrierChange: i === 0 ? null : carrierChange(this.truth.carrier, each[0], each[i], boot),
+      })),
+    };
+  }
+}
+
+/**
  * The planted-signal measures of a run: retention with intervals for the originals (the probes'
  * own ceiling) and for each autoencoder, and each autoencoder's carrier change against the first
  * (the generic A_S), paired over the same images.
@@ -234,14 +323,6 @@ export interface PlantedSignal {
  * @example plantedSignal(truth, original, [{ name: 'A_S', images: a }, { name: 'S2S-vgg', images: s }], { seed: 0 })
  */
 export function plantedSignal(truth: PlantedTruth, originals: ImageInput, autoencoders: { name: string; images: ImageInput }[], boot: BootstrapOptions = {}): PlantedSignal {
-  const each = autoencoders.map((a) => plantedRetentionEach(originals, a.images, truth));
-  return {
-    carrier: truth.carrier,
-    originals: plantedRetention(plantedRetentionEach(originals, originals, truth), boot),
-    autoencoders: autoencoders.map((a, i) => ({
-      name: a.name,
-      ...plantedRetention(each[i], boot),
-      carrierChange: i === 0 ? null : carrierChange(truth.carrier, each[0], each[i], boot),
-    })),
-  };
+  const orig = toImageSet(originals, 'originals');
+  return new PlantedSignalAccumulator(orig.shape[0], truth, autoencoders.map((a) => a.name)).add(orig, autoencoders.map((a) => a.images)).finish(boot);
 }
