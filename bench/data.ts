@@ -28,7 +28,8 @@ function option(name: string, fallback: string): string {
 const images = Number(option('images', '2000'));
 const turns = Number(option('turns', '3'));
 const batch = Number(option('batch', '64'));
-const memorySizes = option('memory', '10000,200000').split(',').filter(Boolean).map(Number);
+// --memory '' skips the memory part.
+const memorySizes = (process.argv.includes('--memory') ? process.argv[process.argv.indexOf('--memory') + 1] ?? '' : '10000,200000').split(',').filter(Boolean).map(Number);
 const dir = option('dir', join(tmpdir(), 's2snets-bench-data'));
 const workers = availableParallelism();
 const here = dirname(fileURLToPath(import.meta.url));

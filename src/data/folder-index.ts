@@ -59,7 +59,8 @@ interface Listed {
   path: Buffer;
   relative: Buffer;
   label: number;
-  stat: Stats;
+  size: number;
+  mtimeMs: number;
 }
 
 const display = (b: Buffer): string => b.toString('utf8');
@@ -85,7 +86,7 @@ function statOf(path: Buffer): Stats | string {
 }
 
 /** Walks one class folder; a linked folder seen before (a link cycle) is skipped and said. */
-function walkClass(dir: Buffer, rootLength: number, label: number, o: { extensions: readonly string[]; out: Listed[]; skipped: SkippedFile[]; seen: Set<string> }): void {
+function walkClass(dir: Buffer, rootLength: number, label: number, o: { extensions: readonly string[]; out: Listed[]; skipped: SkippedFile[]; seen: Set<string>; listed?: (files: number) => void }): void {
   const real = realpathSync(dir);
   if (o.seen.has(real)) return void o.skipped.push({ file: display(dir), reason: 'folder already listed (a symbolic link cycle)' });
   o.seen.add(real);
@@ -99,8 +100,9 @@ function walkClass(dir: Buffer, rootLength: number, label: number, o: { extensio
     else if (!stat.isFile()) o.skipped.push({ file: display(path), reason: 'not a regular file (a FIFO, socket or device)' });
     else if (!o.extensions.includes(extensionOf(name))) o.skipped.push({ file: display(path), reason: `not an image file (extension '${extensionOf(name)}'; expected ${o.extensions.join(', ')})` });
     else if (stat.size === 0) o.skipped.push({ file: display(path), reason: 'empty file' });
-    else o.out.push({ path, relative: path.subarray(rootLength + 1), label, stat });
+    else o.out.push({ path, relative: path.subarray(rootLength + 1), label, size: stat.size, mtimeMs: stat.mtimeMs });
   }
+  o.listed?.(o.out.length);
 }
 
 function extensionOf(name: Buffer): string {
@@ -113,12 +115,12 @@ function extensionOf(name: Buffer): string {
  * Lists an image folder without reading any image: classes (subfolder names in byte order, as
  * torchvision's ImageFolder sorts them), image files and what was left out.
  * @param root the folder
- * @param o extensions
+ * @param o extensions; listed: called after each folder with the image files found so far (in its class)
  * @returns classes, files (labels index classNames) and skipped entries
  * @throws ImageFolderError when root is not a readable folder or has fewer than 2 classes with images
  * @example const { classNames, files } = listImageFolder('/data/imagenet/val');
  */
-export function listImageFolder(root: string, o: Pick<FolderIndexOptions, 'extensions'> = {}): { classNames: string[]; files: Listed[]; skipped: SkippedFile[] } {
+export function listImageFolder(root: string, o: Pick<FolderIndexOptions, 'extensions'> & { listed?: (files: number) => void } = {}): { classNames: string[]; files: Listed[]; skipped: SkippedFile[] } {
   let rootStat: Stats;
   try {
     rootStat = statSync(root);
@@ -139,7 +141,7 @@ export function listImageFolder(root: string, o: Pick<FolderIndexOptions, 'exten
     const stat = statOf(dir);
     if (typeof stat === 'string' || !stat.isDirectory()) continue;
     const found: Listed[] = [];
-    walkClass(dir, rootBytes.length, classNames.length, { extensions, out: found, skipped, seen });
+    walkClass(dir, rootBytes.length, classNames.length, { extensions, out: found, skipped, seen, listed: o.listed && ((k) => o.listed!(files.length + k)) });
     if (found.length === 0) {
       skipped.push({ file: display(dir), reason: 'empty class folder (no image files)' });
       continue;
@@ -159,7 +161,7 @@ export function listImageFolder(root: string, o: Pick<FolderIndexOptions, 'exten
  */
 export function listingFingerprint(listing: { files: Listed[]; skipped: SkippedFile[] }): string {
   const hash = createHash('sha256');
-  for (const f of listing.files) hash.update(f.relative).update(`\0${f.label}\0${f.stat.size}\0${f.stat.mtimeMs}\n`);
+  for (const f of listing.files) hash.update(f.relative).update(`\0${f.label}\0${f.size}\0${f.mtimeMs}\n`);
   for (const s of listing.skipped) hash.update(`${s.file}\0${s.reason}\n`);
   return hash.digest('hex');
 }
@@ -224,7 +226,7 @@ function assembleIndex(root: string, allClasses: string[], files: Listed[], size
     paths,
     base64Paths,
     labels: kept.map((k) => dense.get(k.label)!),
-    bytes: kept.map((k) => k.stat.size),
+    bytes: kept.map((k) => k.size),
     heights: kept.map((k) => k.height),
     widths: kept.map((k) => k.width),
     skipped,

@@ -7,6 +7,7 @@
 import { openSync, readSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
+import sharp from 'sharp';
 import { tensor, tidy } from '../engine/index.js';
 import { decodePlanned, ImageFolderError, type CropPlan } from './decode.js';
 import { imagePath } from './folder-index.js';
@@ -80,6 +81,8 @@ export function streamedSplit(index: ImageIndex, positions: ArrayLike<number>, v
 
 /** The whole index as a split (position = image number). */
 function indexSplit(index: ImageIndex, view: StreamView, name: string): ImageSplit {
+  // libvips' operation cache only costs time and memory when every image is new.
+  sharp.cache(false);
   const n = index.labels.length;
   const labels = Int32Array.from(index.labels);
   const bytes = byteReader(index);

@@ -3,44 +3,27 @@
 // the report is rendered, so a report can be rebuilt from the run store alone.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { tidy, type Tensor } from '../engine/index.js';
 import { writeFileAtomic } from '../common/atomic.js';
 import {
-  addPixelNoise,
+  AccuracyGridAccumulator,
   CI_LEVEL,
-  correctness,
-  gridUncertainty,
-  interNmiEach,
-  intraNmiEach,
-  kendallTest,
-  labelValues,
-  meanEstimate,
-  pairedChange,
-  predictClassifier,
-  psnrEach,
-  type AccuracyInterval,
-  type BootstrapOptions,
-  type Forward,
-  type Interval,
-  channelHistogramsEach,
-  colourShift,
-  periodicArtifacts,
-  ARTIFACT_PERIODS,
-  plantedSignal,
-  accuracyGrid,
   crossMatrixOf,
-  gridEnergy,
-  reconstructionGrid,
-  toImageSet,
+  gridUncertainty,
+  kendallTest,
+  NoiseRobustnessAccumulator,
+  ReconstructionMeasures,
   totalOrder,
+  type AccuracyInterval,
+  type Forward,
   type PictureRow,
+  type ReconstructionMeasuresResult,
   type TotalOrder,
 } from '../analysis/index.js';
-import { normalize, readWhole, stratifiedSample } from '../data/index.js';
+import { inOrder, normalize, readWhole, stratifiedSample } from '../data/index.js';
 import { withInterval, type AutoencoderResult, type ChannelHistogram, type ClassifierResult, type CrossEvaluation, type Results } from '../report/index.js';
 import type { JobContext, JobSpec, Json } from './jobs.js';
 import { jobData, type ExperimentData } from './inputs.js';
-import { aeName, classifierWeights, GENERIC_AE, loadReconstructions, loadReconstructor, replicateTag, type ExperimentJobs } from './experiment.js';
+import { aeName, classifierWeights, GENERIC_AE, loadReconstructor, openReconstructions, replicateTag, type ExperimentJobs } from './experiment.js';
 import { openClassifier } from './classifiers.js';
 import { evaluationForward, type EvaluationForward } from './evaluation-forward.js';
 import type { ExperimentPlan } from './plan.js';
@@ -104,56 +87,26 @@ export interface StoredPictures {
 }
 
 /**
- * Noise robustness (the paper: S2SNets help under noise): each classifier on the evaluation
- * originals with seeded Gaussian pixel noise of each sigma, and on its own S2SNet's
- * reconstructions of the same noisy images, with paired intervals of the change.
+ * Noise robustness (the paper: S2SNets help under noise): each classifier on a seeded,
+ * stratified subset of the evaluation originals with seeded Gaussian pixel noise of each sigma,
+ * and on its own S2SNet's reconstructions of the same noisy images, with paired intervals of
+ * the change; measured as the evaluation streams by (null when the plan has no sigmas).
  */
-async function noiseRobustness(
-  plan: ExperimentPlan,
-  jobs: ExperimentJobs,
-  ctx: JobContext,
-  data: ExperimentData,
-  classifiers: { name: string; forward: Forward }[],
-  boot: BootstrapOptions,
-): Promise<Results['noise']> {
+function noiseAccumulator(plan: ExperimentPlan, jobs: ExperimentJobs, ctx: JobContext, data: ExperimentData, classifiers: { name: string; forward: Forward }[]): { noise: NoiseRobustnessAccumulator; close(): void } | null {
   const sigmas = plan.analysis.noiseSigmas;
   if (sigmas.length === 0) return null;
-  // A seeded, stratified subset keeps the 3 x N extra reconstructions within the time budget.
+  // A seeded, stratified subset keeps the extra reconstructions within the time budget.
   const subset = stratifiedSample(Array.from(data.eval.labels), data.classNames.length, plan.analysis.noiseSamples, plan.seed + 11);
-  const chosen = await readWhole(data.eval.subset(subset));
-  const labels = chosen.y;
-  const originals = data.toPixels(chosen.x);
-  chosen.x.dispose();
-  const truth = labelValues(labels);
-  const opts = { batchSize: plan.evalBatchSize, device: plan.device };
-  const rows = classifiers.map((c) => ({ name: c.name, noisy: [] as number[], own: [] as number[], gain: [] as number[], ci95: { noisy: [] as Interval[], own: [] as Interval[], gain: [] as Interval[] } }));
-  const noisyInputs = sigmas.map((sigma) => {
-    const pixels = addPixelNoise(originals, sigma, plan.seed);
-    const model = normalize(pixels, data.mean, data.std);
-    pixels.dispose();
-    return model;
-  });
-  originals.dispose();
-  for (const [j, c] of classifiers.entries()) {
+  const own = classifiers.map((c) => {
     const finetune = jobs.finetunes.get(c.name)!;
-    const ae = loadReconstructor(plan, data, join(ctx.input(finetune), ctx.output(finetune).weights));
-    for (const input of noisyInputs) {
-      const onNoisy = correctness(await predictClassifier(c.forward, input, labels, opts), truth);
-      const onOwn = correctness(await predictClassifier(c.forward, input, labels, { ...opts, transform: ae.reconstruct }), truth);
-      const paired = pairedChange(onNoisy, onOwn, boot);
-      const row = rows[j];
-      row.noisy.push(paired.a.value);
-      row.own.push(paired.b.value);
-      row.gain.push(paired.change.value);
-      row.ci95.noisy.push(paired.a.ci95);
-      row.ci95.own.push(paired.b.ci95);
-      row.ci95.gain.push(paired.change.ci95);
-    }
-    ae.dispose();
-    await ctx.progress(0.3 + (0.2 * (j + 1)) / classifiers.length, 'noise robustness');
-  }
-  for (const t of [...noisyInputs, labels]) t.dispose();
-  return { sigmas, samples: subset.length, classifiers: rows };
+    return loadReconstructor(plan, data, join(ctx.input(finetune), ctx.output(finetune).weights));
+  });
+  const noise = new NoiseRobustnessAccumulator(
+    data.eval.length,
+    classifiers.map((c, j) => ({ ...c, reconstruct: own[j].reconstruct })),
+    { sigmas, seed: plan.seed, subset, toModelInput: (pixels) => normalize(pixels, data.mean, data.std), batchSize: plan.evalBatchSize, device: plan.device },
+  );
+  return { noise, close: () => own.forEach((ae) => ae.dispose()) };
 }
 
 /**
@@ -208,120 +161,146 @@ export function evaluationJob(plan: ExperimentPlan, jobs: ExperimentJobs, replic
   };
 }
 
+/** Images on which an imported ONNX classifier's ONNX Runtime forward must agree with the libtorch import. */
+const AGREEMENT_IMAGES = 256;
+
+/** Opens each classifier's evaluation forward into `classifiers` (the caller closes them). */
+async function openForwards(plan: ExperimentPlan, jobs: ExperimentJobs, ctx: JobContext, data: ExperimentData, classifiers: ({ name: string } & EvaluationForward)[]): Promise<void> {
+  const first = Array.from({ length: Math.min(AGREEMENT_IMAGES, data.eval.length) }, (_, i) => i);
+  const check = await readWhole(data.eval.subset(first));
+  try {
+    for (const entry of plan.classifiers) {
+      const model = await openClassifier(entry, data, plan.device, classifierWeights(ctx, jobs.classifiers.get(entry.name)!));
+      const forward = await evaluationForward(entry, model, { images: check.x, labels: check.y, batchSize: plan.evalBatchSize }, plan.device, (line) => ctx.log(line));
+      classifiers.push({ name: entry.name, ...forward });
+    }
+  } finally {
+    for (const t of [check.x, check.y]) t.dispose();
+  }
+}
+
+/** What one streaming pass over the evaluation set measures. */
+interface StreamedMeasures {
+  grid: AccuracyGrid;
+  pixels: ReconstructionMeasuresResult;
+  noise: Results['noise'];
+}
+
+/**
+ * One pass over the evaluation set, a batch at a time: the originals and every autoencoder's
+ * stored reconstructions of the same images feed the accuracy grid, the pixel measures and the
+ * noise test together; memory holds a batch and per-image values, never the set.
+ */
+async function measureStream(plan: ExperimentPlan, jobs: ExperimentJobs, ctx: JobContext, data: ExperimentData, classifiers: { name: string; forward: Forward }[], aeNames: string[]): Promise<StreamedMeasures> {
+  const n = data.eval.length;
+  const boot = { resamples: plan.analysis.bootstrapResamples, seed: plan.seed };
+  const grid = new AccuracyGridAccumulator(n, aeNames, classifiers, { batchSize: plan.evalBatchSize, device: plan.device });
+  const measures = new ReconstructionMeasures(n, { names: aeNames, nmi: { bins: plan.analysis.nmiBins }, interPairs: plan.analysis.interPairs, seed: plan.seed, gridSamples: plan.analysis.gridSamples, truth: data.evalTruth ?? null });
+  const noise = noiseAccumulator(plan, jobs, ctx, data, classifiers);
+  const recon = aeNames.map((name) => openReconstructions(ctx.input(jobs.reconstructions.get(name)!), ctx.output(jobs.reconstructions.get(name)!), data));
+  const t0 = performance.now();
+  try {
+    for await (const { start, batch } of inOrder(data.eval, { batchSize: plan.evalBatchSize })) {
+      const count = batch.x.shape[0];
+      const originals = data.toPixels(batch.x);
+      const rows = recon.map((r) => r.read(start, count));
+      const rowPixels = recon.map((r) => r.pixels(start, count));
+      await grid.add(batch.x, rows, batch.y);
+      await noise?.noise.add(originals, batch.y);
+      measures.add(originals, rowPixels);
+      for (const t of [batch.x, batch.y, originals, ...rows, ...rowPixels]) t.dispose();
+      const rate = Math.round((start + count) / ((performance.now() - t0) / 1000));
+      await ctx.progress(0.05 + (0.85 * (start + count)) / n, `${start + count}/${n} images measured, ${rate} img/s`);
+    }
+  } finally {
+    for (const r of recon) r.close();
+    noise?.close();
+  }
+  return { grid: grid.finish(), pixels: measures.finish(boot), noise: noise?.noise.finish(boot) ?? null };
+}
+
 /** The evaluation job's work; `classifiers` receives each forward as it opens (the caller closes them). */
 async function evaluate(plan: ExperimentPlan, jobs: ExperimentJobs, ctx: JobContext, classifiers: ({ name: string } & EvaluationForward)[]): Promise<EvaluationOutput> {
   const data = await jobData(plan, ctx, jobs.index);
-  // The evaluation set in memory: the measures below take whole sets.
-  const { x: evalImages, y: labels } = await readWhole(data.eval);
-  const evalOriginal = data.toPixels(evalImages);
-  for (const entry of plan.classifiers) {
-    const job = jobs.classifiers.get(entry.name)!;
-    const model = await openClassifier(entry, data, plan.device, classifierWeights(ctx, job));
-    const check = { images: evalImages, labels, batchSize: plan.evalBatchSize };
-    classifiers.push({ name: entry.name, ...(await evaluationForward(entry, model, check, plan.device, (line) => ctx.log(line))) });
-  }
+  await openForwards(plan, jobs, ctx, data, classifiers);
   const aeNames = [GENERIC_AE, ...plan.classifiers.map((c) => aeName(c.name))];
-  const recon = new Map<string, Tensor>(aeNames.map((n) => [n, loadReconstructions(ctx.input(jobs.reconstructions.get(n)!), ctx.output(jobs.reconstructions.get(n)!), data)]));
-  const opts = { batchSize: plan.evalBatchSize, device: plan.device };
+  await ctx.progress(0.05, 'cross-evaluation, noise robustness, NMI, histograms, colour shift, periodic artifacts');
+  const { grid, pixels, noise } = await measureStream(plan, jobs, ctx, data, classifiers, aeNames);
+  for (const c of classifiers) await c.close();
+  const evaluation = assembleEvaluation(plan, jobs, ctx, data, grid, pixels, noise);
+  const encodeRows = (rs: PictureRow[]) => rs.map((r) => ({ label: r.label, images: r.images.map((im) => ({ ...im, data: Buffer.from(im.data).toString('base64') })) }));
+  writeFileAtomic(join(ctx.dir, EVALUATION_FILES.evaluation), JSON.stringify(evaluation));
+  writeFileAtomic(join(ctx.dir, EVALUATION_FILES.pictures), JSON.stringify({ grid: encodeRows(pixels.pictures.reconstructions), differences: encodeRows(pixels.pictures.differences) }));
+  writeFileAtomic(join(ctx.dir, EVALUATION_FILES.predictions), JSON.stringify(storedPredictions(grid)));
+  ctx.setMetrics({ orderIsTotal: evaluation.order.isTotal });
+  return { ...EVALUATION_FILES };
+}
 
-  await ctx.progress(0.05, 'cross-evaluation');
-  // One pass per (images, classifier) pair gives both the cross matrix and the accuracy table.
-  const grid = await accuracyGrid(
-    aeNames.map((n) => ({ name: n, images: recon.get(n)! })),
-    classifiers,
-    evalImages,
-    labels,
-    opts,
-  );
+/** The cross-evaluation, the order and the accuracy table with their intervals, from the accuracy grid. */
+function crossAndOrder(plan: ExperimentPlan, jobs: ExperimentJobs, ctx: JobContext, data: ExperimentData, grid: AccuracyGrid): Pick<Evaluation, 'classifiers' | 'crossEvaluation' | 'order'> {
   const cross = crossMatrixOf(grid);
-  const boot = { resamples: plan.analysis.bootstrapResamples, seed: plan.seed };
-  const ci = gridUncertainty(grid, boot);
+  const ci = gridUncertainty(grid, { resamples: plan.analysis.bootstrapResamples, seed: plan.seed });
   const withCi = (a: Accuracy, c: AccuracyInterval) => ({ top1: a.top1, top5: a.top5, ci95: c });
-  const evalClassifiers = classifiers.map((c, j) => {
-    const clsOut = ctx.output(jobs.classifiers.get(plan.classifiers[j].name)!);
+  const classifiers = plan.classifiers.map((entry, j) => {
+    const clsOut = ctx.output(jobs.classifiers.get(entry.name)!);
     return {
-      name: c.name,
+      name: entry.name,
       family: clsOut.family,
       parameters: clsOut.parameters,
       // Row 0 is A_S, row j + 1 the classifier's own S2SNet.
       accuracy: { original: withCi(grid.original[j], ci.original[j]), generic: withCi(grid.cells[0][j], ci.cells[0][j]), own: withCi(grid.cells[j + 1][j], ci.cells[j + 1][j]) },
     };
   });
-  // The square part: row S2S-i, column j.
-  const names = classifiers.map((c) => c.name);
   // A classifier whose accuracy interval reaches 1 / classes is not shown to beat guessing.
   const chance = 1 / data.classNames.length;
-  const atChance = evalClassifiers
+  const atChance = classifiers
     .filter((c) => c.accuracy.original.ci95.top1[0] <= chance)
     .map((c) => ({ name: c.name, reason: `top-1 ${withInterval(c.accuracy.original.top1, c.accuracy.original.ci95.top1, 100)} % reaches ${(100 * chance).toFixed(1)} % = 1/${data.classNames.length}` }));
-  const order = totalOrder(names, cross.delta.slice(1), { epsilon: plan.analysis.orderEpsilon, level: plan.analysis.orderLevel, resampled: ci.deltaSamples.slice(1), atChance });
+  // The square part: row S2S-i, column j.
+  const order = totalOrder(classifiers.map((c) => c.name), cross.delta.slice(1), { epsilon: plan.analysis.orderEpsilon, level: plan.analysis.orderLevel, resampled: ci.deltaSamples.slice(1), atChance });
   const crossEvaluation = { ...cross, ci95: { top1: ci.cells.map((row) => row.map((c) => c.top1)), original: ci.original.map((c) => c.top1), delta: ci.delta } };
+  return { classifiers, crossEvaluation, order };
+}
 
-  await ctx.progress(0.3, 'noise robustness');
-  const noise = await noiseRobustness(plan, jobs, ctx, data, classifiers, boot);
-  for (const c of classifiers) await c.close();
-
-  await ctx.progress(0.5, 'NMI, histograms, colour shift, periodic artifacts');
-  const original = toImageSet(evalOriginal);
-  const pixels = new Map(aeNames.map((n) => [n, toImageSet(tidy(() => data.toPixels(recon.get(n)!)))]));
-  const nmiOpts = { bins: plan.analysis.nmiBins };
-  const autoencoders = aeNames.map((n) => {
-    const set = pixels.get(n)!;
-    // Per image (PSNR, intra-NMI) and per pair (inter-NMI): their means carry bootstrap intervals.
-    const psnr = meanEstimate(psnrEach(original, set), boot);
-    const intra = meanEstimate(intraNmiEach(original, set, nmiOpts), boot);
-    const inter = meanEstimate(interNmiEach(set, { ...nmiOpts, pairs: plan.analysis.interPairs, seed: plan.seed }), boot);
-    return {
-      name: n,
-      psnr: psnr.value,
-      intraNmi: intra.value,
-      interNmi: inter.value,
-      gridEnergy: gridEnergy(original, set),
-      colourShift: data.channels === 3 ? colourShift(original, set, boot) : null,
-      periodic: periodicArtifacts(original, set, ARTIFACT_PERIODS, boot),
-      ci95: { psnr: psnr.ci95, intraNmi: intra.ci95, interNmi: inter.ci95 },
-    };
-  });
-  const truth = data.evalTruth;
-  const planted = truth ? plantedSignal(truth, original, aeNames.map((n) => ({ name: n, images: pixels.get(n)! })), boot) : null;
-  const finetunes = plan.classifiers.map((c) => ({ classifier: c.name, ...ctx.output(jobs.finetunes.get(c.name)!).finetune }));
-  const histograms = channelHistogramsEach(original, Object.fromEntries(aeNames.map((n) => [n, pixels.get(n)!])));
-  const rows = reconstructionGrid(original, aeNames.map((n) => ({ name: n, images: pixels.get(n)! })), plan.analysis.gridSamples);
-
+/** The evaluation.json document of a finished pass. */
+function assembleEvaluation(plan: ExperimentPlan, jobs: ExperimentJobs, ctx: JobContext, data: ExperimentData, grid: AccuracyGrid, pixels: ReconstructionMeasuresResult, noise: Results['noise']): Evaluation {
+  const { classifiers, crossEvaluation, order } = crossAndOrder(plan, jobs, ctx, data, grid);
+  const autoencoders = pixels.autoencoders.map((a) => ({
+    name: a.name,
+    psnr: a.psnr.value,
+    intraNmi: a.intraNmi.value,
+    interNmi: a.interNmi.value,
+    gridEnergy: a.gridEnergy,
+    colourShift: a.colourShift,
+    periodic: a.periodic,
+    ci95: { psnr: a.psnr.ci95, intraNmi: a.intraNmi.ci95, interNmi: a.interNmi.ci95 },
+  }));
   const curves: Record<string, { step: number[]; loss: number[] }> = {};
   for (const [name, job] of jobs.classifiers) if (ctx.output(job).curve.step.length) curves[`train ${name}`] = ctx.output(job).curve;
   if (ctx.output(jobs.pretrain).curve.step.length) curves['pretrain A_S'] = ctx.output(jobs.pretrain).curve;
   for (const [name, job] of jobs.finetunes) curves[`fine-tune ${name}`] = ctx.output(job).curve;
-
-  const evaluation: Evaluation = {
+  return {
     format: EVALUATION_FORMAT,
     dataset: datasetLabel(plan),
     imageSize: data.size,
     channels: data.channels,
     classes: data.classNames,
-    evalSamples: labels.shape[0],
-    skippedInputs: data.skipped,
+    evalSamples: data.eval.length,
+    skippedInputs: data.skipped + data.eval.failures().length,
     plan,
-    classifiers: evalClassifiers,
+    classifiers,
     autoencoders,
-    planted,
-    finetunes,
+    planted: pixels.planted,
+    finetunes: plan.classifiers.map((c) => ({ classifier: c.name, ...ctx.output(jobs.finetunes.get(c.name)!).finetune })),
     crossEvaluation,
     order,
     bootstrap: { resamples: plan.analysis.bootstrapResamples, seed: plan.seed, level: CI_LEVEL, method: 'percentile' },
-    claims: orderClaims(order, evalClassifiers, plan.seed),
+    claims: orderClaims(order, classifiers, plan.seed),
     noise,
     nmi: { bins: plan.analysis.nmiBins, interPairs: plan.analysis.interPairs, normalization: '2 I(X;Y) / (H(X) + H(Y))' },
-    histograms,
+    histograms: pixels.histograms,
     curves,
   };
-  const encodeRows = (rs: PictureRow[]) => rs.map((r) => ({ label: r.label, images: r.images.map((im) => ({ ...im, data: Buffer.from(im.data).toString('base64') })) }));
-  writeFileAtomic(join(ctx.dir, EVALUATION_FILES.evaluation), JSON.stringify(evaluation));
-  writeFileAtomic(join(ctx.dir, EVALUATION_FILES.pictures), JSON.stringify({ grid: encodeRows(rows.reconstructions), differences: encodeRows(rows.differences) }));
-  writeFileAtomic(join(ctx.dir, EVALUATION_FILES.predictions), JSON.stringify(storedPredictions(grid)));
-  for (const t of [...recon.values(), evalImages, labels, evalOriginal]) t.dispose();
-  ctx.setMetrics({ orderIsTotal: order.isTotal });
-  return { ...EVALUATION_FILES };
 }
 
 /**

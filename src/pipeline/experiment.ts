@@ -44,8 +44,14 @@ function jobCheckpoint(ctx: JobContext, every: number): CheckpointStore {
   };
 }
 
-function progressTo(ctx: JobContext): (p: StepProgress) => void {
-  return (p) => void ctx.progress(p.step / p.steps, `step ${p.step}/${p.steps} loss ${p.loss.toFixed(4)}`, { loss: p.loss });
+/** Training progress as the job's progress line, with its throughput (images a second since this attempt started). */
+function progressTo(ctx: JobContext, batchSize: number): (p: StepProgress) => void {
+  let first: number | null = null;
+  return (p) => {
+    first ??= p.step - 1;
+    const rate = p.elapsedS > 0 ? Math.round(((p.step - first) * batchSize) / p.elapsedS) : 0;
+    void ctx.progress(p.step / p.steps, `step ${p.step}/${p.steps} loss ${p.loss.toFixed(4)} ${rate} img/s`, { loss: p.loss });
+  };
 }
 
 function saveModule(ctx: JobContext, file: string, m: Module, meta: Record<string, string> = {}): void {
@@ -218,7 +224,7 @@ export function experimentJobs(plan: ExperimentPlan, replicate = 0): ExperimentJ
           batch: batches.batch,
           checkpoint: jobCheckpoint(ctx, plan.checkpointEvery),
           signal: ctx.signal,
-          onProgress: progressTo(ctx),
+          onProgress: progressTo(ctx, plan.ae.batchSize),
         });
         ctx.setMetrics({ finalLoss: result.finalLoss });
       }
@@ -267,7 +273,7 @@ export function experimentJobs(plan: ExperimentPlan, replicate = 0): ExperimentJ
             ready: batches.ready,
             checkpoint: jobCheckpoint(ctx, plan.checkpointEvery),
             signal: ctx.signal,
-            onProgress: progressTo(ctx),
+            onProgress: progressTo(ctx, cfg.batchSize),
           });
           saveModule(ctx, 'autoencoder.safetensors', ae, { classifier: name });
           ctx.setMetrics({ finalLoss: result.finalLoss, stepsRun: result.stepsRun, converged: result.converged });
@@ -329,6 +335,7 @@ async function writeReconstructions(ctx: JobContext, plan: ExperimentPlan, data:
   const n = data.eval.length;
   const writer = openRowWriter(join(ctx.dir, RECONSTRUCTIONS_FILE), 'images', 'uint8', [n, data.channels, data.size, data.size]);
   const psnr: number[] = [];
+  const t0 = performance.now();
   try {
     for await (const { start, batch } of inOrder(data.eval, { batchSize: plan.evalBatchSize, device: plan.device })) {
       tidy(() => {
@@ -338,7 +345,7 @@ async function writeReconstructions(ctx: JobContext, plan: ExperimentPlan, data:
       });
       const done = start + batch.x.shape[0];
       for (const t of [batch.x, batch.y]) t.dispose();
-      await ctx.progress(done / n, `${done}/${n} images`);
+      await ctx.progress(done / n, `${done}/${n} images, ${Math.round(done / ((performance.now() - t0) / 1000))} img/s`);
     }
     writer.commit();
   } catch (e) {
@@ -534,7 +541,7 @@ function trainedClassifierJob(plan: ExperimentPlan, index: JobSpec<IndexOutput> 
         ready: batches.ready,
         checkpoint: jobCheckpoint(ctx, plan.checkpointEvery),
         signal: ctx.signal,
-        onProgress: progressTo(ctx),
+        onProgress: progressTo(ctx, cfg.batchSize),
       });
       model.eval();
       const { top1, top5 } = await accuracies(model, data, plan);

@@ -88,9 +88,21 @@ function streamed(plan: ExperimentPlan): ImageFolderSpec | TarShardSpec | null {
 
 const listings = new Map<string, ReturnType<typeof listImageFolder>>();
 
-/** An image folder's listing, made once per process (a listing of a large folder takes a while). */
+/**
+ * An image folder's listing, made once per process. Listing a large folder takes a while before
+ * any job starts: past the first second it says how far it got on stderr, every 2 seconds.
+ */
 function listingOnce(root: string): ReturnType<typeof listImageFolder> {
-  if (!listings.has(root)) listings.set(root, listImageFolder(root));
+  if (!listings.has(root)) {
+    const start = Date.now();
+    let said = start;
+    const listed = (files: number) => {
+      if (Date.now() - said < (said === start ? 1000 : 2000)) return;
+      said = Date.now();
+      process.stderr.write(`s2snets: listing ${root}: ${files.toLocaleString('en-US')} image files so far\n`);
+    };
+    listings.set(root, listImageFolder(root, { listed }));
+  }
   return listings.get(root)!;
 }
 
