@@ -117,17 +117,39 @@ interface RawSplit {
   testTruth?: PlantedTruth;
 }
 
+/** The space a run's models take their images in: pixels in [0, 1], less mean, over std, per channel; size x size. */
+export interface InputSpace {
+  mean: readonly number[];
+  std: readonly number[];
+  size: number;
+}
+
+/**
+ * The input space of a plan's models, known without reading an image: a built-in set's own
+ * statistics and padded side, or for a folder ImageNet's mean and std (their channel average
+ * for grey images) and the crop.
+ * @param plan the experiment plan (only its dataset is read)
+ * @example inputSpace(quickPlan()) // { mean: [0.1307], std: [0.3081], size: 32 }
+ */
+export function inputSpace(plan: Pick<ExperimentPlan, 'dataset'>): InputSpace {
+  if (typeof plan.dataset === 'string') {
+    const info = BUILTIN_INFO[plan.dataset];
+    return { mean: info.mean, std: info.std, size: paddedSize(info.side) };
+  }
+  const spec = plan.dataset;
+  return spec.channels === 3 ? { mean: IMAGENET_MEAN, std: IMAGENET_STD, size: spec.crop } : { mean: [0.449], std: [0.226], size: spec.crop };
+}
+
 async function loadSplit(plan: ExperimentPlan): Promise<RawSplit> {
+  const space = inputSpace(plan);
   if (typeof plan.dataset === 'string') {
     const { train, test, testTruth } = await loadBuiltinDataset(plan.dataset);
-    const info = BUILTIN_INFO[plan.dataset];
-    return { train, test, mean: info.mean, std: info.std, size: paddedSize(info.side), skipped: 0, testTruth };
+    return { train, test, ...space, skipped: 0, testTruth };
   }
   const spec = plan.dataset;
   const { dataset, skipped } = await loadImageFolder(spec.imageFolder, { channels: spec.channels, resize: spec.resize, crop: spec.crop, onBadImage: spec.onBadImage });
   const split = stratifiedSplit(labelArray(dataset), dataset.classNames.length, 0.2, plan.seed);
-  const [mean, std] = spec.channels === 3 ? [IMAGENET_MEAN, IMAGENET_STD] : [[0.449], [0.226]];
-  const out = { train: subsetDataset(dataset, split.train), test: subsetDataset(dataset, split.test), mean, std, size: spec.crop, skipped: skipped.length };
+  const out = { train: subsetDataset(dataset, split.train), test: subsetDataset(dataset, split.test), ...space, skipped: skipped.length };
   dataset.images.dispose();
   return out;
 }
