@@ -18,6 +18,7 @@ export { loadTorchScriptClassifier, TorchScriptModule, TorchScriptError } from '
 export { loadPth, loadStateDict, PthError } from './import/pth.js';
 export { UnsafePickleError, PickleError } from './import/pickle.js';
 export { loadSegNetWeights, initEncoderFromVgg16, SegNetWeightsError } from './import/segnet-weights.js';
+export { segnetToOnnx, SEGNET_ONNX_OPSET, SEGNET_ONNX_INPUT, SEGNET_ONNX_OUTPUT } from './import/segnet-onnx.js';
 export { defaultPlan, quickPlan, zooEntries, DEMO_CLASSIFIERS } from './pipeline/plan.js';
 export type { ExperimentPlan, ClassifierEntry, DatasetSpec } from './pipeline/plan.js';
 export { runExperiment, type ExperimentResult, type ExperimentOptions } from './pipeline/run.js';
@@ -27,3 +28,5 @@ export { currentEngine, type EngineIdentity } from './pipeline/provenance.js';
 export { PreflightError } from './pipeline/preflight.js';
 export { runJobs, status } from './pipeline/runner.js';
 export { loadConfig } from './pipeline/config.js';
+export { exportAutoencoder, ExportError, type ExportSummary, type ExportOptions, type ExportFormat } from './pipeline/export.js';
+export { findRunAutoencoder, RunAutoencoderError, type RunAutoencoder } from './pipeline/run-autoencoders.js';

@@ -1,6 +1,7 @@
-// Renders the reports of `s2snets inspect` and `s2snets reconstruct` as text.
+// Renders the reports of `s2snets inspect`, `s2snets reconstruct` and `s2snets export` as text.
 import type { ModelFileReport, TensorEntry } from '../import/inspect.js';
 import type { ReconstructSummary, TopClass } from '../pipeline/reconstruct.js';
+import type { ExportSummary } from '../pipeline/export.js';
 
 const FORMAT_NAMES = { onnx: 'ONNX', torchscript: 'TorchScript', pth: 'PyTorch checkpoint (torch.save)', safetensors: 'safetensors' } as const;
 /** Parameters listed unless every one is asked for. */
@@ -47,5 +48,24 @@ export function formatReconstruction(s: ReconstructSummary, outDir: string): str
   }
   for (const k of s.skipped) lines.push(`skipped ${k.file}: ${k.reason}`);
   lines.push(`${s.written.length} image${s.written.length === 1 ? '' : 's'} reconstructed into ${outDir}, ${s.skipped.length} skipped`);
+  return lines.join('\n');
+}
+
+const list = (v: readonly number[]) => `(${v.map((x) => Number(x.toFixed(4))).join(', ')})`;
+
+/**
+ * What `export` wrote, and what the autoencoder takes as input.
+ * @param s What exportAutoencoder returned.
+ * @example formatExport(exportAutoencoder({ run: 'runs/mnist', ae: 'A_S', out: 'a_s.onnx' }))
+ */
+export function formatExport(s: ExportSummary): string {
+  const what = s.format === 'onnx' ? `ONNX opset ${s.onnx!.opset}` : "safetensors, the authors' SegNet parameter names";
+  const size = s.bytes >= 1e6 ? `${(s.bytes / 1e6).toFixed(1)} MB` : `${(s.bytes / 1e3).toFixed(1)} kB`;
+  const lines = [`${s.output}: ${what}, ${size}`];
+  lines.push(`autoencoder: ${s.autoencoder}${s.run ? ` of ${s.run}` : ''}; SegNet stages ${JSON.stringify(s.stages)}, ${s.inChannels} channel(s), ${s.parameters.toLocaleString('en-US')} parameters`);
+  if (s.onnx) lines.push(`input '${s.onnx.input}' [${s.onnx.dims.join(', ')}] -> output '${s.onnx.output}' [${s.onnx.dims.join(', ')}] (float32; height and width multiples of ${s.sizeMultiple})`);
+  else lines.push(`input: [batch, ${s.inChannels}, height, width], height and width multiples of ${s.sizeMultiple}`);
+  const space = s.inputSpace;
+  lines.push(space ? `images in [0, 1], normalized: (x - mean ${list(space.mean)}) / std ${list(space.std)}, trained at ${space.size}x${space.size}; the output is in the same space` : 'input normalization: as the weights were trained (not recorded in a weights file)');
   return lines.join('\n');
 }

@@ -22,8 +22,10 @@ import { runValidation } from '../pipeline/validate.js';
 import { addServeCommand } from './serve.js';
 import { newProgram, runProgram } from './run-program.js';
 import { inspectModelFile } from '../import/inspect.js';
-import { formatInspection, formatReconstruction } from './inspect.js';
-import { loadSegNetFile, reconstructImages, runAutoencoderFile, RECONSTRUCT_SIZE } from '../pipeline/reconstruct.js';
+import { formatExport, formatInspection, formatReconstruction } from './inspect.js';
+import { loadSegNetFile, reconstructImages, RECONSTRUCT_SIZE } from '../pipeline/reconstruct.js';
+import { findRunAutoencoder } from '../pipeline/run-autoencoders.js';
+import { exportAutoencoder, EXPORT_FORMATS, type ExportFormat } from '../pipeline/export.js';
 import { loadClassifierFile } from '../pipeline/classifiers.js';
 
 function positiveInt(v: string): number {
@@ -280,7 +282,7 @@ program
     if (check.problems.length) process.exitCode = 1;
   });
 
-// ---- any model a user brings: inspect and reconstruct ---------------------------------------------
+// ---- any model a user brings: inspect, reconstruct, export ---------------------------------------------
 program
   .command('inspect')
   .description('show what a model or weights file holds (.onnx, TorchScript, .pth, .safetensors) without running it')
@@ -307,7 +309,7 @@ program
   .addOption(new Option('--device <device>', 'cpu, cuda, cuda:N or auto').default('auto'))
   .action(async (images: string[], f: { ae: string; out: string; run?: string; size: number; sideBySide?: boolean; diffGain: number; classifier?: string; batchSize: number; device: string }) => {
     const device = resolveDevice(f.device);
-    const ae = loadSegNetFile(f.run ? runAutoencoderFile(resolve(f.run), f.ae) : f.ae);
+    const ae = loadSegNetFile(f.run ? findRunAutoencoder(resolve(f.run), f.ae).file : f.ae);
     const classifier = f.classifier ? await loadClassifierFile(f.classifier, device) : undefined;
     const progress = new ProgressReporter();
     const started = Date.now();
@@ -317,6 +319,20 @@ program
     });
     progress.stop();
     process.stdout.write(`${formatReconstruction(summary, resolve(f.out))}\n`);
+  });
+
+program
+  .command('export')
+  .description("write an autoencoder for use outside s2snets: an ONNX graph (ONNX Runtime), or safetensors with the authors' SegNet parameter names (PyTorch)")
+  .argument('<out>', 'output file; .onnx or .safetensors chooses the format')
+  .requiredOption('--ae <file|name>', 'autoencoder weights file, or with --run the name of one of its autoencoders (A_S, S2S-<classifier>)')
+  .option('--run <run-dir>', 'take --ae from this run')
+  .addOption(new Option('--format <format>', 'format regardless of the extension').choices([...EXPORT_FORMATS]))
+  .option('--json', 'print what was written as JSON')
+  .addHelpText('after', '\nExamples:\n  s2snets export --run runs/mnist --ae S2S-resnet resnet-ae.onnx\n  s2snets export --run runs/mnist --ae A_S a_s.safetensors\n  s2snets export --ae s2snet_resnet50.pth s2snet_resnet50.onnx\nThe README shows how to load both in Python.')
+  .action((out: string, f: { ae: string; run?: string; format?: ExportFormat; json?: boolean }) => {
+    const summary = exportAutoencoder({ ae: f.ae, run: f.run === undefined ? undefined : resolve(f.run), out: resolve(out), format: f.format });
+    process.stdout.write(`${f.json ? JSON.stringify(summary, null, 1) : formatExport(summary)}\n`);
   });
 
 addServeCommand(program);

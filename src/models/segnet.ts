@@ -15,6 +15,9 @@ export const VGG16_STAGES: SegNetStages = [[64, 64], [128, 128], [256, 256, 256]
 /** A small SegNet for 28/32 px images: stages of 32 and 64 channels. */
 export const SMALL_STAGES: SegNetStages = [[32, 32], [64, 64]];
 
+/** Kernel and stride of every stage's max-pool (and so of the decoder's unpooling). */
+export const SEGNET_POOL = 2;
+
 export interface SegNetConfig {
   inChannels: number;
   stages: SegNetStages;
@@ -75,7 +78,7 @@ export class SegNetEncoder extends Module implements FoldsConvBn {
       ...this.stages.map((stage) => (input: Tensor) => {
         const features = chain(input, ...stage.map((layer) => (t: Tensor) => layer.forward(t)));
         sizes.push([features.size(2), features.size(3)]);
-        const [pooled, idx] = F.maxPool2dWithIndices(features, 2, { stride: 2 });
+        const [pooled, idx] = F.maxPool2dWithIndices(features, SEGNET_POOL, { stride: SEGNET_POOL });
         if (features !== input) features.dispose();
         indices.push(idx);
         return pooled;

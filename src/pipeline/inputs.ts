@@ -246,6 +246,30 @@ function splitPositions(plan: ExperimentPlan, labels: readonly number[], classes
 
 const pick = (from: readonly number[], at: readonly number[]) => at.map((i) => from[i]);
 
+/** The space a run's models take their images in: pixels in [0, 1], less mean, over std, per channel; size x size. */
+export interface InputSpace {
+  mean: readonly number[];
+  std: readonly number[];
+  size: number;
+}
+
+/**
+ * The input space of a plan's models, known without reading an image: a built-in set's own
+ * statistics and padded side, or for a streamed dataset ImageNet's mean and std (their channel
+ * average for grey images) and the crop.
+ * @param plan the experiment plan (only its dataset is read)
+ * @example inputSpace(quickPlan()) // { mean: [0.1307], std: [0.3081], size: 32 }
+ */
+export function inputSpace(plan: Pick<ExperimentPlan, 'dataset'>): InputSpace {
+  if (typeof plan.dataset === 'string') {
+    const info = BUILTIN_INFO[plan.dataset];
+    return { mean: info.mean, std: info.std, size: paddedSize(info.side) };
+  }
+  const spec = plan.dataset;
+  return spec.channels === 3 ? { mean: IMAGENET_MEAN, std: IMAGENET_STD, size: spec.crop } : { mean: [0.449], std: [0.226], size: spec.crop };
+}
+
+
 async function prepare(plan: ExperimentPlan, indexFile: string | undefined): Promise<ExperimentData> {
   const spec = streamed(plan);
   return spec ? prepareStreamed(plan, spec, indexFile) : prepareBuiltin(plan);
@@ -261,7 +285,7 @@ async function prepareStreamed(plan: ExperimentPlan, spec: ImageFolderSpec | Tar
       : await indexTarShards(spec.tarShards);
   const classes = index.classNames.length;
   const at = splitPositions(plan, index.labels, classes);
-  const [mean, std] = spec.channels === 3 ? [IMAGENET_MEAN, IMAGENET_STD] : [[0.449], [0.226]];
+  const { mean, std } = inputSpace(plan);
   const view = (kind: StreamView['kind']): StreamView => ({ kind, size: spec.crop, resize: spec.resize, channels: spec.channels, mean, std });
   const name = datasetLocation(spec);
   return {
@@ -285,8 +309,7 @@ async function prepareBuiltin(plan: ExperimentPlan): Promise<ExperimentData> {
   const name = plan.dataset as keyof typeof BUILTIN_INFO;
   const { train: rawTrain, test: rawTest, testTruth } = await loadBuiltinDataset(name);
   const info = BUILTIN_INFO[name];
-  const size = paddedSize(info.side);
-  const { mean, std } = info;
+  const { mean, std, size } = inputSpace(plan);
   const classes = rawTrain.classNames.length;
   const trainSubset = plan.trainLimit ? subsetDataset(rawTrain, stratifiedSample(labelArray(rawTrain), classes, plan.trainLimit, plan.seed)) : rawTrain;
   const evalIdx = stratifiedSample(labelArray(rawTest), classes, Math.min(plan.evalSamples, rawTest.labels.shape[0]), plan.seed + 7);

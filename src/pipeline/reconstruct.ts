@@ -15,9 +15,6 @@ import { SegNet } from '../models/segnet.js';
 import { loadSegNetWeights } from '../import/segnet-weights.js';
 import { loadStateDict } from '../import/pth.js';
 import { writeFileAtomic } from '../common/atomic.js';
-import { artifactDir } from './artifacts.js';
-import { aeName, GENERIC_AE } from './experiment.js';
-import { status } from './runner.js';
 
 /** The paper's working size for the released example (PAPER.md: images resized to 256x256). */
 export const RECONSTRUCT_SIZE = 256;
@@ -87,25 +84,6 @@ export function loadSegNetFile(file: string): SegNet {
   loadSegNetWeights(ae, state);
   for (const t of state.values()) t.dispose();
   return ae.eval();
-}
-
-/**
- * The weights file of an autoencoder of a run: 'A_S' or 'S2S-<classifier>'.
- * @throws ReconstructError naming the autoencoders the run has when the name is not one of them.
- * @example runAutoencoderFile('runs/imagenet', 'S2S-resnet')
- */
-export function runAutoencoderFile(runDir: string, name: string): string {
-  const jobs = status(runDir).jobs.filter((j) => j.status === 'done');
-  const byAe = new Map<string, string>();
-  for (const j of jobs) {
-    const pre = /^pretrain\[(.*)\]$/.exec(j.name);
-    const fine = /^finetune\[(.*)\]$/.exec(j.name);
-    if (pre && pre[1] === GENERIC_AE) byAe.set(GENERIC_AE, j.key);
-    if (fine) byAe.set(aeName(fine[1]), j.key);
-  }
-  const key = byAe.get(name);
-  if (!key) throw new ReconstructError(`${runDir}: no finished autoencoder '${name}' (the run has: ${[...byAe.keys()].join(', ') || 'none yet'})`);
-  return join(artifactDir(runDir, key), 'autoencoder.safetensors');
 }
 
 /** Image files named by the arguments (folders searched recursively), with the output name each gets. */

@@ -16,8 +16,8 @@ const python = process.env.PYTHON ?? '/usr/bin/python3';
  * it cannot be made here (no Python with torch) as `missing`.
  */
 export function fixtureDir(script: string): { dir: string; missing: null } | { dir: null; missing: string } {
-  const source = readFileSync(join(root, 'test', 'fixtures', script));
-  const hash = createHash('sha256').update(source).digest('hex').slice(0, 12);
+  // The scripts share the SegNet of segnet.py: a change there makes new fixtures too.
+  const hash = createHash('sha256').update(readFileSync(join(root, 'test', 'fixtures', script))).update(readFileSync(join(root, 'test', 'fixtures', 'segnet.py'))).digest('hex').slice(0, 12);
   const cache = join(tmpdir(), 's2snets-fixtures');
   const dir = join(cache, `${script.replace(/\.py$/, '')}-${hash}`);
   if (existsSync(join(dir, 'manifest.json'))) return { dir, missing: null };

@@ -62,5 +62,5 @@ test('s2snets run with a ShuffleNetV2 exported at a fixed batch of 1 completes a
   assert.match(ok.stdout, /^9 images reconstructed into .*recon, 0 skipped\n$/);
   const unknown = recon('S2S-nope');
   assert.equal(unknown.status, 1);
-  assert.match(unknown.stderr, /no finished autoencoder 'S2S-nope' \(the run has: (A_S|S2S-shufflenet|S2S-cnn)(, (A_S|S2S-shufflenet|S2S-cnn)){2}\)/);
+  assert.match(unknown.stderr, /no autoencoder 'S2S-nope' in this run \(it has: (A_S|S2S-shufflenet|S2S-cnn)(, (A_S|S2S-shufflenet|S2S-cnn)){2}\)/);
 });
