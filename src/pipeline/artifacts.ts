@@ -214,8 +214,12 @@ export function verifyDir(dir: string, expectedKey?: string): Verification {
 
 export const artifactDir = (runDir: string, key: string) => join(runLayout(runDir).artifacts, key);
 
-/** Verifies the artifact of a job key (see verifyDir). */
+/** What a job key and a manifest's sha256 look like: 64 lowercase hex digits (anything else read from run.db is forged or damaged). */
+export const isArtifactId = (id: string | null): boolean => id !== null && /^[0-9a-f]{64}$/.test(id);
+
+/** Verifies the artifact of a job key (see verifyDir); a key that is no artifact id is refused unread. */
 export function verifyArtifact(runDir: string, key: string): Verification {
+  if (!isArtifactId(key)) return { ok: false, reason: `'${key.slice(0, 80)}' is not an artifact id (64 hex digits)` };
   return verifyDir(artifactDir(runDir, key), key);
 }
 

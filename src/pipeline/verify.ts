@@ -5,7 +5,7 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { canonicalJson } from './jobs.js';
-import { runLayout, verifyArtifact } from './artifacts.js';
+import { isArtifactId, runLayout, verifyArtifact } from './artifacts.js';
 import { liveOwner, openExisting } from './runner.js';
 import { reportDir, resultsFromStore } from './publish.js';
 import { validateResults } from '../report/index.js';
@@ -50,7 +50,7 @@ export function verifyRun(runDir: string): RunCheck {
   const done = new Map(rows.filter((r) => r.status === 'done').map((r) => [r.key, r]));
   if (existsSync(layout.artifacts)) {
     for (const name of readdirSync(layout.artifacts).sort()) {
-      if (!/^[0-9a-f]{64}$/.test(name)) {
+      if (!isArtifactId(name)) {
         problems.push(`artifacts/${name} is not an artifact`);
         continue;
       }
