@@ -4,7 +4,7 @@
 // imported classifier fits it, and the starting weights of A_S fit the SegNet. Otherwise such a
 // mistake would surface only when its job's turn comes, after other jobs have trained for hours,
 // and often as a raw libtorch or file system message.
-import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, rmdirSync, statSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { SegNet, segnetTrainingBytes } from '../models/segnet.js';
@@ -63,8 +63,28 @@ function checkReadable(path: string, what: string, kind: 'file' | 'folder'): voi
 }
 
 /**
+ * Creates the missing folders of path one level at a time, then removes them again: a pseudo
+ * file system such as /proc answers ENOENT to mkdir, which a recursive mkdir retries forever.
+ */
+function probeCreatable(path: string, existing: string): void {
+  const missing: string[] = [];
+  for (let p = path; p !== existing; p = dirname(p)) missing.unshift(p);
+  const made: string[] = [];
+  try {
+    for (const p of missing) {
+      mkdirSync(p);
+      made.push(p);
+    }
+  } catch (e) {
+    throw new PreflightError(`run directory ${path}: cannot create it in ${existing} (${fsCause(e)}); choose a folder on a disk`);
+  } finally {
+    for (const p of made.reverse()) rmdirSync(p);
+  }
+}
+
+/**
  * The run directory must be a directory we can write in, or creatable: checked on the nearest
- * existing ancestor, without creating anything.
+ * existing ancestor (its missing folders made and removed again), leaving nothing behind.
  */
 function checkWritable(runDir: string): void {
   let existing = runDir;
@@ -79,6 +99,7 @@ function checkWritable(runDir: string): void {
       throw new PreflightError(`run directory ${runDir}: cannot write in ${path} (${fsCause(e)})`);
     }
   }
+  if (existing !== runDir) probeCreatable(runDir, existing);
 }
 
 /** Every image is decoded at `resize` and kept at `crop` (float32): both must fit in memory. */

@@ -2,13 +2,13 @@
 // every artifact against its manifest, that every done job has its artifact (the one recorded
 // when it finished), no leftovers of dead processes, and that report/results.json is what the
 // store's evaluation gives.
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { canonicalJson } from './jobs.js';
 import { isArtifactId, runLayout, verifyArtifact } from './artifacts.js';
 import { liveOwner, openExisting } from './runner.js';
 import { reportDir, resultsFromStore } from './publish.js';
-import { validateResults } from '../report/index.js';
+import { readResultsFile, validateResults } from '../report/index.js';
 import type { LockOwner } from './lock.js';
 
 export interface RunCheck {
@@ -78,7 +78,7 @@ function reportProblems(runDir: string): string[] {
   if (!existsSync(file)) return [];
   let written;
   try {
-    written = validateResults(JSON.parse(readFileSync(file, 'utf8')), 'report/results.json');
+    written = readResultsFile(file, 'report/results.json');
   } catch (e) {
     return [(e as Error).message.split('\n')[0]];
   }

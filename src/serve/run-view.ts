@@ -1,14 +1,14 @@
 // What the viewer's server reads from a run directory, read-only and on demand: the job table
 // (the run may still be going), the plan, results.json, per-image predictions and the finished
 // reconstruction artifacts. Every file it opens must resolve inside the run directory.
-import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative, isAbsolute, resolve, sep } from 'node:path';
 import { artifactDir, isArtifactId, runLayout, verifyArtifact, type Manifest } from '../pipeline/artifacts.js';
 import { GENERIC_AE, aeName, datasetLabel } from '../pipeline/names.js';
 import type { ExperimentPlan } from '../pipeline/plan.js';
 import { RunStore, type JobRow } from '../pipeline/store.js';
 import { EVALUATION_FILES, ORIGINAL_ROW, readPredictions } from '../pipeline/evaluation-files.js';
-import { validateResults, type Results } from '../report/schema.js';
+import { readResultsFile, type Results } from '../report/schema.js';
 import type { PredictionsInfo } from './api.js';
 
 export type ServeErrorCode = 'S2S_SERVE_NO_RUN' | 'S2S_SERVE_OUTSIDE_RUN' | 'S2S_SERVE_NOT_BUILT' | 'S2S_SERVE_BAD_RUN' | 'S2S_SERVE_LISTEN' | 'S2S_SERVE_BUSY';
@@ -72,7 +72,7 @@ class CachedFile<T> {
 export class RunView {
   /** The run directory with every symbolic link resolved: files must lie under it. */
   readonly root: string;
-  private readonly results = new CachedFile<Results>((path) => validateResults(JSON.parse(readFileSync(path, 'utf8')), path));
+  private readonly results = new CachedFile<Results>((path) => readResultsFile(path, 'report/results.json'));
   private readonly predictionsFile = new CachedFile<PredictionsInfo>((path) => readPredictions(dirname(path), { predictions: basename(path) }));
   private last: { at: number; value: RunSnapshot } | null = null;
   /** Artifacts verified so far, by job key and recorded manifest sha (artifacts are never modified in place). */

@@ -57,6 +57,13 @@ test('unknown zoo names, unreadable inputs and unusable run directories are refu
   await refuses(planOf({}), `run directory ${file}: is a file, not a directory`, file);
   await refuses(planOf({}), `run directory ${join(file, 'run')}: ${file} is a file, not a directory`, join(file, 'run'));
   assert.equal(readFileSync(file, 'utf8'), 'x');
+  // A pseudo file system: writable as root, but mkdir answers ENOENT (a recursive mkdir would retry forever).
+  // (checkInputs alone: past a missed refusal, the run itself would spin.)
+  if (existsSync('/proc/self')) await assert.rejects(checkInputs(planOf({}), '/proc/s2snets/run'), { name: 'PreflightError', message: 'run directory /proc/s2snets/run: cannot create it in /proc (not found); choose a folder on a disk' });
+  // A creatable run directory is checked by making its folders and removing them again.
+  const fresh = join(tmp, 'new', 'run');
+  await checkInputs(planOf({}), fresh);
+  assert.ok(!existsSync(join(tmp, 'new')), 'nothing is left behind');
 });
 
 /** A directory this process cannot write in: a read-only mount when one exists, else a chmod 555 folder (not for root). */
