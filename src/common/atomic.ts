@@ -21,6 +21,8 @@ export function writeFileAtomic(path: string, data: string | Uint8Array | (strin
   } catch (e) {
     closeSync(fd);
     rmSync(tmp, { force: true });
+    // Node's message names no file ("ENOSPC: no space left on device, write"): name it.
+    (e as Error).message = `${path}: ${(e as Error).message}`;
     throw e;
   }
   closeSync(fd);

@@ -6,7 +6,8 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { canonicalJson } from './jobs.js';
 import { isArtifactId, runLayout, verifyArtifact } from './artifacts.js';
-import { liveOwner, openExisting } from './runner.js';
+import { interruptedJobNote, liveOwner, openExisting } from './runner.js';
+import { damagedRunDbMessage, RunDbError, type RunStore } from './store.js';
 import { reportDir, resultsFromStore } from './publish.js';
 import { readResultsFile, validateResults } from '../report/index.js';
 import type { LockOwner } from './lock.js';
@@ -32,7 +33,14 @@ export interface RunCheck {
  */
 export function verifyRun(runDir: string): RunCheck {
   const layout = runLayout(runDir);
-  const store = openExisting(runDir);
+  const activeProcess = liveOwner(runDir);
+  let store: RunStore;
+  try {
+    store = openExisting(runDir);
+  } catch (e) {
+    if (!(e instanceof RunDbError)) throw e;
+    return { integrity: e.message, problems: [e.message], activeProcess };
+  }
   let integrity: string;
   let rows;
   try {
@@ -42,10 +50,10 @@ export function verifyRun(runDir: string): RunCheck {
     store.close();
   }
   const problems: string[] = [];
-  if (integrity !== 'ok') problems.push(`run.db fails SQLite's integrity check: ${integrity}`);
-  const activeProcess = liveOwner(runDir);
+  if (integrity !== 'ok') problems.push(damagedRunDbMessage(layout.db, `SQLite's integrity check: ${integrity.slice(0, 200)}`));
   if (!activeProcess) {
     for (const dir of [layout.staging, layout.trash]) if (existsSync(dir)) problems.push(`${dir} left behind by a process that died`);
+    for (const r of rows) if (r.status === 'running') problems.push(interruptedJobNote(r.name));
   }
   const done = new Map(rows.filter((r) => r.status === 'done').map((r) => [r.key, r]));
   if (existsSync(layout.artifacts)) {
