@@ -219,7 +219,11 @@ export function verifyDir(dir: string, expectedKey?: string, opts: { contents?: 
 
 export const artifactDir = (runDir: string, key: string) => join(runLayout(runDir).artifacts, key);
 
-/** What a job key and a manifest's sha256 look like: 64 lowercase hex digits (anything else read from run.db is forged or damaged). */
+/**
+ * What a job key and a manifest's sha256 look like: 64 lowercase hex digits (anything else read from run.db is forged or damaged).
+ * @param id a key or checksum as read from run.db
+ * @example isArtifactId('../../etc') // false
+ */
 export const isArtifactId = (id: string | null): boolean => id !== null && /^[0-9a-f]{64}$/.test(id);
 
 /** Verifies the artifact of a job key (see verifyDir); a key that is no artifact id is refused unread. */

@@ -179,6 +179,7 @@ type Schema = { safeParse(v: unknown): { success: true } | { success: false; err
  * optional wrappers.
  * @param field a path in results.json
  * @throws Error when the schema has no such field (RECORDED_SETTINGS out of step with it)
+ * @example resultsFieldSchema(['finetunes', '*', 'budget']).safeParse(1e20).success // false
  */
 export function resultsFieldSchema(field: string[]): Schema {
   let node = ResultsSchema as unknown as { def: Record<string, unknown> & { type: string } };

@@ -116,6 +116,7 @@ export interface DamagedArtifact {
  * One line per damaged artifact, saying the report still stands on the evaluation and what to do.
  * @param runDir the run directory
  * @param d the damaged artifact
+ * @example damagedArtifactLine('runs/mnist', { job: 'finetune[lenet5]', reason: 'file weights.safetensors missing' })
  */
 export const damagedArtifactLine = (runDir: string, d: DamagedArtifact) =>
   `the artifact of job '${d.job}' is damaged (${d.reason}); the report is drawn from the evaluation, which verifies, but rerun the command that made ${runDir} to recompute it`;
@@ -124,6 +125,7 @@ export const damagedArtifactLine = (runDir: string, d: DamagedArtifact) =>
  * Writes <runDir>/report from the store, holding the run's lock; returns the results written.
  * @param runDir the run directory
  * @param held the run's lock, when the caller holds it
+ * @param warn receives one line per damaged artifact of the run (the report is still written from the verified evaluation)
  * @throws ReportSourceError when there is nothing to report; LockHeldError when another process writes in runDir
  * @example
  * const results = await renderRunReport('runs/mnist'); // runs/mnist/report/results.json

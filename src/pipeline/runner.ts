@@ -377,6 +377,7 @@ export interface StatusJob extends JobRow {
 /**
  * What status and verify say of a job recorded running while no process runs in its directory.
  * @param job the job's name
+ * @example interruptedJobNote('evaluate') // "job 'evaluate' is recorded running, but ..."
  */
 export const interruptedJobNote = (job: string) => `job '${job}' is recorded running, but no process runs in this directory: it was interrupted; rerun the command to resume it`;
 

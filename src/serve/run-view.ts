@@ -112,6 +112,7 @@ export class RunView {
    * written there: a place that does not exist yet has no real path to check).
    * @param path a path the server is about to create
    * @throws ServeError S2S_SERVE_OUTSIDE_RUN (status 403)
+   * @example view.assertUnder(join(runLayout(view.runDir).tiles, id))
    */
   assertUnder(path: string): void {
     if (!isUnder(resolve(this.runDir), resolve(path))) throw new ServeError('S2S_SERVE_OUTSIDE_RUN', `${relative(this.runDir, path)} leads outside the run directory`, 403);
