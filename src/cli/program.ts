@@ -267,7 +267,8 @@ program
   .argument('<run-dir>')
   .action(async (dir: string) => {
     const runDir = resolve(dir);
-    process.stdout.write(`${formatSummary(await renderRunReport(runDir), resolve(reportDir(runDir), 'report.html'))}\n`);
+    const results = await renderRunReport(runDir, undefined, (line) => process.stderr.write(`s2snets: warning: ${line}\n`));
+    process.stdout.write(`${formatSummary(results, resolve(reportDir(runDir), 'report.html'))}\n`);
   });
 
 program

@@ -9,7 +9,8 @@ export function newProgram(): Command {
     .name('s2snets')
     .description('What do deep networks like to see? Measure and show the input signal an image classifier uses (S2SNets).')
     .version(toolVersion(), '-V, --version')
-    .showHelpAfterError()
+    // The error on one line and where the usage is, not the whole help (dozens of lines).
+    .showHelpAfterError("(add --help to the command for its usage)")
     .exitOverride();
 }
 

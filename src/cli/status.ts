@@ -13,10 +13,10 @@ function metricsText(m: Record<string, unknown>): string {
 export function formatStatus(s: RunStatus): string {
   const rows = s.jobs.map((j) => [
     j.name,
-    j.artifactProblem ? 'damaged' : j.status,
+    j.artifactProblem ? 'damaged' : j.interrupted ? 'interrupted' : j.status,
     String(j.attempts),
     j.durationS === null ? '' : `${j.durationS.toFixed(1)}s`,
-    j.artifactProblem ? `artifact fails verification: ${j.artifactProblem}` : j.error ? j.error.split('\n')[0] : metricsText(j.metrics),
+    j.artifactProblem ? `artifact fails verification: ${j.artifactProblem}` : j.interrupted ? 'its process ended; rerun the command to resume it' : j.error ? j.error.split('\n')[0] : metricsText(j.metrics),
   ]);
   const done = s.jobs.filter((j) => j.status === 'done' && !j.artifactProblem).length;
   const damaged = s.jobs.filter((j) => j.artifactProblem).length;

@@ -34,10 +34,18 @@ export function openAtomic(path: string): AtomicFile {
     write(chunk) {
       const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
       let off = 0;
-      while (off < bytes.byteLength) off += writeSync(fd!, bytes, off, bytes.byteLength - off);
+      try {
+        while (off < bytes.byteLength) off += writeSync(fd!, bytes, off, bytes.byteLength - off);
+      } catch (e) {
+        throw named(e, path);
+      }
     },
     commit() {
-      fsyncSync(fd!);
+      try {
+        fsyncSync(fd!);
+      } catch (e) {
+        throw named(e, path);
+      }
       close();
       try {
         renameSync(tmp, path);
@@ -52,6 +60,12 @@ export function openAtomic(path: string): AtomicFile {
       rmSync(tmp, { force: true });
     },
   };
+}
+
+/** Node's message names no file ("ENOSPC: no space left on device, write"): name it. */
+function named(e: unknown, path: string): unknown {
+  if (e instanceof Error && !e.message.startsWith(path)) e.message = `${path}: ${e.message}`;
+  return e;
 }
 
 /** Makes a rename in dir durable. */

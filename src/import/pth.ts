@@ -173,6 +173,35 @@ const U32_MAX = 0xffffffff;
 /** Deflate emits at least one bit per 258-byte match: no stream inflates more than ~1032-fold. */
 const DEFLATE_MAX_RATIO = 1032;
 
+const MiB = 1 << 20;
+/**
+ * What a checkpoint may inflate to, checked on the sizes its zip directory declares before
+ * anything is inflated (inflating is bounded by the declared size). torch.save stores members
+ * uncompressed, so a checkpoint inflates to about its own size; re-zipped with deflate, weights
+ * barely shrink. All members together may hold at most INFLATION_FACTOR times the file plus
+ * INFLATION_SLACK (small files of zeros compress well), and never more than MAX_INFLATED_TOTAL;
+ * one member at most MAX_INFLATED_MEMBER, the pickle at most MAX_INFLATED_PICKLE (a state dict's
+ * pickle is kilobytes to a few megabytes). Anything more is a zip bomb or a corrupt file.
+ */
+export const INFLATION_LIMITS = { factor: 8, slack: 16 * MiB, total: 32 * 1024 * MiB, member: 4 * 1024 * MiB, pickle: 256 * MiB } as const;
+
+const sizeText = (bytes: number) => (bytes >= 1024 * MiB ? `${bytes / (1024 * MiB)} GiB` : `${bytes / MiB} MiB`);
+
+/** Refuses a zip whose members would inflate past INFLATION_LIMITS (a member too large, or all of them together). */
+function checkInflation(entries: Map<string, ZipEntry>, fileBytes: number, fail: (why: string) => never): void {
+  let total = 0;
+  for (const e of entries.values()) {
+    if (e.size > INFLATION_LIMITS.member) fail(`zip entry ${e.name} declares ${e.size} inflated bytes, more than one member of a checkpoint may hold (${sizeText(INFLATION_LIMITS.member)}): a zip bomb or a corrupt file`);
+    total += e.size;
+  }
+  const cap = Math.min(INFLATION_LIMITS.total, INFLATION_LIMITS.factor * fileBytes + INFLATION_LIMITS.slack);
+  if (total > cap) {
+    fail(
+      `its zip entries declare ${total} inflated bytes in all from a ${fileBytes}-byte file, more than a checkpoint may inflate to (${INFLATION_LIMITS.factor} times its size plus ${sizeText(INFLATION_LIMITS.slack)}, at most ${sizeText(INFLATION_LIMITS.total)}): a zip bomb or a corrupt file`,
+    );
+  }
+}
+
 /** Reads the central directory of a zip file, checking every offset and size against the file. */
 function readZipEntries(buf: Uint8Array, fail: (why: string) => never): Map<string, ZipEntry> {
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
@@ -288,8 +317,11 @@ function readZipCheckpoint(buf: Uint8Array, source: string, storages: Map<string
     throw new PthError(`${source}: ${why}`);
   };
   const entries = readZipEntries(buf, fail);
+  checkInflation(entries, buf.length, fail);
   const pkl = [...entries.keys()].find((n) => /^[^/]+\/data\.pkl$/.test(n));
   if (!pkl) fail('zip archive has no <name>/data.pkl (not a torch.save checkpoint)');
+  const pickleBytes = entries.get(pkl!)!.size;
+  if (pickleBytes > INFLATION_LIMITS.pickle) fail(`zip entry ${pkl} declares ${pickleBytes} inflated bytes, more than a checkpoint's pickle may hold (${sizeText(INFLATION_LIMITS.pickle)}): a zip bomb or a corrupt file`);
   const prefix = pkl!.slice(0, -'data.pkl'.length);
   if (entries.has(`${prefix}constants.pkl`) || [...entries.keys()].some((n) => n.startsWith(`${prefix}code/`))) {
     fail('this is a TorchScript archive (torch.jit.save), not a torch.save checkpoint; load it with loadTorchScriptClassifier');

@@ -16,6 +16,7 @@ import {
   readdirSync,
   renameSync,
   rmSync,
+  statSync,
 } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { writeFileAtomic } from '../common/atomic.js';
@@ -177,8 +178,12 @@ export function readManifest(dir: string): Manifest | null {
   }
 }
 
-/** Checks every file of a committed directory against its manifest; the first problem is the reason. */
-export function verifyDir(dir: string, expectedKey?: string): Verification {
+/**
+ * Checks every file of a committed directory against its manifest; the first problem is the reason.
+ * With `contents: false` only each file's presence and size are checked, not its bytes (for
+ * readers that must not hash gigabytes of artifacts; `verify` and the runner hash them).
+ */
+export function verifyDir(dir: string, expectedKey?: string, opts: { contents?: boolean } = {}): Verification {
   if (!existsSync(dir)) return { ok: false, reason: 'missing' };
   let text: string;
   try {
@@ -202,7 +207,7 @@ export function verifyDir(dir: string, expectedKey?: string): Verification {
     if (!tree.files.includes(f.path)) return { ok: false, reason: `file ${f.path} missing` };
     let actual: { sha256: string; size: number };
     try {
-      actual = hashFile(join(dir, f.path));
+      actual = opts.contents === false ? { sha256: f.sha256, size: statSync(join(dir, f.path)).size } : hashFile(join(dir, f.path));
     } catch (e) {
       return { ok: false, reason: `file ${f.path} unreadable (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})` };
     }
@@ -214,9 +219,17 @@ export function verifyDir(dir: string, expectedKey?: string): Verification {
 
 export const artifactDir = (runDir: string, key: string) => join(runLayout(runDir).artifacts, key);
 
-/** Verifies the artifact of a job key (see verifyDir). */
-export function verifyArtifact(runDir: string, key: string): Verification {
-  return verifyDir(artifactDir(runDir, key), key);
+/**
+ * What a job key and a manifest's sha256 look like: 64 lowercase hex digits (anything else read from run.db is forged or damaged).
+ * @param id a key or checksum as read from run.db
+ * @example isArtifactId('../../etc') // false
+ */
+export const isArtifactId = (id: string | null): boolean => id !== null && /^[0-9a-f]{64}$/.test(id);
+
+/** Verifies the artifact of a job key (see verifyDir); a key that is no artifact id is refused unread. */
+export function verifyArtifact(runDir: string, key: string, opts: { contents?: boolean } = {}): Verification {
+  if (!isArtifactId(key)) return { ok: false, reason: `'${key.slice(0, 80)}' is not an artifact id (64 hex digits)` };
+  return verifyDir(artifactDir(runDir, key), key, opts);
 }
 
 const LATEST = 'latest.json';

@@ -165,7 +165,8 @@ export function loadConfig(pathOrObject: string | unknown): ExperimentConfig {
 export function parseConfigJson(text: string, source: string, baseDir: string): ExperimentConfig {
   let raw: unknown;
   try {
-    raw = JSON.parse(text);
+    // Editors on some systems save UTF-8 with a byte order mark, which JSON.parse refuses.
+    raw = JSON.parse(text.startsWith('\uFEFF') ? text.slice(1) : text);
   } catch (e) {
     throw new ConfigError(`${source}: not valid JSON (${(e as Error).message.split('\n')[0]})`);
   }

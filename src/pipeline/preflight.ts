@@ -4,7 +4,7 @@
 // imported classifier fits it, and the starting weights of A_S fit the SegNet. Otherwise such a
 // mistake would surface only when its job's turn comes, after other jobs have trained for hours,
 // and often as a raw libtorch or file system message.
-import { accessSync, constants, existsSync, statfsSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, rmdirSync, statfsSync, statSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { SegNet, segnetTrainingBytes } from '../models/segnet.js';
@@ -15,6 +15,7 @@ import { dataShape, type DataShape } from './inputs.js';
 import { DECODES_IN_FLIGHT, expandShardPattern } from '../data/index.js';
 import { DEFAULT_PREFETCH } from '../train/sampler.js';
 import type { ClassifierEntry, ExperimentPlan } from './plan.js';
+import { ResultsSchema } from '../report/schema.js';
 
 /** A run that cannot work, refused before any job; the message names the setting and the cause. */
 export class PreflightError extends Error {
@@ -65,8 +66,28 @@ function checkReadable(path: string, what: string, kind: 'file' | 'folder'): voi
 }
 
 /**
+ * Creates the missing folders of path one level at a time, then removes them again: a pseudo
+ * file system such as /proc answers ENOENT to mkdir, which a recursive mkdir retries forever.
+ */
+function probeCreatable(path: string, existing: string): void {
+  const missing: string[] = [];
+  for (let p = path; p !== existing; p = dirname(p)) missing.unshift(p);
+  const made: string[] = [];
+  try {
+    for (const p of missing) {
+      mkdirSync(p);
+      made.push(p);
+    }
+  } catch (e) {
+    throw new PreflightError(`run directory ${path}: cannot create it in ${existing} (${fsCause(e)}); choose a folder on a disk`);
+  } finally {
+    for (const p of made.reverse()) rmdirSync(p);
+  }
+}
+
+/**
  * The run directory must be a directory we can write in, or creatable: checked on the nearest
- * existing ancestor, without creating anything.
+ * existing ancestor (its missing folders made and removed again), leaving nothing behind.
  */
 function checkWritable(runDir: string): void {
   let existing = runDir;
@@ -81,6 +102,7 @@ function checkWritable(runDir: string): void {
       throw new PreflightError(`run directory ${runDir}: cannot write in ${path} (${fsCause(e)})`);
     }
   }
+  if (existing !== runDir) probeCreatable(runDir, existing);
 }
 
 /**
@@ -167,6 +189,76 @@ function checkSegNet(plan: ExperimentPlan, channels: number, size: number, memor
 }
 
 /**
+ * A setting of the plan that results.json records: where it lands in the results schema, and
+ * its value(s) in a plan (empty where this plan does not record it, e.g. the noise test's
+ * samples when it has no noise levels). The schema's bounds on those fields are the setting's
+ * bounds, checked before any job: otherwise a run could compute for hours and then fail to
+ * write its results.
+ */
+export interface RecordedSetting {
+  /** The setting as messages name it (the plan's field). */
+  setting: string;
+  /** Its field in results.json; '*' is every element of an array. */
+  field: string[];
+  values: (plan: ExperimentPlan) => unknown[];
+}
+
+const noiseTested = (plan: ExperimentPlan) => plan.analysis.noiseSigmas.length > 0;
+
+export const RECORDED_SETTINGS: RecordedSetting[] = [
+  { setting: 'seed', field: ['run', 'seed'], values: (p) => [p.seed] },
+  { setting: 'seed', field: ['bootstrap', 'seed'], values: (p) => [p.seed] },
+  // Replicate r runs with seed + r.
+  { setting: 'seed + repeats - 1', field: ['replicates', 'seeds', '*'], values: (p) => (p.repeats > 1 ? [p.seed + p.repeats - 1] : []) },
+  { setting: 'evalSamples', field: ['run', 'evalSamples'], values: (p) => [p.evalSamples] },
+  { setting: 'finetune.steps', field: ['finetunes', '*', 'budget'], values: (p) => (p.finetune.epochs === null ? [p.finetune.steps] : []) },
+  { setting: 'finetune.epochs', field: ['finetunes', '*', 'budget'], values: (p) => (p.finetune.epochs === null ? [] : [p.finetune.epochs]) },
+  { setting: 'analysis.bootstrapResamples', field: ['bootstrap', 'resamples'], values: (p) => [p.analysis.bootstrapResamples] },
+  { setting: 'analysis.bootstrapResamples', field: ['order', 'resamples'], values: (p) => [p.analysis.bootstrapResamples] },
+  { setting: 'analysis.orderEpsilon', field: ['order', 'epsilon'], values: (p) => [p.analysis.orderEpsilon] },
+  { setting: 'analysis.orderLevel', field: ['order', 'level'], values: (p) => [p.analysis.orderLevel] },
+  { setting: 'analysis.nmiBins', field: ['nmi', 'bins'], values: (p) => [p.analysis.nmiBins] },
+  { setting: 'analysis.interPairs', field: ['nmi', 'interPairs'], values: (p) => [p.analysis.interPairs] },
+  { setting: 'analysis.noiseSigmas', field: ['noise', 'sigmas', '*'], values: (p) => p.analysis.noiseSigmas },
+  { setting: 'analysis.noiseSamples', field: ['noise', 'samples'], values: (p) => (noiseTested(p) ? [p.analysis.noiseSamples] : []) },
+];
+
+type Schema = { safeParse(v: unknown): { success: true } | { success: false; error: { issues: { message: string }[] } } };
+
+/**
+ * The part of the results schema at `field` ('*': an array's elements), through nullable and
+ * optional wrappers.
+ * @param field a path in results.json
+ * @throws Error when the schema has no such field (RECORDED_SETTINGS out of step with it)
+ * @example resultsFieldSchema(['finetunes', '*', 'budget']).safeParse(1e20).success // false
+ */
+export function resultsFieldSchema(field: string[]): Schema {
+  let node = ResultsSchema as unknown as { def: Record<string, unknown> & { type: string } };
+  const unwrap = () => {
+    while (node.def.type === 'nullable' || node.def.type === 'optional') node = node.def.innerType as typeof node;
+  };
+  for (const part of field) {
+    unwrap();
+    const next = part === '*' ? (node.def.type === 'array' ? node.def.element : undefined) : node.def.type === 'object' ? (node.def.shape as Record<string, unknown>)[part] : undefined;
+    if (!next) throw new Error(`the results schema has no field ${field.join('.')}`);
+    node = next as typeof node;
+  }
+  unwrap();
+  return node as unknown as Schema;
+}
+
+/** Every recorded setting must fit its results field (see RECORDED_SETTINGS). */
+function checkRecordedSettings(plan: ExperimentPlan): void {
+  for (const { setting, field, values } of RECORDED_SETTINGS) {
+    const schema = resultsFieldSchema(field);
+    for (const value of values(plan)) {
+      const r = schema.safeParse(value);
+      if (!r.success) throw new PreflightError(`${setting}: ${String(value)} is out of range for results.json's ${field.join('.')} (${r.error.issues[0].message})`);
+    }
+  }
+}
+
+/**
  * Throws the first problem of a plan as a typed error with a one-line message, before any job
  * runs and without writing anything.
  * @param plan the experiment
@@ -177,6 +269,7 @@ function checkSegNet(plan: ExperimentPlan, channels: number, size: number, memor
  * await checkInputs(planFromConfig(loadConfig('exp.json'), 'cpu'), 'runs/exp');
  */
 export async function checkInputs(plan: ExperimentPlan, runDir: string, memory = totalmem()): Promise<void> {
+  checkRecordedSettings(plan);
   checkNames(plan.classifiers);
   plan.classifiers.forEach((c, i) => {
     const file = importedFile(c);

@@ -6,7 +6,7 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { RESULTS_SCHEMA_VERSION, validateResults, writeReport, type Results } from '../report/index.js';
-import { artifactDir, readManifest, verifyArtifact } from './artifacts.js';
+import { artifactDir, verifyArtifact } from './artifacts.js';
 import { withLock, type Lock } from './lock.js';
 import { engineDifferences, type EngineIdentity } from './provenance.js';
 import { openExisting, runLockPath } from './runner.js';
@@ -74,7 +74,7 @@ export function resultsOf(
  * @example
  * resultsFromStore('runs/mnist').results.order.ranking
  */
-export function resultsFromStore(runDir: string): { results: Results; pictures: StoredPictures } {
+export function resultsFromStore(runDir: string): { results: Results; pictures: StoredPictures; damaged: DamagedArtifact[] } {
   const store = openExisting(runDir);
   let jobs;
   try {
@@ -91,25 +91,49 @@ export function resultsFromStore(runDir: string): { results: Results; pictures: 
   const { evaluation: e, pictures } = readEvaluation(artifactDir(runDir, evaluation.key), EVALUATION_FILES);
   const done = jobs.filter((j) => j.status === 'done');
   const durations = Object.fromEntries(done.filter((j) => j.durationS !== null).map((j) => [j.name, j.durationS as number]));
-  const mixedEngines = done
-    .map((j) => ({ job: j.name, engine: readManifest(artifactDir(runDir, j.key))?.engine ?? null }))
-    .filter((j) => engineDifferences(j.engine ?? undefined, engine).length > 0);
+  // Every other finished artifact: present with its recorded manifest and file sizes (not hashed:
+  // they can be gigabytes; `verify` hashes them). A damaged one is named, never read as an engine change.
+  const damaged: DamagedArtifact[] = [];
+  const mixedEngines: { job: string; engine: EngineIdentity | null }[] = [];
+  for (const j of done) {
+    const v = j === evaluation ? check : verifyArtifact(runDir, j.key, { contents: false });
+    if (!v.ok) damaged.push({ job: j.name, reason: v.reason });
+    else if (v.manifestSha !== j.artifactSha) damaged.push({ job: j.name, reason: 'its manifest differs from the one recorded when the job finished' });
+    else if (engineDifferences(v.manifest.engine, engine).length > 0) mixedEngines.push({ job: j.name, engine: v.manifest.engine ?? null });
+  }
   // Replicate seeds: the latest invocation aggregated them (its evaluate job is seed 0's).
   const aggregate = done.find((j) => j.name === 'replicates');
-  return { results: resultsOf(e, { durations, engine, mixedEngines }, aggregate ? readReplicates(artifactDir(runDir, aggregate.key)) : null), pictures };
+  return { results: resultsOf(e, { durations, engine, mixedEngines }, aggregate ? readReplicates(artifactDir(runDir, aggregate.key)) : null), pictures, damaged };
 }
+
+/** A finished job whose artifact is missing or damaged, and why. */
+export interface DamagedArtifact {
+  job: string;
+  reason: string;
+}
+
+/**
+ * One line per damaged artifact, saying the report still stands on the evaluation and what to do.
+ * @param runDir the run directory
+ * @param d the damaged artifact
+ * @example damagedArtifactLine('runs/mnist', { job: 'finetune[lenet5]', reason: 'file weights.safetensors missing' })
+ */
+export const damagedArtifactLine = (runDir: string, d: DamagedArtifact) =>
+  `the artifact of job '${d.job}' is damaged (${d.reason}); the report is drawn from the evaluation, which verifies, but rerun the command that made ${runDir} to recompute it`;
 
 /**
  * Writes <runDir>/report from the store, holding the run's lock; returns the results written.
  * @param runDir the run directory
  * @param held the run's lock, when the caller holds it
+ * @param warn receives one line per damaged artifact of the run (the report is still written from the verified evaluation)
  * @throws ReportSourceError when there is nothing to report; LockHeldError when another process writes in runDir
  * @example
  * const results = await renderRunReport('runs/mnist'); // runs/mnist/report/results.json
  */
-export async function renderRunReport(runDir: string, held?: Lock): Promise<Results> {
+export async function renderRunReport(runDir: string, held?: Lock, warn?: (line: string) => void): Promise<Results> {
   return withLock(runLockPath(runDir), 'rendering the report', async () => {
-    const { results, pictures } = resultsFromStore(runDir);
+    const { results, pictures, damaged } = resultsFromStore(runDir);
+    for (const d of damaged) warn?.(damagedArtifactLine(runDir, d));
     const target = reportDir(runDir);
     // Leftovers of report processes that died; no other writer is active while we hold the lock.
     for (const name of readdirSync(runDir)) if (/^report\.(staging|previous)-/.test(name)) rmSync(join(runDir, name), { recursive: true, force: true });

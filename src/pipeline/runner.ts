@@ -370,7 +370,16 @@ class Executor {
 /** A job of the run's graph; `artifactProblem` says why a done job's artifact fails verification. */
 export interface StatusJob extends JobRow {
   artifactProblem: string | null;
+  /** Recorded running, but no process runs in the directory: it was interrupted (the next run resumes it). */
+  interrupted: boolean;
 }
+
+/**
+ * What status and verify say of a job recorded running while no process runs in its directory.
+ * @param job the job's name
+ * @example interruptedJobNote('evaluate') // "job 'evaluate' is recorded running, but ..."
+ */
+export const interruptedJobNote = (job: string) => `job '${job}' is recorded running, but no process runs in this directory: it was interrupted; rerun the command to resume it`;
 
 export interface RunStatus {
   runDir: string;
@@ -392,13 +401,15 @@ export interface RunStatus {
 export function status(runDir: string): RunStatus {
   const store = openExisting(runDir);
   try {
+    // Read before the table: a process that ends meanwhile leaves its jobs 'running', not wrongly 'interrupted'.
+    const activeProcess = liveOwner(runDir);
     const jobs = store.graphJobs().map((j) => {
-      if (j.status !== 'done') return { ...j, artifactProblem: null };
+      if (j.status !== 'done') return { ...j, artifactProblem: null, interrupted: j.status === 'running' && !activeProcess };
       const v = verifyArtifact(runDir, j.key);
       const problem = !v.ok ? v.reason : v.manifestSha !== j.artifactSha ? 'manifest differs from the one recorded when the job finished' : null;
-      return { ...j, artifactProblem: problem };
+      return { ...j, artifactProblem: problem, interrupted: false };
     });
-    return { runDir, meta: store.meta(), jobs, activeProcess: liveOwner(runDir) };
+    return { runDir, meta: store.meta(), jobs, activeProcess };
   } finally {
     store.close();
   }

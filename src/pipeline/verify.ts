@@ -2,13 +2,14 @@
 // every artifact against its manifest, that every done job has its artifact (the one recorded
 // when it finished), no leftovers of dead processes, and that report/results.json is what the
 // store's evaluation gives.
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { canonicalJson } from './jobs.js';
-import { runLayout, verifyArtifact } from './artifacts.js';
-import { liveOwner, openExisting } from './runner.js';
+import { isArtifactId, runLayout, verifyArtifact } from './artifacts.js';
+import { interruptedJobNote, liveOwner, openExisting } from './runner.js';
+import { damagedRunDbMessage, RunDbError, type RunStore } from './store.js';
 import { reportDir, resultsFromStore } from './publish.js';
-import { validateResults } from '../report/index.js';
+import { readResultsFile, validateResults } from '../report/index.js';
 import type { LockOwner } from './lock.js';
 
 export interface RunCheck {
@@ -32,7 +33,14 @@ export interface RunCheck {
  */
 export function verifyRun(runDir: string): RunCheck {
   const layout = runLayout(runDir);
-  const store = openExisting(runDir);
+  const activeProcess = liveOwner(runDir);
+  let store: RunStore;
+  try {
+    store = openExisting(runDir);
+  } catch (e) {
+    if (!(e instanceof RunDbError)) throw e;
+    return { integrity: e.message, problems: [e.message], activeProcess };
+  }
   let integrity: string;
   let rows;
   try {
@@ -42,15 +50,15 @@ export function verifyRun(runDir: string): RunCheck {
     store.close();
   }
   const problems: string[] = [];
-  if (integrity !== 'ok') problems.push(`run.db fails SQLite's integrity check: ${integrity}`);
-  const activeProcess = liveOwner(runDir);
+  if (integrity !== 'ok') problems.push(damagedRunDbMessage(layout.db, `SQLite's integrity check: ${integrity.slice(0, 200)}`));
   if (!activeProcess) {
     for (const dir of [layout.staging, layout.trash]) if (existsSync(dir)) problems.push(`${dir} left behind by a process that died`);
+    for (const r of rows) if (r.status === 'running') problems.push(interruptedJobNote(r.name));
   }
   const done = new Map(rows.filter((r) => r.status === 'done').map((r) => [r.key, r]));
   if (existsSync(layout.artifacts)) {
     for (const name of readdirSync(layout.artifacts).sort()) {
-      if (!/^[0-9a-f]{64}$/.test(name)) {
+      if (!isArtifactId(name)) {
         problems.push(`artifacts/${name} is not an artifact`);
         continue;
       }
@@ -78,7 +86,7 @@ function reportProblems(runDir: string): string[] {
   if (!existsSync(file)) return [];
   let written;
   try {
-    written = validateResults(JSON.parse(readFileSync(file, 'utf8')), 'report/results.json');
+    written = readResultsFile(file, 'report/results.json');
   } catch (e) {
     return [(e as Error).message.split('\n')[0]];
   }

@@ -1,5 +1,6 @@
 // results.json: everything a run measured, as plain data with a versioned schema. The report,
 // the CSVs and the terminal summary are all rendered from it (and the picture files).
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 
 /**
@@ -270,4 +271,22 @@ export function validateResults(json: unknown, source = 'results.json'): Results
     throw new ResultsError(`${source} does not match the results schema v${RESULTS_SCHEMA_VERSION}: ${listed.join('; ')}${more}`);
   }
   return r.data;
+}
+
+/**
+ * Reads, parses and checks a results.json file; every error names the file.
+ * @param path the file
+ * @param source how errors name it (default: its path)
+ * @throws ResultsError when it cannot be read, is not JSON, or does not match the schema
+ * @example readResultsFile('runs/mnist/report/results.json').order.ranking
+ */
+export function readResultsFile(path: string, source = path): Results {
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    const why = e instanceof SyntaxError ? `not valid JSON (${e.message})` : `cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`;
+    throw new ResultsError(`${source}: ${why}; rebuild it with \`s2snets report RUN\``);
+  }
+  return validateResults(json, source);
 }

@@ -8,7 +8,7 @@ import { matrixCsv } from './csv.js';
 import { gridPng } from './grid.js';
 import { reportHtml, type EmbeddedFigure } from './html.js';
 import { renderFigure, resultFigures, textRenders } from './figures.js';
-import { validateResults, ResultsError, type Results } from './schema.js';
+import { readResultsFile, validateResults, ResultsError, type Results } from './schema.js';
 
 export interface ReportPictures {
   /** Originals, then A_S, then each classifier's S2SNet. */
@@ -81,13 +81,7 @@ export async function writeReport(dir: string, results: Results, pictures: Repor
 export function rebuildReport(dir: string): string {
   const source = join(dir, 'results.json');
   if (!existsSync(source)) throw new ResultsError(`${source}: not found; a report can only be rebuilt in a directory written by writeReport`);
-  let json: unknown;
-  try {
-    json = JSON.parse(readFileSync(source, 'utf8'));
-  } catch (e) {
-    throw new ResultsError(`${source}: not valid JSON (${(e as Error).message})`);
-  }
-  const results = validateResults(json, source);
+  const results = readResultsFile(source);
   // A figure whose file is gone is left out of the page rather than failing the whole report.
   const figs = new Map<string, EmbeddedFigure>();
   for (const f of results.figures) {

@@ -1,15 +1,14 @@
 // What the viewer's server reads from a run directory, read-only and on demand: the job table
 // (the run may still be going), the plan, results.json, per-image predictions and the finished
 // reconstruction artifacts. Every file it opens must resolve inside the run directory.
-import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
-import { basename, dirname, join, relative, isAbsolute } from 'node:path';
-import { artifactDir, runLayout, verifyArtifact } from '../pipeline/artifacts.js';
+import { existsSync, realpathSync, statSync } from 'node:fs';
+import { basename, dirname, join, relative, isAbsolute, resolve, sep } from 'node:path';
+import { artifactDir, isArtifactId, runLayout, verifyArtifact, type Manifest } from '../pipeline/artifacts.js';
 import { GENERIC_AE, aeName, datasetLabel } from '../pipeline/names.js';
 import type { ExperimentPlan } from '../pipeline/plan.js';
 import { RunStore, type JobRow } from '../pipeline/store.js';
-import type { ReconstructionOutput } from '../pipeline/experiment.js';
 import { EVALUATION_FILES, ORIGINAL_ROW, readPredictions } from '../pipeline/evaluation-files.js';
-import { validateResults, type Results } from '../report/schema.js';
+import { readResultsFile, type Results } from '../report/schema.js';
 import type { PredictionsInfo } from './api.js';
 
 export type ServeErrorCode = 'S2S_SERVE_NO_RUN' | 'S2S_SERVE_OUTSIDE_RUN' | 'S2S_SERVE_NOT_BUILT' | 'S2S_SERVE_BAD_RUN' | 'S2S_SERVE_LISTEN' | 'S2S_SERVE_BUSY';
@@ -29,10 +28,19 @@ export class ServeError extends Error {
 /** The picture row of the originals, next to the autoencoders' names (as in predictions.json). */
 export const ORIGINAL = ORIGINAL_ROW;
 
-/** A finished reconstruction job: where its artifact is and what identifies its content. */
-export interface FinishedReconstruction {
+/** The artifact of a done job, checked against its manifest and against the manifest run.db recorded. */
+export interface VerifiedArtifact {
+  /** Its folder, inside the run directory. */
   dir: string;
-  output: ReconstructionOutput;
+  manifest: Manifest;
+  /** sha256 of the manifest: identifies the artifact's whole content. */
+  manifestSha: string;
+}
+
+/** Whether `path`, taken literally (no link resolved), lies strictly under `dir`. */
+function isUnder(dir: string, path: string): boolean {
+  const rel = relative(dir, path);
+  return rel !== '' && rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel);
 }
 
 export interface RunSnapshot {
@@ -64,9 +72,11 @@ class CachedFile<T> {
 export class RunView {
   /** The run directory with every symbolic link resolved: files must lie under it. */
   readonly root: string;
-  private readonly results = new CachedFile<Results>((path) => validateResults(JSON.parse(readFileSync(path, 'utf8')), path));
+  private readonly results = new CachedFile<Results>((path) => readResultsFile(path, 'report/results.json'));
   private readonly predictionsFile = new CachedFile<PredictionsInfo>((path) => readPredictions(dirname(path), { predictions: basename(path) }));
   private last: { at: number; value: RunSnapshot } | null = null;
+  /** Artifacts verified so far, by job key and recorded manifest sha (artifacts are never modified in place). */
+  private readonly verified = new Map<string, VerifiedArtifact>();
 
   /**
    * @param runDir a run directory (holds run.db)
@@ -93,9 +103,19 @@ export class RunView {
     } catch {
       return null;
     }
-    const rel = relative(this.root, real);
-    if (rel.startsWith('..') || isAbsolute(rel)) throw new ServeError('S2S_SERVE_OUTSIDE_RUN', `${relative(this.runDir, path)} leads outside the run directory`, 403);
+    if (real !== this.root && !isUnder(this.root, real)) throw new ServeError('S2S_SERVE_OUTSIDE_RUN', `${relative(this.runDir, path)} leads outside the run directory`, 403);
     return real;
+  }
+
+  /**
+   * Refuses a path that does not lie under the run directory as written (before anything is
+   * written there: a place that does not exist yet has no real path to check).
+   * @param path a path the server is about to create
+   * @throws ServeError S2S_SERVE_OUTSIDE_RUN (status 403)
+   * @example view.assertUnder(join(runLayout(view.runDir).tiles, id))
+   */
+  assertUnder(path: string): void {
+    if (!isUnder(resolve(this.runDir), resolve(path))) throw new ServeError('S2S_SERVE_OUTSIDE_RUN', `${relative(this.runDir, path)} leads outside the run directory`, 403);
   }
 
   /**
@@ -136,16 +156,27 @@ export class RunView {
   }
 
   /**
-   * The reconstruction artifact of a finished job, verified against its manifest.
-   * @param job a done `reconstruct[...]` job of this run
-   * @returns its directory and output; null when the artifact fails verification
-   * @throws ServeError S2S_SERVE_OUTSIDE_RUN when the artifact folder resolves outside the run
+   * The artifact of a done job, found only through its verified manifest: the job's key must be
+   * an artifact id, every file must match the manifest, and the manifest must be the one run.db
+   * recorded when the job finished (so an edited run.db cannot point the server elsewhere).
+   * @param job a done job of this run
+   * @throws ServeError S2S_SERVE_BAD_RUN (status 409) when the artifact or its record fails; S2S_SERVE_OUTSIDE_RUN when its folder resolves outside the run
+   * @example view.verifiedArtifact(view.reconstructionJob('A_S')!).manifest.output
    */
-  reconstruction(job: JobRow): FinishedReconstruction | null {
+  verifiedArtifact(job: JobRow): VerifiedArtifact {
+    const id = `${job.key}:${job.artifactSha}`;
+    const known = this.verified.get(id);
+    if (known) return known;
+    const damaged = (why: string) => new ServeError('S2S_SERVE_BAD_RUN', `the artifact of job '${job.name}' is damaged (${why}); \`s2snets verify ${this.runDir}\` lists what is wrong, and rerunning the run's command recomputes it`, 409);
+    if (!isArtifactId(job.artifactSha)) throw damaged('run.db records no valid manifest checksum for it');
     const v = verifyArtifact(this.runDir, job.key);
-    if (!v.ok) return null;
+    if (!v.ok) throw damaged(v.reason);
+    if (v.manifestSha !== job.artifactSha) throw damaged('its manifest differs from the one recorded when the job finished');
     const dir = this.inside(artifactDir(this.runDir, job.key));
-    return dir ? { dir, output: v.manifest.output as ReconstructionOutput } : null;
+    if (!dir) throw damaged('missing');
+    const artifact = { dir, manifest: v.manifest, manifestSha: v.manifestSha };
+    this.verified.set(id, artifact);
+    return artifact;
   }
 
   /**
@@ -160,13 +191,13 @@ export class RunView {
   /**
    * The evaluation's per-image predictions; null until the evaluation is done (or for runs made
    * before they were recorded).
-   * @throws ServeError S2S_SERVE_OUTSIDE_RUN when the file is a link out of the run
+   * @throws ServeError S2S_SERVE_OUTSIDE_RUN when the file is a link out of the run; S2S_SERVE_BAD_RUN when the evaluation's artifact is damaged
    * @example view.predictions()?.rows['S2S-lenet5'].lenet5.top1[0]
    */
   predictions(): PredictionsInfo | null {
     const job = this.snapshot().jobs.find((j) => j.name === 'evaluate' && j.status === 'done');
     if (!job) return null;
-    const path = this.inside(join(artifactDir(this.runDir, job.key), EVALUATION_FILES.predictions));
+    const path = this.inside(join(this.verifiedArtifact(job).dir, EVALUATION_FILES.predictions));
     return path ? this.predictionsFile.get(path) : null;
   }
 }

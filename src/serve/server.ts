@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isIP } from 'node:net';
 import { ResultsError, type Results } from '../report/schema.js';
-import type { ChartInfo, RunInfo } from './api.js';
+import type { ChartInfo, PredictionsInfo, RunInfo } from './api.js';
 import { RunView, ServeError } from './run-view.js';
 import { TileCache, evaluationSet, tileLayout } from './tiles.js';
 
@@ -136,7 +136,13 @@ async function runInfo(view: RunView): Promise<RunInfo> {
     if (!(e instanceof ResultsError)) throw e;
     resultsProblem = e.message;
   }
-  const predictions = view.predictions();
+  let predictions: PredictionsInfo | null = null;
+  try {
+    predictions = view.predictions();
+  } catch (e) {
+    // A damaged evaluation: /api/predictions says why; the rest of the run still shows.
+    if (!(e instanceof ServeError && e.code === 'S2S_SERVE_BAD_RUN')) throw e;
+  }
   // A finished run says everything in its results and predictions; otherwise ask the data layer.
   const images =
     results && predictions

@@ -152,7 +152,7 @@ export class TileCache {
    * @param source 'original' or an autoencoder's name
    * @param index tile number (images [index * perTile, (index + 1) * perTile))
    * @returns null when the source is unknown, not finished yet, or has no such tile
-   * @throws ServeError S2S_SERVE_OUTSIDE_RUN when the cache folder leads outside the run directory; S2S_SERVE_BAD_RUN when the reconstructions fail their manifest
+   * @throws ServeError S2S_SERVE_OUTSIDE_RUN when the cache folder leads outside the run directory; S2S_SERVE_BAD_RUN when the reconstructions fail their manifest or its record
    * @example await new TileCache(view).tile('A_S', 0) // <run>/tiles/ae-<sha>/0.png
    */
   async tile(source: string, index: number): Promise<string | null> {
@@ -166,12 +166,10 @@ export class TileCache {
     } else {
       const job = this.view.reconstructionJob(source);
       if (!job) return null;
-      id = `ae-${job.artifactSha}`;
-      images = (set) => async (first, count) => {
-        const found = this.view.reconstruction(job);
-        if (!found) throw new ServeError('S2S_SERVE_BAD_RUN', `the reconstructions of ${source} are damaged (they fail their manifest); rerun the run's command to recompute them`);
-        return set.reconstructed(found.dir, found.output, first, count);
-      };
+      // The cache folder is named by the verified manifest's checksum, never by what run.db says.
+      const artifact = this.view.verifiedArtifact(job);
+      id = `ae-${artifact.manifestSha}`;
+      images = (set) => async (first, count) => set.reconstructed(artifact.dir, artifact.manifest.output as { file: string }, first, count);
     }
     const dir = join(runLayout(this.view.runDir).tiles, id);
     // The evaluation set (and with it the compute engine) is loaded only when tiles are missing.
@@ -209,7 +207,8 @@ export class TileCache {
   /** Makes a tile set under the tile cache's lock (another server may be making the same set: then wait for it). */
   private async make(dir: string, images: () => Promise<TileSource>): Promise<number> {
     const root = runLayout(this.view.runDir).tiles;
-    // A cache folder that is a link out of the run is refused before anything is written.
+    // A cache folder that is a link out of the run, or a path that leads out, is refused before anything is written.
+    this.view.assertUnder(dir);
     for (const d of [root, dir]) if (existsSync(d)) this.view.inside(d);
     const started = Date.now();
     for (;;) {

@@ -3,9 +3,12 @@
 // malicious pickles, typed errors on damaged files, and fuzzing.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { createDeflateRaw, constants as zlibConstants } from 'node:zlib';
+import { pathToFileURL } from 'node:url';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { noGrad, tensor, type Tensor } from '../../src/engine/index.js';
 import { SMALL_STAGES, SegNet } from '../../src/models/segnet.js';
 import { PickleError, UnsafePickleError, unpickle, unpickleAt } from '../../src/import/pickle.js';
@@ -254,39 +257,124 @@ test('fuzzing: mutated pickles and checkpoints (a research checkpoint with numpy
   fuzzPickle(3000);
 });
 
-/** A one-entry zip archive whose deflated entry `archive/data.pkl` declares `declared` inflated bytes (zip64 when over 32 bits). */
-function zipDeclaring(declared: bigint): Buffer {
-  const name = Buffer.from('archive/data.pkl');
-  const data = Buffer.from([0x03, 0x00]); // an empty deflate block
-  const zip64 = declared >= 0xffffffffn;
-  const local = Buffer.alloc(30);
-  local.writeUInt32LE(0x04034b50, 0);
-  local.writeUInt16LE(8, 8);
-  local.writeUInt32LE(data.length, 18);
-  local.writeUInt16LE(name.length, 26);
-  const extra = Buffer.alloc(zip64 ? 12 : 0);
-  if (zip64) {
-    extra.writeUInt16LE(1, 0);
-    extra.writeUInt16LE(8, 2);
-    extra.writeBigUInt64LE(declared, 4);
+interface ZipMember {
+  name: string;
+  /** The member's bytes as stored (deflated when method is 8). */
+  data: Buffer;
+  /** The inflated size the directory declares (zip64 when over 32 bits). */
+  size: bigint;
+  method: 0 | 8;
+}
+
+/** A zip archive of the members, local headers then the central directory (CRCs left 0: the reader does not read them). */
+function zipOf(members: ZipMember[]): Buffer {
+  const parts: Buffer[] = [];
+  const directory: Buffer[] = [];
+  let offset = 0;
+  for (const m of members) {
+    const name = Buffer.from(m.name);
+    const zip64 = m.size >= 0xffffffffn;
+    const local = Buffer.alloc(30);
+    local.writeUInt32LE(0x04034b50, 0);
+    local.writeUInt16LE(m.method, 8);
+    local.writeUInt32LE(m.data.length, 18);
+    local.writeUInt16LE(name.length, 26);
+    const extra = Buffer.alloc(zip64 ? 12 : 0);
+    if (zip64) {
+      extra.writeUInt16LE(1, 0);
+      extra.writeUInt16LE(8, 2);
+      extra.writeBigUInt64LE(m.size, 4);
+    }
+    const central = Buffer.alloc(46);
+    central.writeUInt32LE(0x02014b50, 0);
+    central.writeUInt16LE(m.method, 10);
+    central.writeUInt32LE(m.data.length, 20);
+    central.writeUInt32LE(zip64 ? 0xffffffff : Number(m.size), 24);
+    central.writeUInt16LE(name.length, 28);
+    central.writeUInt16LE(extra.length, 30);
+    central.writeUInt32LE(offset, 42);
+    directory.push(central, name, extra);
+    parts.push(local, name, m.data);
+    offset += local.length + name.length + m.data.length;
   }
-  const central = Buffer.alloc(46);
-  central.writeUInt32LE(0x02014b50, 0);
-  central.writeUInt16LE(8, 10);
-  central.writeUInt32LE(data.length, 20);
-  central.writeUInt32LE(zip64 ? 0xffffffff : Number(declared), 24);
-  central.writeUInt16LE(name.length, 28);
-  central.writeUInt16LE(extra.length, 30);
-  const cdStart = local.length + name.length + data.length;
-  const cd = Buffer.concat([central, name, extra]);
+  const cd = Buffer.concat(directory);
   const eocd = Buffer.alloc(22);
   eocd.writeUInt32LE(0x06054b50, 0);
-  eocd.writeUInt16LE(1, 8);
-  eocd.writeUInt16LE(1, 10);
+  eocd.writeUInt16LE(members.length, 8);
+  eocd.writeUInt16LE(members.length, 10);
   eocd.writeUInt32LE(cd.length, 12);
-  eocd.writeUInt32LE(cdStart, 16);
-  return Buffer.concat([local, name, data, cd, eocd]);
+  eocd.writeUInt32LE(offset, 16);
+  return Buffer.concat([...parts, cd, eocd]);
 }
+
+/** A one-entry zip archive whose deflated entry `archive/data.pkl` declares `declared` inflated bytes. */
+const zipDeclaring = (declared: bigint) => zipOf([{ name: 'archive/data.pkl', data: Buffer.from([0x03, 0x00]), size: declared, method: 8 }]);
+
+/**
+ * A raw deflate stream of `mib` MiB of zeros, about 1 KB per MiB (a real zip bomb's payload):
+ * after a full flush deflate emits the same bytes for every further MiB of zeros, so one such
+ * block is repeated rather than deflating the whole size.
+ */
+async function zerosDeflated(mib: number): Promise<Buffer> {
+  const d = createDeflateRaw({ level: 9 });
+  const out: Buffer[] = [];
+  d.on('data', (c: Buffer) => out.push(c));
+  const zeros = Buffer.alloc(1 << 20);
+  const block = async () => {
+    d.write(zeros);
+    await new Promise<void>((done) => d.flush(zlibConstants.Z_FULL_FLUSH, () => done()));
+    return Buffer.concat(out.splice(0));
+  };
+  const first = await block();
+  const repeated = await block();
+  d.end();
+  await new Promise((done) => d.on('end', done));
+  return Buffer.concat([first, ...Array<Buffer>(mib - 1).fill(repeated), ...out]);
+}
+
+/** Peak resident memory of a child process that loads `file` with loadPth, and the error it got. */
+function loadInChild(file: string): { message: string | null; maxRssBytes: number } {
+  const script = `
+    const { loadPth } = await import(${JSON.stringify(pathToFileURL(resolve('dist/src/import/pth.js')).href)});
+    let message = null;
+    try { loadPth(process.argv[1]); } catch (e) { message = e.message; }
+    console.log(JSON.stringify({ message, maxRssBytes: process.resourceUsage().maxRSS * 1024 }));`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script, file], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  return JSON.parse(r.stdout);
+}
+
+test('a 1 MB zip bomb within deflate ratio is refused before inflating: the process stays small', async () => {
+  const payload = await zerosDeflated(1022);
+  const declared = 1022n << 20n;
+  const bomb = join(scratch, 'bomb-1mb.pth');
+  writeFileSync(bomb, zipOf([{ name: 'archive/data.pkl', data: payload, size: declared, method: 8 }]));
+  const bytes = statSync(bomb).size;
+  assert.ok(bytes < 1.1e6, `${bytes} bytes`);
+  const notCheckpoint = join(scratch, 'not-a-checkpoint.pth');
+  writeFileSync(notCheckpoint, 'not a checkpoint');
+  const baseline = loadInChild(notCheckpoint);
+  const refused = loadInChild(bomb);
+  assert.equal(
+    refused.message,
+    `${bomb}: its zip entries declare ${declared} inflated bytes in all from a ${bytes}-byte file, more than a checkpoint may inflate to (8 times its size plus 16 MiB, at most 32 GiB): a zip bomb or a corrupt file`,
+  );
+  // Reading the 1 MB file is all the refusal costs (inflating it took over 1 GiB).
+  const extra = refused.maxRssBytes - baseline.maxRssBytes;
+  assert.ok(extra < 64 << 20, `the bomb cost ${(extra / 2 ** 20).toFixed(0)} MiB of resident memory`);
+  rmSync(bomb);
+});
+
+test('a pickle member larger than a pickle may be is refused before inflating, though the file is large enough', async () => {
+  const weights = Buffer.alloc(48 << 20);
+  const file = join(scratch, 'big-pickle.pth');
+  writeFileSync(file, zipOf([
+    { name: 'archive/data.pkl', data: await zerosDeflated(300), size: 300n << 20n, method: 8 },
+    { name: 'archive/data/0', data: weights, size: BigInt(weights.length), method: 0 },
+  ]));
+  assert.throws(() => loadPth(file), { name: 'PthError', message: `${file}: zip entry archive/data.pkl declares ${300 << 20} inflated bytes, more than a checkpoint's pickle may hold (256 MiB): a zip bomb or a corrupt file` });
+  rmSync(file);
+});
 
 test('a zip bomb (an entry declaring far more bytes than deflate can produce) is refused by name, before inflating', () => {
   for (const [declared, shown] of [[4_000_000_000n, '4000000000'], [1n << 40n, '1099511627776']] as const) {

@@ -72,6 +72,9 @@ test('JSON files: relative paths resolve against the file, read and parse errors
   writeFileSync(file, '{"classifiers": ["lenet"],}');
   assert.throws(() => loadConfig(file), { name: 'ConfigError', message: `${file}: not valid JSON (Expected double-quoted property name in JSON at position 26)` });
   assert.throws(() => loadConfig(join(tmp, 'missing.json')), { message: `${join(tmp, 'missing.json')}: cannot read (ENOENT)` });
+  // Saved with a UTF-8 byte order mark (some Windows editors do): the same config.
+  writeFileSync(file, `\uFEFF${JSON.stringify({ classifiers: ['lenet'], seed: 3 })}`);
+  assert.equal(loadConfig(file).seed, 3);
   writeFileSync(file, '{"classifiers": ["lenet"], "seed": 1.5}');
   assert.throws(() => loadConfig(file), { message: `${file}: seed: must be an integer` });
 });

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, loadConfig } from '../../src/pipeline/config.js';
 import { derivedNames, planFromConfig, quickPlan, type ExperimentPlan } from '../../src/pipeline/plan.js';
-import { checkInputs, PreflightError, runDiskBytes, streamedMemoryBytes } from '../../src/pipeline/preflight.js';
+import { checkInputs, PreflightError, RECORDED_SETTINGS, resultsFieldSchema, runDiskBytes, streamedMemoryBytes } from '../../src/pipeline/preflight.js';
 import { DECODES_IN_FLIGHT } from '../../src/data/index.js';
 import { runExperiment, type ProgressSink } from '../../src/pipeline/run.js';
 import { writeImageFolder } from './image-folder-fixture.js';
@@ -59,6 +59,13 @@ test('unknown zoo names, unreadable inputs and unusable run directories are refu
   await refuses(planOf({}), `run directory ${file}: is a file, not a directory`, file);
   await refuses(planOf({}), `run directory ${join(file, 'run')}: ${file} is a file, not a directory`, join(file, 'run'));
   assert.equal(readFileSync(file, 'utf8'), 'x');
+  // A pseudo file system: writable as root, but mkdir answers ENOENT (a recursive mkdir would retry forever).
+  // (checkInputs alone: past a missed refusal, the run itself would spin.)
+  if (existsSync('/proc/self')) await assert.rejects(checkInputs(planOf({}), '/proc/s2snets/run'), { name: 'PreflightError', message: 'run directory /proc/s2snets/run: cannot create it in /proc (not found); choose a folder on a disk' });
+  // A creatable run directory is checked by making its folders and removing them again.
+  const fresh = join(tmp, 'new', 'run');
+  await checkInputs(planOf({}), fresh);
+  assert.ok(!existsSync(join(tmp, 'new')), 'nothing is left behind');
 });
 
 /** A directory this process cannot write in: a read-only mount when one exists, else a chmod 555 folder (not for root). */
@@ -133,4 +140,43 @@ test('symbolic links to class folders count as class folders', async () => {
   mkdirSync(linked);
   for (const name of ['cat', 'dog', 'fox']) symlinkSync(join(images, name), join(linked, name));
   await checkInputs(planOf({ dataset: { imageFolder: linked, imageSize: 32 } }), join(tmp, 'linked-run'));
+});
+
+test('every setting results.json records is checked up front against its field of the results schema', async () => {
+  // `demo --quick --finetune-steps 1e20` ran every job, then failed to write its results.
+  await refuses({ ...quickPlan(), finetune: { ...quickPlan().finetune, steps: 1e20 } }, /^finetune\.steps: 100000000000000000000 is out of range for results\.json's finetunes\.\*\.budget \(Too big: /);
+  const set: Record<string, (p: ExperimentPlan, v: number) => void> = {
+    seed: (p, v) => void (p.seed = v),
+    'seed + repeats - 1': (p, v) => Object.assign(p, { seed: Math.max(0, v - 1), repeats: 2 }),
+    evalSamples: (p, v) => void (p.evalSamples = v),
+    'finetune.steps': (p, v) => void (p.finetune.steps = v),
+    'finetune.epochs': (p, v) => void (p.finetune.epochs = v),
+    'analysis.bootstrapResamples': (p, v) => void (p.analysis.bootstrapResamples = v),
+    'analysis.orderEpsilon': (p, v) => void (p.analysis.orderEpsilon = v),
+    'analysis.orderLevel': (p, v) => void (p.analysis.orderLevel = v),
+    'analysis.nmiBins': (p, v) => void (p.analysis.nmiBins = v),
+    'analysis.interPairs': (p, v) => void (p.analysis.interPairs = v),
+    'analysis.noiseSigmas': (p, v) => void (p.analysis.noiseSigmas = [0.1, v]),
+    'analysis.noiseSamples': (p, v) => void (p.analysis.noiseSamples = v),
+  };
+  const candidates = [1e20, 2 ** 53, -1, 0, 0.5, 1.5, 2, 1000, Number.NaN, Number.POSITIVE_INFINITY];
+  const firstMisfit = (plan: ExperimentPlan) => RECORDED_SETTINGS.find((r) => r.values(plan).some((x) => !resultsFieldSchema(r.field).safeParse(x).success));
+  for (const { setting, field, values } of RECORDED_SETTINGS) {
+    assert.ok(set[setting], `the test sets ${setting}`);
+    let refusedHere = 0;
+    for (const v of candidates) {
+      const plan = quickPlan();
+      set[setting](plan, v);
+      const misfit = firstMisfit(plan);
+      const error = await checkInputs(plan, join(tmp, 'bounds')).then(
+        () => null,
+        (e: Error) => e,
+      );
+      const refusal = error instanceof PreflightError && /^[\w.+ -]+: \S+ is out of range for results\.json's /.test(error.message) ? error.message : null;
+      // Refused, naming the setting, exactly when the schema refuses a value the plan records.
+      assert.equal(refusal?.split(':')[0] ?? null, misfit?.setting ?? null, `${setting} = ${v}: ${error?.message ?? 'accepted'}`);
+      if (values(plan).some((x) => !resultsFieldSchema(field).safeParse(x).success)) refusedHere++;
+    }
+    assert.ok(refusedHere > 0, `some candidate is out of ${field.join('.')}'s range and refused as ${setting}`);
+  }
 });

@@ -11,6 +11,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, sy
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import sharp from 'sharp';
+import Database from 'better-sqlite3';
 import { isLoopback, serveRun, tileLayout, type RunInfo, type RunningServer } from '../../src/serve/index.js';
 import { status } from '../../src/pipeline/runner.js';
 import { artifactDir, runLayout } from '../../src/pipeline/artifacts.js';
@@ -145,6 +146,34 @@ test('symbolic links out of the run directory are refused', async () => {
     rmSync(tiles);
     renameSync(join(root, 'tiles-moved'), tiles);
   }
+});
+
+test('an edited run.db cannot lead the server out of the run: artifacts are found only through their verified manifests', async () => {
+  const db = new Database(runLayout(runDir).db);
+  const row = db.prepare(`SELECT key, artifact_sha AS sha FROM jobs WHERE name = 'reconstruct[A_S]'`).get() as { key: string; sha: string };
+  const forgeries: [string, string, string][] = [
+    ['artifact_sha', `/../../../../../../../../..${outside}/pwned_tiles`, 'a path as the manifest checksum'],
+    ['artifact_sha', 'f'.repeat(64), "another artifact's checksum"],
+    ['key', `../../../../../../../..${outside}`, 'a path as the job key'],
+  ];
+  try {
+    for (const [column, value, what] of forgeries) {
+      db.prepare(`UPDATE jobs SET ${column} = ? WHERE key = ? OR key = ?`).run(value, row.key, value);
+      const fresh = await serveRun(runDir, { port: 0 });
+      try {
+        const res = await fetch(`${fresh.url}api/tiles/A_S/0.png`);
+        assert.equal(res.status, 409, what);
+        assert.match(((await res.json()) as { error: string }).error, /artifact of job 'reconstruct\[A_S\]' is damaged/, what);
+        assert.deepEqual(readdirSync(outside), ['secret.json'], `${what}: nothing is written outside the run`);
+      } finally {
+        await fresh.close();
+        db.prepare(`UPDATE jobs SET key = ?, artifact_sha = ? WHERE name = 'reconstruct[A_S]'`).run(row.key, row.sha);
+      }
+    }
+  } finally {
+    db.close();
+  }
+  assert.equal((await raw('/api/tiles/A_S/0.png')).status, 200, 'the restored record serves again');
 });
 
 test('tiles are made under the tile cache lock: a server waits while another process holds it', async () => {

@@ -1,0 +1,46 @@
+// What the command line says when it is used wrongly or meets a bad file: one line naming the
+// thing and what to do, and a non-zero exit status.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { RunStore } from '../../src/pipeline/store.js';
+
+const cli = resolve('dist/src/cli/main.js');
+const tmp = mkdtempSync(join(tmpdir(), 's2snets-cli-errors-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+/** Runs the CLI; a command that does not end within the safety limit comes back with status null. */
+const s2snets = (args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', timeout: 120_000, killSignal: 'SIGKILL' });
+
+test('a usage error is the error and a pointer to --help, not the whole help', () => {
+  for (const args of [['demo', '--bogus'], ['status'], ['demo', '--finetune-steps', 'x']]) {
+    const r = s2snets(args);
+    assert.equal(r.status, 2, args.join(' '));
+    const lines = r.stderr.trim().split('\n');
+    assert.equal(lines.length, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(lines[0], /^error: /);
+    assert.match(lines[1], /--help/);
+  }
+});
+
+test('a run directory on a pseudo file system (/proc) is refused at once, not retried forever', (t) => {
+  if (!existsSync('/proc/self')) return t.skip('no /proc on this system');
+  const config = join(tmp, 'proc.json');
+  writeFileSync(config, JSON.stringify({ quick: true, classifiers: ['lenet5'], device: 'cpu', runDir: '/proc/s2snets-run' }));
+  const r = s2snets(['run', config]);
+  assert.equal(r.status, 1, `exit status (null: still running after the limit): ${r.stderr}`);
+  assert.equal(r.stderr.trim(), 's2snets: error: run directory /proc/s2snets-run: cannot create it in /proc (not found); choose a folder on a disk');
+});
+
+test('verify names report/results.json when it is not JSON', () => {
+  const runDir = join(tmp, 'garbage');
+  RunStore.open(runDir).close();
+  mkdirSync(join(runDir, 'report'));
+  writeFileSync(join(runDir, 'report', 'results.json'), '\u0000garbage{');
+  const r = s2snets(['verify', runDir]);
+  assert.equal(r.status, 1);
+  assert.match(r.stdout, /: report\/results\.json: not valid JSON \(.+\); rebuild it with `s2snets report RUN`$/m);
+});
