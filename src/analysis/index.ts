@@ -3,7 +3,7 @@ export { AnalysisError, toImageSet } from './images.js';
 export type { ImageSet, ImageInput } from './images.js';
 export { topKAccuracy, evaluateClassifier, predictClassifier, batchPredictions, accuracyOf, labelValues, crossMatrix, accuracyGrid, crossMatrixOf, deltaMatrix } from './accuracy.js';
 export type { Accuracy, AccuracyGrid, CrossMatrix, EvalOptions, Forward, ImagePredictions } from './accuracy.js';
-export { totalOrder, ORDER_RULE, ORDER_EPSILON } from './order.js';
+export { totalOrder, ORDER_RULE, ORDER_EPSILON, TIE_TOLERANCE } from './order.js';
 export type { TotalOrder, OrderViolation, OrderOptions, PairConfidence } from './order.js';
 export { nmiOfLevels, imageNmi, intraNmi, interNmi, intraNmiEach, interNmiEach } from './nmi.js';
 export type { NmiOptions, InterNmiOptions, NmiNormalization } from './nmi.js';
