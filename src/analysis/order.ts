@@ -204,8 +204,16 @@ function cycleViolation(cycle: string[]): OrderViolation {
   return { kind: 'cycle', classifiers: cycle, description: `intransitive: ${[...cycle, cycle[0]].join(' > ')}` };
 }
 
-/** Strongly connected groups of two or more classifiers under `above` (each reaches the others). */
-function circularGroups(above: boolean[][]): number[][] {
+/**
+ * Strongly connected groups of two or more classifiers under `above` (each reaches the others):
+ * the classifiers that rank above each other in a circle.
+ *
+ * @param above above[i][j]: classifier i is established above j.
+ * @returns Each group's indices, smallest first; groups in the order of their smallest member.
+ * @example
+ * circularGroups([[false, true, false], [false, false, true], [true, false, false]]); // [[0, 1, 2]]
+ */
+export function circularGroups(above: boolean[][]): number[][] {
   const n = above.length;
   const reach = above.map((row) => [...row]);
   for (let k = 0; k < n; k++) for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) if (reach[i][k] && reach[k][j]) reach[i][j] = true;

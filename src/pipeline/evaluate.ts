@@ -12,7 +12,7 @@ import {
   gridUncertainty,
   interNmiEach,
   intraNmiEach,
-  kendallTest,
+  claimsOverRankings,
   labelValues,
   meanEstimate,
   pairedChange,
@@ -78,8 +78,11 @@ export interface Evaluation {
   curves: Record<string, { step: number[]; loss: number[] }>;
 }
 
-/** 2: intervals, order confidence, claims and noise robustness. 3: planted shape agreement, retention intervals, carrier change against A_S. */
-export const EVALUATION_FORMAT = 3;
+/**
+ * 2: intervals, order confidence, claims and noise robustness. 3: planted shape agreement, retention intervals, carrier change against A_S.
+ * 4: claims over every ranking consistent with the order's established relations.
+ */
+export const EVALUATION_FORMAT = 4;
 
 /**
  * The per-image predictions of an accuracy grid as stored plain data (predictions.json).
@@ -158,24 +161,19 @@ async function noiseRobustness(
 
 /**
  * The paper's claims that the order follows neither accuracy nor network size: Kendall's tau of
- * each classifier's position in the ranking (first = highest) against its accuracy on the
- * originals and against its parameter count, with exact permutation p-values.
+ * position in the order against accuracy on the originals and against parameter count, with
+ * permutation p-values; over every ranking consistent with the order's established relations
+ * when it is not total (analysis/claims.ts), so the answer never rests on a tie-break.
  *
- * @param order The order (its ranking, first = highest).
+ * @param order The order of the classifiers.
  * @param classifiers Names, parameter counts and accuracies on the originals.
- * @param seed Seed of the Monte Carlo permutations (beyond 8 classifiers).
+ * @param seed Seed of the Monte Carlo permutations and ranking sample (beyond 8 classifiers).
  * @returns Both tests, or null with fewer than two classifiers.
  * @example
- * orderClaims(order, evaluation.classifiers, plan.seed).orderVsAccuracy.p;
+ * orderClaims(order, evaluation.classifiers, plan.seed)?.orderVsAccuracy.conclusion;
  */
-export function orderClaims(order: Pick<TotalOrder, 'ranking'>, classifiers: Pick<ClassifierResult, 'name' | 'parameters' | 'accuracy'>[], seed: number): Results['claims'] {
-  // One classifier has no order to compare with anything.
-  if (classifiers.length < 2) return null;
-  const position = classifiers.map((c) => classifiers.length - order.ranking.indexOf(c.name));
-  return {
-    orderVsAccuracy: kendallTest(position, classifiers.map((c) => c.accuracy.original.top1), { seed }),
-    orderVsSize: kendallTest(position, classifiers.map((c) => c.parameters), { seed }),
-  };
+export function orderClaims(order: TotalOrder, classifiers: Pick<ClassifierResult, 'name' | 'parameters' | 'accuracy'>[], seed: number): Results['claims'] {
+  return claimsOverRankings(order, classifiers.map((c) => ({ name: c.name, accuracy: c.accuracy.original.top1, parameters: c.parameters })), seed);
 }
 
 export { datasetLabel };
@@ -193,8 +191,9 @@ export function evaluationJob(plan: ExperimentPlan, jobs: ExperimentJobs, replic
     deps: [...jobs.classifiers.values(), jobs.pretrain, ...jobs.finetunes.values(), ...jobs.reconstructions.values()],
     config: { analysis: plan.analysis as unknown as Json, evalBatchSize: plan.evalBatchSize },
     // 2: the artifact holds per-image predictions; 3: intervals, order confidence, claims, noise;
-    // 4: planted shape agreement, retention intervals, carrier change against A_S.
-    codeVersion: '4',
+    // 4: planted shape agreement, retention intervals, carrier change against A_S;
+    // 5: claims over the rankings consistent with the order, ties compared as counts.
+    codeVersion: '5',
     async run(ctx) {
       const classifiers: ({ name: string } & EvaluationForward)[] = [];
       try {
