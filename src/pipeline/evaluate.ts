@@ -45,9 +45,9 @@ import { openClassifier } from './classifiers.js';
 import { evaluationForward, type EvaluationForward } from './evaluation-forward.js';
 import type { ExperimentPlan } from './plan.js';
 import { datasetLabel } from './names.js';
-import { EVALUATION_FILES, ORIGINAL_ROW, ReportSourceError, readPredictions, type EvaluationOutput, type StoredPredictions } from './evaluation-files.js';
+import { EVALUATION_FILES, ORIGINAL_ROW, ReportSourceError, readPredictions, type EvaluationOutput, type StoredNoisePredictions, type StoredPredictions } from './evaluation-files.js';
 
-export { EVALUATION_FILES, ORIGINAL_ROW, ReportSourceError, readPredictions, type EvaluationOutput, type StoredPredictions };
+export { EVALUATION_FILES, ORIGINAL_ROW, ReportSourceError, readPredictions, type EvaluationOutput, type StoredNoisePredictions, type StoredPredictions };
 import type { Accuracy, AccuracyGrid, ImagePredictions } from '../analysis/accuracy.js';
 
 import type { FinetuneSummary } from './experiment.js';
@@ -80,7 +80,7 @@ export interface Evaluation {
 
 /**
  * 2: intervals, order confidence, claims and noise robustness. 3: planted shape agreement, retention intervals, carrier change against A_S.
- * 4: claims over every ranking consistent with the order's established relations.
+ * 4: claims over every ranking consistent with the order's established relations (and predictions.json holds the noise test's per-image predictions).
  */
 export const EVALUATION_FORMAT = 4;
 
@@ -88,15 +88,17 @@ export const EVALUATION_FORMAT = 4;
  * The per-image predictions of an accuracy grid as stored plain data (predictions.json).
  *
  * @param grid accuracyGrid's result.
+ * @param noise The noise test's per-image predictions (null when it did not run).
  * @example
- * writeFileAtomic(join(dir, EVALUATION_FILES.predictions), JSON.stringify(storedPredictions(grid)));
+ * writeFileAtomic(join(dir, EVALUATION_FILES.predictions), JSON.stringify(storedPredictions(grid, noise.stored)));
  */
-export function storedPredictions(grid: AccuracyGrid): StoredPredictions {
+export function storedPredictions(grid: AccuracyGrid, noise: StoredNoisePredictions | null = null): StoredPredictions {
   const plain = (p: ImagePredictions) => ({ top1: Array.from(p.top1), top5Hit: p.top5Hit ? (Array.from(p.top5Hit) as (0 | 1)[]) : null });
   const row = (ps: ImagePredictions[]) => Object.fromEntries(grid.columns.map((c, j) => [c, plain(ps[j])]));
   return {
     labels: Array.from(grid.labels),
     rows: { [ORIGINAL_ROW]: row(grid.originalPredictions), ...Object.fromEntries(grid.rows.map((r, i) => [r, row(grid.predictions[i])])) },
+    noise,
   };
 }
 
@@ -109,7 +111,8 @@ export interface StoredPictures {
 /**
  * Noise robustness (the paper: S2SNets help under noise): each classifier on the evaluation
  * originals with seeded Gaussian pixel noise of each sigma, and on its own S2SNet's
- * reconstructions of the same noisy images, with paired intervals of the change.
+ * reconstructions of the same noisy images, with paired intervals of the change; and the
+ * per-image predictions behind them, stored so every figure can be recounted from the artifact.
  */
 async function noiseRobustness(
   plan: ExperimentPlan,
@@ -118,9 +121,9 @@ async function noiseRobustness(
   data: ExperimentData,
   classifiers: { name: string; forward: Forward }[],
   boot: BootstrapOptions,
-): Promise<Results['noise']> {
+): Promise<{ results: Results['noise']; stored: StoredNoisePredictions | null }> {
   const sigmas = plan.analysis.noiseSigmas;
-  if (sigmas.length === 0) return null;
+  if (sigmas.length === 0) return { results: null, stored: null };
   // A seeded, stratified subset keeps the 3 x N extra reconstructions within the time budget.
   const subset = stratifiedSample(labelArray(data.eval), data.classNames.length, plan.analysis.noiseSamples, plan.seed + 11);
   const index = tensor(BigInt64Array.from(subset, BigInt));
@@ -130,6 +133,7 @@ async function noiseRobustness(
   const truth = labelValues(labels);
   const opts = { batchSize: plan.evalBatchSize, device: plan.device };
   const rows = classifiers.map((c) => ({ name: c.name, noisy: [] as number[], own: [] as number[], gain: [] as number[], ci95: { noisy: [] as Interval[], own: [] as Interval[], gain: [] as Interval[] } }));
+  const stored: StoredNoisePredictions = { sigmas, images: Array.from(subset), classifiers: {} };
   const noisyInputs = sigmas.map((sigma) => {
     const pixels = addPixelNoise(originals, sigma, plan.seed);
     const model = normalize(pixels, data.mean, data.std);
@@ -140,10 +144,13 @@ async function noiseRobustness(
   for (const [j, c] of classifiers.entries()) {
     const finetune = jobs.finetunes.get(c.name)!;
     const ae = loadReconstructor(plan, data, join(ctx.input(finetune), ctx.output(finetune).weights));
+    const perImage: StoredNoisePredictions['classifiers'][string] = (stored.classifiers[c.name] = { noisy: [], own: [] });
     for (const input of noisyInputs) {
-      const onNoisy = correctness(await predictClassifier(c.forward, input, labels, opts), truth);
-      const onOwn = correctness(await predictClassifier(c.forward, input, labels, { ...opts, transform: ae.reconstruct }), truth);
-      const paired = pairedChange(onNoisy, onOwn, boot);
+      const noisy = await predictClassifier(c.forward, input, labels, opts);
+      const own = await predictClassifier(c.forward, input, labels, { ...opts, transform: ae.reconstruct });
+      perImage.noisy.push(Array.from(noisy.top1));
+      perImage.own.push(Array.from(own.top1));
+      const paired = pairedChange(correctness(noisy, truth), correctness(own, truth), boot);
       const row = rows[j];
       row.noisy.push(paired.a.value);
       row.own.push(paired.b.value);
@@ -156,7 +163,7 @@ async function noiseRobustness(
     await ctx.progress(0.3 + (0.2 * (j + 1)) / classifiers.length, 'noise robustness');
   }
   for (const t of [...noisyInputs, labels]) t.dispose();
-  return { sigmas, samples: subset.length, classifiers: rows };
+  return { results: { sigmas, samples: subset.length, classifiers: rows }, stored };
 }
 
 /**
@@ -192,7 +199,8 @@ export function evaluationJob(plan: ExperimentPlan, jobs: ExperimentJobs, replic
     config: { analysis: plan.analysis as unknown as Json, evalBatchSize: plan.evalBatchSize },
     // 2: the artifact holds per-image predictions; 3: intervals, order confidence, claims, noise;
     // 4: planted shape agreement, retention intervals, carrier change against A_S;
-    // 5: claims over the rankings consistent with the order, ties compared as counts.
+    // 5: claims over the rankings consistent with the order, ties compared as counts, the noise
+    // test's per-image predictions in predictions.json.
     codeVersion: '5',
     async run(ctx) {
       const classifiers: ({ name: string } & EvaluationForward)[] = [];
@@ -306,7 +314,7 @@ async function evaluate(plan: ExperimentPlan, jobs: ExperimentJobs, ctx: JobCont
     order,
     bootstrap: { resamples: plan.analysis.bootstrapResamples, seed: plan.seed, level: CI_LEVEL, method: 'percentile' },
     claims: orderClaims(order, evalClassifiers, plan.seed),
-    noise,
+    noise: noise.results,
     nmi: { bins: plan.analysis.nmiBins, interPairs: plan.analysis.interPairs, normalization: '2 I(X;Y) / (H(X) + H(Y))' },
     histograms,
     curves,
@@ -314,7 +322,7 @@ async function evaluate(plan: ExperimentPlan, jobs: ExperimentJobs, ctx: JobCont
   const encodeRows = (rs: PictureRow[]) => rs.map((r) => ({ label: r.label, images: r.images.map((im) => ({ ...im, data: Buffer.from(im.data).toString('base64') })) }));
   writeFileAtomic(join(ctx.dir, EVALUATION_FILES.evaluation), JSON.stringify(evaluation));
   writeFileAtomic(join(ctx.dir, EVALUATION_FILES.pictures), JSON.stringify({ grid: encodeRows(rows.reconstructions), differences: encodeRows(rows.differences) }));
-  writeFileAtomic(join(ctx.dir, EVALUATION_FILES.predictions), JSON.stringify(storedPredictions(grid)));
+  writeFileAtomic(join(ctx.dir, EVALUATION_FILES.predictions), JSON.stringify(storedPredictions(grid, noise.stored)));
   for (const t of recon.values()) t.dispose();
   ctx.setMetrics({ orderIsTotal: order.isTotal });
   return { ...EVALUATION_FILES };

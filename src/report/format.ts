@@ -45,7 +45,7 @@ function powerNote(k: KendallResult): string {
  * @example
  * claimSentence('accuracy', r.claims.orderVsAccuracy, r.claims);
  * // total: 'no evidence that the order follows accuracy (tau = 0.20, p = 0.72, exact over 120 permutations)'
- * // partial: 'the data cannot decide whether the order follows accuracy: over all 20 rankings consistent with
+ * // partial: 'the data cannot decide whether the order follows accuracy: over the 20 rankings consistent with
  * //   the 3 established relations, tau runs from -0.95 (p = 0.033: runs against it) to 0.11 (p = 1.00: no evidence)'
  */
 export function claimSentence(criterion: string, claim: ClaimResults['orderVsAccuracy'], claims: Pick<ClaimResults, 'basis' | 'rankings' | 'enumerated' | 'relations'>): string {
@@ -59,9 +59,9 @@ export function claimSentence(criterion: string, claim: ClaimResults['orderVsAcc
     return `the order ${claim.conclusion === 'follows' ? 'follows' : 'runs against'} ${criterion} ${stats}`;
   }
   const relations = `the ${claims.relations} established relation${claims.relations === 1 ? '' : 's'}`;
-  const scope = claims.enumerated
-    ? `${claims.rankings === 1 ? 'the one ranking' : `all ${claims.rankings} rankings`} consistent with ${relations}`
-    : `${claims.rankings} sampled rankings consistent with ${relations} (a sample: the range may be wider)`;
+  const rankings = claims.enumerated ? `the ${claims.rankings} ranking${claims.rankings === 1 ? '' : 's'}` : `${claims.rankings} sampled rankings`;
+  const scope = `${rankings} consistent with ${relations}${claims.enumerated ? '' : ' (a sample: the range may be wider)'}`;
+  const [every, any] = claims.rankings === 1 ? ['', ''] : ['every one of ', 'any of '];
   const verdict = (k: { tau: number; p: number }) => (k.p >= 0.05 ? 'no evidence' : k.tau > 0 ? `follows ${criterion}` : `runs against ${criterion}`);
   const end = (k: { tau: number; p: number }) => `${k.tau.toFixed(2)} (p = ${pValue(k.p)}: ${verdict(k)})`;
   const range = `tau runs from ${end({ tau: low.tau, p: low.p })} to ${end({ tau: high.tau, p: high.p })}, ${how(low)}`;
@@ -69,8 +69,8 @@ export function claimSentence(criterion: string, claim: ClaimResults['orderVsAcc
     case 'undecided':
       return `the data cannot decide whether the order follows ${criterion}: over ${scope}, ${range}`;
     case 'no-evidence':
-      return `no evidence that the order follows ${criterion} in any of ${scope}: ${range}${powerNote(low)}`;
+      return `no evidence that the order follows ${criterion} in ${any}${scope}: ${range}${powerNote(low)}`;
     default:
-      return `the order ${claim.conclusion === 'follows' ? 'follows' : 'runs against'} ${criterion} in every one of ${scope}: ${range}`;
+      return `the order ${claim.conclusion === 'follows' ? 'follows' : 'runs against'} ${criterion} in ${every}${scope}: ${range}`;
   }
 }

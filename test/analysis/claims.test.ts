@@ -53,7 +53,7 @@ test('a partial order: the claim holds only if it holds for every consistent ran
   // Every parameter count equal: not comparable in any ranking.
   assert.equal(claims.orderVsSize.conclusion, 'not-comparable');
   const sentence = claimSentence('accuracy', acc, claims);
-  assert.match(sentence, new RegExp(`^the data cannot decide whether the order follows accuracy: over all ${consistent.length} rankings consistent with the 3 established relations, tau runs from -1\\.00 \\(p = 0\\.02: runs against accuracy\\) to `));
+  assert.match(sentence, new RegExp(`^the data cannot decide whether the order follows accuracy: over the ${consistent.length} rankings consistent with the 3 established relations, tau runs from -1\\.00 \\(p = 0\\.02: runs against accuracy\\) to `));
   assert.match(claimSentence('parameter count', claims.orderVsSize, claims), /cannot be compared with parameter count/);
 });
 
