@@ -72,30 +72,69 @@ export function kendallTau(x: ArrayLike<number>, y: ArrayLike<number>): number |
  * kendallTest([1, 2, 3, 4], [1, 2, 3, 4]); // { tau: 1, p: 2 / 24, method: 'exact', permutations: 24, n: 4 }
  */
 export function kendallTest(x: ArrayLike<number>, y: ArrayLike<number>, opts: { seed?: number; permutations?: number } = {}): KendallTest {
-  checkPaired(x, y);
-  const n = x.length;
-  const observed = tauB(x, y);
+  return kendallTests([x], y, opts)[0];
+}
+
+/**
+ * Kendall tests of several orderings of the same scores against one y (e.g. every ranking of the
+ * classifiers that their relations allow, against their accuracy), sharing one permutation null:
+ * permuting y against any rearrangement of the same x values gives the same distribution of tau,
+ * so one null serves all, and p is the same function of |tau| for every ordering (a larger |tau|
+ * never gets a larger p, in the Monte Carlo test too).
+ *
+ * @param xs Scores by the first criterion, one array per ordering, each a rearrangement of xs[0].
+ * @param y Scores by the second criterion, paired with each of xs.
+ * @param opts seed of the Monte Carlo draws (default 0) and their number.
+ * @returns One test per entry of xs, in order.
+ * @throws AnalysisError on no orderings, unpaired, too few or non-finite values, or xs that are not rearrangements of each other.
+ * @example
+ * kendallTests([[1, 2, 3, 4], [2, 1, 3, 4]], [10, 20, 30, 40]).map((t) => t.p); // [2/24, 8/24]
+ */
+export function kendallTests(xs: ArrayLike<number>[], y: ArrayLike<number>, opts: { seed?: number; permutations?: number } = {}): KendallTest[] {
+  if (xs.length === 0) throw new AnalysisError('Kendall tests need at least one ordering');
+  for (const x of xs) checkPaired(x, y);
+  const values = (x: ArrayLike<number>) => Float64Array.from(x).sort().join(',');
+  const reference = values(xs[0]);
+  if (xs.some((x) => values(x) !== reference)) throw new AnalysisError('Kendall tests: every ordering must rearrange the same scores (one permutation null serves them all)');
+  const n = y.length;
   const exact = n <= EXACT_PERMUTATION_LIMIT;
-  if (observed === null) return { tau: null, p: null, method: exact ? 'exact' : 'monte-carlo', permutations: 0, n };
-  // Ties of floating-point sums: a permutation as extreme as the observed one may differ in the last bits.
-  const bar = Math.abs(observed) - 1e-12;
-  const perm = Int32Array.from({ length: n }, (_, i) => i);
-  let hits = 0;
-  let count = 0;
-  if (exact) {
-    forEachPermutation(perm, () => {
-      count++;
-      if (Math.abs(tauB(x, y, perm)!) >= bar) hits++;
-    });
-    return { tau: observed, p: hits / count, method: 'exact', permutations: count, n };
+  const method = exact ? 'exact' : 'monte-carlo';
+  const observed = xs.map((x) => tauB(x, y));
+  if (observed[0] === null) return xs.map(() => ({ tau: null, p: null, method, permutations: 0, n }));
+  const nullTaus = permutationNull(xs[0], y, exact ? null : { seed: opts.seed ?? 0, draws: opts.permutations ?? MONTE_CARLO_PERMUTATIONS });
+  return observed.map((tau) => {
+    // Ties of floating-point sums: a permutation as extreme as the observed one may differ in the last bits.
+    const hits = nullTaus.length - lowerBound(nullTaus, Math.abs(tau!) - 1e-12);
+    const p = exact ? hits / nullTaus.length : (1 + hits) / (1 + nullTaus.length);
+    return { tau, p, method, permutations: nullTaus.length, n };
+  });
+}
+
+/** Sorted |tau| of y permuted against x: every permutation (monteCarlo null) or seeded random ones. */
+function permutationNull(x: ArrayLike<number>, y: ArrayLike<number>, monteCarlo: { seed: number; draws: number } | null): Float64Array {
+  const perm = Int32Array.from({ length: y.length }, (_, i) => i);
+  const taus: number[] = [];
+  if (monteCarlo === null) {
+    forEachPermutation(perm, () => void taus.push(Math.abs(tauB(x, y, perm)!)));
+  } else {
+    const rng = new Rng(deriveSeed(monteCarlo.seed, 'kendall'));
+    for (let d = 0; d < monteCarlo.draws; d++) {
+      rng.shuffle(perm);
+      taus.push(Math.abs(tauB(x, y, perm)!));
+    }
   }
-  const draws = opts.permutations ?? MONTE_CARLO_PERMUTATIONS;
-  const rng = new Rng(deriveSeed(opts.seed ?? 0, 'kendall'));
-  for (let d = 0; d < draws; d++) {
-    rng.shuffle(perm);
-    if (Math.abs(tauB(x, y, perm)!) >= bar) hits++;
+  return Float64Array.from(taus).sort();
+}
+
+/** Index of the first value of sorted `a` that is >= v (a.length when none). */
+function lowerBound(a: Float64Array, v: number): number {
+  let [lo, hi] = [0, a.length];
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (a[mid] < v) lo = mid + 1;
+    else hi = mid;
   }
-  return { tau: observed, p: (1 + hits) / (1 + draws), method: 'monte-carlo', permutations: draws, n };
+  return lo;
 }
 
 /** Calls visit once for each ordering of a (permuted in place; Heap's algorithm). */

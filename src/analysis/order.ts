@@ -5,7 +5,8 @@
 // given the reconstructions of classifier i's S2SNet instead of the originals. Classifier i is
 // ranked above j (i > j: i's input signal contains what j needs) when j loses less on i's
 // reconstructions than i loses on j's: d(i->j) > d(j->i) + epsilon; within epsilon the pair is
-// tied. How sure that is comes from the bootstrap over evaluation images: the rule is applied in
+// tied (compared as the image counts they are: see TIE_TOLERANCE). How sure that is comes from
+// the bootstrap over evaluation images: the rule is applied in
 // every resample of the delta matrix, and a relation (i above j, j above i, or a tie) counts as
 // established only when it holds in at least `level` (95 %) of them. Without resamples the point
 // estimate decides. The order is total when every pair is established as one classifier above
@@ -24,6 +25,20 @@ export const ORDER_RULE =
 
 /** Default tolerance of the rule: none; the bootstrap decides what is a real difference. */
 export const ORDER_EPSILON = 0;
+
+/**
+ * Accuracy changes are counts over n images divided by n, so two changes that are equal as
+ * counts can differ in their last bits after the division and the subtraction (0.23 - 0.26 is
+ * not 0.26 - 0.29 in floating point). Differences within this tolerance are exact ties: it is far
+ * above that rounding (about 1e-16) and far below one image's share 1/n of any evaluation set of
+ * under a billion images, so no real difference is lost.
+ */
+export const TIE_TOLERANCE = 1e-9;
+
+/** Whether change `dij` exceeds `dji` by more than `epsilon`, comparing as counts would (see TIE_TOLERANCE). */
+function exceeds(dij: number, dji: number, epsilon: number): boolean {
+  return dij - dji - epsilon > TIE_TOLERANCE;
+}
 
 export interface OrderOptions {
   /** Differences within epsilon (a share: 0.005 is half a percentage point) count as ties. Default ORDER_EPSILON (0). */
@@ -109,7 +124,7 @@ export function totalOrder(names: string[], delta: number[][], opts: OrderOption
     throw new AnalysisError(`totalOrder: resampled must hold the same number (> 0) of resamples for each of the ${n}x${n} cells`);
   }
 
-  const pointAbove = names.map((_, i) => names.map((_, j) => i !== j && delta[i][j] > delta[j][i] + epsilon));
+  const pointAbove = names.map((_, i) => names.map((_, j) => i !== j && exceeds(delta[i][j], delta[j][i], epsilon)));
   const pairs: PairConfidence[] = [];
   const above = names.map(() => names.map(() => false));
   const tied = names.map(() => names.map(() => false));
@@ -122,8 +137,8 @@ export function totalOrder(names: string[], delta: number[][], opts: OrderOption
         let ba = 0;
         const [dij, dji] = [resampled[i][j], resampled[j][i]];
         for (let r = 0; r < resamples; r++) {
-          if (dij[r] > dji[r] + epsilon) ab++;
-          else if (dji[r] > dij[r] + epsilon) ba++;
+          if (exceeds(dij[r], dji[r], epsilon)) ab++;
+          else if (exceeds(dji[r], dij[r], epsilon)) ba++;
         }
         [aAbove, bAbove] = [ab / resamples, ba / resamples];
       }
@@ -189,8 +204,16 @@ function cycleViolation(cycle: string[]): OrderViolation {
   return { kind: 'cycle', classifiers: cycle, description: `intransitive: ${[...cycle, cycle[0]].join(' > ')}` };
 }
 
-/** Strongly connected groups of two or more classifiers under `above` (each reaches the others). */
-function circularGroups(above: boolean[][]): number[][] {
+/**
+ * Strongly connected groups of two or more classifiers under `above` (each reaches the others):
+ * the classifiers that rank above each other in a circle.
+ *
+ * @param above above[i][j]: classifier i is established above j.
+ * @returns Each group's indices, smallest first; groups in the order of their smallest member.
+ * @example
+ * circularGroups([[false, true, false], [false, false, true], [true, false, false]]); // [[0, 1, 2]]
+ */
+export function circularGroups(above: boolean[][]): number[][] {
   const n = above.length;
   const reach = above.map((row) => [...row]);
   for (let k = 0; k < n; k++) for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) if (reach[i][k] && reach[k][j]) reach[i][j] = true;

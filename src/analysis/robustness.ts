@@ -1,8 +1,9 @@
 // Noise robustness (the paper: S2SNets help under noise): each classifier on a subset of the
 // evaluation originals with seeded Gaussian pixel noise of each sigma, and on its own S2SNet's
 // reconstructions of the same noisy images, with paired intervals of the change. Taken chunk by
-// chunk: only the subset's images of each chunk are made noisy, and only their correctness
-// (a bit per image, classifier and sigma, twice) is kept.
+// chunk: only the subset's images of each chunk are made noisy, and only their predicted classes
+// (per image, classifier and sigma, twice) are kept: the figures and their intervals are counted
+// from them, and they are what an audit recounts.
 import { tensor, tidy, type Tensor } from '../engine/index.js';
 import { labelValues, predictClassifier, type EvalOptions, type Forward } from './accuracy.js';
 import type { BootstrapOptions, Estimate, Interval } from './bootstrap.js';
@@ -48,8 +49,10 @@ export interface NoiseRobustnessOptions extends Omit<EvalOptions, 'transform'> {
 export class NoiseRobustnessAccumulator {
   private readonly cursor: ChunkCursor;
   private readonly noise: PixelNoise[];
-  /** correct[j][s]: per subset image, 1 where classifier j is right on the noisy image (noisy) and on its S2SNet's reconstruction of it (own). */
-  private readonly correct: { noisy: Uint8Array; own: Uint8Array }[][];
+  /** predicted[j][s]: per subset image, classifier j's top-1 class on the noisy image (noisy) and on its S2SNet's reconstruction of it (own). */
+  private readonly predicted: { noisy: Int32Array; own: Int32Array }[][];
+  /** The subset images' labels. */
+  private readonly truth: Int32Array;
   /** Subset images seen so far. */
   private done = 0;
 
@@ -69,7 +72,8 @@ export class NoiseRobustnessAccumulator {
       if (!Number.isInteger(i) || i < 0 || i >= images || (k > 0 && i <= opts.subset[k - 1])) throw new AnalysisError(`noise robustness: the subset must hold ascending indices into the ${images} images, got ${i} at position ${k}`);
     });
     this.noise = opts.sigmas.map((sigma) => new PixelNoise(sigma, opts.seed));
-    this.correct = classifiers.map(() => opts.sigmas.map(() => ({ noisy: new Uint8Array(opts.subset.length), own: new Uint8Array(opts.subset.length) })));
+    this.predicted = classifiers.map(() => opts.sigmas.map(() => ({ noisy: new Int32Array(opts.subset.length), own: new Int32Array(opts.subset.length) })));
+    this.truth = new Int32Array(opts.subset.length);
   }
 
   /**
@@ -90,14 +94,14 @@ export class NoiseRobustnessAccumulator {
     const [chosen, chosenLabels] = tidy(() => [pixels.indexSelect(0, index), labels.indexSelect(0, index)]);
     index.dispose();
     try {
-      const truth = labelValues(chosenLabels);
+      this.truth.set(labelValues(chosenLabels), first);
       for (const [s, noise] of this.noise.entries()) {
         const input = tidy(() => this.opts.toModelInput(noise.apply(chosen)));
         try {
           for (const [j, c] of this.classifiers.entries()) {
             const opts = { batchSize: this.opts.batchSize, device: this.opts.device };
-            this.correct[j][s].noisy.set(correctness(await predictClassifier(c.forward, input, chosenLabels, opts), truth), first);
-            this.correct[j][s].own.set(correctness(await predictClassifier(c.forward, input, chosenLabels, { ...opts, transform: c.reconstruct }), truth), first);
+            this.predicted[j][s].noisy.set((await predictClassifier(c.forward, input, chosenLabels, opts)).top1, first);
+            this.predicted[j][s].own.set((await predictClassifier(c.forward, input, chosenLabels, { ...opts, transform: c.reconstruct })).top1, first);
           }
         } finally {
           input.dispose();
@@ -120,12 +124,23 @@ export class NoiseRobustnessAccumulator {
     this.cursor.end();
     const classifiers = this.classifiers.map((c, j) => {
       // One paired change per sigma: noisy (a), own S2SNet (b) and the gain b - a.
-      const changes = this.correct[j].map(({ noisy, own }) => pairedChange(noisy, own, boot));
+      const right = (top1: Int32Array) => correctness({ top1, top5Hit: null }, this.truth);
+      const changes = this.predicted[j].map(({ noisy, own }) => pairedChange(right(noisy), right(own), boot));
       const [a, b, gain] = [changes.map((p) => p.a), changes.map((p) => p.b), changes.map((p) => p.change)];
       const values = (es: Estimate[]) => es.map((e) => e.value);
       const intervals = (es: Estimate[]) => es.map((e) => e.ci95);
       return { name: c.name, noisy: values(a), own: values(b), gain: values(gain), ci95: { noisy: intervals(a), own: intervals(b), gain: intervals(gain) } };
     });
     return { sigmas: this.opts.sigmas, samples: this.opts.subset.length, classifiers };
+  }
+
+  /**
+   * The per-image predictions the figures are counted from: per classifier, noisy[k][i] its class
+   * for subset image i with the noise of sigmas[k], own[k][i] on its S2SNet's reconstruction of it.
+   *
+   * @example noise.predictions()['lenet5'].own[0][3]; // a class index
+   */
+  predictions(): Record<string, { noisy: number[][]; own: number[][] }> {
+    return Object.fromEntries(this.classifiers.map((c, j) => [c.name, { noisy: this.predicted[j].map((p) => Array.from(p.noisy)), own: this.predicted[j].map((p) => Array.from(p.own)) }]));
   }
 }

@@ -56,12 +56,13 @@ export const ExperimentConfig = z.strictObject({
        */
       weights: path.optional(),
       /**
-       * Reconstruction (MSE) pretraining of the generic AE. Defaults: 2 epochs but at least
-       * `minSteps` steps (default 1000, so small folders still get enough), Adam lr 2e-3 (cosine
-       * decay), batch 32. With `weights`, pretraining continues from them; epochs 0 takes them unchanged.
+       * Reconstruction (MSE) pretraining of the generic AE. Defaults (the plan's, quick's when
+       * quick): 2 epochs but at least `minSteps` steps (default 1000, so small folders still get
+       * enough), Adam lr 2e-3 (cosine decay), batch 32. With `weights`, pretraining continues from
+       * them; epochs 0 takes them unchanged.
        */
       pretrain: z
-        .strictObject({ epochs: nonNegativeInt.default(2), minSteps: nonNegativeInt.optional(), lr: learningRate.default(2e-3), batchSize: positiveInt.default(32) })
+        .strictObject({ epochs: nonNegativeInt.optional(), minSteps: nonNegativeInt.optional(), lr: learningRate.optional(), batchSize: positiveInt.optional() })
         .prefault({}),
     })
     .prefault({})
@@ -77,9 +78,9 @@ export const ExperimentConfig = z.strictObject({
     .strictObject({
       epochs: positiveInt.optional(),
       steps: positiveInt.optional(),
-      lr: learningRate.default(1e-3),
-      optimizer: z.enum(['adam', 'sgd']).default('adam'),
-      batchSize: positiveInt.default(32),
+      lr: learningRate.optional(),
+      optimizer: z.enum(['adam', 'sgd']).optional(),
+      batchSize: positiveInt.optional(),
       /** Cross-entropy on the true labels (the paper's choice, default) or on the classifier's own predictions. */
       targets: z.enum(['labels', 'predictions']).default('labels'),
       /** Also train the encoder (the paper keeps it frozen: default false). */
@@ -91,17 +92,17 @@ export const ExperimentConfig = z.strictObject({
       if (f.epochs !== undefined && f.steps !== undefined) ctx.addIssue({ code: 'custom', message: 'give epochs or steps, not both', path: ['steps'] });
     }),
   /**
-   * Evaluation: images reconstructed and measured (default 1000), histogram bins of the NMI
+   * Evaluation (defaults: the plan's, quick's when quick): images reconstructed and measured (default 1000; quick 200), histogram bins of the NMI
    * estimator (default 64), bootstrap resamples behind every 95 % interval (default 1000), and
    * the order's tolerance: accuracy changes within orderEpsilon (a share; 0.005 = half a
    * percentage point) count as equal (default 0: the bootstrap decides which relations hold).
    */
   eval: z
     .strictObject({
-      samples: positiveInt.default(1000),
-      nmiBins: z.number().int('must be an integer').min(2, 'must be >= 2').max(4096).default(64),
-      bootstrapResamples: z.number().int('must be an integer').min(1000, 'must be >= 1000').max(100_000).default(1000),
-      orderEpsilon: z.number().min(0, 'must be >= 0').max(1, 'must be <= 1 (a share of images)').default(0),
+      samples: positiveInt.optional(),
+      nmiBins: z.number().int('must be an integer').min(2, 'must be >= 2').max(4096).optional(),
+      bootstrapResamples: z.number().int('must be an integer').min(1000, 'must be >= 1000').max(100_000).optional(),
+      orderEpsilon: z.number().min(0, 'must be >= 0').max(1, 'must be <= 1 (a share of images)').optional(),
     })
     .prefault({}),
   /** Replicate seeds: rerun the seed-dependent stages with seeds seed .. seed + repeats - 1 and aggregate (default 1). */

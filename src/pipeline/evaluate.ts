@@ -7,9 +7,9 @@ import { writeFileAtomic } from '../common/atomic.js';
 import {
   AccuracyGridAccumulator,
   CI_LEVEL,
+  claimsOverRankings,
   crossMatrixOf,
   gridUncertainty,
-  kendallTest,
   NoiseRobustnessAccumulator,
   ReconstructionMeasures,
   totalOrder,
@@ -28,9 +28,9 @@ import { openClassifier } from './classifiers.js';
 import { evaluationForward, type EvaluationForward } from './evaluation-forward.js';
 import type { ExperimentPlan } from './plan.js';
 import { datasetLabel } from './names.js';
-import { EVALUATION_FILES, ORIGINAL_ROW, ReportSourceError, readPredictions, type EvaluationOutput, type StoredPredictions } from './evaluation-files.js';
+import { EVALUATION_FILES, ORIGINAL_ROW, ReportSourceError, readPredictions, type EvaluationOutput, type StoredNoisePredictions, type StoredPredictions } from './evaluation-files.js';
 
-export { EVALUATION_FILES, ORIGINAL_ROW, ReportSourceError, readPredictions, type EvaluationOutput, type StoredPredictions };
+export { EVALUATION_FILES, ORIGINAL_ROW, ReportSourceError, readPredictions, type EvaluationOutput, type StoredNoisePredictions, type StoredPredictions };
 import type { Accuracy, AccuracyGrid, ImagePredictions } from '../analysis/accuracy.js';
 
 import type { FinetuneSummary } from './experiment.js';
@@ -61,22 +61,27 @@ export interface Evaluation {
   curves: Record<string, { step: number[]; loss: number[] }>;
 }
 
-/** 2: intervals, order confidence, claims and noise robustness. 3: planted shape agreement, retention intervals, carrier change against A_S. */
-export const EVALUATION_FORMAT = 3;
+/**
+ * 2: intervals, order confidence, claims and noise robustness. 3: planted shape agreement, retention intervals, carrier change against A_S.
+ * 4: claims over every ranking consistent with the order's established relations (and predictions.json holds the noise test's per-image predictions).
+ */
+export const EVALUATION_FORMAT = 4;
 
 /**
  * The per-image predictions of an accuracy grid as stored plain data (predictions.json).
  *
  * @param grid accuracyGrid's result.
+ * @param noise The noise test's per-image predictions (null when it did not run).
  * @example
- * writeFileAtomic(join(dir, EVALUATION_FILES.predictions), JSON.stringify(storedPredictions(grid)));
+ * writeFileAtomic(join(dir, EVALUATION_FILES.predictions), JSON.stringify(storedPredictions(grid, noise.stored)));
  */
-export function storedPredictions(grid: AccuracyGrid): StoredPredictions {
+export function storedPredictions(grid: AccuracyGrid, noise: StoredNoisePredictions | null = null): StoredPredictions {
   const plain = (p: ImagePredictions) => ({ top1: Array.from(p.top1), top5Hit: p.top5Hit ? (Array.from(p.top5Hit) as (0 | 1)[]) : null });
   const row = (ps: ImagePredictions[]) => Object.fromEntries(grid.columns.map((c, j) => [c, plain(ps[j])]));
   return {
     labels: Array.from(grid.labels),
     rows: { [ORIGINAL_ROW]: row(grid.originalPredictions), ...Object.fromEntries(grid.rows.map((r, i) => [r, row(grid.predictions[i])])) },
+    noise,
   };
 }
 
@@ -92,7 +97,7 @@ export interface StoredPictures {
  * and on its own S2SNet's reconstructions of the same noisy images, with paired intervals of
  * the change; measured as the evaluation streams by (null when the plan has no sigmas).
  */
-function noiseAccumulator(plan: ExperimentPlan, jobs: ExperimentJobs, ctx: JobContext, data: ExperimentData, classifiers: { name: string; forward: Forward }[]): { noise: NoiseRobustnessAccumulator; close(): void } | null {
+function noiseAccumulator(plan: ExperimentPlan, jobs: ExperimentJobs, ctx: JobContext, data: ExperimentData, classifiers: { name: string; forward: Forward }[]): { noise: NoiseRobustnessAccumulator; subset: number[]; close(): void } | null {
   const sigmas = plan.analysis.noiseSigmas;
   if (sigmas.length === 0) return null;
   // A seeded, stratified subset keeps the extra reconstructions within the time budget.
@@ -106,29 +111,24 @@ function noiseAccumulator(plan: ExperimentPlan, jobs: ExperimentJobs, ctx: JobCo
     classifiers.map((c, j) => ({ ...c, reconstruct: own[j].reconstruct })),
     { sigmas, seed: plan.seed, subset, toModelInput: (pixels) => normalize(pixels, data.mean, data.std), batchSize: plan.evalBatchSize, device: plan.device },
   );
-  return { noise, close: () => own.forEach((ae) => ae.dispose()) };
+  return { noise, subset, close: () => own.forEach((ae) => ae.dispose()) };
 }
 
 /**
  * The paper's claims that the order follows neither accuracy nor network size: Kendall's tau of
- * each classifier's position in the ranking (first = highest) against its accuracy on the
- * originals and against its parameter count, with exact permutation p-values.
+ * position in the order against accuracy on the originals and against parameter count, with
+ * permutation p-values; over every ranking consistent with the order's established relations
+ * when it is not total (analysis/claims.ts), so the answer never rests on a tie-break.
  *
- * @param order The order (its ranking, first = highest).
+ * @param order The order of the classifiers.
  * @param classifiers Names, parameter counts and accuracies on the originals.
- * @param seed Seed of the Monte Carlo permutations (beyond 8 classifiers).
+ * @param seed Seed of the Monte Carlo permutations and ranking sample (beyond 8 classifiers).
  * @returns Both tests, or null with fewer than two classifiers.
  * @example
- * orderClaims(order, evaluation.classifiers, plan.seed).orderVsAccuracy.p;
+ * orderClaims(order, evaluation.classifiers, plan.seed)?.orderVsAccuracy.conclusion;
  */
-export function orderClaims(order: Pick<TotalOrder, 'ranking'>, classifiers: Pick<ClassifierResult, 'name' | 'parameters' | 'accuracy'>[], seed: number): Results['claims'] {
-  // One classifier has no order to compare with anything.
-  if (classifiers.length < 2) return null;
-  const position = classifiers.map((c) => classifiers.length - order.ranking.indexOf(c.name));
-  return {
-    orderVsAccuracy: kendallTest(position, classifiers.map((c) => c.accuracy.original.top1), { seed }),
-    orderVsSize: kendallTest(position, classifiers.map((c) => c.parameters), { seed }),
-  };
+export function orderClaims(order: TotalOrder, classifiers: Pick<ClassifierResult, 'name' | 'parameters' | 'accuracy'>[], seed: number): Results['claims'] {
+  return claimsOverRankings(order, classifiers.map((c) => ({ name: c.name, accuracy: c.accuracy.original.top1, parameters: c.parameters })), seed);
 }
 
 export { datasetLabel };
@@ -146,8 +146,9 @@ export function evaluationJob(plan: ExperimentPlan, jobs: ExperimentJobs, replic
     deps: [...(jobs.index ? [jobs.index] : []), ...jobs.classifiers.values(), jobs.pretrain, ...jobs.finetunes.values(), ...jobs.reconstructions.values()],
     config: { analysis: plan.analysis as unknown as Json, evalBatchSize: plan.evalBatchSize },
     // 2: the artifact holds per-image predictions; 3: intervals, order confidence, claims, noise;
-    // 4: planted shape agreement, retention intervals, carrier change against A_S.
-    // 5: reads uint8 reconstructions; streamed datasets.
+    // 4: planted shape agreement, retention intervals, carrier change against A_S;
+    // 5: claims over the rankings consistent with the order, ties compared as counts, the noise
+    // test's per-image predictions in predictions.json; reads uint8 reconstructions; streamed datasets.
     codeVersion: '5',
     async run(ctx) {
       const classifiers: ({ name: string } & EvaluationForward)[] = [];
@@ -183,7 +184,7 @@ async function openForwards(plan: ExperimentPlan, jobs: ExperimentJobs, ctx: Job
 interface StreamedMeasures {
   grid: AccuracyGrid;
   pixels: ReconstructionMeasuresResult;
-  noise: Results['noise'];
+  noise: { results: Results['noise']; stored: StoredNoisePredictions | null };
 }
 
 /**
@@ -216,7 +217,8 @@ async function measureStream(plan: ExperimentPlan, jobs: ExperimentJobs, ctx: Jo
     for (const r of recon) r.close();
     noise?.close();
   }
-  return { grid: grid.finish(), pixels: measures.finish(boot), noise: noise?.noise.finish(boot) ?? null };
+  const stored = noise && { sigmas: plan.analysis.noiseSigmas, images: noise.subset, classifiers: noise.noise.predictions() };
+  return { grid: grid.finish(), pixels: measures.finish(boot), noise: { results: noise?.noise.finish(boot) ?? null, stored } };
 }
 
 /** The evaluation job's work; `classifiers` receives each forward as it opens (the caller closes them). */
@@ -227,11 +229,11 @@ async function evaluate(plan: ExperimentPlan, jobs: ExperimentJobs, ctx: JobCont
   await ctx.progress(0.05, 'cross-evaluation, noise robustness, NMI, histograms, colour shift, periodic artifacts');
   const { grid, pixels, noise } = await measureStream(plan, jobs, ctx, data, classifiers, aeNames);
   for (const c of classifiers) await c.close();
-  const evaluation = assembleEvaluation(plan, jobs, ctx, data, grid, pixels, noise);
+  const evaluation = assembleEvaluation(plan, jobs, ctx, data, grid, pixels, noise.results);
   const encodeRows = (rs: PictureRow[]) => rs.map((r) => ({ label: r.label, images: r.images.map((im) => ({ ...im, data: Buffer.from(im.data).toString('base64') })) }));
   writeFileAtomic(join(ctx.dir, EVALUATION_FILES.evaluation), JSON.stringify(evaluation));
   writeFileAtomic(join(ctx.dir, EVALUATION_FILES.pictures), JSON.stringify({ grid: encodeRows(pixels.pictures.reconstructions), differences: encodeRows(pixels.pictures.differences) }));
-  writeFileAtomic(join(ctx.dir, EVALUATION_FILES.predictions), JSON.stringify(storedPredictions(grid)));
+  writeFileAtomic(join(ctx.dir, EVALUATION_FILES.predictions), JSON.stringify(storedPredictions(grid, noise.stored)));
   ctx.setMetrics({ orderIsTotal: evaluation.order.isTotal });
   return { ...EVALUATION_FILES };
 }

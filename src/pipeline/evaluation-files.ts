@@ -31,6 +31,19 @@ export const ORIGINAL_ROW = 'original';
 export interface StoredPredictions {
   labels: number[];
   rows: Record<string, Record<string, { top1: number[]; top5Hit: (0 | 1)[] | null }>>;
+  /** What each classifier said under each noise level (null when the noise test did not run): the basis of results.noise. */
+  noise: StoredNoisePredictions | null;
+}
+
+/**
+ * The noise test's per-image predictions: `images` are the indices (into `labels`) of the subset
+ * it ran on; per classifier, noisy[k][i] is its predicted class for image images[i] with pixel
+ * noise of sigmas[k], own[k][i] the same on its own S2SNet's reconstruction of that noisy image.
+ */
+export interface StoredNoisePredictions {
+  sigmas: number[];
+  images: number[];
+  classifiers: Record<string, { noisy: number[][]; own: number[][] }>;
 }
 
 /**

@@ -252,7 +252,16 @@ function streamedSpec(d: { imageFolder: string; imageSize?: number } | { tarShar
   return 'imageFolder' in d ? { imageFolder: d.imageFolder, ...common } : { tarShards: d.tarShards, ...common };
 }
 
-/** The plan a configuration file describes (see config.ts for its fields and defaults). */
+/**
+ * The plan a configuration file describes (see config.ts for its fields). What the file leaves out
+ * comes from the plan it starts from, quickPlan when `quick` is set, so quick's sizes stay unless
+ * the file sets them.
+ *
+ * @param cfg A loaded configuration (loadConfig).
+ * @param device The device to run on (`auto` already resolved).
+ * @example
+ * planFromConfig(loadConfig({ quick: true, classifiers: ['lenet5'] }), 'cpu').evalSamples; // 200, quick's
+ */
 export function planFromConfig(cfg: ExperimentConfig, device: string): ExperimentPlan {
   const base = (cfg.quick ? quickPlan : defaultPlan)(typeof cfg.dataset === 'string' ? { dataset: cfg.dataset } : {});
   const dataset: DatasetSpec = typeof cfg.dataset === 'string' ? cfg.dataset : streamedSpec(cfg.dataset);
@@ -269,21 +278,34 @@ export function planFromConfig(cfg: ExperimentConfig, device: string): Experimen
     classifiers,
     seed: cfg.seed,
     device,
-    evalSamples: cfg.eval.samples,
-    ae: { ...base.ae, stages, epochs: cfg.ae.pretrain.epochs, minSteps: cfg.ae.pretrain.minSteps ?? base.ae.minSteps, lr: cfg.ae.pretrain.lr, batchSize: cfg.ae.pretrain.batchSize, weights: cfg.ae.weights },
+    evalSamples: cfg.eval.samples ?? base.evalSamples,
+    ae: {
+      ...base.ae,
+      stages,
+      epochs: cfg.ae.pretrain.epochs ?? base.ae.epochs,
+      minSteps: cfg.ae.pretrain.minSteps ?? base.ae.minSteps,
+      lr: cfg.ae.pretrain.lr ?? base.ae.lr,
+      batchSize: cfg.ae.pretrain.batchSize ?? base.ae.batchSize,
+      weights: cfg.ae.weights,
+    },
     finetune: {
       steps: cfg.finetune.steps ?? base.finetune.steps,
       epochs: cfg.finetune.epochs ?? null,
-      batchSize: cfg.finetune.batchSize,
-      lr: cfg.finetune.lr,
-      optimizer: cfg.finetune.optimizer,
+      batchSize: cfg.finetune.batchSize ?? base.finetune.batchSize,
+      lr: cfg.finetune.lr ?? base.finetune.lr,
+      optimizer: cfg.finetune.optimizer ?? base.finetune.optimizer,
       targets: cfg.finetune.targets,
       trainWholeAe: cfg.finetune.trainWholeAe,
       speed: base.finetune.speed,
       encodingCacheMiB: base.finetune.encodingCacheMiB,
       convergence: cfg.finetune.untilConverged ? base.finetune.convergence : null,
     },
-    analysis: { ...base.analysis, nmiBins: cfg.eval.nmiBins, orderEpsilon: cfg.eval.orderEpsilon, bootstrapResamples: cfg.eval.bootstrapResamples },
+    analysis: {
+      ...base.analysis,
+      nmiBins: cfg.eval.nmiBins ?? base.analysis.nmiBins,
+      orderEpsilon: cfg.eval.orderEpsilon ?? base.analysis.orderEpsilon,
+      bootstrapResamples: cfg.eval.bootstrapResamples ?? base.analysis.bootstrapResamples,
+    },
     repeats: cfg.repeats,
     repeatAll: cfg.repeatAll,
   };

@@ -156,8 +156,8 @@ ${img(figs, 'cross')}${img(figs, 'delta')}
 <div class="how"><b>Rule.</b> ${esc(order.rule)} (epsilon ${(100 * order.epsilon).toFixed(1)} pts; a configuration's <code>eval.orderEpsilon</code> sets it). The paper found such a total order among ImageNet classifiers, not correlated with accuracy or size: it depends on each classifier's input signal.</div>
 
 <h2>The paper's claims, tested</h2>
-<p>Kendall's tau between each classifier's position in the order and its accuracy on the originals, and its parameter count, with a two-sided permutation p-value:</p>
-${r.claims ? `<ul><li>Accuracy: ${esc(claimSentence('accuracy', r.claims.orderVsAccuracy))}.</li><li>Size: ${esc(claimSentence('parameter count', r.claims.orderVsSize))}.</li></ul>` : `<p>${esc(NO_CLAIMS)}</p>`}
+<p>Kendall's tau between each classifier's position in the order and its accuracy on the originals, and its parameter count, with a two-sided permutation p-value. A total order is one ranking with one tau; otherwise tau is computed over every ranking consistent with the established relations, so that no conclusion rests on how an undecided pair was broken:</p>
+${r.claims ? `<ul><li>Accuracy: ${esc(claimSentence('accuracy', r.claims.orderVsAccuracy, r.claims))}.</li><li>Size: ${esc(claimSentence('parameter count', r.claims.orderVsSize, r.claims))}.</li></ul>` : `<p>${esc(NO_CLAIMS)}</p>`}
 
 ${noiseSection}
 

@@ -1,7 +1,7 @@
 // The report layer: results.json, CSVs, PNG figures and a self-contained report.html, written
 // from plain data (results and picture rows). Nothing here touches tensors.
 export { validateResults, readResultsFile, ResultsSchema, ResultsError, RESULTS_SCHEMA_VERSION } from './schema.js';
-export type { Results, ClassifierResult, AutoencoderResult, CrossEvaluation, ChannelHistogram, LossCurve, Interval, KendallResult, NoiseResults, ReplicateResults } from './schema.js';
+export type { Results, ClassifierResult, AutoencoderResult, CrossEvaluation, ChannelHistogram, LossCurve, Interval, KendallResult, ClaimResults, NoiseResults, ReplicateResults } from './schema.js';
 export { withInterval, claimSentence, percent } from './format.js';
 export { writeReport, rebuildReport, writeResultsJson, writeMatrixCsvs, type ReportPictures } from './writers.js';
 export { formatSummary, orderSummary, replicateSummary } from './summary.js';

@@ -4,11 +4,13 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 
 /**
+ * 3: claims over every ranking consistent with the order's established relations (a range of tau when the order is not total);
+ * noise with per-image correctness stored beside the predictions.
  * 2: run.engine holds the full engine identity (BLAS, oneDNN, CPU vector ISA, build), run.mixedEngines added;
  * every estimate carries its 95 % interval (ci95), the order its pair shares, plus bootstrap, claims, noise and replicates;
  * per autoencoder colourShift and periodic, and planted and finetunes.
  */
-export const RESULTS_SCHEMA_VERSION = 2;
+export const RESULTS_SCHEMA_VERSION = 3;
 
 // Uncertainty: an object holding estimated values has a sibling `ci95` object that maps each
 // such value's key to its 95 % bootstrap interval [low, high], in the value's own shape (a
@@ -23,6 +25,12 @@ const kendall = z.object({
   permutations: z.number().int().min(0),
   n: z.number().int().min(2),
 });
+/** One ranking of the classifiers (first = highest) and its test against a criterion. */
+const rankedTest = z.object({ ranking: z.array(z.string()).min(2), test: kendall });
+/** A claim over the rankings tested: the lowest and highest tau and what holds for every ranking (analysis/claims.ts). */
+const claimTest = z
+  .object({ conclusion: z.enum(['follows', 'runs-against', 'no-evidence', 'undecided', 'not-comparable']), low: rankedTest, high: rankedTest })
+  .refine((c) => c.low.test.tau === null || c.high.test.tau === null || c.low.test.tau <= c.high.test.tau, { message: 'low must hold the lowest tau, high the highest' });
 /** Mean and standard deviation of one figure across replicate seeds. */
 const spread = z.object({ measure: z.string(), subject: z.string(), values: z.array(z.number()), mean: z.number(), sd: z.number().min(0) });
 const curve = z
@@ -164,8 +172,24 @@ export const ResultsSchema = z
     }),
     /** How the intervals were made: percentile bootstrap over the evaluation images (inter-NMI: over its pairs). */
     bootstrap: z.object({ resamples: z.number().int().positive(), seed: z.number().int(), level: share, method: z.literal('percentile') }),
-    /** The paper's claims that the order follows neither accuracy nor size, tested: Kendall's tau of order position against each (null with one classifier). */
-    claims: z.object({ orderVsAccuracy: kendall, orderVsSize: kendall }).nullable(),
+    /**
+     * The paper's claims that the order follows neither accuracy nor size, tested: Kendall's tau of
+     * order position against each, over every ranking consistent with the order's established
+     * relations (one ranking, one tau, when the order is total; a range otherwise). Null with one classifier.
+     */
+    claims: z
+      .object({
+        basis: z.enum(['total', 'partial']),
+        /** Distinct rankings tested; enumerated: all consistent rankings (up to 8 classifiers), else a seeded sample. */
+        rankings: z.number().int().positive(),
+        enumerated: z.boolean(),
+        /** Established relations (a above b) every ranking keeps. */
+        relations: z.number().int().min(0),
+        orderVsAccuracy: claimTest,
+        orderVsSize: claimTest,
+      })
+      .refine((c) => c.basis === 'partial' || c.rankings === 1, { message: 'a total order is one ranking with one tau' })
+      .nullable(),
     /**
      * Noise robustness: each classifier on the originals with Gaussian pixel noise of each sigma
      * (clipped to [0, 1]) and on its own S2SNet's reconstructions of the same noisy images.
@@ -242,7 +266,8 @@ export type CrossEvaluation = Results['crossEvaluation'];
 export type ChannelHistogram = Results['histograms'][string][number];
 export type LossCurve = Results['curves'][string];
 export type Interval = [number, number];
-export type KendallResult = NonNullable<Results['claims']>['orderVsAccuracy'];
+export type KendallResult = NonNullable<Results['claims']>['orderVsAccuracy']['low']['test'];
+export type ClaimResults = NonNullable<Results['claims']>;
 export type NoiseResults = NonNullable<Results['noise']>;
 export type ReplicateResults = NonNullable<Results['replicates']>;
 

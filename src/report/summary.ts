@@ -55,7 +55,7 @@ export function formatSummary(r: Results, reportPath?: string): string {
     cross,
     '',
     `Order: ${orderSummary(r.order)}`,
-    ...(r.claims ? [`Order vs accuracy: ${claimSentence('accuracy', r.claims.orderVsAccuracy)}`, `Order vs size: ${claimSentence('parameter count', r.claims.orderVsSize)}`] : [`Order vs accuracy and size: ${NO_CLAIMS}`]),
+    ...(r.claims ? [`Order vs accuracy: ${claimSentence('accuracy', r.claims.orderVsAccuracy, r.claims)}`, `Order vs size: ${claimSentence('parameter count', r.claims.orderVsSize, r.claims)}`] : [`Order vs accuracy and size: ${NO_CLAIMS}`]),
     ...noise,
     '',
     'Normalized mutual information',

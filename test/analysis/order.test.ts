@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { AnalysisError, bootstrapMeans, deltaMatrix, mean, totalOrder } from '../../src/analysis/index.js';
+import { AnalysisError, bootstrapMeans, deltaMatrix, mean, TIE_TOLERANCE, totalOrder } from '../../src/analysis/index.js';
 import { Rng } from '../../src/data/random.js';
 
 test('total order from the square part of a cross matrix', () => {
@@ -101,7 +101,7 @@ test('property: a ranking planted in the changes is recovered; isTotal matches a
       const n = d.length;
       const names = Array.from({ length: n }, (_, i) => `k${i}`);
       const eps = 0.01;
-      const gt = (i: number, j: number) => d[i][j] > d[j][i] + eps;
+      const gt = (i: number, j: number) => d[i][j] - d[j][i] - eps > TIE_TOLERANCE;
       let undecided = 0;
       let transitive = true;
       for (let i = 0; i < n; i++) {
@@ -123,6 +123,57 @@ test('property: a ranking planted in the changes is recovered; isTotal matches a
     }),
     { numRuns: 300 },
   );
+});
+
+test('changes equal as image counts are ties, whatever the division rounds', () => {
+  // Every pair of counts on 100 images with an equal change, k images lost by both: b keeps
+  // hb - k of hb, a keeps ha - k of ha. As shares, (hb - k)/n - hb/n and (ha - k)/n - ha/n often
+  // differ in the last bits (0.23 - 0.26 against 0.26 - 0.29).
+  const n = 100;
+  let roundedApart = 0;
+  for (let ha = 0; ha <= n; ha += 3) {
+    for (let hb = 0; hb <= n; hb += 5) {
+      for (let k = 0; k <= Math.min(ha, hb); k += 2) {
+        const base = [ha / n, hb / n];
+        const d = deltaMatrix([[ha / n, (hb - k) / n], [(ha - k) / n, hb / n]], base);
+        if (d[0][1] !== d[1][0]) roundedApart++;
+        const ord = totalOrder(['a', 'b'], d);
+        assert.deepEqual([ord.pairs[0].aAbove, ord.pairs[0].bAbove, ord.pairs[0].tie], [0, 0, 1], `ha ${ha}, hb ${hb}, k ${k}`);
+        // With an epsilon of exactly k' images, a difference of k' images is still a tie.
+        const e = totalOrder(['a', 'b'], deltaMatrix([[ha / n, (hb - k) / n], [ha / n, hb / n]], base), { epsilon: k / n });
+        assert.equal(e.pairs[0].tie, 1, `epsilon ${k} images: ha ${ha}, hb ${hb}`);
+      }
+    }
+  }
+  assert.ok(roundedApart > 100, `the enumeration must hold ties that floating point breaks (${roundedApart})`);
+});
+
+test('resampled changes equal as counts in every resample are an established tie', () => {
+  // Per image: a on b's reconstructions changes exactly as b on a's (lose the same images), but
+  // from different original accuracies, so each resample's two means differ only by rounding.
+  const rng = new Rng(5);
+  const images = 997;
+  const originalA = Float64Array.from({ length: images }, () => (rng.next() < 0.9 ? 1 : 0));
+  const originalB = Float64Array.from({ length: images }, () => (rng.next() < 0.6 ? 1 : 0));
+  const lost = Float64Array.from({ length: images }, (_, k) => (originalA[k] && originalB[k] && rng.next() < 0.2 ? 1 : 0));
+  const [oa, ob, bOnA, aOnB] = bootstrapMeans([originalA, originalB, originalB.map((v, k) => v - lost[k]), originalA.map((v, k) => v - lost[k])], { resamples: 1000, seed: 3 });
+  // resampled[i][j]: j's change on i's reconstructions.
+  const dAB = bOnA.map((v, r) => v - ob[r]);
+  const dBA = aOnB.map((v, r) => v - oa[r]);
+  const differing = dAB.filter((v, r) => v !== dBA[r]).length;
+  assert.ok(differing > 0, 'the resamples must hold ties that floating point breaks');
+  const zero = new Float64Array(1000);
+  const point = [
+    [0, mean(originalB.map((v, k) => v - lost[k])) - mean(originalB)],
+    [mean(originalA.map((v, k) => v - lost[k])) - mean(originalA), 0],
+  ];
+  const ord = totalOrder(['a', 'b'], point, {
+    resampled: [
+      [zero, dAB],
+      [dBA, zero],
+    ],
+  });
+  assert.deepEqual(ord.pairs[0], { a: 'a', b: 'b', aAbove: 0, bAbove: 0, tie: 1, established: 'tie' });
 });
 
 test('bad input is refused with a message naming the problem', () => {

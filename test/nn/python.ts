@@ -1,13 +1,14 @@
 // Runs a Python snippet (PyTorch's own implementations serve as references) with JSON in and out.
 import { spawnSync } from 'node:child_process';
+import { requirement } from '../common/requirements.js';
 
 const python = process.env.PYTHON ?? '/usr/bin/python3';
 
-/** Why a Python with the given modules cannot run here, or null when it can. */
+/** Why a Python with the given modules cannot run here, or null when it can (on CI, a missing one throws: see requirement). */
 export function pythonMissing(modules: string[]): string | null {
   const r = spawnSync(python, ['-c', `import ${modules.join(', ')}`], { encoding: 'utf8' });
-  if (r.error) return `${python} not found (set PYTHON to a Python with ${modules.join(', ')})`;
-  if (r.status !== 0) return `${python} lacks ${modules.join(', ')} (${r.stderr.trim().split('\n').pop()})`;
+  if (r.error) return requirement(`${python} not found (set PYTHON to a Python with ${modules.join(', ')})`);
+  if (r.status !== 0) return requirement(`${python} lacks ${modules.join(', ')} (${r.stderr.trim().split('\n').pop()})`);
   return null;
 }
 

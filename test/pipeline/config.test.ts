@@ -5,31 +5,40 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, loadConfig } from '../../src/pipeline/config.js';
-import { planFromConfig } from '../../src/pipeline/plan.js';
+import { defaultPlan, planFromConfig, quickPlan, zooEntries } from '../../src/pipeline/plan.js';
 import { fuzzConfig } from '../fuzz/config.fuzz.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 's2snets-config-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
-test('defaults fill every field of a minimal config', () => {
+test('defaults fill every field of a minimal config; what the plan sizes is left to the plan', () => {
   assert.deepEqual(loadConfig({ classifiers: ['lenet'] }), {
     dataset: 'mnist',
     classifiers: ['lenet'],
     seed: 0,
     device: 'auto',
     quick: false,
-    ae: { stages: 'small', pretrain: { epochs: 2, lr: 2e-3, batchSize: 32 } },
-    // The step budget's default lives in the plan (src/pipeline/plan.ts), not here.
-    finetune: { lr: 1e-3, optimizer: 'adam', batchSize: 32, targets: 'labels', trainWholeAe: false, untilConverged: true },
-    eval: { samples: 1000, nmiBins: 64, bootstrapResamples: 1000, orderEpsilon: 0 },
+    // Sizes, steps and rates live in the plan (src/pipeline/plan.ts), full or quick, not here.
+    ae: { stages: 'small', pretrain: {} },
+    finetune: { targets: 'labels', trainWholeAe: false, untilConverged: true },
+    eval: {},
     repeats: 1,
     repeatAll: false,
     runDir: 's2snets-run',
   });
+  assert.deepEqual(planFromConfig(loadConfig({ classifiers: ['lenet5'] }), 'cpu'), { ...defaultPlan(), classifiers: zooEntries(['lenet5']), ae: { ...defaultPlan().ae, weights: undefined } });
   // The config's evaluation and replicate fields reach the plan.
   const plan = planFromConfig(loadConfig({ classifiers: ['lenet'], eval: { orderEpsilon: 0.005, bootstrapResamples: 2000 }, repeats: 3, repeatAll: true }), 'cpu');
   assert.deepEqual([plan.analysis.orderEpsilon, plan.analysis.bootstrapResamples, plan.repeats, plan.repeatAll], [0.005, 2000, 3, true]);
   assert.equal(loadConfig({ classifiers: ['vgg'], finetune: { steps: 300 } }).finetune.epochs, undefined);
+});
+
+test('quick: true gives the quick plan whole; a field the file sets still wins', () => {
+  const quick = quickPlan();
+  assert.deepEqual(planFromConfig(loadConfig({ classifiers: ['lenet5', 'resnet'], quick: true }), 'cpu'), { ...quick, ae: { ...quick.ae, weights: undefined } });
+  const set = planFromConfig(loadConfig({ classifiers: ['lenet5'], quick: true, eval: { samples: 300 }, ae: { pretrain: { epochs: 3, lr: 1e-3 } }, finetune: { batchSize: 16 } }), 'cpu');
+  assert.deepEqual([set.evalSamples, set.ae.epochs, set.ae.lr, set.finetune.batchSize], [300, 3, 1e-3, 16]);
+  assert.deepEqual([set.trainLimit, set.ae.stages, set.finetune.steps], [quick.trainLimit, quick.ae.stages, quick.finetune.steps]);
 });
 
 test('errors are one line and name the field', () => {

@@ -7,6 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { validateResults } from '../../src/report/index.js';
+import { pairedChange } from '../../src/analysis/index.js';
 import { status } from '../../src/pipeline/runner.js';
 import { verifyRun } from '../../src/pipeline/verify.js';
 import { currentEngine } from '../../src/pipeline/provenance.js';
@@ -48,10 +49,26 @@ test('quick demo: sane results, a complete report, and an unchanged rerun', () =
   const first = demo(dir);
   assert.equal(first.status, 0, first.stderr);
   const results = validateResults(JSON.parse(readFileSync(join(dir, 'report', 'results.json'), 'utf8')));
-  for (const c of results.classifiers) {
-    for (const a of [c.accuracy.original, c.accuracy.generic, c.accuracy.own]) assert.ok(a.top1 >= 0 && a.top1 <= 1);
-  }
-  for (const row of results.crossEvaluation.top1) for (const v of row) assert.ok(v >= 0 && v <= 1);
+  // Sane: every accuracy counts evaluation images; the accuracy table and the cross matrix are the
+  // same measurements; a classifier that does not beat chance is flagged in the order, and only then.
+  const n = results.run.evalSamples;
+  const chance = 1 / results.run.classes.length;
+  const counted = (v: number, what: string) => assert.ok(Math.abs(v * n - Math.round(v * n)) < 1e-9, `${what}: ${v} is not a count of ${n} images`);
+  results.classifiers.forEach((c, j) => {
+    for (const [k, a] of Object.entries(c.accuracy)) counted(a.top1, `${c.name} ${k}`);
+    assert.deepEqual(
+      [results.crossEvaluation.original[j], results.crossEvaluation.top1[0][j], results.crossEvaluation.top1[j + 1][j]],
+      [c.accuracy.original.top1, c.accuracy.generic.top1, c.accuracy.own.top1],
+      `${c.name}: the cross matrix holds its accuracies on the originals, on A_S and on its own S2SNet`,
+    );
+    const flagged = results.order.violations.some((v) => v.kind === 'chance' && v.classifiers[0] === c.name);
+    assert.equal(flagged, c.accuracy.original.ci95.top1[0] <= chance, `${c.name}: flagged at chance exactly when its interval reaches ${chance}`);
+  });
+  // LeNet-5 learns even in the quick demo's few steps.
+  const lenet = results.classifiers.find((c) => c.name === 'lenet5')!;
+  assert.ok(lenet.accuracy.original.ci95.top1[0] > chance, `lenet5 top-1 ${lenet.accuracy.original.top1} does not beat chance`);
+  // The claims rest on every ranking the order allows unless it is total.
+  assert.equal(results.claims!.basis, results.order.isTotal ? 'total' : 'partial');
   // Every estimate carries a 95% interval that contains it.
   const inside = (v: number, [lo, hi]: [number, number], what: string) => assert.ok(lo <= v + 1e-12 && v <= hi + 1e-12, `${what}: ${v} outside [${lo}, ${hi}]`);
   for (const c of results.classifiers) for (const [k, a] of Object.entries(c.accuracy)) inside(a.top1, a.ci95.top1, `${c.name} ${k}`);
@@ -87,6 +104,24 @@ test('quick demo: sane results, a complete report, and an unchanged rerun', () =
     assert.equal(share(predictions.rows[`S2S-${c.name}`][c.name].top1), c.accuracy.own.top1);
     results.crossEvaluation.rows.forEach((row, i) => assert.equal(share(predictions.rows[row][c.name].top1), results.crossEvaluation.top1[i][j]));
   });
+  // The noise table recounted from predictions.json alone: every figure, and every interval from
+  // the same bootstrap (its resamples and seed are in results.json).
+  const noise = predictions.noise!;
+  assert.deepEqual(noise.sigmas, results.noise!.sigmas);
+  assert.equal(noise.images.length, results.noise!.samples);
+  const truth = noise.images.map((i) => predictions.labels[i]);
+  const right = (top1: number[]) => top1.map((p, i) => (p === truth[i] ? 1 : 0));
+  const boot = { resamples: results.bootstrap.resamples, seed: results.bootstrap.seed };
+  for (const c of results.noise!.classifiers) {
+    noise.sigmas.forEach((sigma, k) => {
+      const [a, b] = [right(noise.classifiers[c.name].noisy[k]), right(noise.classifiers[c.name].own[k])];
+      const share = (v: number[]) => v.reduce((s, x) => s + x, 0) / v.length;
+      assert.deepEqual([share(a), share(b)], [c.noisy[k], c.own[k]], `${c.name} at sigma ${sigma}`);
+      assert.ok(Math.abs(share(b) - share(a) - c.gain[k]) < 1e-12, `${c.name} at sigma ${sigma}: change`);
+      const recount = pairedChange(a, b, boot);
+      assert.deepEqual([recount.a.ci95, recount.b.ci95, recount.change.ci95], [c.ci95.noisy[k], c.ci95.own[k], c.ci95.gain[k]], `${c.name} at sigma ${sigma}: intervals`);
+    });
+  }
   assert.match(first.stdout, /Cross-evaluation/);
   assert.match(first.stdout, /Report: .*report\.html/);
 

@@ -10,6 +10,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { validateResults } from '../../src/report/index.js';
 import { status } from '../../src/pipeline/runner.js';
+import { artifactDir } from '../../src/pipeline/artifacts.js';
+import { EVALUATION_FILES, ORIGINAL_ROW, readPredictions } from '../../src/pipeline/evaluate.js';
 import { fixtureDir } from '../import/pth-fixtures.js';
 import { CLASSES, writeImageFolder } from './image-folder-fixture.js';
 
@@ -19,7 +21,8 @@ const cli = resolve('dist/src/cli/main.js');
 const tmp = mkdtempSync(join(tmpdir(), 's2snets-imagenet-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
-const JOBS = 10; // 2 imports, pretrain, encode, 2 fine-tunes, 3 reconstructions, evaluate
+const JOB_NAMES = ['import[cnn]', 'import[cnn_ts]', 'pretrain[A_S]', 'encode[A_S]', 'finetune[cnn]', 'finetune[cnn_ts]', 'reconstruct[A_S]', 'reconstruct[S2S-cnn]', 'reconstruct[S2S-cnn_ts]', 'evaluate'];
+const JOBS = JOB_NAMES.length;
 
 function run(config: string): { status: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [cli, 'run', config], { encoding: 'utf8' });
@@ -63,20 +66,24 @@ test('s2snets run: image folder, ONNX and TorchScript classifiers, a valid repor
   assert.equal(results.run.channels, 3);
   assert.equal(results.run.skippedInputs, 1);
   assert.deepEqual(results.classifiers.map((c) => [c.name, c.family]), [['cnn', 'imported (ONNX)'], ['cnn_ts', 'imported (TorchScript)']]);
-  for (const c of results.classifiers) {
-    for (const a of [c.accuracy.original, c.accuracy.generic, c.accuracy.own]) {
-      assert.ok(a.top1 >= 0 && a.top1 <= 1, `${c.name}: top-1 ${a.top1}`);
-      assert.equal(a.top5, null, 'top-5 only above 5 classes');
-    }
-  }
+  // Every accuracy is the share of evaluation images the imported model got right, counted from
+  // the per-image predictions stored beside the evaluation; the cross matrix holds the same counts.
   const cross = results.crossEvaluation;
   assert.deepEqual(cross.rows, ['A_S', 'S2S-cnn', 'S2S-cnn_ts']);
   assert.deepEqual(cross.columns, ['cnn', 'cnn_ts']);
-  assert.equal(cross.top1.length, 3);
-  for (const row of cross.top1) {
-    assert.equal(row.length, 2);
-    for (const v of row) assert.ok(v >= 0 && v <= 1);
-  }
+  const evaluation = status(runDir).jobs.find((j) => j.name === 'evaluate')!;
+  const predictions = readPredictions(artifactDir(runDir, evaluation.key), EVALUATION_FILES);
+  assert.equal(predictions.labels.length, results.run.evalSamples);
+  const right = (top1: number[]) => top1.filter((p, i) => p === predictions.labels[i]).length / top1.length;
+  results.classifiers.forEach((c, j) => {
+    for (const a of [c.accuracy.original, c.accuracy.generic, c.accuracy.own]) assert.equal(a.top5, null, 'top-5 only above 5 classes');
+    assert.equal(c.accuracy.original.top1, right(predictions.rows[ORIGINAL_ROW][c.name].top1), `${c.name} on the originals`);
+    assert.equal(cross.original[j], c.accuracy.original.top1);
+    cross.rows.forEach((row, i) => assert.equal(cross.top1[i][j], right(predictions.rows[row][c.name].top1), `${c.name} on ${row}`));
+    assert.deepEqual([cross.top1[0][j], cross.top1[j + 1][j]], [c.accuracy.generic.top1, c.accuracy.own.top1], `${c.name}: on A_S and on its own S2SNet`);
+    // Each prediction is one of the folder's classes.
+    assert.ok(predictions.rows[ORIGINAL_ROW][c.name].top1.every((p) => Number.isInteger(p) && p >= 0 && p < CLASSES.length), `${c.name}: a prediction outside the classes`);
+  });
   // Every figure is a file of the report and is embedded in report.html.
   const html = readFileSync(join(runDir, 'report', 'report.html'), 'utf8');
   assert.ok(results.figures.length >= 3);
@@ -91,8 +98,8 @@ test('s2snets run: image folder, ONNX and TorchScript classifiers, a valid repor
   assert.equal(again.status, 0, again.stderr);
   assert.match(again.stdout, new RegExp(`0 job\\(s\\) ran, ${JOBS} reused`));
   const jobs = status(runDir).jobs;
-  assert.equal(jobs.length, JOBS);
-  for (const j of jobs) assert.deepEqual([j.name, j.status, j.attempts], [j.name, 'done', 1]);
+  assert.deepEqual(jobs.map((j) => j.name).sort(), [...JOB_NAMES].sort());
+  for (const j of jobs) assert.deepEqual([j.status, j.attempts], ['done', 1], `${j.name}: done on its first attempt`);
   assert.deepEqual(comparable(runDir), before);
 
   // Job keys hold a fingerprint of the folder's files: one more image invalidates everything.

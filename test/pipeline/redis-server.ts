@@ -1,9 +1,10 @@
 // A throwaway Redis for tests: Debian's redis-server on a free loopback port, no persistence,
 // stopped when the test file ends. Setup installs redis-server (npm test); where it could not,
-// `startRedis` says why and the tests that need it are skipped with that reason.
+// `startRedis` says why and the tests that need it are skipped with that reason (on CI it throws).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { checkRedis } from '../../src/pipeline/distributed.js';
+import { requirement } from '../common/requirements.js';
 
 export interface TestRedis {
   url: string;
@@ -24,7 +25,7 @@ function freePort(): Promise<number> {
 /** Starts redis-server, or returns the reason it cannot (printed, so a skip is never silent). */
 export async function startRedis(): Promise<TestRedis | string> {
   if (spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status !== 0) {
-    const why = 'redis-server is not installed (setup installs it with apt-get when run as root: node scripts/setup.mjs --with-redis); skipping the Redis tests';
+    const why = requirement('redis-server is not installed (setup installs it with apt-get when run as root: node scripts/setup.mjs --with-redis); skipping the Redis tests')!;
     console.log(`# ${why}`);
     return why;
   }

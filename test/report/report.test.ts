@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import {
   ResultsError,
+  RESULTS_SCHEMA_VERSION,
   claimSentence,
   escapeXml,
   formatSummary,
@@ -30,13 +31,13 @@ test('the results schema accepts a complete run and names the wrong fields other
   broken.classifiers[1].accuracy.original.top1 = 1.5;
   assert.throws(
     () => validateResults(broken),
-    (e: Error) => e instanceof ResultsError && /^results\.json does not match the results schema v2: classifiers\.1\.accuracy\.original\.top1: .*1/.test(e.message),
+    (e: Error) => e instanceof ResultsError && /^results\.json does not match the results schema v3: classifiers\.1\.accuracy\.original\.top1: .*1/.test(e.message),
   );
-  assert.throws(() => validateResults({ ...sampleResults(), schemaVersion: 3 }, 'run/results.json'), /run\/results\.json .*schemaVersion/);
+  assert.throws(() => validateResults({ ...sampleResults(), schemaVersion: RESULTS_SCHEMA_VERSION + 1 }, 'run/results.json'), /run\/results\.json .*schemaVersion/);
   // A v1 file (before engine identities) is refused in one line that says how to rewrite it.
   assert.throws(
     () => validateResults({ ...sampleResults(), schemaVersion: 1 }, 'run/results.json'),
-    (e: Error) => e instanceof ResultsError && e.message === 'run/results.json has results schema v1, written by an earlier s2snets; this version reads v2: run `s2snets report RUN` to rewrite it',
+    (e: Error) => e instanceof ResultsError && e.message === 'run/results.json has results schema v1, written by an earlier s2snets; this version reads v3: run `s2snets report RUN` to rewrite it',
   );
   const unordered = sampleResults();
   unordered.crossEvaluation.ci95.delta[1] = [[0.1, 0]];
@@ -126,7 +127,7 @@ test('writeReport: real pictures, a self-contained page that escapes names, rebu
     assert.match(html, /<div class="warn"><p><b>Warning.<\/b> A_S is too weak/);
     // Every accuracy is shown with its interval, and the claims in words.
     for (const c of results.classifiers) assert.ok(html.includes(withInterval(c.accuracy.own.top1, c.accuracy.own.ci95.top1, 100)), `${c.name} own accuracy with interval`);
-    assert.ok(html.includes(escapeXml(claimSentence('accuracy', results.claims!.orderVsAccuracy))));
+    assert.ok(html.includes(escapeXml(claimSentence('accuracy', results.claims!.orderVsAccuracy, results.claims!))));
     for (const section of ['Noise robustness', "The paper's claims, tested"]) assert.ok(html.includes(`<h2>${escapeXml(section)}`) || html.includes(`<h2>${section}`), section);
     // Rebuilt from disk alone, the page is the same.
     rmSync(join(dir, 'report.html'));
@@ -161,7 +162,7 @@ test('rebuildReport explains a missing or damaged results.json', () => {
   writeFileSync(join(dir, 'results.json'), '{"schemaVersion": 1,');
   assert.throws(() => rebuildReport(dir), /results\.json: not valid JSON/);
   writeFileSync(join(dir, 'results.json'), JSON.stringify({ ...sampleResults(), run: undefined }));
-  assert.throws(() => rebuildReport(dir), /results\.json does not match the results schema v2: run: /);
+  assert.throws(() => rebuildReport(dir), /results\.json does not match the results schema v3: run: /);
   rmSync(dir, { recursive: true });
 });
 
@@ -184,7 +185,7 @@ test('the terminal summary lists every classifier and number in aligned columns'
     const line = lines.find((l) => l.startsWith(`${a.name} `) && l.includes(withInterval(a.intraNmi, a.ci95.intraNmi, 1, 3)));
     assert.ok(line && line.includes(withInterval(a.interNmi, a.ci95.interNmi, 1, 3)) && line.includes(withInterval(a.psnr, a.ci95.psnr, 1, 2)), a.name);
   }
-  assert.ok(text.includes(`Order vs accuracy: ${claimSentence('accuracy', r.claims!.orderVsAccuracy)}`));
+  assert.ok(text.includes(`Order vs accuracy: ${claimSentence('accuracy', r.claims!.orderVsAccuracy, r.claims!)}`));
   assert.match(text, /Noise robustness/);
   assert.ok(text.includes(`Order: ${r.order.ranking.join(' > ')}`));
   const seconds = Object.values(r.run.durations).reduce((s, v) => s + v, 0);

@@ -3,6 +3,7 @@
 // the order the analysis layer derives from it, bell-shaped histograms and decaying loss curves.
 import { Rng } from '../../src/data/random.js';
 import { totalOrder } from '../../src/analysis/order.js';
+import { claimsOverRankings } from '../../src/analysis/claims.js';
 import type { PictureRow } from '../../src/analysis/pictures.js';
 import { RESULTS_SCHEMA_VERSION, type Results } from '../../src/report/index.js';
 
@@ -22,6 +23,7 @@ export function sampleResults(opts: { channels?: 1 | 3; names?: string[]; seed?:
   const original = names.map(() => 0.9 + 0.08 * rng.next());
   const top1 = rows.map((_, i) => names.map((_, j) => (i === j + 1 ? original[j] - 0.02 * rng.next() : 0.2 + 0.6 * rng.next())));
   const delta = top1.map((row) => row.map((v, j) => v - original[j]));
+  const order = totalOrder(names, delta.slice(1));
   const top5 = (top1Value: number) => Math.min(1, top1Value + 0.05);
   const around = (v: number, w = 0.02): [number, number] => [v - w * rng.next(), v + w * rng.next()];
   const acc = (t1: number, t5: number | null) => ({ top1: t1, top5: t5, ci95: { top1: around(t1), top5: t5 === null ? null : around(t5) } });
@@ -93,12 +95,9 @@ export function sampleResults(opts: { channels?: 1 | 3; names?: string[]; seed?:
       delta,
       ci95: { top1: top1.map((row) => row.map((v) => around(v))), original: original.map((v) => around(v)), delta: delta.map((row) => row.map((v) => around(v, 0.01))) },
     },
-    order: totalOrder(names, delta.slice(1)),
+    order,
     bootstrap: { resamples: 1000, seed: 0, level: 0.95, method: 'percentile' },
-    claims: {
-      orderVsAccuracy: { tau: 0.2, p: 0.72, method: 'exact', permutations: 6, n: names.length },
-      orderVsSize: { tau: -1, p: 0.33, method: 'exact', permutations: 6, n: names.length },
-    },
+    claims: claimsOverRankings(order, names.map((name, j) => ({ name, accuracy: original[j], parameters: 1000 + 17 * j })), 0),
     noise: {
       sigmas: [0.05, 0.1, 0.2],
       samples: 20,
