@@ -133,8 +133,9 @@ function indexSplit(index: ImageIndex, view: StreamView, name: string): ImageSpl
     toBatch(host: HostBatch, device = 'cpu') {
       const b = host.positions.length;
       const x = tidy(() => {
-        // [B, H, W, C] bytes are a channels-last [B, C, H, W] batch; float and normalized on the device.
-        const bytesOnDevice = tensor(host.pixels!, [b, view.size, view.size, view.channels], { device });
+        // [B, H, W, C] bytes are a channels-last [B, C, H, W] batch: they travel as bytes (pinned
+        // for CUDA) and become float, and normalized, on the device.
+        const bytesOnDevice = tensor(host.pixels!, [b, view.size, view.size, view.channels]).transferTo(device);
         return normalize(bytesOnDevice.permute([0, 3, 1, 2]).float().div(255), view.mean, view.std);
       });
       return { x, y: labelTensor({ labels }, host.positions, device) };

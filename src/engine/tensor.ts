@@ -131,6 +131,21 @@ export class Tensor implements Disposable {
   pinMemory(): Tensor {
     return wrap(callRaw('pin_memory', '', [this.handle]));
   }
+  /**
+   * A copy on `device` (this tensor itself when already there). From the host to CUDA it goes
+   * through pinned (page-locked) memory without blocking the host, so the copy overlaps queued
+   * GPU work.
+   * @param device e.g. 'cuda:0'
+   * @example const x = hostBatch.transferTo('cuda');
+   */
+  transferTo(device: string): Tensor {
+    if (this.device === device) return this;
+    if (!(device.startsWith('cuda') && this.device === 'cpu')) return this.to({ device });
+    const staged = this.pinMemory();
+    const moved = staged.to({ device, nonBlocking: true });
+    staged.dispose();
+    return moved;
+  }
   /** Elements between neighbours along dim in memory (torch.Tensor.stride(dim)): 1 for channels in channels_last. */
   stride(dim: number): number {
     return callRaw('stride', 'int', [this.handle, dim]) as number;

@@ -117,13 +117,5 @@ export function withSpeedOptions<B extends Batch>(o: SpeedOptions, deviceType: '
  */
 export function toDeviceAsync(b: Batch, device: string): Batch {
   if (b.x.device === device) return b;
-  const pinned = device.startsWith('cuda') && b.x.device === 'cpu';
-  const move = (t: Tensor) => {
-    if (!pinned) return t.to({ device });
-    const staged = t.pinMemory();
-    const moved = staged.to({ device, nonBlocking: true });
-    staged.dispose();
-    return moved;
-  };
-  return { x: move(b.x), y: move(b.y) };
+  return { x: b.x.transferTo(device), y: b.y.transferTo(device) };
 }
