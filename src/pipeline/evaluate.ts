@@ -41,7 +41,7 @@ import { withInterval, type AutoencoderResult, type ChannelHistogram, type Class
 import type { JobContext, JobSpec, Json } from './jobs.js';
 import { experimentData, type ExperimentData } from './inputs.js';
 import { aeName, classifierWeights, GENERIC_AE, loadReconstructions, loadReconstructor, replicateTag, type ExperimentJobs } from './experiment.js';
-import { openClassifier } from './classifiers.js';
+import { openClassifier, seenInput, type SeenInput } from './classifiers.js';
 import { evaluationForward, type EvaluationForward } from './evaluation-forward.js';
 import type { ExperimentPlan } from './plan.js';
 import { datasetLabel } from './names.js';
@@ -78,8 +78,8 @@ export interface Evaluation {
   curves: Record<string, { step: number[]; loss: number[] }>;
 }
 
-/** 2: intervals, order confidence, claims and noise robustness. 3: planted shape agreement, retention intervals, carrier change against A_S. */
-export const EVALUATION_FORMAT = 3;
+/** 2: intervals, order confidence, claims and noise robustness. 3: planted shape agreement, retention intervals, carrier change against A_S. 4: each classifier's input. */
+export const EVALUATION_FORMAT = 4;
 
 /**
  * The per-image predictions of an accuracy grid as stored plain data (predictions.json).
@@ -193,8 +193,8 @@ export function evaluationJob(plan: ExperimentPlan, jobs: ExperimentJobs, replic
     deps: [...jobs.classifiers.values(), jobs.pretrain, ...jobs.finetunes.values(), ...jobs.reconstructions.values()],
     config: { analysis: plan.analysis as unknown as Json, evalBatchSize: plan.evalBatchSize },
     // 2: the artifact holds per-image predictions; 3: intervals, order confidence, claims, noise;
-    // 4: planted shape agreement, retention intervals, carrier change against A_S.
-    codeVersion: '4',
+    // 4: planted shape agreement, retention intervals, carrier change against A_S; 5: what each classifier saw.
+    codeVersion: '5',
     async run(ctx) {
       const classifiers: ({ name: string } & EvaluationForward)[] = [];
       try {
@@ -211,9 +211,11 @@ export function evaluationJob(plan: ExperimentPlan, jobs: ExperimentJobs, replic
 async function evaluate(plan: ExperimentPlan, jobs: ExperimentJobs, ctx: JobContext, classifiers: ({ name: string } & EvaluationForward)[]): Promise<EvaluationOutput> {
   const data = await experimentData(plan);
   const labels = data.eval.labels;
+  const inputs: SeenInput[] = [];
   for (const entry of plan.classifiers) {
     const job = jobs.classifiers.get(entry.name)!;
     const model = await openClassifier(entry, data, plan.device, classifierWeights(ctx, job));
+    inputs.push(seenInput(model, data));
     const check = { images: data.eval.images, labels, batchSize: plan.evalBatchSize };
     classifiers.push({ name: entry.name, ...(await evaluationForward(entry, model, check, plan.device, (line) => ctx.log(line))) });
   }
@@ -240,6 +242,7 @@ async function evaluate(plan: ExperimentPlan, jobs: ExperimentJobs, ctx: JobCont
       name: c.name,
       family: clsOut.family,
       parameters: clsOut.parameters,
+      input: inputs[j],
       // Row 0 is A_S, row j + 1 the classifier's own S2SNet.
       accuracy: { original: withCi(grid.original[j], ci.original[j]), generic: withCi(grid.cells[0][j], ci.cells[0][j]), own: withCi(grid.cells[j + 1][j], ci.cells[j + 1][j]) },
     };
