@@ -52,12 +52,22 @@ async function loadImported(entry: Exclude<ClassifierEntry, { zoo: string }>, de
 }
 
 /**
- * An ONNX (.onnx) or TorchScript (any other extension) classifier file as a frozen module in eval mode.
- * @example await loadClassifierFile('resnet50.onnx', 'cpu')
+ * An ONNX (.onnx) or TorchScript (any other extension) classifier file as a frozen module in eval
+ * mode that takes images of `side` px (null: of any size) in the normalization it takes: a graph
+ * with a fixed input size of its own gets them resized to it (bilinear, antialiased when shrinking).
+ * @param file the model file
+ * @param device where it runs
+ * @param side the side of the images it will be given, or null when their size varies
+ * @throws ClassifierMismatchError, and the loaders' errors naming the file
+ * @example await loadClassifierFile('resnet50.onnx', 'cpu', 256) // resizes to 224 when the graph declares 224
  */
-export async function loadClassifierFile(file: string, device: string): Promise<Module> {
+export async function loadClassifierFile(file: string, device: string, side: number | null): Promise<Module> {
   const entry = extname(file).toLowerCase() === '.onnx' ? { name: file, onnx: file } : { name: file, torchscript: file };
-  return (await loadImported(entry, device)).eval().freeze();
+  const model = await loadImported(entry, device);
+  const channels = (model instanceof OnnxModule ? model.info.inputShape?.[1] : null) ?? 3;
+  // The same normalization on both sides: only the size is adapted. Side 0 (images of any size) never equals the graph's.
+  const source: ImageInput = { height: side ?? 0, width: side ?? 0, mean: new Array(channels).fill(0), std: new Array(channels).fill(1) };
+  return adaptToData(entry, model, source, device);
 }
 
 /**
