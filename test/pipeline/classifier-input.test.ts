@@ -18,7 +18,7 @@ import { RunStore } from '../../src/pipeline/store.js';
 import { validateResults } from '../../src/report/index.js';
 import { fixtureDir, readFloats } from '../import/pth-fixtures.js';
 import { encodeModel, randomValues } from '../import/onnx-build.js';
-import { writeImageFolder } from './image-folder-fixture.js';
+import { tinyFolderRunConfig, writeImageFolder } from './image-folder-fixture.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 's2snets-classifier-input-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -101,17 +101,7 @@ function colourClassifier299(file: string): string {
 test('a run on 32 px images with a classifier made for 299 px goes end to end, and its results say what the classifier saw', async () => {
   await writeImageFolder(join(tmp, 'images'), 8);
   const onnx = colourClassifier299(join(tmp, 'colour299.onnx'));
-  const config = {
-    dataset: { imageFolder: 'images', imageSize: 32 },
-    classifiers: [{ onnx, name: 'colour299', mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25] }],
-    ae: { stages: 'small', pretrain: { epochs: 1, minSteps: 0, batchSize: 8 } },
-    finetune: { steps: 3, batchSize: 8 },
-    eval: { samples: 9 },
-    device: 'cpu',
-    runDir: 'run',
-  };
-  const file = join(tmp, 'experiment.json');
-  writeFileSync(file, JSON.stringify(config));
+  const file = tinyFolderRunConfig(tmp, [{ onnx, name: 'colour299', mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25] }], { steps: 3, samples: 9 });
   const r = spawnSync(process.execPath, [resolve('dist/src/cli/main.js'), 'run', file], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   const runDir = join(tmp, 'run');
