@@ -65,10 +65,12 @@ export async function loadClassifierFile(file: string, device: string, side: num
   const entry = extname(file).toLowerCase() === '.onnx' ? { name: file, onnx: file } : { name: file, torchscript: file };
   const model = await loadImported(entry, device);
   const channels = (model instanceof OnnxModule ? model.info.inputShape?.[1] : null) ?? 3;
-  // The same normalization on both sides: only the size is adapted. Side 0 (images of any size) never equals the graph's.
-  const source: ImageInput = { height: side ?? 0, width: side ?? 0, mean: new Array(channels).fill(0), std: new Array(channels).fill(1) };
-  return adaptToData(entry, model, source, device);
+  // Only the size is adapted. Side 0 (images of any size) never equals the graph's.
+  return adaptToData(entry, model, sizeOnly(side ?? 0, channels), device);
 }
+
+/** Images of side x side px whose normalization is left as it is (mean 0, std 1): an adapter from them changes only the size. */
+const sizeOnly = (side: number, channels: number): ImageInput => ({ height: side, width: side, mean: new Array(channels).fill(0), std: new Array(channels).fill(1) });
 
 /**
  * The classifier as a frozen module in eval mode on `device` that takes the data's images (its
@@ -172,8 +174,7 @@ export async function checkImportedClassifiers(classifiers: ClassifierEntry[], s
   for (const entry of classifiers) {
     if ('zoo' in entry) continue;
     // The data's mean and std are not known before its images are read; they change no shape.
-    const neutral: ImageInput = { height: shape.size, width: shape.size, mean: new Array(shape.channels).fill(0), std: new Array(shape.channels).fill(1) };
-    const model = adaptToData(entry, await loadImported(entry, 'cpu'), neutral, 'cpu');
+    const model = adaptToData(entry, await loadImported(entry, 'cpu'), sizeOnly(shape.size, shape.channels), 'cpu');
     try {
       checkFits(entry, model, shape, batchSize, 'cpu');
     } finally {
