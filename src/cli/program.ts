@@ -305,13 +305,13 @@ program
   .option('--size <px>', `side the autoencoder works at (the paper: ${RECONSTRUCT_SIZE}; 0 keeps each image's size)`, nonNegativeInt, RECONSTRUCT_SIZE)
   .option('--side-by-side', 'write original | reconstruction | amplified difference')
   .option('--diff-gain <x>', 'amplification of the difference map', Number, 4)
-  .option('--classifier <file>', "also print this classifier's top-5 (ONNX or TorchScript) on original and reconstruction")
+  .option('--classifier <file>', "also print this classifier's top-5 (ONNX or TorchScript) on original and reconstruction (resized to its input size when its ONNX graph fixes one)")
   .option('--batch-size <n>', 'images per batch', positiveInt, 8)
   .addOption(new Option('--device <device>', 'cpu, cuda, cuda:N or auto').default('auto'))
   .action(async (images: string[], f: { ae: string; out: string; run?: string; size: number; sideBySide?: boolean; diffGain: number; classifier?: string; batchSize: number; device: string }) => {
     const device = resolveDevice(f.device);
     const ae = loadSegNetFile(f.run ? findRunAutoencoder(resolve(f.run), f.ae).file : f.ae);
-    const classifier = f.classifier ? await loadClassifierFile(f.classifier, device) : undefined;
+    const classifier = f.classifier ? await loadClassifierFile(f.classifier, device, f.size === 0 ? null : f.size) : undefined;
     const progress = new ProgressReporter();
     const started = Date.now();
     const summary = await reconstructImages(ae, images, {

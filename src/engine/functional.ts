@@ -126,12 +126,24 @@ export function localResponseNorm(x: Tensor, size: number, alpha = 1e-4, beta = 
   });
 }
 
-export type InterpolateMode = 'nearest' | 'bilinear';
+export type InterpolateMode = 'nearest' | 'bilinear' | 'bicubic';
 
-/** Resizes [N, C, H, W] to size; `antialias` (bilinear only) low-pass filters when shrinking, as PIL does. */
+/**
+ * Resizes [N, C, H, W] to size, as torch.nn.functional.interpolate; differentiable (libtorch
+ * 1.13 has the antialiased kernels' backward on the CPU and CUDA).
+ * @param x [N, C, H, W], floating point
+ * @param size [height, width] of the output
+ * @param mode 'nearest', 'bilinear' or 'bicubic'
+ * @param alignCorners as in PyTorch (bilinear and bicubic)
+ * @param antialias (bilinear and bicubic) low-pass filter when shrinking, as PIL does; bicubic
+ *   then uses PIL's kernel (a = -0.5) where the plain one uses a = -0.75, so it differs when enlarging too
+ * @throws Error naming the operator when the input is not 4-d
+ * @example F.interpolate(x, [299, 299], 'bicubic', false, true)
+ */
 export function interpolate(x: Tensor, size: [number, number], mode: InterpolateMode = 'nearest', alignCorners = false, antialias = false): Tensor {
   if (mode === 'nearest') return wrap(callRaw('upsample_nearest2d', '', [x.handle, size, null, null]));
-  return wrap(callRaw(antialias ? '_upsample_bilinear2d_aa' : 'upsample_bilinear2d', '', [x.handle, size, alignCorners, null, null]));
+  const op = `${antialias ? '_' : ''}upsample_${mode}2d${antialias ? '_aa' : ''}`;
+  return wrap(callRaw(op, '', [x.handle, size, alignCorners, null, null]));
 }
 
 export function softmax(x: Tensor, dim: number): Tensor {

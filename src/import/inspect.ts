@@ -41,12 +41,21 @@ export interface ModelFileReport {
   parameterCount: number;
   /** Objects a checkpoint holds that were kept as inert placeholders. */
   skipped: SkippedObject[];
-  /** Facts worth knowing before a run (fixed batch size, where the state dict sits). */
+  /** [height, width] of the images an ONNX graph with a fixed spatial input takes; null when it takes any size or declares none. */
+  inputSize: [number, number] | null;
+  /** Facts worth knowing before a run (fixed batch size, fixed input size, where the state dict sits). */
   notes: string[];
 }
 
+/** The fixed [height, width] of a 4-d image input, or null when either is symbolic or unknown. */
+function fixedInputSize(input: TensorEntry | undefined): [number, number] | null {
+  const shape = input?.shape;
+  if (shape?.length !== 4 || typeof shape[2] !== 'number' || typeof shape[3] !== 'number') return null;
+  return [shape[2], shape[3]];
+}
+
 function emptyReport(file: string, format: ModelFileFormat): ModelFileReport {
-  return { file, format, inputs: [], outputs: [], opset: null, producer: null, operators: [], unsupported: null, parameters: [], parameterCount: 0, skipped: [], notes: [] };
+  return { file, format, inputs: [], outputs: [], opset: null, producer: null, operators: [], unsupported: null, parameters: [], parameterCount: 0, skipped: [], inputSize: null, notes: [] };
 }
 
 const isFloatName = (dtype: string) => /^(float|bfloat)/.test(dtype);
@@ -86,6 +95,8 @@ function inspectOnnx(file: string, bytes: Uint8Array): ModelFileReport {
   report.parameterCount = report.parameters.filter((p) => isFloatName(p.dtype)).reduce((s, p) => s + (p.shape as number[]).reduce((a, b) => a * b, 1), 0);
   const batch = report.inputs[0]?.shape?.[0];
   if (typeof batch === 'number') report.notes.push(`fixed batch size ${batch}: batches of another size run in chunks of ${batch} (export with a dynamic batch axis to run whole batches)`);
+  report.inputSize = fixedInputSize(report.inputs[0]);
+  if (report.inputSize) report.notes.push(`fixed input size ${report.inputSize.join('x')} px: a run resizes its images to it for this classifier (give inputSize, mean and std in the config to say more)`);
   return report;
 }
 

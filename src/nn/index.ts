@@ -11,3 +11,5 @@ export { saveSafetensors, loadSafetensors, encodeSafetensors, decodeSafetensors,
 export type { SafetensorsFile, SafetensorsEntry, SafetensorsIndex, SafetensorsRowWriter, SafetensorsRows } from './safetensors.js';
 export { foldBatchNorm, inferenceForward, FoldBatchNormError } from './fuse.js';
 export type { FoldConvBn, FoldsConvBn, InferenceOptions } from './fuse.js';
+export { InputAdapter, InputAdapterError, adaptInput, sameInput, unwrapAdapter } from './input-adapter.js';
+export type { ImageInput, ResizeMode } from './input-adapter.js';

@@ -15,11 +15,30 @@ const positiveInt = z.number().int('must be an integer').positive('must be > 0')
 const nonNegativeInt = z.number().int('must be an integer').min(0, 'must be >= 0');
 const learningRate = z.number().positive('must be > 0').finite('must be finite');
 
-/** A classifier from the built-in zoo (e.g. 'lenet', 'vgg'), or an imported model file. */
+/**
+ * What an imported classifier takes, where it differs from the data: `inputSize` (side in px; an
+ * ONNX graph with a fixed input size gives it by default), `mean` and `std` (one per channel,
+ * together; default the data's) and `resize` ('bilinear', the default, or 'bicubic'; both
+ * antialiased when shrinking). The autoencoders work at the data's size and normalization; their
+ * reconstructions are mapped to this input wherever the classifier sees them.
+ */
+const classifierInput = {
+  inputSize: positiveInt.optional(),
+  mean: z.array(z.number().finite('must be finite')).min(1, 'must list one value per channel').optional(),
+  std: z.array(z.number().positive('must be > 0').finite('must be finite')).min(1, 'must list one value per channel').optional(),
+  resize: z.enum(['bilinear', 'bicubic']).optional(),
+};
+
+const meanWithStd = (c: { mean?: number[]; std?: number[] }, ctx: z.RefinementCtx) => {
+  if ((c.mean === undefined) !== (c.std === undefined)) ctx.addIssue({ code: 'custom', message: 'give mean and std together (one value per channel each)', path: [c.mean === undefined ? 'mean' : 'std'] });
+  else if (c.mean && c.std && c.mean.length !== c.std.length) ctx.addIssue({ code: 'custom', message: `must have as many values as mean (${c.mean.length})`, path: ['std'] });
+};
+
+/** A classifier from the built-in zoo (e.g. 'lenet', 'vgg'), or an imported model file (with what it takes, see classifierInput). */
 export const ClassifierSpec = z.union([
   z.string().regex(/^[a-z][a-z0-9_-]*$/, 'must be a zoo name (lowercase letters, digits, - and _)'),
-  z.strictObject({ onnx: path, name: z.string().min(1).optional() }),
-  z.strictObject({ torchscript: path, name: z.string().min(1).optional() }),
+  z.strictObject({ onnx: path, name: z.string().min(1).optional(), ...classifierInput }).superRefine(meanWithStd),
+  z.strictObject({ torchscript: path, name: z.string().min(1).optional(), ...classifierInput }).superRefine(meanWithStd),
 ]);
 
 export const ExperimentConfig = z.strictObject({

@@ -24,7 +24,7 @@ import { withInterval, type AutoencoderResult, type ChannelHistogram, type Class
 import type { JobContext, JobSpec, Json } from './jobs.js';
 import { jobData, type ExperimentData } from './inputs.js';
 import { aeName, classifierWeights, GENERIC_AE, loadReconstructor, openReconstructions, replicateTag, type ExperimentJobs } from './experiment.js';
-import { openClassifier } from './classifiers.js';
+import { openClassifier, seenInput, type SeenInput } from './classifiers.js';
 import { evaluationForward, type EvaluationForward } from './evaluation-forward.js';
 import type { ExperimentPlan } from './plan.js';
 import { datasetLabel } from './names.js';
@@ -63,7 +63,7 @@ export interface Evaluation {
 
 /**
  * 2: intervals, order confidence, claims and noise robustness. 3: planted shape agreement, retention intervals, carrier change against A_S.
- * 4: claims over every ranking consistent with the order's established relations (and predictions.json holds the noise test's per-image predictions).
+ * 4: claims over every ranking consistent with the order's established relations (and predictions.json holds the noise test's per-image predictions); each classifier's input.
  */
 export const EVALUATION_FORMAT = 4;
 
@@ -148,7 +148,7 @@ export function evaluationJob(plan: ExperimentPlan, jobs: ExperimentJobs, replic
     // 2: the artifact holds per-image predictions; 3: intervals, order confidence, claims, noise;
     // 4: planted shape agreement, retention intervals, carrier change against A_S;
     // 5: claims over the rankings consistent with the order, ties compared as counts, the noise
-    // test's per-image predictions in predictions.json; reads uint8 reconstructions; streamed datasets.
+    // test's per-image predictions in predictions.json; reads uint8 reconstructions; streamed datasets; what each classifier saw.
     codeVersion: '5',
     async run(ctx) {
       const classifiers: ({ name: string } & EvaluationForward)[] = [];
@@ -165,19 +165,22 @@ export function evaluationJob(plan: ExperimentPlan, jobs: ExperimentJobs, replic
 /** Images on which an imported ONNX classifier's ONNX Runtime forward must agree with the libtorch import. */
 const AGREEMENT_IMAGES = 256;
 
-/** Opens each classifier's evaluation forward into `classifiers` (the caller closes them). */
-async function openForwards(plan: ExperimentPlan, jobs: ExperimentJobs, ctx: JobContext, data: ExperimentData, classifiers: ({ name: string } & EvaluationForward)[]): Promise<void> {
+/** Opens each classifier's evaluation forward into `classifiers` (the caller closes them); returns what each sees. */
+async function openForwards(plan: ExperimentPlan, jobs: ExperimentJobs, ctx: JobContext, data: ExperimentData, classifiers: ({ name: string } & EvaluationForward)[]): Promise<SeenInput[]> {
   const first = Array.from({ length: Math.min(AGREEMENT_IMAGES, data.eval.length) }, (_, i) => i);
   const check = await readWhole(data.eval.subset(first));
+  const inputs: SeenInput[] = [];
   try {
     for (const entry of plan.classifiers) {
       const model = await openClassifier(entry, data, plan.device, classifierWeights(ctx, jobs.classifiers.get(entry.name)!));
+      inputs.push(seenInput(model, data));
       const forward = await evaluationForward(entry, model, { images: check.x, labels: check.y, batchSize: plan.evalBatchSize }, plan.device, (line) => ctx.log(line));
       classifiers.push({ name: entry.name, ...forward });
     }
   } finally {
     for (const t of [check.x, check.y]) t.dispose();
   }
+  return inputs;
 }
 
 /** What one streaming pass over the evaluation set measures. */
@@ -224,12 +227,12 @@ async function measureStream(plan: ExperimentPlan, jobs: ExperimentJobs, ctx: Jo
 /** The evaluation job's work; `classifiers` receives each forward as it opens (the caller closes them). */
 async function evaluate(plan: ExperimentPlan, jobs: ExperimentJobs, ctx: JobContext, classifiers: ({ name: string } & EvaluationForward)[]): Promise<EvaluationOutput> {
   const data = await jobData(plan, ctx, jobs.index);
-  await openForwards(plan, jobs, ctx, data, classifiers);
+  const inputs = await openForwards(plan, jobs, ctx, data, classifiers);
   const aeNames = [GENERIC_AE, ...plan.classifiers.map((c) => aeName(c.name))];
   await ctx.progress(0.05, 'cross-evaluation, noise robustness, NMI, histograms, colour shift, periodic artifacts');
   const { grid, pixels, noise } = await measureStream(plan, jobs, ctx, data, classifiers, aeNames);
   for (const c of classifiers) await c.close();
-  const evaluation = assembleEvaluation(plan, jobs, ctx, data, grid, pixels, noise.results);
+  const evaluation = assembleEvaluation(plan, jobs, ctx, data, { grid, pixels, noise: noise.results, inputs });
   const encodeRows = (rs: PictureRow[]) => rs.map((r) => ({ label: r.label, images: r.images.map((im) => ({ ...im, data: Buffer.from(im.data).toString('base64') })) }));
   writeFileAtomic(join(ctx.dir, EVALUATION_FILES.evaluation), JSON.stringify(evaluation));
   writeFileAtomic(join(ctx.dir, EVALUATION_FILES.pictures), JSON.stringify({ grid: encodeRows(pixels.pictures.reconstructions), differences: encodeRows(pixels.pictures.differences) }));
@@ -239,7 +242,7 @@ async function evaluate(plan: ExperimentPlan, jobs: ExperimentJobs, ctx: JobCont
 }
 
 /** The cross-evaluation, the order and the accuracy table with their intervals, from the accuracy grid. */
-function crossAndOrder(plan: ExperimentPlan, jobs: ExperimentJobs, ctx: JobContext, data: ExperimentData, grid: AccuracyGrid): Pick<Evaluation, 'classifiers' | 'crossEvaluation' | 'order'> {
+function crossAndOrder(plan: ExperimentPlan, jobs: ExperimentJobs, ctx: JobContext, data: ExperimentData, grid: AccuracyGrid, inputs: SeenInput[]): Pick<Evaluation, 'classifiers' | 'crossEvaluation' | 'order'> {
   const cross = crossMatrixOf(grid);
   const ci = gridUncertainty(grid, { resamples: plan.analysis.bootstrapResamples, seed: plan.seed });
   const withCi = (a: Accuracy, c: AccuracyInterval) => ({ top1: a.top1, top5: a.top5, ci95: c });
@@ -249,6 +252,7 @@ function crossAndOrder(plan: ExperimentPlan, jobs: ExperimentJobs, ctx: JobConte
       name: entry.name,
       family: clsOut.family,
       parameters: clsOut.parameters,
+      input: inputs[j],
       // Row 0 is A_S, row j + 1 the classifier's own S2SNet.
       accuracy: { original: withCi(grid.original[j], ci.original[j]), generic: withCi(grid.cells[0][j], ci.cells[0][j]), own: withCi(grid.cells[j + 1][j], ci.cells[j + 1][j]) },
     };
@@ -264,9 +268,10 @@ function crossAndOrder(plan: ExperimentPlan, jobs: ExperimentJobs, ctx: JobConte
   return { classifiers, crossEvaluation, order };
 }
 
-/** The evaluation.json document of a finished pass. */
-function assembleEvaluation(plan: ExperimentPlan, jobs: ExperimentJobs, ctx: JobContext, data: ExperimentData, grid: AccuracyGrid, pixels: ReconstructionMeasuresResult, noise: Results['noise']): Evaluation {
-  const { classifiers, crossEvaluation, order } = crossAndOrder(plan, jobs, ctx, data, grid);
+/** The evaluation.json document of a finished pass (`inputs`: what each classifier saw). */
+function assembleEvaluation(plan: ExperimentPlan, jobs: ExperimentJobs, ctx: JobContext, data: ExperimentData, m: { grid: AccuracyGrid; pixels: ReconstructionMeasuresResult; noise: Results['noise']; inputs: SeenInput[] }): Evaluation {
+  const { grid, pixels, noise } = m;
+  const { classifiers, crossEvaluation, order } = crossAndOrder(plan, jobs, ctx, data, grid, m.inputs);
   const autoencoders = pixels.autoencoders.map((a) => ({
     name: a.name,
     psnr: a.psnr.value,

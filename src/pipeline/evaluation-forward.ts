@@ -5,7 +5,7 @@
 // loaded for inference (BatchNorms folded, NHWC on the CPU: nn/fuse.ts inferenceForward). Evaluation needs no
 // gradients; training and fine-tuning always run on libtorch.
 import { engineInfo, noGrad, tidy, type Tensor } from '../engine/index.js';
-import { inferenceForward, type Module } from '../nn/index.js';
+import { inferenceForward, unwrapAdapter, type Module } from '../nn/index.js';
 import { OnnxInference, OnnxModule, OnnxRuntimeError } from '../import/onnx/index.js';
 import { batchPredictions, type Forward } from '../analysis/index.js';
 import type { ClassifierEntry } from './plan.js';
@@ -98,10 +98,14 @@ export async function evaluationForward(
   // A zoo model is this evaluation's own instance: it may be folded and laid out for inference.
   const forward = 'zoo' in entry ? inferenceForward(model, { channelsLast: device === 'cpu' }) : (x: Tensor) => model.forward(x);
   const libtorch: EvaluationForward = { forward, engine: 'libtorch', close: async () => {} };
-  if (!('onnx' in entry) || device !== 'cpu' || process.env[ONNX_RUNTIME_ENV] === '0' || !(model instanceof OnnxModule)) return libtorch;
+  // A classifier behind an input adapter (classifiers.ts openClassifier) gets ONNX Runtime's
+  // input through the same adapter, run on libtorch.
+  const { classifier, adapt } = unwrapAdapter(model);
+  if (!('onnx' in entry) || device !== 'cpu' || process.env[ONNX_RUNTIME_ENV] === '0' || !(classifier instanceof OnnxModule)) return libtorch;
   let session: OnnxInference | null = null;
   try {
-    session = await OnnxInference.open(entry.onnx, { threads: engineInfo().threads, fixedBatch: model.info.fixedBatch });
+    session = await OnnxInference.open(entry.onnx, { threads: engineInfo().threads, fixedBatch: classifier.info.fixedBatch });
+    const ortLogits = adaptedLogits(session, adapt);
     const pairs: { ours: Tensor; theirs: Tensor; labels: Tensor }[] = [];
     const n = check.images.shape[0];
     let agreement: LogitAgreement;
@@ -109,7 +113,7 @@ export async function evaluationForward(
       for (let start = 0; start < n; start += check.batchSize) {
         const x = check.images.slice(0, start, start + check.batchSize);
         const ours = noGrad(() => tidy(() => model.forward(x)));
-        pairs.push({ ours, theirs: await session.logits(x), labels: check.labels.slice(0, start, start + check.batchSize) });
+        pairs.push({ ours, theirs: await ortLogits(x), labels: check.labels.slice(0, start, start + check.batchSize) });
         x.dispose();
       }
       agreement = logitAgreement(pairs);
@@ -128,11 +132,28 @@ export async function evaluationForward(
     const ort = session;
     let closed: Promise<void> | null = null;
     // Idempotent: the evaluation closes its forwards when done with them and again on every exit path.
-    return { forward: (x) => ort.logits(x), engine: 'ONNX Runtime', close: () => (closed ??= ort.close()) };
+    return { forward: ortLogits, engine: 'ONNX Runtime', close: () => (closed ??= ort.close()) };
   } catch (e) {
     if (!(e instanceof OnnxRuntimeError)) throw e;
     await session?.close();
     log(`${entry.onnx}: the evaluation runs on libtorch, not ONNX Runtime: ${e.message}`);
     return libtorch;
   }
+}
+
+/**
+ * ONNX Runtime's logits of images mapped by `adapt` first (on libtorch, without autograd), or of
+ * the images themselves without one. The mapped batch is freed once its pixels are copied
+ * (logits copies them before its first await), so the forward can run inside a tidy scope or not.
+ */
+function adaptedLogits(session: OnnxInference, adapt: ((x: Tensor) => Tensor) | null): (x: Tensor) => Promise<Tensor> {
+  if (!adapt) return (x) => session.logits(x);
+  return (x) => {
+    const input = noGrad(() => adapt(x));
+    try {
+      return session.logits(input);
+    } finally {
+      input.dispose();
+    }
+  };
 }

@@ -557,7 +557,8 @@ function importedClassifierJob(plan: ExperimentPlan, index: JobSpec<IndexOutput>
   return {
     name: `import[${entry.name}]`,
     deps: index ? [index] : [],
-    config: { ...common, file, sha256: fileDigest(file) },
+    // What the classifier takes is part of its identity; entries that name nothing keep their keys.
+    config: { ...common, file, sha256: fileDigest(file), ...('input' in entry && entry.input ? { input: entry.input as unknown as Json } : {}) },
     async run(ctx) {
       const data = await jobData(plan, ctx, index);
       const model = await openClassifier(entry, data, plan.device, undefined, (line) => ctx.log(line));

@@ -6,7 +6,7 @@
 // evaluation subset of the test split.
 import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { keep, tidy, type Tensor } from '../engine/index.js';
 import {
   BUILTIN_INFO,
@@ -179,7 +179,7 @@ export function indexJob(plan: ExperimentPlan, identity: Json): JobSpec<IndexOut
   const spec = streamed(plan);
   if (!spec) return null;
   return {
-    name: `index[${datasetLocation(spec)}]`,
+    name: `index[${basename(datasetLocation(spec))}]`,
     deps: [],
     config: { index: identity },
     async run(ctx) {

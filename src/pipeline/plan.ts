@@ -5,6 +5,7 @@ import { basename, dirname, extname, sep } from 'node:path';
 import { SMALL_STAGES, VGG16_STAGES, type SegNetStages } from '../models/segnet.js';
 import type { OptimizerName } from '../train/classifier.js';
 import type { SpeedOptions } from '../train/speed.js';
+import type { ResizeMode } from '../nn/index.js';
 import type { ExperimentConfig } from './config.js';
 
 import { BUILTIN_DATASETS, type BuiltinDatasetName } from '../data/index.js';
@@ -37,8 +38,23 @@ export interface TarShardSpec extends StreamedDataSpec {
 export type DatasetSpec = DatasetChoice | ImageFolderSpec | TarShardSpec;
 
 
-/** A classifier of the run: one of the zoo (trained here) or a model file (imported, frozen). */
-export type ClassifierEntry = { name: string; zoo: string } | { name: string; onnx: string } | { name: string; torchscript: string };
+/**
+ * What an imported classifier takes where it differs from the data (config.ts classifierInput):
+ * side in px, mean and std per channel, and the interpolation its input is resized with.
+ * Absent fields: the ONNX graph's fixed input size, else the data's size; the data's mean and std; bilinear.
+ */
+export interface ClassifierInputSettings {
+  size?: number;
+  mean?: number[];
+  std?: number[];
+  resize?: ResizeMode;
+}
+
+/**
+ * A classifier of the run: one of the zoo (trained here, at the data's input) or a model file
+ * (imported, frozen; `input` says what it takes when that is not the data's).
+ */
+export type ClassifierEntry = { name: string; zoo: string } | { name: string; onnx: string; input?: ClassifierInputSettings } | { name: string; torchscript: string; input?: ClassifierInputSettings };
 
 export const zooEntries = (names: string[]): ClassifierEntry[] => names.map((name) => ({ name, zoo: name }));
 
@@ -242,6 +258,13 @@ export function derivedNames(files: (string | null)[]): (string | null)[] {
   });
 }
 
+/** The input settings a config entry gives, or undefined when it gives none (the entry's job keys stay as they were). */
+function inputSettings(c: { inputSize?: number; mean?: number[]; std?: number[]; resize?: ResizeMode }): ClassifierInputSettings | undefined {
+  const s: ClassifierInputSettings = { size: c.inputSize, mean: c.mean, std: c.std, resize: c.resize };
+  for (const k of Object.keys(s) as (keyof ClassifierInputSettings)[]) if (s[k] === undefined) delete s[k];
+  return Object.keys(s).length ? s : undefined;
+}
+
 /** The crop a streamed dataset gets when its config names no imageSize: what ImageNet classifiers take. */
 export const DEFAULT_IMAGE_SIZE = 224;
 
@@ -269,7 +292,8 @@ export function planFromConfig(cfg: ExperimentConfig, device: string): Experimen
   const classifiers: ClassifierEntry[] = cfg.classifiers.map((c, i) => {
     if (typeof c === 'string') return { name: c, zoo: c };
     const name = c.name ?? derived[i]!;
-    return 'onnx' in c ? { name, onnx: c.onnx } : { name, torchscript: c.torchscript };
+    const input = inputSettings(c);
+    return { name, ...('onnx' in c ? { onnx: c.onnx } : { torchscript: c.torchscript }), ...(input ? { input } : {}) };
   });
   const stages = cfg.ae.stages === 'small' ? (cfg.quick ? base.ae.stages : SMALL_STAGES) : cfg.ae.stages === 'vgg16' ? VGG16_STAGES : cfg.ae.stages;
   return {

@@ -284,9 +284,9 @@ export async function checkInputs(plan: ExperimentPlan, runDir: string, memory =
   checkWritable(runDir);
   checkStreamedMemory(plan, memory);
   const shape = dataShape(plan);
-  checkDiskSpace(plan, runDir, shape);
   checkZooSizes(plan, shape.size);
   checkSegNet(plan, shape.channels, shape.size, memory);
+  checkDiskSpace(plan, runDir, shape);
   await checkImportedClassifiers(plan.classifiers, shape, Math.max(plan.finetune.batchSize, plan.evalBatchSize));
   if (plan.ae.weights) {
     const ae = new SegNet({ inChannels: shape.channels, stages: plan.ae.stages });

@@ -1,6 +1,6 @@
 // How the report, the CSVs and the terminal summary write estimates: a value with its 95 %
 // interval as `97.7 [97.1, 98.2]`, and the tests of the paper's claims as a sentence.
-import type { ClaimResults, Interval, KendallResult } from './schema.js';
+import type { ClaimResults, ClassifierResult, Interval, KendallResult } from './schema.js';
 
 /**
  * A value and its interval, scaled (100 for percent) and rounded alike.
@@ -16,6 +16,23 @@ export function withInterval(value: number | null, ci95: Interval | null | undef
   if (value === null) return '-';
   const f = (x: number) => (scale * x).toFixed(digits);
   return ci95 ? `${f(value)} [${f(ci95[0])}, ${f(ci95[1])}]` : f(value);
+}
+
+/**
+ * What a classifier saw, in one line: its input size, how the data's images were resized to it,
+ * and its normalization.
+ *
+ * @param input The classifier's `input` in results.json.
+ * @param imageSize The data's side in px.
+ * @param normalization Whether to state the mean and std too (default true; the terminal summary leaves them to the report).
+ * @example
+ * seenInputText({ height: 299, width: 299, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225], resize: 'bilinear', antialias: false }, 96);
+ * // '299x299 (bilinear from 96x96), mean 0.485/0.456/0.406, std 0.229/0.224/0.225'
+ */
+export function seenInputText(input: ClassifierResult['input'], imageSize: number, normalization = true): string {
+  const how = input.resize ? ` (${input.resize}${input.antialias ? ', antialiased' : ''} from ${imageSize}x${imageSize})` : ' (the data\'s size)';
+  const values = (v: number[]) => v.map((x) => Number(x.toFixed(4))).join('/');
+  return `${input.height}x${input.width}${how}${normalization ? `, mean ${values(input.mean)}, std ${values(input.std)}` : ''}`;
 }
 
 /** A share as a percentage, one decimal. */

@@ -3,7 +3,7 @@
 import type { Results } from './schema.js';
 import { escapeXml as esc } from './escape.js';
 import { runWarnings } from './diagnostics.js';
-import { claimSentence, NO_CLAIMS, percent, withInterval } from './format.js';
+import { claimSentence, NO_CLAIMS, percent, seenInputText, withInterval } from './format.js';
 import { SEPARATION_LEVEL, SEPARATION_SHUFFLES } from '../analysis/replicates.js';
 import { colourRows, colourSeedNote, finetuneRows, periodicRows, plantedRows, separationRows } from './measures.js';
 
@@ -70,7 +70,7 @@ export function reportHtml(r: Results, figs: Map<string, EmbeddedFigure>): strin
   const accuracyRows = r.classifiers
     .map(
       (c) =>
-        `<tr><td>${esc(c.name)}</td><td>${esc(c.family)}</td><td>${c.parameters.toLocaleString('en')}</td><td>${top1(c.accuracy.original)}</td><td>${top1(c.accuracy.generic)}</td><td>${top1(c.accuracy.own)}</td><td>${top5(c.accuracy.original)}</td><td>${top5(c.accuracy.own)}</td></tr>`,
+        `<tr><td>${esc(c.name)}</td><td>${esc(c.family)}</td><td>${c.parameters.toLocaleString('en')}</td><td class="text">${esc(seenInputText(c.input, run.imageSize))}</td><td>${top1(c.accuracy.original)}</td><td>${top1(c.accuracy.generic)}</td><td>${top1(c.accuracy.own)}</td><td>${top5(c.accuracy.original)}</td><td>${top5(c.accuracy.own)}</td></tr>`,
     )
     .join('');
   const aeRows = r.autoencoders
@@ -136,7 +136,7 @@ A generic autoencoder (A_S) was pretrained to reconstruct images; then, for ever
 <details><summary>Configuration</summary><table>${config}</table></details>
 
 <h2>Accuracy</h2>
-<table><tr><th>classifier</th><th>family</th><th>parameters</th><th>top-1 original</th><th>top-1 on A_S</th><th>top-1 on own S2SNet</th><th>top-5 original</th><th>top-5 own</th></tr>${accuracyRows}</table>
+<table><tr><th>classifier</th><th>family</th><th>parameters</th><th>input</th><th>top-1 original</th><th>top-1 on A_S</th><th>top-1 on own S2SNet</th><th>top-5 original</th><th>top-5 own</th></tr>${accuracyRows}</table>
 ${img(figs, 'accuracy')}
 <div class="how"><b>How to read it.</b> A classifier that does as well on its own S2SNet's reconstructions as on the originals is fully served by what its AE keeps. The paper found the combined S2SNet matches or slightly improves accuracy. A drop on the A_S reconstructions shows how sensitive the classifier is to the small losses of a generic AE.</div>
 

@@ -119,7 +119,21 @@ export const ResultsSchema = z
       plan: z.unknown(),
     }),
     classifiers: z.array(
-      z.object({ name: z.string(), family: z.string(), parameters: z.number().int().min(0), accuracy: z.object({ original: accuracy, generic: accuracy, own: accuracy }) }),
+      z.object({
+        name: z.string(),
+        family: z.string(),
+        parameters: z.number().int().min(0),
+        /** What the classifier saw: images of height x width normalized with mean and std, resized from the data's size with `resize` (null: not resized; antialias: low-pass filtered, when shrinking). */
+        input: z.object({
+          height: z.number().int().positive(),
+          width: z.number().int().positive(),
+          mean: z.array(z.number()),
+          std: z.array(z.number()),
+          resize: z.enum(['bilinear', 'bicubic']).nullable(),
+          antialias: z.boolean(),
+        }),
+        accuracy: z.object({ original: accuracy, generic: accuracy, own: accuracy }),
+      }),
     ),
     /** A_S first, then one `S2S-<classifier>` per classifier; the order of crossEvaluation.rows. */
     autoencoders: z.array(

@@ -2,7 +2,7 @@
 // its confidence, the claims tested, noise robustness, NMI and replicates; every estimate with
 // its 95 % interval.
 import { textTable } from '../common/text.js';
-import { claimSentence, NO_CLAIMS, percent, withInterval } from './format.js';
+import { claimSentence, NO_CLAIMS, percent, seenInputText, withInterval } from './format.js';
 import type { Results } from './schema.js';
 import { runWarnings } from './diagnostics.js';
 import { colourRows, colourSeedNote, finetuneRows, periodicRows, plantedRows, separationRows } from './measures.js';
@@ -19,8 +19,8 @@ export function orderSummary(order: Results['order']): string {
 
 export function formatSummary(r: Results, reportPath?: string): string {
   const acc = textTable(
-    ['classifier', 'family', 'params', 'original %', 'on A_S %', 'on own %'],
-    r.classifiers.map((c) => [c.name, c.family, String(c.parameters), pct(c.accuracy.original), pct(c.accuracy.generic), pct(c.accuracy.own)]),
+    ['classifier', 'family', 'params', 'input', 'original %', 'on A_S %', 'on own %'],
+    r.classifiers.map((c) => [c.name, c.family, String(c.parameters), seenInputText(c.input, r.run.imageSize, false), pct(c.accuracy.original), pct(c.accuracy.generic), pct(c.accuracy.own)]),
   );
   const cx = r.crossEvaluation;
   const cross = textTable(['AE \\ classifier', ...cx.columns], cx.rows.map((row, i) => [row, ...cx.top1[i].map((v, j) => withInterval(v, cx.ci95.top1[i][j], 100))]));

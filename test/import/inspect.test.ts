@@ -29,6 +29,8 @@ test('ONNX: inputs, outputs, opset, operator counts and support, initializers, f
   assert.equal(r.unsupported, null);
   assert.deepEqual(r.parameters.find((p) => p.name === 'fc.weight'), { name: 'fc.weight', dtype: 'float32', shape: [3, 1024] });
   assert.match(r.notes.join(' '), /fixed batch size 1/);
+  assert.deepEqual(r.inputSize, [32, 32]);
+  assert.match(r.notes.join(' '), /fixed input size 32x32 px: a run resizes its images to it/);
 
   const file = join(tmp, 'odd.onnx');
   writeFileSync(file, encodeModel({ opset: 17, nodes: [{ op: 'GridSample', inputs: ['x', 'x'], outputs: ['a'] }, { op: 'Relu', inputs: ['a'], outputs: ['y'] }], input: { name: 'x', dims: ['n', 3, 4, 4] }, output: { name: 'y' } }));
@@ -36,6 +38,11 @@ test('ONNX: inputs, outputs, opset, operator counts and support, initializers, f
   assert.deepEqual(odd.inputs, [{ name: 'x', dtype: 'float32', shape: ['n', 3, 4, 4] }]);
   assert.deepEqual(odd.operators, [{ op: 'GridSample', nodes: 1, supported: false }, { op: 'Relu', nodes: 1, supported: true }]);
   assert.match(odd.unsupported!, /1 ONNX operator is not supported at opset 17: GridSample \(1 node\)/);
+  assert.deepEqual(odd.inputSize, [4, 4]);
+  // Symbolic height and width: the graph takes any size, and says so by giving none.
+  const anySize = join(tmp, 'any-size.onnx');
+  writeFileSync(anySize, encodeModel({ opset: 13, nodes: [{ op: 'Relu', inputs: ['x'], outputs: ['y'] }], input: { name: 'x', dims: ['n', 3, 'h', 'w'] }, output: { name: 'y' } }));
+  assert.equal(inspectModelFile(anySize).inputSize, null);
 });
 
 test('checkpoints: tensors by key path, numpy arrays, skipped placeholders, where the state dict is or why it cannot be read', { skip }, () => {

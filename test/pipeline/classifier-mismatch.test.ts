@@ -1,4 +1,5 @@
-// Imported classifiers that do not fit the data (class count, input size) stop `s2snets run`
+// Imported classifiers that do not fit the data (class count, an input size that contradicts the
+// graph's, a model that cannot run at all) stop `s2snets run`
 // before any job starts: exit status 1, one line naming the model file and both numbers, and
 // no run directory left behind, even when a zoo classifier listed first would train for minutes.
 import { test, after, before } from 'node:test';
@@ -20,7 +21,7 @@ after(() => rmSync(tmp, { recursive: true, force: true }));
 before(() => writeImageFolder(join(tmp, 'images'), 3));
 
 /** `s2snets run` on the 3-class, 32 px folder with a zoo model and then `classifier`. */
-function runWith(name: string, classifier: Record<string, string>): { status: number | null; stderr: string; runDir: string } {
+function runWith(name: string, classifier: Record<string, unknown>): { status: number | null; stderr: string; runDir: string } {
   const runDir = join(tmp, `run-${name}`);
   const config = { dataset: { imageFolder: join(tmp, 'images'), imageSize: 32 }, classifiers: ['lenet5', classifier], device: 'cpu', runDir };
   const file = join(tmp, `${name}.json`);
@@ -29,10 +30,12 @@ function runWith(name: string, classifier: Record<string, string>): { status: nu
   return { status: r.status, stderr: r.stderr, runDir };
 }
 
-const cases: [string, Record<string, string>, RegExp][] = [
+const cases: [string, Record<string, unknown>, RegExp][] = [
   ['onnx-classes', { onnx: model('five_classes.onnx') }, /five_classes\.onnx: the model has 5 outputs but the data has 3 classes/],
   ['torchscript-classes', { torchscript: model('four_classes.pt') }, /four_classes\.pt: the model has 4 outputs but the data has 3 classes/],
-  ['onnx-size', { onnx: model('size64.onnx') }, /size64\.onnx: the model takes 3x64x64 images \(the input shape its ONNX graph declares\) but the run's images are 3x32x32/],
+  // A graph with a fixed 64 px input runs on 32 px data (resized); an inputSize that contradicts it does not.
+  ['onnx-size', { onnx: model('size64.onnx'), inputSize: 48 }, /size64\.onnx: inputSize 48 contradicts the 3x64x64 input its ONNX graph declares/],
+  ['onnx-mean', { onnx: model('cnn.onnx'), mean: [0.5], std: [0.5] }, /cnn\.onnx: mean has 1 value\(s\) but the run's images have 3 channel\(s\)/],
   // TorchScript declares no input shape: the trial forward fails, and its reason is kept.
   ['torchscript-size', { torchscript: model('size64.pt') }, /size64\.pt: cannot run on 3x32x32 images \(forward on input \[\d+,3,32,32\] float32 failed: RuntimeError: mat1 and mat2 shapes cannot be multiplied/],
 ];
@@ -56,4 +59,7 @@ test('the check is typed, and passes models that fit', { skip }, async () => {
   // The same model fits data with five classes, and 64 px images fit the 64 px model.
   await checkImportedClassifiers([{ name: 'five', onnx: model('five_classes.onnx') }], { ...shape, classNames: ['a', 'b', 'c', 'd', 'e'] }, 4);
   await checkImportedClassifiers([{ name: 'size64', onnx: model('size64.onnx') }, { name: 'size64_ts', torchscript: model('size64.pt') }], { ...shape, size: 64 }, 4);
+  // On 32 px data, the 64 px graph runs behind a resize; the TorchScript model too once inputSize says 64.
+  await checkImportedClassifiers([{ name: 'size64', onnx: model('size64.onnx') }, { name: 'size64_ts', torchscript: model('size64.pt'), input: { size: 64 } }], shape, 4);
+  await assert.rejects(checkImportedClassifiers([{ name: 'size64_ts', torchscript: model('size64.pt') }], shape, 4), ClassifierMismatchError);
 });

@@ -41,6 +41,17 @@ test('quick: true gives the quick plan whole; a field the file sets still wins',
   assert.deepEqual([set.trainLimit, set.ae.stages, set.finetune.steps], [quick.trainLimit, quick.ae.stages, quick.finetune.steps]);
 });
 
+test("an imported classifier's input settings reach its plan entry; an entry without any has none", () => {
+  const cfg = loadConfig({
+    classifiers: [{ onnx: 'inception.onnx', inputSize: 299, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5], resize: 'bicubic' }, { torchscript: 'r.pt', inputSize: 224 }, { onnx: 'plain.onnx' }],
+  });
+  assert.deepEqual(planFromConfig(cfg, 'cpu').classifiers, [
+    { name: 'inception', onnx: 'inception.onnx', input: { size: 299, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5], resize: 'bicubic' } },
+    { name: 'r', torchscript: 'r.pt', input: { size: 224 } },
+    { name: 'plain', onnx: 'plain.onnx' },
+  ]);
+});
+
 test('errors are one line and name the field', () => {
   const cases: [unknown, string][] = [
     [{}, 'config: classifiers: '],
@@ -57,6 +68,11 @@ test('errors are one line and name the field', () => {
     [{ classifiers: ['lenet'], ae: { pretrain: { epochs: 0 } } }, 'config: ae.pretrain.epochs: 0 needs ae.weights'],
     [{ classifiers: ['lenet'], ae: { weights: 'a.pth', pretrain: { epochs: -1 } } }, 'config: ae.pretrain.epochs: must be >= 0'],
     [{ classifiers: ['lenet'], device: 'tpu' }, "config: device: must be 'auto', 'cpu', 'cuda' or 'cuda:N'"],
+    [{ classifiers: [{ onnx: 'm.onnx', mean: [0.5, 0.5, 0.5] }] }, 'config: classifiers[0].std: give mean and std together'],
+    [{ classifiers: [{ onnx: 'm.onnx', mean: [0.5, 0.5, 0.5], std: [0.5] }] }, 'config: classifiers[0].std: must have as many values as mean (3)'],
+    [{ classifiers: [{ onnx: 'm.onnx', std: [0, 1, 1], mean: [0, 0, 0] }] }, 'config: classifiers[0].std[0]: must be > 0'],
+    [{ classifiers: [{ onnx: 'm.onnx', inputSize: 0 }] }, 'config: classifiers[0].inputSize: must be > 0'],
+    [{ classifiers: [{ torchscript: 'm.pt', resize: 'nearest' }] }, 'config: classifiers[0].resize: '],
     [[1, 2], 'config: (top level): '],
   ];
   for (const [input, prefix] of cases) {

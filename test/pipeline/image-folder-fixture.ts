@@ -1,6 +1,6 @@
 // A tiny ImageNet-style folder for end-to-end runs: one subfolder per class, images of varying
 // sizes and aspect ratios in PNG, JPEG and WebP, each class with its own dominant colour.
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 
@@ -28,4 +28,24 @@ export async function writeImageFolder(root: string, perClass = 8): Promise<stri
     }
   }
   return root;
+}
+
+/**
+ * Writes dir/experiment.json: a few-second run on the folder dir/images at 32 px (small A_S, one
+ * pretraining epoch, `steps` fine-tune steps, `samples` evaluation images) into dir/run; returns
+ * the config file.
+ */
+export function tinyFolderRunConfig(dir: string, classifiers: unknown[], o: { steps: number; samples: number }): string {
+  const config = {
+    dataset: { imageFolder: 'images', imageSize: 32 },
+    classifiers,
+    ae: { stages: 'small', pretrain: { epochs: 1, minSteps: 0, batchSize: 8 } },
+    finetune: { steps: o.steps, batchSize: 8 },
+    eval: { samples: o.samples },
+    device: 'cpu',
+    runDir: 'run',
+  };
+  const file = join(dir, 'experiment.json');
+  writeFileSync(file, JSON.stringify(config));
+  return file;
 }

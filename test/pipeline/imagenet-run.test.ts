@@ -21,7 +21,8 @@ const cli = resolve('dist/src/cli/main.js');
 const tmp = mkdtempSync(join(tmpdir(), 's2snets-imagenet-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
-const JOB_NAMES = ['import[cnn]', 'import[cnn_ts]', 'pretrain[A_S]', 'encode[A_S]', 'finetune[cnn]', 'finetune[cnn_ts]', 'reconstruct[A_S]', 'reconstruct[S2S-cnn]', 'reconstruct[S2S-cnn_ts]', 'evaluate'];
+// The folder's index first; no encode job: a streamed folder's training images are cropped anew each epoch.
+const JOB_NAMES = ['index[images]', 'import[cnn]', 'import[cnn_ts]', 'pretrain[A_S]', 'finetune[cnn]', 'finetune[cnn_ts]', 'reconstruct[A_S]', 'reconstruct[S2S-cnn]', 'reconstruct[S2S-cnn_ts]', 'evaluate'];
 const JOBS = JOB_NAMES.length;
 
 function run(config: string): { status: number | null; stdout: string; stderr: string } {

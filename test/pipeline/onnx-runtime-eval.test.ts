@@ -14,7 +14,7 @@ import { status } from '../../src/pipeline/runner.js';
 import { RunStore } from '../../src/pipeline/store.js';
 import { tensor } from '../../src/engine/index.js';
 import { encodeModel, randomValues } from '../import/onnx-build.js';
-import { writeImageFolder } from './image-folder-fixture.js';
+import { tinyFolderRunConfig, writeImageFolder } from './image-folder-fixture.js';
 
 const cli = resolve('dist/src/cli/main.js');
 const tmp = mkdtempSync(join(tmpdir(), 's2snets-ort-eval-'));
@@ -71,17 +71,7 @@ test('an evaluation on ONNX Runtime gives the same results as on the libtorch im
   await writeImageFolder(join(tmp, 'images'), 16);
   const dynamic = colourClassifier(join(tmp, 'colour.onnx'), 11, 'batch');
   const fixed = colourClassifier(join(tmp, 'colour-fixed.onnx'), 21, 1);
-  const config = {
-    dataset: { imageFolder: 'images', imageSize: 32 },
-    classifiers: [{ onnx: dynamic, name: 'colour' }, { onnx: fixed, name: 'colour_fixed' }],
-    ae: { stages: 'small', pretrain: { epochs: 1, minSteps: 0, batchSize: 8 } },
-    finetune: { steps: 2, batchSize: 8 },
-    eval: { samples: 18 },
-    device: 'cpu',
-    runDir: 'run',
-  };
-  const file = join(tmp, 'experiment.json');
-  writeFileSync(file, JSON.stringify(config));
+  const file = tinyFolderRunConfig(tmp, [{ onnx: dynamic, name: 'colour' }, { onnx: fixed, name: 'colour_fixed' }], { steps: 2, samples: 18 });
   const runDir = join(tmp, 'run');
   const run = (env: NodeJS.ProcessEnv) => spawnSync(process.execPath, [cli, 'run', file], { encoding: 'utf8', env: { ...process.env, ...env } });
   const results = () => {

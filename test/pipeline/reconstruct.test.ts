@@ -1,7 +1,8 @@
 // `s2snets reconstruct` on a SegNet saved by PyTorch: the PNGs equal PyTorch's own output of the
 // released example's processing (resize to 256x256, ImageNet normalization, de-normalize, clip,
 // resize back) to within one 8-bit step, keep each image's size, side by side triple the width,
-// a bad file is skipped and counted, and --classifier prints top-5 lines.
+// a bad file is skipped and counted, and --classifier prints top-5 lines (a classifier with a
+// fixed input size of its own sees the images resized to it).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -53,6 +54,10 @@ test('reconstruct --side-by-side --classifier: original | reconstruction | diffe
   const side = await pixels(join(out, 'wide.png'));
   assert.deepEqual([side.width, side.height], [900, 200]);
   const original = await pixels(image);
+  // A classifier whose graph only takes 64 px images sees the 256 px working images resized to 64 px.
+  const fixed = spawnSync(process.execPath, [cli, 'reconstruct', '--ae', join(pth.dir!, 'segnet3.pth'), image, '--out', join(tmp, 'out-64'), '--classifier', join(pipeline.dir!, 'size64.onnx'), '--device', 'cpu'], { encoding: 'utf8' });
+  assert.equal(fixed.status, 0, fixed.stderr);
+  assert.match(fixed.stdout, /wide\.png: top-5 original: (\d \d+\.\d%, ){2}\d \d+\.\d% \| reconstruction: /);
   // The left third is the original itself.
   for (let y = 0; y < 200; y += 37) for (let x = 0; x < 300; x += 41) for (let c = 0; c < 3; c++) assert.equal(side.data[(y * 900 + x) * 3 + c], original.data[(y * 300 + x) * 3 + c]);
 });

@@ -55,6 +55,11 @@ export function sampleResults(opts: { channels?: 1 | 3; names?: string[]; seed?:
       name,
       family: j === 0 ? 'vgg' : 'resnet',
       parameters: 1000 + 17 * j,
+      // The first takes the data's images as they are; the second its own size and normalization.
+      input:
+        j === 0
+          ? { height: 8, width: 8, mean: new Array(channels).fill(0.5), std: new Array(channels).fill(0.25), resize: null, antialias: false }
+          : { height: 12, width: 12, mean: new Array(channels).fill(0.45), std: new Array(channels).fill(0.225), resize: 'bicubic' as const, antialias: false },
       accuracy: { original: acc(original[j], top5(original[j])), generic: acc(top1[0][j], null), own: acc(top1[j + 1][j], null) },
     })),
     autoencoders: rows.map((name) => {

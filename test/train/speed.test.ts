@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { F, keep, manualSeed, noGrad, randint, randn, tidy, type Tensor } from '../../src/engine/index.js';
 import { callRaw } from '../../src/engine/op.js';
-import { Adam, BatchNorm2d, SGD, type Module } from '../../src/nn/index.js';
+import { Adam, BatchNorm2d, InputAdapter, SGD, adaptInput, type Module } from '../../src/nn/index.js';
 import { buildClassifier } from '../../src/models/classifiers.js';
 import { SegNet, SMALL_STAGES } from '../../src/models/segnet.js';
 import { trainLoop } from '../../src/train/loop.js';
@@ -17,10 +17,18 @@ const data = { name: 'toy', images: keep(randn([64, 1, SIZE, SIZE]).mul(0.5).add
 /** NHWC in memory: the channel stride is 1. */
 const isChannelsLast = (t: Tensor) => callRaw('stride', 'int', [t.handle, 1]) === 1 && t.size(1) > 1;
 
-/** A zoo classifier (default the ResNet: BatchNorms in Sequentials and in bottleneck blocks), with BatchNorm weights and running statistics moved from their initial values. */
-function trainedClassifier(family = 'resnet'): Module {
+/** A classifier that takes 24 px images of another normalization, behind the input adapter from the toy data's 16 px. */
+const ADAPTED = { size: 24, adapt: (m: Module) => adaptInput(m, { height: SIZE, width: SIZE, mean: [0.2], std: [0.5] }, { height: 24, width: 24, mean: [0.45], std: [0.25] }, 'bicubic') };
+
+/**
+ * A zoo classifier (default the ResNet: BatchNorms in Sequentials and in bottleneck blocks), with
+ * BatchNorm weights and running statistics moved from their initial values; with `adapted`, at
+ * its size behind its adapter.
+ */
+function trainedClassifier(family = 'resnet', adapted?: typeof ADAPTED): Module {
   manualSeed(7);
-  const m = buildClassifier(family, { channels: 1, size: SIZE, classes: 4 });
+  const bare = buildClassifier(family, { channels: 1, size: adapted?.size ?? SIZE, classes: 4 });
+  const m = adapted ? adapted.adapt(bare) : bare;
   const optimizer = new SGD(m.trainableParameters(), { lr: 0.05, momentum: 0.9 });
   for (let step = 0; step < 3; step++) {
     tidy(() => {
@@ -45,8 +53,8 @@ interface Run {
 }
 
 /** STEPS decoder fine-tune steps (frozen encoder and classifier, Adam) from the same initial state. */
-async function finetune(speed: SpeedOptions, family = 'resnet'): Promise<Run> {
-  const classifier = trainedClassifier(family);
+async function finetune(speed: SpeedOptions, family = 'resnet', adapted?: typeof ADAPTED): Promise<Run> {
+  const classifier = trainedClassifier(family, adapted);
   manualSeed(5);
   const ae = new SegNet({ inChannels: 1, stages: SMALL_STAGES });
   ae.encoder.freeze().eval();
@@ -135,6 +143,15 @@ test('folding the BatchNorms (the default) keeps what a fine-tune produces for e
       }),
     );
   }
+});
+
+test('a classifier behind an input adapter: the fine-tune learns through the resize, and BN folding and channels_last reach the classifier inside (loss curve within 1e-4)', async () => {
+  const plain = await finetune({}, 'resnet', ADAPTED);
+  assert.ok(plain.classifier instanceof InputAdapter);
+  assert.ok(plain.loss.every((l, i) => i === 0 || l < plain.loss[i - 1]), `the plain run learns: ${plain.loss}`);
+  const fast = await finetune({ foldFrozenBn: true, channelsLast: true }, 'resnet', ADAPTED);
+  assert.equal([...fast.classifier.namedModules()].filter(([, m]) => m instanceof BatchNorm2d).length, 0, 'every BatchNorm inside the adapter was folded');
+  assertCurvesClose(fast.loss, plain.loss, 1e-4, 'foldFrozenBn + channelsLast behind the adapter');
 });
 
 test('speed options refuse float16 autocast on the CPU and unknown dtypes, with the option named', () => {
