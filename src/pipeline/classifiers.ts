@@ -95,7 +95,7 @@ export async function openClassifier(entry: ClassifierEntry, data: ExperimentDat
   }
   const source: ImageInput = { height: data.size, width: data.size, mean: data.mean, std: data.std };
   const adapted = adaptToData(entry, await loadImported(entry, device), source, device);
-  checkFits(entry, adapted, data, 1, device);
+  checkFits(entry, adapted, data, device);
   for (const line of [batchNote(unwrapAdapter(adapted).classifier), adaptationNote(entry, adapted)]) if (line) log?.(line);
   return adapted;
 }
@@ -170,13 +170,13 @@ export function batchNote(model: Module): string | null {
  * Loads every imported classifier of a run and checks it against the data's shape, so that a
  * model that cannot serve fails the run before any training starts. Throws ClassifierMismatchError.
  */
-export async function checkImportedClassifiers(classifiers: ClassifierEntry[], shape: DataShape, batchSize: number): Promise<void> {
+export async function checkImportedClassifiers(classifiers: ClassifierEntry[], shape: DataShape): Promise<void> {
   for (const entry of classifiers) {
     if ('zoo' in entry) continue;
     // The data's mean and std are not known before its images are read; they change no shape.
     const model = adaptToData(entry, await loadImported(entry, 'cpu'), sizeOnly(shape.size, shape.channels), 'cpu');
     try {
-      checkFits(entry, model, shape, batchSize, 'cpu');
+      checkFits(entry, model, shape, 'cpu');
     } finally {
       for (const t of model.stateDict().values()) t.dispose();
     }
@@ -185,12 +185,15 @@ export async function checkImportedClassifiers(classifiers: ClassifierEntry[], s
 
 const side = (c: number | null, h: number | null, w: number | null) => [c, h, w].map((d) => d ?? '?').join('x');
 
+/** Images in the trial batch every imported classifier runs before a run starts. */
+const TRIAL_BATCH = 2;
+
 /**
  * An imported model fits when it takes the run's channels (the input shape an ONNX graph
  * declares, where it declares one), runs on a blank batch of the run's images (through its
  * input adapter) and has one output per class.
  */
-function checkFits(entry: ClassifierEntry, adapted: Module, shape: DataShape, batchSize: number, device: string): void {
+function checkFits(entry: ClassifierEntry, adapted: Module, shape: DataShape, device: string): void {
   const file = importedFile(entry);
   const { channels, size } = shape;
   const model = unwrapAdapter(adapted).classifier;
@@ -205,10 +208,11 @@ function checkFits(entry: ClassifierEntry, adapted: Module, shape: DataShape, ba
   let classes: number;
   let rows: number;
   try {
-    // A trial batch of the run's own size: a graph that only takes another batch size fails here, not mid-run.
+    // A trial batch of 2 (a graph that only takes another batch size fails here, not mid-run): at
+    // the run's own batch size the trial took gigabytes and most of a minute for Inception v3 at 299 px.
     [rows, classes] = noGrad(() =>
       tidy(() => {
-        const out = adapted.forward(zeros([batchSize, channels, size, size], { device })).shape;
+        const out = adapted.forward(zeros([TRIAL_BATCH, channels, size, size], { device })).shape;
         return [out[0], out[out.length - 1]];
       }),
     );
@@ -217,8 +221,8 @@ function checkFits(entry: ClassifierEntry, adapted: Module, shape: DataShape, ba
     const reason = (e as Error).message.split('\n')[0].replace(`${file}: `, '');
     throw new ClassifierMismatchError(`${file}: cannot run on ${images} images (${reason}); was it made for another input size? Give the classifier's inputSize in the config`);
   }
-  if (rows !== batchSize) {
-    throw new ClassifierMismatchError(`${file}: given a batch of ${batchSize} images the model returns ${rows} rows; a classifier needs one row of outputs per image`);
+  if (rows !== TRIAL_BATCH) {
+    throw new ClassifierMismatchError(`${file}: given a batch of ${TRIAL_BATCH} images the model returns ${rows} rows; a classifier needs one row of outputs per image`);
   }
   if (classes !== shape.classNames.length) {
     throw new ClassifierMismatchError(`${file}: the model has ${classes} outputs but the data has ${shape.classNames.length} classes; a classifier needs one output per class`);

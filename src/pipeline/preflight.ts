@@ -287,7 +287,7 @@ export async function checkInputs(plan: ExperimentPlan, runDir: string, memory =
   checkZooSizes(plan, shape.size);
   checkSegNet(plan, shape.channels, shape.size, memory);
   checkDiskSpace(plan, runDir, shape);
-  await checkImportedClassifiers(plan.classifiers, shape, Math.max(plan.finetune.batchSize, plan.evalBatchSize));
+  await checkImportedClassifiers(plan.classifiers, shape);
   if (plan.ae.weights) {
     const ae = new SegNet({ inChannels: shape.channels, stages: plan.ae.stages });
     try {
