@@ -139,19 +139,19 @@ test('unsupported operators are refused before any weight is decoded, all named 
   const broken = { name: 'W', dims: [2, 3], values: new Float32Array(5) };
   const nodes: NodeSpec[] = [
     relu('x', 'a'),
-    { op: 'GridSample', inputs: ['a', 'a'], outputs: ['b'], name: 'x/grid' },
+    { op: 'RoiAlign', inputs: ['a', 'a'], outputs: ['b'], name: 'x/grid' },
     { op: 'Add', inputs: ['b', 'W'], outputs: ['c'] },
-    { op: 'GridSample', inputs: ['c', 'c'], outputs: ['d'], name: 'x/grid2' },
+    { op: 'RoiAlign', inputs: ['c', 'c'], outputs: ['d'], name: 'x/grid2' },
     { op: 'Relu', domain: 'com.example', inputs: ['d'], outputs: ['y'], name: 'r' },
   ];
   assert.throws(() => loadOnnxClassifierFromBytes(encodeModel(spec(nodes, [broken])), { file: 'm.onnx' }), (e: Error) => {
     assert.ok(e instanceof OnnxUnsupportedOperatorError);
-    assert.match(e.message, /^m\.onnx: 2 ONNX operators are not supported at opset 13: GridSample \(2 nodes\), com\.example\.Relu \(1 node\); supported: Abs, Add, .*Conv, .*Upsample, Where, Xor$/);
+    assert.match(e.message, /^m\.onnx: 2 ONNX operators are not supported at opset 13: RoiAlign \(2 nodes\), com\.example\.Relu \(1 node\); supported: Abs, Add, .*Conv, .*Upsample, Where, Xor$/);
     assert.doesNotMatch(e.message, /\n/);
     return true;
   });
-  const mode = encodeModel(spec([{ op: 'Resize', inputs: ['x', '', 's'], outputs: ['y'], name: 'up', attrs: { mode: { s: 'cubic' } } }], [f32('s', [1, 2])]));
-  assert.throws(() => loadOnnxClassifierFromBytes(mode, { file: 'm.onnx' }), (e: Error) => e instanceof OnnxUnsupportedOperatorError && /m\.onnx: node 'up' \(Resize\): resize mode 'cubic' is not supported/.test(e.message));
+  const mode = encodeModel(spec([{ op: 'Resize', inputs: ['x', '', 's'], outputs: ['y'], name: 'up', attrs: { mode: { s: 'linear' }, coordinate_transformation_mode: { s: 'tf_crop_and_resize' } } }], [f32('s', [1, 2])]));
+  assert.throws(() => loadOnnxClassifierFromBytes(mode, { file: 'm.onnx' }), (e: Error) => e instanceof OnnxUnsupportedOperatorError && /m\.onnx: node 'up' \(Resize\): coordinate_transformation_mode 'tf_crop_and_resize' is not supported/.test(e.message));
 });
 
 test('a cyclic graph is refused, naming the nodes on the cycle', () => {
