@@ -44,7 +44,8 @@ const rows: string[] = [];
 
 /** The cache folder with every model's exports, exporting them first when missing. */
 function exports(): string {
-  const hash = createHash('sha256').update(readFileSync(script)).digest('hex').slice(0, 12);
+  // The script imports helpers from export_torchvision.py: both make the cache key.
+  const hash = createHash('sha256').update(readFileSync(script)).update(readFileSync(join(dirname(script), 'export_torchvision.py'))).digest('hex').slice(0, 12);
   const dir = join(tmpdir(), 's2snets-fixtures', `layer-sweep-${hash}`);
   if (MODELS.every((m) => existsSync(join(dir, m, 'meta.json')))) return dir;
   mkdirSync(dirname(dir), { recursive: true });
