@@ -101,7 +101,13 @@ export function binary(fn: (a: Tensor, b: Tensor) => Tensor, js: (a: number, b: 
   };
 }
 
-/** An int64 index tensor on the context's device. */
+/**
+ * An int64 index tensor on the context's device.
+ * @param values The indices (already range-checked).
+ * @param dims Its shape.
+ * @param ctx The run's device.
+ * @example indexTensor([2, 0], [2], ctx)
+ */
 export function indexTensor(values: number[], dims: number[], ctx: RunContext): Tensor {
   return tensor(BigInt64Array.from(values, BigInt), dims, { device: ctx.device });
 }
@@ -124,6 +130,11 @@ export function torchPadList(begin: number[], end: number[]): number[] {
 /**
  * Refuses at load a convolution or pooling node whose spatial rank is not 2, judged from
  * kernel_shape, else from the weight's dims (input `weightInput`), else from the declared input.
+ * @param node The node.
+ * @param load What is known before running.
+ * @param weightInput Index of the weight input, or null (pooling).
+ * @throws OnnxUnsupportedOperatorError naming the rank and where it was read
+ * @example checkSpatialRank(node, load, 1) // Conv with a [8, 3, 3] weight: "1-D Conv (weight of rank 3; ...) is not supported"
  */
 export function checkSpatialRank(node: OnnxNode, load: LoadInfo, weightInput: number | null): void {
   const kernel = node.has('kernel_shape') ? node.ints('kernel_shape') : null;
