@@ -107,6 +107,14 @@ const CASES: Case[] = [
     { op: 'ScatterND', inputs: ['picked', 'where', 'U'], outputs: ['y'] },
   ], initializers: [{ name: 'r0', dims: [], values: ints64([3]) }, { name: 'r1', dims: [], values: ints64([-1]) }, { name: 'r2', dims: [], values: ints64([-1]) },
     { name: 'where', dims: [2, 2], values: ints64([0, 1, 0, 3]) }, w('U', [2, 9, 9], 10)] },
+  { name: 'MaxPool Indices with explicit asymmetric padding, row-major', nodes: [
+    { op: 'MaxPool', inputs: ['x'], outputs: ['v', 'i'], attrs: { kernel_shape: { ints: [2, 3] }, strides: { ints: [2, 2] }, pads: { ints: [1, 0, 0, 2] } } },
+    { op: 'Cast', inputs: ['i'], outputs: ['y'], attrs: { to: { i: 1 } } },
+  ] },
+  { name: 'MaxPool Indices with the engine\'s own padding, column-major (storage_order 1)', input: [2, 3, 9, 7], nodes: [
+    { op: 'MaxPool', inputs: ['x'], outputs: ['v', 'i'], attrs: { kernel_shape: { ints: [3, 3] }, strides: { ints: [2, 2] }, pads: { ints: [1, 1, 1, 1] }, storage_order: { i: 1 } } },
+    { op: 'Cast', inputs: ['i'], outputs: ['y'], attrs: { to: { i: 1 } } },
+  ] },
   { name: 'Einsum', nodes: [{ op: 'Einsum', inputs: ['x', 'x'], outputs: ['y'], attrs: { equation: { s: 'nchw,nciw->nchi' } } }] },
 ];
 

@@ -1,14 +1,14 @@
 // The ONNX operators this importer runs, each as a check (at load time, so unsupported modes are
 // refused before anything runs) and a run function on engine tensors. Shape-computing operators
 // also run on Consts in JavaScript.
-import { F, cat, full, isFloating, onesLike, type DType, type Tensor } from '../../engine/index.js';
+import { F, cat, full, isFloating, onesLike, tensor, type DType, type Tensor } from '../../engine/index.js';
 import type { OnnxNode } from './graph.js';
 import { ACTIVATION_OPERATORS } from './ops-activation.js';
 import { LAYOUT_OPERATORS } from './ops-layout.js';
 import { REDUCE_OPERATORS } from './ops-reduce.js';
 import { SPATIAL_OPERATORS } from './ops-spatial.js';
 import {
-  T, axesOf, axis, binary, checkAutoPad, checkSpatialRank, dimsOf, indexTensor, ints, need, only2d, product, reshape, torchPadList, unary, unsupported, type OpSpec,
+  T, axesOf, axis, binary, checkAutoPad, checkSpatialRank, dimsOf, indexTensor, ints, need, only2d, product, reshape, torchPadList, unary, unsupported, type OpSpec, type RunContext,
 } from './opkit.js';
 import { dtypeOfOnnx } from './proto.js';
 import { RESIZE_OPERATORS } from './resize.js';
@@ -49,6 +49,22 @@ function padFor(x: Tensor, begin: number[], end: number[], fill: number, limit: 
   const symmetric = begin.every((b, i) => b === end[i] && (!limit || b <= limit[i]));
   if (symmetric) return [x, [begin[0], begin[1]]];
   return [x.pad(torchPadList(begin, end), 'constant', fill), [0, 0]];
+}
+
+/**
+ * ONNX's MaxPool Indices from the engine's. The engine numbers positions within each (n, c) plane
+ * of the input it pooled (explicitly padded, `width` wide, when the padding was not its own);
+ * ONNX numbers them in the whole unpadded tensor, row-major, or column-major within each plane
+ * (storage_order 1).
+ */
+function onnxPoolIndices(planeIndices: Tensor, dims: number[], width: number, [top, left]: number[], columnMajor: boolean, ctx: RunContext): Tensor {
+  const [batch, channels, h, w] = dims;
+  const flat = planeIndices.to({ dtype: 'float64' });
+  const row = flat.div(width).floor();
+  const [y, x] = [row.sub(top), flat.sub(row.mul(width)).sub(left)];
+  const within = columnMajor ? x.mul(h).add(y) : y.mul(w).add(x);
+  const planes = tensor(Float64Array.from({ length: batch * channels }, (_, k) => k * h * w), [batch, channels, 1, 1], { device: ctx.device });
+  return within.add(planes).to({ dtype: 'int64' });
 }
 
 function poolGeometry(node: OnnxNode, x: Tensor) {
@@ -127,9 +143,10 @@ const BASE_OPERATORS: Record<string, OpSpec> = {
   },
   MaxPool: {
     check: (n, load) => {
+      const order = n.int('storage_order', 0);
+      if (order !== 0 && order !== 1) unsupported(n, `storage_order ${order}`);
       checkAutoPad(n);
       checkSpatialRank(n, load, null);
-      if (n.outputs[1] && load.used(n.outputs[1])) unsupported(n, 'the Indices output (read by the graph)');
     },
     run: (n, inputs, ctx) => {
       const given = T(need(n, inputs, 0), ctx);
@@ -138,8 +155,13 @@ const BASE_OPERATORS: Record<string, OpSpec> = {
       const x = isFloating(given.dtype) ? given : given.to({ dtype: 'float64' });
       const g = poolGeometry(n, x);
       const [input, padding] = padFor(x, g.begin, g.end, -Infinity, g.limit);
-      const y = F.maxPool2d(input, g.kernel, { stride: g.strides, padding, dilation: g.dilations, ceilMode: g.ceilMode });
-      return [y.dtype === given.dtype ? y : y.to({ dtype: given.dtype })];
+      const opts = { stride: g.strides, padding, dilation: g.dilations, ceilMode: g.ceilMode };
+      const wantIndices = (n.outputs[1] ?? '') !== '';
+      const [y, planeIndices] = wantIndices ? F.maxPool2dWithIndices(input, g.kernel, opts) : [F.maxPool2d(input, g.kernel, opts), null];
+      const values = y.dtype === given.dtype ? y : y.to({ dtype: given.dtype });
+      if (!planeIndices) return [values];
+      const offset = input === x ? [0, 0] : g.begin;
+      return [values, onnxPoolIndices(planeIndices, x.shape, input.shape[3], offset, n.int('storage_order', 0) === 1, ctx)];
     },
   },
   AveragePool: {
