@@ -160,6 +160,8 @@ test('unsupported operators are refused before any weight is decoded, all named 
   });
   const mode = encodeModel(spec([{ op: 'Resize', inputs: ['x', '', 's'], outputs: ['y'], name: 'up', attrs: { mode: { s: 'linear' }, coordinate_transformation_mode: { s: 'tf_crop_and_resize' } } }], [f32('s', [1, 2])]));
   assert.throws(() => loadOnnxClassifierFromBytes(mode, { file: 'm.onnx' }), (e: Error) => e instanceof OnnxUnsupportedOperatorError && /m\.onnx: node 'up' \(Resize\): coordinate_transformation_mode 'tf_crop_and_resize' is not supported/.test(e.message));
+  const volume = encodeModel(spec([{ op: 'GridSample', inputs: ['x', 'g'], outputs: ['y'], name: 'warp' }], [{ name: 'g', dims: [1, 2, 2, 2, 3], values: new Float32Array(24) }]));
+  assert.throws(() => loadOnnxClassifierFromBytes(volume, { file: 'm.onnx' }), (e: Error) => e instanceof OnnxUnsupportedOperatorError && /node 'warp' \(GridSample\): a grid of rank 5 \(only 2-D sampling/.test(e.message));
 });
 
 test('a cyclic graph is refused, naming the nodes on the cycle', () => {

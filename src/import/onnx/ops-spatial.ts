@@ -93,9 +93,11 @@ export const SPATIAL_OPERATORS: Record<string, OpSpec> = {
     run: convTranspose,
   },
   GridSample: {
-    check: (n) => {
+    check: (n, load) => {
       const mode = n.string('mode', 'bilinear');
       const padding = n.string('padding_mode', 'zeros');
+      const grid = load.dims(n.inputs[1] ?? '');
+      if (grid && grid.length !== 4) unsupported(n, `a grid of rank ${grid.length} (only 2-D sampling: [N, H, W, 2])`);
       if (!GRID_MODES[mode]) unsupported(n, `mode '${mode}'`);
       if (!['zeros', 'border', 'reflection'].includes(padding)) unsupported(n, `padding_mode '${padding}'`);
     },

@@ -16,7 +16,6 @@ import { Const, broadcastDims, broadcastJs, castValues, concatJs, pickJs, type V
 
 export type { LoadInfo, OpSpec, RunContext } from './opkit.js';
 
-
 // ---- padding for convolution and pooling ------------------------------------------------------
 
 /** Begin and end padding of each spatial axis, from pads or auto_pad. */
