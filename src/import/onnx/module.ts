@@ -211,19 +211,13 @@ export function graphSupportProblem(model: ModelProto, opset: number, src: Model
 /** Small integer initializers (flags, axes, modes) are decoded for checks; larger ones never are. */
 const CHECKED_CONSTANT_LIMIT = 64;
 
-/** What checks may know before any weight is decoded: dims, small constants, which values are read. */
+/** What checks may know before any weight is decoded: initializer dims, small constants, which values are read. */
 function loadInfo(model: ModelProto, src: ModelSource): LoadInfo {
   const graph = model.graph!;
   const initializers = new Map(graph.initializer.map((t) => [t.name, t]));
-  const declared = new Map(graph.input.map((v) => [v.name, v]));
   const read = new Set([...graph.node.flatMap((n) => n.input), ...graph.output.map((o) => o.name)]);
   return {
-    dims: (name) => {
-      const t = initializers.get(name);
-      if (t) return t.dims.map((d) => int64ToNumber(d));
-      const v = declared.get(name);
-      return v?.type?.tensorType?.shape ? v.type.tensorType.shape.dim.map((d) => (d.value === 'dimValue' ? int64ToNumber(d.dimValue) : null)) : null;
-    },
+    dims: (name) => initializers.get(name)?.dims.map((d) => int64ToNumber(d)) ?? null,
     constant: (name) => {
       const t = initializers.get(name);
       if (!t || t.dims.reduce<number>((p, d) => p * int64ToNumber(d), 1) > CHECKED_CONSTANT_LIMIT || isFloating(dtypeOfOnnx(t.dataType, name))) return null;

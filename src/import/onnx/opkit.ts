@@ -15,8 +15,8 @@ export type Inputs = (Value | undefined)[];
 
 /** What a check can know about a node's inputs before anything runs. */
 export interface LoadInfo {
-  /** Dims of an initializer, or the declared dims of the graph input; null when unknown. */
-  dims(name: string): (number | null)[] | null;
+  /** Dims of an initializer; null for any other value. */
+  dims(name: string): number[] | null;
   /** The values of a small integer or boolean initializer, else null. */
   constant(name: string): number[] | null;
   /** Whether any node reads the value or the graph returns it. */
@@ -129,7 +129,8 @@ export function torchPadList(begin: number[], end: number[]): number[] {
 
 /**
  * Refuses at load a convolution or pooling node whose spatial rank is not 2, judged from
- * kernel_shape, else from the weight's dims (input `weightInput`), else from the declared input.
+ * kernel_shape, else from the weight's dims (input `weightInput`) when it is an initializer; a
+ * computed weight is checked when the node runs.
  * @param node The node.
  * @param load What is known before running.
  * @param weightInput Index of the weight input, or null (pooling).
@@ -139,8 +140,6 @@ export function torchPadList(begin: number[], end: number[]): number[] {
 export function checkSpatialRank(node: OnnxNode, load: LoadInfo, weightInput: number | null): void {
   const kernel = node.has('kernel_shape') ? node.ints('kernel_shape') : null;
   const weight = weightInput === null ? null : load.dims(node.inputs[weightInput] ?? '');
-  const input = load.dims(node.inputs[0]);
-  const rank = kernel ? kernel.length : weight ? weight.length - 2 : input ? input.length - 2 : 2;
-  const source = kernel ? `kernel_shape [${kernel}]` : weight ? `weight of rank ${weight.length}` : `input of rank ${rank + 2}`;
-  if (rank !== 2) unsupported(node, `${rank}-D ${node.opType} (${source}; only 2-D, on NCHW inputs)`);
+  if (kernel && kernel.length !== 2) unsupported(node, `${kernel.length}-D ${node.opType} (kernel_shape [${kernel}]; only 2-D, on NCHW inputs)`);
+  if (!kernel && weight && weight.length !== 4) unsupported(node, `${weight.length - 2}-D ${node.opType} (weight of rank ${weight.length}; only 2-D, on NCHW inputs)`);
 }
