@@ -323,14 +323,18 @@ export function triangle(x: Tensor, upper: boolean, diagonal: number): Tensor {
 }
 
 /**
- * A copy of x with src written (or accumulated: 'add', 'multiply') at index along dim, as torch.scatter.
- * @param x The data; @param dim The axis; @param index int64, shaped like src.
- * @param src The values; @param reduce 'none', 'add' or 'multiply'.
+ * A copy of x with src written at index along dim ('none'), or combined with what is there
+ * ('sum', 'prod', 'amax', 'amin'), as torch.scatter and torch.scatter_reduce (include_self).
+ * @param x The data.
+ * @param dim The axis.
+ * @param index int64, shaped like src.
+ * @param src The values.
+ * @param reduce How a value meets the one it lands on.
  * @example F.scatter(x, 0, idx, updates, 'none')
  */
-export function scatter(x: Tensor, dim: number, index: Tensor, src: Tensor, reduce: 'none' | 'add' | 'multiply'): Tensor {
+export function scatter(x: Tensor, dim: number, index: Tensor, src: Tensor, reduce: 'none' | 'sum' | 'prod' | 'amax' | 'amin'): Tensor {
   if (reduce === 'none') return wrap(callRaw('scatter', 'src', [x.handle, dim, index.handle, src.handle]));
-  return wrap(callRaw('scatter_reduce', 'two', [x.handle, dim, index.handle, src.handle, reduce === 'add' ? 'sum' : 'prod', true]));
+  return wrap(callRaw('scatter_reduce', 'two', [x.handle, dim, index.handle, src.handle, reduce, true]));
 }
 
 /**

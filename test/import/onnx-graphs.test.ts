@@ -107,6 +107,10 @@ const CASES: Case[] = [
     { op: 'ScatterND', inputs: ['picked', 'where', 'U'], outputs: ['y'] },
   ], initializers: [{ name: 'r0', dims: [], values: ints64([3]) }, { name: 'r1', dims: [], values: ints64([-1]) }, { name: 'r2', dims: [], values: ints64([-1]) },
     { name: 'where', dims: [2, 2], values: ints64([0, 1, 0, 3]) }, w('U', [2, 9, 9], 10)] },
+  { name: 'ScatterND with max, then min reductions (opset 18)', opset: 18, nodes: [
+    { op: 'ScatterND', inputs: ['x', 'where', 'U'], outputs: ['a'], attrs: { reduction: { s: 'max' } } },
+    { op: 'ScatterND', inputs: ['a', 'where2', 'U'], outputs: ['y'], attrs: { reduction: { s: 'min' } } },
+  ], initializers: [{ name: 'where', dims: [2, 2], values: ints64([0, 1, 0, 3]) }, { name: 'where2', dims: [2, 2], values: ints64([0, 2, 0, 2]) }, w('U', [2, 9, 9], 11)] },
   { name: 'MaxPool Indices with explicit asymmetric padding, row-major', nodes: [
     { op: 'MaxPool', inputs: ['x'], outputs: ['v', 'i'], attrs: { kernel_shape: { ints: [2, 3] }, strides: { ints: [2, 2] }, pads: { ints: [1, 0, 0, 2] } } },
     { op: 'Cast', inputs: ['i'], outputs: ['y'], attrs: { to: { i: 1 } } },

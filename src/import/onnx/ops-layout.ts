@@ -49,14 +49,16 @@ function gatherElements(n: OnnxNode, inputs: Inputs, ctx: RunContext): Tensor[] 
   return [x.gather(ax, indexTensor(wrapIndices(n, ints(indices), x.shape[ax]), dimsOf(indices), ctx))];
 }
 
+/** ONNX's scatter reductions by the engine's names. */
+export const SCATTER_REDUCTIONS = { none: 'none', add: 'sum', mul: 'prod', max: 'amax', min: 'amin' } as Record<string, 'none' | 'sum' | 'prod' | 'amax' | 'amin'>;
+
 function scatterElements(n: OnnxNode, inputs: Inputs, ctx: RunContext): Tensor[] {
   const x = T(need(n, inputs, 0), ctx);
   const indices = need(n, inputs, 1);
   const updates = T(need(n, inputs, 2), ctx);
   const ax = axis(n, n.int('axis', 0), x.ndim);
   const index = indexTensor(wrapIndices(n, ints(indices), x.shape[ax]), dimsOf(indices), ctx);
-  const reduction = n.string('reduction', 'none');
-  return [F.scatter(x, ax, index, updates.to({ dtype: x.dtype }), reduction === 'mul' ? 'multiply' : (reduction as 'none' | 'add'))];
+  return [F.scatter(x, ax, index, updates.to({ dtype: x.dtype }), SCATTER_REDUCTIONS[n.string('reduction', 'none')])];
 }
 
 /** GatherND: index tuples into the leading dims after `batch_dims`, each picking a slice. */
@@ -116,7 +118,7 @@ export const LAYOUT_OPERATORS: Record<string, OpSpec> = {
   ScatterElements: {
     check: (n) => {
       const reduction = n.string('reduction', 'none');
-      if (!['none', 'add', 'mul'].includes(reduction)) unsupported(n, `reduction '${reduction}'`);
+      if (!Object.hasOwn(SCATTER_REDUCTIONS, reduction)) unsupported(n, `reduction '${reduction}'`);
     },
     run: scatterElements,
   },

@@ -4,7 +4,7 @@
 import { F, cat, full, isFloating, onesLike, tensor, type DType, type Tensor } from '../../engine/index.js';
 import type { OnnxNode } from './graph.js';
 import { ACTIVATION_OPERATORS } from './ops-activation.js';
-import { LAYOUT_OPERATORS } from './ops-layout.js';
+import { LAYOUT_OPERATORS, SCATTER_REDUCTIONS } from './ops-layout.js';
 import { REDUCE_OPERATORS } from './ops-reduce.js';
 import { SPATIAL_OPERATORS } from './ops-spatial.js';
 import {
@@ -507,7 +507,7 @@ const BASE_OPERATORS: Record<string, OpSpec> = {
   ScatterND: {
     check: (n) => {
       const reduction = n.string('reduction', 'none');
-      if (reduction !== 'none' && reduction !== 'add') unsupported(n, `ScatterND reduction '${reduction}'`);
+      if (!Object.hasOwn(SCATTER_REDUCTIONS, reduction)) unsupported(n, `ScatterND reduction '${reduction}'`);
     },
     run: (n, inputs, ctx) => {
       const data = need(n, inputs, 0);
@@ -519,18 +519,21 @@ const BASE_OPERATORS: Record<string, OpSpec> = {
       if (!(k >= 1 && k <= dims.length)) throw n.error(`index tuples of length ${k} do not fit data of rank ${dims.length}`);
       const rows = scatterRows(n, dims, ints(indices), k);
       const rowSize = product(dims.slice(k));
-      const accumulate = n.string('reduction', 'none') === 'add';
+      const reduction = SCATTER_REDUCTIONS[n.string('reduction', 'none')];
       if (product(dimsOf(updates)) !== rows.length * rowSize) throw n.error(`updates of shape [${dimsOf(updates)}] do not fit ${rows.length} slices of ${rowSize}`);
       if (data instanceof Const && updates instanceof Const) {
         const values = [...data.values];
+        const combine = COMBINE[reduction];
         rows.forEach((row, r) => {
-          for (let e = 0; e < rowSize; e++) values[row * rowSize + e] = (accumulate ? values[row * rowSize + e] : 0) + updates.values[r * rowSize + e];
+          for (let e = 0; e < rowSize; e++) values[row * rowSize + e] = combine(values[row * rowSize + e], updates.values[r * rowSize + e]);
         });
         return [new Const(data.dtype, dims, values)];
       }
       const flat = T(data, ctx).reshape([product(dims.slice(0, k)), rowSize]);
-      const index = indexTensor(rows, [rows.length], ctx);
-      return [F.indexPut(flat, [index], T(updates, ctx).reshape([rows.length, rowSize]).to({ dtype: flat.dtype }), accumulate).reshape(dims)];
+      const rowsOfUpdates = T(updates, ctx).reshape([rows.length, rowSize]).to({ dtype: flat.dtype });
+      if (reduction === 'none' || reduction === 'sum') return [F.indexPut(flat, [indexTensor(rows, [rows.length], ctx)], rowsOfUpdates, reduction === 'sum').reshape(dims)];
+      const index = indexTensor(rows.flatMap((row) => new Array<number>(rowSize).fill(row)), [rows.length, rowSize], ctx);
+      return [F.scatter(flat, 0, index, rowsOfUpdates, reduction).reshape(dims)];
     },
   },
   LayerNormalization: {
@@ -584,6 +587,15 @@ function common(a: Tensor, b: Tensor): [Tensor, Tensor] {
 function expandJs(c: Const, dims: number[]): Const {
   return broadcastJs(c, new Const(c.dtype, dims, new Array<number>(product(dims)).fill(0)), (x) => x)!;
 }
+
+/** How an update meets the value it lands on, per reduction (JavaScript, for Consts). */
+const COMBINE: Record<string, (old: number, update: number) => number> = {
+  none: (_, u) => u,
+  sum: (a, u) => a + u,
+  prod: (a, u) => a * u,
+  amax: Math.max,
+  amin: Math.min,
+};
 
 /** Flat row offsets of ScatterND's index tuples into data's first k dims, range-checked. */
 function scatterRows(n: OnnxNode, dims: number[], indices: number[], k: number): number[] {
