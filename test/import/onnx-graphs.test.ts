@@ -107,6 +107,10 @@ const CASES: Case[] = [
     { op: 'ScatterND', inputs: ['picked', 'where', 'U'], outputs: ['y'] },
   ], initializers: [{ name: 'r0', dims: [], values: ints64([3]) }, { name: 'r1', dims: [], values: ints64([-1]) }, { name: 'r2', dims: [], values: ints64([-1]) },
     { name: 'where', dims: [2, 2], values: ints64([0, 1, 0, 3]) }, w('U', [2, 9, 9], 10)] },
+  { name: 'Dropout whose training_mode is a Constant node false, as PyTorch writes it (opset 13)', nodes: [
+    { op: 'Constant', inputs: [], outputs: ['off'], attrs: { value: { t: { dims: [], values: Uint8Array.from([0]) } } } },
+    { op: 'Dropout', inputs: ['x', 'ratio', 'off'], outputs: ['y'] },
+  ], initializers: [{ name: 'ratio', dims: [], values: Float32Array.from([0.5]) }] },
   { name: 'ScatterND with max, then min reductions (opset 18)', opset: 18, nodes: [
     { op: 'ScatterND', inputs: ['x', 'where', 'U'], outputs: ['a'], attrs: { reduction: { s: 'max' } } },
     { op: 'ScatterND', inputs: ['a', 'where2', 'U'], outputs: ['y'], attrs: { reduction: { s: 'min' } } },
@@ -164,6 +168,11 @@ test('unsupported operators are refused before any weight is decoded, all named 
   });
   const mode = encodeModel(spec([{ op: 'Resize', inputs: ['x', '', 's'], outputs: ['y'], name: 'up', attrs: { mode: { s: 'linear' }, coordinate_transformation_mode: { s: 'tf_crop_and_resize' } } }], [f32('s', [1, 2])]));
   assert.throws(() => loadOnnxClassifierFromBytes(mode, { file: 'm.onnx' }), (e: Error) => e instanceof OnnxUnsupportedOperatorError && /m\.onnx: node 'up' \(Resize\): coordinate_transformation_mode 'tf_crop_and_resize' is not supported/.test(e.message));
+  const training = encodeModel(spec([
+    { op: 'Constant', inputs: [], outputs: ['on'], attrs: { value: { t: { dims: [], values: Uint8Array.from([1]) } } } },
+    { op: 'Dropout', inputs: ['x', '', 'on'], outputs: ['y'], name: 'drop' },
+  ]));
+  assert.throws(() => loadOnnxClassifierFromBytes(training, { file: 'm.onnx' }), (e: Error) => e instanceof OnnxUnsupportedOperatorError && /node 'drop' \(Dropout\): training_mode true is not supported/.test(e.message));
   const volume = encodeModel(spec([{ op: 'GridSample', inputs: ['x', 'g'], outputs: ['y'], name: 'warp' }], [{ name: 'g', dims: [1, 2, 2, 2, 3], values: new Float32Array(24) }]));
   assert.throws(() => loadOnnxClassifierFromBytes(volume, { file: 'm.onnx' }), (e: Error) => e instanceof OnnxUnsupportedOperatorError && /node 'warp' \(GridSample\): a grid of rank 5 \(only 2-D sampling/.test(e.message));
 });

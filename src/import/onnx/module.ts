@@ -208,22 +208,29 @@ export function graphSupportProblem(model: ModelProto, opset: number, src: Model
   return null;
 }
 
-/** Small integer initializers (flags, axes, modes) are decoded for checks; larger ones never are. */
+/** Small integer tensors (flags, axes, modes) are decoded for checks; larger ones never are. */
 const CHECKED_CONSTANT_LIMIT = 64;
 
-/** What checks may know before any weight is decoded: initializer dims, small constants, which values are read. */
+/**
+ * What checks may know before any weight is decoded: initializer dims, and the values of small
+ * integer or boolean tensors held by initializers or Constant nodes (exporters write flags such
+ * as Dropout's training_mode either way).
+ */
 function loadInfo(model: ModelProto, src: ModelSource): LoadInfo {
   const graph = model.graph!;
   const initializers = new Map(graph.initializer.map((t) => [t.name, t]));
-  const read = new Set([...graph.node.flatMap((n) => n.input), ...graph.output.map((o) => o.name)]);
+  const known = new Map(initializers);
+  for (const n of graph.node) {
+    const value = n.opType === 'Constant' && (n.domain === '' || n.domain === 'ai.onnx') ? n.attribute.find((a) => a.name === 'value')?.t : null;
+    if (value && n.output[0]) known.set(n.output[0], value);
+  }
   return {
     dims: (name) => initializers.get(name)?.dims.map((d) => int64ToNumber(d)) ?? null,
     constant: (name) => {
-      const t = initializers.get(name);
+      const t = known.get(name);
       if (!t || t.dims.reduce<number>((p, d) => p * int64ToNumber(d), 1) > CHECKED_CONSTANT_LIMIT || isFloating(dtypeOfOnnx(t.dataType, name))) return null;
-      return Const.of(decodeTensor(t, src, `${src.file}: initializer '${name}'`)).values;
+      return Const.of(decodeTensor(t, src, `${src.file}: constant '${name}'`)).values;
     },
-    used: (name) => read.has(name),
   };
 }
 

@@ -17,10 +17,8 @@ export type Inputs = (Value | undefined)[];
 export interface LoadInfo {
   /** Dims of an initializer; null for any other value. */
   dims(name: string): number[] | null;
-  /** The values of a small integer or boolean initializer, else null. */
+  /** The values of a small integer or boolean initializer or Constant node, else null. */
   constant(name: string): number[] | null;
-  /** Whether any node reads the value or the graph returns it. */
-  used(name: string): boolean;
 }
 
 export interface OpSpec {
