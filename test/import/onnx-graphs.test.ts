@@ -107,9 +107,12 @@ const CASES: Case[] = [
     { op: 'ScatterND', inputs: ['picked', 'where', 'U'], outputs: ['y'] },
   ], initializers: [{ name: 'r0', dims: [], values: ints64([3]) }, { name: 'r1', dims: [], values: ints64([-1]) }, { name: 'r2', dims: [], values: ints64([-1]) },
     { name: 'where', dims: [2, 2], values: ints64([0, 1, 0, 3]) }, w('U', [2, 9, 9], 10)] },
-  { name: 'Dropout whose training_mode is a Constant node false, as PyTorch writes it (opset 13)', nodes: [
+  { name: 'Dropout with training_mode from Constant nodes: false, or true at ratio 0, as PyTorch writes them (opset 13)', nodes: [
     { op: 'Constant', inputs: [], outputs: ['off'], attrs: { value: { t: { dims: [], values: Uint8Array.from([0]) } } } },
-    { op: 'Dropout', inputs: ['x', 'ratio', 'off'], outputs: ['y'] },
+    { op: 'Constant', inputs: [], outputs: ['on'], attrs: { value: { t: { dims: [], values: Uint8Array.from([1]) } } } },
+    { op: 'Constant', inputs: [], outputs: ['none'], attrs: { value: { t: { dims: [], values: Float32Array.from([0]) } } } },
+    { op: 'Dropout', inputs: ['x', 'ratio', 'off'], outputs: ['d'] },
+    { op: 'Dropout', inputs: ['d', 'none', 'on'], outputs: ['y'] },
   ], initializers: [{ name: 'ratio', dims: [], values: Float32Array.from([0.5]) }] },
   { name: 'ScatterND with max, then min reductions (opset 18)', opset: 18, nodes: [
     { op: 'ScatterND', inputs: ['x', 'where', 'U'], outputs: ['a'], attrs: { reduction: { s: 'max' } } },
@@ -172,7 +175,7 @@ test('unsupported operators are refused before any weight is decoded, all named 
     { op: 'Constant', inputs: [], outputs: ['on'], attrs: { value: { t: { dims: [], values: Uint8Array.from([1]) } } } },
     { op: 'Dropout', inputs: ['x', '', 'on'], outputs: ['y'], name: 'drop' },
   ]));
-  assert.throws(() => loadOnnxClassifierFromBytes(training, { file: 'm.onnx' }), (e: Error) => e instanceof OnnxUnsupportedOperatorError && /node 'drop' \(Dropout\): training_mode true is not supported/.test(e.message));
+  assert.throws(() => loadOnnxClassifierFromBytes(training, { file: 'm.onnx' }), (e: Error) => e instanceof OnnxUnsupportedOperatorError && /node 'drop' \(Dropout\): training_mode true with ratio 0.5 is not supported/.test(e.message));
   const volume = encodeModel(spec([{ op: 'GridSample', inputs: ['x', 'g'], outputs: ['y'], name: 'warp' }], [{ name: 'g', dims: [1, 2, 2, 2, 3], values: new Float32Array(24) }]));
   assert.throws(() => loadOnnxClassifierFromBytes(volume, { file: 'm.onnx' }), (e: Error) => e instanceof OnnxUnsupportedOperatorError && /node 'warp' \(GridSample\): a grid of rank 5 \(only 2-D sampling/.test(e.message));
 });

@@ -7,7 +7,7 @@ import { OnnxError, OnnxGraphError, OnnxParseError, OnnxRuntimeError, OnnxUnsupp
 import { buildGraph, defaultOpset, OnnxNode, type OnnxGraph } from './graph.js';
 import { int64ToNumber, type ModelProto, type NodeProto } from './schema.js';
 import { OPERATORS, SUPPORTED_OPERATORS, type LoadInfo, type RunContext } from './ops.js';
-import { decodeModel, decodeTensor, dtypeOfOnnx, type ModelSource, type TensorData } from './proto.js';
+import { decodeModel, decodeTensor, type ModelSource, type TensorData } from './proto.js';
 import { Const, materialize, type Value } from './values.js';
 
 export interface OnnxModelInfo {
@@ -208,13 +208,13 @@ export function graphSupportProblem(model: ModelProto, opset: number, src: Model
   return null;
 }
 
-/** Small integer tensors (flags, axes, modes) are decoded for checks; larger ones never are. */
+/** Small tensors (flags, axes, ratios) are decoded for checks; larger ones never are. */
 const CHECKED_CONSTANT_LIMIT = 64;
 
 /**
  * What checks may know before any weight is decoded: initializer dims, and the values of small
- * integer or boolean tensors held by initializers or Constant nodes (exporters write flags such
- * as Dropout's training_mode either way).
+ * tensors held by initializers or Constant nodes (exporters write flags such as Dropout's
+ * training_mode either way).
  */
 function loadInfo(model: ModelProto, src: ModelSource): LoadInfo {
   const graph = model.graph!;
@@ -228,7 +228,7 @@ function loadInfo(model: ModelProto, src: ModelSource): LoadInfo {
     dims: (name) => initializers.get(name)?.dims.map((d) => int64ToNumber(d)) ?? null,
     constant: (name) => {
       const t = known.get(name);
-      if (!t || t.dims.reduce<number>((p, d) => p * int64ToNumber(d), 1) > CHECKED_CONSTANT_LIMIT || isFloating(dtypeOfOnnx(t.dataType, name))) return null;
+      if (!t || t.dims.reduce<number>((p, d) => p * int64ToNumber(d), 1) > CHECKED_CONSTANT_LIMIT) return null;
       return Const.of(decodeTensor(t, src, `${src.file}: constant '${name}'`)).values;
     },
   };

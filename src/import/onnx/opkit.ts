@@ -17,7 +17,7 @@ export type Inputs = (Value | undefined)[];
 export interface LoadInfo {
   /** Dims of an initializer; null for any other value. */
   dims(name: string): number[] | null;
-  /** The values of a small integer or boolean initializer or Constant node, else null. */
+  /** The values of a small initializer or Constant node, else null. */
   constant(name: string): number[] | null;
 }
 

@@ -103,11 +103,16 @@ const BASE_OPERATORS: Record<string, OpSpec> = {
   Identity: { run: (n, inputs) => [need(n, inputs, 0)] },
   Dropout: {
     check: (n, load) => {
-      // Training mode drops at random; an inference graph leaves it off (absent, or a constant false).
+      // Training mode drops at random; an inference graph leaves it off (absent, or a constant
+      // false) or drops nothing (ratio 0: torchvision's Swin attention is exported that way).
       const mode = n.opset >= 12 ? n.inputs[2] : undefined;
-      if (mode && load.constant(mode)?.[0] !== 0) unsupported(n, `training_mode ${load.constant(mode)?.[0] === 1 ? 'true' : `'${mode}' (not a constant false)`}`);
+      if (!mode || load.constant(mode)?.[0] === 0) return;
+      const ratio = n.inputs[1] ? load.constant(n.inputs[1])?.[0] : 0.5;
+      if (ratio === 0) return;
+      const given = load.constant(mode)?.[0] === 1 ? 'true' : `'${mode}' (not a constant false)`;
+      unsupported(n, `training_mode ${given} with ratio ${ratio ?? `'${n.inputs[1]}' (not a constant 0)`}`);
     },
-    // Inference graphs: dropout is the identity; the optional mask output is all true.
+    // Dropout that drops nothing is the identity; the optional mask output is all true.
     run: (n, inputs, ctx) => {
       const x = need(n, inputs, 0);
       return n.outputs.length > 1 && n.outputs[1] !== '' ? [x, onesLike(T(x, ctx)).to({ dtype: 'bool' })] : [x];
