@@ -3,7 +3,7 @@
 //   npm dependencies -> libtorch (Debian's libtorch-dev when none is found) -> an optimized BLAS
 //   for it -> native addon -> TypeScript -> the viewer's browser bundle.
 // `--with-python-torch` also makes sure a Python with PyTorch exists (tests and the benchmark
-// compare against it); `--with-browser` installs chromium for the viewer's browser tests;
+// compare against it) and ONNX's conformance test data; `--with-browser` installs chromium for the viewer's browser tests;
 // `--with-redis` that Debian's redis-server exists (the distributed tests and the scale benchmark
 // start their own). Uses Node built-ins only, since it runs before `npm install`.
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -98,6 +98,17 @@ function ensurePythonTorch() {
   aptInstall(['python3-torch', 'python3-torchvision'], 'PyTorch for Python (reference for tests and benchmarks) was not found');
 }
 
+// The ONNX importer's conformance test runs ONNX's own test data (Debian's libonnx-testdata); a
+// machine that cannot install it still runs everything else, and that test says it was skipped.
+function ensureOnnxTestData() {
+  if (existsSync('/usr/share/libonnx-testdata/data')) return;
+  try {
+    aptInstall(['libonnx-testdata'], "ONNX's conformance test data (for the importer's conformance test) was not found");
+  } catch (e) {
+    log(`warning: ${e.message}; the ONNX conformance test will be skipped`);
+  }
+}
+
 // Only tests and benchmarks need a Redis server (they start a private one); a machine that cannot
 // install it still runs everything else, and those tests say they were skipped and why.
 function ensureRedisServer() {
@@ -133,7 +144,10 @@ function ensureBrowser() {
 try {
   ensureNodeModules();
   await ensureNative();
-  if (args.has('--with-python-torch')) ensurePythonTorch();
+  if (args.has('--with-python-torch')) {
+    ensurePythonTorch();
+    ensureOnnxTestData();
+  }
   if (args.has('--with-redis')) ensureRedisServer();
   if (args.has('--with-browser')) ensureBrowser();
   ensureTypeScript();

@@ -226,3 +226,145 @@ export function indexPut(x: Tensor, indices: Tensor[], values: Tensor, accumulat
 export function einsum(equation: string, operands: Tensor[]): Tensor {
   return wrap(callRaw('einsum', '', [equation, operands.map((t) => t.handle), null]));
 }
+
+/**
+ * An elementwise function of one tensor that has no method on Tensor, by its aten name.
+ * @param name The aten operator: 'sin', 'cos', 'ceil' or 'mish'.
+ * @param x Any float tensor (ceil also takes integers).
+ * @throws Error naming the operator when libtorch rejects the dtype
+ * @example F.pointwise('sin', x)
+ */
+export function pointwise(name: 'sin' | 'cos' | 'ceil' | 'mish', x: Tensor): Tensor {
+  return wrap(callRaw(name, '', [x.handle]));
+}
+
+/**
+ * ELU-family activations as torch.nn.functional.elu (scale 1) and celu.
+ * @param x Any float tensor.
+ * @param alpha The negative saturation value.
+ * @param kind 'elu' or 'celu' (elu(x / alpha) * alpha for negatives).
+ * @example F.elu(x, 1.0, 'elu')
+ */
+export function elu(x: Tensor, alpha: number, kind: 'elu' | 'celu' = 'elu'): Tensor {
+  return wrap(callRaw(kind, '', [x.handle, alpha]));
+}
+
+/**
+ * log(1 + exp(beta x)) / beta, switching to x above `threshold`, as torch.nn.functional.softplus.
+ * @param x Any float tensor.
+ * @param beta Steepness.
+ * @param threshold beta*x above which the result is x.
+ * @example F.softplus(x)
+ */
+export function softplus(x: Tensor, beta = 1, threshold = 20): Tensor {
+  return wrap(callRaw('softplus', '', [x.handle, beta, threshold]));
+}
+
+/**
+ * GELU with the exact (erf) form or the tanh approximation, as torch.nn.functional.gelu.
+ * @param x Any float tensor.
+ * @param approximate 'none' or 'tanh'.
+ * @example F.gelu(x, 'tanh')
+ */
+export function gelu(x: Tensor, approximate: 'none' | 'tanh' = 'none'): Tensor {
+  return wrap(callRaw('gelu', '', [x.handle, approximate]));
+}
+
+/**
+ * Group normalisation over [N, C, ...] in `groups` channel groups, with a per-channel affine.
+ * @param x [N, C, ...]
+ * @param groups Number of groups (C must be a multiple); C groups is instance normalisation.
+ * @param weight [C] or none; @param bias [C] or none; @param eps added to the variance.
+ * @throws Error when C is not a multiple of groups
+ * @example F.groupNorm(x, 8, gamma, beta, 1e-5)
+ */
+export function groupNorm(x: Tensor, groups: number, weight: Tensor | null, bias: Tensor | null, eps = 1e-5): Tensor {
+  return wrap(callRaw('group_norm', '', [x.handle, groups, opt(weight), opt(bias), eps, true]));
+}
+
+export interface ConvTranspose2dOptions extends Conv2dOptions {
+  outputPadding?: Pair;
+}
+
+/**
+ * Transposed 2-D convolution as torch.nn.functional.conv_transpose2d.
+ * @param input [N, C, H, W]
+ * @param weight [C, O / groups, kH, kW]
+ * @param bias [O], or none
+ * @param o stride, padding, output padding, dilation and groups
+ * @throws Error naming libtorch's reason when the shapes do not fit
+ * @example F.convTranspose2d(x, w, null, { stride: 2 })
+ */
+export function convTranspose2d(input: Tensor, weight: Tensor, bias: Tensor | null, o: ConvTranspose2dOptions = {}): Tensor {
+  const args = [input.handle, weight.handle, opt(bias), pair(o.stride ?? 1), pair(o.padding ?? 0), pair(o.outputPadding ?? 0), o.groups ?? 1, pair(o.dilation ?? 1)];
+  return wrap(callRaw('conv_transpose2d', 'input', args));
+}
+
+/**
+ * Samples [N, C, H, W] at the normalised positions grid [N, Ho, Wo, 2] (x, y in [-1, 1]).
+ * @param x The image.
+ * @param grid Sampling positions.
+ * @param mode 'bilinear' | 'nearest' | 'bicubic'; @param padding 'zeros' | 'border' | 'reflection'.
+ * @param alignCorners Whether -1 and 1 are the centres (true) or the outer edges of the corner pixels.
+ * @example F.gridSample(x, grid, 'bilinear', 'zeros', false)
+ */
+export function gridSample(x: Tensor, grid: Tensor, mode: 'bilinear' | 'nearest' | 'bicubic', padding: 'zeros' | 'border' | 'reflection', alignCorners: boolean): Tensor {
+  const modes = { bilinear: 0, nearest: 1, bicubic: 2 };
+  const paddings = { zeros: 0, border: 1, reflection: 2 };
+  return wrap(callRaw('grid_sampler', '', [x.handle, grid.handle, modes[mode], paddings[padding], alignCorners]));
+}
+
+/**
+ * Cumulative sum along dim, as torch.cumsum.
+ * @param x Any tensor; @param dim The axis.
+ * @example F.cumsum(x, 1)
+ */
+export function cumsum(x: Tensor, dim: number): Tensor {
+  return wrap(callRaw('cumsum', '', [x.handle, dim, null]));
+}
+
+/**
+ * The lower (tril) or upper (triu) triangle of the last two dims, the rest zero.
+ * @param x [..., M, N]
+ * @param upper Keep the upper triangle.
+ * @param diagonal Offset of the kept diagonal (positive: above the main one).
+ * @example F.triangle(x, true, 1)
+ */
+export function triangle(x: Tensor, upper: boolean, diagonal: number): Tensor {
+  return wrap(callRaw(upper ? 'triu' : 'tril', '', [x.handle, diagonal]));
+}
+
+/**
+ * A copy of x with src written at index along dim ('none'), or combined with what is there
+ * ('sum', 'prod', 'amax', 'amin'), as torch.scatter and torch.scatter_reduce (include_self).
+ * @param x The data.
+ * @param dim The axis.
+ * @param index int64, shaped like src.
+ * @param src The values.
+ * @param reduce How a value meets the one it lands on.
+ * @example F.scatter(x, 0, idx, updates, 'none')
+ */
+export function scatter(x: Tensor, dim: number, index: Tensor, src: Tensor, reduce: 'none' | 'sum' | 'prod' | 'amax' | 'amin'): Tensor {
+  if (reduce === 'none') return wrap(callRaw('scatter', 'src', [x.handle, dim, index.handle, src.handle]));
+  return wrap(callRaw('scatter_reduce', 'two', [x.handle, dim, index.handle, src.handle, reduce, true]));
+}
+
+/**
+ * A reduction over several axes that has no method on Tensor: amax, amin, logsumexp; or prod over one axis.
+ * @param kind 'amax' | 'amin' | 'logsumexp' | 'prod'.
+ * @param x Any tensor; @param dims The axes (prod: exactly one); @param keepdim Keep them as size 1.
+ * @example F.reduceBy('amax', x, [2, 3], true)
+ */
+export function reduceBy(kind: 'amax' | 'amin' | 'logsumexp' | 'prod', x: Tensor, dims: number[], keepdim: boolean): Tensor {
+  if (kind === 'prod') return wrap(callRaw('prod', 'dim_int', [x.handle, dims[0], keepdim, null]));
+  return wrap(callRaw(kind, '', [x.handle, dims, keepdim]));
+}
+
+/**
+ * The index of the largest or smallest value along dim (the first one on ties).
+ * @param x Any tensor; @param dim The axis; @param keepdim Keep it as size 1; @param smallest argmin instead.
+ * @example F.argExtreme(x, 1, true, false)
+ */
+export function argExtreme(x: Tensor, dim: number, keepdim: boolean, smallest: boolean): Tensor {
+  return wrap(callRaw(smallest ? 'argmin' : 'argmax', '', [x.handle, dim, keepdim]));
+}

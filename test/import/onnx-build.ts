@@ -7,8 +7,8 @@ export type Attr = { i: number } | { f: number } | { ints: number[] } | { floats
 export interface TensorSpec {
   name?: string;
   dims: number[];
-  /** float32 values, or int64 values for a BigInt64Array. */
-  values: Float32Array | BigInt64Array;
+  /** float32 values, int64 values for a BigInt64Array, bool values for a Uint8Array. */
+  values: Float32Array | BigInt64Array | Uint8Array;
   /** Store the bytes in this external file (relative to the model) instead of inline. */
   external?: { location: string; offset: number; length?: number };
 }
@@ -32,10 +32,12 @@ export interface ModelSpec {
 
 const ONNX_FLOAT = 1;
 const ONNX_INT64 = 7;
+const ONNX_BOOL = 9;
 
 function tensorProto(t: TensorSpec) {
   const bytes = new Uint8Array(t.values.buffer, t.values.byteOffset, t.values.byteLength);
-  const base = { name: t.name ?? '', dims: t.dims, dataType: t.values instanceof Float32Array ? ONNX_FLOAT : ONNX_INT64 };
+  const dataType = t.values instanceof Float32Array ? ONNX_FLOAT : t.values instanceof BigInt64Array ? ONNX_INT64 : ONNX_BOOL;
+  const base = { name: t.name ?? '', dims: t.dims, dataType };
   if (!t.external) return { ...base, rawData: bytes };
   const entries = [
     { key: 'location', value: t.external.location },

@@ -107,6 +107,25 @@ const CASES: Case[] = [
     { op: 'ScatterND', inputs: ['picked', 'where', 'U'], outputs: ['y'] },
   ], initializers: [{ name: 'r0', dims: [], values: ints64([3]) }, { name: 'r1', dims: [], values: ints64([-1]) }, { name: 'r2', dims: [], values: ints64([-1]) },
     { name: 'where', dims: [2, 2], values: ints64([0, 1, 0, 3]) }, w('U', [2, 9, 9], 10)] },
+  { name: 'Dropout with training_mode from Constant nodes: false, or true at ratio 0, as PyTorch writes them (opset 13)', nodes: [
+    { op: 'Constant', inputs: [], outputs: ['off'], attrs: { value: { t: { dims: [], values: Uint8Array.from([0]) } } } },
+    { op: 'Constant', inputs: [], outputs: ['on'], attrs: { value: { t: { dims: [], values: Uint8Array.from([1]) } } } },
+    { op: 'Constant', inputs: [], outputs: ['none'], attrs: { value: { t: { dims: [], values: Float32Array.from([0]) } } } },
+    { op: 'Dropout', inputs: ['x', 'ratio', 'off'], outputs: ['d'] },
+    { op: 'Dropout', inputs: ['d', 'none', 'on'], outputs: ['y'] },
+  ], initializers: [{ name: 'ratio', dims: [], values: Float32Array.from([0.5]) }] },
+  { name: 'ScatterND with max, then min reductions (opset 18)', opset: 18, nodes: [
+    { op: 'ScatterND', inputs: ['x', 'where', 'U'], outputs: ['a'], attrs: { reduction: { s: 'max' } } },
+    { op: 'ScatterND', inputs: ['a', 'where2', 'U'], outputs: ['y'], attrs: { reduction: { s: 'min' } } },
+  ], initializers: [{ name: 'where', dims: [2, 2], values: ints64([0, 1, 0, 3]) }, { name: 'where2', dims: [2, 2], values: ints64([0, 2, 0, 2]) }, w('U', [2, 9, 9], 11)] },
+  { name: 'MaxPool Indices with explicit asymmetric padding, row-major', nodes: [
+    { op: 'MaxPool', inputs: ['x'], outputs: ['v', 'i'], attrs: { kernel_shape: { ints: [2, 3] }, strides: { ints: [2, 2] }, pads: { ints: [1, 0, 0, 2] } } },
+    { op: 'Cast', inputs: ['i'], outputs: ['y'], attrs: { to: { i: 1 } } },
+  ] },
+  { name: 'MaxPool Indices with the engine\'s own padding, column-major (storage_order 1)', input: [2, 3, 9, 7], nodes: [
+    { op: 'MaxPool', inputs: ['x'], outputs: ['v', 'i'], attrs: { kernel_shape: { ints: [3, 3] }, strides: { ints: [2, 2] }, pads: { ints: [1, 1, 1, 1] }, storage_order: { i: 1 } } },
+    { op: 'Cast', inputs: ['i'], outputs: ['y'], attrs: { to: { i: 1 } } },
+  ] },
   { name: 'Einsum', nodes: [{ op: 'Einsum', inputs: ['x', 'x'], outputs: ['y'], attrs: { equation: { s: 'nchw,nciw->nchi' } } }] },
 ];
 
@@ -139,19 +158,26 @@ test('unsupported operators are refused before any weight is decoded, all named 
   const broken = { name: 'W', dims: [2, 3], values: new Float32Array(5) };
   const nodes: NodeSpec[] = [
     relu('x', 'a'),
-    { op: 'GridSample', inputs: ['a', 'a'], outputs: ['b'], name: 'x/grid' },
+    { op: 'RoiAlign', inputs: ['a', 'a'], outputs: ['b'], name: 'x/grid' },
     { op: 'Add', inputs: ['b', 'W'], outputs: ['c'] },
-    { op: 'GridSample', inputs: ['c', 'c'], outputs: ['d'], name: 'x/grid2' },
+    { op: 'RoiAlign', inputs: ['c', 'c'], outputs: ['d'], name: 'x/grid2' },
     { op: 'Relu', domain: 'com.example', inputs: ['d'], outputs: ['y'], name: 'r' },
   ];
   assert.throws(() => loadOnnxClassifierFromBytes(encodeModel(spec(nodes, [broken])), { file: 'm.onnx' }), (e: Error) => {
     assert.ok(e instanceof OnnxUnsupportedOperatorError);
-    assert.match(e.message, /^m\.onnx: 2 ONNX operators are not supported at opset 13: GridSample \(2 nodes\), com\.example\.Relu \(1 node\); supported: Abs, Add, .*Conv, .*Upsample, Where, Xor$/);
+    assert.match(e.message, /^m\.onnx: 2 ONNX operators are not supported at opset 13: RoiAlign \(2 nodes\), com\.example\.Relu \(1 node\); supported: Abs, Add, .*Conv, .*Upsample, Where, Xor$/);
     assert.doesNotMatch(e.message, /\n/);
     return true;
   });
-  const mode = encodeModel(spec([{ op: 'Resize', inputs: ['x', '', 's'], outputs: ['y'], name: 'up', attrs: { mode: { s: 'cubic' } } }], [f32('s', [1, 2])]));
-  assert.throws(() => loadOnnxClassifierFromBytes(mode, { file: 'm.onnx' }), (e: Error) => e instanceof OnnxUnsupportedOperatorError && /m\.onnx: node 'up' \(Resize\): resize mode 'cubic' is not supported/.test(e.message));
+  const mode = encodeModel(spec([{ op: 'Resize', inputs: ['x', '', 's'], outputs: ['y'], name: 'up', attrs: { mode: { s: 'linear' }, coordinate_transformation_mode: { s: 'tf_crop_and_resize' } } }], [f32('s', [1, 2])]));
+  assert.throws(() => loadOnnxClassifierFromBytes(mode, { file: 'm.onnx' }), (e: Error) => e instanceof OnnxUnsupportedOperatorError && /m\.onnx: node 'up' \(Resize\): coordinate_transformation_mode 'tf_crop_and_resize' is not supported/.test(e.message));
+  const training = encodeModel(spec([
+    { op: 'Constant', inputs: [], outputs: ['on'], attrs: { value: { t: { dims: [], values: Uint8Array.from([1]) } } } },
+    { op: 'Dropout', inputs: ['x', '', 'on'], outputs: ['y'], name: 'drop' },
+  ]));
+  assert.throws(() => loadOnnxClassifierFromBytes(training, { file: 'm.onnx' }), (e: Error) => e instanceof OnnxUnsupportedOperatorError && /node 'drop' \(Dropout\): training_mode true with ratio 0.5 is not supported/.test(e.message));
+  const volume = encodeModel(spec([{ op: 'GridSample', inputs: ['x', 'g'], outputs: ['y'], name: 'warp' }], [{ name: 'g', dims: [1, 2, 2, 2, 3], values: new Float32Array(24) }]));
+  assert.throws(() => loadOnnxClassifierFromBytes(volume, { file: 'm.onnx' }), (e: Error) => e instanceof OnnxUnsupportedOperatorError && /node 'warp' \(GridSample\): a grid of rank 5 \(only 2-D sampling/.test(e.message));
 });
 
 test('a cyclic graph is refused, naming the nodes on the cycle', () => {

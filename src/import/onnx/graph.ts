@@ -1,6 +1,6 @@
 // A validated view of an ONNX graph: nodes with typed attribute access, in topological order,
 // with every input accounted for and the step after which each value is no longer needed.
-import { OnnxGraphError } from './errors.js';
+import { OnnxGraphError, OnnxUnsupportedOperatorError } from './errors.js';
 import { decodeTensor, type ModelSource, type TensorData } from './proto.js';
 import { AttributeType, int64ToNumber, type AttributeProto, type ModelProto, type NodeProto, type ValueInfoProto } from './schema.js';
 
@@ -124,14 +124,14 @@ function valueInfo(v: ValueInfoProto): ValueInfo {
  * The version of the default operator set a model imports.
  * @param model A decoded model.
  * @param file Names the model in errors.
- * @throws OnnxGraphError when the model imports none, or one outside 7 to 22.
+ * @throws OnnxGraphError when the model imports none; OnnxUnsupportedOperatorError for one outside 7 to 22.
  * @example defaultOpset(decodeModel(bytes, src), 'model.onnx') // 17
  */
 export function defaultOpset(model: ModelProto, file: string): number {
   const entry = model.opsetImport.find((o) => o.domain === '' || o.domain === 'ai.onnx');
   if (!entry) throw new OnnxGraphError(`${file}: the model imports no version of the default ONNX operator set`);
   const opset = int64ToNumber(entry.version);
-  if (opset < 7 || opset > 22) throw new OnnxGraphError(`${file}: ONNX operator set ${opset} is not supported (7 to 22 are); re-export the model at opset 11 to 17`);
+  if (opset < 7 || opset > 22) throw new OnnxUnsupportedOperatorError(`${file}: ONNX operator set ${opset} is not supported (7 to 22 are); re-export the model at opset 11 to 17`);
   return opset;
 }
 

@@ -5,9 +5,9 @@ import { cat, isFloating, keep, noGrad, tensor, tidy, zeros, type Tensor } from 
 import { Module } from '../../nn/index.js';
 import { OnnxError, OnnxGraphError, OnnxParseError, OnnxRuntimeError, OnnxUnsupportedOperatorError } from './errors.js';
 import { buildGraph, defaultOpset, OnnxNode, type OnnxGraph } from './graph.js';
-import type { ModelProto, NodeProto } from './schema.js';
-import { OPERATORS, SUPPORTED_OPERATORS, type RunContext } from './ops.js';
-import { decodeModel, type ModelSource, type TensorData } from './proto.js';
+import { int64ToNumber, type ModelProto, type NodeProto } from './schema.js';
+import { OPERATORS, SUPPORTED_OPERATORS, type LoadInfo, type RunContext } from './ops.js';
+import { decodeModel, decodeTensor, type ModelSource, type TensorData } from './proto.js';
 import { Const, materialize, type Value } from './values.js';
 
 export interface OnnxModelInfo {
@@ -199,12 +199,39 @@ export function graphSupportProblem(model: ModelProto, opset: number, src: Model
     return new OnnxUnsupportedOperatorError(`${src.file}: ${missing.length} ONNX operator${missing.length === 1 ? ' is' : 's are'} not supported at opset ${opset}: ${list}; supported: ${SUPPORTED_OPERATORS.join(', ')}`);
   }
   try {
-    for (const proto of nodes) OPERATORS[proto.opType].check?.(new OnnxNode(proto, opset, src));
+    const load = loadInfo(model, src);
+    for (const proto of nodes) OPERATORS[proto.opType].check?.(new OnnxNode(proto, opset, src), load);
   } catch (e) {
     if (e instanceof OnnxUnsupportedOperatorError) return e;
     throw e;
   }
   return null;
+}
+
+/** Small tensors (flags, axes, ratios) are decoded for checks; larger ones never are. */
+const CHECKED_CONSTANT_LIMIT = 64;
+
+/**
+ * What checks may know before any weight is decoded: initializer dims, and the values of small
+ * tensors held by initializers or Constant nodes (exporters write flags such as Dropout's
+ * training_mode either way).
+ */
+function loadInfo(model: ModelProto, src: ModelSource): LoadInfo {
+  const graph = model.graph!;
+  const initializers = new Map(graph.initializer.map((t) => [t.name, t]));
+  const known = new Map(initializers);
+  for (const n of graph.node) {
+    const value = n.opType === 'Constant' && (n.domain === '' || n.domain === 'ai.onnx') ? n.attribute.find((a) => a.name === 'value')?.t : null;
+    if (value && n.output[0]) known.set(n.output[0], value);
+  }
+  return {
+    dims: (name) => initializers.get(name)?.dims.map((d) => int64ToNumber(d)) ?? null,
+    constant: (name) => {
+      const t = known.get(name);
+      if (!t || t.dims.reduce<number>((p, d) => p * int64ToNumber(d), 1) > CHECKED_CONSTANT_LIMIT) return null;
+      return Const.of(decodeTensor(t, src, `${src.file}: constant '${name}'`)).values;
+    },
+  };
 }
 
 /** Parses and checks a model held in memory; `file` names it in errors and anchors external data. */

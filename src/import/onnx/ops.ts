@@ -2,104 +2,21 @@
 // refused before anything runs) and a run function on engine tensors. Shape-computing operators
 // also run on Consts in JavaScript.
 import { F, cat, full, isFloating, onesLike, tensor, type DType, type Tensor } from '../../engine/index.js';
-import { OnnxUnsupportedOperatorError } from './errors.js';
 import type { OnnxNode } from './graph.js';
+import { ACTIVATION_OPERATORS } from './ops-activation.js';
+import { LAYOUT_OPERATORS, SCATTER_REDUCTIONS } from './ops-layout.js';
+import { REDUCE_OPERATORS } from './ops-reduce.js';
+import { SPATIAL_OPERATORS } from './ops-spatial.js';
+import {
+  T, axesOf, axis, binary, checkAutoPad, checkSpatialRank, dimsOf, indexTensor, ints, need, only2d, product, reshape, torchPadList, unary, unsupported, type OpSpec, type RunContext,
+} from './opkit.js';
 import { dtypeOfOnnx } from './proto.js';
-import { Const, broadcastDims, broadcastJs, castValues, concatJs, materialize, pickJs, type Value } from './values.js';
+import { RESIZE_OPERATORS } from './resize.js';
+import { Const, broadcastDims, broadcastJs, castValues, concatJs, pickJs, type Value } from './values.js';
 
-export interface RunContext {
-  device: string;
-  /** The module's floating dtype; float constants are made in it. */
-  floatDtype: DType;
-}
-
-export type Inputs = (Value | undefined)[];
-
-export interface OpSpec {
-  check?(node: OnnxNode): void;
-  run(node: OnnxNode, inputs: Inputs, ctx: RunContext): Value[];
-}
-
-// ---- helpers ------------------------------------------------------------------------------------
-
-function unsupported(node: OnnxNode, what: string): never {
-  throw new OnnxUnsupportedOperatorError(`${node.where}: ${what} is not supported`);
-}
-
-function need(node: OnnxNode, inputs: Inputs, i: number): Value {
-  const v = inputs[i];
-  if (v === undefined) throw node.error(`input ${i} is required but missing`);
-  return v;
-}
-
-function T(v: Value, ctx: RunContext): Tensor {
-  return v instanceof Const ? materialize(v, ctx.device, ctx.floatDtype) : v;
-}
-
-/** Values of a shape-like input (axes, pads, sizes): Consts directly, tensors read back. */
-function ints(v: Value): number[] {
-  return v instanceof Const ? v.values : v.toArray();
-}
-
-function dimsOf(v: Value): number[] {
-  return v instanceof Const ? v.dims : v.shape;
-}
-
-function axis(node: OnnxNode, a: number, rank: number): number {
-  const r = a < 0 ? a + rank : a;
-  if (!Number.isInteger(r) || r < 0 || r >= rank) throw node.error(`axis ${a} is out of range for rank ${rank}`);
-  return r;
-}
-
-function reshape(v: Value, dims: number[]): Value {
-  return v instanceof Const ? v.withDims(dims) : v.reshape(dims);
-}
-
-/** Axes from the attribute (older opsets) or from input `index` (from `inputSince` on). */
-function axesOf(node: OnnxNode, inputs: Inputs, index: number, inputSince: number): number[] | undefined {
-  if (node.opset >= inputSince) return inputs[index] ? ints(inputs[index]) : undefined;
-  return node.has('axes') ? node.ints('axes') : undefined;
-}
-
-const product = (xs: number[]) => xs.reduce((p, x) => p * x, 1);
-
-function only2d(node: OnnxNode, x: Tensor): void {
-  if (x.ndim !== 4) unsupported(node, `input of rank ${x.ndim} (only 4-D NCHW inputs, i.e. 2-D spatial)`);
-}
-
-function unary(fn: (x: Tensor) => Tensor, js?: (x: number) => number): OpSpec {
-  return {
-    run: (n, inputs, ctx) => {
-      const x = need(n, inputs, 0);
-      if (x instanceof Const && js) return [new Const(x.dtype, x.dims, x.values.map(js))];
-      return [fn(T(x, ctx))];
-    },
-  };
-}
-
-function binary(fn: (a: Tensor, b: Tensor) => Tensor, js: (a: number, b: number, dtype: DType) => number): OpSpec {
-  return {
-    run: (n, inputs, ctx) => {
-      const a = need(n, inputs, 0);
-      const b = need(n, inputs, 1);
-      if (a instanceof Const && b instanceof Const) {
-        const r = broadcastJs(a, b, (x, y) => js(x, y, a.dtype));
-        if (!r) throw n.error(`shapes [${a.dims}] and [${b.dims}] do not broadcast`);
-        return [r];
-      }
-      return [fn(T(a, ctx), T(b, ctx))];
-    },
-  };
-}
+export type { LoadInfo, OpSpec, RunContext } from './opkit.js';
 
 // ---- padding for convolution and pooling ------------------------------------------------------
-
-const AUTO_PADS = ['NOTSET', 'SAME_UPPER', 'SAME_LOWER', 'VALID'];
-
-function checkAutoPad(node: OnnxNode): void {
-  const mode = node.string('auto_pad', 'NOTSET');
-  if (!AUTO_PADS.includes(mode)) unsupported(node, `auto_pad '${mode}'`);
-}
 
 /** Begin and end padding of each spatial axis, from pads or auto_pad. */
 function spatialPads(node: OnnxNode, size: number[], kernel: number[], strides: number[], dilations: number[]): [number[], number[]] {
@@ -123,13 +40,6 @@ function spatialPads(node: OnnxNode, size: number[], kernel: number[], strides: 
   return [pads.slice(0, n), pads.slice(n)];
 }
 
-/** The engine's pad list (last axis first) for ONNX begin/end pads of the trailing axes. */
-function torchPadList(begin: number[], end: number[]): number[] {
-  const list: number[] = [];
-  for (let i = begin.length - 1; i >= 0; i--) list.push(begin[i], end[i]);
-  return list;
-}
-
 /**
  * Padding the engine op can take itself (symmetric, at most `limit` per axis), or else the
  * input padded explicitly with `fill` and zero padding for the op.
@@ -138,6 +48,22 @@ function padFor(x: Tensor, begin: number[], end: number[], fill: number, limit: 
   const symmetric = begin.every((b, i) => b === end[i] && (!limit || b <= limit[i]));
   if (symmetric) return [x, [begin[0], begin[1]]];
   return [x.pad(torchPadList(begin, end), 'constant', fill), [0, 0]];
+}
+
+/**
+ * ONNX's MaxPool Indices from the engine's. The engine numbers positions within each (n, c) plane
+ * of the input it pooled (explicitly padded, `width` wide, when the padding was not its own);
+ * ONNX numbers them in the whole unpadded tensor, row-major, or column-major within each plane
+ * (storage_order 1).
+ */
+function onnxPoolIndices(planeIndices: Tensor, dims: number[], width: number, [top, left]: number[], columnMajor: boolean, ctx: RunContext): Tensor {
+  const [batch, channels, h, w] = dims;
+  const flat = planeIndices.to({ dtype: 'float64' });
+  const row = flat.div(width).floor();
+  const [y, x] = [row.sub(top), flat.sub(row.mul(width)).sub(left)];
+  const within = columnMajor ? x.mul(h).add(y) : y.mul(w).add(x);
+  const planes = tensor(Float64Array.from({ length: batch * channels }, (_, k) => k * h * w), [batch, channels, 1, 1], { device: ctx.device });
+  return within.add(planes).to({ dtype: 'int64' });
 }
 
 function poolGeometry(node: OnnxNode, x: Tensor) {
@@ -155,7 +81,7 @@ function poolGeometry(node: OnnxNode, x: Tensor) {
 
 const ONNX_TRUNC_DIV = (a: number, b: number, dtype: DType) => (isFloating(dtype) ? a / b : Math.trunc(a / b));
 
-export const OPERATORS: Record<string, OpSpec> = {
+const BASE_OPERATORS: Record<string, OpSpec> = {
   Add: binary((a, b) => a.add(b), (a, b) => a + b),
   Sub: binary((a, b) => a.sub(b), (a, b) => a - b),
   Mul: binary((a, b) => a.mul(b), (a, b) => a * b),
@@ -176,7 +102,17 @@ export const OPERATORS: Record<string, OpSpec> = {
   LeakyRelu: { run: (n, inputs, ctx) => [F.leakyRelu(T(need(n, inputs, 0), ctx), n.float('alpha', 0.01))] },
   Identity: { run: (n, inputs) => [need(n, inputs, 0)] },
   Dropout: {
-    // Inference graphs: dropout is the identity; the optional mask output is all true.
+    check: (n, load) => {
+      // Training mode drops at random; an inference graph leaves it off (absent, or a constant
+      // false) or drops nothing (ratio 0: torchvision's Swin attention is exported that way).
+      const mode = n.opset >= 12 ? n.inputs[2] : undefined;
+      if (!mode || load.constant(mode)?.[0] === 0) return;
+      const ratio = n.inputs[1] ? load.constant(n.inputs[1])?.[0] : 0.5;
+      if (ratio === 0) return;
+      const given = load.constant(mode)?.[0] === 1 ? 'true' : `'${mode}' (not a constant false)`;
+      unsupported(n, `training_mode ${given} with ratio ${ratio ?? `'${n.inputs[1]}' (not a constant 0)`}`);
+    },
+    // Dropout that drops nothing is the identity; the optional mask output is all true.
     run: (n, inputs, ctx) => {
       const x = need(n, inputs, 0);
       return n.outputs.length > 1 && n.outputs[1] !== '' ? [x, onesLike(T(x, ctx)).to({ dtype: 'bool' })] : [x];
@@ -184,7 +120,10 @@ export const OPERATORS: Record<string, OpSpec> = {
   },
 
   Conv: {
-    check: checkAutoPad,
+    check: (n, load) => {
+      checkAutoPad(n);
+      checkSpatialRank(n, load, 1);
+    },
     run: (n, inputs, ctx) => {
       const x = T(need(n, inputs, 0), ctx);
       const w = T(need(n, inputs, 1), ctx);
@@ -207,21 +146,32 @@ export const OPERATORS: Record<string, OpSpec> = {
     },
   },
   MaxPool: {
-    check: (n) => {
+    check: (n, load) => {
+      const order = n.int('storage_order', 0);
+      if (order !== 0 && order !== 1) unsupported(n, `storage_order ${order}`);
       checkAutoPad(n);
-      if (n.outputs.length > 1 && n.outputs[1] !== '') unsupported(n, 'the Indices output of MaxPool');
+      checkSpatialRank(n, load, null);
     },
     run: (n, inputs, ctx) => {
-      const x = T(need(n, inputs, 0), ctx);
-      only2d(n, x);
+      const given = T(need(n, inputs, 0), ctx);
+      only2d(n, given);
+      // The engine pools floating values only; integers pass through float64 exactly.
+      const x = isFloating(given.dtype) ? given : given.to({ dtype: 'float64' });
       const g = poolGeometry(n, x);
       const [input, padding] = padFor(x, g.begin, g.end, -Infinity, g.limit);
-      return [F.maxPool2d(input, g.kernel, { stride: g.strides, padding, dilation: g.dilations, ceilMode: g.ceilMode })];
+      const opts = { stride: g.strides, padding, dilation: g.dilations, ceilMode: g.ceilMode };
+      const wantIndices = (n.outputs[1] ?? '') !== '';
+      const [y, planeIndices] = wantIndices ? F.maxPool2dWithIndices(input, g.kernel, opts) : [F.maxPool2d(input, g.kernel, opts), null];
+      const values = y.dtype === given.dtype ? y : y.to({ dtype: given.dtype });
+      if (!planeIndices) return [values];
+      const offset = input === x ? [0, 0] : g.begin;
+      return [values, onnxPoolIndices(planeIndices, x.shape, input.shape[3], offset, n.int('storage_order', 0) === 1, ctx)];
     },
   },
   AveragePool: {
-    check: (n) => {
+    check: (n, load) => {
       checkAutoPad(n);
+      checkSpatialRank(n, load, null);
       if (n.ints('dilations', [1, 1]).some((d) => d !== 1)) unsupported(n, 'dilated average pooling');
     },
     run: (n, inputs, ctx) => {
@@ -416,7 +366,7 @@ export const OPERATORS: Record<string, OpSpec> = {
         const picked = pickJs(data, dims.map((d, i) => (i === ax ? idx : Array.from({ length: d }, (_, k) => k))));
         return [picked.withDims(outDims)];
       }
-      const index = tensor(BigInt64Array.from(idx, BigInt), [idx.length], { device: ctx.device });
+      const index = indexTensor(idx, [idx.length], ctx);
       return [data.indexSelect(ax, index).reshape(outDims)];
     },
   },
@@ -452,7 +402,7 @@ export const OPERATORS: Record<string, OpSpec> = {
       let out: Tensor = data;
       for (const [ax, start, end, step] of ranges) {
         if (step > 0) out = out.slice(ax, start, Math.max(start, end), step);
-        else out = out.indexSelect(ax, tensor(BigInt64Array.from(kept[ax], BigInt), [kept[ax].length], { device: ctx.device }));
+        else out = out.indexSelect(ax, indexTensor(kept[ax], [kept[ax].length], ctx));
       }
       return [out];
     },
@@ -477,53 +427,25 @@ export const OPERATORS: Record<string, OpSpec> = {
       }
       // The engine's reflect/replicate pads cover the spatial axes of N, C, spatial... inputs.
       if (rank < 3 || rank > 5 || begin[0] || begin[1] || end[0] || end[1]) unsupported(n, `${mode} padding of the batch or channel axis or of a rank-${rank} input`);
-      return [x.pad(torchPadList(begin.slice(2), end.slice(2)), mode === 'reflect' ? 'reflect' : 'replicate')];
+      // The engine pads these modes for floating inputs only; integers pass through float64 exactly.
+      const source = isFloating(x.dtype) ? x : x.to({ dtype: 'float64' });
+      const padded = source.pad(torchPadList(begin.slice(2), end.slice(2)), mode === 'reflect' ? 'reflect' : 'replicate');
+      return [padded.dtype === x.dtype ? padded : padded.to({ dtype: x.dtype })];
     },
   },
   Clip: {
     run: (n, inputs, ctx) => {
       const x = T(need(n, inputs, 0), ctx);
       const bound = (i: number, attr: string) => (n.opset >= 11 ? (inputs[i] ? ints(inputs[i])[0] : null) : n.has(attr) ? n.float(attr) : null);
-      return [x.clamp(bound(1, 'min'), bound(2, 'max'))];
+      const [min, max] = [bound(1, 'min'), bound(2, 'max')];
+      // Neither bound is valid ONNX (a pass-through); the engine's clamp wants at least one.
+      return [min === null && max === null ? x : x.clamp(min, max)];
     },
   },
   Softmax: softmaxLike((x, d) => F.softmax(x, d)),
   LogSoftmax: softmaxLike((x, d) => F.logSoftmax(x, d)),
-  ReduceMean: reduce((x, axes, keep) => x.mean(axes, keep), 18),
-  ReduceSum: reduce((x, axes, keep) => x.sum(axes, keep), 13),
 
-  Resize: {
-    check: (n) => {
-      const mode = n.string('mode', 'nearest');
-      const transform = n.string('coordinate_transformation_mode', n.opset >= 11 ? 'half_pixel' : 'asymmetric');
-      if (mode === 'nearest') {
-        const rounding = n.string('nearest_mode', n.opset >= 11 ? 'round_prefer_floor' : 'floor');
-        if (transform !== 'asymmetric' || rounding !== 'floor') unsupported(n, `nearest resizing with coordinate_transformation_mode '${transform}' and nearest_mode '${rounding}' (only asymmetric + floor)`);
-      } else if (mode === 'linear') {
-        if (!['half_pixel', 'pytorch_half_pixel', 'align_corners'].includes(transform)) unsupported(n, `linear resizing with coordinate_transformation_mode '${transform}'`);
-      } else unsupported(n, `resize mode '${mode}'`);
-      if (n.int('antialias', 0) !== 0 || n.has('axes') || n.int('exclude_outside', 0) !== 0) unsupported(n, 'antialias, axes or exclude_outside in Resize');
-    },
-    run: (n, inputs, ctx) => {
-      const x = T(need(n, inputs, 0), ctx);
-      only2d(n, x);
-      const scaleInput = n.opset >= 11 ? inputs[2] : inputs[1];
-      const sizeInput = n.opset >= 11 ? inputs[3] : undefined;
-      const mode = n.string('mode', 'nearest');
-      const alignCorners = n.string('coordinate_transformation_mode', 'half_pixel') === 'align_corners';
-      return [resize(n, x, scaleInput && product(dimsOf(scaleInput)) > 0 ? ints(scaleInput) : undefined, sizeInput ? ints(sizeInput) : undefined, mode === 'nearest' ? 'nearest' : 'bilinear', alignCorners)];
-    },
-  },
-  Upsample: {
-    check: (n) => {
-      if (n.string('mode', 'nearest') !== 'nearest') unsupported(n, `Upsample mode '${n.string('mode')}' (only nearest; re-export at opset 11 or later for linear)`);
-    },
-    run: (n, inputs, ctx) => {
-      const x = T(need(n, inputs, 0), ctx);
-      only2d(n, x);
-      return [resize(n, x, n.opset >= 9 ? ints(need(n, inputs, 1)) : n.floats('scales'), undefined, 'nearest', false)];
-    },
-  },
+
   HardSigmoid: { run: (n, inputs, ctx) => [T(need(n, inputs, 0), ctx).mul(n.float('alpha', 0.2)).add(n.float('beta', 0.5)).clamp(0, 1)] },
   HardSwish: unary((x) => F.hardswish(x)),
   Not: {
@@ -590,7 +512,7 @@ export const OPERATORS: Record<string, OpSpec> = {
   ScatterND: {
     check: (n) => {
       const reduction = n.string('reduction', 'none');
-      if (reduction !== 'none' && reduction !== 'add') unsupported(n, `ScatterND reduction '${reduction}'`);
+      if (!Object.hasOwn(SCATTER_REDUCTIONS, reduction)) unsupported(n, `ScatterND reduction '${reduction}'`);
     },
     run: (n, inputs, ctx) => {
       const data = need(n, inputs, 0);
@@ -602,30 +524,37 @@ export const OPERATORS: Record<string, OpSpec> = {
       if (!(k >= 1 && k <= dims.length)) throw n.error(`index tuples of length ${k} do not fit data of rank ${dims.length}`);
       const rows = scatterRows(n, dims, ints(indices), k);
       const rowSize = product(dims.slice(k));
-      const accumulate = n.string('reduction', 'none') === 'add';
+      const reduction = SCATTER_REDUCTIONS[n.string('reduction', 'none')];
       if (product(dimsOf(updates)) !== rows.length * rowSize) throw n.error(`updates of shape [${dimsOf(updates)}] do not fit ${rows.length} slices of ${rowSize}`);
       if (data instanceof Const && updates instanceof Const) {
         const values = [...data.values];
+        const combine = COMBINE[reduction];
         rows.forEach((row, r) => {
-          for (let e = 0; e < rowSize; e++) values[row * rowSize + e] = (accumulate ? values[row * rowSize + e] : 0) + updates.values[r * rowSize + e];
+          for (let e = 0; e < rowSize; e++) values[row * rowSize + e] = combine(values[row * rowSize + e], updates.values[r * rowSize + e]);
         });
         return [new Const(data.dtype, dims, values)];
       }
       const flat = T(data, ctx).reshape([product(dims.slice(0, k)), rowSize]);
-      const index = tensor(BigInt64Array.from(rows, BigInt), [rows.length], { device: ctx.device });
-      return [F.indexPut(flat, [index], T(updates, ctx).reshape([rows.length, rowSize]).to({ dtype: flat.dtype }), accumulate).reshape(dims)];
+      const rowsOfUpdates = T(updates, ctx).reshape([rows.length, rowSize]).to({ dtype: flat.dtype });
+      if (reduction === 'none' || reduction === 'sum') return [F.indexPut(flat, [indexTensor(rows, [rows.length], ctx)], rowsOfUpdates, reduction === 'sum').reshape(dims)];
+      const index = indexTensor(rows.flatMap((row) => new Array<number>(rowSize).fill(row)), [rows.length, rowSize], ctx);
+      return [F.scatter(flat, 0, index, rowsOfUpdates, reduction).reshape(dims)];
     },
   },
   LayerNormalization: {
-    check: (n) => {
-      if (n.outputs.slice(1).some((o) => o !== '')) unsupported(n, 'the Mean and InvStdDev outputs of LayerNormalization');
-    },
     run: (n, inputs, ctx) => {
       const x = T(need(n, inputs, 0), ctx);
-      const normalized = x.shape.slice(axis(n, n.int('axis', -1), x.ndim));
+      const from = axis(n, n.int('axis', -1), x.ndim);
+      const normalized = x.shape.slice(from);
       const scale = T(need(n, inputs, 1), ctx);
       const bias = inputs[2] ? T(inputs[2], ctx) : null;
-      return [F.layerNorm(x, normalized, scale.reshape(normalized), bias && bias.reshape(normalized), n.float('epsilon', 1e-5))];
+      const eps = n.float('epsilon', 1e-5);
+      const y = F.layerNorm(x, normalized, scale.reshape(normalized), bias && bias.reshape(normalized), eps);
+      if (!n.outputs.slice(1).some((o) => o !== '')) return [y];
+      // The optional statistics, kept with size-1 normalized axes.
+      const axes = normalized.map((_, i) => from + i);
+      const mean = x.mean(axes, true);
+      return [y, mean, x.sub(mean).square().mean(axes, true).add(eps).rsqrt()];
     },
   },
 };
@@ -664,6 +593,15 @@ function expandJs(c: Const, dims: number[]): Const {
   return broadcastJs(c, new Const(c.dtype, dims, new Array<number>(product(dims)).fill(0)), (x) => x)!;
 }
 
+/** How an update meets the value it lands on, per reduction (JavaScript, for Consts). */
+const COMBINE: Record<string, (old: number, update: number) => number> = {
+  none: (_, u) => u,
+  sum: (a, u) => a + u,
+  prod: (a, u) => a * u,
+  amax: Math.max,
+  amin: Math.min,
+};
+
 /** Flat row offsets of ScatterND's index tuples into data's first k dims, range-checked. */
 function scatterRows(n: OnnxNode, dims: number[], indices: number[], k: number): number[] {
   const strides = dims.slice(0, k).map((_, i) => product(dims.slice(i + 1, k)));
@@ -694,28 +632,7 @@ function softmaxLike(fn: (x: Tensor, dim: number) => Tensor): OpSpec {
   };
 }
 
-function reduce(fn: (x: Tensor, axes: number[], keep: boolean) => Tensor, axesInputSince: number): OpSpec {
-  return {
-    run: (n, inputs, ctx) => {
-      const x = T(need(n, inputs, 0), ctx);
-      const keep = n.int('keepdims', 1) === 1;
-      const axes = axesOf(n, inputs, 1, axesInputSince);
-      if (!axes?.length && n.int('noop_with_empty_axes', 0) === 1) return [x];
-      return [fn(x, (axes?.length ? axes : x.shape.map((_, i) => i)).map((a) => axis(n, a, x.ndim)), keep)];
-    },
-  };
-}
-
-function resize(n: OnnxNode, x: Tensor, scales: number[] | undefined, sizes: number[] | undefined, mode: 'nearest' | 'bilinear', alignCorners: boolean): Tensor {
-  if (sizes?.length) {
-    if (sizes.length !== 4 || sizes[0] !== x.shape[0] || sizes[1] !== x.shape[1]) throw n.error(`sizes [${sizes}] must keep batch and channels of [${x.shape}]`);
-    return F.interpolate(x, [sizes[2], sizes[3]], mode, alignCorners);
-  }
-  if (!scales || scales.length !== 4 || scales[0] !== 1 || scales[1] !== 1 || !(scales[2] > 0 && scales[3] > 0)) throw n.error(`scales [${scales ?? []}] must be 4 positive values keeping batch and channels`);
-  // Resizing to the implied size maps coordinates by size ratios, which equal the scales
-  // whenever in * scale is whole (every integer up- or down-sampling factor).
-  const size: [number, number] = [Math.floor(x.shape[2] * scales[2]), Math.floor(x.shape[3] * scales[3])];
-  return F.interpolate(x, size, mode, alignCorners);
-}
+/** Every operator this importer runs, by ONNX name (default domain). */
+export const OPERATORS: Record<string, OpSpec> = { ...BASE_OPERATORS, ...ACTIVATION_OPERATORS, ...REDUCE_OPERATORS, ...LAYOUT_OPERATORS, ...SPATIAL_OPERATORS, ...RESIZE_OPERATORS };
 
 export const SUPPORTED_OPERATORS = Object.keys(OPERATORS).sort();

@@ -3,7 +3,7 @@
 import { closeSync, fstatSync, openSync, readSync, realpathSync } from 'node:fs';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { viewBuffer, type AnyTypedArray, type DType } from '../../engine/index.js';
-import { OnnxExternalDataError, OnnxGraphError, OnnxParseError } from './errors.js';
+import { OnnxExternalDataError, OnnxGraphError, OnnxParseError, OnnxUnsupportedOperatorError } from './errors.js';
 import { DATA_LOCATION_EXTERNAL, DataType, ModelProtoType, int64ToNumber, type ModelProto, type TensorProto } from './schema.js';
 
 /** A decoded tensor: values in row-major order (float16 is widened to float32 values). */
@@ -49,11 +49,26 @@ const ELEMENT_TYPES = new Map<number, ElementType>([
   [DataType.BOOL, { dtype: 'bool', bytes: 1, field: 'int32Data' }],
 ]);
 
-/** The dtype of an ONNX TensorProto.DataType code, or throws naming the code. */
+/** TensorProto.DataType names by code, for messages (codes 17 on are ONNX 1.14+ types). */
+const TYPE_NAMES = [
+  'undefined', 'float', 'uint8', 'int8', 'uint16', 'int16', 'int32', 'int64', 'string', 'bool', 'float16', 'double', 'uint32', 'uint64',
+  'complex64', 'complex128', 'bfloat16', 'float8e4m3fn', 'float8e4m3fnuz', 'float8e5m2', 'float8e5m2fnuz', 'uint4', 'int4',
+];
+
+/**
+ * The dtype of an ONNX TensorProto.DataType code.
+ * @param code The element type code.
+ * @param what Names the place in the message.
+ * @throws OnnxUnsupportedOperatorError naming a valid ONNX type this importer does not hold
+ *   (bfloat16, string...); OnnxGraphError for a code ONNX does not define
+ * @example dtypeOfOnnx(1, 'input x') // 'float32'
+ */
 export function dtypeOfOnnx(code: number, what: string): DType {
   const t = ELEMENT_TYPES.get(code);
-  if (!t) throw new OnnxGraphError(`${what}: ONNX data type ${code} is not supported (float, double, float16, int64, int32, int16, int8, uint8, bool are)`);
-  return t.dtype;
+  if (t) return t.dtype;
+  const supported = 'float, double, float16, int64, int32, int16, int8, uint8, bool are';
+  if (code > 0 && code < TYPE_NAMES.length) throw new OnnxUnsupportedOperatorError(`${what}: ONNX data type ${TYPE_NAMES[code]} is not supported (${supported})`);
+  throw new OnnxGraphError(`${what}: ${code} is not an ONNX data type`);
 }
 
 /** Validated dims and element count of a TensorProto. */

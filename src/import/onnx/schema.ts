@@ -102,6 +102,9 @@ const root = protobuf.Root.fromJSON(descriptor);
 /** The ModelProto message type (decode/encode/create). */
 export const ModelProtoType = root.lookupType('onnx.ModelProto');
 
+/** The TensorProto message type (the .pb files of ONNX's test data hold one each). */
+export const TensorProtoType = root.lookupType('onnx.TensorProto');
+
 /** int64 fields decode as numbers, or as Long objects when the `long` package is present. */
 export type Int64 = number | { toNumber(): number };
 
