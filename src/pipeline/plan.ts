@@ -276,6 +276,16 @@ function streamedSpec(d: { imageFolder: string; imageSize?: number } | { tarShar
 }
 
 /**
+ * Images per evaluation batch: the plan's (sized for 32 px images) scaled down by the pixels of a
+ * streamed dataset's images, at least 8. At 224 px a batch of 100 took 0.7 s an image through
+ * a small SegNet (activations of hundreds of MB per layer, freshly faulted in), a batch of 8 a
+ * twentieth of that.
+ */
+function evalBatchFor(dataset: DatasetSpec, base: number): number {
+  return typeof dataset === 'string' ? base : Math.max(8, Math.min(base, Math.round(base * (32 / dataset.crop) ** 2)));
+}
+
+/**
  * The plan a configuration file describes (see config.ts for its fields). What the file leaves out
  * comes from the plan it starts from, quickPlan when `quick` is set, so quick's sizes stay unless
  * the file sets them.
@@ -303,6 +313,7 @@ export function planFromConfig(cfg: ExperimentConfig, device: string): Experimen
     seed: cfg.seed,
     device,
     evalSamples: cfg.eval.samples ?? base.evalSamples,
+    evalBatchSize: evalBatchFor(dataset, base.evalBatchSize),
     ae: {
       ...base.ae,
       stages,

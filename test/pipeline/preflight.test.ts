@@ -102,10 +102,12 @@ test('a run directory that cannot be written is refused as read-only or permissi
 test('image sizes: non-integer, too large to decode, too small for the zoo, deeper SegNets than the size allows, a batch beyond memory', async () => {
   assert.throws(() => loadConfig({ dataset: { imageFolder: images, imageSize: 30.5 }, classifiers: ['lenet5'] }), (e: Error) => e instanceof ConfigError && e.message === 'config: dataset.imageSize: must be an integer');
   await refuses(planOf({ dataset: folder(1_000_000) }), /^dataset\.imageSize: image size 1000000 needs ~\d+ GB for the batches a job reads ahead and decodes, more than a quarter of this machine's \d+ GB of memory; use a smaller imageSize or smaller batches$/);
-  // 4 batches of 250 read ahead (uint8), one as float32, 4 or more images decoded at 114,286 px.
+  // 4 batches of 64 (classifier training's; the evaluation's shrinks with the image size) read ahead
+  // (uint8), one as float32, 4 or more images decoded at 114,286 px.
   const big = planOf({ dataset: folder(100_000) });
+  assert.equal(big.evalBatchSize, 8);
   const { training } = streamedMemoryBytes(big);
-  assert.equal(training, 4 * 250 * 3e10 + 4 * 250 * 3e10 + DECODES_IN_FLIGHT * 4 * 3 * 114_286 ** 2);
+  assert.equal(training, 4 * 64 * 3e10 + 4 * 64 * 3e10 + DECODES_IN_FLIGHT * 4 * 3 * 114_286 ** 2);
   await assert.rejects(checkInputs(big, join(tmp, 'r'), 64 * GB), {
     message: `dataset.imageSize: image size 100000 needs ~${(training / GB).toFixed(0)} GB for the batches a job reads ahead and decodes, more than a quarter of this machine's 64 GB of memory; use a smaller imageSize or smaller batches`,
   });
