@@ -8,9 +8,9 @@
 // round must end with results.json and the artifact files of the sequential run (timings and
 // timestamps aside), a run.db that passes integrity_check, and no stack trace from any process.
 //   node scripts/soak-redis.mjs [--rounds 20] [--workers 2] [--seed N] [--keep]
-// Needs a build (dist/) and redis-server on the PATH.
+// Needs a build (dist/, with the compiled test helpers) and redis-server on the PATH.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -37,6 +37,12 @@ const dist = (path) => import(pathToFileURL(join(root, 'dist', 'src', path)).hre
 const { verifyRun } = await dist('pipeline/verify.js');
 const { checkRedis } = await dist('pipeline/distributed.js');
 const { Rng } = await dist('data/random.js');
+// Helpers the tests share: finding job processes, and what two runs must have in common.
+const testHelper = (name) => import(pathToFileURL(join(root, 'dist', 'test', 'pipeline', name)).href);
+const { jobProcessesOf } = await testHelper('job-processes.js');
+const { artifactFiles, comparableResults } = await testHelper('compare-runs.js');
+const comparable = (runDir) => JSON.stringify(comparableResults(runDir));
+const artifactList = (runDir) => JSON.stringify(artifactFiles(runDir));
 const rng = new Rng(seed);
 
 function fail(message) {
@@ -90,35 +96,6 @@ async function startRedis() {
   }
 }
 
-/** PIDs of the job processes the workers started (children whose command runs job-child.js). */
-function jobProcesses(workers) {
-  const parents = new Set(workers.filter(alive).map((w) => w.child.pid));
-  const pids = [];
-  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    try {
-      const ppid = Number(/^PPid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
-      if (parents.has(ppid) && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('job-child.js')) pids.push(Number(pid));
-    } catch {
-      // ended meanwhile
-    }
-  }
-  return pids;
-}
-
-/** results.json without what legitimately differs between runs (timestamps, timings). */
-function comparable(runDir) {
-  const r = JSON.parse(readFileSync(join(runDir, 'report', 'results.json'), 'utf8'));
-  delete r.createdAt;
-  delete r.run.durations;
-  return JSON.stringify(r);
-}
-
-/** Every artifact's files with their sizes and sha256, by job key. */
-function artifactFiles(runDir) {
-  const dir = join(runDir, 'artifacts');
-  return JSON.stringify(readdirSync(dir).sort().map((k) => [k, JSON.parse(readFileSync(join(dir, k, 'manifest.json'), 'utf8')).files]));
-}
-
 const stackTraces = (text) => (text.match(/^\s+at .+\(.+:\d+:\d+\)$/gm) ?? []).length;
 
 const tmp = mkdtempSync(join(tmpdir(), 's2snets-soak-redis-'));
@@ -127,7 +104,7 @@ const t0 = performance.now();
 const reference = start(process.execPath, [cli, 'demo', ...quick, '--jobs', '1', '--run-dir', join(tmp, 'sequential')]);
 if ((await reference.exit) !== 0) fail(`the sequential run failed:\n${reference.output.slice(-2000)}`);
 const refResults = comparable(join(tmp, 'sequential'));
-const refFiles = artifactFiles(join(tmp, 'sequential'));
+const refFiles = artifactList(join(tmp, 'sequential'));
 console.log(`sequential reference: ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
 let redis = await startRedis();
@@ -158,10 +135,11 @@ for (let round = 1; round <= rounds; round++) {
       await kill(victim);
       workers.push(start(process.execPath, [cli, 'worker', '--redis', url, '--stall-timeout', '6']));
     } else if (kind === 'job process') {
-      let pids = jobProcesses(workers);
-      for (let waited = 0; pids.length === 0 && waited < 10_000 && alive(current()); waited += 200) {
+      // Wait for one: between jobs, or while Redis or a submitter restarts, none may be running.
+      let pids = jobProcessesOf(workers.filter(alive).map((w) => w.child.pid));
+      for (let waited = 0; pids.length === 0 && waited < 60_000 && alive(current()); waited += 200) {
         await sleep(200);
-        pids = jobProcesses(workers);
+        pids = jobProcessesOf(workers.filter(alive).map((w) => w.child.pid));
       }
       if (pids.length === 0) continue;
       process.kill(pids[rng.int(pids.length)], 'SIGKILL');
@@ -193,7 +171,7 @@ for (let round = 1; round <= rounds; round++) {
   if (code !== 0) roundProblems.push(`the submitter failed (exit ${code}): ${current().output.trim().split('\n').pop()}`);
   else {
     if (comparable(dir) !== refResults) roundProblems.push('results.json differs from the sequential run');
-    if (artifactFiles(dir) !== refFiles) roundProblems.push('artifact files differ from the sequential run');
+    if (artifactList(dir) !== refFiles) roundProblems.push('artifact files differ from the sequential run');
     const check = verifyRun(dir);
     if (check.integrity !== 'ok') roundProblems.push(`integrity_check: ${check.integrity}`);
     roundProblems.push(...check.problems);

@@ -2,7 +2,7 @@
 // whose job failed is not reused, and one killed by SIGKILL is explained (memory).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { quickPlan } from '../../src/pipeline/plan.js';
@@ -11,6 +11,7 @@ import { jobKey } from '../../src/pipeline/jobs.js';
 import { directoryStore } from '../../src/pipeline/artifact-store.js';
 import { JobProcessError, JobProcessPool, runJobProcess } from '../../src/pipeline/job-process.js';
 import { formatBytes } from '../../src/pipeline/memory-pressure.js';
+import { jobProcessesOf } from './job-processes.js';
 
 const runDir = mkdtempSync(join(tmpdir(), 's2snets-pool-'));
 after(() => rmSync(runDir, { recursive: true, force: true }));
@@ -34,21 +35,6 @@ test("a pool runs successive jobs in one process and replaces a process whose jo
   }
 });
 
-/** PIDs of this process's job processes, from /proc. */
-function jobProcesses(): number[] {
-  return readdirSync('/proc')
-    .filter((d) => /^\d+$/.test(d))
-    .filter((pid) => {
-      try {
-        const ppid = /^PPid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
-        return Number(ppid) === process.pid && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('job-child.js');
-      } catch {
-        return false; // ended meanwhile
-      }
-    })
-    .map(Number);
-}
-
 test('a job process killed by SIGKILL: the error names the out-of-memory killer, the memory figures and what to do', { skip: process.platform !== 'linux' && 'reads /proc' }, async () => {
   const plan = { ...quickPlan(), device: 'cpu' };
   const [lenet5] = [...experimentGraph(plan).replicates[0].classifiers.values()];
@@ -58,7 +44,7 @@ test('a job process killed by SIGKILL: the error names the out-of-memory killer,
       // Mid-job, as the OOM killer strikes: the job's data and model are loaded and it trains.
       if (killed) return;
       killed = true;
-      for (const pid of jobProcesses()) process.kill(pid, 'SIGKILL');
+      for (const pid of jobProcessesOf([process.pid])) process.kill(pid, 'SIGKILL');
     },
     log() {},
     warning() {},

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Queue } from 'bullmq';
@@ -15,6 +15,7 @@ import { status } from '../../src/pipeline/runner.js';
 import { verifyRun } from '../../src/pipeline/verify.js';
 import { QUEUE_NAME } from '../../src/pipeline/distributed.js';
 import { startRedis } from './redis-server.js';
+import { artifactFiles, comparableResults } from './compare-runs.js';
 
 const cli = resolve('dist/src/cli/main.js');
 const root = mkdtempSync(join(tmpdir(), 's2snets-scale-'));
@@ -40,22 +41,8 @@ function cliStart(args: string[]): { child: ChildProcess; out: () => string; err
   return { child, out: () => out, err: () => err, exit };
 }
 
-/** results.json without what legitimately differs between runs (timestamps, timings). */
-function comparable(runDir: string): unknown {
-  const r = JSON.parse(readFileSync(join(runDir, 'report', 'results.json'), 'utf8'));
-  delete r.createdAt;
-  delete r.run.durations;
-  return r;
-}
-
-/** Every artifact's files with their sizes and sha256, by job key. */
-function artifactFiles(runDir: string): Record<string, unknown> {
-  const dir = join(runDir, 'artifacts');
-  return Object.fromEntries(readdirSync(dir).sort().map((k) => [k, JSON.parse(readFileSync(join(dir, k, 'manifest.json'), 'utf8')).files]));
-}
-
 function assertSameAsSequential(runDir: string): void {
-  assert.deepEqual(comparable(runDir), comparable(join(root, 'sequential')));
+  assert.deepEqual(comparableResults(runDir), comparableResults(join(root, 'sequential')));
   assert.deepEqual(artifactFiles(runDir), artifactFiles(join(root, 'sequential')));
   const check = verifyRun(runDir);
   assert.equal(check.integrity, 'ok');
