@@ -10,7 +10,7 @@
 //   node scripts/soak-redis.mjs [--rounds 20] [--workers 2] [--seed N] [--keep]
 // Needs a build (dist/, with the compiled test helpers) and redis-server on the PATH.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -168,7 +168,10 @@ for (let round = 1; round <= rounds; round++) {
   const roundTraces = stackTraces(output);
   traces += roundTraces;
   const roundProblems = [];
-  if (code !== 0) roundProblems.push(`the submitter failed (exit ${code}): ${current().output.trim().split('\n').pop()}`);
+  if (code !== 0) {
+    writeFileSync(join(tmp, `round-${round}.log`), output);
+    roundProblems.push(`the submitter failed (exit ${code}): ${current().output.trim().split('\n').pop()} (every process's output: round-${round}.log)`);
+  }
   else {
     if (comparable(dir) !== refResults) roundProblems.push('results.json differs from the sequential run');
     if (artifactList(dir) !== refFiles) roundProblems.push('artifact files differ from the sequential run');

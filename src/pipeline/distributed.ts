@@ -23,7 +23,7 @@
 import { Queue, QueueEvents, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { ArtifactError } from './artifacts.js';
-import { directoryStore } from './artifact-store.js';
+import { directoryStore, type ArtifactStore } from './artifact-store.js';
 import { firstLine, type Execution, type JobBackend, type JobEvents, type JobRequest } from './execute.js';
 import { JobProcessError, runJobProcess, threadsPerJob, type JobProcessRequest } from './job-process.js';
 import type { ExperimentPlan } from './plan.js';
@@ -39,6 +39,9 @@ const PROGRESS_INTERVAL_MS = 500;
 
 /** How often the submitter asks Redis whether it still holds the jobs it waits for. */
 const RECHECK_MS = 2000;
+
+/** How long the submitter's connections may take to close before they are dropped. */
+const CLOSE_WAIT_MS = 3000;
 
 /** Longest wait between two attempts to reconnect (BullMQ's own default backs off to 20 s). */
 const RECONNECT_MAX_MS = 3000;
@@ -140,6 +143,47 @@ function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
   });
 }
 
+/** A job the submitter waits for, and what ends the wait when Redis lost the job after it finished. */
+interface WaitedJob {
+  request: JobRequest;
+  finishedUnseen: (result: WorkerResult) => void;
+}
+
+/**
+ * Every RECHECK_MS, and as soon as Redis is back after an outage, finds the waited-for jobs Redis
+ * no longer holds (it restarted empty, or was flushed): one whose artifact is in the store
+ * finished meanwhile and ends its wait; any other is queued again.
+ * @returns what stops the checks and the watching connection
+ */
+function recoverLostJobs(url: string, queue: Queue, store: ArtifactStore, waiting: Map<string, WaitedJob>, submit: (r: JobRequest) => Promise<unknown>, log: (line: string) => void): () => void {
+  let checking: Promise<void> | null = null;
+  let stopped = false;
+  const recheck = () =>
+    (checking ??= (async () => {
+      const requeued: string[] = [];
+      for (const [key, w] of waiting) {
+        if ((await queue.getJobState(key)) !== 'unknown') continue;
+        if (store.verify(key).ok) w.finishedUnseen({ runDir: store.location, ran: true, durationS: null });
+        else if (waiting.has(key)) {
+          await submit(w.request);
+          requeued.push(w.request.job.name);
+        }
+      }
+      if (requeued.length) log(`queued again ${requeued.length} job(s) that Redis lost: ${requeued.join(', ')}`);
+    })()
+      .catch((e) => {
+        if (!stopped) log(`Redis: ${firstLine(e)}`);
+      })
+      .finally(() => (checking = null)));
+  const watch = watchRedis(url, log, () => void recheck());
+  const timer = setInterval(() => void recheck(), RECHECK_MS);
+  return () => {
+    stopped = true;
+    clearInterval(timer);
+    watch.disconnect();
+  };
+}
+
 /**
  * Sends the jobs the runner hands it to the BullMQ queue and waits for workers to run them; the
  * artifacts land in runDir (a path every worker sees). A job another submitter queued earlier
@@ -187,30 +231,8 @@ export async function bullmqBackend(url: string, plan: ExperimentPlan, runDir: s
     return job;
   }
 
-  /** The jobs waited for, each with what ends its wait when Redis lost it after it finished. */
-  const waiting = new Map<string, { request: JobRequest; finishedUnseen: (result: WorkerResult) => void }>();
-  let checking: Promise<void> | null = null;
-  let closed = false;
-  /** Finds the waited-for jobs Redis no longer holds: done when their artifact is here, else queued again. */
-  const recheck = () =>
-    (checking ??= (async () => {
-      const requeued: string[] = [];
-      for (const [key, w] of waiting) {
-        if ((await queue.getJobState(key)) !== 'unknown') continue;
-        if (store.verify(key).ok) w.finishedUnseen({ runDir: store.location, ran: true, durationS: null });
-        else if (waiting.has(key)) {
-          await submit(w.request);
-          requeued.push(w.request.job.name);
-        }
-      }
-      if (requeued.length) log(`queued again ${requeued.length} job(s) that Redis lost: ${requeued.join(', ')}`);
-    })()
-      .catch((e) => {
-        if (!closed) log(`Redis: ${firstLine(e)}`);
-      })
-      .finally(() => (checking = null)));
-  const watch = watchRedis(url, log, () => void recheck());
-  const timer = setInterval(() => void recheck(), RECHECK_MS);
+  const waiting = new Map<string, WaitedJob>();
+  const stopRecovery = recoverLostJobs(url, queue, store, waiting, submit, log);
 
   return {
     slots: Infinity,
@@ -229,11 +251,13 @@ export async function bullmqBackend(url: string, plan: ExperimentPlan, runDir: s
       }
     },
     async close() {
-      closed = true;
-      clearInterval(timer);
-      watch.disconnect();
-      await queueEvents.close();
-      await queue.close();
+      stopRecovery();
+      // Closing waits for Redis: when it is away (a run interrupted during an outage), drop the connections.
+      const closed = Promise.all([queueEvents.close(), queue.close()]).then(() => true, () => true);
+      const waited = new Promise<false>((resolve) => setTimeout(() => resolve(false), CLOSE_WAIT_MS).unref());
+      if (await Promise.race([closed, waited])) return;
+      // Their promises settle only once Redis answers: not waited for.
+      for (const client of [queueEvents, queue]) client.disconnect().catch(() => {});
     },
   };
 }

@@ -100,6 +100,9 @@ function runInChild(child: ChildProcess, request: JobProcessRequest, keepAlive: 
       reject(new JobProcessError(`the job process ended (${signal ? `signal ${signal}` : `exit code ${code}`}) before it finished${why}`, 'died'));
     };
     const onError = (e: Error) => {
+      // A process that started and died before it read its job fails the send (EPIPE); its
+      // 'exit' follows and says how it ended.
+      if (child.pid !== undefined) return;
       settle();
       reject(new JobProcessError(`cannot start a job process: ${e.message}`, 'died'));
     };
