@@ -168,10 +168,8 @@ for (let round = 1; round <= rounds; round++) {
   const roundTraces = stackTraces(output);
   traces += roundTraces;
   const roundProblems = [];
-  if (code !== 0) {
-    writeFileSync(join(tmp, `round-${round}.log`), output);
-    roundProblems.push(`the submitter failed (exit ${code}): ${current().output.trim().split('\n').pop()} (every process's output: round-${round}.log)`);
-  }
+  writeFileSync(join(tmp, `round-${round}.log`), [...submitters, ...workers].map((p, i) => `=== ${i < submitters.length ? `submitter ${i + 1}` : `worker ${i - submitters.length + 1}`} (exit ${p.child.exitCode ?? p.child.signalCode})\n${p.output}`).join('\n'));
+  if (code !== 0) roundProblems.push(`the submitter failed (exit ${code}): ${current().output.trim().split('\n').pop()} (every process's output: round-${round}.log)`);
   else {
     if (comparable(dir) !== refResults) roundProblems.push('results.json differs from the sequential run');
     if (artifactList(dir) !== refFiles) roundProblems.push('artifact files differ from the sequential run');
