@@ -13,11 +13,18 @@
 // of another worker puts the job back in the queue; it resumes from its checkpoint in the shared
 // run directory. A job that fails by itself (bad input) is not retried: its one-line error
 // reaches the submitter, which records it in the run store.
+//
+// Redis itself may restart, empty when it keeps nothing on disk (`--save ''`). Every client
+// reconnects and holds its commands meanwhile; each side says once that Redis is away and once
+// that it is back. The submitter checks the jobs it waits for every few seconds: one Redis no
+// longer knows is done when its artifact is in the run directory (it finished while Redis was
+// away), and queued again otherwise. A worker whose job lock is gone stops that job at a
+// checkpoint, so the job queued again resumes from there instead of running twice.
 import { Queue, QueueEvents, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { ArtifactError } from './artifacts.js';
-import { directoryStore } from './artifact-store.js';
-import type { Execution, JobBackend, JobEvents, JobRequest } from './execute.js';
+import { directoryStore, type ArtifactStore } from './artifact-store.js';
+import { firstLine, type Execution, type JobBackend, type JobEvents, type JobRequest } from './execute.js';
 import { JobProcessError, runJobProcess, threadsPerJob, type JobProcessRequest } from './job-process.js';
 import type { ExperimentPlan } from './plan.js';
 
@@ -29,6 +36,51 @@ const MAX_STALLS = 10;
 
 /** Progress updates a worker sends per job, at most one per this many milliseconds. */
 const PROGRESS_INTERVAL_MS = 500;
+
+/** How often the submitter asks Redis whether it still holds the jobs it waits for. */
+const RECHECK_MS = 2000;
+
+/** How long the submitter's connections may take to close before they are dropped. */
+const CLOSE_WAIT_MS = 3000;
+
+/** Longest wait between two attempts to reconnect (BullMQ's own default backs off to 20 s). */
+const RECONNECT_MAX_MS = 3000;
+
+/**
+ * Client options of every connection: reconnect without end, soon after Redis is back, and keep
+ * commands waiting meanwhile instead of failing them (a job is not failed because Redis restarted).
+ */
+const RECONNECTING = { maxRetriesPerRequest: null, retryStrategy: (attempt: number) => Math.min(250 * attempt, RECONNECT_MAX_MS) };
+
+/** Socket errors that mean Redis is away (stopped, restarting, unreachable), not a refused command. */
+const isConnectionError = (e: NodeJS.ErrnoException) => (e.code !== undefined && /^E[A-Z]+$/.test(e.code)) || /Connection is closed/.test(e.message);
+
+/**
+ * A connection of its own that says when Redis goes away and when it is back, one line each,
+ * where the clients would report every failed reconnection attempt.
+ * @returns the watching client (disconnect it when done)
+ */
+function watchRedis(url: string, log: (line: string) => void, onBack: () => void): Redis {
+  const watch = new Redis(url, RECONNECTING);
+  let away = false;
+  watch.on('error', (e: NodeJS.ErrnoException) => {
+    if (away || !isConnectionError(e)) return;
+    away = true;
+    log(`Redis at ${redactUrl(url)} is unreachable (${e.code ?? e.message}): waiting for it to come back`);
+  });
+  watch.on('ready', () => {
+    if (!away) return;
+    away = false;
+    log(`Redis at ${redactUrl(url)} is back`);
+    onBack();
+  });
+  return watch;
+}
+
+/** An error listener for a BullMQ client: outages are the watcher's to report; anything else is one line. */
+const otherErrors = (log: (line: string) => void, prefix: string) => (e: NodeJS.ErrnoException) => {
+  if (!isConnectionError(e)) log(`${prefix}${firstLine(e)}`);
+};
 
 export class RedisUnreachableError extends Error {
   override name = 'RedisUnreachableError';
@@ -91,25 +143,69 @@ function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
   });
 }
 
+/** A job the submitter waits for, and what ends the wait when Redis lost the job after it finished. */
+interface WaitedJob {
+  request: JobRequest;
+  finishedUnseen: (result: WorkerResult) => void;
+}
+
+/**
+ * Every RECHECK_MS, and as soon as Redis is back after an outage, finds the waited-for jobs Redis
+ * no longer holds (it restarted empty, or was flushed): one whose artifact is in the store
+ * finished meanwhile and ends its wait; any other is queued again.
+ * @returns what stops the checks and the watching connection
+ */
+function recoverLostJobs(url: string, queue: Queue, store: ArtifactStore, waiting: Map<string, WaitedJob>, submit: (r: JobRequest) => Promise<unknown>, log: (line: string) => void): () => void {
+  let checking: Promise<void> | null = null;
+  let stopped = false;
+  const recheck = () =>
+    (checking ??= (async () => {
+      const requeued: string[] = [];
+      for (const [key, w] of waiting) {
+        if ((await queue.getJobState(key)) !== 'unknown') continue;
+        if (store.verify(key).ok) w.finishedUnseen({ runDir: store.location, ran: true, durationS: null });
+        else if (waiting.has(key)) {
+          await submit(w.request);
+          requeued.push(w.request.job.name);
+        }
+      }
+      if (requeued.length) log(`queued again ${requeued.length} job(s) that Redis lost: ${requeued.join(', ')}`);
+    })()
+      .catch((e) => {
+        if (!stopped) log(`Redis: ${firstLine(e)}`);
+      })
+      .finally(() => (checking = null)));
+  const watch = watchRedis(url, log, () => void recheck());
+  const timer = setInterval(() => void recheck(), RECHECK_MS);
+  return () => {
+    stopped = true;
+    clearInterval(timer);
+    watch.disconnect();
+  };
+}
+
 /**
  * Sends the jobs the runner hands it to the BullMQ queue and waits for workers to run them; the
  * artifacts land in runDir (a path every worker sees). A job another submitter queued earlier
  * (same key) is waited for, not queued again; its artifact is taken over from that run
- * directory when it is another one.
+ * directory when it is another one. Survives a restart of Redis (see the top of this file).
  * @param url the Redis URL
  * @param plan the experiment (travels with each job, so workers can rebuild its graph)
  * @param runDir this run's directory, on the file system the workers share
  * @param acceptEngineChange workers resume from checkpoints another engine made
- * @throws RedisUnreachableError when Redis cannot be reached
+ * @param log receives a line when Redis goes away, comes back, or lost jobs are queued again
+ * @throws RedisUnreachableError when Redis cannot be reached at the start
  * @example
- * await runJobs(runDir, targets, { backend: await bullmqBackend('redis://10.0.0.5:6379', plan, runDir, false) });
+ * await runJobs(runDir, targets, { backend: await bullmqBackend('redis://10.0.0.5:6379', plan, runDir, false, console.error) });
  */
-export async function bullmqBackend(url: string, plan: ExperimentPlan, runDir: string, acceptEngineChange: boolean): Promise<JobBackend> {
+export async function bullmqBackend(url: string, plan: ExperimentPlan, runDir: string, acceptEngineChange: boolean, log: (line: string) => void): Promise<JobBackend> {
   await checkRedis(url);
-  const connection = { url };
+  const connection = { url, ...RECONNECTING };
   const store = directoryStore(runDir);
   const queue = new Queue<JobProcessRequest, WorkerResult>(QUEUE_NAME, { connection });
   const queueEvents = new QueueEvents(QUEUE_NAME, { connection });
+  queue.on('error', otherErrors(log, 'Redis: '));
+  queueEvents.on('error', otherErrors(log, 'Redis: '));
   const listening = new Map<string, JobEvents>();
   queueEvents.on('progress', ({ jobId, data }) => {
     const p = data as unknown as ProgressData;
@@ -135,23 +231,33 @@ export async function bullmqBackend(url: string, plan: ExperimentPlan, runDir: s
     return job;
   }
 
+  const waiting = new Map<string, WaitedJob>();
+  const stopRecovery = recoverLostJobs(url, queue, store, waiting, submit, log);
+
   return {
     slots: Infinity,
     async run(r: JobRequest): Promise<Execution> {
       listening.set(r.key, r.events);
       try {
-        const job = await queued(r);
-        const result = await untilAborted(job.waitUntilFinished(queueEvents), r.signal);
+        const job = await untilAborted(queued(r), r.signal);
+        const unseen = new Promise<WorkerResult>((resolve) => waiting.set(r.key, { request: r, finishedUnseen: resolve }));
+        const result = await untilAborted(Promise.race([job.waitUntilFinished(queueEvents), unseen]), r.signal);
         const v = store.adopt(r.key, directoryStore(result.runDir));
         if (!v.ok) throw new ArtifactError(`job '${r.job.name}' finished on a worker, but its artifact in ${store.location} is unusable: ${v.reason}`);
         return { manifest: v.manifest, manifestSha: v.manifestSha, durationS: result.durationS ?? 0 };
       } finally {
+        waiting.delete(r.key);
         listening.delete(r.key);
       }
     },
     async close() {
-      await queueEvents.close();
-      await queue.close();
+      stopRecovery();
+      // Closing waits for Redis: when it is away (a run interrupted during an outage), drop the connections.
+      const closed = Promise.all([queueEvents.close(), queue.close()]).then(() => true, () => true);
+      const waited = new Promise<false>((resolve) => setTimeout(() => resolve(false), CLOSE_WAIT_MS).unref());
+      if (await Promise.race([closed, waited])) return;
+      // Their promises settle only once Redis answers: not waited for.
+      for (const client of [queueEvents, queue]) client.disconnect().catch(() => {});
     },
   };
 }
@@ -200,7 +306,9 @@ export async function runWorker(opts: WorkerOptions): Promise<void> {
   const env = deviceEnvironment(opts.device);
   await checkRedis(opts.redis);
   const threads = threadsPerJob(opts.concurrency);
-  const process = async (job: Job<JobProcessRequest, WorkerResult>): Promise<WorkerResult> => {
+  // `signal` aborts when this worker no longer holds the job's lock (Redis restarted empty, or
+  // another worker took the job over): the job stops at a checkpoint instead of running twice.
+  const process = async (job: Job<JobProcessRequest, WorkerResult>, _token: string | undefined, signal: AbortSignal | undefined): Promise<WorkerResult> => {
     const { runDir, key } = job.data;
     const tag = `${job.name} (${key.slice(0, 12)})`;
     if (directoryStore(runDir).verify(key).ok) {
@@ -213,6 +321,7 @@ export async function runWorker(opts: WorkerOptions): Promise<void> {
       const done = await runJobProcess(job.data, {
         threads,
         env,
+        signal,
         events: {
           progress: (fraction, message) => {
             const now = Date.now();
@@ -233,19 +342,25 @@ export async function runWorker(opts: WorkerOptions): Promise<void> {
         opts.log(`${tag}: failed: ${e.message}`);
         throw new UnrecoverableError(e.message);
       }
+      if (signal?.aborted) opts.log(`${tag}: stopped: this worker lost the job's lock (Redis restarted, or another worker took the job over); it resumes from its checkpoint`);
       throw e;
     }
   };
   const worker = new Worker<JobProcessRequest, WorkerResult>(QUEUE_NAME, process, {
-    connection: { url: opts.redis },
+    connection: { url: opts.redis, ...RECONNECTING },
     concurrency: opts.concurrency,
     lockDuration: opts.stallTimeoutS * 1000,
     stalledInterval: Math.max(1000, (opts.stallTimeoutS * 1000) / 2),
     maxStalledCount: MAX_STALLS,
   });
-  worker.on('error', (e) => opts.log(`worker: ${e.message}`));
+  worker.on('error', otherErrors(opts.log, 'worker: '));
+  worker.on('lockRenewalFailed', (jobIds) => {
+    for (const id of jobIds) worker.cancelJob(id, 'lock lost');
+  });
+  const watch = watchRedis(opts.redis, opts.log, () => {});
   await worker.waitUntilReady();
   opts.log(`worker ${globalThis.process.pid}: taking jobs from ${redactUrl(opts.redis)} (${opts.concurrency} at a time, ${threads} thread(s) each)`);
   await new Promise<void>((resolve) => (opts.signal.aborted ? resolve() : opts.signal.addEventListener('abort', () => resolve(), { once: true })));
   await worker.close();
+  watch.disconnect();
 }

@@ -1,10 +1,12 @@
 // Entry point of a job process (see job-process.ts): receives a request, runs that job into its
 // artifact and sends the outcome; then exits, or with keepAlive waits for the next request (a
 // pool's process). SIGINT/SIGTERM make the running job checkpoint and stop (the process exits
-// after reporting it) and end an idle process; if the parent dies the process exits at once
-// (every write it makes is atomic, so nothing is torn).
+// after reporting it) and end an idle process; if the parent dies the process removes its
+// staging directories and exits at once, silently (every other write it makes is atomic, so
+// nothing is torn; a message to the dead parent fails with EPIPE, which is expected then).
+import { rmSync } from 'node:fs';
 import { ArtifactError, type Manifest } from './artifacts.js';
-import { directoryStore } from './artifact-store.js';
+import { directoryStore, type ArtifactStore } from './artifact-store.js';
 import { executeJob, firstLine } from './execute.js';
 import { findJob } from './graph.js';
 import { jobKey } from './jobs.js';
@@ -13,13 +15,33 @@ import type { JobProcessCommand, JobProcessMessage, JobProcessRequest } from './
 
 let running: AbortController | null = null;
 for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => (running ? running.abort() : process.exit(0)));
-process.on('disconnect', () => process.exit(1));
 
-const send = (m: JobProcessMessage) => process.send!(m);
+/** Staging directories of the running job: an exit without the job's own cleanup removes them. */
+const staged = new Set<string>();
+process.on('disconnect', () => {
+  for (const dir of staged) rmSync(dir, { recursive: true, force: true });
+  process.exit(1);
+});
+
+/** The store, remembering the staging directories it hands out. */
+function trackingStaging(store: ArtifactStore): ArtifactStore {
+  return {
+    ...store,
+    stagingDir(key) {
+      const dir = store.stagingDir(key);
+      staged.add(dir);
+      return dir;
+    },
+  };
+}
+
+// Without a callback a failed send (the parent is gone: EPIPE) would be thrown as an uncaught
+// error with its stack; the 'disconnect' handler ends the process instead.
+const send = (m: JobProcessMessage, then: (error: Error | null) => void = () => {}) => process.send!(m, undefined, {}, then);
 
 async function run(request: JobProcessRequest, controller: AbortController): Promise<JobProcessMessage> {
   try {
-    const store = directoryStore(request.runDir);
+    const store = trackingStaging(directoryStore(request.runDir));
     const job = findJob(request.plan, request.key);
     const deps = new Map<string, Manifest>();
     for (const dep of job.deps) {
@@ -43,9 +65,10 @@ process.on('message', async (m: JobProcessCommand) => {
   running = new AbortController();
   const outcome = await run(m.request, running);
   running = null;
+  staged.clear();
   // Only a process whose job finished stays up: after a failure or an interruption it starts afresh.
   const stay = m.keepAlive && outcome.type === 'done';
-  process.send!(outcome, () => {
-    if (!stay) process.exit(0);
+  send(outcome, (error) => {
+    if (error || !stay) process.exit(error ? 1 : 0);
   });
 });

@@ -11,6 +11,7 @@ import { directoryStore } from './artifact-store.js';
 import type { Execution, JobBackend, JobEvents } from './execute.js';
 import type { Json } from './jobs.js';
 import type { ExperimentPlan } from './plan.js';
+import { explainKill, readMemoryFigures } from './memory-pressure.js';
 
 /** What a job process needs: the experiment, where its artifacts live, and which job. */
 export interface JobProcessRequest {
@@ -94,12 +95,18 @@ function runInChild(child: ChildProcess, request: JobProcessRequest, keepAlive: 
     };
     const onExit = (code: number | null, signal: NodeJS.Signals | null) => {
       settle();
-      reject(new JobProcessError(`the job process ended (${signal ? `signal ${signal}` : `exit code ${code}`}) before it finished`, 'died'));
+      // Nobody can catch SIGKILL: say who most likely sent it (the OOM killer) and what to do.
+      const why = signal === 'SIGKILL' ? `: ${explainKill(memoryAtStart, readMemoryFigures())}` : '';
+      reject(new JobProcessError(`the job process ended (${signal ? `signal ${signal}` : `exit code ${code}`}) before it finished${why}`, 'died'));
     };
     const onError = (e: Error) => {
+      // A process that started and died before it read its job fails the send (EPIPE); its
+      // 'exit' follows and says how it ended.
+      if (child.pid !== undefined) return;
       settle();
       reject(new JobProcessError(`cannot start a job process: ${e.message}`, 'died'));
     };
+    const memoryAtStart = readMemoryFigures();
     opts.signal?.addEventListener('abort', stop, { once: true });
     child.on('message', onMessage);
     child.on('exit', onExit);

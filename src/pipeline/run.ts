@@ -33,9 +33,9 @@ export interface ExperimentOptions {
 }
 
 /** The backend for the options: none (the runner's in-process default) for one local job at a time. */
-async function backendFor(plan: ExperimentPlan, runDir: string, options: ExperimentOptions): Promise<JobBackend | undefined> {
+async function backendFor(plan: ExperimentPlan, runDir: string, options: ExperimentOptions, progress: ProgressSink): Promise<JobBackend | undefined> {
   const accept = options.acceptEngineChange ?? false;
-  if (options.redis) return bullmqBackend(options.redis, plan, runDir, accept);
+  if (options.redis) return bullmqBackend(options.redis, plan, runDir, accept, (line) => progress.log(line));
   const jobs = options.jobs ?? 1;
   return jobs > 1 ? processBackend(plan, runDir, jobs, accept) : undefined;
 }
@@ -107,7 +107,7 @@ export async function runExperiment(plan: ExperimentPlan, runDir: string, stage:
   const t0 = Date.now();
   // Held across the jobs and the report, so no `report` can interleave.
   return withLock(runLockPath(runDir), `s2snets ${stage}`, async (lock) => {
-    const backend = await backendFor(plan, runDir, options);
+    const backend = await backendFor(plan, runDir, options, progress);
     const { engine, acceptEngineChange } = options;
     const done = await runJobs(runDir, targets[stage], { onProgress: forward(progress), config: plan as never, lock, backend, engine, acceptEngineChange });
     const result: ExperimentResult = { stage, runDir, ran: done.ran, reused: done.reused, recomputed: done.recomputed, engineChange: done.engineChange, wallS: 0 };

@@ -1,15 +1,17 @@
-// Local job processes kept up between jobs: successive jobs run in one process, and a process
-// whose job failed is not reused.
+// Local job processes kept up between jobs: successive jobs run in one process, a process
+// whose job failed is not reused, and one killed by SIGKILL is explained (memory).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { quickPlan } from '../../src/pipeline/plan.js';
 import { experimentGraph } from '../../src/pipeline/graph.js';
 import { jobKey } from '../../src/pipeline/jobs.js';
 import { directoryStore } from '../../src/pipeline/artifact-store.js';
-import { JobProcessError, JobProcessPool } from '../../src/pipeline/job-process.js';
+import { JobProcessError, JobProcessPool, runJobProcess } from '../../src/pipeline/job-process.js';
+import { formatBytes } from '../../src/pipeline/memory-pressure.js';
+import { jobProcessesOf } from './job-processes.js';
 
 const runDir = mkdtempSync(join(tmpdir(), 's2snets-pool-'));
 after(() => rmSync(runDir, { recursive: true, force: true }));
@@ -31,4 +33,33 @@ test("a pool runs successive jobs in one process and replaces a process whose jo
   } finally {
     pool.close();
   }
+});
+
+test('a job process killed by SIGKILL: the error names the out-of-memory killer, the memory figures and what to do', { skip: process.platform !== 'linux' && 'reads /proc' }, async () => {
+  const plan = { ...quickPlan(), device: 'cpu' };
+  const [lenet5] = [...experimentGraph(plan).replicates[0].classifiers.values()];
+  let killed = false;
+  const events = {
+    progress() {
+      // Mid-job, as the OOM killer strikes: the job's data and model are loaded and it trains.
+      if (killed) return;
+      killed = true;
+      for (const pid of jobProcessesOf([process.pid])) process.kill(pid, 'SIGKILL');
+    },
+    log() {},
+    warning() {},
+    metrics() {},
+  };
+  const killedRunDir = join(runDir, 'killed');
+  const error = await runJobProcess({ plan, runDir: killedRunDir, key: jobKey(lenet5), acceptEngineChange: false }, { threads: 1, events }).then(
+    () => assert.fail('the killed job reported success'),
+    (e: unknown) => e,
+  );
+  assert.ok(error instanceof JobProcessError && error.reason === 'died', String(error));
+  assert.match(error.message, /^the job process ended \(signal SIGKILL\) before it finished: .*out-of-memory killer/);
+  assert.match(error.message, /run fewer at once \(--jobs 1\) or smaller batches/);
+  // The machine's figures, read from the real /proc/meminfo.
+  const totalKb = Number(/^MemTotal:\s+(\d+) kB/m.exec(readFileSync('/proc/meminfo', 'utf8'))![1]);
+  assert.match(error.message, new RegExp(`memory now: \\d+\\.\\d (GiB|MiB) available of ${formatBytes(totalKb * 1024).replace('.', '\\.')}`));
+  assert.ok(!error.message.includes('\n'), 'one line');
 });

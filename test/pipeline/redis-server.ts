@@ -9,6 +9,10 @@ import { requirement } from '../common/requirements.js';
 export interface TestRedis {
   url: string;
   stop(): Promise<void>;
+  /** SIGKILLs the server: everything it held is gone, as after a crash without persistence. */
+  crash(): Promise<void>;
+  /** Starts it again, empty, on the same port. */
+  restart(): Promise<void>;
 }
 
 function freePort(): Promise<number> {
@@ -30,24 +34,34 @@ export async function startRedis(): Promise<TestRedis | string> {
     return why;
   }
   const port = await freePort();
-  const server: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
   const url = `redis://127.0.0.1:${port}`;
+  let server = await serve(port, url);
+  const stopWith = (signal: NodeJS.Signals) =>
+    new Promise<void>((resolve) => {
+      if (server.exitCode !== null || server.signalCode !== null) return resolve();
+      server.once('exit', () => resolve());
+      server.kill(signal);
+    });
+  return {
+    url,
+    stop: () => stopWith('SIGTERM'),
+    crash: () => stopWith('SIGKILL'),
+    restart: async () => {
+      server = await serve(port, url);
+    },
+  };
+}
+
+/** redis-server on this port without persistence, once it answers. */
+async function serve(port: number, url: string): Promise<ChildProcess> {
+  const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
   for (let tries = 0; ; tries++) {
     try {
       await checkRedis(url);
-      break;
+      return server;
     } catch (e) {
       if (tries > 50 || server.exitCode !== null) throw new Error(`redis-server did not start on port ${port}: ${(e as Error).message}`);
       await new Promise((r) => setTimeout(r, 100));
     }
   }
-  return {
-    url,
-    stop: () =>
-      new Promise((resolve) => {
-        if (server.exitCode !== null) return resolve();
-        server.once('exit', () => resolve());
-        server.kill('SIGTERM');
-      }),
-  };
 }

@@ -1,11 +1,12 @@
 // The job graph run in parallel (local job processes) and on BullMQ workers against a real Redis,
 // compared with the sequential run of the same quick experiment: identical results.json (minus
 // timings) and identical artifact files. Workers are SIGKILLed at random moments, two submitters
-// race for the same jobs, a job fails on bad input, and Redis is unreachable.
+// race for the same jobs, Redis is SIGKILLed and restarted empty mid-run, a job fails on bad
+// input, and Redis is unreachable.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Queue } from 'bullmq';
@@ -14,6 +15,7 @@ import { status } from '../../src/pipeline/runner.js';
 import { verifyRun } from '../../src/pipeline/verify.js';
 import { QUEUE_NAME } from '../../src/pipeline/distributed.js';
 import { startRedis } from './redis-server.js';
+import { artifactFiles, comparableResults } from './compare-runs.js';
 
 const cli = resolve('dist/src/cli/main.js');
 const root = mkdtempSync(join(tmpdir(), 's2snets-scale-'));
@@ -39,22 +41,8 @@ function cliStart(args: string[]): { child: ChildProcess; out: () => string; err
   return { child, out: () => out, err: () => err, exit };
 }
 
-/** results.json without what legitimately differs between runs (timestamps, timings). */
-function comparable(runDir: string): unknown {
-  const r = JSON.parse(readFileSync(join(runDir, 'report', 'results.json'), 'utf8'));
-  delete r.createdAt;
-  delete r.run.durations;
-  return r;
-}
-
-/** Every artifact's files with their sizes and sha256, by job key. */
-function artifactFiles(runDir: string): Record<string, unknown> {
-  const dir = join(runDir, 'artifacts');
-  return Object.fromEntries(readdirSync(dir).sort().map((k) => [k, JSON.parse(readFileSync(join(dir, k, 'manifest.json'), 'utf8')).files]));
-}
-
 function assertSameAsSequential(runDir: string): void {
-  assert.deepEqual(comparable(runDir), comparable(join(root, 'sequential')));
+  assert.deepEqual(comparableResults(runDir), comparableResults(join(root, 'sequential')));
   assert.deepEqual(artifactFiles(runDir), artifactFiles(join(root, 'sequential')));
   const check = verifyRun(runDir);
   assert.equal(check.integrity, 'ok');
@@ -138,6 +126,38 @@ test('chaos: 5 workers SIGKILLed at random moments; the run completes with ident
   assert.equal(new Set(ran).size, ran.length, `a job ran to completion twice: ${ran.join(', ')}`);
   // Stalled-job recovery handed the killed workers' jobs to others.
   assert.ok(workers.some((w) => /: started again after \d+ lost worker\(s\), from its checkpoint/.test(w.out())));
+});
+
+test('Redis SIGKILLed mid-run and restarted empty: the run resumes with identical results, no finished job runs again, one line per outage', { skip: noRedis }, async () => {
+  if (typeof redis === 'string') return;
+  await flush();
+  const dir = join(root, 'redis-restart');
+  const workers = [worker(), worker()];
+  const submitter = cliStart(['demo', ...quick, '--redis', url, '--run-dir', dir]);
+  // While the fine-tunes run: jobs are waiting, running and done, so Redis loses all three kinds.
+  while (!/finetune\[[^\]]+\]: \d+% step/.test(submitter.err()) && submitter.child.exitCode === null) await new Promise((r) => setTimeout(r, 50));
+  const finishedBefore = workers.flatMap((w) => completions(w.out()));
+  const logsBefore = workers.map((w) => w.out().length);
+  const errBefore = submitter.err().length;
+  await redis.crash();
+  await new Promise((r) => setTimeout(r, 3000));
+  await redis.restart();
+  // Without recovery the submitter waits forever for the jobs Redis forgot: give up after 4 minutes.
+  const timeout = setTimeout(() => submitter.child.kill('SIGKILL'), 240_000);
+  const code = await submitter.exit;
+  clearTimeout(timeout);
+  await stopWorkers(workers);
+  assert.equal(code, 0, submitter.err().slice(-3000));
+  assertSameAsSequential(dir);
+  const after = submitter.err().slice(errBefore);
+  console.log(`# submitter after the crash: ${after.split('\n').filter((l) => /Redis|queued again/.test(l)).join(' | ')}`);
+  assert.doesNotMatch(after, /^\s+at /m, 'no stack trace');
+  assert.equal(after.match(/Redis at redis:\/\/127\.0\.0\.1:\d+ is unreachable \(ECONNREFUSED\): waiting for it to come back/g)?.length, 1, after);
+  assert.equal(after.match(/Redis at redis:\/\/127\.0\.0\.1:\d+ is back/g)?.length, 1, after);
+  const startedAfter = workers.flatMap((w, i) => [...w.out().slice(logsBefore[i]).matchAll(/\(([0-9a-f]{12})\): started/g)].map((m) => m[1]));
+  assert.ok(finishedBefore.length > 0, 'some jobs had finished before Redis went away');
+  for (const key of finishedBefore) assert.ok(!startedAfter.includes(key), `job ${key}, finished before the restart, ran again`);
+  for (const w of workers) assert.doesNotMatch(w.out() + w.err(), /^\s+at /m, 'no stack trace from a worker');
 });
 
 test('a job that fails on bad input fails once, with one line in the terminal and the store', { skip: noRedis }, async () => {
