@@ -121,7 +121,12 @@ for (let round = 1; round <= rounds; round++) {
   await kill(redis);
   redis = await startRedis();
   const submit = () => start(process.execPath, [cli, 'demo', ...quick, '--redis', url, '--run-dir', dir]);
-  const workers = Array.from({ length: workerCount }, () => start(process.execPath, [cli, 'worker', '--redis', url, '--stall-timeout', '6']));
+  const startWorker = () => start(process.execPath, [cli, 'worker', '--redis', url, '--stall-timeout', '6']);
+  const workers = Array.from({ length: workerCount }, startWorker);
+  // Workers that gave up (Redis was down while they started) are replaced, as an operator would.
+  const keepWorkers = () => {
+    for (let k = workers.filter(alive).length; k < workerCount; k++) workers.push(startWorker());
+  };
   const submitters = [submit()];
   const current = () => submitters[submitters.length - 1];
   // One kill of each kind per round, in a random order, at random moments.
@@ -133,7 +138,7 @@ for (let round = 1; round <= rounds; round++) {
     if (kind === 'worker') {
       const victim = workers.filter(alive)[rng.int(workers.filter(alive).length)];
       await kill(victim);
-      workers.push(start(process.execPath, [cli, 'worker', '--redis', url, '--stall-timeout', '6']));
+      keepWorkers();
     } else if (kind === 'job process') {
       // Wait for one: between jobs, or while Redis or a submitter restarts, none may be running.
       let pids = jobProcessesOf(workers.filter(alive).map((w) => w.child.pid));
@@ -159,6 +164,7 @@ for (let round = 1; round <= rounds; round++) {
   // was down, ends with exit 1 and says so: run it again, as its message tells a user to.
   let code = await current().exit;
   for (let rerun = 0; code !== 0 && rerun < 3 && /signal SIGKILL|cannot reach Redis/.test(current().output.slice(-2000)); rerun++) {
+    keepWorkers();
     submitters.push(submit());
     submitterRestarts++;
     code = await current().exit;
