@@ -5,7 +5,8 @@
 // - colour: the mean RGB of the reconstruction over the shape's mask, named by the palette
 //   colour whose direction in RGB it is closest to (the generator draws a shape as palette colour
 //   x brightness, so a palette colour is a ray from black and brightness cannot change the
-//   name). `paletteAgreement` is the share of images whose reconstruction keeps the planted
+//   name; a lower saturation turns the ray towards grey, and the originals' own score shows
+//   whether the names still hold). `paletteAgreement` is the share of images whose reconstruction keeps the planted
 //   colour; `meanDeltaE` the mean CIE76 distance between the mean shape colours of
 //   reconstruction and original, i.e. how far the colour drifted whatever its name.
 // - shape: each reconstructed pixel is assigned to the shape or the background by which of the

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { carrierChange, plantedRetention, type PlantedRetentionEach } from '../../src/analysis/index.js';
 import { validationRows, rowAsRequired, OWN_ACCURACY_SHARE, ValidationError } from '../../src/pipeline/validate.js';
 import { sampleResults } from '../report/sample.js';
+import { plantedRows } from '../../src/report/index.js';
 
 const IMAGES = 200;
 
@@ -85,4 +86,12 @@ test('validate: a control that keeps the carrier as A_S does makes the verdict f
 
 test('validate: results without planted measures are refused', () => {
   assert.throws(() => validationRows('planted-shape', sampleResults()), (e: unknown) => e instanceof ValidationError && e.code === 'S2SNETS_VALIDATION_NOT_PLANTED' && /no planted-signal measures/.test(e.message));
+});
+
+test('the planted table of the report lists the controls after the autoencoders, with their carrier change', () => {
+  const r = plantedResults('colour', [1, 1], [IMAGES, IMAGES, IMAGES]);
+  const table = plantedRows(r)!;
+  assert.deepEqual(table.rows.map((row) => row[0]), ['originals', 'A_S', 'S2S-alexnet', 'S2S-vgg-bn', 'control: drops colour', 'control: drops shape']);
+  // The colour control keeps 50 of 200 colours: 75 points fewer than A_S.
+  assert.match(table.rows[4].at(-1)!, /^-75\.0 /);
 });
