@@ -8,7 +8,7 @@
 //  memory:  `s2snets run` (quick settings, 32 px, one zoo classifier, a short fine-tune) over
 //           generated folders of 10,000 and 200,000 small images: the peak RSS of any of its
 //           processes (GNU time's maximum resident set size), which must not grow with the folder.
-//   node dist/bench/data.js [--images 2000] [--turns 3] [--batch 64] [--memory 10000,200000] [--dir DIR]
+//   node dist/bench/data.js [--images 2000 (0: no loader part)] [--turns 3] [--batch 64] [--memory 10000,200000 ('': none)] [--dir DIR]
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -149,9 +149,10 @@ function printTable(rows: string[][]): void {
   }
 }
 
-if (!(images > 0 && turns > 0 && batch > 0 && memorySizes.every((n) => n > 0))) {
+if (!(images >= 0 && turns > 0 && batch > 0 && memorySizes.every((n) => n > 0))) {
   console.error('usage: node dist/bench/data.js [--images N] [--turns N] [--batch N] [--memory 10000,200000] [--dir DIR]');
   process.exit(2);
 }
-await loader();
+// --images 0 skips the loader part.
+if (images > 0) await loader();
 await memory();

@@ -33,6 +33,8 @@ export interface ReconstructionMeasuresOptions {
   gridSamples?: number[] | number;
   /** What was planted in each image, on a planted dataset. */
   truth?: PlantedTruth | null;
+  /** Negative-control AEs whose reconstructions add() receives after the others: measured by the planted probes only. */
+  controls?: string[];
 }
 
 /** One autoencoder's measures, with the per-image (per-pair for inter-NMI) values behind the intervals. */
@@ -102,10 +104,10 @@ export class ReconstructionMeasures implements Accumulator<[originals: ImageInpu
     }));
     this.histograms = new ChannelHistogramsAccumulator(images, opts.names, opts.histogramBins);
     this.pictures = new ReconstructionGridAccumulator(images, opts.names, opts.gridSamples ?? 8);
-    this.planted = opts.truth ? new PlantedSignalAccumulator(images, opts.truth, opts.names) : null;
+    this.planted = opts.truth ? new PlantedSignalAccumulator(images, opts.truth, opts.names, opts.controls) : null;
   }
 
-  add(originals: ImageInput, reconstructions: ImageInput[]): this {
+  add(originals: ImageInput, reconstructions: ImageInput[], controls: ImageInput[] = []): this {
     const { orig, sets, offset } = namedChunk(this.cursor, this.opts.names, originals, reconstructions);
     const rgb = orig.shape[1] === 3;
     this.perAutoencoder.forEach((a, k) => {
@@ -115,7 +117,7 @@ export class ReconstructionMeasures implements Accumulator<[originals: ImageInpu
     });
     this.histograms.add(orig, sets);
     this.pictures.add(orig, sets);
-    this.planted?.add(orig, sets);
+    this.planted?.add(orig, sets, controls);
     return this;
   }
 

@@ -5,7 +5,8 @@
 // - colour: the mean RGB of the reconstruction over the shape's mask, named by the palette
 //   colour whose direction in RGB it is closest to (the generator draws a shape as palette colour
 //   x brightness, so a palette colour is a ray from black and brightness cannot change the
-//   name). `paletteAgreement` is the share of images whose reconstruction keeps the planted
+//   name; a lower saturation turns the ray towards grey, and the originals' own score shows
+//   whether the names still hold). `paletteAgreement` is the share of images whose reconstruction keeps the planted
 //   colour; `meanDeltaE` the mean CIE76 distance between the mean shape colours of
 //   reconstruction and original, i.e. how far the colour drifted whatever its name.
 // - shape: each reconstructed pixel is assigned to the shape or the background by which of the
@@ -21,6 +22,7 @@ import { AnalysisError, toImageSet, type ImageInput, type ImageSet } from './ima
 import { ChunkCursor, namedChunk, pairedChunk, wholeSet, type Accumulator, type PairedAccumulator } from './stream.js';
 import { labInto } from './lab.js';
 import { pairedChange } from './uncertainty.js';
+import { blurredImages, greyImages } from './controls.js';
 
 /** Per-image retention: 1/0 per image for the agreements, the value per image otherwise. */
 export interface PlantedRetentionEach {
@@ -252,11 +254,25 @@ export function carrierChange(carrier: PlantedCarrier, baseline: PlantedRetentio
   return pairedChange(baseline[key], candidate[key], boot).change;
 }
 
+/**
+ * The negative controls, made from the baseline's (A_S's) reconstructions (analysis/controls.ts):
+ * grey drops the colour, blur (a box of 1/8 of the side, three passes) drops the outline.
+ */
+export const PLANTED_CONTROLS: readonly { name: string; drops: PlantedCarrier; make(set: ImageSet): ImageSet }[] = [
+  { name: 'control: grey A_S', drops: 'colour', make: greyImages },
+  { name: 'control: blurred A_S', drops: 'shape', make: (set) => blurredImages(set, Math.max(1, Math.round(set.shape[3] / 8))) },
+];
+
 /** Retention on the originals themselves and on every AE's reconstructions, each AE's carrier against the first AE's. */
 export interface PlantedSignal {
   carrier: PlantedCarrier;
   originals: PlantedRetention;
   autoencoders: (PlantedRetention & { name: string; carrierChange: Estimate | null })[];
+  /**
+   * The negative controls, their carrier against the first AE's: PLANTED_CONTROLS, made from the
+   * first AE's reconstructions, then AEs trained to lose the carrier (drops: the carrier).
+   */
+  controls: (PlantedRetention & { name: string; drops: PlantedCarrier; carrierChange: Estimate })[];
 }
 
 /**
@@ -272,27 +288,33 @@ export class PlantedSignalAccumulator implements Accumulator<[originals: ImageIn
   private readonly cursor: ChunkCursor;
   private readonly originals: PlantedRetentionAccumulator;
   private readonly autoencoders: PlantedRetentionAccumulator[];
+  private readonly controls: PlantedRetentionAccumulator[];
 
   /**
    * @param images Number of images of the set.
    * @param truth What was planted in each evaluation image, in evaluation order.
    * @param names The autoencoders, the baseline (A_S) first, in the order add() receives their reconstructions.
+   * @param trainedControls Control AEs trained to lose the carrier, in the order add() receives their reconstructions.
    * @throws AnalysisError when the truth does not describe that many images.
    */
   constructor(
     images: number,
     private readonly truth: PlantedTruth,
     private readonly names: string[],
+    private readonly trainedControls: string[] = [],
   ) {
     this.cursor = new ChunkCursor(images, 'planted signal');
     this.originals = new PlantedRetentionAccumulator(images, truth);
     this.autoencoders = names.map(() => new PlantedRetentionAccumulator(images, truth));
+    this.controls = [...PLANTED_CONTROLS, ...trainedControls].map(() => new PlantedRetentionAccumulator(images, truth));
   }
 
-  add(originals: ImageInput, reconstructions: ImageInput[]): this {
-    const { orig, sets } = namedChunk(this.cursor, this.names, originals, reconstructions);
+  add(originals: ImageInput, reconstructions: ImageInput[], trainedControls: ImageInput[] = []): this {
+    const { orig, sets } = namedChunk(this.cursor, [...this.names, ...this.trainedControls], originals, [...reconstructions, ...trainedControls]);
     this.originals.add(orig, orig);
-    sets.forEach((set, k) => this.autoencoders[k].add(orig, set));
+    this.names.forEach((_, k) => this.autoencoders[k].add(orig, sets[k]));
+    const controls = [...PLANTED_CONTROLS.map((control) => control.make(sets[0])), ...sets.slice(this.names.length)];
+    controls.forEach((set, k) => this.controls[k].add(orig, set));
     return this;
   }
 
@@ -307,6 +329,10 @@ export class PlantedSignalAccumulator implements Accumulator<[originals: ImageIn
         ...plantedRetention(each[i], boot),
         carrierChange: i === 0 ? null : carrierChange(this.truth.carrier, each[0], each[i], boot),
       })),
+      controls: [...PLANTED_CONTROLS, ...this.trainedControls.map((name) => ({ name, drops: this.truth.carrier }))].map((control, k) => {
+        const eachControl = this.controls[k].finish();
+        return { name: control.name, drops: control.drops, ...plantedRetention(eachControl, boot), carrierChange: carrierChange(this.truth.carrier, each[0], eachControl, boot) };
+      }),
     };
   }
 }

@@ -46,9 +46,16 @@ const PIXELS = SIDE * SIDE;
 export const PLANTED_TRAIN = 4000;
 export const PLANTED_TEST = 1000;
 const PLANTED_SIDE = 32;
+/**
+ * Smaller, duller shapes than the generator's defaults: with the generator's defaults a small A_S
+ * kept every image's colour and nearly every shape, so "keeps the carrier no worse than A_S" could
+ * not fail. With these, a 250-step A_S of `validate --quick` kept about 80 % of the colours and
+ * shapes (measured on 400 test images).
+ */
+export const PLANTED_DIFFICULTY = { radius: [0.17, 0.3], saturation: 0.4, brightness: [0.5, 0.9] } as const;
 // Both carriers draw from one image distribution, so they share their statistics.
-const PLANTED_MEAN = [0.18, 0.178, 0.152];
-const PLANTED_STD = [0.19, 0.174, 0.153];
+const PLANTED_MEAN = [0.155, 0.155, 0.148];
+const PLANTED_STD = [0.113, 0.109, 0.098];
 
 // The colour sets' statistics were measured on their training splits (test/data/builtin.test.ts
 // checks them against the data).
@@ -261,7 +268,7 @@ async function loadEmoji(opts: BuiltinLoadOptions): Promise<BuiltinDataset> {
 
 function generatePlanted(carrier: PlantedCarrier): BuiltinDataset {
   const make = (count: number, seed: number, side: string) => {
-    const d = generatePlantedDataset({ carrier, count, seed, size: PLANTED_SIDE });
+    const d = generatePlantedDataset({ carrier, count, seed, size: PLANTED_SIDE, ...PLANTED_DIFFICULTY });
     return { dataset: { name: `planted-${carrier}/${side}`, images: d.images, labels: d.labels, classNames: d.classNames }, truth: d as PlantedTruth };
   };
   const train = make(PLANTED_TRAIN, SPLIT_SEED, 'train');

@@ -34,6 +34,14 @@ export interface PlantedOptions {
   size?: number;
   /** Amplitude of the uniform per-pixel noise (default 0.05). */
   noise?: number;
+  /** Range of the shape's radius as a fraction of the side (default [0.2, 0.32]). */
+  radius?: readonly [number, number];
+  /** Range of the brightness that scales the shape's palette colour (default [0.7, 1]). */
+  brightness?: readonly [number, number];
+  /** Range of the background's grey level (default [0, 0.25]). */
+  background?: readonly [number, number];
+  /** How far the shape's colour is from the grey of the same mean towards its palette colour (default 1: the palette colour itself). */
+  saturation?: number;
 }
 
 /** What was planted in each image: the ground truth the retention measures compare against. */
@@ -98,9 +106,14 @@ export function generatePlantedDataset(opts: PlantedOptions): PlantedDataset {
   const { carrier, count } = opts;
   const size = opts.size ?? 32;
   const noise = opts.noise ?? 0.05;
+  const [rMin, rMax] = opts.radius ?? [0.2, 0.32];
+  const [bMin, bMax] = opts.brightness ?? [0.7, 1];
+  const [gMin, gMax] = opts.background ?? [0, 0.25];
+  const saturation = opts.saturation ?? 1;
   if (carrier !== 'shape' && carrier !== 'colour') throw new DatasetError(`planted dataset: carrier must be 'shape' or 'colour', got '${carrier}'`);
   if (!Number.isInteger(count) || count < 1) throw new DatasetError(`planted dataset: count must be a positive integer, got ${count}`);
   if (!Number.isInteger(size) || size < 8) throw new DatasetError(`planted dataset: size must be an integer of at least 8, got ${size}`);
+  if (!(rMin > 0 && rMin <= rMax && rMax < 0.5)) throw new DatasetError(`planted dataset: radius must be a range within (0, 0.5) of the side, got [${rMin}, ${rMax}]`);
   const rng = new Rng(opts.seed ?? 0);
   const numClasses = carrier === 'shape' ? PLANTED_SHAPES.length : PLANTED_COLOURS.length;
   const labels = rng.shuffle(Array.from({ length: count }, (_, i) => i % numClasses));
@@ -114,10 +127,12 @@ export function generatePlantedDataset(opts: PlantedOptions): PlantedDataset {
     const colourIndex = carrier === 'colour' ? labels[n] : rng.int(PLANTED_COLOURS.length);
     shapes.push(shape);
     colours.push(colourIndex);
-    const brightness = rng.uniform(0.7, 1);
-    const colour = PLANTED_PALETTE[PLANTED_COLOURS[colourIndex]].map((v) => v * brightness);
-    const background = rng.uniform(0, 0.25);
-    const r = rng.uniform(0.2, 0.32) * size;
+    const brightness = rng.uniform(bMin, bMax);
+    const palette = PLANTED_PALETTE[PLANTED_COLOURS[colourIndex]];
+    const grey = (palette[0] + palette[1] + palette[2]) / 3;
+    const colour = palette.map((v) => (grey + saturation * (v - grey)) * brightness);
+    const background = rng.uniform(gMin, gMax);
+    const r = rng.uniform(rMin, rMax) * size;
     const cx = rng.uniform(r + 1, size - r - 1);
     const cy = rng.uniform(r + 1, size - r - 1);
     const base = n * 3 * plane;

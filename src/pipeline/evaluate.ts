@@ -148,8 +148,9 @@ export function evaluationJob(plan: ExperimentPlan, jobs: ExperimentJobs, replic
     // 2: the artifact holds per-image predictions; 3: intervals, order confidence, claims, noise;
     // 4: planted shape agreement, retention intervals, carrier change against A_S;
     // 5: claims over the rankings consistent with the order, ties compared as counts, the noise
-    // test's per-image predictions in predictions.json; reads uint8 reconstructions; streamed datasets; what each classifier saw.
-    codeVersion: '5',
+    // test's per-image predictions in predictions.json; reads uint8 reconstructions; streamed datasets; what each classifier saw;
+    // 6: planted negative controls (derived and trained).
+    codeVersion: '6',
     async run(ctx) {
       const classifiers: ({ name: string } & EvaluationForward)[] = [];
       try {
@@ -199,9 +200,13 @@ async function measureStream(plan: ExperimentPlan, jobs: ExperimentJobs, ctx: Jo
   const n = data.eval.length;
   const boot = { resamples: plan.analysis.bootstrapResamples, seed: plan.seed };
   const grid = new AccuracyGridAccumulator(n, aeNames, classifiers, { batchSize: plan.evalBatchSize, device: plan.device });
-  const measures = new ReconstructionMeasures(n, { names: aeNames, nmi: { bins: plan.analysis.nmiBins }, interPairs: plan.analysis.interPairs, seed: plan.seed, gridSamples: plan.analysis.gridSamples, truth: data.evalTruth ?? null });
+  // Negative controls are measured by the planted probes only, so only on a planted dataset.
+  const controls = data.evalTruth ? jobs.controls : [];
+  const measures = new ReconstructionMeasures(n, { names: aeNames, nmi: { bins: plan.analysis.nmiBins }, interPairs: plan.analysis.interPairs, seed: plan.seed, gridSamples: plan.analysis.gridSamples, truth: data.evalTruth ?? null, controls });
   const noise = noiseAccumulator(plan, jobs, ctx, data, classifiers);
-  const recon = aeNames.map((name) => openReconstructions(ctx.input(jobs.reconstructions.get(name)!), ctx.output(jobs.reconstructions.get(name)!), data));
+  const open = (name: string) => openReconstructions(ctx.input(jobs.reconstructions.get(name)!), ctx.output(jobs.reconstructions.get(name)!), data);
+  const recon = aeNames.map(open);
+  const controlRecon = controls.map(open);
   const t0 = performance.now();
   try {
     for await (const { start, batch } of inOrder(data.eval, { batchSize: plan.evalBatchSize })) {
@@ -209,15 +214,16 @@ async function measureStream(plan: ExperimentPlan, jobs: ExperimentJobs, ctx: Jo
       const originals = data.toPixels(batch.x);
       const rows = recon.map((r) => r.read(start, count));
       const rowPixels = recon.map((r) => r.pixels(start, count));
+      const controlPixels = controlRecon.map((r) => r.pixels(start, count));
       await grid.add(batch.x, rows, batch.y);
       await noise?.noise.add(originals, batch.y);
-      measures.add(originals, rowPixels);
-      for (const t of [batch.x, batch.y, originals, ...rows, ...rowPixels]) t.dispose();
+      measures.add(originals, rowPixels, controlPixels);
+      for (const t of [batch.x, batch.y, originals, ...rows, ...rowPixels, ...controlPixels]) t.dispose();
       const rate = Math.round((start + count) / ((performance.now() - t0) / 1000));
       await ctx.progress(0.05 + (0.85 * (start + count)) / n, `${start + count}/${n} images measured, ${rate} img/s`);
     }
   } finally {
-    for (const r of recon) r.close();
+    for (const r of [...recon, ...controlRecon]) r.close();
     noise?.close();
   }
   const stored = noise && { sigmas: plan.analysis.noiseSigmas, images: noise.subset, classifiers: noise.noise.predictions() };

@@ -13,7 +13,7 @@ import { SegNet } from '../models/segnet.js';
 import { buildClassifier } from '../models/classifiers.js';
 import { trainClassifier } from '../train/classifier.js';
 import { pretrainAutoencoder } from '../train/autoencoder.js';
-import { finetuneDecoder, type FinetuneStop } from '../train/finetune.js';
+import { finetuneDecoder, type FinetuneStop, type FinetuneTargets } from '../train/finetune.js';
 import { encodeAll, encodingBytesPerImage, loadEncodings, saveEncodings, type EncodingCache, type EncodingSource } from '../train/encoding-cache.js';
 import { frozenEncoder, speedLayout } from '../train/speed.js';
 import { splitBatches } from '../train/sampler.js';
@@ -147,6 +147,12 @@ export function loadReconstructor(plan: ExperimentPlan, data: ExperimentData, we
   return { reconstruct, dispose: () => ae.stateDict().forEach((t) => t.dispose()) };
 }
 
+/** A plan whose negative control names no classifier of the plan. */
+export class ControlPlanError extends Error {
+  override name = 'ControlPlanError';
+  readonly code = 'S2SNETS_CONTROL_NOT_A_CLASSIFIER';
+}
+
 export interface ExperimentJobs {
   /** A streamed dataset's index (null for built-in datasets); every job that reads images depends on it. */
   index: JobSpec<IndexOutput> | null;
@@ -155,6 +161,8 @@ export interface ExperimentJobs {
   /** The fine-tunes' shared encodings; null when the encoder is not frozen, autocast is on or encodingCacheMiB is 0. */
   encodings: JobSpec<EncodingsOutput> | null;
   finetunes: Map<string, JobSpec<FinetuneOutput>>;
+  /** The negative-control AEs (permutedLabelsControlName), their reconstructions among `reconstructions`. */
+  controls: string[];
   reconstructions: Map<string, JobSpec<ReconstructionOutput>>;
 }
 
@@ -236,15 +244,15 @@ export function experimentJobs(plan: ExperimentPlan, replicate = 0): ExperimentJ
 
   const encodings = sharesEncodings(plan) ? encodingsJob(plan, index, pretrain, aeCommon, replicateTag(plan, seeds.ae)) : null;
 
-  const finetunes = new Map<string, JobSpec<FinetuneOutput>>();
-  for (const entry of plan.classifiers) {
+  // The fine-tune of one classifier's decoder; with 'permuted-labels' targets, the negative control.
+  const finetuneJob = (entry: ClassifierEntry, targets: FinetuneTargets): JobSpec<FinetuneOutput> => {
     const name = entry.name;
     const clsJob = classifiers.get(name)!;
     const cfg = plan.finetune;
-    finetunes.set(name, {
-      name: `finetune[${name}]${replicateTag(plan, seeds.finetune)}`,
+    return {
+      name: `${targets === 'permuted-labels' ? 'finetune-permuted-labels' : 'finetune'}[${name}]${replicateTag(plan, seeds.finetune)}`,
       deps: [...indexDeps, pretrain, ...(encodings ? [encodings] : []), clsJob],
-      config: { ...commonConfig(plan, seeds.finetune), classifier: name, ...(cfg as unknown as Record<string, Json>) },
+      config: { ...commonConfig(plan, seeds.finetune), classifier: name, ...(cfg as unknown as Record<string, Json>), targets },
       async run(ctx) {
         const data = await jobData(plan, ctx, index);
         manualSeed(seeds.finetune);
@@ -264,7 +272,8 @@ export function experimentJobs(plan: ExperimentPlan, replicate = 0): ExperimentJ
             convergence: checkSet && cfg.convergence ? { ...checkSet, ...cfg.convergence } : undefined,
             lr: cfg.lr,
             optimizer: cfg.optimizer,
-            targets: cfg.targets,
+            targets,
+            classes: data.classNames.length,
             trainWholeAe: cfg.trainWholeAe,
             speed: cfg.speed,
             encodings: shared ? { train: shared.train, check: shared.check ?? null, positions: batches.positions } : undefined,
@@ -284,11 +293,19 @@ export function experimentJobs(plan: ExperimentPlan, replicate = 0): ExperimentJ
           for (const t of checkSet ? [checkSet.x, checkSet.y] : []) t.dispose();
         }
       },
-    });
-  }
+    };
+  };
+  const finetunes = new Map(plan.classifiers.map((entry) => [entry.name, finetuneJob(entry, plan.finetune.targets)]));
+  const controlEntry = plan.permutedLabelsControl === undefined ? undefined : plan.classifiers.find((c) => c.name === plan.permutedLabelsControl);
+  if (plan.permutedLabelsControl !== undefined && !controlEntry) throw new ControlPlanError(`permutedLabelsControl names '${plan.permutedLabelsControl}', which is not among the classifiers (${plan.classifiers.map((c) => c.name).join(', ')}); name one of them`);
+  const controls = new Map(controlEntry ? [[permutedLabelsControlName(controlEntry.name), finetuneJob(controlEntry, 'permuted-labels')]] : []);
 
   const reconstructions = new Map<string, JobSpec<ReconstructionOutput>>();
-  const aeJobs: [string, JobSpec<AutoencoderOutput>][] = [[GENERIC_AE, pretrain], ...[...finetunes].map(([n, j]) => [aeName(n), j as JobSpec<AutoencoderOutput>] as [string, JobSpec<AutoencoderOutput>])];
+  const aeJobs: [string, JobSpec<AutoencoderOutput>][] = [
+    [GENERIC_AE, pretrain],
+    ...[...finetunes].map(([n, j]) => [aeName(n), j as JobSpec<AutoencoderOutput>] as [string, JobSpec<AutoencoderOutput>]),
+    ...[...controls].map(([n, j]) => [n, j as JobSpec<AutoencoderOutput>] as [string, JobSpec<AutoencoderOutput>]),
+  ];
   for (const [name, aeJob] of aeJobs) {
     reconstructions.set(name, {
       name: `reconstruct[${name}]${replicateTag(plan, name === GENERIC_AE ? seeds.ae : seeds.finetune)}`,
@@ -309,7 +326,17 @@ export function experimentJobs(plan: ExperimentPlan, replicate = 0): ExperimentJ
       },
     });
   }
-  return { index, classifiers, pretrain, encodings, finetunes, reconstructions };
+  return { index, classifiers, pretrain, encodings, finetunes, controls: [...controls.keys()], reconstructions };
+}
+
+/**
+ * The name of the negative-control AE whose decoder was fine-tuned through `classifier` with
+ * permuted labels (plan.permutedLabelsControl).
+ * @param classifier the classifier's name
+ * @example permutedLabelsControlName('alexnet') // 'control: S2S-alexnet, permuted labels'
+ */
+export function permutedLabelsControlName(classifier: string): string {
+  return `control: ${aeName(classifier)}, permuted labels`;
 }
 
 /** Where a reconstruction job keeps its images: uint8 pixels [N, C, H, W] (what a viewer shows; 1/4 of float32). */

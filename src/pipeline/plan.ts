@@ -117,6 +117,11 @@ export interface ExperimentPlan {
    */
   repeats: number;
   repeatAll: boolean;
+  /**
+   * A negative control (set by `validate`): one more fine-tune of this classifier's decoder, to
+   * labels shifted to the next class; its AE (permutedLabelsControlName) must lose the carrier.
+   */
+  permutedLabelsControl?: string;
 }
 
 /** The demo's five families, one per trait that shapes an input signal. */
@@ -235,6 +240,7 @@ export function validationPlan(dataset: 'planted-shape' | 'planted-colour', quic
     finetune: { ...base.finetune, steps: quick ? 200 : 300, convergence: { ...base.finetune.convergence!, minSteps: quick ? 100 : 150 } },
     // The verdict needs neither the noise test nor many inter-NMI pairs.
     analysis: { ...base.analysis, interPairs: 50, gridSamples: 4, noiseSigmas: [] },
+    permutedLabelsControl: 'alexnet',
   };
 }
 

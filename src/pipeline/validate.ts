@@ -8,8 +8,11 @@
 //       on A_S's: the paired 95 % interval of the difference in kept share must reach 0.
 // How far the nuisance (the other property) drifted is reported without a verdict: the method
 // allows a decoder to drop what its classifier ignores, and does not require it.
+// Negative controls show that the rules can fail: reconstructions that drop the carrier (A_S's
+// made grey on the colour set, blurred on the shape set; analysis/planted.ts PLANTED_CONTROLS)
+// are judged by the carrier rule too, and validation passes only when every control fails it.
 import { join } from 'node:path';
-import type { Interval } from '../analysis/index.js';
+import type { Interval, PlantedRetention } from '../analysis/index.js';
 import type { Results } from '../report/index.js';
 import { validationPlan, type ExperimentPlan } from './plan.js';
 import { runExperiment, type ProgressSink } from './run.js';
@@ -29,6 +32,8 @@ export interface ValidationRow {
   dataset: (typeof VALIDATION_DATASETS)[number];
   carrier: 'shape' | 'colour';
   autoencoder: string;
+  /** The generic A_S (no verdict), an S2S autoencoder (must pass), or a negative control (must fail). */
+  role: 'baseline' | 'S2S' | 'control';
   /** Own classifier's accuracy on the originals and on these reconstructions (null for A_S). */
   accuracy: { original: number; own: number } | null;
   /** Share of images whose carrier the probe still names right, on these reconstructions and on A_S's. */
@@ -38,9 +43,19 @@ export interface ValidationRow {
   carrierChange: { value: number; ci95: Interval } | null;
   /** Nuisance kept: shape when colour carries the class, colour (and its drift ΔE) when shape does. */
   nuisance: { shapeKept?: number; maskIou?: number; colourKept?: number; meanDeltaE?: number };
-  /** null for A_S (no verdict); else whether both rules hold, and which failed. */
+  /** null for A_S (no verdict); else whether the rules hold (a control has only the carrier rule), and which failed. */
   pass: boolean | null;
   failures: string[];
+}
+
+/**
+ * Whether a row is as validation requires: an S2S autoencoder passes its rules, a negative
+ * control fails them (the baseline has no verdict).
+ * @param row a validation row
+ * @example rows.every(rowAsRequired) // the verdict of `s2snets validate`
+ */
+export function rowAsRequired(row: ValidationRow): boolean {
+  return row.role === 'control' ? row.pass === false : row.pass !== false;
 }
 
 export interface ValidationReport {
@@ -61,26 +76,37 @@ export function validationRows(dataset: ValidationRow['dataset'], r: Results): V
   if (!planted) throw new ValidationError(`${dataset}: the results have no planted-signal measures (was the run on a planted dataset?)`);
   const key = planted.carrier === 'colour' ? 'paletteAgreement' : 'shapeAgreement';
   const generic = planted.autoencoders[0];
-  return planted.autoencoders.map((ae, i) => {
+  const carrierRule = (change: { ci95: Interval } | null) => (change && change.ci95[1] < 0 ? [`${planted.carrier} kept less than on A_S`] : []);
+  const nuisanceOf = (ae: PlantedRetention) => (planted.carrier === 'colour' ? { shapeKept: ae.shapeAgreement, maskIou: ae.maskIou } : { colourKept: ae.paletteAgreement, meanDeltaE: ae.meanDeltaE });
+  const autoencoders = planted.autoencoders.map((ae, i): ValidationRow => {
     const classifier = i === 0 ? null : r.classifiers[i - 1];
     const accuracy = classifier && { original: classifier.accuracy.original.top1, own: classifier.accuracy.own.top1 };
     const change = ae.carrierChange;
     const failures: string[] = [];
     if (accuracy && accuracy.own < OWN_ACCURACY_SHARE * accuracy.original) failures.push(`own accuracy below ${100 * OWN_ACCURACY_SHARE} % of the original`);
-    if (change && change.ci95[1] < 0) failures.push(`${planted.carrier} kept less than on A_S`);
+    failures.push(...carrierRule(change));
     return {
       dataset,
       carrier: planted.carrier,
       autoencoder: ae.name,
+      role: i === 0 ? 'baseline' : 'S2S',
       accuracy,
       carrierKept: { value: ae[key], ci95: ae.ci95[key] },
       carrierKeptAS: generic[key],
       carrierChange: change,
-      nuisance: planted.carrier === 'colour' ? { shapeKept: ae.shapeAgreement, maskIou: ae.maskIou } : { colourKept: ae.paletteAgreement, meanDeltaE: ae.meanDeltaE },
+      nuisance: nuisanceOf(ae),
       pass: accuracy ? failures.length === 0 : null,
       failures,
     };
   });
+  // Only the controls that drop this set's carrier must fail; dropping the nuisance is allowed.
+  const controls = planted.controls
+    .filter((c) => c.drops === planted.carrier)
+    .map((c): ValidationRow => {
+      const failures = carrierRule(c.carrierChange);
+      return { dataset, carrier: planted.carrier, autoencoder: c.name, role: 'control', accuracy: null, carrierKept: { value: c[key], ci95: c.ci95[key] }, carrierKeptAS: generic[key], carrierChange: c.carrierChange, nuisance: nuisanceOf(c), pass: failures.length === 0, failures };
+    });
+  return [...autoencoders, ...controls];
 }
 
 /**
@@ -102,5 +128,5 @@ export async function runValidation(opts: { runDir: string; quick: boolean; devi
     rows.push(...validationRows(dataset, results!));
     runDirs.push(dir);
   }
-  return { rows, passed: rows.every((r) => r.pass !== false), runDirs };
+  return { rows, passed: rows.every(rowAsRequired), runDirs };
 }

@@ -69,7 +69,11 @@ export function plantedRows(r: Results): { header: string[]; rows: string[][] } 
   ];
   return {
     header: ['images', 'colour kept %', 'colour ΔE', 'shape kept %', 'shape mask IoU', `${p.carrier} kept vs A_S, points`],
-    rows: [row('originals', p.originals, null, null), ...p.autoencoders.map((a) => row(a.name, a, a.carrierChange?.ci95 ?? null, a.carrierChange?.value ?? null))],
+    rows: [
+      row('originals', p.originals, null, null),
+      ...p.autoencoders.map((a) => row(a.name, a, a.carrierChange?.ci95 ?? null, a.carrierChange?.value ?? null)),
+      ...p.controls.map((c) => row(c.name, c, c.carrierChange.ci95, c.carrierChange.value)),
+    ],
   };
 }
 

@@ -151,7 +151,15 @@ export const ResultsSchema = z
       }),
     ),
     /** On a planted dataset, how each AE keeps the planted colour and shape (analysis/planted.ts); null otherwise. */
-    planted: z.object({ carrier: z.enum(['shape', 'colour']), originals: retention, autoencoders: z.array(retention.extend({ name: z.string(), carrierChange })) }).nullable(),
+    planted: z
+      .object({
+        carrier: z.enum(['shape', 'colour']),
+        originals: retention,
+        autoencoders: z.array(retention.extend({ name: z.string(), carrierChange })),
+        /** Negative controls made from A_S's reconstructions (analysis/planted.ts PLANTED_CONTROLS). */
+        controls: z.array(retention.extend({ name: z.string(), drops: z.enum(['shape', 'colour']), carrierChange: carrierChange.unwrap() })),
+      })
+      .nullable(),
     /** How each decoder fine-tune ended: within its step budget by the convergence criterion, or not. */
     finetunes: z.array(
       z.object({

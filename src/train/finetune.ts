@@ -2,7 +2,7 @@
 // backpropagated through that classifier. The encoder is frozen too (its code and pooling
 // indices are computed without autograd), so the decoder can only keep or drop signal, not
 // re-encode it. There is no reconstruction term.
-import { F, noGrad, tidy, type Tensor } from '../engine/index.js';
+import { F, noGrad, tensor, tidy, type Tensor } from '../engine/index.js';
 import { constantSchedule, type Module } from '../nn/index.js';
 import type { Encoding, SegNet, SegNetEncoder } from '../models/segnet.js';
 import { EncodingCacheError, type EncodingSource } from './encoding-cache.js';
@@ -10,9 +10,34 @@ import { trainLoop, type Batch, type TrainLoopResult, type TrainMonitor } from '
 import { makeOptimizer, type CommonTrainOptions } from './classifier.js';
 import { prepareForFinetune, withSpeedOptions, type SpeedOptions } from './speed.js';
 
+export type FinetuneTargets = 'labels' | 'predictions' | 'permuted-labels';
+
+/** A fine-tune's options that make no sense together. */
+export class FinetuneOptionsError extends Error {
+  override name = 'FinetuneOptionsError';
+  readonly code = 'S2SNETS_FINETUNE_OPTIONS';
+}
+
+/**
+ * Labels shifted to the next class (the last to the first): every image gets a wrong target,
+ * and the same wrong target for the same class.
+ * @param y class indices
+ * @param classes number of classes
+ * @example permutedLabels(tensor(Int32Array.from([0, 3]), [2]).long(), 4) // [1, 0]
+ */
+export function permutedLabels(y: Tensor, classes: number): Tensor {
+  return tidy(() => tensor(Int32Array.from({ length: classes }, (_, k) => (k + 1) % classes), [classes]).long().to({ device: y.device }).indexSelect(0, y));
+}
+
 export interface FinetuneOptions extends CommonTrainOptions {
-  /** 'labels': the true labels (the paper); 'predictions': the classifier's own argmax on the originals (no labels needed). */
-  targets?: 'labels' | 'predictions';
+  /**
+   * 'labels': the true labels (the paper); 'predictions': the classifier's own argmax on the
+   * originals (no labels needed); 'permuted-labels': each label shifted to the next class (a
+   * negative control: a decoder fine-tuned to it must lose what the classifier needs).
+   */
+  targets?: FinetuneTargets;
+  /** Number of classes; needed by 'permuted-labels'. */
+  classes?: number;
   /** Train encoder and decoder instead of the decoder alone. */
   trainWholeAe?: boolean;
   /** Speed options (mixed precision, channels_last, BatchNorm folding of the frozen networks); see speed.ts. */
@@ -106,7 +131,8 @@ function convergenceMonitor(c: ConvergenceOptions, reconstructLoss: (x: Tensor, 
  * @param ae the pretrained autoencoder (changed in place; left in eval mode)
  * @param classifier the frozen classifier
  * @param o steps (the budget when `convergence` is given), learning rate, batches, checkpoint
- * @throws NonFiniteLossError, TrainingInterruptedError (see loop.ts); EncodingCacheError when
+ * @throws NonFiniteLossError, TrainingInterruptedError (see loop.ts); FinetuneOptionsError for
+ *   'permuted-labels' without the number of classes; EncodingCacheError when
  *   `encodings` come with trainWholeAe or autocast, or hold another number of check images
  * @example const r = await finetuneDecoder(ae, classifier, { steps: 600, lr: 1e-3, seed: 0, batch, convergence }); r.converged
  */
@@ -122,8 +148,10 @@ export async function finetuneDecoder(ae: SegNet, classifier: Module, o: Finetun
   const encoder = prepareForFinetune(ae, classifier, speed, !e);
   const deviceType = ae.parameters()[0].device.startsWith('cuda') ? 'cuda' : 'cpu';
   const optimizer = makeOptimizer(o.optimizer ?? 'adam', (whole ? ae : ae.decoder).trainableParameters(), o.lr, o.weightDecay);
+  const classes = o.classes;
+  if (o.targets === 'permuted-labels' && !(classes && classes >= 2)) throw new FinetuneOptionsError(`fine-tune targets 'permuted-labels' need the number of classes (>= 2), got ${classes}`);
   const targetOf = (b: { x: Tensor; y: Tensor }): Tensor =>
-    o.targets === 'predictions' ? noGrad(() => classifier.forward(b.x).argmax(1)) : b.y;
+    o.targets === 'predictions' ? noGrad(() => classifier.forward(b.x).argmax(1)) : o.targets === 'permuted-labels' ? permutedLabels(b.y, classes!) : b.y;
   const c = o.convergence;
   if (e && (whole || speed.autocast)) throw new EncodingCacheError(`precomputed encodings need a frozen encoder without autocast (${whole ? 'trainWholeAe is on' : `autocast ${speed.autocast} is on`})`);
   if (e && c && e.check?.images !== c.x.shape[0]) throw new EncodingCacheError(`the encodings hold ${e.check?.images ?? 0} check images, the convergence check has ${c.x.shape[0]}`);

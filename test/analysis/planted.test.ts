@@ -114,3 +114,17 @@ test('planted retention: the carrier change against a baseline is paired and sig
 test('planted retention: truth that does not fit the images is refused', () => {
   assert.throws(() => plantedRetentionEach(originals, originals, { ...planted, colours: planted.colours.slice(1) }), AnalysisError);
 });
+
+test('planted controls: the grey control drops the colour and keeps the shape, the blurred one drops the shape and keeps the colour, each against the baseline', () => {
+  // With the originals as the baseline, each control is judged against a perfect reconstruction.
+  const s = plantedSignal(planted, originals, [{ name: 'A_S', images: originals }], { seed: 0, resamples: 200 });
+  const [grey, blurred] = s.controls;
+  assert.deepEqual(s.controls.map((c) => [c.name, c.drops]), [['control: grey A_S', 'colour'], ['control: blurred A_S', 'shape']]);
+  // Grey is nearest to one palette direction: only that colour's shapes keep their name.
+  assert.ok(grey.paletteAgreement < 0.5, `grey keeps colour in ${grey.paletteAgreement}`);
+  assert.ok(grey.shapeAgreement > 0.9, `grey keeps shape in ${grey.shapeAgreement}`);
+  assert.ok(blurred.shapeAgreement < 0.5, `blur keeps shape in ${blurred.shapeAgreement}`);
+  assert.ok(blurred.paletteAgreement > 0.9, `blur keeps colour in ${blurred.paletteAgreement}`);
+  // The carrier here is colour: grey keeps clearly less of it than the baseline.
+  assert.ok(grey.carrierChange.ci95[1] < 0);
+});

@@ -88,3 +88,32 @@ test('planted colour carrier: labels are colours; seeded generation is reproduci
   assert.throws(() => generatePlantedDataset({ carrier: 'texture' as 'shape', count: 4 }), /carrier must be 'shape' or 'colour'/);
   for (const x of [d, again, other]) disposeDataset(x);
 });
+
+test('planted difficulty: smaller shapes cover less, a lower saturation brings the colour towards grey, a bad radius is refused', () => {
+  const stats = (opts: Omit<Parameters<typeof generatePlantedDataset>[0], 'count'>) => {
+    const d = generatePlantedDataset({ count: 40, seed: 5, noise: 0, ...opts });
+    const px = d.images.toFloat32Array();
+    const plane = SIZE * SIZE;
+    let covered = 0;
+    let spread = 0;
+    for (let n = 0; n < 40; n++) {
+      const m = d.masks.subarray(n * plane, (n + 1) * plane);
+      covered += m.reduce((a, b) => a + b, 0) / plane / 40;
+      const inside = [0, 1, 2].map((c) => {
+        let s = 0;
+        m.forEach((v, p) => (s += v ? px[(n * 3 + c) * plane + p] : 0));
+        return s / Math.max(1, m.reduce((a, b) => a + b, 0));
+      });
+      spread += (Math.max(...inside) - Math.min(...inside)) / 40;
+    }
+    disposeDataset(d);
+    return { covered, spread };
+  };
+  const plain = stats({ carrier: 'colour' });
+  const small = stats({ carrier: 'colour', radius: [0.1, 0.15] });
+  const dull = stats({ carrier: 'colour', saturation: 0.4 });
+  assert.ok(small.covered < plain.covered / 2, `covered ${small.covered} vs ${plain.covered}`);
+  // The channel spread of the shape's mean colour scales with the saturation.
+  assert.ok(Math.abs(dull.spread / plain.spread - 0.4) < 0.05, `spread ${dull.spread} vs ${plain.spread}`);
+  assert.throws(() => generatePlantedDataset({ carrier: 'shape', count: 4, radius: [0.3, 0.2] }), /radius must be a range within \(0, 0.5\)/);
+});

@@ -2,8 +2,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { carrierChange, plantedRetention, type PlantedRetentionEach } from '../../src/analysis/index.js';
-import { validationRows, OWN_ACCURACY_SHARE, ValidationError } from '../../src/pipeline/validate.js';
+import { validationRows, rowAsRequired, OWN_ACCURACY_SHARE, ValidationError } from '../../src/pipeline/validate.js';
 import { sampleResults } from '../report/sample.js';
+import { plantedRows } from '../../src/report/index.js';
 
 const IMAGES = 200;
 
@@ -19,8 +20,12 @@ function retentionEach(carrier: 'shape' | 'colour', kept: number): PlantedRetent
   };
 }
 
-/** Results of A_S, S2S-alexnet and S2S-vgg-bn whose reconstructions keep the carrier in `kept` of 200 images each. */
-function plantedResults(carrier: 'shape' | 'colour', own: number[], kept: number[]) {
+/**
+ * Results of A_S, S2S-alexnet and S2S-vgg-bn whose reconstructions keep the carrier in `kept` of
+ * 200 images each, and of a grey and a blurred control that keep it in `controlKept` each (the
+ * one that drops the other property keeps the carrier wholly).
+ */
+function plantedResults(carrier: 'shape' | 'colour', own: number[], kept: number[], controlKept = IMAGES / 4) {
   const r = sampleResults({ names: ['alexnet', 'vgg-bn'] });
   r.classifiers.forEach((c, j) => {
     c.accuracy.original.top1 = 1;
@@ -31,6 +36,10 @@ function plantedResults(carrier: 'shape' | 'colour', own: number[], kept: number
     carrier,
     originals: plantedRetention(retentionEach(carrier, IMAGES)),
     autoencoders: ['A_S', 'S2S-alexnet', 'S2S-vgg-bn'].map((name, i) => ({ name, ...plantedRetention(each[i]), carrierChange: i === 0 ? null : carrierChange(carrier, each[0], each[i]) })),
+    controls: (['colour', 'shape'] as const).map((drops) => {
+      const control = retentionEach(carrier, drops === carrier ? controlKept : IMAGES);
+      return { name: `control: drops ${drops}`, drops, ...plantedRetention(control), carrierChange: carrierChange(carrier, each[0], control) };
+    }),
   };
   return r;
 }
@@ -38,7 +47,15 @@ function plantedResults(carrier: 'shape' | 'colour', own: number[], kept: number
 test('validate: an S2S AE passes when its classifier keeps 95 % of its accuracy and it keeps the carrier as A_S does, up to chance', () => {
   // S2S-vgg-bn loses the carrier of one image A_S kept: the paired interval still reaches 0.
   const rows = validationRows('planted-colour', plantedResults('colour', [1, OWN_ACCURACY_SHARE], [IMAGES - 1, IMAGES, IMAGES - 2]));
-  assert.deepEqual(rows.map((r) => r.pass), [null, true, true]);
+  // The control that drops colour is judged and fails; the one that drops the nuisance is left out.
+  assert.deepEqual(rows.map((r) => [r.autoencoder, r.role, r.pass]), [
+    ['A_S', 'baseline', null],
+    ['S2S-alexnet', 'S2S', true],
+    ['S2S-vgg-bn', 'S2S', true],
+    ['control: drops colour', 'control', false],
+  ]);
+  assert.deepEqual(rows[3].failures, ['colour kept less than on A_S']);
+  assert.ok(rows.every(rowAsRequired));
   assert.equal(rows[0].autoencoder, 'A_S');
   assert.equal(rows[0].carrierChange, null);
   assert.equal(rows[1].carrierKeptAS, (IMAGES - 1) / IMAGES);
@@ -57,6 +74,24 @@ test('validate: low own accuracy or a carrier clearly kept worse than on A_S fai
   assert.deepEqual(rows[2].nuisance, { colourKept: 1, meanDeltaE: 5 });
 });
 
+test('validate: a control that keeps the carrier as A_S does makes the verdict fail, as does a failing S2S autoencoder', () => {
+  const passing = validationRows('planted-shape', plantedResults('shape', [1, 1], [IMAGES - 20, IMAGES - 20, IMAGES - 20]));
+  assert.ok(passing.every(rowAsRequired));
+  // A blur that leaves the shape as A_S left it: the rules could not tell a broken method.
+  const blind = validationRows('planted-shape', plantedResults('shape', [1, 1], [IMAGES - 20, IMAGES - 20, IMAGES - 20], IMAGES - 20));
+  assert.deepEqual(blind.filter((r) => !rowAsRequired(r)).map((r) => [r.autoencoder, r.pass]), [['control: drops shape', true]]);
+  const broken = validationRows('planted-shape', plantedResults('shape', [1, 0.5], [IMAGES - 20, IMAGES - 20, IMAGES - 20]));
+  assert.deepEqual(broken.filter((r) => !rowAsRequired(r)).map((r) => r.autoencoder), ['S2S-vgg-bn']);
+});
+
 test('validate: results without planted measures are refused', () => {
   assert.throws(() => validationRows('planted-shape', sampleResults()), (e: unknown) => e instanceof ValidationError && e.code === 'S2SNETS_VALIDATION_NOT_PLANTED' && /no planted-signal measures/.test(e.message));
+});
+
+test('the planted table of the report lists the controls after the autoencoders, with their carrier change', () => {
+  const r = plantedResults('colour', [1, 1], [IMAGES, IMAGES, IMAGES]);
+  const table = plantedRows(r)!;
+  assert.deepEqual(table.rows.map((row) => row[0]), ['originals', 'A_S', 'S2S-alexnet', 'S2S-vgg-bn', 'control: drops colour', 'control: drops shape']);
+  // The colour control keeps 50 of 200 colours: 75 points fewer than A_S.
+  assert.match(table.rows[4].at(-1)!, /^-75\.0 /);
 });
