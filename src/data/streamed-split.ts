@@ -75,8 +75,7 @@ function byteReader(index: ImageIndex): { read(i: number): Promise<Buffer>; desc
  * @example const train = streamedSplit(index, trainIdx, { kind: 'train', size: 224, resize: 256, channels: 3, mean, std }, 'train');
  */
 export function streamedSplit(index: ImageIndex, positions: ArrayLike<number>, view: StreamView, name: string): ImageSplit {
-  const all = Int32Array.from({ length: index.labels.length }, (_, i) => i);
-  return remapped(indexSplit(index, view, name), checkPositions(name, all.length, positions), name);
+  return remapped(indexSplit(index, view, name), checkPositions(name, index.labels.length, positions), name);
 }
 
 /** The whole index as a split (position = image number). */
@@ -115,7 +114,7 @@ function indexSplit(index: ImageIndex, view: StreamView, name: string): ImageSpl
     }
     throw new ImageFolderError(name, 'no image of the split can be decoded');
   };
-  return {
+  const split: ImageSplit = {
     name,
     classNames: index.classNames,
     length: n,
@@ -140,7 +139,9 @@ function indexSplit(index: ImageIndex, view: StreamView, name: string): ImageSpl
       });
       return { x, y: labelTensor({ labels }, host.positions, device) };
     },
-    subset: (positions, subName = name) => remapped(indexSplit(index, view, subName), checkPositions(subName, n, positions), subName),
+    // A subset shares this split's open shards and its list of failures.
+    subset: (positions, subName = name) => remapped(split, checkPositions(subName, n, positions), subName),
     failures: () => [...failures],
   };
+  return split;
 }
