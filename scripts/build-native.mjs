@@ -95,10 +95,10 @@ export function buildNative({ force = false, quiet = false } = {}) {
   const torch = findLibtorch();
   const cuda = hasCuda(torch.lib);
   const addonApi = require('node-addon-api').include_dir ?? require('node-addon-api').include.replace(/"/g, '');
-  const libs = ['-ltorch', '-ltorch_cpu', '-lc10'];
+  const libs = ['-ltorch', '-ltorch_cpu', '-lc10', '-ljpeg'];
   if (cuda) libs.push('-ltorch_cuda', '-lc10_cuda');
   const winograd = linksSystemOnednn(torch.lib) && existsSync(ONEDNN_HEADER);
-  const sources = ['native/addon.cc', ...(winograd ? ['native/winograd.cc'] : [])];
+  const sources = ['native/addon.cc', 'native/jpeg.cc', ...(winograd ? ['native/winograd.cc'] : [])];
   if (winograd) libs.push('-ldnnl');
   const args = [
     '-std=c++17', '-O2', '-shared', '-fPIC', '-fvisibility=hidden', '-w',

@@ -2,6 +2,7 @@
 // decoding never blocks the main thread; callers bound how many run at once.
 import { readFile } from 'node:fs/promises';
 import sharp from 'sharp';
+import { decodeJpeg, isJpeg, jpegHeader, type JpegSampling } from '../engine/index.js';
 import { centerCropBox, resizedSize, type Size } from './transforms.js';
 
 /** A file or folder that cannot be used as (part of) an image dataset; `file` names it. */
@@ -105,9 +106,51 @@ function centredPlan(height: number, width: number, opts: DecodeOptions, source:
  */
 export async function decodePlanned(bytes: Uint8Array, source: string, opts: DecodeOptions, planFor: (height: number, width: number) => CropPlan): Promise<DecodedImage> {
   const channels = opts.channels ?? 3;
+  const maxPixels = opts.maxPixels ?? DEFAULT_MAX_PIXELS;
+  // JPEGs (most photographs) through libjpeg-turbo, reading only the rows a crop needs; other
+  // formats, and JPEGs in CMYK, through sharp.
+  const jpeg = isJpeg(bytes) ? await decodeJpegPlanned(bytes, source, channels, maxPixels, planFor) : null;
+  return jpeg ?? (await decodeWithSharp(bytes, source, channels, opts.alpha ?? 'flatten', maxPixels, planFor));
+}
+
+/** A JPEG through the native decoder; null for one it cannot convert (CMYK, YCCK) or a plan it does not take. */
+async function decodeJpegPlanned(bytes: Uint8Array, source: string, channels: 1 | 3, maxPixels: number, planFor: (height: number, width: number) => CropPlan): Promise<DecodedImage | null> {
+  const failed = (e: unknown) => new ImageFolderError(source, oneLine((e as Error).message));
+  let header;
+  try {
+    header = jpegHeader(bytes);
+  } catch (e) {
+    throw failed(e);
+  }
+  if (!header.convertible) return null;
+  if (header.height * header.width > maxPixels) throw new ImageFolderError(source, `cannot decode: Input image exceeds pixel limit (${header.height}x${header.width})`);
+  const sampling = samplingOf(planFor(header.height, header.width), header.height, header.width, channels, source);
+  if (!sampling) return null;
+  try {
+    const pixels = await decodeJpeg(bytes, sampling);
+    return { pixels, channels, height: sampling.window.height, width: sampling.window.width };
+  } catch (e) {
+    throw failed(e);
+  }
+}
+
+/** A crop plan as a sampling of the whole image: resize then crop (a window of the grid) or crop then resize (a box). */
+function samplingOf(plan: CropPlan, height: number, width: number, channels: 1 | 3, source: string): JpegSampling | null {
+  if (plan.resize && plan.output) return null;
+  const whole = { top: 0, left: 0, height, width };
+  const box = plan.resize ? whole : (plan.extract ?? whole);
+  const grid = plan.resize ?? plan.output ?? [box.height, box.width];
+  const window = plan.resize && plan.extract ? plan.extract : { top: 0, left: 0, height: grid[0], width: grid[1] };
+  const inside = (r: typeof box, h: number, w: number) => r.top >= 0 && r.left >= 0 && r.height > 0 && r.width > 0 && r.top + r.height <= h && r.left + r.width <= w;
+  if (!inside(box, height, width) || !inside(window, grid[0], grid[1])) throw new ImageFolderError(source, `the crop does not lie inside the ${height}x${width} (HxW) image`);
+  return { channels, box, grid, window, flip: plan.flip ?? false };
+}
+
+/** Any format sharp reads, through libvips. */
+async function decodeWithSharp(bytes: Uint8Array, source: string, channels: 1 | 3, alpha: 'flatten' | 'drop', maxPixels: number, planFor: (height: number, width: number) => CropPlan): Promise<DecodedImage> {
   try {
     // failOn 'warning': a truncated or damaged image is an error, not a partly grey picture.
-    const image = sharp(bytes, { failOn: 'warning', limitInputPixels: opts.maxPixels ?? DEFAULT_MAX_PIXELS });
+    const image = sharp(bytes, { failOn: 'warning', limitInputPixels: maxPixels });
     const meta = await image.metadata();
     if (!meta.width || !meta.height) throw new ImageFolderError(source, 'image has no dimensions');
     const plan = planFor(meta.height, meta.width);
@@ -126,7 +169,7 @@ export async function decodePlanned(bytes: Uint8Array, source: string, opts: Dec
       image.resize({ width, height, fit: 'fill' });
     }
     if (plan.flip) image.flop();
-    if ((opts.alpha ?? 'flatten') === 'flatten') image.flatten({ background: '#000000' });
+    if (alpha === 'flatten') image.flatten({ background: '#000000' });
     else image.removeAlpha();
     image.toColourspace(channels === 1 ? 'b-w' : 'srgb');
     const { data, info } = await image.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });

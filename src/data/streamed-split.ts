@@ -15,7 +15,7 @@ import type { ImageIndex } from './image-index.js';
 import type { SkippedFile } from './folder-index.js';
 import { deriveSeed, Rng } from './random.js';
 import { checkPositions, labelTensor, remapped, type HostBatch, type ImageSplit } from './split.js';
-import { centerCropBox, normalize, randomResizedCropBox, resizedSize } from './transforms.js';
+import { centerCropBox, normalizeInPlace, randomResizedCropBox, resizedSize } from './transforms.js';
 
 /** How a streamed split prepares each image. */
 export interface StreamView {
@@ -135,7 +135,7 @@ function indexSplit(index: ImageIndex, view: StreamView, name: string): ImageSpl
         // [B, H, W, C] bytes are a channels-last [B, C, H, W] batch: they travel as bytes (pinned
         // for CUDA) and become float, and normalized, on the device.
         const bytesOnDevice = tensor(host.pixels!, [b, view.size, view.size, view.channels]).transferTo(device);
-        return normalize(bytesOnDevice.permute([0, 3, 1, 2]).float().div(255), view.mean, view.std);
+        return normalizeInPlace(bytesOnDevice.permute([0, 3, 1, 2]).float().div_(255), view.mean, view.std);
       });
       return { x, y: labelTensor({ labels }, host.positions, device) };
     },

@@ -73,6 +73,17 @@ export interface NativeAddon {
   synchronize(): void;
   info(): NativeInfo;
   memoryStats(): MemoryStats;
+  jpegInfo(bytes: Uint8Array): JpegHeader;
+  decodeJpeg(bytes: Uint8Array, sampling: number[]): Promise<Uint8Array>;
+}
+
+/** What a JPEG's header says (native/jpeg.cc). */
+export interface JpegHeader {
+  height: number;
+  width: number;
+  components: number;
+  /** Whether libjpeg converts its colour space to RGB and gray (grayscale, YCbCr, RGB: yes; CMYK, YCCK: no). */
+  convertible: boolean;
 }
 
 const here = dirname(fileURLToPath(import.meta.url));

@@ -394,9 +394,17 @@ export class Tensor implements Disposable {
     else callVoid('add_', 'Tensor', [this.handle, other.handle, alpha]);
     return this;
   }
+  sub_(other: Tensor | number): this {
+    return this.add_(other, -1);
+  }
   mul_(other: Tensor | number): this {
     if (typeof other === 'number') callVoid('mul_', 'Scalar', [this.handle, other]);
     else callVoid('mul_', 'Tensor', [this.handle, other.handle]);
+    return this;
+  }
+  div_(other: Tensor | number): this {
+    if (typeof other === 'number') callVoid('div_', 'Scalar', [this.handle, other]);
+    else callVoid('div_', 'Tensor', [this.handle, other.handle]);
     return this;
   }
   clamp_(min: number | null, max: number | null = null): this {

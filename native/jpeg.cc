@@ -1,0 +1,256 @@
+// JPEG decoding for the data loader: libjpeg-turbo decodes only the columns and rows a crop
+// needs (the rest of the file is still entropy-decoded, so a damaged file is refused wherever
+// the crop falls), and a separable, antialiased bilinear resampler (the triangle filter widened
+// by the downscale factor, as torchvision's PIL path resizes) maps a box of the image to the
+// output window. Each decode runs on libuv's thread pool and resolves a promise with the
+// interleaved (H, W, C) bytes.
+// The resampling loops are the hot path of a loader epoch; O3 vectorizes them.
+#pragma GCC optimize("O3")
+#include <napi.h>
+#include <algorithm>
+#include <cmath>
+#include <csetjmp>
+#include <cstdio>
+#include <string>
+#include <utility>
+#include <vector>
+extern "C" {
+#include <jpeglib.h>
+}
+
+namespace {
+
+// libjpeg reports errors by calling error_exit, which must not return: jump back to the decode.
+// Warnings (corrupt data, a premature end) are errors too, as sharp's failOn 'warning' makes them.
+struct ErrorJump {
+  jpeg_error_mgr mgr;
+  jmp_buf back;
+  char message[JMSG_LENGTH_MAX];
+};
+
+void onError(j_common_ptr cinfo) {
+  auto* err = reinterpret_cast<ErrorJump*>(cinfo->err);
+  (*cinfo->err->format_message)(cinfo, err->message);
+  longjmp(err->back, 1);
+}
+
+void onMessage(j_common_ptr cinfo, int level) {
+  if (level < 0) onError(cinfo);
+}
+
+// What to make of one image: sample `box` (in source pixels) onto a virtual grid of
+// virtualHeight x virtualWidth, keep the window [top, top + height) x [left, left + width).
+struct Sampling {
+  int channels;
+  double boxTop, boxLeft, boxHeight, boxWidth;
+  int virtualHeight, virtualWidth;
+  int top, left, height, width;
+  bool flip;
+};
+
+// The taps of one output coordinate along one axis: source positions [first, first + weights.size()).
+struct Taps {
+  int first;
+  std::vector<float> weights;
+};
+
+// For output positions [start, start + count) of a virtual axis of `outLength` covering
+// [boxStart, boxStart + boxLength) of a source axis of `inLength`.
+std::vector<Taps> axisTaps(double boxStart, double boxLength, int outLength, int inLength, int start, int count) {
+  const double scale = boxLength / outLength;
+  const double widen = std::max(scale, 1.0);
+  std::vector<Taps> out(count);
+  for (int i = 0; i < count; i++) {
+    const double center = boxStart + (start + i + 0.5) * scale;
+    const int lo = std::max(0, static_cast<int>(center - widen + 0.5));
+    const int hi = std::min(inLength, static_cast<int>(center + widen + 0.5));
+    Taps& t = out[i];
+    t.first = lo;
+    double sum = 0;
+    for (int x = lo; x < hi; x++) {
+      const double w = std::max(0.0, 1.0 - std::fabs((x + 0.5 - center) / widen));
+      t.weights.push_back(static_cast<float>(w));
+      sum += w;
+    }
+    if (sum <= 0) {  // a box narrower than a pixel: take the nearest one
+      t.first = std::min(inLength - 1, std::max(0, static_cast<int>(center)));
+      t.weights.assign(1, 1.0f);
+      sum = 1;
+    }
+    for (auto& w : t.weights) w = static_cast<float>(w / sum);
+  }
+  return out;
+}
+
+class DecodeJpeg : public Napi::AsyncWorker {
+ public:
+  DecodeJpeg(Napi::Env env, Napi::Buffer<uint8_t> input, const Sampling& s)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), input_(Napi::Persistent(input)),
+        data_(input.Data()), size_(input.Length()), s_(s) {}
+
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+  void Execute() override {
+    jpeg_decompress_struct cinfo;
+    ErrorJump err;
+    cinfo.err = jpeg_std_error(&err.mgr);
+    err.mgr.error_exit = onError;
+    err.mgr.emit_message = onMessage;
+    jpeg_create_decompress(&cinfo);
+    if (setjmp(err.back)) {
+      jpeg_destroy_decompress(&cinfo);
+      SetError(err.message);
+      return;
+    }
+    decode(cinfo);
+    jpeg_destroy_decompress(&cinfo);
+  }
+
+  void OnOK() override {
+    deferred_.Resolve(Napi::Buffer<uint8_t>::Copy(Env(), output_.data(), output_.size()));
+  }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  // Decodes the source rows and columns the taps reach, then resamples them into output_. Its
+  // buffers are members: libjpeg's errors longjmp out of this frame, past any local destructor.
+  void decode(jpeg_decompress_struct& cinfo) {
+    jpeg_mem_src(&cinfo, data_, size_);
+    jpeg_read_header(&cinfo, TRUE);
+    cinfo.out_color_space = s_.channels == 1 ? JCS_GRAYSCALE : JCS_RGB;
+    jpeg_start_decompress(&cinfo);
+    const int inHeight = cinfo.output_height, inWidth = cinfo.output_width, c = s_.channels;
+    rows_ = axisTaps(s_.boxTop, s_.boxHeight, s_.virtualHeight, inHeight, s_.top, s_.height);
+    cols_ = axisTaps(s_.boxLeft, s_.boxWidth, s_.virtualWidth, inWidth, s_.left, s_.width);
+    const auto [rowLo, rowHi] = reach(rows_);
+    const auto [colLo, colHi] = reach(cols_);
+    JDIMENSION cropLeft = colLo, cropWidth = colHi - colLo;
+    // libjpeg widens the crop to whole iMCUs (cropLeft moves left).
+    if (cropWidth < static_cast<JDIMENSION>(inWidth)) jpeg_crop_scanline(&cinfo, &cropLeft, &cropWidth);
+    else cropLeft = 0, cropWidth = inWidth;
+    // Horizontal pass, row by row as they are decoded: rows [rowLo, rowHi) x the output columns.
+    line_.resize(static_cast<size_t>(cropWidth) * c);
+    across_.resize(static_cast<size_t>(rowHi - rowLo) * s_.width * c);
+    if (rowLo > 0) jpeg_skip_scanlines(&cinfo, rowLo);
+    for (int y = rowLo; y < rowHi; y++) {
+      JSAMPROW row = line_.data();
+      jpeg_read_scanlines(&cinfo, &row, 1);
+      horizontalPass(&across_[static_cast<size_t>(y - rowLo) * s_.width * c], static_cast<int>(cropLeft));
+    }
+    // The rest is entropy-decoded but not reconstructed, so damage anywhere in the file is seen.
+    if (cinfo.output_scanline < cinfo.output_height) jpeg_skip_scanlines(&cinfo, cinfo.output_height - cinfo.output_scanline);
+    jpeg_finish_decompress(&cinfo);
+    verticalPass(rowLo);
+  }
+
+  // The source positions [lo, hi) any tap reaches.
+  static std::pair<int, int> reach(const std::vector<Taps>& taps) {
+    int lo = taps.front().first, hi = lo;
+    for (const auto& t : taps) lo = std::min(lo, t.first), hi = std::max(hi, t.first + static_cast<int>(t.weights.size()));
+    return {lo, hi};
+  }
+
+  // One decoded row (line_, starting at source column cropLeft) resampled to the window's columns.
+  void horizontalPass(float* out, int cropLeft) {
+    const int c = s_.channels;
+    for (int j = 0; j < s_.width; j++) {
+      const Taps& t = cols_[j];
+      const uint8_t* in = &line_[static_cast<size_t>(t.first - cropLeft) * c];
+      const float* w = t.weights.data();
+      const int n = static_cast<int>(t.weights.size());
+      if (c == 3) {
+        float r = 0, g = 0, b = 0;
+        for (int q = 0; q < n; q++) r += w[q] * in[3 * q], g += w[q] * in[3 * q + 1], b += w[q] * in[3 * q + 2];
+        out[3 * j] = r, out[3 * j + 1] = g, out[3 * j + 2] = b;
+      } else {
+        float v = 0;
+        for (int q = 0; q < n; q++) v += w[q] * in[q];
+        out[j] = v;
+      }
+    }
+  }
+
+  // The window's rows from the horizontally resampled rows (across_ starts at source row rowLo),
+  // rounded to bytes, mirrored when asked.
+  void verticalPass(int rowLo) {
+    const int c = s_.channels, rowValues = s_.width * c;
+    std::vector<float> sum(rowValues);
+    output_.resize(static_cast<size_t>(s_.height) * rowValues);
+    for (int i = 0; i < s_.height; i++) {
+      const Taps& t = rows_[i];
+      std::fill(sum.begin(), sum.end(), 0.0f);
+      for (size_t q = 0; q < t.weights.size(); q++) {
+        const float w = t.weights[q];
+        const float* in = &across_[static_cast<size_t>(t.first - rowLo + q) * rowValues];
+        for (int v = 0; v < rowValues; v++) sum[v] += w * in[v];
+      }
+      uint8_t* out = &output_[static_cast<size_t>(i) * rowValues];
+      for (int j = 0; j < s_.width; j++) {
+        const int from = j * c, to = (s_.flip ? s_.width - 1 - j : j) * c;
+        for (int k = 0; k < c; k++) out[to + k] = static_cast<uint8_t>(std::min(255.0f, std::max(0.0f, std::nearbyint(sum[from + k]))));
+      }
+    }
+  }
+
+  Napi::Promise::Deferred deferred_;
+  Napi::Reference<Napi::Buffer<uint8_t>> input_;
+  const uint8_t* data_;
+  size_t size_;
+  Sampling s_;
+  std::vector<Taps> rows_, cols_;
+  std::vector<uint8_t> line_;
+  std::vector<float> across_;
+  std::vector<uint8_t> output_;
+};
+
+// jpegInfo(bytes) -> { height, width, components, colorSpace } from the header alone; throws on a bad header.
+Napi::Value JpegInfo(const Napi::CallbackInfo& info) {
+  auto env = info.Env();
+  auto input = info[0].As<Napi::Buffer<uint8_t>>();
+  jpeg_decompress_struct cinfo;
+  ErrorJump err;
+  cinfo.err = jpeg_std_error(&err.mgr);
+  err.mgr.error_exit = onError;
+  err.mgr.emit_message = onMessage;
+  jpeg_create_decompress(&cinfo);
+  if (setjmp(err.back)) {
+    jpeg_destroy_decompress(&cinfo);
+    throw Napi::Error::New(env, err.message);
+  }
+  jpeg_mem_src(&cinfo, input.Data(), input.Length());
+  jpeg_read_header(&cinfo, TRUE);
+  auto out = Napi::Object::New(env);
+  out.Set("height", static_cast<double>(cinfo.image_height));
+  out.Set("width", static_cast<double>(cinfo.image_width));
+  out.Set("components", cinfo.num_components);
+  // Grayscale, YCbCr and RGB convert to RGB or gray; CMYK and YCCK do not.
+  const J_COLOR_SPACE cs = cinfo.jpeg_color_space;
+  out.Set("convertible", cs == JCS_GRAYSCALE || cs == JCS_YCbCr || cs == JCS_RGB);
+  jpeg_destroy_decompress(&cinfo);
+  return out;
+}
+
+// decodeJpeg(bytes, [channels, boxTop, boxLeft, boxHeight, boxWidth, virtualHeight, virtualWidth,
+//   top, left, height, width, flip]) -> Promise<Buffer> of height x width x channels bytes.
+Napi::Value DecodeJpegAsync(const Napi::CallbackInfo& info) {
+  auto input = info[0].As<Napi::Buffer<uint8_t>>();
+  auto p = info[1].As<Napi::Array>();
+  auto at = [&](uint32_t i) { return p.Get(i).As<Napi::Number>().DoubleValue(); };
+  Sampling s{static_cast<int>(at(0)), at(1), at(2), at(3), at(4), static_cast<int>(at(5)), static_cast<int>(at(6)),
+             static_cast<int>(at(7)), static_cast<int>(at(8)), static_cast<int>(at(9)), static_cast<int>(at(10)), at(11) != 0};
+  if ((s.channels != 1 && s.channels != 3) || s.height <= 0 || s.width <= 0 || s.boxHeight <= 0 || s.boxWidth <= 0 ||
+      s.top < 0 || s.left < 0 || s.top + s.height > s.virtualHeight || s.left + s.width > s.virtualWidth) {
+    throw Napi::RangeError::New(info.Env(), "decodeJpeg: the window does not lie inside the virtual grid");
+  }
+  auto* worker = new DecodeJpeg(info.Env(), input, s);
+  auto promise = worker->Promise();
+  worker->Queue();
+  return promise;
+}
+
+}  // namespace
+
+void registerJpeg(Napi::Env env, Napi::Object exports) {
+  exports.Set("jpegInfo", Napi::Function::New(env, JpegInfo));
+  exports.Set("decodeJpeg", Napi::Function::New(env, DecodeJpegAsync));
+}
