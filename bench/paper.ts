@@ -32,7 +32,7 @@ import { formatRatio, turnRatio } from './turns.js';
 import { engineLine } from './engine-line.js';
 import { DEFAULT_ONNX_DIR, ensureExports, paperReference, python } from './exports.js';
 import { prepareForFinetune, toDeviceAsync, withSpeedOptions, type SpeedOptions } from '../src/train/speed.js';
-import { evaluationForward } from '../src/pipeline/evaluation-forward.js';
+import { evaluationForward } from '../src/experiment/evaluation-forward.js';
 
 interface RowSpec {
   classifier: 'small-cnn' | 'vgg16' | 'resnet50' | 'alexnet';

@@ -5,12 +5,12 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { quickPlan } from '../../src/pipeline/plan.js';
-import { experimentGraph } from '../../src/pipeline/graph.js';
-import { jobKey } from '../../src/pipeline/jobs.js';
-import { directoryStore } from '../../src/pipeline/artifact-store.js';
-import { JobProcessError, JobProcessPool, runJobProcess } from '../../src/pipeline/job-process.js';
-import { formatBytes } from '../../src/pipeline/memory-pressure.js';
+import { quickPlan } from '../../src/experiment/plan.js';
+import { experimentGraph } from '../../src/experiment/experiment-graph.js';
+import { jobKey } from '../../src/scheduler/job-graph.js';
+import { directoryStore } from '../../src/runs/artifact-store.js';
+import { JobProcessError, JobProcessPool, runJobProcess } from '../../src/scheduler/job-process.js';
+import { formatBytes } from '../../src/scheduler/memory-pressure.js';
 import { jobProcessesOf } from './job-processes.js';
 
 const runDir = mkdtempSync(join(tmpdir(), 's2snets-pool-'));

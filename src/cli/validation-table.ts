@@ -2,7 +2,7 @@
 // both planted datasets, and the verdict.
 import { textTable } from '../common/text.js';
 import { withInterval } from '../report/index.js';
-import { OWN_ACCURACY_SHARE, type ValidationReport, type ValidationRow } from '../pipeline/validate.js';
+import { OWN_ACCURACY_SHARE, type ValidationReport, type ValidationRow } from '../commands/validate.js';
 
 const pct = (x: number | undefined) => (x === undefined ? '-' : (100 * x).toFixed(1));
 

@@ -7,10 +7,10 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { engineInfo } from '../engine/index.js';
-import { directoryStore } from './artifact-store.js';
+import { directoryStore } from '../runs/artifact-store.js';
 import type { Execution, JobBackend, JobEvents } from './execute.js';
-import type { Json } from './jobs.js';
-import type { ExperimentPlan } from './plan.js';
+import type { Json } from './job-graph.js';
+import type { ExperimentPlan } from '../experiment/plan.js';
 import { explainKill, readMemoryFigures } from './memory-pressure.js';
 
 /** What a job process needs: the experiment, where its artifacts live, and which job. */

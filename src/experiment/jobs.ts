@@ -21,10 +21,10 @@ import { accuracyOf, batchPredictions, mean, psnrEach, type Accuracy, type Forwa
 import { deriveSeed, inOrder, normalize, randomTranslate, readWhole, Rng, stratifiedSample, type ImageSplit } from '../data/index.js';
 import type { CheckpointStore, LossCurve, StepProgress, TrainLoopResult } from '../train/loop.js';
 import { loadSegNetWeights } from '../import/segnet-weights.js';
-import type { JobContext, JobSpec, Json } from './jobs.js';
+import type { JobContext, JobSpec, Json } from '../scheduler/job-graph.js';
 import { dataIdentity, indexJob, jobData, type ExperimentData, type IndexOutput } from './inputs.js';
 import type { ClassifierEntry, ExperimentPlan } from './plan.js';
-import { familyOf, fileDigest, importedFile, loadWeightsInto, openClassifier } from './classifiers.js';
+import { familyOf, fileDigest, importedFile, loadWeightsInto, openClassifier } from './classifier-sources.js';
 
 import { GENERIC_AE, aeName } from './names.js';
 

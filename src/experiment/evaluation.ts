@@ -21,10 +21,10 @@ import {
 } from '../analysis/index.js';
 import { inOrder, normalize, readWhole, stratifiedSample } from '../data/index.js';
 import { withInterval, type AutoencoderResult, type ChannelHistogram, type ClassifierResult, type CrossEvaluation, type Results } from '../report/index.js';
-import type { JobContext, JobSpec, Json } from './jobs.js';
+import type { JobContext, JobSpec, Json } from '../scheduler/job-graph.js';
 import { jobData, type ExperimentData } from './inputs.js';
-import { aeName, classifierWeights, GENERIC_AE, loadReconstructor, openReconstructions, replicateTag, type ExperimentJobs } from './experiment.js';
-import { openClassifier, seenInput, type SeenInput } from './classifiers.js';
+import { aeName, classifierWeights, GENERIC_AE, loadReconstructor, openReconstructions, replicateTag, type ExperimentJobs } from './jobs.js';
+import { openClassifier, seenInput, type SeenInput } from './classifier-sources.js';
 import { evaluationForward, type EvaluationForward } from './evaluation-forward.js';
 import type { ExperimentPlan } from './plan.js';
 import { datasetLabel } from './names.js';
@@ -33,7 +33,7 @@ import { EVALUATION_FILES, ORIGINAL_ROW, ReportSourceError, readPredictions, typ
 export { EVALUATION_FILES, ORIGINAL_ROW, ReportSourceError, readPredictions, type EvaluationOutput, type StoredNoisePredictions, type StoredPredictions };
 import type { Accuracy, AccuracyGrid, ImagePredictions } from '../analysis/accuracy.js';
 
-import type { FinetuneSummary } from './experiment.js';
+import type { FinetuneSummary } from './jobs.js';
 
 export interface Evaluation {
   /** Layout of evaluation.json; readEvaluation refuses older ones. */

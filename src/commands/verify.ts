@@ -4,13 +4,13 @@
 // store's evaluation gives.
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { canonicalJson } from './jobs.js';
-import { isArtifactId, runLayout, verifyArtifact } from './artifacts.js';
-import { interruptedJobNote, liveOwner, openExisting } from './runner.js';
-import { damagedRunDbMessage, RunDbError, type RunStore } from './store.js';
+import { canonicalJson } from '../scheduler/job-graph.js';
+import { isArtifactId, runLayout, verifyArtifact } from '../runs/artifacts.js';
+import { interruptedJobNote, liveOwner, openExisting } from '../scheduler/runner.js';
+import { damagedRunDbMessage, RunDbError, type RunStore } from '../runs/store.js';
 import { reportDir, resultsFromStore } from './publish.js';
 import { readResultsFile, validateResults } from '../report/index.js';
-import type { LockOwner } from './lock.js';
+import type { LockOwner } from '../runs/lock.js';
 
 export interface RunCheck {
   /** SQLite's integrity_check of run.db: 'ok' when sound. */

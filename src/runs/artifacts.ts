@@ -20,7 +20,7 @@ import {
 } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { writeFileAtomic } from '../common/atomic.js';
-import type { Checkpoint, CheckpointFiles, Checkpointer, Json } from './jobs.js';
+import type { Checkpoint, CheckpointFiles, Checkpointer, Json } from '../scheduler/job-graph.js';
 import { engineDifferences, type EngineIdentity } from './engine-identity.js';
 
 export class ArtifactError extends Error {

@@ -5,8 +5,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../common/atomic.js';
 import { aggregateReplicates, COLOUR_FIGURES, type Figure, type ReplicateSummary } from '../analysis/index.js';
-import type { JobSpec, Json } from './jobs.js';
-import { ReportSourceError, readEvaluation, type Evaluation, type EvaluationOutput } from './evaluate.js';
+import type { JobSpec, Json } from '../scheduler/job-graph.js';
+import { ReportSourceError, readEvaluation, type Evaluation, type EvaluationOutput } from './evaluation.js';
 import type { ExperimentPlan } from './plan.js';
 
 export interface ReplicatesOutput {

@@ -8,9 +8,9 @@
 // compares the recorded identity when it reuses an artifact: a difference is reported on one line
 // and the job is recomputed, unless the user accepts the change (`--accept-engine-change`).
 import { engineInfo } from '../engine/index.js';
-import type { EngineIdentity } from './engine-identity.js';
+import type { EngineIdentity } from '../runs/engine-identity.js';
 
-export { engineDifferences, type EngineIdentity } from './engine-identity.js';
+export { engineDifferences, type EngineIdentity } from '../runs/engine-identity.js';
 
 /**
  * The identity of the engine this process computes with.

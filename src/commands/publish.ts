@@ -6,13 +6,13 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { RESULTS_SCHEMA_VERSION, validateResults, writeReport, type Results } from '../report/index.js';
-import { artifactDir, verifyArtifact } from './artifacts.js';
-import { withLock, type Lock } from './lock.js';
-import { engineDifferences, type EngineIdentity } from './provenance.js';
-import { openExisting, runLockPath } from './runner.js';
-import { toolVersion } from './store.js';
-import { EVALUATION_FILES, ReportSourceError, readEvaluation, type Evaluation, type StoredPictures } from './evaluate.js';
-import { readReplicates } from './replicates.js';
+import { artifactDir, verifyArtifact } from '../runs/artifacts.js';
+import { withLock, type Lock } from '../runs/lock.js';
+import { engineDifferences, type EngineIdentity } from '../scheduler/current-engine.js';
+import { openExisting, runLockPath } from '../scheduler/runner.js';
+import { toolVersion } from '../runs/store.js';
+import { EVALUATION_FILES, ReportSourceError, readEvaluation, type Evaluation, type StoredPictures } from '../experiment/evaluation.js';
+import { readReplicates } from '../experiment/replicates-job.js';
 
 export { ReportSourceError };
 

@@ -7,9 +7,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../common/atomic.js';
-import { runLayout } from '../pipeline/artifacts.js';
-import { LockHeldError, withLock } from '../pipeline/lock.js';
-import type { ExperimentPlan } from '../pipeline/plan.js';
+import { runLayout } from '../runs/artifacts.js';
+import { LockHeldError, withLock } from '../runs/lock.js';
+import type { ExperimentPlan } from '../experiment/plan.js';
 import type { ImageSet } from '../analysis/images.js';
 import { ORIGINAL, RunView, ServeError } from './run-view.js';
 
@@ -58,9 +58,9 @@ export function evaluationSet(plan: ExperimentPlan): Promise<EvaluationSet> {
   if (!p) {
     p = (async () => {
       const [{ experimentData, evaluationSetKey }, { toImageSet }, { openReconstructions }, { tidy }, { readWhole }] = await Promise.all([
-        import('../pipeline/inputs.js'),
+        import('../experiment/inputs.js'),
         import('../analysis/images.js'),
-        import('../pipeline/experiment.js'),
+        import('../experiment/jobs.js'),
         import('../engine/index.js'),
         import('../data/index.js'),
       ]);

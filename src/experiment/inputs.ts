@@ -40,7 +40,7 @@ import {
 } from '../data/index.js';
 import { ZOO } from '../models/classifiers.js';
 import type { ClassifierInput } from '../models/classifiers.js';
-import { canonicalJson, type JobContext, type JobSpec, type Json } from './jobs.js';
+import { canonicalJson, type JobContext, type JobSpec, type Json } from '../scheduler/job-graph.js';
 import { datasetLocation } from './names.js';
 import type { ExperimentPlan, ImageFolderSpec, TarShardSpec } from './plan.js';
 

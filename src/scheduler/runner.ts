@@ -6,13 +6,13 @@
 // store, whichever backend (this process, local job processes, remote workers) runs the jobs.
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { artifactDir, discardDir, readManifest, runLayout, verifyArtifact, type Manifest } from './artifacts.js';
-import { directoryStore } from './artifact-store.js';
+import { artifactDir, discardDir, readManifest, runLayout, verifyArtifact, type Manifest } from '../runs/artifacts.js';
+import { directoryStore } from '../runs/artifact-store.js';
 import { firstLine, inProcessBackend, type JobBackend } from './execute.js';
-import { jobKey, jobsThatRunAlone, runOrder, JobConfigError, type JobSpec, type Json } from './jobs.js';
-import { acquireLock, ownerAlive, readLock, type Lock, type LockOwner } from './lock.js';
-import { currentEngine, engineDifferences, type EngineIdentity } from './provenance.js';
-import { RunStore, StoreError, type JobRow, type RunMeta } from './store.js';
+import { jobKey, jobsThatRunAlone, runOrder, JobConfigError, type JobSpec, type Json } from './job-graph.js';
+import { acquireLock, ownerAlive, readLock, type Lock, type LockOwner } from '../runs/lock.js';
+import { currentEngine, engineDifferences, type EngineIdentity } from './current-engine.js';
+import { RunStore, StoreError, type JobRow, type RunMeta } from '../runs/store.js';
 
 /** 'notice': a line about the whole run (job is ''), e.g. an engine change. */
 export type ProgressKind = 'reused' | 'start' | 'progress' | 'log' | 'warning' | 'notice' | 'done' | 'failed' | 'blocked' | 'corrupt' | 'interrupted';

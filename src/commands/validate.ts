@@ -14,7 +14,7 @@
 import { join } from 'node:path';
 import type { Interval, PlantedRetention } from '../analysis/index.js';
 import type { Results } from '../report/index.js';
-import { validationPlan, type ExperimentPlan } from './plan.js';
+import { validationPlan, type ExperimentPlan } from '../experiment/plan.js';
 import { runExperiment, type ProgressSink } from './run.js';
 
 /** Share of its original accuracy a classifier must keep on its own S2S reconstructions. */

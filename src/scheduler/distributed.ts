@@ -22,11 +22,11 @@
 // checkpoint, so the job queued again resumes from there instead of running twice.
 import { Queue, QueueEvents, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
-import { ArtifactError } from './artifacts.js';
-import { directoryStore, type ArtifactStore } from './artifact-store.js';
+import { ArtifactError } from '../runs/artifacts.js';
+import { directoryStore, type ArtifactStore } from '../runs/artifact-store.js';
 import { firstLine, type Execution, type JobBackend, type JobEvents, type JobRequest } from './execute.js';
 import { JobProcessError, runJobProcess, threadsPerJob, type JobProcessRequest } from './job-process.js';
-import type { ExperimentPlan } from './plan.js';
+import type { ExperimentPlan } from '../experiment/plan.js';
 
 /** The BullMQ queue every submitter and worker of this version uses. */
 export const QUEUE_NAME = 's2snets-jobs';

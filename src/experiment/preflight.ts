@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { SegNet, segnetTrainingBytes } from '../models/segnet.js';
 import { ZOO_NAMES } from '../models/classifiers.js';
 import { loadSegNetWeights } from '../import/segnet-weights.js';
-import { checkImportedClassifiers, importedFile } from './classifiers.js';
+import { checkImportedClassifiers, importedFile } from './classifier-sources.js';
 import { dataShape, type DataShape } from './inputs.js';
 import { DECODES_IN_FLIGHT, expandShardPattern } from '../data/index.js';
 import { DEFAULT_PREFETCH } from '../train/sampler.js';

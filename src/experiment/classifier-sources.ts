@@ -7,7 +7,7 @@ import { adaptInput, decodeSafetensors, InputAdapter, unwrapAdapter, type ImageI
 import { buildClassifier, ZOO } from '../models/classifiers.js';
 import { loadOnnxClassifier, OnnxModule } from '../import/onnx/index.js';
 import { loadTorchScriptClassifier } from '../import/torchscript.js';
-import { hashFile } from './artifacts.js';
+import { hashFile } from '../runs/artifacts.js';
 import type { ClassifierEntry } from './plan.js';
 import type { DataShape, ExperimentData } from './inputs.js';
 

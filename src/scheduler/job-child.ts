@@ -5,12 +5,12 @@
 // staging directories and exits at once, silently (every other write it makes is atomic, so
 // nothing is torn; a message to the dead parent fails with EPIPE, which is expected then).
 import { rmSync } from 'node:fs';
-import { ArtifactError, type Manifest } from './artifacts.js';
-import { directoryStore, type ArtifactStore } from './artifact-store.js';
+import { ArtifactError, type Manifest } from '../runs/artifacts.js';
+import { directoryStore, type ArtifactStore } from '../runs/artifact-store.js';
 import { executeJob, firstLine } from './execute.js';
-import { findJob } from './graph.js';
-import { jobKey } from './jobs.js';
-import { currentEngine } from './provenance.js';
+import { findJob } from '../experiment/experiment-graph.js';
+import { jobKey } from './job-graph.js';
+import { currentEngine } from './current-engine.js';
 import type { JobProcessCommand, JobProcessMessage, JobProcessRequest } from './job-process.js';
 
 let running: AbortController | null = null;

@@ -1,11 +1,11 @@
 // The autoencoders of a run, found by the names the run gives them (A_S, S2S-<classifier>), for
 // the commands that use one outside the run (reconstruct, export).
 import { join } from 'node:path';
-import { artifactDir } from './artifacts.js';
-import { aeName, GENERIC_AE } from './names.js';
-import type { ExperimentPlan } from './plan.js';
-import { status, type StatusJob } from './runner.js';
-import { StoreError } from './store.js';
+import { artifactDir } from '../runs/artifacts.js';
+import { aeName, GENERIC_AE } from '../experiment/names.js';
+import type { ExperimentPlan } from '../experiment/plan.js';
+import { status, type StatusJob } from '../scheduler/runner.js';
+import { StoreError } from '../runs/store.js';
 
 export type RunAutoencoderErrorCode = 'S2SNETS_RUN_UNREADABLE' | 'S2SNETS_UNKNOWN_AE' | 'S2SNETS_AE_UNFINISHED' | 'S2SNETS_AE_DAMAGED';
 

@@ -6,8 +6,8 @@ import { copyFileSync, linkSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { ArtifactError, artifactDir, commitDir, runLayout, verifyArtifact, type Manifest, type Verification } from './artifacts.js';
-import type { Json } from './jobs.js';
-import type { EngineIdentity } from './provenance.js';
+import type { Json } from '../scheduler/job-graph.js';
+import type { EngineIdentity } from './engine-identity.js';
 
 export interface ArtifactStore {
   /** Where the store lives, as other processes name it (here: an absolute directory). */

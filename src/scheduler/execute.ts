@@ -2,10 +2,10 @@
 // schedules it or where, so that the in-process runner, local job processes and remote workers
 // run a job the same way (same context, same staging and checkpoint rules, same commit).
 import { rmSync } from 'node:fs';
-import { createCheckpointer, type Manifest } from './artifacts.js';
-import type { ArtifactStore } from './artifact-store.js';
-import { canonicalJson, jobKey, JobConfigError, type JobContext, type JobSpec, type Json } from './jobs.js';
-import type { EngineIdentity } from './provenance.js';
+import { createCheckpointer, type Manifest } from '../runs/artifacts.js';
+import type { ArtifactStore } from '../runs/artifact-store.js';
+import { canonicalJson, jobKey, JobConfigError, type JobContext, type JobSpec, type Json } from './job-graph.js';
+import type { EngineIdentity } from './current-engine.js';
 
 /** An error as one line: its class name (unless plain Error) and the first line of its message. */
 export const firstLine = (e: unknown): string => {

@@ -8,11 +8,11 @@ import { encodeSafetensors } from '../nn/index.js';
 import type { SegNet } from '../models/segnet.js';
 import { segnetToOnnx, SEGNET_ONNX_INPUT, SEGNET_ONNX_OPSET, SEGNET_ONNX_OUTPUT } from '../import/segnet-onnx.js';
 import { writeFileAtomic } from '../common/atomic.js';
-import { inputSpace, type InputSpace } from './inputs.js';
+import { inputSpace, type InputSpace } from '../experiment/inputs.js';
 import { loadSegNetFile } from './reconstruct.js';
-import { aeName, GENERIC_AE } from './names.js';
+import { aeName, GENERIC_AE } from '../experiment/names.js';
 import { findRunAutoencoder } from './run-autoencoders.js';
-import { toolVersion } from './store.js';
+import { toolVersion } from '../runs/store.js';
 
 export const EXPORT_FORMATS = ['onnx', 'safetensors'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];

@@ -1,10 +1,10 @@
 // The whole job graph of an experiment, rebuilt from its plan alone. The plan is plain JSON and
 // job keys are content hashes, so any process given the plan (a local job process, a worker on
 // another machine) builds the same graph and finds a job by its key.
-import { canonicalJson, jobKey, topologicalOrder, type JobSpec } from './jobs.js';
-import { experimentJobs, type ExperimentJobs } from './experiment.js';
-import { evaluationJob, type EvaluationOutput } from './evaluate.js';
-import { replicatesJob } from './replicates.js';
+import { canonicalJson, jobKey, topologicalOrder, type JobSpec } from '../scheduler/job-graph.js';
+import { experimentJobs, type ExperimentJobs } from './jobs.js';
+import { evaluationJob, type EvaluationOutput } from './evaluation.js';
+import { replicatesJob } from './replicates-job.js';
 import type { ExperimentPlan } from './plan.js';
 
 export interface ExperimentGraph {

@@ -2,7 +2,7 @@
 // without the compute engine (the viewer's server reads them).
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Json } from './jobs.js';
+import type { Json } from '../scheduler/job-graph.js';
 
 /** A run's stored evaluation is missing, damaged or from an older layout: the message says what to rerun. */
 export class ReportSourceError extends Error {

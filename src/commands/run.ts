@@ -1,17 +1,17 @@
 // Runs an experiment up to a stage in a run directory and returns what it measured as data
 // (the CLI renders it). The run's lock is held from the first job to the written report.
 import type { Results } from '../report/index.js';
-import type { JobSpec } from './jobs.js';
-import { runJobs, runLockPath, type EngineChange, type ProgressEvent } from './runner.js';
-import { experimentGraph } from './graph.js';
-import { processBackend } from './job-process.js';
-import { bullmqBackend } from './distributed.js';
-import type { JobBackend } from './execute.js';
+import type { JobSpec } from '../scheduler/job-graph.js';
+import { runJobs, runLockPath, type EngineChange, type ProgressEvent } from '../scheduler/runner.js';
+import { experimentGraph } from '../experiment/experiment-graph.js';
+import { processBackend } from '../scheduler/job-process.js';
+import { bullmqBackend } from '../scheduler/distributed.js';
+import type { JobBackend } from '../scheduler/execute.js';
 import { renderRunReport, reportDir } from './publish.js';
-import { checkInputs } from './preflight.js';
-import { withLock } from './lock.js';
-import type { EngineIdentity } from './provenance.js';
-import type { ExperimentPlan } from './plan.js';
+import { checkInputs } from '../experiment/preflight.js';
+import { withLock } from '../runs/lock.js';
+import type { EngineIdentity } from '../scheduler/current-engine.js';
+import type { ExperimentPlan } from '../experiment/plan.js';
 
 export type Stage = 'classifiers' | 'pretrain' | 'finetune' | 'evaluate' | 'report';
 
