@@ -10,8 +10,9 @@ import { loadConfig } from '../experiment/config.js';
 import { runExperiment, type ExperimentOptions, type Stage } from '../commands/run.js';
 import { renderRunReport, reportDir } from '../commands/publish.js';
 import { status } from '../scheduler/runner.js';
-import { defaultJobs } from '../scheduler/job-process.js';
+import { defaultJobs } from '../experiment/default-jobs.js';
 import { runWorker } from '../scheduler/distributed.js';
+import { EXPERIMENT_GRAPH_MODULE } from '../experiment/experiment-graph.js';
 import { verifyRun } from '../commands/verify.js';
 import { formatSummary } from '../report/index.js';
 import { ProgressReporter } from './progress.js';
@@ -248,7 +249,7 @@ program
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
-    await runWorker({ redis: f.redis, concurrency: f.concurrency, device: f.device, stallTimeoutS: f.stallTimeout, signal: stop.signal, log: (line) => process.stdout.write(`${line}\n`) });
+    await runWorker({ redis: f.redis, concurrency: f.concurrency, device: f.device, stallTimeoutS: f.stallTimeout, signal: stop.signal, log: (line) => process.stdout.write(`${line}\n`), graphModule: EXPERIMENT_GRAPH_MODULE });
   });
 
 program

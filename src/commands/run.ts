@@ -3,7 +3,7 @@
 import type { Results } from '../report/index.js';
 import type { JobSpec } from '../scheduler/job-graph.js';
 import { runJobs, runLockPath, type EngineChange, type ProgressEvent } from '../scheduler/runner.js';
-import { experimentGraph } from '../experiment/experiment-graph.js';
+import { experimentGraph, experimentGraphSource, planPayload } from '../experiment/experiment-graph.js';
 import { processBackend } from '../scheduler/job-process.js';
 import { bullmqBackend } from '../scheduler/distributed.js';
 import type { JobBackend } from '../scheduler/execute.js';
@@ -35,9 +35,9 @@ export interface ExperimentOptions {
 /** The backend for the options: none (the runner's in-process default) for one local job at a time. */
 async function backendFor(plan: ExperimentPlan, runDir: string, options: ExperimentOptions, progress: ProgressSink): Promise<JobBackend | undefined> {
   const accept = options.acceptEngineChange ?? false;
-  if (options.redis) return bullmqBackend(options.redis, plan, runDir, accept, (line) => progress.log(line));
+  if (options.redis) return bullmqBackend(options.redis, planPayload(plan), runDir, accept, (line) => progress.log(line));
   const jobs = options.jobs ?? 1;
-  return jobs > 1 ? processBackend(plan, runDir, jobs, accept) : undefined;
+  return jobs > 1 ? processBackend(experimentGraphSource(plan), runDir, jobs, accept) : undefined;
 }
 
 /** What one invocation did and measured; the fields of the stages it reached are set. */

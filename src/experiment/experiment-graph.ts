@@ -1,7 +1,8 @@
 // The whole job graph of an experiment, rebuilt from its plan alone. The plan is plain JSON and
 // job keys are content hashes, so any process given the plan (a local job process, a worker on
 // another machine) builds the same graph and finds a job by its key.
-import { canonicalJson, jobKey, topologicalOrder, type JobSpec } from '../scheduler/job-graph.js';
+import { canonicalJson, jobKey, topologicalOrder, type JobSpec, type Json } from '../scheduler/job-graph.js';
+import type { GraphSource } from '../scheduler/job-process.js';
 import { experimentJobs, type ExperimentJobs } from './jobs.js';
 import { evaluationJob, type EvaluationOutput } from './evaluation.js';
 import { replicatesJob } from './replicates-job.js';
@@ -40,22 +41,44 @@ export function experimentGraph(plan: ExperimentPlan): ExperimentGraph {
   return { replicates, evaluations, analysed, byKey: new Map(all.map((j) => [jobKey(j), j])) };
 }
 
+/** This module's URL: job processes and workers load it to rebuild an experiment's graph (a GraphModule). */
+export const EXPERIMENT_GRAPH_MODULE = import.meta.url;
+
+/**
+ * The plan as the JSON payload job processes and workers rebuild its graph from.
+ * @param plan the experiment
+ * @throws JobConfigError when the plan holds a value that is not plain JSON
+ * @example bullmqBackend(url, planPayload(plan), runDir, false, console.error)
+ */
+export function planPayload(plan: ExperimentPlan): Json {
+  return JSON.parse(canonicalJson(plan, 'plan')) as Json;
+}
+
+/**
+ * Where a job process finds the jobs of this plan: this module and the plan as its payload.
+ * @param plan the experiment
+ * @example processBackend(experimentGraphSource(plan), runDir, 2, false)
+ */
+export function experimentGraphSource(plan: ExperimentPlan): GraphSource {
+  return { module: EXPERIMENT_GRAPH_MODULE, payload: planPayload(plan) };
+}
+
 const cache = new Map<string, ExperimentGraph>();
 
 /**
  * The job of the plan's graph with this key; graphs are built once per plan and process (building
- * one hashes imported model files and lists image folders).
- * @param plan the experiment the job belongs to
+ * one hashes imported model files and lists image folders). What makes this module a GraphModule.
+ * @param payload the experiment the job belongs to (its plan, as planPayload gives it)
  * @param key the job's content hash
  * @throws UnknownJobError when the plan's graph has no such job (code of another version, or a changed input file)
  * @example
- * const job = findJob(plan, key); // then executeJob(store, job, ...)
+ * const job = findJob(planPayload(plan), key); // then executeJob(store, job, ...)
  */
-export function findJob(plan: ExperimentPlan, key: string): JobSpec<unknown> {
-  const id = canonicalJson(plan, 'plan');
+export function findJob(payload: Json, key: string): JobSpec<unknown> {
+  const id = canonicalJson(payload, 'plan');
   let graph = cache.get(id);
   if (!graph) {
-    graph = experimentGraph(plan);
+    graph = experimentGraph(payload as unknown as ExperimentPlan);
     cache.set(id, graph);
   }
   const job = graph.byKey.get(key);

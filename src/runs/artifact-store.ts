@@ -6,7 +6,7 @@ import { copyFileSync, linkSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { ArtifactError, artifactDir, commitDir, runLayout, verifyArtifact, type Manifest, type Verification } from './artifacts.js';
-import type { Json } from '../scheduler/job-graph.js';
+import type { Json } from '../common/json.js';
 import type { EngineIdentity } from './engine-identity.js';
 
 export interface ArtifactStore {

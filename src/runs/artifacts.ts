@@ -20,7 +20,7 @@ import {
 } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { writeFileAtomic } from '../common/atomic.js';
-import type { Checkpoint, CheckpointFiles, Checkpointer, Json } from '../scheduler/job-graph.js';
+import type { Json } from '../common/json.js';
 import { engineDifferences, type EngineIdentity } from './engine-identity.js';
 
 export class ArtifactError extends Error {
@@ -233,6 +233,22 @@ export function verifyArtifact(runDir: string, key: string, opts: { contents?: b
 }
 
 const LATEST = 'latest.json';
+
+/** Files of a checkpoint: name -> contents (chunks allowed, e.g. encodeSafetensors output). */
+export type CheckpointFiles = Record<string, string | Uint8Array | Uint8Array[]>;
+
+/** The latest committed checkpoint of a job: its name and the directory holding its files. */
+export interface Checkpoint {
+  name: string;
+  dir: string;
+}
+
+export interface Checkpointer {
+  /** Commits the files as one checkpoint (all or nothing) and drops older ones. */
+  save(name: string, files: CheckpointFiles): void;
+  /** The latest intact checkpoint, or null when there is none (start from scratch). */
+  load(): Checkpoint | null;
+}
 
 /**
  * Checkpoints of one job in dir: each is a committed directory (ckpt-N), and latest.json names

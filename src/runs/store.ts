@@ -4,7 +4,7 @@
 import Database from 'better-sqlite3';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { runLayout } from './artifacts.js';
-import type { Json } from '../scheduler/job-graph.js';
+import type { Json } from '../common/json.js';
 
 export class StoreError extends Error {
   override name = 'StoreError';

@@ -26,7 +26,7 @@ import { ArtifactError } from '../runs/artifacts.js';
 import { directoryStore, type ArtifactStore } from '../runs/artifact-store.js';
 import { firstLine, type Execution, type JobBackend, type JobEvents, type JobRequest } from './execute.js';
 import { JobProcessError, runJobProcess, threadsPerJob, type JobProcessRequest } from './job-process.js';
-import type { ExperimentPlan } from '../experiment/plan.js';
+import type { Json } from './job-graph.js';
 
 /** The BullMQ queue every submitter and worker of this version uses. */
 export const QUEUE_NAME = 's2snets-jobs';
@@ -185,24 +185,30 @@ function recoverLostJobs(url: string, queue: Queue, store: ArtifactStore, waitin
 }
 
 /**
+ * A queued job: a job process's request without the graph's module, which each worker names
+ * itself (its own installation's), so that a queue message never decides what code a worker loads.
+ */
+type QueuedJob = Omit<JobProcessRequest, 'graph'> & { payload: Json };
+
+/**
  * Sends the jobs the runner hands it to the BullMQ queue and waits for workers to run them; the
  * artifacts land in runDir (a path every worker sees). A job another submitter queued earlier
  * (same key) is waited for, not queued again; its artifact is taken over from that run
  * directory when it is another one. Survives a restart of Redis (see the top of this file).
  * @param url the Redis URL
- * @param plan the experiment (travels with each job, so workers can rebuild its graph)
+ * @param payload what the graph is rebuilt from (travels with each job, so workers can rebuild it)
  * @param runDir this run's directory, on the file system the workers share
  * @param acceptEngineChange workers resume from checkpoints another engine made
  * @param log receives a line when Redis goes away, comes back, or lost jobs are queued again
  * @throws RedisUnreachableError when Redis cannot be reached at the start
  * @example
- * await runJobs(runDir, targets, { backend: await bullmqBackend('redis://10.0.0.5:6379', plan, runDir, false, console.error) });
+ * await runJobs(runDir, targets, { backend: await bullmqBackend('redis://10.0.0.5:6379', planPayload(plan), runDir, false, console.error) });
  */
-export async function bullmqBackend(url: string, plan: ExperimentPlan, runDir: string, acceptEngineChange: boolean, log: (line: string) => void): Promise<JobBackend> {
+export async function bullmqBackend(url: string, payload: Json, runDir: string, acceptEngineChange: boolean, log: (line: string) => void): Promise<JobBackend> {
   await checkRedis(url);
   const connection = { url, ...RECONNECTING };
   const store = directoryStore(runDir);
-  const queue = new Queue<JobProcessRequest, WorkerResult>(QUEUE_NAME, { connection });
+  const queue = new Queue<QueuedJob, WorkerResult>(QUEUE_NAME, { connection });
   const queueEvents = new QueueEvents(QUEUE_NAME, { connection });
   queue.on('error', otherErrors(log, 'Redis: '));
   queueEvents.on('error', otherErrors(log, 'Redis: '));
@@ -213,10 +219,10 @@ export async function bullmqBackend(url: string, plan: ExperimentPlan, runDir: s
   });
   await Promise.all([queue.waitUntilReady(), queueEvents.waitUntilReady()]);
 
-  const submit = (r: JobRequest) => queue.add(r.job.name, { plan, runDir: store.location, key: r.key, acceptEngineChange }, { jobId: r.key, attempts: 1 });
+  const submit = (r: JobRequest) => queue.add(r.job.name, { payload, runDir: store.location, key: r.key, acceptEngineChange }, { jobId: r.key, attempts: 1 });
 
   /** The queue's job for this key, ready to wait for: failed ones are retried, stale completed ones replaced. */
-  async function queued(r: JobRequest): Promise<Job<JobProcessRequest, WorkerResult>> {
+  async function queued(r: JobRequest): Promise<Job<QueuedJob, WorkerResult>> {
     await submit(r);
     // add() keeps an existing job of the same id (another submitter's, or an earlier run's): read what is there.
     const job = await queue.getJob(r.key);
@@ -276,6 +282,8 @@ export interface WorkerOptions {
   /** Aborting it stops taking jobs; running ones finish first. */
   signal: AbortSignal;
   log: WorkerLog;
+  /** URL of the module that rebuilds a queued job's graph from its payload (see GraphSource). */
+  graphModule: string;
 }
 
 /** Environment of this worker's job processes that puts them on its device. */
@@ -300,7 +308,7 @@ export class WorkerConfigError extends Error {
  * @throws RedisUnreachableError when Redis cannot be reached; WorkerConfigError for a bad device
  * @example
  * const stop = new AbortController();
- * await runWorker({ redis: 'redis://10.0.0.5:6379', concurrency: 1, device: 'cuda:0', stallTimeoutS: 30, signal: stop.signal, log: console.log });
+ * await runWorker({ redis: 'redis://10.0.0.5:6379', concurrency: 1, device: 'cuda:0', stallTimeoutS: 30, signal: stop.signal, log: console.log, graphModule: EXPERIMENT_GRAPH_MODULE });
  */
 export async function runWorker(opts: WorkerOptions): Promise<void> {
   const env = deviceEnvironment(opts.device);
@@ -308,8 +316,9 @@ export async function runWorker(opts: WorkerOptions): Promise<void> {
   const threads = threadsPerJob(opts.concurrency);
   // `signal` aborts when this worker no longer holds the job's lock (Redis restarted empty, or
   // another worker took the job over): the job stops at a checkpoint instead of running twice.
-  const process = async (job: Job<JobProcessRequest, WorkerResult>, _token: string | undefined, signal: AbortSignal | undefined): Promise<WorkerResult> => {
-    const { runDir, key } = job.data;
+  const process = async (job: Job<QueuedJob, WorkerResult>, _token: string | undefined, signal: AbortSignal | undefined): Promise<WorkerResult> => {
+    const { payload, ...request } = job.data;
+    const { runDir, key } = request;
     const tag = `${job.name} (${key.slice(0, 12)})`;
     if (directoryStore(runDir).verify(key).ok) {
       opts.log(`${tag}: already done, not run again`);
@@ -318,7 +327,7 @@ export async function runWorker(opts: WorkerOptions): Promise<void> {
     opts.log(`${tag}: started${job.stalledCounter ? ` again after ${job.stalledCounter} lost worker(s), from its checkpoint` : ''}`);
     let lastProgress = 0;
     try {
-      const done = await runJobProcess(job.data, {
+      const done = await runJobProcess({ ...request, graph: { module: opts.graphModule, payload } }, {
         threads,
         env,
         signal,
@@ -346,7 +355,7 @@ export async function runWorker(opts: WorkerOptions): Promise<void> {
       throw e;
     }
   };
-  const worker = new Worker<JobProcessRequest, WorkerResult>(QUEUE_NAME, process, {
+  const worker = new Worker<QueuedJob, WorkerResult>(QUEUE_NAME, process, {
     connection: { url: opts.redis, ...RECONNECTING },
     concurrency: opts.concurrency,
     lockDuration: opts.stallTimeoutS * 1000,

@@ -8,10 +8,9 @@ import { rmSync } from 'node:fs';
 import { ArtifactError, type Manifest } from '../runs/artifacts.js';
 import { directoryStore, type ArtifactStore } from '../runs/artifact-store.js';
 import { executeJob, firstLine } from './execute.js';
-import { findJob } from '../experiment/experiment-graph.js';
 import { jobKey } from './job-graph.js';
 import { currentEngine } from './current-engine.js';
-import type { JobProcessCommand, JobProcessMessage, JobProcessRequest } from './job-process.js';
+import type { GraphModule, GraphSource, JobProcessCommand, JobProcessMessage, JobProcessRequest } from './job-process.js';
 
 let running: AbortController | null = null;
 for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => (running ? running.abort() : process.exit(0)));
@@ -39,10 +38,17 @@ function trackingStaging(store: ArtifactStore): ArtifactStore {
 // error with its stack; the 'disconnect' handler ends the process instead.
 const send = (m: JobProcessMessage, then: (error: Error | null) => void = () => {}) => process.send!(m, undefined, {}, then);
 
+/** The module that rebuilds a graph, loaded once per process. */
+const graphModules = new Map<string, Promise<GraphModule>>();
+function findJob(graph: GraphSource, key: string) {
+  if (!graphModules.has(graph.module)) graphModules.set(graph.module, import(graph.module) as Promise<GraphModule>);
+  return graphModules.get(graph.module)!.then((m) => m.findJob(graph.payload, key));
+}
+
 async function run(request: JobProcessRequest, controller: AbortController): Promise<JobProcessMessage> {
   try {
     const store = trackingStaging(directoryStore(request.runDir));
-    const job = findJob(request.plan, request.key);
+    const job = await findJob(request.graph, request.key);
     const deps = new Map<string, Manifest>();
     for (const dep of job.deps) {
       const v = store.verify(jobKey(dep));

@@ -1,25 +1,11 @@
-// Jobs: the units of an experiment graph. A job's key is the hash of everything that decides its
+// Jobs: the units of a job graph (an experiment's, for one). A job's key is the hash of everything that decides its
 // output (name, configuration, code version, the keys of its inputs), so a changed setting
 // invalidates exactly that job and the jobs downstream of it, and nothing else.
 import { createHash } from 'node:crypto';
+import type { Json } from '../common/json.js';
+import type { Checkpointer } from '../runs/artifacts.js';
 
-export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
-
-/** Files of a checkpoint: name -> contents (chunks allowed, e.g. encodeSafetensors output). */
-export type CheckpointFiles = Record<string, string | Uint8Array | Uint8Array[]>;
-
-/** The latest committed checkpoint of a job: its name and the directory holding its files. */
-export interface Checkpoint {
-  name: string;
-  dir: string;
-}
-
-export interface Checkpointer {
-  /** Commits the files as one checkpoint (all or nothing) and drops older ones. */
-  save(name: string, files: CheckpointFiles): void;
-  /** The latest intact checkpoint, or null when there is none (start from scratch). */
-  load(): Checkpoint | null;
-}
+export type { Json };
 
 export interface JobContext {
   /** The job's key (hex sha256). */

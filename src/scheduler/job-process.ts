@@ -1,21 +1,37 @@
-// Jobs in their own processes. A job process gets the plan, the artifact store's location and a
-// job key, rebuilds the graph (findJob), runs that one job into its artifact and reports back
+// Jobs in their own processes. A job process gets where its graph comes from (a module and the
+// JSON payload it rebuilds the graph from), the artifact store's location and a job key, rebuilds
+// the graph (the module's findJob), runs that one job into its artifact and reports back
 // over the IPC channel. Separate processes let independent jobs use the cores at the same time
 // (libtorch calls block the thread that makes them) with their own share of libtorch threads,
 // and keep a remote worker's main loop free to hold its queue lock while a job computes.
 import { fork, type ChildProcess } from 'node:child_process';
-import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { engineInfo } from '../engine/index.js';
 import { directoryStore } from '../runs/artifact-store.js';
 import type { Execution, JobBackend, JobEvents } from './execute.js';
-import type { Json } from './job-graph.js';
-import type { ExperimentPlan } from '../experiment/plan.js';
+import type { Json, JobSpec } from './job-graph.js';
 import { explainKill, readMemoryFigures } from './memory-pressure.js';
 
-/** What a job process needs: the experiment, where its artifacts live, and which job. */
+/**
+ * A job graph any process can rebuild: a module that exports `findJob(payload, key)` (a
+ * GraphModule) and the plain JSON it rebuilds the graph from. Job keys are content hashes, so
+ * every process that rebuilds the graph from the same payload finds the same job by its key.
+ */
+export interface GraphSource {
+  /** URL of the module (import.meta.url of the module that builds the graph). */
+  module: string;
+  payload: Json;
+}
+
+/** What a GraphSource's module exports. */
+export interface GraphModule {
+  /** The job of the payload's graph with this key; throws when there is none. */
+  findJob(payload: Json, key: string): JobSpec<unknown>;
+}
+
+/** What a job process needs: its graph, where its artifacts live, and which job. */
 export interface JobProcessRequest {
-  plan: ExperimentPlan;
+  graph: GraphSource;
   /** The run directory holding the artifact store (an absolute path every worker sees). */
   runDir: string;
   key: string;
@@ -119,14 +135,14 @@ function runInChild(child: ChildProcess, request: JobProcessRequest, keepAlive: 
 /**
  * Runs one job in a new process and resolves with its committed artifact; the process exits
  * after it (remote workers isolate every job so).
- * @param request the plan, run directory and job key
+ * @param request the graph, run directory and job key
  * @param opts threads: libtorch intra-op threads of the process; env: extra environment (e.g.
  *   CUDA_VISIBLE_DEVICES); signal: aborting it asks the job to checkpoint and stop; events:
  *   receives the job's progress, log lines, warnings and metrics
  * @throws JobProcessError when the job failed (reason 'failed', message: the job's error),
  *   the process died ('died') or was interrupted ('interrupted')
  * @example
- * const done = await runJobProcess({ plan, runDir, key, acceptEngineChange: false }, { threads: 1, events });
+ * const done = await runJobProcess({ graph, runDir, key, acceptEngineChange: false }, { threads: 1, events });
  */
 export function runJobProcess(request: JobProcessRequest, opts: { threads: number; env?: NodeJS.ProcessEnv; signal?: AbortSignal; events: JobEvents }): Promise<Execution> {
   return runInChild(forkJobProcess(opts.threads, opts.env), request, false, opts);
@@ -149,10 +165,10 @@ export class JobProcessPool {
 
   /**
    * Runs a job in an idle process with this many threads, or in a new one.
-   * @param request the plan, run directory and job key
+   * @param request the graph, run directory and job key
    * @param opts threads, abort signal and event sink (as runJobProcess)
    * @throws JobProcessError as runJobProcess
-   * @example const done = await pool.run({ plan, runDir, key, acceptEngineChange: false }, { threads: 1, events });
+   * @example const done = await pool.run({ graph, runDir, key, acceptEngineChange: false }, { threads: 1, events });
    */
   async run(request: JobProcessRequest, opts: { threads: number; signal?: AbortSignal; events: JobEvents }): Promise<Execution> {
     let idle = this.idle.get(opts.threads);
@@ -176,29 +192,6 @@ export class JobProcessPool {
   }
 }
 
-/** Below this many steps in its longest training job a plan runs one job at a time by default (see defaultJobs). */
-export const MIN_STEPS_FOR_JOB_PROCESSES = 200;
-
-/**
- * How many jobs run at once by default. One on a GPU (jobs would compete for its memory). On the
- * CPU two, each in its own process with half the threads: on 2 cores the MNIST demo took 4 min
- * 4 s against 5 min 38 s as one job at a time with both threads (README), since the
- * classifiers gain little from a second thread and the two processes need no OpenMP barriers.
- * Not more, since every job process holds its own copy of the data. One, in this process, when
- * the plan's jobs are short (fewer than MIN_STEPS_FOR_JOB_PROCESSES steps in the A_S floor and
- * the fine-tune budget, as in --quick): starting a job process (libtorch, the data) takes about
- * a second, as much as running such jobs side by side gains (the quick demo: 6.8-7.9 s one at a
- * time, 7.3-7.4 s two at once; 10.2-10.6 s when every job started its own process).
- * @param plan the experiment (device and step counts)
- * @example
- * defaultJobs(defaultPlan()) // 2 on 2 cores or more, 1 on a GPU
- * defaultJobs(quickPlan()) // 1
- */
-export function defaultJobs(plan: Pick<ExperimentPlan, 'device' | 'ae' | 'finetune'>): number {
-  if (plan.device.startsWith('cuda') || availableParallelism() < 2) return 1;
-  return Math.max(plan.ae.minSteps, plan.finetune.steps) < MIN_STEPS_FOR_JOB_PROCESSES ? 1 : 2;
-}
-
 /** libtorch threads for each of `jobs` processes: this process's threads divided, at least 1. */
 export const threadsPerJob = (jobs: number): number => Math.max(1, Math.floor(engineInfo().threads / jobs));
 
@@ -208,20 +201,20 @@ export const threadsPerJob = (jobs: number): number => Math.max(1, Math.floor(en
  * are not oversubscribed). A job that
  * can only run alone (the evaluation, which needs every other job) gets every thread: which jobs
  * those are follows from the graph, so a job's thread count does not depend on timing.
- * @param plan the experiment whose jobs the runner hands over
+ * @param graph the graph whose jobs the runner hands over
  * @param runDir the run directory (its artifact store)
  * @param jobs how many jobs at once (at least 1)
  * @param acceptEngineChange resume from checkpoints another engine made
  * @example
- * await runJobs(runDir, targets, { backend: processBackend(plan, runDir, 2, false) });
+ * await runJobs(runDir, targets, { backend: processBackend(experimentGraphSource(plan), runDir, 2, false) });
  */
-export function processBackend(plan: ExperimentPlan, runDir: string, jobs: number, acceptEngineChange: boolean): JobBackend {
+export function processBackend(graph: GraphSource, runDir: string, jobs: number, acceptEngineChange: boolean): JobBackend {
   const store = directoryStore(runDir);
   const shared = threadsPerJob(jobs);
   const pool = new JobProcessPool();
   return {
     slots: jobs,
-    run: (r) => pool.run({ plan, runDir: store.location, key: r.key, acceptEngineChange }, { threads: r.runsAlone ? threadsPerJob(1) : shared, signal: r.signal, events: r.events }),
+    run: (r) => pool.run({ graph, runDir: store.location, key: r.key, acceptEngineChange }, { threads: r.runsAlone ? threadsPerJob(1) : shared, signal: r.signal, events: r.events }),
     close: async () => pool.close(),
   };
 }
