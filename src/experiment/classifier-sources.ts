@@ -9,7 +9,7 @@ import { loadOnnxClassifier, OnnxModule } from '../import/onnx/index.js';
 import { loadTorchScriptClassifier } from '../import/torchscript.js';
 import { hashFile } from '../runs/artifacts.js';
 import type { ClassifierEntry } from './plan.js';
-import type { DataShape, ExperimentData } from './inputs.js';
+import type { DataShape, ExperimentData, TrainingData } from './inputs.js';
 
 export class ClassifierMismatchError extends Error {
   override name = 'ClassifierMismatchError';
@@ -86,7 +86,7 @@ const sizeOnly = (side: number, channels: number): ImageInput => ({ height: side
  * @throws ClassifierMismatchError when the model cannot serve the data
  * @example const model = await openClassifier(entry, data, 'cpu'); model.forward(data.eval.images)
  */
-export async function openClassifier(entry: ClassifierEntry, data: ExperimentData, device: string, weights?: string, log?: (line: string) => void): Promise<Module> {
+export async function openClassifier(entry: ClassifierEntry, data: TrainingData, device: string, weights?: string, log?: (line: string) => void): Promise<Module> {
   let model: Module;
   if ('zoo' in entry) {
     model = buildClassifier(entry.zoo, data.inputSpec).to({ device });

@@ -23,7 +23,11 @@ import { inOrder, normalize, readWhole, stratifiedSample } from '../data/index.j
 import { withInterval, type AutoencoderResult, type ChannelHistogram, type ClassifierResult, type CrossEvaluation, type Results } from '../report/index.js';
 import type { JobContext, JobSpec, Json } from '../scheduler/job-graph.js';
 import { jobData, type ExperimentData } from './inputs.js';
-import { aeName, classifierWeights, GENERIC_AE, loadReconstructor, openReconstructions, replicateTag, type ExperimentJobs } from './jobs.js';
+import { replicateTag, type ExperimentJobs } from './jobs.js';
+import { aeName, GENERIC_AE } from './names.js';
+import { classifierWeights } from './classifier-job.js';
+import { loadReconstructor } from './reconstructor.js';
+import { openReconstructions } from './reconstruction-job.js';
 import { openClassifier, seenInput, type SeenInput } from './classifier-sources.js';
 import { evaluationForward, type EvaluationForward } from './evaluation-forward.js';
 import type { ExperimentPlan } from './plan.js';
@@ -33,7 +37,7 @@ import { EVALUATION_FILES, ORIGINAL_ROW, ReportSourceError, readPredictions, typ
 export { EVALUATION_FILES, ORIGINAL_ROW, ReportSourceError, readPredictions, type EvaluationOutput, type StoredNoisePredictions, type StoredPredictions };
 import type { Accuracy, AccuracyGrid, ImagePredictions } from '../analysis/accuracy.js';
 
-import type { FinetuneSummary } from './jobs.js';
+import type { FinetuneSummary } from './finetune-job.js';
 
 export interface Evaluation {
   /** Layout of evaluation.json; readEvaluation refuses older ones. */
@@ -104,7 +108,7 @@ function noiseAccumulator(plan: ExperimentPlan, jobs: ExperimentJobs, ctx: JobCo
   const subset = stratifiedSample(Array.from(data.eval.labels), data.classNames.length, plan.analysis.noiseSamples, plan.seed + 11);
   const own = classifiers.map((c) => {
     const finetune = jobs.finetunes.get(c.name)!;
-    return loadReconstructor(plan, data, join(ctx.input(finetune), ctx.output(finetune).weights));
+    return loadReconstructor({ stages: plan.ae.stages, device: plan.device }, data.channels, join(ctx.input(finetune), ctx.output(finetune).weights));
   });
   const noise = new NoiseRobustnessAccumulator(
     data.eval.length,

@@ -42,7 +42,7 @@ import { ZOO } from '../models/classifiers.js';
 import type { ClassifierInput } from '../models/classifiers.js';
 import { canonicalJson, type JobContext, type JobSpec, type Json } from '../scheduler/job-graph.js';
 import { datasetLocation } from './names.js';
-import type { ExperimentPlan, ImageFolderSpec, TarShardSpec } from './plan.js';
+import type { DatasetSpec, ExperimentPlan, ImageFolderSpec, TarShardSpec } from './plan.js';
 
 export interface ExperimentData {
   /** Training images as training jobs read them (streamed sets: random crops and flips per epoch). */
@@ -70,7 +70,27 @@ export interface ExperimentData {
 /** Input side of a built-in dataset: its side padded to the next multiple of 8 (two SegNet halvings and the classifiers' pools); 28 px digits become 32 px. */
 const paddedSize = (side: number) => Math.ceil(side / 8) * 8;
 
-const cache = new Map<string, Promise<ExperimentData>>();
+/** The data of a job that never reads the evaluation set (training jobs): it does not depend on the evaluation set's size. */
+export type TrainingData = Omit<ExperimentData, 'eval' | 'evalTruth'>;
+
+/**
+ * What selects the data a job reads, as its key holds it: the data's identity (dataIdentity),
+ * the job's seed and, when the data split's seed differs from it (a replicate), that seed.
+ */
+export interface DataSlice {
+  dataset: Json;
+  seed: number;
+  dataSeed?: number;
+  trainLimit: number | null;
+}
+
+/** A dataset prepared once per process; its evaluation subsets are drawn from the test split on demand. */
+interface PreparedData {
+  training: TrainingData;
+  withEvaluation(samples: number): ExperimentData;
+}
+
+const cache = new Map<string, Promise<PreparedData>>();
 
 /** What the models of a run see: images of channels x size x size, one of classNames each. */
 export interface DataShape {
@@ -82,7 +102,7 @@ export interface DataShape {
 }
 
 /** A streamed dataset's spec, or null for a built-in one. */
-function streamed(plan: ExperimentPlan): ImageFolderSpec | TarShardSpec | null {
+function streamed(plan: Pick<ExperimentPlan, 'dataset'>): ImageFolderSpec | TarShardSpec | null {
   return typeof plan.dataset === 'string' ? null : plan.dataset;
 }
 
@@ -215,7 +235,12 @@ export function sizeNote(side: { min: number; median: number; max: number }, spe
  * @example const data = await jobData(plan, ctx, jobs.index);
  */
 export function jobData(plan: ExperimentPlan, ctx: Pick<JobContext, 'input' | 'output'>, index: JobSpec<IndexOutput> | null): Promise<ExperimentData> {
-  return experimentData(plan, index ? join(ctx.input(index), ctx.output(index).file) : undefined);
+  return experimentData(plan, indexFileOf(ctx, index));
+}
+
+/** A streamed dataset's index file (the index job's artifact); undefined for a built-in dataset. */
+export function indexFileOf(ctx: Pick<JobContext, 'input' | 'output'>, index: JobSpec<IndexOutput> | null): string | undefined {
+  return index ? join(ctx.input(index), ctx.output(index).file) : undefined;
 }
 
 /**
@@ -224,24 +249,83 @@ export function jobData(plan: ExperimentPlan, ctx: Pick<JobContext, 'input' | 'o
  * @param indexFile a streamed dataset's index (the index job's artifact); without it the dataset is indexed here
  * @example const data = await experimentData(quickPlan());
  */
-export function experimentData(plan: ExperimentPlan, indexFile?: string): Promise<ExperimentData> {
-  const k = JSON.stringify([plan.dataset, plan.trainLimit, plan.evalSamples, plan.seed, indexFile ?? null]);
+export async function experimentData(plan: Pick<ExperimentPlan, 'dataset' | 'trainLimit' | 'evalSamples' | 'seed'>, indexFile?: string): Promise<ExperimentData> {
+  return (await preparedData(plan.dataset, plan.trainLimit, plan.seed, indexFile)).withEvaluation(plan.evalSamples);
+}
+
+/**
+ * The data of a job read from the fields of its key alone (jobs get what they hash), without the
+ * evaluation set.
+ * @param slice the data fields of the job's key
+ * @param indexFile the index job's artifact for a streamed dataset (indexFileOf)
+ * @example const data = await sliceData(slice, indexFileOf(ctx, index));
+ */
+export async function sliceData(slice: DataSlice, indexFile: string | undefined): Promise<TrainingData> {
+  return (await preparedData(datasetSpecOf(slice.dataset), slice.trainLimit, slice.dataSeed ?? slice.seed, indexFile)).training;
+}
+
+/**
+ * As sliceData, with the evaluation set of `evalSamples` images.
+ * @param slice the data fields of the job's key
+ * @param evalSamples the size of the evaluation set (a field of the job's key)
+ * @param indexFile the index job's artifact for a streamed dataset (indexFileOf)
+ * @example const data = await sliceEvaluationData(slice, slice.evalSamples, indexFileOf(ctx, index));
+ */
+export async function sliceEvaluationData(slice: DataSlice, evalSamples: number, indexFile: string | undefined): Promise<ExperimentData> {
+  return (await preparedData(datasetSpecOf(slice.dataset), slice.trainLimit, slice.dataSeed ?? slice.seed, indexFile)).withEvaluation(evalSamples);
+}
+
+/**
+ * The dataset spec inside a data identity (dataIdentity adds a streamed set's file count and
+ * fingerprint to its spec).
+ * @param identity a dataIdentity
+ * @example datasetSpecOf(dataIdentity(plan)) // deep-equal to plan.dataset
+ */
+export function datasetSpecOf(identity: Json): DatasetSpec {
+  if (typeof identity === 'string') return identity as DatasetSpec;
+  const { files: _files, shards: _shards, fingerprint: _fingerprint, ...spec } = identity as Record<string, Json>;
+  return spec as unknown as DatasetSpec;
+}
+
+function preparedData(dataset: DatasetSpec, trainLimit: number | null, seed: number, indexFile: string | undefined): Promise<PreparedData> {
+  const k = JSON.stringify([dataset, trainLimit, seed, indexFile ?? null]);
   let p = cache.get(k);
   if (!p) {
-    p = prepare(plan, indexFile);
+    p = prepare({ dataset, trainLimit, seed }, indexFile);
     cache.set(k, p);
     p.catch(() => cache.delete(k));
   }
   return p;
 }
 
-/** Positions of the training subset, the test split and the evaluation subset of a labelled set. */
-function splitPositions(plan: ExperimentPlan, labels: readonly number[], classes: number): { train: number[]; test: number[]; eval: number[] } {
+/** What data preparation reads of a plan. */
+type DataRequest = Pick<ExperimentPlan, 'dataset' | 'trainLimit' | 'seed'>;
+
+/** The evaluation subset's positions within the test split: seeded, stratified. */
+function evaluationPositions(testLabels: ArrayLike<number>, classes: number, samples: number, seed: number): number[] {
+  return stratifiedSample(Array.from(testLabels), classes, Math.min(samples, testLabels.length), seed + 7);
+}
+
+/** Adds evaluation subsets of the test split to prepared training data, each made once. */
+function withEvaluations(training: TrainingData, seed: number, testTruth: PlantedTruth | undefined, evalName: string): PreparedData {
+  const made = new Map<number, ExperimentData>();
+  return {
+    training,
+    withEvaluation(samples) {
+      if (!made.has(samples)) {
+        const at = evaluationPositions(training.test.labels, training.classNames.length, samples, seed);
+        made.set(samples, { ...training, eval: training.test.subset(at, evalName), evalTruth: testTruth && subsetTruth(testTruth, at) });
+      }
+      return made.get(samples)!;
+    },
+  };
+}
+
+/** Positions of the training subset and the test split of a labelled set. */
+function splitPositions(plan: DataRequest, labels: readonly number[], classes: number): { train: number[]; test: number[] } {
   const split = stratifiedSplit(labels, classes, 0.2, plan.seed);
   const train = plan.trainLimit ? pick(split.train, stratifiedSample(split.train.map((i) => labels[i]), classes, plan.trainLimit, plan.seed)) : split.train;
-  const testLabels = split.test.map((i) => labels[i]);
-  const evalIdx = stratifiedSample(testLabels, classes, Math.min(plan.evalSamples, split.test.length), plan.seed + 7);
-  return { train, test: split.test, eval: pick(split.test, evalIdx) };
+  return { train, test: split.test };
 }
 
 const pick = (from: readonly number[], at: readonly number[]) => at.map((i) => from[i]);
@@ -270,14 +354,14 @@ export function inputSpace(plan: Pick<ExperimentPlan, 'dataset'>): InputSpace {
 }
 
 
-async function prepare(plan: ExperimentPlan, indexFile: string | undefined): Promise<ExperimentData> {
+async function prepare(plan: DataRequest, indexFile: string | undefined): Promise<PreparedData> {
   const spec = streamed(plan);
   return spec ? prepareStreamed(plan, spec, indexFile) : prepareBuiltin(plan);
 }
 
 const families = () => Object.fromEntries(Object.entries(ZOO).map(([n, z]) => [n, z.family]));
 
-async function prepareStreamed(plan: ExperimentPlan, spec: ImageFolderSpec | TarShardSpec, indexFile: string | undefined): Promise<ExperimentData> {
+async function prepareStreamed(plan: DataRequest, spec: ImageFolderSpec | TarShardSpec, indexFile: string | undefined): Promise<PreparedData> {
   const index: ImageIndex = indexFile
     ? loadImageIndex(indexFile)
     : 'imageFolder' in spec
@@ -288,11 +372,10 @@ async function prepareStreamed(plan: ExperimentPlan, spec: ImageFolderSpec | Tar
   const { mean, std } = inputSpace(plan);
   const view = (kind: StreamView['kind']): StreamView => ({ kind, size: spec.crop, resize: spec.resize, channels: spec.channels, mean, std });
   const name = datasetLocation(spec);
-  return {
+  const training: TrainingData = {
     train: streamedSplit(index, at.train, view('train'), `${name} (train)`),
     trainFixed: streamedSplit(index, at.train, view('eval'), `${name} (train)`),
     test: streamedSplit(index, at.test, view('eval'), `${name} (test)`),
-    eval: streamedSplit(index, at.eval, view('eval'), `${name} (evaluation)`),
     classNames: index.classNames,
     channels: spec.channels,
     size: spec.crop,
@@ -303,24 +386,23 @@ async function prepareStreamed(plan: ExperimentPlan, spec: ImageFolderSpec | Tar
     skipped: index.skipped.length,
     toPixels: (x: Tensor) => tidy(() => denormalize(x, mean, std).clamp(0, 1)),
   };
+  return withEvaluations(training, plan.seed, undefined, `${name} (evaluation)`);
 }
 
-async function prepareBuiltin(plan: ExperimentPlan): Promise<ExperimentData> {
+async function prepareBuiltin(plan: DataRequest): Promise<PreparedData> {
   const name = plan.dataset as keyof typeof BUILTIN_INFO;
   const { train: rawTrain, test: rawTest, testTruth } = await loadBuiltinDataset(name);
   const info = BUILTIN_INFO[name];
   const { mean, std, size } = inputSpace(plan);
   const classes = rawTrain.classNames.length;
   const trainSubset = plan.trainLimit ? subsetDataset(rawTrain, stratifiedSample(labelArray(rawTrain), classes, plan.trainLimit, plan.seed)) : rawTrain;
-  const evalIdx = stratifiedSample(labelArray(rawTest), classes, Math.min(plan.evalSamples, rawTest.labels.shape[0]), plan.seed + 7);
-  const evalRaw = subsetDataset(rawTest, evalIdx);
   const toModel = (d: Dataset): Dataset => ({ ...d, images: keep(tidy(() => normalize(padTo(d.images, size), mean, std))), labels: keep(d.labels) });
   const train = memorySplit(toModel(trainSubset));
-  const data: ExperimentData = {
+  const test = memorySplit(toModel(rawTest));
+  const training: TrainingData = {
     train,
     trainFixed: train,
-    test: memorySplit(toModel(rawTest)),
-    eval: memorySplit(toModel(evalRaw)),
+    test,
     classNames: rawTrain.classNames,
     channels: info.channels,
     size,
@@ -329,10 +411,9 @@ async function prepareBuiltin(plan: ExperimentPlan): Promise<ExperimentData> {
     std,
     families: families(),
     skipped: 0,
-    evalTruth: testTruth && subsetTruth(testTruth, evalIdx),
     toPixels: (x: Tensor) => tidy(() => denormalize(x, mean, std).clamp(0, 1)),
   };
   // Only the prepared copies are used from here on.
-  for (const raw of new Set([rawTrain.images, trainSubset.images, rawTest.images, evalRaw.images])) raw.dispose();
-  return data;
+  for (const raw of new Set([rawTrain.images, trainSubset.images, rawTest.images])) raw.dispose();
+  return withEvaluations(training, plan.seed, testTruth, test.name);
 }

@@ -60,7 +60,7 @@ export function evaluationSet(plan: ExperimentPlan): Promise<EvaluationSet> {
       const [{ experimentData, evaluationSetKey }, { toImageSet }, { openReconstructions }, { tidy }, { readWhole }] = await Promise.all([
         import('../experiment/inputs.js'),
         import('../analysis/images.js'),
-        import('../experiment/jobs.js'),
+        import('../experiment/reconstruction-job.js'),
         import('../engine/index.js'),
         import('../data/index.js'),
       ]);

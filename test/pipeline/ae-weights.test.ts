@@ -19,7 +19,7 @@ import { runExperiment, type ProgressSink } from '../../src/commands/run.js';
 import { status } from '../../src/scheduler/runner.js';
 import { artifactDir } from '../../src/runs/artifacts.js';
 import { experimentData } from '../../src/experiment/inputs.js';
-import { toStoredPixels } from '../../src/experiment/jobs.js';
+import { toStoredPixels } from '../../src/experiment/reconstruction-job.js';
 import { readWhole } from '../../src/data/index.js';
 import { fixtureDir, maxAbsDiff, readFloats } from '../import/pth-fixtures.js';
 import { writeImageFolder } from './image-folder-fixture.js';

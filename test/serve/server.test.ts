@@ -17,7 +17,7 @@ import { status } from '../../src/scheduler/runner.js';
 import { artifactDir, runLayout } from '../../src/runs/artifacts.js';
 import { acquireLock } from '../../src/runs/lock.js';
 import { experimentData } from '../../src/experiment/inputs.js';
-import { loadReconstructions, type ReconstructionOutput } from '../../src/experiment/jobs.js';
+import { loadReconstructions, type ReconstructionOutput } from '../../src/experiment/reconstruction-job.js';
 import type { ExperimentPlan } from '../../src/experiment/plan.js';
 import { tidy } from '../../src/engine/index.js';
 import { quickPretrain } from './quick-run.js';
