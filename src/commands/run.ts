@@ -28,7 +28,7 @@ export interface ExperimentOptions {
   engine?: EngineIdentity;
   /** Jobs at once, each in its own local process (default 1: one at a time, in this process). */
   jobs?: number;
-  /** Run the jobs on the workers of this Redis instead (see distributed.ts). */
+  /** Run the jobs on the workers of this Redis instead (see scheduler/distributed.ts). */
   redis?: string;
 }
 

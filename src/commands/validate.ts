@@ -3,13 +3,13 @@
 // every S2S autoencoder keeps its carrier, i.e.
 //   (1) its classifier reaches at least OWN_ACCURACY_SHARE of its original accuracy on the
 //       S2S reconstructions, and
-//   (2) the carrier probe (analysis/planted.ts; colour: nearest palette colour, shape: nearest
+//   (2) the carrier probe (analysis/planted-retention.ts; colour: nearest palette colour, shape: nearest
 //       redrawn shape, both classifier-independent) is not worse on the S2S reconstructions than
 //       on A_S's: the paired 95 % interval of the difference in kept share must reach 0.
 // How far the nuisance (the other property) drifted is reported without a verdict: the method
 // allows a decoder to drop what its classifier ignores, and does not require it.
 // Negative controls show that the rules can fail: reconstructions that drop the carrier (A_S's
-// made grey on the colour set, blurred on the shape set; analysis/planted.ts PLANTED_CONTROLS)
+// made grey on the colour set, blurred on the shape set; analysis/planted-retention.ts PLANTED_CONTROLS)
 // are judged by the carrier rule too, and validation passes only when every control fails it.
 import { join } from 'node:path';
 import type { Interval, PlantedRetention } from '../analysis/index.js';

@@ -98,7 +98,7 @@ export async function evaluationForward(
   // A zoo model is this evaluation's own instance: it may be folded and laid out for inference.
   const forward = 'zoo' in entry ? inferenceForward(model, { channelsLast: device === 'cpu' }) : (x: Tensor) => model.forward(x);
   const libtorch: EvaluationForward = { forward, engine: 'libtorch', close: async () => {} };
-  // A classifier behind an input adapter (classifiers.ts openClassifier) gets ONNX Runtime's
+  // A classifier behind an input adapter (classifier-sources.ts openClassifier) gets ONNX Runtime's
   // input through the same adapter, run on libtorch.
   const { classifier, adapt } = unwrapAdapter(model);
   if (!('onnx' in entry) || device !== 'cpu' || process.env[ONNX_RUNTIME_ENV] === '0' || !(classifier instanceof OnnxModule)) return libtorch;

@@ -1,6 +1,6 @@
 // The engine identity's fields and how two identities differ, without the compute engine itself
 // (readers of a run, such as the viewer's server, check manifests without loading libtorch).
-// provenance.ts takes the identity of the running engine.
+// scheduler/current-engine.ts takes the identity of the running engine.
 
 export interface EngineIdentity {
   torchVersion: string;

@@ -25,7 +25,7 @@ export class RunDbError extends StoreError {
 
 /**
  * The remedy for a damaged run.db. The store is only the record: the artifacts are the truth, and
- * a run started without run.db adopts every artifact that verifies (runner.ts reuse), so nothing
+ * a run started without run.db adopts every artifact that verifies (scheduler/runner.ts reuse), so nothing
  * finished is recomputed (test/pipeline/run-db.test.ts checks it).
  */
 const recovery = (path: string) =>
