@@ -10,10 +10,10 @@ import { accuracyOf, batchPredictions, type Accuracy, type Forward } from '../an
 import { deriveSeed, inOrder, randomTranslate, Rng, type ImageSplit } from '../data/index.js';
 import type { Json } from '../common/json.js';
 import type { JobContext, JobSpec } from '../scheduler/job-graph.js';
-import { indexFileOf, sliceData, type IndexOutput, type TrainingData } from './inputs.js';
+import type { IndexOutput, TrainingData } from './inputs.js';
 import type { ClassifierEntry, ExperimentPlan } from './plan.js';
 import { familyOf, openClassifier } from './classifier-sources.js';
-import { curveJson, hashed, jobCheckpoint, progressTo, saveModule, seedTag, type JobSettings, type KindJob, type TrainingSlice } from './job-common.js';
+import { curveJson, jobCheckpoint, progressTo, saveModule, seedTag, trainingJob, type JobSettings, type KindJob, type TrainingSlice } from './job-common.js';
 
 export interface ClassifierOutput {
   [k: string]: Json;
@@ -54,43 +54,36 @@ export type ClassifierJob = KindJob<ClassifierOutput, ClassifierPayload>;
  */
 export function trainedClassifierJob(payload: ClassifierPayload & { config: TrainedClassifierConfig }, index: JobSpec<IndexOutput> | null): ClassifierJob {
   const { config: cfg, entry, settings } = payload;
-  return {
-    name: `classifier[${entry.name}]${seedTag(cfg)}`,
-    deps: index ? [index] : [],
-    config: hashed(cfg),
-    payload,
-    async run(ctx) {
-      const data = await sliceData(cfg, indexFileOf(ctx, index));
-      manualSeed(cfg.seed);
-      const model = buildClassifier(cfg.model, data.inputSpec).to({ device: cfg.device });
-      const batches = splitBatches(data.train, { batchSize: cfg.batchSize, seed: cfg.seed, device: cfg.device });
-      // Each step's shift comes from its own seeded stream, so a resumed run draws the same ones.
-      const augmented = (step: number) => {
-        const b = batches.batch(step);
-        const x = randomTranslate(b.x, cfg.augmentShift, new Rng(deriveSeed(cfg.seed, 'augment', step)));
-        b.x.dispose();
-        return { x, y: b.y };
-      };
-      const result = await trainClassifier(model, {
-        name: `train ${entry.name}`,
-        steps: Math.max(1, Math.round(cfg.epochs * batches.stepsPerEpoch)),
-        lr: cfg.lr,
-        optimizer: cfg.optimizer,
-        channelsLast: cfg.channelsLast,
-        seed: cfg.seed,
-        batch: augmented,
-        ready: batches.ready,
-        checkpoint: jobCheckpoint(ctx, settings.checkpointEvery),
-        signal: ctx.signal,
-        onProgress: progressTo(ctx, cfg.batchSize),
-      });
-      model.eval();
-      const { top1, top5 } = await testAccuracy(model, data, cfg.device, settings);
-      saveModule(ctx, 'classifier.safetensors', model, { model: cfg.model });
-      ctx.setMetrics({ top1, finalLoss: result.finalLoss });
-      return { weights: 'classifier.safetensors', family: familyOf(entry), parameters: model.parameterCount(), top1, top5, finalLoss: result.finalLoss, curve: curveJson(result.curve) };
-    },
-  };
+  return trainingJob(`classifier[${entry.name}]${seedTag(cfg)}`, payload, index, [], async (ctx, data) => {
+    manualSeed(cfg.seed);
+    const model = buildClassifier(cfg.model, data.inputSpec).to({ device: cfg.device });
+    const batches = splitBatches(data.train, { batchSize: cfg.batchSize, seed: cfg.seed, device: cfg.device });
+    // Each step's shift comes from its own seeded stream, so a resumed run draws the same ones.
+    const augmented = (step: number) => {
+      const b = batches.batch(step);
+      const x = randomTranslate(b.x, cfg.augmentShift, new Rng(deriveSeed(cfg.seed, 'augment', step)));
+      b.x.dispose();
+      return { x, y: b.y };
+    };
+    const result = await trainClassifier(model, {
+      name: `train ${entry.name}`,
+      steps: Math.max(1, Math.round(cfg.epochs * batches.stepsPerEpoch)),
+      lr: cfg.lr,
+      optimizer: cfg.optimizer,
+      channelsLast: cfg.channelsLast,
+      seed: cfg.seed,
+      batch: augmented,
+      ready: batches.ready,
+      checkpoint: jobCheckpoint(ctx, settings.checkpointEvery),
+      signal: ctx.signal,
+      onProgress: progressTo(ctx, cfg.batchSize),
+    });
+    model.eval();
+    const { top1, top5 } = await testAccuracy(model, data, cfg.device, settings);
+    saveModule(ctx, 'classifier.safetensors', model, { model: cfg.model });
+    ctx.setMetrics({ top1, finalLoss: result.finalLoss });
+    return { weights: 'classifier.safetensors', family: familyOf(entry), parameters: model.parameterCount(), top1, top5, finalLoss: result.finalLoss, curve: curveJson(result.curve) };
+  });
 }
 
 /**
@@ -101,18 +94,11 @@ export function trainedClassifierJob(payload: ClassifierPayload & { config: Trai
  */
 export function importedClassifierJob(payload: ClassifierPayload & { config: ImportedClassifierConfig }, index: JobSpec<IndexOutput> | null): ClassifierJob {
   const { config: cfg, entry, settings } = payload;
-  return {
-    name: `import[${entry.name}]`,
-    deps: index ? [index] : [],
-    config: hashed(cfg),
-    payload,
-    async run(ctx) {
-      const data = await sliceData(cfg, indexFileOf(ctx, index));
-      const model = await openClassifier(entry, data, cfg.device, undefined, (line) => ctx.log(line));
-      const { top1, top5 } = await testAccuracy(model, data, cfg.device, settings);
-      return { weights: '', family: familyOf(entry), parameters: model.parameterCount(), top1, top5, finalLoss: null, curve: { step: [], loss: [] } };
-    },
-  };
+  return trainingJob(`import[${entry.name}]`, payload, index, [], async (ctx, data) => {
+    const model = await openClassifier(entry, data, cfg.device, undefined, (line) => ctx.log(line));
+    const { top1, top5 } = await testAccuracy(model, data, cfg.device, settings);
+    return { weights: '', family: familyOf(entry), parameters: model.parameterCount(), top1, top5, finalLoss: null, curve: { step: [], loss: [] } };
+  });
 }
 
 /**

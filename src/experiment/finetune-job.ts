@@ -7,7 +7,7 @@ import { finetuneDecoder, type FinetuneStop, type FinetuneTargets } from '../tra
 import { splitBatches } from '../train/sampler.js';
 import type { Json } from '../common/json.js';
 import type { JobSpec } from '../scheduler/job-graph.js';
-import { indexFileOf, sliceData, type IndexOutput } from './inputs.js';
+import type { IndexOutput } from './inputs.js';
 import type { ExperimentPlan } from './plan.js';
 import { loadWeightsInto, openClassifier } from './classifier-sources.js';
 import { classifierWeights, type ClassifierJob } from './classifier-job.js';
@@ -15,7 +15,7 @@ import { readEncodings, type EncodeJob } from './encode-job.js';
 import { finetuneSplit } from './finetune-split.js';
 import type { AutoencoderOutput, PretrainJob } from './pretrain-job.js';
 import { buildAutoencoder } from './reconstructor.js';
-import { curveJson, hashed, jobCheckpoint, progressTo, saveModule, seedTag, type JobSettings, type KindJob, type TrainingSlice } from './job-common.js';
+import { curveJson, jobCheckpoint, progressTo, saveModule, seedTag, trainingJob, type JobSettings, type KindJob, type TrainingSlice } from './job-common.js';
 
 /** How a decoder fine-tune ended. */
 export interface FinetuneSummary {
@@ -63,50 +63,44 @@ export function finetuneJob(payload: FinetunePayload, deps: FinetuneDeps): Finet
   const stages = pretrain.payload.config.ae.stages;
   const entry = clsJob.payload.entry;
   const name = cfg.classifier;
-  return {
-    name: `${cfg.targets === 'permuted-labels' ? 'finetune-permuted-labels' : 'finetune'}[${name}]${seedTag(cfg)}`,
-    deps: [...(index ? [index] : []), pretrain, ...(encodings ? [encodings] : []), clsJob],
-    config: hashed(cfg),
-    payload,
-    async run(ctx) {
-      const data = await sliceData(cfg, indexFileOf(ctx, index));
-      manualSeed(cfg.seed);
-      const ae = buildAutoencoder(stages, data.channels).to({ device: cfg.device });
-      loadWeightsInto(ae, join(ctx.input(pretrain), ctx.output(pretrain).weights), cfg.device);
-      const classifier = await openClassifier(entry, data, cfg.device, classifierWeights(ctx, clsJob));
-      const { train, check } = finetuneSplit(cfg.convergence?.samples ?? null, cfg.dataSeed ?? cfg.seed, data);
-      const batches = splitBatches(train, { batchSize: cfg.batchSize, seed: cfg.seed + 2, device: cfg.device });
-      const budget = cfg.epochs ? Math.max(1, Math.round(cfg.epochs * batches.stepsPerEpoch)) : cfg.steps;
-      const shared = encodings && readEncodings(ctx, encodings, { channelsLast: cfg.speed.channelsLast ?? false, device: cfg.device });
-      if (encodings && !shared) ctx.log(`the frozen encoder runs at every step: ${ctx.output(encodings).skipped}`);
-      const checkSet = check && cfg.convergence ? await readWhole(check, cfg.device) : null;
-      try {
-        const result = await finetuneDecoder(ae, classifier, {
-          name: `fine-tune ${name}`,
-          steps: budget,
-          convergence: checkSet && cfg.convergence ? { ...checkSet, ...cfg.convergence } : undefined,
-          lr: cfg.lr,
-          optimizer: cfg.optimizer,
-          targets: cfg.targets,
-          classes: data.classNames.length,
-          trainWholeAe: cfg.trainWholeAe,
-          speed: cfg.speed,
-          encodings: shared ? { train: shared.train, check: shared.check ?? null, positions: batches.positions } : undefined,
-          seed: cfg.seed + 2,
-          batch: batches.batch,
-          ready: batches.ready,
-          checkpoint: jobCheckpoint(ctx, settings.checkpointEvery),
-          signal: ctx.signal,
-          onProgress: progressTo(ctx, cfg.batchSize),
-        });
-        saveModule(ctx, 'autoencoder.safetensors', ae, { classifier: name });
-        ctx.setMetrics({ finalLoss: result.finalLoss, stepsRun: result.stepsRun, converged: result.converged });
-        const finetune: FinetuneSummary = { budget, stepsRun: result.stepsRun, stop: result.stop, converged: result.converged, checkAccuracy: result.checkAccuracy };
-        return { weights: 'autoencoder.safetensors', finalLoss: result.finalLoss, curve: curveJson(result.curve), finetune };
-      } finally {
-        for (const cache of Object.values(shared ?? {})) cache.dispose();
-        for (const t of checkSet ? [checkSet.x, checkSet.y] : []) t.dispose();
-      }
-    },
-  };
+  const jobName = `${cfg.targets === 'permuted-labels' ? 'finetune-permuted-labels' : 'finetune'}[${name}]${seedTag(cfg)}`;
+  return trainingJob(jobName, payload, index, [pretrain, ...(encodings ? [encodings] : []), clsJob], async (ctx, data) => {
+    manualSeed(cfg.seed);
+    const ae = buildAutoencoder(stages, data.channels).to({ device: cfg.device });
+    loadWeightsInto(ae, join(ctx.input(pretrain), ctx.output(pretrain).weights), cfg.device);
+    const classifier = await openClassifier(entry, data, cfg.device, classifierWeights(ctx, clsJob));
+    const { train, check } = finetuneSplit(cfg.convergence?.samples ?? null, cfg.dataSeed ?? cfg.seed, data);
+    const batches = splitBatches(train, { batchSize: cfg.batchSize, seed: cfg.seed + 2, device: cfg.device });
+    const budget = cfg.epochs ? Math.max(1, Math.round(cfg.epochs * batches.stepsPerEpoch)) : cfg.steps;
+    const shared = encodings && readEncodings(ctx, encodings, { channelsLast: cfg.speed.channelsLast ?? false, device: cfg.device });
+    if (encodings && !shared) ctx.log(`the frozen encoder runs at every step: ${ctx.output(encodings).skipped}`);
+    const checkSet = check && cfg.convergence ? await readWhole(check, cfg.device) : null;
+    try {
+      const result = await finetuneDecoder(ae, classifier, {
+        name: `fine-tune ${name}`,
+        steps: budget,
+        convergence: checkSet && cfg.convergence ? { ...checkSet, ...cfg.convergence } : undefined,
+        lr: cfg.lr,
+        optimizer: cfg.optimizer,
+        targets: cfg.targets,
+        classes: data.classNames.length,
+        trainWholeAe: cfg.trainWholeAe,
+        speed: cfg.speed,
+        encodings: shared ? { train: shared.train, check: shared.check ?? null, positions: batches.positions } : undefined,
+        seed: cfg.seed + 2,
+        batch: batches.batch,
+        ready: batches.ready,
+        checkpoint: jobCheckpoint(ctx, settings.checkpointEvery),
+        signal: ctx.signal,
+        onProgress: progressTo(ctx, cfg.batchSize),
+      });
+      saveModule(ctx, 'autoencoder.safetensors', ae, { classifier: name });
+      ctx.setMetrics({ finalLoss: result.finalLoss, stepsRun: result.stepsRun, converged: result.converged });
+      const finetune: FinetuneSummary = { budget, stepsRun: result.stepsRun, stop: result.stop, converged: result.converged, checkAccuracy: result.checkAccuracy };
+      return { weights: 'autoencoder.safetensors', finalLoss: result.finalLoss, curve: curveJson(result.curve), finetune };
+    } finally {
+      for (const cache of Object.values(shared ?? {})) cache.dispose();
+      for (const t of checkSet ? [checkSet.x, checkSet.y] : []) t.dispose();
+    }
+  });
 }

@@ -10,7 +10,7 @@ import type { Json } from '../common/json.js';
 import { encodeSafetensors, type Module } from '../nn/index.js';
 import type { CheckpointStore, LossCurve, StepProgress } from '../train/loop.js';
 import type { JobContext, JobSpec } from '../scheduler/job-graph.js';
-import type { DataSlice } from './inputs.js';
+import { indexFileOf, sliceData, type DataSlice, type IndexOutput, type TrainingData } from './inputs.js';
 
 /**
  * How a job runs, not what it computes: left out of job keys, so a run may change them and keep
@@ -100,4 +100,31 @@ export function saveModule(ctx: JobContext, file: string, m: Module, meta: Recor
  */
 export function curveJson(c: LossCurve): { step: number[]; loss: number[] } {
   return { step: c.step, loss: c.loss };
+}
+
+/**
+ * A job of a job kind that reads the run's training data: its key holds the payload's config, its
+ * dependencies are the index job (streamed datasets) and `deps`, and `run` gets the data its
+ * config names (sliceData).
+ * @param name the job's name
+ * @param payload what the job kind was given
+ * @param index the streamed dataset's index job, null for a built-in dataset
+ * @param deps the other jobs it needs
+ * @param run the work, given the job's context and its data
+ * @example return trainingJob(`pretrain[A_S]`, payload, index, [], async (ctx, data) => ({ ... }));
+ */
+export function trainingJob<TOut, P extends { config: TrainingSlice }>(
+  name: string,
+  payload: P,
+  index: JobSpec<IndexOutput> | null,
+  deps: JobSpec<any>[],
+  run: (ctx: JobContext, data: TrainingData) => Promise<TOut>,
+): KindJob<TOut, P> {
+  return {
+    name,
+    deps: [...(index ? [index] : []), ...deps],
+    config: hashed(payload.config),
+    payload,
+    run: async (ctx) => run(ctx, await sliceData(payload.config, indexFileOf(ctx, index))),
+  };
 }

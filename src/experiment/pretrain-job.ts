@@ -7,11 +7,11 @@ import type { TrainLoopResult } from '../train/loop.js';
 import { splitBatches } from '../train/sampler.js';
 import type { Json } from '../common/json.js';
 import type { JobSpec } from '../scheduler/job-graph.js';
-import { indexFileOf, sliceData, type IndexOutput } from './inputs.js';
+import type { IndexOutput } from './inputs.js';
 import { GENERIC_AE } from './names.js';
 import type { ExperimentPlan } from './plan.js';
 import { buildAutoencoder } from './reconstructor.js';
-import { curveJson, hashed, jobCheckpoint, progressTo, saveModule, seedTag, type JobSettings, type KindJob, type TrainingSlice } from './job-common.js';
+import { curveJson, jobCheckpoint, progressTo, saveModule, seedTag, trainingJob, type JobSettings, type KindJob, type TrainingSlice } from './job-common.js';
 
 export interface AutoencoderOutput {
   [k: string]: Json;
@@ -40,37 +40,30 @@ export type PretrainJob = KindJob<AutoencoderOutput, PretrainPayload>;
 export function pretrainJob(payload: PretrainPayload, index: JobSpec<IndexOutput> | null): PretrainJob {
   const { config: cfg, settings } = payload;
   const { ae: spec } = cfg;
-  return {
-    name: `pretrain[${GENERIC_AE}]${seedTag(cfg)}`,
-    deps: index ? [index] : [],
-    config: hashed(cfg),
-    payload,
-    async run(ctx) {
-      const data = await sliceData(cfg, indexFileOf(ctx, index));
-      manualSeed(cfg.seed);
-      const ae = buildAutoencoder(spec.stages, data.channels).to({ device: cfg.device });
-      if (spec.weights) loadSegNetWeights(ae, spec.weights.file);
-      let result: TrainLoopResult | null = null;
-      if (spec.epochs > 0) {
-        const batches = splitBatches(data.train, { batchSize: spec.batchSize, seed: cfg.seed + 1, device: cfg.device });
-        result = await pretrainAutoencoder(ae, {
-          ready: batches.ready,
-          steps: pretrainSteps(spec, batches.stepsPerEpoch),
-          lr: spec.lr,
-          channelsLast: spec.channelsLast,
-          seed: cfg.seed + 1,
-          batch: batches.batch,
-          checkpoint: jobCheckpoint(ctx, settings.checkpointEvery),
-          signal: ctx.signal,
-          onProgress: progressTo(ctx, spec.batchSize),
-        });
-        ctx.setMetrics({ finalLoss: result.finalLoss });
-      }
-      ae.eval();
-      saveModule(ctx, 'autoencoder.safetensors', ae, { stages: JSON.stringify(spec.stages) });
-      return { weights: 'autoencoder.safetensors', finalLoss: result?.finalLoss ?? null, curve: result ? curveJson(result.curve) : { step: [], loss: [] } };
-    },
-  };
+  return trainingJob(`pretrain[${GENERIC_AE}]${seedTag(cfg)}`, payload, index, [], async (ctx, data) => {
+    manualSeed(cfg.seed);
+    const ae = buildAutoencoder(spec.stages, data.channels).to({ device: cfg.device });
+    if (spec.weights) loadSegNetWeights(ae, spec.weights.file);
+    let result: TrainLoopResult | null = null;
+    if (spec.epochs > 0) {
+      const batches = splitBatches(data.train, { batchSize: spec.batchSize, seed: cfg.seed + 1, device: cfg.device });
+      result = await pretrainAutoencoder(ae, {
+        ready: batches.ready,
+        steps: pretrainSteps(spec, batches.stepsPerEpoch),
+        lr: spec.lr,
+        channelsLast: spec.channelsLast,
+        seed: cfg.seed + 1,
+        batch: batches.batch,
+        checkpoint: jobCheckpoint(ctx, settings.checkpointEvery),
+        signal: ctx.signal,
+        onProgress: progressTo(ctx, spec.batchSize),
+      });
+      ctx.setMetrics({ finalLoss: result.finalLoss });
+    }
+    ae.eval();
+    saveModule(ctx, 'autoencoder.safetensors', ae, { stages: JSON.stringify(spec.stages) });
+    return { weights: 'autoencoder.safetensors', finalLoss: result?.finalLoss ?? null, curve: result ? curveJson(result.curve) : { step: [], loss: [] } };
+  });
 }
 
 /**
