@@ -243,12 +243,17 @@ async function evaluate(plan: ExperimentPlan, jobs: ExperimentJobs, ctx: JobCont
   const { grid, pixels, noise } = await measureStream(plan, jobs, ctx, data, classifiers, aeNames);
   for (const c of classifiers) await c.close();
   const evaluation = assembleEvaluation(plan, jobs, ctx, data, { grid, pixels, noise: noise.results, inputs });
-  const encodeRows = (rs: PictureRow[]) => rs.map((r) => ({ label: r.label, images: r.images.map((im) => ({ ...im, data: Buffer.from(im.data).toString('base64') })) }));
-  writeFileAtomic(join(ctx.dir, EVALUATION_FILES.evaluation), JSON.stringify(evaluation));
-  writeFileAtomic(join(ctx.dir, EVALUATION_FILES.pictures), JSON.stringify({ grid: encodeRows(pixels.pictures.reconstructions), differences: encodeRows(pixels.pictures.differences) }));
-  writeFileAtomic(join(ctx.dir, EVALUATION_FILES.predictions), JSON.stringify(storedPredictions(grid, noise.stored)));
+  writeEvaluation(ctx.dir, evaluation, pixels.pictures, storedPredictions(grid, noise.stored));
   ctx.setMetrics({ orderIsTotal: evaluation.order.isTotal });
   return { ...EVALUATION_FILES };
+}
+
+/** The one writer of an evaluation artifact: evaluation.json, the pictures and every prediction, each atomically (EVALUATION_FILES). */
+function writeEvaluation(dir: string, evaluation: Evaluation, pictures: ReconstructionMeasuresResult['pictures'], predictions: StoredPredictions): void {
+  const encodeRows = (rs: PictureRow[]) => rs.map((r) => ({ label: r.label, images: r.images.map((im) => ({ ...im, data: Buffer.from(im.data).toString('base64') })) }));
+  writeFileAtomic(join(dir, EVALUATION_FILES.evaluation), JSON.stringify(evaluation));
+  writeFileAtomic(join(dir, EVALUATION_FILES.pictures), JSON.stringify({ grid: encodeRows(pictures.reconstructions), differences: encodeRows(pictures.differences) }));
+  writeFileAtomic(join(dir, EVALUATION_FILES.predictions), JSON.stringify(predictions));
 }
 
 /** The cross-evaluation, the order and the accuracy table with their intervals, from the accuracy grid. */
