@@ -51,7 +51,9 @@ export const EXPERIMENT_GRAPH_MODULE = import.meta.url;
  * @example bullmqBackend(url, planPayload(plan), runDir, false, console.error)
  */
 export function planPayload(plan: ExperimentPlan): Json {
-  return JSON.parse(canonicalJson(plan, 'plan')) as Json;
+  canonicalJson(plan, 'plan');
+  // The plan's own key order, not the canonical one: results.json records the plan as given.
+  return JSON.parse(JSON.stringify(plan)) as Json;
 }
 
 /**
