@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { engineInfo, keep, manualSeed, noGrad, randint, randn, tidy, type Tensor } from '../src/engine/index.js';
 import { Conv2d, Flatten, inferenceForward, Linear, MaxPool2d, ReLU, Sequential } from '../src/nn/index.js';
 import { SegNet, SMALL_STAGES } from '../src/models/segnet.js';
-import { defaultPlan } from '../src/pipeline/plan.js';
+import { defaultPlan } from '../src/experiment/plan.js';
 import { finetuneStep, PLAIN_STEP } from './steps.js';
 import { formatRatio, turnRatio } from './turns.js';
 import { engineLine } from './engine-line.js';

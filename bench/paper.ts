@@ -10,7 +10,7 @@
 // (reconstruct, then classify; PyTorch: both in eval mode under no_grad) is the plain one as written
 // for 'plain', and for 'fast' and 'cached' the one the tool runs: the reconstruction jobs' inference
 // copy of the AE (nn/fuse.ts) and the evaluation's engine for the classifier (ONNX Runtime on the
-// CPU when it agrees with the import: pipeline/evaluation-forward.ts). Every row runs in its own
+// CPU when it agrees with the import: experiment/evaluation-forward.ts). Every row runs in its own
 // process so that its GPU memory is its own.
 //   node dist/bench/paper.js [--device cuda] [--rows toy,vgg16,...] [--steps 10] [--onnx-dir DIR]
 //                          [--size N] [--batch N] [--no-reference] [--check] [--flat-memory STEPS] [--turns N]
@@ -32,7 +32,7 @@ import { formatRatio, turnRatio } from './turns.js';
 import { engineLine } from './engine-line.js';
 import { DEFAULT_ONNX_DIR, ensureExports, paperReference, python } from './exports.js';
 import { prepareForFinetune, toDeviceAsync, withSpeedOptions, type SpeedOptions } from '../src/train/speed.js';
-import { evaluationForward } from '../src/pipeline/evaluation-forward.js';
+import { evaluationForward } from '../src/experiment/evaluation-forward.js';
 
 interface RowSpec {
   classifier: 'small-cnn' | 'vgg16' | 'resnet50' | 'alexnet';

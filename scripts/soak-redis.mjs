@@ -34,8 +34,8 @@ if (spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status !== 0) 
 const seed = values.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(values.seed);
 
 const dist = (path) => import(pathToFileURL(join(root, 'dist', 'src', path)).href).catch(() => fail(`dist/src/${path} not found: compile first (node_modules/.bin/tsc -p .)`));
-const { verifyRun } = await dist('pipeline/verify.js');
-const { checkRedis } = await dist('pipeline/distributed.js');
+const { verifyRun } = await dist('commands/verify.js');
+const { checkRedis } = await dist('scheduler/distributed.js');
 const { Rng } = await dist('data/random.js');
 // Helpers the tests share: finding job processes, and what two runs must have in common.
 const testHelper = (name) => import(pathToFileURL(join(root, 'dist', 'test', 'pipeline', name)).href);

@@ -29,8 +29,8 @@ if (!values.cmd.includes('{runDir}')) fail('--cmd must contain {runDir}, the pla
 if (!Number.isInteger(wantedKills) || wantedKills < 1) fail(`--kills must be a positive integer, got '${values.kills}'`);
 const seed = values.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(values.seed);
 
-const { verifyRun } = await import(pathToFileURL(join(root, 'dist', 'src', 'pipeline', 'verify.js')).href).catch(() =>
-  fail('dist/src/pipeline/verify.js not found: compile first (node_modules/.bin/tsc -p .)'),
+const { verifyRun } = await import(pathToFileURL(join(root, 'dist', 'src', 'commands', 'verify.js')).href).catch(() =>
+  fail('dist/src/commands/verify.js not found: compile first (node_modules/.bin/tsc -p .)'),
 );
 
 function fail(message) {

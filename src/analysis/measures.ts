@@ -6,13 +6,13 @@
 import type { PlantedTruth } from '../data/index.js';
 import { meanEstimate, type BootstrapOptions, type Estimate } from './bootstrap.js';
 import { ColourShiftAccumulator, type ColourShift } from './colour.js';
-import { GridEnergyAccumulator } from './artifacts.js';
+import { GridEnergyAccumulator } from './grid-energy.js';
 import { ChannelHistogramsAccumulator, type ChannelHistogram } from './histograms.js';
 import type { ImageInput } from './images.js';
 import { InterNmiAccumulator, IntraNmiAccumulator, type NmiOptions } from './nmi.js';
 import { ARTIFACT_PERIODS, PeriodicAccumulator, type PeriodicArtifact } from './periodic.js';
 import { ReconstructionGridAccumulator, type ReconstructionGrid } from './pictures.js';
-import { PlantedSignalAccumulator, type PlantedSignal } from './planted.js';
+import { PlantedSignalAccumulator, type PlantedSignal } from './planted-retention.js';
 import { PsnrAccumulator } from './psnr.js';
 import { ChunkCursor, namedChunk, type Accumulator } from './stream.js';
 

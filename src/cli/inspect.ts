@@ -1,7 +1,7 @@
 // Renders the reports of `s2snets inspect`, `s2snets reconstruct` and `s2snets export` as text.
 import type { ModelFileReport, TensorEntry } from '../import/inspect.js';
-import type { ReconstructSummary, TopClass } from '../pipeline/reconstruct.js';
-import type { ExportSummary } from '../pipeline/export.js';
+import type { ReconstructSummary, TopClass } from '../commands/reconstruct.js';
+import type { ExportSummary } from '../commands/export.js';
 
 const FORMAT_NAMES = { onnx: 'ONNX', torchscript: 'TorchScript', pth: 'PyTorch checkpoint (torch.save)', safetensors: 'safetensors' } as const;
 /** Parameters listed unless every one is asked for. */

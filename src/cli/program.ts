@@ -5,28 +5,29 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { resolve } from 'node:path';
 import { describeWinograd, engineInfo, resolveDevice } from '../engine/index.js';
 import { ZOO_NAMES } from '../models/classifiers.js';
-import { defaultPlan, planFromConfig, quickPlan, zooEntries, DEMO_CLASSIFIERS, DATASET_CHOICES, type DatasetChoice, type ExperimentPlan } from '../pipeline/plan.js';
-import { loadConfig } from '../pipeline/config.js';
-import { runExperiment, type ExperimentOptions, type Stage } from '../pipeline/run.js';
-import { renderRunReport, reportDir } from '../pipeline/publish.js';
-import { status } from '../pipeline/runner.js';
-import { defaultJobs } from '../pipeline/job-process.js';
-import { runWorker } from '../pipeline/distributed.js';
-import { verifyRun } from '../pipeline/verify.js';
+import { defaultPlan, planFromConfig, quickPlan, zooEntries, DEMO_CLASSIFIERS, DATASET_CHOICES, type DatasetChoice, type ExperimentPlan } from '../experiment/plan.js';
+import { loadConfig } from '../experiment/config.js';
+import { runExperiment, type ExperimentOptions, type Stage } from '../commands/run.js';
+import { renderRunReport, reportDir } from '../commands/publish.js';
+import { status } from '../scheduler/runner.js';
+import { defaultJobs } from '../experiment/default-jobs.js';
+import { runWorker } from '../scheduler/distributed.js';
+import { EXPERIMENT_GRAPH_MODULE } from '../experiment/experiment-graph.js';
+import { verifyRun } from '../commands/verify.js';
 import { formatSummary } from '../report/index.js';
 import { ProgressReporter } from './progress.js';
 import { formatCheck, formatExperiment } from './results.js';
 import { formatStatus } from './status.js';
-import { formatValidation } from './validate.js';
-import { runValidation } from '../pipeline/validate.js';
+import { formatValidation } from './validation-table.js';
+import { runValidation } from '../commands/validate.js';
 import { addServeCommand } from './serve.js';
 import { newProgram, runProgram } from './run-program.js';
 import { inspectModelFile } from '../import/inspect.js';
 import { formatExport, formatInspection, formatReconstruction } from './inspect.js';
-import { loadSegNetFile, reconstructImages, RECONSTRUCT_SIZE } from '../pipeline/reconstruct.js';
-import { findRunAutoencoder } from '../pipeline/run-autoencoders.js';
-import { exportAutoencoder, EXPORT_FORMATS, type ExportFormat } from '../pipeline/export.js';
-import { loadClassifierFile } from '../pipeline/classifiers.js';
+import { loadSegNetFile, reconstructImages, RECONSTRUCT_SIZE } from '../commands/reconstruct.js';
+import { findRunAutoencoder } from '../commands/run-autoencoders.js';
+import { exportAutoencoder, EXPORT_FORMATS, type ExportFormat } from '../commands/export.js';
+import { loadClassifierFile } from '../experiment/classifier-sources.js';
 
 function positiveInt(v: string): number {
   const n = Number(v);
@@ -248,7 +249,7 @@ program
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
-    await runWorker({ redis: f.redis, concurrency: f.concurrency, device: f.device, stallTimeoutS: f.stallTimeout, signal: stop.signal, log: (line) => process.stdout.write(`${line}\n`) });
+    await runWorker({ redis: f.redis, concurrency: f.concurrency, device: f.device, stallTimeoutS: f.stallTimeout, signal: stop.signal, log: (line) => process.stdout.write(`${line}\n`), graphModule: EXPERIMENT_GRAPH_MODULE });
   });
 
 program

@@ -1,8 +1,8 @@
 // Terminal rendering of what a command did: the data runExperiment, status and verify return.
 import { textTable } from '../common/text.js';
 import { formatSummary } from '../report/index.js';
-import type { ExperimentResult } from '../pipeline/run.js';
-import type { RunCheck } from '../pipeline/verify.js';
+import type { ExperimentResult } from '../commands/run.js';
+import type { RunCheck } from '../commands/verify.js';
 import { join } from 'node:path';
 
 const pct = (x: number | null) => (x === null || Number.isNaN(x) ? '-' : `${(100 * x).toFixed(2)}%`);

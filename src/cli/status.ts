@@ -1,6 +1,6 @@
 // `s2snets status RUN`: the job table of a run directory as aligned text.
 import { textTable } from '../common/text.js';
-import type { RunStatus } from '../pipeline/runner.js';
+import type { RunStatus } from '../scheduler/runner.js';
 
 function metricsText(m: Record<string, unknown>): string {
   return Object.entries(m)

@@ -85,7 +85,7 @@ const SUBSAMPLES = 3;
 /**
  * Share of pixel (x, y) (its top-left corner) covered by a shape of radius r centred at (cx, cy),
  * from SUBSAMPLES x SUBSAMPLES samples: how the generator draws every shape, and how the
- * retention measures (analysis/planted.ts) redraw candidate shapes.
+ * retention measures (analysis/planted-retention.ts) redraw candidate shapes.
  * @param shape index into PLANTED_SHAPES
  * @example shapeCoverage(1, 16, 16, 8, 16, 16) // 1: the centre of a disc
  */

@@ -150,13 +150,13 @@ export const ResultsSchema = z
         ci95: z.object({ psnr: interval, intraNmi: interval, interNmi: interval }),
       }),
     ),
-    /** On a planted dataset, how each AE keeps the planted colour and shape (analysis/planted.ts); null otherwise. */
+    /** On a planted dataset, how each AE keeps the planted colour and shape (analysis/planted-retention.ts); null otherwise. */
     planted: z
       .object({
         carrier: z.enum(['shape', 'colour']),
         originals: retention,
         autoencoders: z.array(retention.extend({ name: z.string(), carrierChange })),
-        /** Negative controls made from A_S's reconstructions (analysis/planted.ts PLANTED_CONTROLS). */
+        /** Negative controls made from A_S's reconstructions (analysis/planted-retention.ts PLANTED_CONTROLS). */
         controls: z.array(retention.extend({ name: z.string(), drops: z.enum(['shape', 'colour']), carrierChange: carrierChange.unwrap() })),
       })
       .nullable(),

@@ -3,11 +3,11 @@
 // reconstruction artifacts. Every file it opens must resolve inside the run directory.
 import { existsSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative, isAbsolute, resolve, sep } from 'node:path';
-import { artifactDir, isArtifactId, runLayout, verifyArtifact, type Manifest } from '../pipeline/artifacts.js';
-import { GENERIC_AE, aeName, datasetLabel } from '../pipeline/names.js';
-import type { ExperimentPlan } from '../pipeline/plan.js';
-import { RunStore, type JobRow } from '../pipeline/store.js';
-import { EVALUATION_FILES, ORIGINAL_ROW, readPredictions } from '../pipeline/evaluation-files.js';
+import { artifactDir, isArtifactId, runLayout, verifyArtifact, type Manifest } from '../runs/artifacts.js';
+import { GENERIC_AE, aeName, datasetLabel } from '../experiment/names.js';
+import type { ExperimentPlan } from '../experiment/plan.js';
+import { RunStore, type JobRow } from '../runs/store.js';
+import { EVALUATION_FILES, ORIGINAL_ROW, readPredictions } from '../experiment/evaluation-files.js';
 import { readResultsFile, type Results } from '../report/schema.js';
 import type { PredictionsInfo } from './api.js';
 

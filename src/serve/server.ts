@@ -12,7 +12,7 @@ import { isIP } from 'node:net';
 import { ResultsError, type Results } from '../report/schema.js';
 import type { ChartInfo, PredictionsInfo, RunInfo } from './api.js';
 import { RunView, ServeError } from './run-view.js';
-import { TileCache, evaluationSet, tileLayout } from './tiles.js';
+import { TileCache, evaluationSet, tileLayout } from './tile-cache.js';
 
 /** The port `serve` listens on unless --port says otherwise. */
 export const DEFAULT_PORT = 6070;

@@ -1,7 +1,7 @@
 // The frozen encoder's outputs kept per image and looked up by position. A decoder fine-tune
 // (encoder frozen, no augmentation) gets the same code and pooling indices for an image at every
 // step, and so do all the fine-tunes of one A_S: the run encodes its training and check images
-// once (the encode job, pipeline/experiment.ts) and every fine-tune reads its batches' encodings
+// once (the encode job, experiment/encode-job.ts) and every fine-tune reads its batches' encodings
 // instead of running the encoder, 18-24 % of the demo's step and more at 224 px (NOTES.md).
 // Pooling indices are kept as each maximum's offset in its 2x2 window: one byte instead of eight.
 import { closeSync, openSync, readSync } from 'node:fs';

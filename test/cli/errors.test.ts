@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { RunStore } from '../../src/pipeline/store.js';
+import { RunStore } from '../../src/runs/store.js';
 
 const cli = resolve('dist/src/cli/main.js');
 const tmp = mkdtempSync(join(tmpdir(), 's2snets-cli-errors-'));

@@ -3,7 +3,7 @@
 // a one-line ConfigError that names a field. Nothing else may escape (no TypeError, no crash).
 import fc from 'fast-check';
 import { isDeepStrictEqual } from 'node:util';
-import { ConfigError, ExperimentConfig, loadConfig, parseConfigJson } from '../../src/pipeline/config.js';
+import { ConfigError, ExperimentConfig, loadConfig, parseConfigJson } from '../../src/experiment/config.js';
 
 const validConfig = fc.record(
   {

@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { ClassifierMismatchError, checkImportedClassifiers } from '../../src/pipeline/classifiers.js';
+import { ClassifierMismatchError, checkImportedClassifiers } from '../../src/experiment/classifier-sources.js';
 import { fixtureDir } from '../import/pth-fixtures.js';
 import { writeImageFolder } from './image-folder-fixture.js';
 

@@ -4,8 +4,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, loadConfig } from '../../src/pipeline/config.js';
-import { defaultPlan, planFromConfig, quickPlan, zooEntries } from '../../src/pipeline/plan.js';
+import { ConfigError, loadConfig } from '../../src/experiment/config.js';
+import { defaultPlan, planFromConfig, quickPlan, zooEntries } from '../../src/experiment/plan.js';
 import { fuzzConfig } from '../fuzz/config.fuzz.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 's2snets-config-'));

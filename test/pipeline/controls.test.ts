@@ -4,9 +4,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tensor, tidy } from '../../src/engine/index.js';
 import { permutedLabels } from '../../src/train/finetune.js';
-import { ControlPlanError, experimentJobs, permutedLabelsControlName } from '../../src/pipeline/experiment.js';
-import { jobKey } from '../../src/pipeline/jobs.js';
-import { validationPlan } from '../../src/pipeline/plan.js';
+import { ControlPlanError, experimentJobs, permutedLabelsControlName } from '../../src/experiment/jobs.js';
+import { jobKey } from '../../src/scheduler/job-graph.js';
+import { validationPlan } from '../../src/experiment/plan.js';
 
 test('permuted labels: every class goes to the next, the last to the first', () => {
   const y = tidy(() => tensor(Int32Array.from([0, 1, 2, 3, 3, 0]), [6]).long());

@@ -9,9 +9,9 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { RunStore } from '../../src/pipeline/store.js';
-import { status } from '../../src/pipeline/runner.js';
-import { verifyRun } from '../../src/pipeline/verify.js';
+import { RunStore } from '../../src/runs/store.js';
+import { status } from '../../src/scheduler/runner.js';
+import { verifyRun } from '../../src/commands/verify.js';
 
 const FIXTURE = join(dirname(fileURLToPath(import.meta.url)), 'fixture-graph.js');
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');

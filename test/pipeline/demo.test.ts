@@ -8,12 +8,12 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { validateResults } from '../../src/report/index.js';
 import { pairedChange } from '../../src/analysis/index.js';
-import { status } from '../../src/pipeline/runner.js';
-import { verifyRun } from '../../src/pipeline/verify.js';
-import { currentEngine } from '../../src/pipeline/provenance.js';
-import { acquireLock } from '../../src/pipeline/lock.js';
-import { artifactDir } from '../../src/pipeline/artifacts.js';
-import { EVALUATION_FILES, ORIGINAL_ROW, readPredictions } from '../../src/pipeline/evaluate.js';
+import { status } from '../../src/scheduler/runner.js';
+import { verifyRun } from '../../src/commands/verify.js';
+import { currentEngine } from '../../src/scheduler/current-engine.js';
+import { acquireLock } from '../../src/runs/lock.js';
+import { artifactDir } from '../../src/runs/artifacts.js';
+import { EVALUATION_FILES, ORIGINAL_ROW, readPredictions } from '../../src/experiment/evaluation.js';
 
 const cli = resolve('dist/src/cli/main.js');
 const root = mkdtempSync(join(tmpdir(), 's2snets-demo-'));

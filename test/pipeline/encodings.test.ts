@@ -8,10 +8,10 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { quickPlan, zooEntries, type ExperimentPlan } from '../../src/pipeline/plan.js';
-import { experimentJobs } from '../../src/pipeline/experiment.js';
-import { runExperiment } from '../../src/pipeline/run.js';
-import { RunStore } from '../../src/pipeline/store.js';
+import { quickPlan, zooEntries, type ExperimentPlan } from '../../src/experiment/plan.js';
+import { experimentJobs } from '../../src/experiment/jobs.js';
+import { runExperiment } from '../../src/commands/run.js';
+import { RunStore } from '../../src/runs/store.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 's2snets-encodings-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));

@@ -10,8 +10,8 @@ import { parseArgs } from 'node:util';
 import { F, manualSeed, noGrad, randint, randn, tensor, tidy, type Tensor } from '../../src/engine/index.js';
 import { Adam, Conv2d, Flatten, Linear, ReLU, Sequential, encodeSafetensors, loadSafetensors, saveSafetensors } from '../../src/nn/index.js';
 import { writeFileAtomic } from '../../src/common/atomic.js';
-import type { JobContext, JobSpec } from '../../src/pipeline/jobs.js';
-import { runJobs, RunInterruptedError, type RunOptions } from '../../src/pipeline/runner.js';
+import type { JobContext, JobSpec } from '../../src/scheduler/job-graph.js';
+import { runJobs, RunInterruptedError, type RunOptions } from '../../src/scheduler/runner.js';
 
 const SIZE = 12;
 const CLASSES = 4;

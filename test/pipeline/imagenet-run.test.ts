@@ -9,9 +9,9 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFile
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { validateResults } from '../../src/report/index.js';
-import { status } from '../../src/pipeline/runner.js';
-import { artifactDir } from '../../src/pipeline/artifacts.js';
-import { EVALUATION_FILES, ORIGINAL_ROW, readPredictions } from '../../src/pipeline/evaluate.js';
+import { status } from '../../src/scheduler/runner.js';
+import { artifactDir } from '../../src/runs/artifacts.js';
+import { EVALUATION_FILES, ORIGINAL_ROW, readPredictions } from '../../src/experiment/evaluation.js';
 import { fixtureDir } from '../import/pth-fixtures.js';
 import { CLASSES, writeImageFolder } from './image-folder-fixture.js';
 

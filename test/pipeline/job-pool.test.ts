@@ -5,12 +5,12 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { quickPlan } from '../../src/pipeline/plan.js';
-import { experimentGraph } from '../../src/pipeline/graph.js';
-import { jobKey } from '../../src/pipeline/jobs.js';
-import { directoryStore } from '../../src/pipeline/artifact-store.js';
-import { JobProcessError, JobProcessPool, runJobProcess } from '../../src/pipeline/job-process.js';
-import { formatBytes } from '../../src/pipeline/memory-pressure.js';
+import { quickPlan } from '../../src/experiment/plan.js';
+import { experimentGraph, experimentGraphSource } from '../../src/experiment/experiment-graph.js';
+import { jobKey } from '../../src/scheduler/job-graph.js';
+import { directoryStore } from '../../src/runs/artifact-store.js';
+import { JobProcessError, JobProcessPool, runJobProcess } from '../../src/scheduler/job-process.js';
+import { formatBytes } from '../../src/scheduler/memory-pressure.js';
 import { jobProcessesOf } from './job-processes.js';
 
 const runDir = mkdtempSync(join(tmpdir(), 's2snets-pool-'));
@@ -21,7 +21,7 @@ test("a pool runs successive jobs in one process and replaces a process whose jo
   const [lenet5, resnet] = [...experimentGraph(plan).replicates[0].classifiers.values()];
   const pool = new JobProcessPool();
   const events = { progress() {}, log() {}, warning() {}, metrics() {} };
-  const run = (key: string) => pool.run({ plan, runDir, key, acceptEngineChange: false }, { threads: 1, events });
+  const run = (key: string) => pool.run({ graph: experimentGraphSource(plan), runDir, key, acceptEngineChange: false }, { threads: 1, events });
   try {
     await run(jobKey(lenet5));
     await run(jobKey(resnet));
@@ -51,7 +51,7 @@ test('a job process killed by SIGKILL: the error names the out-of-memory killer,
     metrics() {},
   };
   const killedRunDir = join(runDir, 'killed');
-  const error = await runJobProcess({ plan, runDir: killedRunDir, key: jobKey(lenet5), acceptEngineChange: false }, { threads: 1, events }).then(
+  const error = await runJobProcess({ graph: experimentGraphSource(plan), runDir: killedRunDir, key: jobKey(lenet5), acceptEngineChange: false }, { threads: 1, events }).then(
     () => assert.fail('the killed job reported success'),
     (e: unknown) => e,
   );

@@ -1,7 +1,7 @@
 // A process that contends for locks on command: the parent sends { lockPath, startAt } over IPC;
 // this process waits until the wall clock reaches startAt (all contenders of a trial start in the
 // same millisecond), tries to take the lock, keeps it if it won, and answers with the outcome.
-import { acquireLock, LockHeldError } from '../../src/pipeline/lock.js';
+import { acquireLock, LockHeldError } from '../../src/runs/lock.js';
 
 process.on('message', (m: { lockPath: string; startAt: number }) => {
   const wait = m.startAt - Date.now() - 3;

@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import { hostname, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { acquireLock, readLock, takeoverPath, withLock, LockHeldError, type LockOwner } from '../../src/pipeline/lock.js';
+import { acquireLock, readLock, takeoverPath, withLock, LockHeldError, type LockOwner } from '../../src/runs/lock.js';
 
 const CONTENDER = join(dirname(fileURLToPath(import.meta.url)), 'lock-contender.js');
 const tmp = mkdtempSync(join(tmpdir(), 's2snets-lock-'));
@@ -18,7 +18,7 @@ after(() => rmSync(tmp, { recursive: true, force: true }));
 /** The record a process that took the lock and then died leaves behind. */
 function deadOwnersRecord(): string {
   const path = join(tmp, 'dead', 'lock');
-  const code = `import(${JSON.stringify(new URL('../../src/pipeline/lock.js', import.meta.url).href)}).then((m) => { m.acquireLock(${JSON.stringify(path)}, 'died'); process.exit(0); })`;
+  const code = `import(${JSON.stringify(new URL('../../src/runs/lock.js', import.meta.url).href)}).then((m) => { m.acquireLock(${JSON.stringify(path)}, 'died'); process.exit(0); })`;
   const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   return readFileSync(path, 'utf8');

@@ -7,11 +7,11 @@ import { spawnSync } from 'node:child_process';
 import { accessSync, chmodSync, constants, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, loadConfig } from '../../src/pipeline/config.js';
-import { derivedNames, planFromConfig, quickPlan, type ExperimentPlan } from '../../src/pipeline/plan.js';
-import { checkInputs, PreflightError, RECORDED_SETTINGS, resultsFieldSchema, runDiskBytes, streamedMemoryBytes } from '../../src/pipeline/preflight.js';
+import { ConfigError, loadConfig } from '../../src/experiment/config.js';
+import { derivedNames, planFromConfig, quickPlan, type ExperimentPlan } from '../../src/experiment/plan.js';
+import { checkInputs, PreflightError, RECORDED_SETTINGS, resultsFieldSchema, runDiskBytes, streamedMemoryBytes } from '../../src/experiment/preflight.js';
 import { DECODES_IN_FLIGHT } from '../../src/data/index.js';
-import { runExperiment, type ProgressSink } from '../../src/pipeline/run.js';
+import { runExperiment, type ProgressSink } from '../../src/commands/run.js';
 import { writeImageFolder } from './image-folder-fixture.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 's2snets-preflight-'));

@@ -3,7 +3,7 @@
 // `startRedis` says why and the tests that need it are skipped with that reason (on CI it throws).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
-import { checkRedis } from '../../src/pipeline/distributed.js';
+import { checkRedis } from '../../src/scheduler/distributed.js';
 import { requirement } from '../common/requirements.js';
 
 export interface TestRedis {

@@ -7,11 +7,11 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, truncateSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { quickPlan, zooEntries } from '../../src/pipeline/plan.js';
-import { runExperiment, type ProgressSink } from '../../src/pipeline/run.js';
-import { renderRunReport } from '../../src/pipeline/publish.js';
-import { status } from '../../src/pipeline/runner.js';
-import { artifactDir, MANIFEST, readManifest } from '../../src/pipeline/artifacts.js';
+import { quickPlan, zooEntries } from '../../src/experiment/plan.js';
+import { runExperiment, type ProgressSink } from '../../src/commands/run.js';
+import { renderRunReport } from '../../src/commands/publish.js';
+import { status } from '../../src/scheduler/runner.js';
+import { artifactDir, MANIFEST, readManifest } from '../../src/runs/artifacts.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 's2snets-report-damage-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));

@@ -10,12 +10,12 @@ import { closeSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readFi
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
-import type { JobSpec } from '../../src/pipeline/jobs.js';
-import { runJobs, status } from '../../src/pipeline/runner.js';
-import { verifyRun } from '../../src/pipeline/verify.js';
-import { renderRunReport } from '../../src/pipeline/publish.js';
-import { RunDbError, RunStore } from '../../src/pipeline/store.js';
-import { runLayout } from '../../src/pipeline/artifacts.js';
+import type { JobSpec } from '../../src/scheduler/job-graph.js';
+import { runJobs, status } from '../../src/scheduler/runner.js';
+import { verifyRun } from '../../src/commands/verify.js';
+import { renderRunReport } from '../../src/commands/publish.js';
+import { RunDbError, RunStore } from '../../src/runs/store.js';
+import { runLayout } from '../../src/runs/artifacts.js';
 import { formatStatus } from '../../src/cli/status.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 's2snets-run-db-'));

@@ -8,12 +8,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { fixtureGraph, runFixture } from './fixture-graph.js';
-import { runJobs, status, JobFailedError, type ProgressEvent } from '../../src/pipeline/runner.js';
-import { currentEngine, engineDifferences } from '../../src/pipeline/provenance.js';
-import { verifyRun } from '../../src/pipeline/verify.js';
-import { LockHeldError } from '../../src/pipeline/lock.js';
-import { canonicalJson, jobKey, jobsThatRunAlone, runOrder, topologicalOrder, JobConfigError, type JobSpec } from '../../src/pipeline/jobs.js';
-import { artifactDir, createCheckpointer } from '../../src/pipeline/artifacts.js';
+import { runJobs, status, JobFailedError, type ProgressEvent } from '../../src/scheduler/runner.js';
+import { currentEngine, engineDifferences } from '../../src/scheduler/current-engine.js';
+import { verifyRun } from '../../src/commands/verify.js';
+import { LockHeldError } from '../../src/runs/lock.js';
+import { canonicalJson, jobKey, jobsThatRunAlone, runOrder, topologicalOrder, JobConfigError, type JobSpec } from '../../src/scheduler/job-graph.js';
+import { artifactDir, createCheckpointer } from '../../src/runs/artifacts.js';
 import { writeFileAtomic } from '../../src/common/atomic.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 's2snets-runner-'));

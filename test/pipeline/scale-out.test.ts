@@ -11,9 +11,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { status } from '../../src/pipeline/runner.js';
-import { verifyRun } from '../../src/pipeline/verify.js';
-import { QUEUE_NAME } from '../../src/pipeline/distributed.js';
+import { status } from '../../src/scheduler/runner.js';
+import { verifyRun } from '../../src/commands/verify.js';
+import { QUEUE_NAME } from '../../src/scheduler/distributed.js';
 import { startRedis } from './redis-server.js';
 import { artifactFiles, comparableResults } from './compare-runs.js';
 

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { validateResults } from '../../src/report/index.js';
 import { NO_CLAIMS } from '../../src/report/format.js';
-import { quickPlan, type ExperimentPlan } from '../../src/pipeline/plan.js';
+import { quickPlan, type ExperimentPlan } from '../../src/experiment/plan.js';
 
 const cli = resolve('dist/src/cli/main.js');
 

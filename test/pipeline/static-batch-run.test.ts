@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { noGrad, tensor } from '../../src/engine/index.js';
 import { loadOnnxClassifier } from '../../src/import/onnx/index.js';
-import { RunStore } from '../../src/pipeline/store.js';
+import { RunStore } from '../../src/runs/store.js';
 import { validateResults } from '../../src/report/index.js';
 import { fixtureDir } from '../import/pth-fixtures.js';
 import { writeImageFolder } from './image-folder-fixture.js';

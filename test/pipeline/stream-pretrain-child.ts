@@ -1,8 +1,8 @@
 // Pretrains A_S on an image folder in this process (no job processes), printing each progress
 // message on its own line, so that a test can SIGKILL it at a chosen step and run it again.
 //   node stream-pretrain-child.js FOLDER RUN_DIR
-import { quickPlan } from '../../src/pipeline/plan.js';
-import { runExperiment } from '../../src/pipeline/run.js';
+import { quickPlan } from '../../src/experiment/plan.js';
+import { runExperiment } from '../../src/commands/run.js';
 
 const [folder, runDir] = process.argv.slice(2);
 const base = quickPlan({ dataset: { imageFolder: folder, crop: 32, resize: 37, channels: 3 } });

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { carrierChange, plantedRetention, type PlantedRetentionEach } from '../../src/analysis/index.js';
-import { validationRows, rowAsRequired, OWN_ACCURACY_SHARE, ValidationError } from '../../src/pipeline/validate.js';
+import { validationRows, rowAsRequired, OWN_ACCURACY_SHARE, ValidationError } from '../../src/commands/validate.js';
 import { sampleResults } from '../report/sample.js';
 import { plantedRows } from '../../src/report/index.js';
 

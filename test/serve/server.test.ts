@@ -13,12 +13,12 @@ import { join, resolve } from 'node:path';
 import sharp from 'sharp';
 import Database from 'better-sqlite3';
 import { isLoopback, serveRun, tileLayout, type RunInfo, type RunningServer } from '../../src/serve/index.js';
-import { status } from '../../src/pipeline/runner.js';
-import { artifactDir, runLayout } from '../../src/pipeline/artifacts.js';
-import { acquireLock } from '../../src/pipeline/lock.js';
-import { experimentData } from '../../src/pipeline/inputs.js';
-import { loadReconstructions, type ReconstructionOutput } from '../../src/pipeline/experiment.js';
-import type { ExperimentPlan } from '../../src/pipeline/plan.js';
+import { status } from '../../src/scheduler/runner.js';
+import { artifactDir, runLayout } from '../../src/runs/artifacts.js';
+import { acquireLock } from '../../src/runs/lock.js';
+import { experimentData } from '../../src/experiment/inputs.js';
+import { loadReconstructions, type ReconstructionOutput } from '../../src/experiment/reconstruction-job.js';
+import type { ExperimentPlan } from '../../src/experiment/plan.js';
 import { tidy } from '../../src/engine/index.js';
 import { quickPretrain } from './quick-run.js';
 
