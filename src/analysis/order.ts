@@ -110,6 +110,32 @@ export interface TotalOrder {
  * order.isTotal; // true when 'vgg above resnet' held in >= 95 % of the resamples
  */
 export function totalOrder(names: string[], delta: number[][], opts: OrderOptions = {}): TotalOrder {
+  const { epsilon, level, resampled, resamples } = checkedInputs(names, delta, opts);
+  for (const c of opts.atChance ?? []) {
+    if (!names.includes(c.name)) throw new AnalysisError(`totalOrder: atChance names '${c.name}', which is not a classifier of the order`);
+  }
+  const pointAbove = names.map((_, i) => names.map((_, j) => i !== j && exceeds(delta[i][j], delta[j][i], epsilon)));
+  const pairs = pairConfidences(names, pointAbove, { epsilon, level, resampled, resamples });
+  const above = establishedAbove(names, pairs);
+  const wins: Record<string, number> = Object.fromEntries(names.map((nm, i) => [nm, above[i].filter(Boolean).length]));
+  const pointWins = names.map((_, i) => pointAbove[i].filter(Boolean).length);
+  const violations = describeViolations(names, delta, { pairs, above, epsilon, resamples, atChance: opts.atChance ?? [] });
+  const ranking = names
+    .map((name, i) => ({ name, i }))
+    .sort((a, b) => wins[b.name] - wins[a.name] || pointWins[b.i] - pointWins[a.i] || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+    .map((x) => x.name);
+  return { ranking, wins, isTotal: violations.length === 0, violations, pairs, rule: ORDER_RULE, epsilon, level, resamples };
+}
+
+interface CheckedInputs {
+  epsilon: number;
+  level: number;
+  resampled: ArrayLike<number>[][] | undefined;
+  resamples: number;
+}
+
+/** The options with their defaults, after checking the matrix, the names and the resamples agree. */
+function checkedInputs(names: string[], delta: number[][], opts: OrderOptions): CheckedInputs {
   const n = names.length;
   const epsilon = opts.epsilon ?? ORDER_EPSILON;
   const level = opts.level ?? 0.95;
@@ -123,81 +149,105 @@ export function totalOrder(names: string[], delta: number[][], opts: OrderOption
   if (resampled && (resampled.length !== n || resampled.some((r) => r.length !== n || r.some((c) => c.length !== resamples)) || resamples === 0)) {
     throw new AnalysisError(`totalOrder: resampled must hold the same number (> 0) of resamples for each of the ${n}x${n} cells`);
   }
+  return { epsilon, level, resampled, resamples };
+}
 
-  const pointAbove = names.map((_, i) => names.map((_, j) => i !== j && exceeds(delta[i][j], delta[j][i], epsilon)));
+/**
+ * Every pair (i < j) with the share of resamples in which each relation held (the point estimate
+ * alone, as 0 or 1, without resamples) and the relation established at `level`.
+ */
+function pairConfidences(names: string[], pointAbove: boolean[][], { epsilon, level, resampled, resamples }: CheckedInputs): PairConfidence[] {
   const pairs: PairConfidence[] = [];
-  const above = names.map(() => names.map(() => false));
-  const tied = names.map(() => names.map(() => false));
-  for (let i = 0; i < n; i++) {
-    for (let j = i + 1; j < n; j++) {
-      let aAbove = pointAbove[i][j] ? 1 : 0;
-      let bAbove = pointAbove[j][i] ? 1 : 0;
-      if (resampled) {
-        let ab = 0;
-        let ba = 0;
-        const [dij, dji] = [resampled[i][j], resampled[j][i]];
-        for (let r = 0; r < resamples; r++) {
-          if (exceeds(dij[r], dji[r], epsilon)) ab++;
-          else if (exceeds(dji[r], dij[r], epsilon)) ba++;
-        }
-        [aAbove, bAbove] = [ab / resamples, ba / resamples];
-      }
+  for (let i = 0; i < names.length; i++) {
+    for (let j = i + 1; j < names.length; j++) {
+      const [aAbove, bAbove] = resampled ? resampledShares(resampled[i][j], resampled[j][i], resamples, epsilon) : [pointAbove[i][j] ? 1 : 0, pointAbove[j][i] ? 1 : 0];
       const tie = Math.max(0, 1 - aAbove - bAbove);
       const established = aAbove >= level ? 'a' : bAbove >= level ? 'b' : tie >= level ? 'tie' : null;
-      above[i][j] = established === 'a';
-      above[j][i] = established === 'b';
-      tied[i][j] = tied[j][i] = established === 'tie';
       pairs.push({ a: names[i], b: names[j], aAbove, bAbove, tie, established });
     }
   }
-  const wins: Record<string, number> = Object.fromEntries(names.map((nm, i) => [nm, above[i].filter(Boolean).length]));
-  const pointWins = names.map((_, i) => pointAbove[i].filter(Boolean).length);
-  const violations: OrderViolation[] = [];
+  return pairs;
+}
 
-  for (const p of pairs) {
-    if (p.established === 'a' || p.established === 'b') continue;
-    const [i, j] = [names.indexOf(p.a), names.indexOf(p.b)];
-    const shares = resampled ? `${p.a} above in ${share(p.aAbove)} of ${resamples} resamples, ${p.b} above in ${share(p.bAbove)}, tied in ${share(p.tie)}` : '';
-    if (p.established === null) {
-      violations.push({ kind: 'uncertain', classifiers: [p.a, p.b], description: `${p.a} vs ${p.b} is uncertain: ${shares}` });
-      continue;
-    }
-    // Chains a > c > b that transitivity would need to decide the pair.
-    const chains = names.flatMap((c, k) => (above[i][k] && above[k][j] ? [`${p.a} > ${c} > ${p.b}`] : above[j][k] && above[k][i] ? [`${p.b} > ${c} > ${p.a}`] : []));
-    violations.push({
-      kind: 'tie',
-      classifiers: [p.a, p.b],
-      description:
-        `${p.a} and ${p.b} are tied: ${p.b} on ${p.a}'s reconstructions ${points(delta[i][j])}, ${p.a} on ${p.b}'s ${points(delta[j][i])} (within ${points(epsilon)}${resampled ? `; tied in ${share(p.tie)} of ${resamples} resamples` : ''})` +
-        (chains.length ? `; intransitive with ${chains.join(', ')}` : ''),
-    });
+/** Shares of resamples with i above j and with j above i, from the resampled changes d(i->j) and d(j->i). */
+function resampledShares(dij: ArrayLike<number>, dji: ArrayLike<number>, resamples: number, epsilon: number): [number, number] {
+  let ab = 0;
+  let ba = 0;
+  for (let r = 0; r < resamples; r++) {
+    if (exceeds(dij[r], dji[r], epsilon)) ab++;
+    else if (exceeds(dji[r], dij[r], epsilon)) ba++;
   }
-  for (const c of opts.atChance ?? []) {
-    if (!names.includes(c.name)) throw new AnalysisError(`totalOrder: atChance names '${c.name}', which is not a classifier of the order`);
+  return [ab / resamples, ba / resamples];
+}
+
+/** above[i][j]: classifier i is established above j. */
+function establishedAbove(names: string[], pairs: PairConfidence[]): boolean[][] {
+  const above = names.map(() => names.map(() => false));
+  for (const p of pairs) {
+    const [i, j] = [names.indexOf(p.a), names.indexOf(p.b)];
+    above[i][j] = p.established === 'a';
+    above[j][i] = p.established === 'b';
+  }
+  return above;
+}
+
+/** Each 3-cycle i > j > k > i once, from its smallest index, in the direction it runs. */
+function threeCycles(above: boolean[][]): [number, number, number][] {
+  const n = above.length;
+  const cycles: [number, number, number][] = [];
+  for (let i = 0; i < n; i++) {
+    for (let j = i + 1; j < n; j++) {
+      for (let k = i + 1; k < n; k++) if (j !== k && above[i][j] && above[j][k] && above[k][i]) cycles.push([i, j, k]);
+    }
+  }
+  return cycles;
+}
+
+/**
+ * Every violation of a strict total order, worded: pairs not established as one above the other,
+ * classifiers at chance, 3-cycles, then one shortest cycle through each circular group without one.
+ */
+function describeViolations(
+  names: string[],
+  delta: number[][],
+  { pairs, above, epsilon, resamples, atChance }: { pairs: PairConfidence[]; above: boolean[][]; epsilon: number; resamples: number; atChance: { name: string; reason: string }[] },
+): OrderViolation[] {
+  const violations: OrderViolation[] = [];
+  for (const p of pairs) {
+    if (p.established === null) violations.push(uncertainViolation(p, resamples));
+    else if (p.established === 'tie') violations.push(tieViolation(names, delta, above, p, epsilon, resamples));
+  }
+  for (const c of atChance) {
     violations.push({ kind: 'chance', classifiers: [c.name], description: `${c.name} is not shown to beat chance (${c.reason}): it loses nothing on any reconstructions, so its relations carry no information` });
   }
   const inThreeCycle = new Set<number>();
-  for (let i = 0; i < n; i++) {
-    for (let j = i + 1; j < n; j++) {
-      for (let k = i + 1; k < n; k++) {
-        // Each 3-cycle once: from its smallest index, in the direction it runs.
-        if (j !== k && above[i][j] && above[j][k] && above[k][i]) {
-          [i, j, k].forEach((x) => inThreeCycle.add(x));
-          violations.push(cycleViolation([names[i], names[j], names[k]]));
-        }
-      }
-    }
+  for (const cycle of threeCycles(above)) {
+    cycle.forEach((x) => inThreeCycle.add(x));
+    violations.push(cycleViolation(cycle.map((x) => names[x])));
   }
   for (const group of circularGroups(above)) {
     if (group.some((x) => inThreeCycle.has(x))) continue;
     violations.push(cycleViolation(shortestCycle(above, group).map((x) => names[x])));
   }
+  return violations;
+}
 
-  const ranking = names
-    .map((name, i) => ({ name, i }))
-    .sort((a, b) => wins[b.name] - wins[a.name] || pointWins[b.i] - pointWins[a.i] || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
-    .map((x) => x.name);
-  return { ranking, wins, isTotal: violations.length === 0, violations, pairs, rule: ORDER_RULE, epsilon, level, resamples };
+function uncertainViolation(p: PairConfidence, resamples: number): OrderViolation {
+  const shares = resamples ? `${p.a} above in ${share(p.aAbove)} of ${resamples} resamples, ${p.b} above in ${share(p.bAbove)}, tied in ${share(p.tie)}` : '';
+  return { kind: 'uncertain', classifiers: [p.a, p.b], description: `${p.a} vs ${p.b} is uncertain: ${shares}` };
+}
+
+/** An established tie, with both changes and the chains a > c > b that transitivity would need to decide it. */
+function tieViolation(names: string[], delta: number[][], above: boolean[][], p: PairConfidence, epsilon: number, resamples: number): OrderViolation {
+  const [i, j] = [names.indexOf(p.a), names.indexOf(p.b)];
+  const chains = names.flatMap((c, k) => (above[i][k] && above[k][j] ? [`${p.a} > ${c} > ${p.b}`] : above[j][k] && above[k][i] ? [`${p.b} > ${c} > ${p.a}`] : []));
+  return {
+    kind: 'tie',
+    classifiers: [p.a, p.b],
+    description:
+      `${p.a} and ${p.b} are tied: ${p.b} on ${p.a}'s reconstructions ${points(delta[i][j])}, ${p.a} on ${p.b}'s ${points(delta[j][i])} (within ${points(epsilon)}${resamples ? `; tied in ${share(p.tie)} of ${resamples} resamples` : ''})` +
+      (chains.length ? `; intransitive with ${chains.join(', ')}` : ''),
+  };
 }
 
 function cycleViolation(cycle: string[]): OrderViolation {

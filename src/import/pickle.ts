@@ -126,7 +126,6 @@ export interface Unpickled {
   end: number;
 }
 
-const MARK = Symbol('mark');
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 function isSafe(n: bigint): boolean {
@@ -146,432 +145,440 @@ function decodeLong(bytes: Uint8Array): number | bigint {
   return pyInt(n);
 }
 
-/** Runs one pickle starting at `start`; stops at its STOP opcode. */
-export function unpickleAt(data: Uint8Array, start: number, options: UnpickleOptions): Unpickled {
-  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
-  const globals = { ...PLAIN_GLOBALS, ...options.globals };
-  let pos = start;
-  let opAt = start;
-  let opcode = 0;
-  const fail = (why: string): never => {
-    throw new PickleError(`${options.source}: invalid pickle at byte ${opAt} (opcode 0x${opcode.toString(16).padStart(2, '0')}): ${why}`);
-  };
+type Fail = (why: string) => never;
 
-  let stack: unknown[] = [];
-  const marks: unknown[][] = [];
-  const memo = new Map<number, unknown>();
+/** The pickle's bytes and the read position; every length is checked against what remains before use. */
+class PickleReader {
+  private readonly view: DataView;
+  constructor(
+    private readonly data: Uint8Array,
+    /** Offset of the next byte to read. */
+    public pos: number,
+    private readonly fail: Fail,
+  ) {
+    this.view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  }
 
-  const need = (n: number): void => {
-    if (n < 0 || n > data.length - pos) fail(`needs ${n} bytes but only ${data.length - pos} remain (truncated or corrupt)`);
-  };
-  const u8 = (): number => {
-    need(1);
-    return data[pos++];
-  };
-  const u16 = (): number => {
-    need(2);
-    const v = view.getUint16(pos, true);
-    pos += 2;
-    return v;
-  };
-  const u32 = (): number => {
-    need(4);
-    const v = view.getUint32(pos, true);
-    pos += 4;
-    return v;
-  };
-  const i32 = (): number => {
-    need(4);
-    const v = view.getInt32(pos, true);
-    pos += 4;
-    return v;
-  };
-  const u64 = (): number => {
-    need(8);
-    const v = view.getBigUint64(pos, true);
-    pos += 8;
-    // Any length beyond the input is refused by need() before use; clamp to keep it a number.
-    return v > BigInt(data.length) ? data.length + 1 : Number(v);
-  };
-  const bytes = (n: number): Uint8Array => {
-    need(n);
-    const b = data.subarray(pos, pos + n);
-    pos += n;
+  need(n: number): void {
+    if (n < 0 || n > this.data.length - this.pos) this.fail(`needs ${n} bytes but only ${this.data.length - this.pos} remain (truncated or corrupt)`);
+  }
+
+  u8(): number {
+    this.need(1);
+    return this.data[this.pos++];
+  }
+
+  u16(): number {
+    return this.fixed(2, (at) => this.view.getUint16(at, true));
+  }
+
+  u32(): number {
+    return this.fixed(4, (at) => this.view.getUint32(at, true));
+  }
+
+  i32(): number {
+    return this.fixed(4, (at) => this.view.getInt32(at, true));
+  }
+
+  /** A 64-bit length: any beyond the input is refused by need() before use, so it is clamped to stay a number. */
+  u64(): number {
+    const v = this.fixed(8, (at) => this.view.getBigUint64(at, true));
+    return v > BigInt(this.data.length) ? this.data.length + 1 : Number(v);
+  }
+
+  /** A big-endian double (BINFLOAT). */
+  f64(): number {
+    return this.fixed(8, (at) => this.view.getFloat64(at, false));
+  }
+
+  bytes(n: number): Uint8Array {
+    this.need(n);
+    const b = this.data.subarray(this.pos, this.pos + n);
+    this.pos += n;
     return b;
-  };
-  const text = (n: number): string => {
+  }
+
+  /** n bytes of UTF-8 text. */
+  text(n: number): string {
+    const b = this.bytes(n);
     try {
-      return utf8.decode(bytes(n));
-    } catch (e) {
-      if (e instanceof PickleError) throw e;
-      return fail('string is not valid UTF-8');
+      return utf8.decode(b);
+    } catch {
+      return this.fail('string is not valid UTF-8');
     }
-  };
-  const line = (): string => {
-    const nl = data.indexOf(0x0a, pos);
-    if (nl < 0) fail('text line has no end (truncated)');
-    let s = '';
-    for (let i = pos; i < nl; i++) s += String.fromCharCode(data[i]);
-    pos = nl + 1;
+  }
+
+  /** A protocol 0 argument: the bytes up to the next newline, as latin-1 text. */
+  line(): string {
+    const nl = this.data.indexOf(0x0a, this.pos);
+    if (nl < 0) this.fail('text line has no end (truncated)');
+    const s = latin1(this.data.subarray(this.pos, nl));
+    this.pos = nl + 1;
     return s;
+  }
+
+  private fixed<T>(n: number, read: (at: number) => T): T {
+    this.need(n);
+    const v = read(this.pos);
+    this.pos += n;
+    return v;
+  }
+}
+
+/**
+ * The state of the pickle virtual machine: the reader, the stack, the stacks set aside by MARK
+ * (the metastack) and the memo. The opcode handlers below act on it; it calls only the
+ * allow-listed global handlers.
+ */
+class PickleMachine {
+  readonly read: PickleReader;
+  /** Offset and byte of the opcode being run (-1 while none is read), for error messages. */
+  opAt: number;
+  opcode = -1;
+  /** The values pushed since the last MARK. */
+  stack: unknown[] = [];
+  /** The stacks MARK set aside, innermost last. */
+  readonly metastack: unknown[][] = [];
+  readonly memo = new Map<number, unknown>();
+  private readonly globals: Record<string, GlobalHandler>;
+
+  constructor(
+    data: Uint8Array,
+    start: number,
+    readonly options: UnpickleOptions,
+  ) {
+    this.read = new PickleReader(data, start, this.fail);
+    this.opAt = start;
+    this.globals = { ...PLAIN_GLOBALS, ...options.globals };
+  }
+
+  /** Stops the load with a PickleError naming the input, the byte and the opcode. */
+  readonly fail = (why: string): never => {
+    const opcode = this.opcode < 0 ? '' : ` (opcode ${opcodeLabel(this.opcode)})`;
+    throw new PickleError(`${this.options.source}: invalid pickle at byte ${this.opAt}${opcode}: ${why}`);
   };
 
-  // A function, not stack.push(...): popMark() in the argument replaces `stack` itself.
-  const push = (v: unknown): void => {
-    stack.push(v);
-  };
-  const pop = (): unknown => {
-    if (stack.length === 0) fail('stack underflow');
-    const v = stack.pop();
-    if (v === MARK) fail('unexpected mark');
-    return v;
-  };
-  const top = (): unknown => {
-    if (stack.length === 0) fail('stack underflow');
-    const v = stack[stack.length - 1];
-    if (v === MARK) fail('unexpected mark');
-    return v;
-  };
-  const popMark = (): unknown[] => {
-    const items = stack;
-    const outer = marks.pop();
-    if (!outer) fail('no mark on the stack');
-    stack = outer as unknown[];
+  /** Reads the next opcode; its handler, or a PickleError naming the unknown byte. */
+  next(): OpcodeHandler {
+    this.opAt = this.read.pos;
+    this.opcode = -1;
+    const code = this.read.u8();
+    this.opcode = code;
+    return OPCODES[code]?.run ?? this.fail('unknown opcode: not one of pickle protocols 0 to 5 (a corrupt file?)');
+  }
+
+  // A method, not stack.push(...) at the call site: popMark() in the argument replaces `stack` itself.
+  push(v: unknown): void {
+    this.stack.push(v);
+  }
+
+  pop(): unknown {
+    if (this.stack.length === 0) this.fail('stack underflow');
+    return this.stack.pop();
+  }
+
+  top(): unknown {
+    if (this.stack.length === 0) this.fail('stack underflow');
+    return this.stack[this.stack.length - 1];
+  }
+
+  /** Replaces the value on top of the stack (BUILD of a value that decodes its own state). */
+  replaceTop(v: unknown): void {
+    this.stack[this.stack.length - 1] = v;
+  }
+
+  mark(): void {
+    this.metastack.push(this.stack);
+    this.stack = [];
+  }
+
+  /** The values pushed since the last MARK, restoring the stack from before it. */
+  popMark(): unknown[] {
+    const items = this.stack;
+    const outer = this.metastack.pop();
+    if (!outer) this.fail('no mark on the stack');
+    this.stack = outer!;
     return items;
-  };
-  const memoGet = (i: number): unknown => {
-    if (!memo.has(i)) fail(`memo key ${i} is not defined`);
-    return memo.get(i);
-  };
+  }
 
-  const resolveGlobal = (module: string, name: string): PickleGlobal => {
+  memoize(key: number): void {
+    this.memo.set(key, this.top());
+  }
+
+  recall(key: number): unknown {
+    if (!this.memo.has(key)) this.fail(`memo key ${key} is not defined`);
+    return this.memo.get(key);
+  }
+
+  /** The allow-listed global module.name; any other stops the load (unless placeholders are on). */
+  resolveGlobal(module: string, name: string): PickleGlobal {
     const mod = RENAMED_MODULES[module] ?? module;
     const qualified = `${mod}.${name}`;
-    const handler = Object.hasOwn(globals, qualified) ? globals[qualified] : options.placeholders ? UNKNOWN_GLOBAL : undefined;
+    const handler = Object.hasOwn(this.globals, qualified) ? this.globals[qualified] : this.options.placeholders ? UNKNOWN_GLOBAL : undefined;
     if (!handler) {
       throw new UnsafePickleError(
-        `refusing to load global ${qualified} (pickle opcode at byte ${opAt} of ${options.source}); only tensors, storages, dicts, lists, tuples, numbers and strings are allowed`,
+        `refusing to load global ${qualified} (pickle opcode at byte ${this.opAt} of ${this.options.source}); only tensors, storages, dicts, lists, tuples, numbers and strings are allowed`,
       );
     }
     return new PickleGlobal(mod, name, handler);
-  };
-  const call = (callable: unknown, args: unknown): unknown => {
-    if (!(callable instanceof PickleGlobal)) return fail('call of something that is not a global');
-    if (!Array.isArray(args)) return fail(`${callable.qualifiedName} called without an argument tuple`);
+  }
+
+  /** callable(*args) through its allow-listed handler; an unknown global is never called. */
+  call(callable: unknown, args: unknown): unknown {
+    if (!(callable instanceof PickleGlobal)) return this.fail('call of something that is not a global');
+    if (!Array.isArray(args)) return this.fail(`${callable.qualifiedName} called without an argument tuple`);
     if (callable.handler === UNKNOWN_GLOBAL) {
       throw new UnsafePickleError(
-        `refusing to call ${callable.qualifiedName} (pickle opcode at byte ${opAt} of ${options.source}): loading would run that function; objects of unknown classes are kept as inert placeholders, but calls are never made`,
+        `refusing to call ${callable.qualifiedName} (pickle opcode at byte ${this.opAt} of ${this.options.source}): loading would run that function; objects of unknown classes are kept as inert placeholders, but calls are never made`,
       );
     }
-    if (!callable.handler.call) return fail(`${callable.qualifiedName} may be referenced but not called`);
-    return callable.handler.call(args, (why) => fail(`${callable.qualifiedName}: ${why}`));
-  };
+    if (!callable.handler.call) return this.fail(`${callable.qualifiedName} may be referenced but not called`);
+    return callable.handler.call(args, (why) => this.fail(`${callable.qualifiedName}: ${why}`));
+  }
+
   /** cls.__new__(cls, *args) (NEWOBJ): an unknown class gives an inert placeholder. */
-  const instantiate = (cls: unknown, args: unknown): unknown => {
-    if (cls instanceof PickleGlobal && cls.handler === UNKNOWN_GLOBAL) return new OpaqueObject(cls.qualifiedName, Array.isArray(args) ? args : []);
-    return call(cls, args);
-  };
-  const setItems = (dict: unknown, items: unknown[]): void => {
-    if (!(dict instanceof Map)) fail('SETITEM(S) target is not a dict');
-    if (items.length % 2) fail('SETITEMS needs key/value pairs');
-    for (let i = 0; i < items.length; i += 2) (dict as Map<unknown, unknown>).set(items[i], items[i + 1]);
-  };
-  const appendItems = (list: unknown, items: unknown[]): void => {
-    if (!Array.isArray(list)) fail('APPEND(S) target is not a list');
-    for (const it of items) (list as unknown[]).push(it);
-  };
-  const addItems = (set: unknown, items: unknown[]): void => {
-    if (!(set instanceof Set)) fail('ADDITEMS target is not a set');
-    for (const it of items) (set as Set<unknown>).add(it);
-  };
-  const persistent = (pid: unknown): unknown => {
-    if (!options.persistentLoad) return fail('persistent ids are not allowed here');
-    return options.persistentLoad(pid, (why) => fail(`persistent id: ${why}`));
-  };
+  instantiate(cls: unknown, args: unknown): unknown {
+    if (isUnknownClass(cls)) return new OpaqueObject(cls.qualifiedName, Array.isArray(args) ? args : []);
+    return this.call(cls, args);
+  }
 
+  /** The value of a persistent id (torch's storages), from the caller's persistentLoad. */
+  persistent(pid: unknown): unknown {
+    if (!this.options.persistentLoad) return this.fail('persistent ids are not allowed here');
+    return this.options.persistentLoad(pid, (why) => this.fail(`persistent id: ${why}`));
+  }
+}
+
+function isUnknownClass(v: unknown): v is PickleGlobal {
+  return v instanceof PickleGlobal && v.handler === UNKNOWN_GLOBAL;
+}
+
+/** Runs one opcode on the machine; STOP returns the pickle's value. */
+type OpcodeHandler = (m: PickleMachine) => Unpickled | void;
+
+// The container handlers take items already popped (an argument is evaluated before the call
+// reads the container below them on the stack).
+
+function setItems(m: PickleMachine, items: unknown[]): void {
+  const dict = m.top();
+  if (!(dict instanceof Map)) m.fail('SETITEM(S) target is not a dict');
+  if (items.length % 2) m.fail('SETITEMS needs key/value pairs');
+  for (let i = 0; i < items.length; i += 2) (dict as Map<unknown, unknown>).set(items[i], items[i + 1]);
+}
+
+function appendItems(m: PickleMachine, items: unknown[]): void {
+  const list = m.top();
+  if (!Array.isArray(list)) m.fail('APPEND(S) target is not a list');
+  for (const it of items) (list as unknown[]).push(it);
+}
+
+function addItems(m: PickleMachine, items: unknown[]): void {
+  const set = m.top();
+  if (!(set instanceof Set)) m.fail('ADDITEMS target is not a set');
+  for (const it of items) (set as Set<unknown>).add(it);
+}
+
+/** The two values on top of the stack, in the order they were pushed. */
+function popPair(m: PickleMachine): [unknown, unknown] {
+  const second = m.pop();
+  return [m.pop(), second];
+}
+
+/** The n values on top of the stack, in the order they were pushed. */
+function popN(m: PickleMachine, n: number): unknown[] {
+  const items = new Array<unknown>(n);
+  for (let i = n - 1; i >= 0; i--) items[i] = m.pop();
+  return items;
+}
+
+// ---- the handlers that take more than one line
+
+function stop(m: PickleMachine): Unpickled {
+  if (m.metastack.length) m.fail('STOP inside a mark');
+  return { value: m.pop(), end: m.read.pos };
+}
+
+/** INT (text): "01" and "00" are True and False in protocol 0. */
+function textInt(m: PickleMachine): void {
+  const s = m.read.line();
+  m.push(s === '01' || s === '00' ? s === '01' : parseTextInt(s, m.fail));
+}
+
+/** FLOAT (text): Python's repr of a float, "inf", "-inf" and "nan" included. */
+function textFloat(m: PickleMachine): void {
+  const s = m.read.line().trim();
+  const special = /^([-+]?)(inf|infinity|nan)$/i.exec(s);
+  if (special) m.push(special[2].toLowerCase() === 'nan' ? NaN : special[1] === '-' ? -Infinity : Infinity);
+  else if (/^[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i.test(s)) m.push(Number(s));
+  else m.fail(`bad float literal ${JSON.stringify(s.slice(0, 20))}`);
+}
+
+/** A length that is a signed 32-bit field (LONG4, BINSTRING): negative is corrupt. */
+function signedLength(m: PickleMachine, what: string): number {
+  const n = m.read.i32();
+  if (n < 0) m.fail(`negative ${what} length`);
+  return n;
+}
+
+function dictFromMark(m: PickleMachine): void {
+  const items = m.popMark();
+  m.push(new Map());
+  setItems(m, items);
+}
+
+/** GLOBAL: module and name on text lines. */
+function globalFromLines(m: PickleMachine): void {
+  const module = m.read.line();
+  m.push(m.resolveGlobal(module, m.read.line()));
+}
+
+function stackGlobal(m: PickleMachine): void {
+  const [module, name] = popPair(m);
+  if (typeof module !== 'string' || typeof name !== 'string') m.fail('STACK_GLOBAL needs two strings');
+  m.push(m.resolveGlobal(module as string, name as string));
+}
+
+/** INST: module and name on text lines, arguments since the mark. */
+function inst(m: PickleMachine): void {
+  const module = m.read.line();
+  const cls = m.resolveGlobal(module, m.read.line());
+  m.push(m.call(cls, m.popMark()));
+}
+
+/** OBJ: the class, then its arguments, since the mark. */
+function obj(m: PickleMachine): void {
+  const items = m.popMark();
+  if (items.length === 0) m.fail('OBJ without a class');
+  m.push(m.call(items[0], items.slice(1)));
+}
+
+/** NEWOBJ_EX: cls.__new__(cls, *args, **kwargs); keyword arguments only for placeholders, which drop them. */
+function newObjEx(m: PickleMachine): void {
+  const [cls, args, kwargs] = popN(m, 3);
+  if (isUnknownClass(cls)) m.push(m.instantiate(cls, args));
+  else if (!(kwargs instanceof Map) || kwargs.size) m.fail('keyword arguments are not supported');
+  else m.push(m.call(cls, args));
+}
+
+/**
+ * BUILD (set object state): a placeholder keeps its state as data; numpy arrays decode theirs;
+ * ordered dicts' state (torch's _metadata) is dropped.
+ */
+function build(m: PickleMachine): void {
+  const state = m.pop();
+  const target = m.top();
+  if (target instanceof OpaqueObject) target.state = state;
+  else if (isBuildable(target)) m.replaceTop(target.build(state, m.fail));
+  else if (!(target instanceof Map)) m.fail('BUILD on an object that has no state to set');
+}
+
+const refuseExtensions: OpcodeHandler = (m) => m.fail('extension registry codes (EXT1/2/4) are not supported');
+
+/** Every opcode of pickle protocols 0 to 5 by its byte, named as Python's pickletools names it. */
+const OPCODE_TABLE: [code: number, name: string, run: OpcodeHandler][] = [
+  // ---- framing and the stack
+  [0x80, 'PROTO', (m) => { if (m.read.u8() > 5) m.fail('pickle protocol above 5'); }],
+  // A length prefix for buffering: the opcodes inside are read as usual.
+  [0x95, 'FRAME', (m) => m.read.need(m.read.u64())],
+  [0x2e, 'STOP', stop],
+  [0x28, 'MARK', (m) => m.mark()],
+  [0x30, 'POP', (m) => { if (m.stack.length) m.stack.pop(); else m.popMark(); }],
+  [0x31, 'POP_MARK', (m) => void m.popMark()],
+  [0x32, 'DUP', (m) => m.push(m.top())],
+
+  // ---- constants and numbers
+  [0x4e, 'NONE', (m) => m.push(null)],
+  [0x88, 'NEWTRUE', (m) => m.push(true)],
+  [0x89, 'NEWFALSE', (m) => m.push(false)],
+  [0x4a, 'BININT', (m) => m.push(m.read.i32())],
+  [0x4b, 'BININT1', (m) => m.push(m.read.u8())],
+  [0x4d, 'BININT2', (m) => m.push(m.read.u16())],
+  [0x8a, 'LONG1', (m) => m.push(decodeLong(m.read.bytes(m.read.u8())))],
+  [0x8b, 'LONG4', (m) => m.push(decodeLong(m.read.bytes(signedLength(m, 'LONG4'))))],
+  [0x49, 'INT', textInt],
+  // Text with an optional trailing L.
+  [0x4c, 'LONG', (m) => m.push(parseTextInt(m.read.line().replace(/L$/, ''), m.fail))],
+  [0x46, 'FLOAT', textFloat],
+  [0x47, 'BINFLOAT', (m) => m.push(m.read.f64())],
+
+  // ---- strings and bytes (Python 2 str is read as latin-1, as encoding='latin1' does)
+  [0x58, 'BINUNICODE', (m) => m.push(m.read.text(m.read.u32()))],
+  [0x8c, 'SHORT_BINUNICODE', (m) => m.push(m.read.text(m.read.u8()))],
+  [0x8d, 'BINUNICODE8', (m) => m.push(m.read.text(m.read.u64()))],
+  [0x56, 'UNICODE', (m) => m.push(decodeRawUnicodeEscape(m.read.line(), m.fail))],
+  [0x54, 'BINSTRING', (m) => m.push(latin1(m.read.bytes(signedLength(m, 'BINSTRING'))))],
+  [0x55, 'SHORT_BINSTRING', (m) => m.push(latin1(m.read.bytes(m.read.u8())))],
+  [0x53, 'STRING', (m) => m.push(decodeQuotedString(m.read.line(), m.fail))],
+  [0x42, 'BINBYTES', (m) => m.push(new Uint8Array(m.read.bytes(m.read.u32())))],
+  [0x43, 'SHORT_BINBYTES', (m) => m.push(new Uint8Array(m.read.bytes(m.read.u8())))],
+  [0x8e, 'BINBYTES8', (m) => m.push(new Uint8Array(m.read.bytes(m.read.u64())))],
+  [0x96, 'BYTEARRAY8', (m) => m.push(new Uint8Array(m.read.bytes(m.read.u64())))],
+  [0x97, 'NEXT_BUFFER', (m) => m.fail('out-of-band buffers (protocol 5 NEXT_BUFFER) are not supported')],
+  // Bytes are read-only already: it only checks that there is a value to mark.
+  [0x98, 'READONLY_BUFFER', (m) => void m.top()],
+
+  // ---- containers
+  [0x5d, 'EMPTY_LIST', (m) => m.push([])],
+  [0x29, 'EMPTY_TUPLE', (m) => m.push([])],
+  [0x7d, 'EMPTY_DICT', (m) => m.push(new Map())],
+  [0x8f, 'EMPTY_SET', (m) => m.push(new Set())],
+  [0x6c, 'LIST', (m) => m.push(m.popMark())],
+  [0x74, 'TUPLE', (m) => m.push(m.popMark())],
+  [0x85, 'TUPLE1', (m) => m.push(popN(m, 1))],
+  [0x86, 'TUPLE2', (m) => m.push(popPair(m))],
+  [0x87, 'TUPLE3', (m) => m.push(popN(m, 3))],
+  [0x91, 'FROZENSET', (m) => m.push(new Set(m.popMark()))],
+  [0x64, 'DICT', dictFromMark],
+  [0x61, 'APPEND', (m) => appendItems(m, [m.pop()])],
+  [0x65, 'APPENDS', (m) => appendItems(m, m.popMark())],
+  [0x73, 'SETITEM', (m) => setItems(m, popPair(m))],
+  [0x75, 'SETITEMS', (m) => setItems(m, m.popMark())],
+  [0x90, 'ADDITEMS', (m) => addItems(m, m.popMark())],
+
+  // ---- memo
+  [0x71, 'BINPUT', (m) => m.memoize(m.read.u8())],
+  [0x72, 'LONG_BINPUT', (m) => m.memoize(m.read.u32())],
+  [0x70, 'PUT', (m) => m.memoize(parseMemoKey(m.read.line(), m.fail))],
+  [0x94, 'MEMOIZE', (m) => m.memoize(m.memo.size)],
+  [0x68, 'BINGET', (m) => m.push(m.recall(m.read.u8()))],
+  [0x6a, 'LONG_BINGET', (m) => m.push(m.recall(m.read.u32()))],
+  [0x67, 'GET', (m) => m.push(m.recall(parseMemoKey(m.read.line(), m.fail)))],
+
+  // ---- globals and object construction (allow-listed handlers only)
+  [0x63, 'GLOBAL', globalFromLines],
+  [0x93, 'STACK_GLOBAL', stackGlobal],
+  [0x69, 'INST', inst],
+  [0x6f, 'OBJ', obj],
+  [0x52, 'REDUCE', (m) => m.push(m.call(...popPair(m)))],
+  [0x81, 'NEWOBJ', (m) => m.push(m.instantiate(...popPair(m)))],
+  [0x92, 'NEWOBJ_EX', newObjEx],
+  [0x62, 'BUILD', build],
+  [0x82, 'EXT1', refuseExtensions],
+  [0x83, 'EXT2', refuseExtensions],
+  [0x84, 'EXT4', refuseExtensions],
+
+  // ---- persistent ids (torch's tensor storages)
+  [0x50, 'PERSID', (m) => m.push(m.persistent(m.read.line()))],
+  [0x51, 'BINPERSID', (m) => m.push(m.persistent(m.pop()))],
+];
+
+/** The handlers by opcode byte (undefined: not an opcode). */
+const OPCODES: ({ name: string; run: OpcodeHandler } | undefined)[] = new Array(256);
+for (const [code, name, run] of OPCODE_TABLE) OPCODES[code] = { name, run };
+
+/** "0x2e STOP", or just the byte when it is not an opcode. */
+function opcodeLabel(code: number): string {
+  const hex = `0x${code.toString(16).padStart(2, '0')}`;
+  const op = OPCODES[code];
+  return op ? `${hex} ${op.name}` : hex;
+}
+
+/** Runs one pickle starting at `start`; stops at its STOP opcode. */
+export function unpickleAt(data: Uint8Array, start: number, options: UnpickleOptions): Unpickled {
+  const machine = new PickleMachine(data, start, options);
   for (;;) {
-    opAt = pos;
-    opcode = u8();
-    switch (opcode) {
-      case 0x80: // PROTO
-        if (u8() > 5) fail('pickle protocol above 5');
-        break;
-      case 0x95: // FRAME: a length prefix for buffering; the opcodes inside are read as usual
-        need(u64());
-        break;
-      case 0x2e: // STOP
-        if (marks.length) fail('STOP inside a mark');
-        return { value: pop(), end: pos };
-      case 0x28: // MARK
-        marks.push(stack);
-        stack = [];
-        break;
-      case 0x30: // POP
-        if (stack.length) stack.pop();
-        else popMark();
-        break;
-      case 0x31: // POP_MARK
-        popMark();
-        break;
-      case 0x32: // DUP
-        push(top());
-        break;
-
-      // ---- constants and numbers
-      case 0x4e: // NONE
-        push(null);
-        break;
-      case 0x88: // NEWTRUE
-        push(true);
-        break;
-      case 0x89: // NEWFALSE
-        push(false);
-        break;
-      case 0x4a: // BININT
-        push(i32());
-        break;
-      case 0x4b: // BININT1
-        push(u8());
-        break;
-      case 0x4d: // BININT2
-        push(u16());
-        break;
-      case 0x8a: // LONG1
-        push(decodeLong(bytes(u8())));
-        break;
-      case 0x8b: { // LONG4
-        const n = i32();
-        if (n < 0) fail('negative LONG4 length');
-        push(decodeLong(bytes(n)));
-        break;
-      }
-      case 0x49: { // INT (text): "01"/"00" are True/False in protocol 0
-        const s = line();
-        if (s === '01' || s === '00') push(s === '01');
-        else push(parseTextInt(s, fail));
-        break;
-      }
-      case 0x4c: // LONG (text, optional trailing L)
-        push(parseTextInt(line().replace(/L$/, ''), fail));
-        break;
-      case 0x46: { // FLOAT (text)
-        const s = line().trim();
-        const v = Number(s);
-        if (s === '' || (Number.isNaN(v) && !/^[-+]?nan$/i.test(s))) fail(`bad float literal ${JSON.stringify(s.slice(0, 20))}`);
-        push(v);
-        break;
-      }
-      case 0x47: // BINFLOAT (big-endian double)
-        need(8);
-        push(view.getFloat64(pos, false));
-        pos += 8;
-        break;
-
-      // ---- strings and bytes
-      case 0x58: // BINUNICODE
-        push(text(u32()));
-        break;
-      case 0x8c: // SHORT_BINUNICODE
-        push(text(u8()));
-        break;
-      case 0x8d: // BINUNICODE8
-        push(text(u64()));
-        break;
-      case 0x56: // UNICODE (raw-unicode-escape text)
-        push(decodeRawUnicodeEscape(line(), fail));
-        break;
-      case 0x54: { // BINSTRING (Python 2 str, read as latin-1 like encoding='latin1')
-        const n = i32();
-        if (n < 0) fail('negative BINSTRING length');
-        push(latin1(bytes(n)));
-        break;
-      }
-      case 0x55: // SHORT_BINSTRING
-        push(latin1(bytes(u8())));
-        break;
-      case 0x53: // STRING (quoted Python 2 repr)
-        push(decodeQuotedString(line(), fail));
-        break;
-      case 0x42: // BINBYTES
-        push(new Uint8Array(bytes(u32())));
-        break;
-      case 0x43: // SHORT_BINBYTES
-        push(new Uint8Array(bytes(u8())));
-        break;
-      case 0x8e: // BINBYTES8
-        push(new Uint8Array(bytes(u64())));
-        break;
-      case 0x96: // BYTEARRAY8
-        push(new Uint8Array(bytes(u64())));
-        break;
-      case 0x97: // NEXT_BUFFER
-        fail('out-of-band buffers (protocol 5 NEXT_BUFFER) are not supported');
-        break;
-      case 0x98: // READONLY_BUFFER
-        top();
-        break;
-
-      // ---- containers
-      case 0x5d: // EMPTY_LIST
-        push([]);
-        break;
-      case 0x29: // EMPTY_TUPLE
-        push([]);
-        break;
-      case 0x7d: // EMPTY_DICT
-        push(new Map());
-        break;
-      case 0x8f: // EMPTY_SET
-        push(new Set());
-        break;
-      case 0x6c: // LIST
-      case 0x74: // TUPLE
-        push(popMark());
-        break;
-      case 0x85: // TUPLE1
-        push([pop()]);
-        break;
-      case 0x86: { // TUPLE2
-        const b = pop();
-        push([pop(), b]);
-        break;
-      }
-      case 0x87: { // TUPLE3
-        const c = pop();
-        const b = pop();
-        push([pop(), b, c]);
-        break;
-      }
-      case 0x91: // FROZENSET
-        push(new Set(popMark()));
-        break;
-      case 0x64: { // DICT
-        const d = new Map();
-        setItems(d, popMark());
-        push(d);
-        break;
-      }
-      case 0x61: { // APPEND
-        const v = pop();
-        appendItems(top(), [v]);
-        break;
-      }
-      case 0x65: { // APPENDS
-        const items = popMark();
-        appendItems(top(), items);
-        break;
-      }
-      case 0x73: { // SETITEM
-        const v = pop();
-        const k = pop();
-        setItems(top(), [k, v]);
-        break;
-      }
-      case 0x75: { // SETITEMS
-        const items = popMark();
-        setItems(top(), items);
-        break;
-      }
-      case 0x90: { // ADDITEMS
-        const items = popMark();
-        addItems(top(), items);
-        break;
-      }
-
-      // ---- memo
-      case 0x71: // BINPUT
-        memo.set(u8(), top());
-        break;
-      case 0x72: // LONG_BINPUT
-        memo.set(u32(), top());
-        break;
-      case 0x70: // PUT (text)
-        memo.set(parseMemoKey(line(), fail), top());
-        break;
-      case 0x94: // MEMOIZE
-        memo.set(memo.size, top());
-        break;
-      case 0x68: // BINGET
-        push(memoGet(u8()));
-        break;
-      case 0x6a: // LONG_BINGET
-        push(memoGet(u32()));
-        break;
-      case 0x67: // GET (text)
-        push(memoGet(parseMemoKey(line(), fail)));
-        break;
-
-      // ---- globals and object construction (allow-listed handlers only)
-      case 0x63: { // GLOBAL
-        const module = line();
-        push(resolveGlobal(module, line()));
-        break;
-      }
-      case 0x93: { // STACK_GLOBAL
-        const name = pop();
-        const module = pop();
-        if (typeof module !== 'string' || typeof name !== 'string') fail('STACK_GLOBAL needs two strings');
-        push(resolveGlobal(module as string, name as string));
-        break;
-      }
-      case 0x69: { // INST: module and name on text lines, arguments since the mark
-        const module = line();
-        const cls = resolveGlobal(module, line());
-        push(call(cls, popMark()));
-        break;
-      }
-      case 0x6f: { // OBJ: class then arguments since the mark
-        const items = popMark();
-        if (items.length === 0) fail('OBJ without a class');
-        push(call(items[0], items.slice(1)));
-        break;
-      }
-      case 0x52: { // REDUCE
-        const args = pop();
-        push(call(pop(), args));
-        break;
-      }
-      case 0x81: { // NEWOBJ
-        const args = pop();
-        push(instantiate(pop(), args));
-        break;
-      }
-      case 0x92: { // NEWOBJ_EX
-        const kwargs = pop();
-        const args = pop();
-        const cls = pop();
-        if (cls instanceof PickleGlobal && cls.handler === UNKNOWN_GLOBAL) push(instantiate(cls, args));
-        else if (!(kwargs instanceof Map) || kwargs.size) fail('keyword arguments are not supported');
-        else push(call(cls, args));
-        break;
-      }
-      case 0x62: { // BUILD: set object state
-        const state = pop();
-        const target = top();
-        // A placeholder keeps its state as data; numpy arrays decode theirs; ordered dicts'
-        // state (torch's _metadata) is dropped.
-        if (target instanceof OpaqueObject) target.state = state;
-        else if (isBuildable(target)) stack[stack.length - 1] = target.build(state, fail);
-        else if (!(target instanceof Map)) fail('BUILD on an object that has no state to set');
-        break;
-      }
-      case 0x82: // EXT1
-      case 0x83: // EXT2
-      case 0x84: // EXT4
-        fail('extension registry codes (EXT1/2/4) are not supported');
-        break;
-
-      // ---- persistent ids (torch's tensor storages)
-      case 0x50: // PERSID (text)
-        push(persistent(line()));
-        break;
-      case 0x51: // BINPERSID
-        push(persistent(pop()));
-        break;
-
-      default:
-        fail('unknown opcode');
-    }
+    const done = machine.next()(machine);
+    if (done) return done;
   }
 }
 

@@ -142,8 +142,19 @@ export async function runJobs(runDir: string, targets: JobSpec<any>[], opts: Run
     else if (!store.meta()) store.setMeta(null);
     store.beginInvocation(order.map((j) => ({ key: jobKey(j), name: j.name })));
     removeFinishedCheckpoints(runDir, store);
-    const executor = new Executor(runDir, store, order, jobsThatRunAlone(targets), controller.signal, backend, engine, opts.acceptEngineChange ?? false, opts.onProgress);
-    await executor.runAll(signals.signal);
+    const executor = new Executor({
+      runDir,
+      store,
+      order,
+      alone: jobsThatRunAlone(targets),
+      signal: controller.signal,
+      receivedSignal: signals.signal,
+      backend,
+      engine,
+      acceptEngineChange: opts.acceptEngineChange,
+      onProgress: opts.onProgress,
+    });
+    await executor.runAll();
     return executor.report();
   } finally {
     signals.remove();
@@ -168,6 +179,42 @@ function removeFinishedCheckpoints(runDir: string, store: RunStore): void {
   }
 }
 
+/** What an Executor works with: the run, its graph, who runs the jobs and who hears about it. */
+interface ExecutorOptions {
+  /** The run directory: artifacts, checkpoints, staging and trash live under it. */
+  runDir: string;
+  /** The run's store, opened by runJobs: every job's outcome is recorded there. */
+  store: RunStore;
+  /** Every job of the graph, dependencies first (jobs.ts runOrder): jobs start in this order. */
+  order: JobSpec<unknown>[];
+  /** Keys of the jobs nothing else can run beside (jobs.ts jobsThatRunAlone). */
+  alone: Set<string>;
+  /** Aborted on SIGINT/SIGTERM: nothing new starts, and the running jobs checkpoint and stop. */
+  signal: AbortSignal;
+  /** The signal received, once one was (it names the interruption in the store and the error). */
+  receivedSignal: () => NodeJS.Signals | null;
+  /** Runs the jobs; its slots bound how many run at once. */
+  backend: JobBackend;
+  /** Recorded in new artifacts and compared with the engine of reused ones. */
+  engine: EngineIdentity;
+  /**
+   * Reuse artifacts made by an engine of another identity instead of recomputing them.
+   * @defaultValue false
+   */
+  acceptEngineChange?: boolean;
+  /**
+   * Hears of every job's start, progress, logs and outcome, and of notices about the whole run.
+   * @defaultValue no listener
+   */
+  onProgress?: (event: ProgressEvent) => void;
+}
+
+/** A job waiting to start, with its position in the run order (events carry it). */
+interface PendingJob {
+  job: JobSpec<unknown>;
+  index: number;
+}
+
 class Executor {
   private readonly manifests = new Map<string, Manifest>();
   private readonly failed = new Map<string, { job: string; key: string; error: string }>();
@@ -178,20 +225,29 @@ class Executor {
   private engineChange: EngineChange | null = null;
   private readonly recomputed: { job: string; reason: string }[] = [];
   private readonly layout: ReturnType<typeof runLayout>;
+  private readonly runDir: string;
+  private readonly store: RunStore;
+  private readonly order: JobSpec<unknown>[];
+  private readonly alone: Set<string>;
+  private readonly signal: AbortSignal;
+  private readonly receivedSignal: () => NodeJS.Signals | null;
+  private readonly backend: JobBackend;
+  private readonly engine: EngineIdentity;
+  private readonly acceptEngineChange: boolean;
+  private readonly onProgress?: (event: ProgressEvent) => void;
 
-  constructor(
-    private readonly runDir: string,
-    private readonly store: RunStore,
-    private readonly order: JobSpec<unknown>[],
-    /** Keys of the jobs nothing else can run beside (jobs.ts jobsThatRunAlone). */
-    private readonly alone: Set<string>,
-    private readonly signal: AbortSignal,
-    private readonly backend: JobBackend,
-    private readonly engine: EngineIdentity,
-    private readonly acceptEngineChange: boolean,
-    private readonly onProgress?: (event: ProgressEvent) => void,
-  ) {
-    this.layout = runLayout(runDir);
+  constructor(options: ExecutorOptions) {
+    this.runDir = options.runDir;
+    this.store = options.store;
+    this.order = options.order;
+    this.alone = options.alone;
+    this.signal = options.signal;
+    this.receivedSignal = options.receivedSignal;
+    this.backend = options.backend;
+    this.engine = options.engine;
+    this.acceptEngineChange = options.acceptEngineChange ?? false;
+    this.onProgress = options.onProgress;
+    this.layout = runLayout(this.runDir);
   }
 
   /**
@@ -226,48 +282,63 @@ class Executor {
    * with one slot this is exactly the sequential order. After a signal nothing new starts and
    * the running jobs are awaited (they checkpoint and stop).
    */
-  async runAll(receivedSignal: () => NodeJS.Signals | null): Promise<void> {
+  async runAll(): Promise<void> {
     this.findEngineChange();
-    const pending = [...this.order.entries()];
+    let pending: PendingJob[] = this.order.map((job, index) => ({ job, index }));
     const running = new Map<string, Promise<void>>();
     while (!this.signal.aborted) {
-      this.startReady(pending, running, receivedSignal);
+      pending = this.startReady(pending, running);
       if (running.size === 0) break;
       await Promise.race(running.values());
     }
     await Promise.all(running.values());
-    if (this.signal.aborted) throw new RunInterruptedError(receivedSignal() ?? 'SIGINT');
+    if (this.signal.aborted) throw new RunInterruptedError(this.receivedSignal() ?? 'SIGINT');
     if (this.failed.size) throw new JobFailedError([...this.failed.values()], this.notRun);
   }
 
-  private startReady(pending: [number, JobSpec<unknown>][], running: Map<string, Promise<void>>, receivedSignal: () => NodeJS.Signals | null): void {
-    for (let i = 0; i < pending.length && running.size < this.backend.slots; ) {
-      const [index, job] = pending[i];
-      const key = jobKey(job);
-      const depKeys = job.deps.map(jobKey);
-      const blockedBy = depKeys.find((k) => this.failed.has(k) || this.notRunKeys.has(k));
-      if (blockedBy) {
-        const why = `not run: dependency '${this.order.find((j) => jobKey(j) === blockedBy)!.name}' did not finish`;
-        this.notRun.push(job.name);
-        this.notRunKeys.add(key);
-        this.store.addEvent(key, 'blocked', why);
-        this.emit(job, index, 'blocked', { message: why });
-        pending.splice(i, 1);
-        continue;
+  /**
+   * One look at the pending jobs in run order while the backend has a free slot: each blocked job
+   * is settled, each ready one reused or started. Returns the jobs still waiting, in run order.
+   */
+  private startReady(pending: PendingJob[], running: Map<string, Promise<void>>): PendingJob[] {
+    let waiting = pending;
+    // A reused job is done at once and may make jobs ready that were passed over: look again.
+    for (let reusedAny = true; reusedAny; ) {
+      reusedAny = false;
+      const stillWaiting: PendingJob[] = [];
+      for (const pendingJob of waiting) {
+        const outcome = running.size < this.backend.slots ? this.tryStart(pendingJob, running) : 'waiting';
+        if (outcome === 'waiting') stillWaiting.push(pendingJob);
+        reusedAny ||= outcome === 'reused';
       }
-      if (!depKeys.every((k) => this.manifests.has(k))) {
-        i++;
-        continue;
-      }
-      pending.splice(i, 1);
-      // A reused job may make earlier-listed jobs ready: scan again from the start.
-      if (this.reuse(job, index)) {
-        i = 0;
-        continue;
-      }
-      const run = this.execute(job, index, receivedSignal).finally(() => running.delete(key));
-      running.set(key, run);
+      waiting = stillWaiting;
     }
+    return waiting;
+  }
+
+  /** Settles a job a failure blocks, reuses or starts a ready one; 'waiting' while a dependency is not done. */
+  private tryStart({ job, index }: PendingJob, running: Map<string, Promise<void>>): 'blocked' | 'waiting' | 'reused' | 'started' {
+    const depKeys = job.deps.map(jobKey);
+    const blockedBy = depKeys.find((k) => this.failed.has(k) || this.notRunKeys.has(k));
+    if (blockedBy) {
+      this.block(job, index, blockedBy);
+      return 'blocked';
+    }
+    if (!depKeys.every((k) => this.manifests.has(k))) return 'waiting';
+    if (this.reuse(job, index)) return 'reused';
+    const key = jobKey(job);
+    running.set(key, this.execute(job, index).finally(() => running.delete(key)));
+    return 'started';
+  }
+
+  /** Records a job that is not run because a dependency failed or was not run itself. */
+  private block(job: JobSpec<unknown>, index: number, blockedBy: string): void {
+    const key = jobKey(job);
+    const why = `not run: dependency '${this.order.find((j) => jobKey(j) === blockedBy)!.name}' did not finish`;
+    this.notRun.push(job.name);
+    this.notRunKeys.add(key);
+    this.store.addEvent(key, 'blocked', why);
+    this.emit(job, index, 'blocked', { message: why });
   }
 
   /** Uses the job's artifact when it verifies; reports and discards it when it does not. */
@@ -306,7 +377,7 @@ class Executor {
   }
 
   /** Runs a ready job on the backend and records the outcome; never throws. */
-  private async execute(job: JobSpec<unknown>, index: number, receivedSignal: () => NodeJS.Signals | null): Promise<void> {
+  private async execute(job: JobSpec<unknown>, index: number): Promise<void> {
     const key = jobKey(job);
     const deps = new Map(job.deps.map((d) => [jobKey(d), this.manifests.get(jobKey(d))!]));
     const row = this.store.markRunning(key);
@@ -338,7 +409,7 @@ class Executor {
       this.emit(job, index, 'done', { durationS: done.durationS, metrics });
     } catch (e) {
       if (this.signal.aborted) {
-        this.store.markInterrupted(key, `stopped by ${receivedSignal() ?? 'a signal'}; resumes from its checkpoint`);
+        this.store.markInterrupted(key, `stopped by ${this.receivedSignal() ?? 'a signal'}; resumes from its checkpoint`);
         this.emit(job, index, 'interrupted');
         return;
       }
