@@ -1,7 +1,7 @@
 // What every s2snets command line shares: the program's name and help, and how errors become
 // one line on stderr and an exit status (0 success, 1 failure, 2 bad usage, 130 interrupted).
 import { Command } from 'commander';
-import { toolVersion } from '../pipeline/store.js';
+import { toolVersion } from '../common/version.js';
 
 /** The bare `s2snets` program, commands to be added. */
 export function newProgram(): Command {

@@ -12,7 +12,7 @@ import { inputSpace, type InputSpace } from './inputs.js';
 import { loadSegNetFile } from './reconstruct.js';
 import { aeName, GENERIC_AE } from './names.js';
 import { findRunAutoencoder } from './run-autoencoders.js';
-import { toolVersion } from './store.js';
+import { toolVersion } from '../common/version.js';
 
 export const EXPORT_FORMATS = ['onnx', 'safetensors'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];

@@ -10,7 +10,7 @@ import { artifactDir, verifyArtifact } from './artifacts.js';
 import { withLock, type Lock } from './lock.js';
 import { engineDifferences, type EngineIdentity } from './provenance.js';
 import { openExisting, runLockPath } from './runner.js';
-import { toolVersion } from './store.js';
+import { toolVersion } from '../common/version.js';
 import { EVALUATION_FILES, ReportSourceError, readEvaluation, type Evaluation, type StoredPictures } from './evaluate.js';
 import { readReplicates } from './replicates.js';
 

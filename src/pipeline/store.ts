@@ -2,7 +2,8 @@
 // timings, metrics and errors, an event log, and the run's metadata. WAL mode with
 // synchronous=FULL makes each status change durable when its transaction commits.
 import Database from 'better-sqlite3';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
+import { toolVersion } from '../common/version.js';
 import { runLayout } from './artifacts.js';
 import type { Json } from './jobs.js';
 
@@ -129,26 +130,6 @@ function schemaColumns(): Map<string, string[]> {
     }
   }
   return cachedColumns;
-}
-
-let cachedVersion: string | undefined;
-/** This package's version (package.json at the package root, two levels above this file's folder). */
-export function toolVersion(): string {
-  if (cachedVersion === undefined) {
-    cachedVersion = 'unknown';
-    for (const rel of ['../../package.json', '../../../package.json']) {
-      try {
-        const pkg = JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8'));
-        if (pkg.name === 's2snets') {
-          cachedVersion = String(pkg.version);
-          break;
-        }
-      } catch {
-        // Not at this level (source vs compiled layout); try the next.
-      }
-    }
-  }
-  return cachedVersion;
 }
 
 interface RawJobRow {
