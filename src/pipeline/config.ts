@@ -34,7 +34,7 @@ const meanWithStd = (c: { mean?: number[]; std?: number[] }, ctx: z.RefinementCt
   else if (c.mean && c.std && c.mean.length !== c.std.length) ctx.addIssue({ code: 'custom', message: `must have as many values as mean (${c.mean.length})`, path: ['std'] });
 };
 
-/** A classifier from the built-in zoo (e.g. 'lenet', 'vgg'), or an imported model file (with what it takes, see classifierInput). */
+/** A classifier from the built-in zoo (e.g. 'lenet5', 'vgg'), or an imported model file (with what it takes, see classifierInput). */
 export const ClassifierSpec = z.union([
   z.string().regex(/^[a-z][a-z0-9_-]*$/, 'must be a zoo name (lowercase letters, digits, - and _)'),
   z.strictObject({ onnx: path, name: z.string().min(1).optional(), ...classifierInput }).superRefine(meanWithStd),

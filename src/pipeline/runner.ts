@@ -120,7 +120,7 @@ function interruptOnSignals(controller: AbortController, install: boolean): { si
 /**
  * Brings every target (and what it needs) to done in runDir. Resolves with the report; rejects
  * with JobFailedError when a job failed (its dependents are not run, independent jobs are),
- * RunInterruptedError after SIGINT/SIGTERM, RunLockedError when another process runs there.
+ * RunInterruptedError after SIGINT/SIGTERM, LockHeldError when another process holds the run.
  */
 export async function runJobs(runDir: string, targets: JobSpec<any>[], opts: RunOptions = {}): Promise<RunReport> {
   const order = runOrder(targets);
