@@ -3,10 +3,12 @@
 import { readFile } from 'node:fs/promises';
 import sharp from 'sharp';
 import { centerCropBox, resizedSize, type Size } from './transforms.js';
+import { S2SNetsError } from '../common/errors.js';
 
 /** A file or folder that cannot be used as (part of) an image dataset; `file` names it. */
-export class ImageFolderError extends Error {
+export class ImageFolderError extends S2SNetsError {
   override name = 'ImageFolderError';
+  static override readonly codes = ['S2SNETS_IMAGE_FOLDER'] as const;
   constructor(
     readonly file: string,
     readonly reason: string,

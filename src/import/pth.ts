@@ -20,6 +20,7 @@ export { UnsafePickleError, PickleError, OpaqueObject } from './pickle.js';
 /** The checkpoint file is malformed, truncated, or not a PyTorch checkpoint. */
 export class PthError extends FileContentError {
   override name = 'PthError';
+  static override readonly codes = ['S2SNETS_PTH'] as const;
 }
 
 /**

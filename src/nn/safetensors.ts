@@ -9,6 +9,7 @@ import { FileContentError } from '../common/text.js';
 
 export class SafetensorsError extends FileContentError {
   override name = 'SafetensorsError';
+  static override readonly codes = ['S2SNETS_SAFETENSORS'] as const;
 }
 
 const TO_FILE: Record<DType, string> = {

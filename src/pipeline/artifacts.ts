@@ -22,9 +22,11 @@ import { dirname, join } from 'node:path';
 import { writeFileAtomic } from '../common/atomic.js';
 import type { Checkpoint, CheckpointFiles, Checkpointer, Json } from './jobs.js';
 import { engineDifferences, type EngineIdentity } from './engine-identity.js';
+import { S2SNetsError } from '../common/errors.js';
 
-export class ArtifactError extends Error {
+export class ArtifactError extends S2SNetsError {
   override name = 'ArtifactError';
+  static override readonly codes = ['S2SNETS_ARTIFACT'] as const;
 }
 
 export const MANIFEST = 'manifest.json';

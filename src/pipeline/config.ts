@@ -5,9 +5,11 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { BUILTIN_DATASETS } from '../data/index.js';
+import { S2SNetsError } from '../common/errors.js';
 
-export class ConfigError extends Error {
+export class ConfigError extends S2SNetsError {
   override name = 'ConfigError';
+  static override readonly codes = ['S2SNETS_CONFIG'] as const;
 }
 
 const path = z.string().regex(/\S/, 'must be a non-empty path');

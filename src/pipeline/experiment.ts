@@ -25,6 +25,7 @@ import type { JobContext, JobSpec, Json } from './jobs.js';
 import { dataIdentity, indexJob, jobData, type ExperimentData, type IndexOutput } from './inputs.js';
 import type { ClassifierEntry, ExperimentPlan } from './plan.js';
 import { familyOf, fileDigest, importedFile, loadWeightsInto, openClassifier } from './classifiers.js';
+import { S2SNetsError } from '../common/errors.js';
 
 import { GENERIC_AE, aeName } from './names.js';
 
@@ -148,9 +149,9 @@ export function loadReconstructor(plan: ExperimentPlan, data: ExperimentData, we
 }
 
 /** A plan whose negative control names no classifier of the plan. */
-export class ControlPlanError extends Error {
+export class ControlPlanError extends S2SNetsError {
   override name = 'ControlPlanError';
-  readonly code = 'S2SNETS_CONTROL_NOT_A_CLASSIFIER';
+  static override readonly codes = ['S2SNETS_CONTROL_NOT_A_CLASSIFIER'] as const;
 }
 
 export interface ExperimentJobs {

@@ -12,6 +12,7 @@ import type { Execution, JobBackend, JobEvents } from './execute.js';
 import type { Json } from './jobs.js';
 import type { ExperimentPlan } from './plan.js';
 import { explainKill, readMemoryFigures } from './memory-pressure.js';
+import { S2SNetsError } from '../common/errors.js';
 
 /** What a job process needs: the experiment, where its artifacts live, and which job. */
 export interface JobProcessRequest {
@@ -36,9 +37,10 @@ export type JobProcessMessage =
  * A job process ended without a result. `reason` tells why: the job failed (its own error, which
  * a retry would repeat), the process was stopped by a signal or died, or it was interrupted.
  */
-export class JobProcessError extends Error {
+export class JobProcessError extends S2SNetsError {
   override name = 'JobProcessError';
-  readonly code = 'S2S_JOB_PROCESS';
+  static override readonly codes = ['S2SNETS_JOB_PROCESS'] as const;
+  static override readonly legacyCodes = { S2S_JOB_PROCESS: 'S2SNETS_JOB_PROCESS' };
   constructor(
     message: string,
     readonly reason: 'failed' | 'died' | 'interrupted',

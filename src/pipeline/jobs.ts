@@ -2,6 +2,7 @@
 // output (name, configuration, code version, the keys of its inputs), so a changed setting
 // invalidates exactly that job and the jobs downstream of it, and nothing else.
 import { createHash } from 'node:crypto';
+import { S2SNetsError } from '../common/errors.js';
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
@@ -56,8 +57,9 @@ export interface JobSpec<TOut = Json> {
   run(ctx: JobContext): Promise<TOut>;
 }
 
-export class JobConfigError extends Error {
+export class JobConfigError extends S2SNetsError {
   override name = 'JobConfigError';
+  static override readonly codes = ['S2SNETS_JOB_CONFIG'] as const;
 }
 
 /** JSON with object keys sorted, so equal values always give the same text; refuses non-JSON values. */

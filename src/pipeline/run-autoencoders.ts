@@ -1,22 +1,22 @@
 // The autoencoders of a run, found by the names the run gives them (A_S, S2S-<classifier>), for
 // the commands that use one outside the run (reconstruct, export).
 import { join } from 'node:path';
+import { S2SNetsError } from '../common/errors.js';
 import { artifactDir } from './artifacts.js';
 import { aeName, GENERIC_AE } from './names.js';
 import type { ExperimentPlan } from './plan.js';
 import { status, type StatusJob } from './runner.js';
 import { StoreError } from './store.js';
 
-export type RunAutoencoderErrorCode = 'S2SNETS_RUN_UNREADABLE' | 'S2SNETS_UNKNOWN_AE' | 'S2SNETS_AE_UNFINISHED' | 'S2SNETS_AE_DAMAGED';
+export type RunAutoencoderErrorCode = (typeof RunAutoencoderError.codes)[number];
 
 /** An autoencoder asked of a run that the run cannot give: no run, no such name, not trained yet, damaged. */
-export class RunAutoencoderError extends Error {
+export class RunAutoencoderError extends S2SNetsError {
   override name = 'RunAutoencoderError';
-  constructor(
-    readonly code: RunAutoencoderErrorCode,
-    message: string,
-  ) {
-    super(message);
+  static override readonly codes = ['S2SNETS_RUN_UNREADABLE', 'S2SNETS_UNKNOWN_AE', 'S2SNETS_AE_UNFINISHED', 'S2SNETS_AE_DAMAGED'] as const;
+  declare readonly code: RunAutoencoderErrorCode;
+  constructor(code: RunAutoencoderErrorCode, message: string) {
+    super(message, code);
   }
 }
 

@@ -2,6 +2,7 @@
 // the CSVs and the terminal summary are all rendered from it (and the picture files).
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { S2SNetsError } from '../common/errors.js';
 
 /**
  * 3: claims over every ranking consistent with the order's established relations (a range of tau when the order is not total);
@@ -293,9 +294,10 @@ export type ClaimResults = NonNullable<Results['claims']>;
 export type NoiseResults = NonNullable<Results['noise']>;
 export type ReplicateResults = NonNullable<Results['replicates']>;
 
-export class ResultsError extends Error {
+export class ResultsError extends S2SNetsError {
   override name = 'ResultsError';
-  readonly code = 'S2S_RESULTS';
+  static override readonly codes = ['S2SNETS_RESULTS'] as const;
+  static override readonly legacyCodes = { S2S_RESULTS: 'S2SNETS_RESULTS' };
 }
 
 /**
