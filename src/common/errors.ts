@@ -38,3 +38,16 @@ export function hasErrorCode(e: unknown, code: string): boolean {
   if (!(e instanceof S2SNetsError)) return false;
   return e.code === code || (e.constructor as typeof S2SNetsError).legacyCodes[code] === e.code;
 }
+
+/**
+ * Why an I/O call failed, short enough for a one-line message: the system's code (ENOENT, EACCES,
+ * SQLITE_FULL, ...) when the error has one, else the first line of its message (an s2snets
+ * error's message already says what is wrong, so it gives its message).
+ * @param e what the failed call threw
+ * @example try { readFileSync(p); } catch (e) { throw new ConfigError(`${p}: cannot read (${ioReason(e)})`); } // '... (ENOENT)'
+ */
+export function ioReason(e: unknown): string {
+  const code = e instanceof S2SNetsError ? undefined : (e as NodeJS.ErrnoException | null)?.code;
+  if (typeof code === 'string' && code !== '') return code;
+  return (e instanceof Error ? e.message : String(e)).split('\n')[0];
+}

@@ -3,7 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import sharp from 'sharp';
 import { centerCropBox, resizedSize, type Size } from './transforms.js';
-import { S2SNetsError } from '../common/errors.js';
+import { S2SNetsError, ioReason } from '../common/errors.js';
 
 /** A file or folder that cannot be used as (part of) an image dataset; `file` names it. */
 export class ImageFolderError extends S2SNetsError {
@@ -71,7 +71,7 @@ export async function decodeImage(input: string | Uint8Array, opts: DecodeOption
   try {
     bytes = typeof input === 'string' ? await readFile(input) : input;
   } catch (e) {
-    throw new ImageFolderError(source, `cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw new ImageFolderError(source, `cannot read (${ioReason(e)})`);
   }
   const decoded = await decodePlanned(bytes, source, opts, (height, width) => centredPlan(height, width, opts, source));
   return { ...decoded, pixels: toChannelMajor(decoded.pixels, decoded.channels, decoded.height * decoded.width) };

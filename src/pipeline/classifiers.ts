@@ -10,7 +10,7 @@ import { loadTorchScriptClassifier } from '../import/torchscript.js';
 import { hashFile } from './artifacts.js';
 import type { ClassifierEntry } from './plan.js';
 import type { DataShape, ExperimentData } from './inputs.js';
-import { S2SNetsError } from '../common/errors.js';
+import { S2SNetsError, ioReason } from '../common/errors.js';
 
 export class ClassifierMismatchError extends S2SNetsError {
   override name = 'ClassifierMismatchError';
@@ -33,7 +33,7 @@ export function fileDigest(path: string): string {
   try {
     return hashFile(path).sha256;
   } catch (e) {
-    throw new InputFileError(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw new InputFileError(`${path}: cannot read (${ioReason(e)})`);
   }
 }
 

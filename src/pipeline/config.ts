@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { BUILTIN_DATASETS } from '../data/index.js';
-import { S2SNetsError } from '../common/errors.js';
+import { S2SNetsError, ioReason } from '../common/errors.js';
 
 export class ConfigError extends S2SNetsError {
   override name = 'ConfigError';
@@ -175,7 +175,7 @@ export function loadConfig(pathOrObject: string | unknown): ExperimentConfig {
   try {
     text = readFileSync(pathOrObject, 'utf8');
   } catch (e) {
-    throw new ConfigError(`${pathOrObject}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw new ConfigError(`${pathOrObject}: cannot read (${ioReason(e)})`);
   }
   return parseConfigJson(text, pathOrObject, dirname(resolve(pathOrObject)));
 }

@@ -27,7 +27,7 @@ import { directoryStore, type ArtifactStore } from './artifact-store.js';
 import { firstLine, type Execution, type JobBackend, type JobEvents, type JobRequest } from './execute.js';
 import { JobProcessError, runJobProcess, threadsPerJob, type JobProcessRequest } from './job-process.js';
 import type { ExperimentPlan } from './plan.js';
-import { S2SNetsError } from '../common/errors.js';
+import { S2SNetsError, ioReason } from '../common/errors.js';
 
 /** The BullMQ queue every submitter and worker of this version uses. */
 export const QUEUE_NAME = 's2snets-jobs';
@@ -67,7 +67,7 @@ function watchRedis(url: string, log: (line: string) => void, onBack: () => void
   watch.on('error', (e: NodeJS.ErrnoException) => {
     if (away || !isConnectionError(e)) return;
     away = true;
-    log(`Redis at ${redactUrl(url)} is unreachable (${e.code ?? e.message}): waiting for it to come back`);
+    log(`Redis at ${redactUrl(url)} is unreachable (${ioReason(e)}): waiting for it to come back`);
   });
   watch.on('ready', () => {
     if (!away) return;
@@ -128,8 +128,7 @@ export async function checkRedis(url: string): Promise<void> {
     await client.connect();
     await client.ping();
   } catch (e) {
-    const err = cause ?? (e as NodeJS.ErrnoException);
-    throw new RedisUnreachableError(`cannot reach Redis at ${redactUrl(url)}: ${err.code ?? err.message}`);
+    throw new RedisUnreachableError(`cannot reach Redis at ${redactUrl(url)}: ${ioReason(cause ?? e)}`);
   } finally {
     client.disconnect();
   }

@@ -2,7 +2,7 @@
 // the CSVs and the terminal summary are all rendered from it (and the picture files).
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { S2SNetsError } from '../common/errors.js';
+import { S2SNetsError, ioReason } from '../common/errors.js';
 
 /**
  * 3: claims over every ranking consistent with the order's established relations (a range of tau when the order is not total);
@@ -334,7 +334,7 @@ export function readResultsFile(path: string, source = path): Results {
   try {
     json = JSON.parse(readFileSync(path, 'utf8'));
   } catch (e) {
-    const why = e instanceof SyntaxError ? `not valid JSON (${e.message})` : `cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`;
+    const why = e instanceof SyntaxError ? `not valid JSON (${e.message})` : `cannot read (${ioReason(e)})`;
     throw new ResultsError(`${source}: ${why}; rebuild it with \`s2snets report RUN\``);
   }
   return validateResults(json, source);

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as library from '../../src/index.js';
-import { S2SNetsError, hasErrorCode } from '../../src/common/errors.js';
+import { S2SNetsError, hasErrorCode, ioReason } from '../../src/common/errors.js';
 
 type ErrorClass = typeof S2SNetsError & { name: string };
 
@@ -114,4 +114,24 @@ test('an error carries its class code; hasErrorCode also accepts the code it rep
   assert.ok(hasErrorCode(reconstruct, 'RECONSTRUCT_INPUT') && hasErrorCode(reconstruct, 'S2SNETS_RECONSTRUCT_INPUT'));
   assert.ok(!hasErrorCode(config, 'S2S_LOCK_HELD'));
   assert.ok(!hasErrorCode(Object.assign(new Error('x'), { code: 'S2SNETS_CONFIG' }), 'S2SNETS_CONFIG'), 'only s2snets errors');
+});
+
+test("ioReason: the system's code when there is one, else the message's first line", () => {
+  let missing: unknown;
+  try {
+    readFileSync(join('test', 'no-such-file.json'));
+  } catch (e) {
+    missing = e;
+  }
+  assert.equal(ioReason(missing), 'ENOENT');
+  let notJson: unknown;
+  try {
+    JSON.parse('{oops');
+  } catch (e) {
+    notJson = e;
+  }
+  assert.equal(ioReason(notJson), (notJson as Error).message);
+  assert.equal(ioReason(new Error('first line\n    at somewhere')), 'first line');
+  assert.equal(ioReason(new library.ConfigError('run.json: bad')), 'run.json: bad');
+  assert.equal(ioReason('a string'), 'a string');
 });
