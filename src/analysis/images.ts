@@ -3,10 +3,12 @@
 // [N, C, H, W]. Callers may pass an engine Tensor or the plain data; measures work on the plain
 // data, so a Tensor is copied out once.
 import type { Tensor } from '../engine/index.js';
+import { S2SNetsError } from '../common/errors.js';
 
 /** Bad input to an analysis function: the message names the argument and the reason. */
-export class AnalysisError extends Error {
+export class AnalysisError extends S2SNetsError {
   override name = 'AnalysisError';
+  static override readonly codes = ['S2SNETS_ANALYSIS'] as const;
 }
 
 /** Images as flat [N, C, H, W] values in [0, 1]. */

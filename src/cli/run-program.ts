@@ -1,7 +1,10 @@
 // What every s2snets command line shares: the program's name and help, and how errors become
 // one line on stderr and an exit status (0 success, 1 failure, 2 bad usage, 130 interrupted).
+// An s2snets error's line carries its code (`s2snets: error S2SNETS_CONFIG: ...`, docs/errors.md),
+// so scripts can tell failures apart without parsing the message.
 import { Command } from 'commander';
-import { toolVersion } from '../runs/store.js';
+import { S2SNetsError } from '../common/errors.js';
+import { toolVersion } from '../common/version.js';
 
 /** The bare `s2snets` program, commands to be added. */
 export function newProgram(): Command {
@@ -26,7 +29,8 @@ export async function runProgram(program: Command, argv: string[]): Promise<void
     const err = e as Error & { code?: string; exitCode?: number };
     if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') process.exit(0);
     if (err.code?.startsWith('commander.')) process.exit(2);
-    process.stderr.write(`s2snets: error: ${err.message}\n`);
+    const code = e instanceof S2SNetsError ? ` ${e.code}` : '';
+    process.stderr.write(`s2snets: error${code}: ${err.message}\n`);
     process.exit(err.exitCode ?? 1);
   }
 }

@@ -12,21 +12,21 @@ import { inputSpace, type InputSpace } from '../experiment/inputs.js';
 import { loadSegNetFile } from './reconstruct.js';
 import { aeName, GENERIC_AE } from '../experiment/names.js';
 import { findRunAutoencoder } from './run-autoencoders.js';
-import { toolVersion } from '../runs/store.js';
+import { S2SNetsError } from '../common/errors.js';
+import { toolVersion } from '../common/version.js';
 
 export const EXPORT_FORMATS = ['onnx', 'safetensors'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
-export type ExportErrorCode = 'S2SNETS_EXPORT_FORMAT' | 'S2SNETS_EXPORT_NEEDS_RUN';
+export type ExportErrorCode = (typeof ExportError.codes)[number];
 
 /** An export whose format cannot be told from the output's name, or a run's autoencoder named without the run. */
-export class ExportError extends Error {
+export class ExportError extends S2SNetsError {
   override name = 'ExportError';
-  constructor(
-    readonly code: ExportErrorCode,
-    message: string,
-  ) {
-    super(message);
+  static override readonly codes = ['S2SNETS_EXPORT_FORMAT', 'S2SNETS_EXPORT_NEEDS_RUN'] as const;
+  declare readonly code: ExportErrorCode;
+  constructor(code: ExportErrorCode, message: string) {
+    super(message, code);
   }
 }
 

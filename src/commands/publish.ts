@@ -10,9 +10,9 @@ import { artifactDir, verifyArtifact } from '../runs/artifacts.js';
 import { withLock, type Lock } from '../runs/lock.js';
 import { engineDifferences, type EngineIdentity } from '../scheduler/current-engine.js';
 import { openExisting, runLockPath } from '../scheduler/runner.js';
-import { toolVersion } from '../runs/store.js';
 import { EVALUATION_FILES, ReportSourceError, readEvaluation, type Evaluation, type StoredPictures } from '../experiment/evaluation.js';
 import { readReplicates } from '../experiment/replicates-job.js';
+import { toolVersion } from '../common/version.js';
 
 export { ReportSourceError };
 

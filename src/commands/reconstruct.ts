@@ -15,14 +15,16 @@ import { SegNet } from '../models/segnet.js';
 import { loadSegNetWeights } from '../import/segnet-weights.js';
 import { loadStateDict } from '../import/pth.js';
 import { writeFileAtomic } from '../common/atomic.js';
+import { S2SNetsError, ioReason } from '../common/errors.js';
 
 /** The paper's working size for the released example (PAPER.md: images resized to 256x256). */
 export const RECONSTRUCT_SIZE = 256;
 
 /** An autoencoder or image argument of `reconstruct` that cannot be used. */
-export class ReconstructError extends Error {
+export class ReconstructError extends S2SNetsError {
   override name = 'ReconstructError';
-  readonly code = 'RECONSTRUCT_INPUT';
+  static override readonly codes = ['S2SNETS_RECONSTRUCT_INPUT'] as const;
+  static override readonly legacyCodes = { RECONSTRUCT_INPUT: 'S2SNETS_RECONSTRUCT_INPUT' };
 }
 
 export interface TopClass {
@@ -101,7 +103,7 @@ function listImages(args: string[]): { file: string; name: string }[] {
     try {
       isDir = statSync(a).isDirectory();
     } catch (e) {
-      throw new ReconstructError(`${a}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+      throw new ReconstructError(`${a}: cannot read (${ioReason(e)})`);
     }
     if (isDir) walk(a, a);
     else out.push({ file: a, name: basename(a) });

@@ -6,17 +6,17 @@ import { aeName, GENERIC_AE } from '../experiment/names.js';
 import type { ExperimentPlan } from '../experiment/plan.js';
 import { status, type StatusJob } from '../scheduler/runner.js';
 import { StoreError } from '../runs/store.js';
+import { S2SNetsError } from '../common/errors.js';
 
-export type RunAutoencoderErrorCode = 'S2SNETS_RUN_UNREADABLE' | 'S2SNETS_UNKNOWN_AE' | 'S2SNETS_AE_UNFINISHED' | 'S2SNETS_AE_DAMAGED';
+export type RunAutoencoderErrorCode = (typeof RunAutoencoderError.codes)[number];
 
 /** An autoencoder asked of a run that the run cannot give: no run, no such name, not trained yet, damaged. */
-export class RunAutoencoderError extends Error {
+export class RunAutoencoderError extends S2SNetsError {
   override name = 'RunAutoencoderError';
-  constructor(
-    readonly code: RunAutoencoderErrorCode,
-    message: string,
-  ) {
-    super(message);
+  static override readonly codes = ['S2SNETS_RUN_UNREADABLE', 'S2SNETS_UNKNOWN_AE', 'S2SNETS_AE_UNFINISHED', 'S2SNETS_AE_DAMAGED'] as const;
+  declare readonly code: RunAutoencoderErrorCode;
+  constructor(code: RunAutoencoderErrorCode, message: string) {
+    super(message, code);
   }
 }
 

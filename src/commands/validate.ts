@@ -16,14 +16,15 @@ import type { Interval, PlantedRetention } from '../analysis/index.js';
 import type { Results } from '../report/index.js';
 import { validationPlan, type ExperimentPlan } from '../experiment/plan.js';
 import { runExperiment, type ProgressSink } from './run.js';
+import { S2SNetsError } from '../common/errors.js';
 
 /** Share of its original accuracy a classifier must keep on its own S2S reconstructions. */
 export const OWN_ACCURACY_SHARE = 0.95;
 
 /** Results that cannot be validated (not from a planted dataset). */
-export class ValidationError extends Error {
+export class ValidationError extends S2SNetsError {
   override name = 'ValidationError';
-  readonly code = 'S2SNETS_VALIDATION_NOT_PLANTED';
+  static override readonly codes = ['S2SNETS_VALIDATION_NOT_PLANTED'] as const;
 }
 
 export const VALIDATION_DATASETS = ['planted-colour', 'planted-shape'] as const;

@@ -2,6 +2,7 @@
 // another, so a batch is a single index_select and a subset is one more.
 import { tensor, type Tensor } from '../engine/index.js';
 import { Rng } from './random.js';
+import { S2SNetsError } from '../common/errors.js';
 
 export interface Dataset {
   name: string;
@@ -12,8 +13,9 @@ export interface Dataset {
   classNames: string[];
 }
 
-export class DatasetError extends Error {
+export class DatasetError extends S2SNetsError {
   override name = 'DatasetError';
+  static override readonly codes = ['S2SNETS_DATASET'] as const;
 }
 
 export function datasetSize(d: Dataset): number {

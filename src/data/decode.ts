@@ -4,10 +4,12 @@ import { readFile } from 'node:fs/promises';
 import sharp from 'sharp';
 import { decodeJpeg, isJpeg, jpegHeader, type JpegSampling } from '../engine/index.js';
 import { centerCropBox, resizedSize, type Size } from './transforms.js';
+import { S2SNetsError, ioReason } from '../common/errors.js';
 
 /** A file or folder that cannot be used as (part of) an image dataset; `file` names it. */
-export class ImageFolderError extends Error {
+export class ImageFolderError extends S2SNetsError {
   override name = 'ImageFolderError';
+  static override readonly codes = ['S2SNETS_IMAGE_FOLDER'] as const;
   constructor(
     readonly file: string,
     readonly reason: string,
@@ -70,7 +72,7 @@ export async function decodeImage(input: string | Uint8Array, opts: DecodeOption
   try {
     bytes = typeof input === 'string' ? await readFile(input) : input;
   } catch (e) {
-    throw new ImageFolderError(source, `cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw new ImageFolderError(source, `cannot read (${ioReason(e)})`);
   }
   const decoded = await decodePlanned(bytes, source, opts, (height, width) => centredPlan(height, width, opts, source));
   return { ...decoded, pixels: toChannelMajor(decoded.pixels, decoded.channels, decoded.height * decoded.width) };

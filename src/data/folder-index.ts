@@ -9,6 +9,7 @@ import { availableParallelism } from 'node:os';
 import sharp from 'sharp';
 import { ImageFolderError } from './decode.js';
 import type { IndexColumns } from './image-index.js';
+import { ioReason } from '../common/errors.js';
 
 /** What a folder index holds, column by column (index i of each column is image i). */
 export interface FolderIndex extends IndexColumns {
@@ -71,7 +72,7 @@ function entries(dir: Buffer): Buffer[] | string {
   try {
     return (readdirSync(dir, { encoding: 'buffer' }) as Buffer[]).filter((n) => n[0] !== 0x2e).sort(Buffer.compare);
   } catch (e) {
-    return `cannot list folder (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`;
+    return `cannot list folder (${ioReason(e)})`;
   }
 }
 
@@ -81,7 +82,7 @@ function statOf(path: Buffer): Stats | string {
     return statSync(path);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    return code === 'ELOOP' ? 'symbolic link loop' : code === 'ENOENT' ? 'broken symbolic link' : `cannot read (${code ?? (e as Error).message})`;
+    return code === 'ELOOP' ? 'symbolic link loop' : code === 'ENOENT' ? 'broken symbolic link' : `cannot read (${ioReason(e)})`;
   }
 }
 
@@ -125,7 +126,7 @@ export function listImageFolder(root: string, o: Pick<FolderIndexOptions, 'exten
   try {
     rootStat = statSync(root);
   } catch (e) {
-    throw new ImageFolderError(root, `cannot open (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw new ImageFolderError(root, `cannot open (${ioReason(e)})`);
   }
   if (!rootStat.isDirectory()) throw new ImageFolderError(root, 'not a folder; expected root/<class>/<image> folders');
   const rootBytes = Buffer.from(root.replace(/\/+$/, '') || '/');

@@ -7,6 +7,7 @@ import { ImageFolderError } from './decode.js';
 import type { FolderIndex } from './folder-index.js';
 import type { SkippedFile } from './folder-index.js';
 import type { ShardIndex } from './tar-shards.js';
+import { ioReason } from '../common/errors.js';
 
 export type ImageIndex = FolderIndex | ShardIndex;
 
@@ -46,7 +47,7 @@ export function loadImageIndex(path: string): ImageIndex {
   try {
     index = JSON.parse(readFileSync(path, 'utf8')) as ImageIndex & { format?: number };
   } catch (e) {
-    throw new ImageFolderError(path, `cannot read the image index (${(e as NodeJS.ErrnoException).code ?? (e as Error).message.split('\n')[0]})`);
+    throw new ImageFolderError(path, `cannot read the image index (${ioReason(e)})`);
   }
   const n = index.labels?.length;
   const columns = [index.labels, index.bytes, index.heights, index.widths, index.kind === 'folder' ? index.paths : index.kind === 'shards' ? index.offsets : null];

@@ -16,6 +16,7 @@ import type { SkippedFile } from './folder-index.js';
 import { deriveSeed, Rng } from './random.js';
 import { checkPositions, labelTensor, remapped, type HostBatch, type ImageSplit } from './split.js';
 import { centerCropBox, normalizeInPlace, randomResizedCropBox, resizedSize } from './transforms.js';
+import { ioReason } from '../common/errors.js';
 
 /** How a streamed split prepares each image. */
 export interface StreamView {
@@ -107,7 +108,7 @@ function indexSplit(index: ImageIndex, view: StreamView, name: string): ImageSpl
       } catch (e) {
         if (!(e instanceof ImageFolderError) && (e as NodeJS.ErrnoException).code === undefined) throw e;
         failed.add(j);
-        failures.push({ file: bytes.describe(j), reason: e instanceof ImageFolderError ? e.reason : `cannot read (${(e as NodeJS.ErrnoException).code})` });
+        failures.push({ file: bytes.describe(j), reason: e instanceof ImageFolderError ? e.reason : `cannot read (${ioReason(e)})` });
       } finally {
         release();
       }

@@ -3,6 +3,7 @@
 // which applies the same resize and crop inside sharp, off the main thread.
 import { F, tensor, tidy, type Tensor } from '../engine/index.js';
 import type { Rng } from './random.js';
+import { S2SNetsError } from '../common/errors.js';
 
 export type Triple = readonly [number, number, number];
 
@@ -16,8 +17,9 @@ export const MNIST_STD: readonly [number] = [0.3081];
 export const FASHION_MNIST_MEAN: readonly [number] = [0.286];
 export const FASHION_MNIST_STD: readonly [number] = [0.353];
 
-export class TransformError extends Error {
+export class TransformError extends S2SNetsError {
   override name = 'TransformError';
+  static override readonly codes = ['S2SNETS_TRANSFORM'] as const;
 }
 
 function spatial(x: Tensor, what: string): { h: number; w: number; channelDim: number } {

@@ -2,6 +2,7 @@
 import { existsSync, realpathSync } from 'node:fs';
 import { native, ompWaitPolicy, type MemoryStats, type NativeInfo } from './native.js';
 import { callRaw, hasOperator } from './op.js';
+import { S2SNetsError } from '../common/errors.js';
 
 /** The BLAS that serves matrix products in this process. */
 export interface BlasIdentity {
@@ -89,8 +90,8 @@ const winogradCpu = winogradBuilt && (callRaw('s2snets::winograd_kernels', '', [
 let winogradOn = winogradCpu && process.env.S2SNETS_WINOGRAD !== '0';
 
 /** Thrown by setWinograd(true) where the build or the CPU has no Winograd kernels. */
-export class WinogradUnavailableError extends Error {
-  readonly code = 'S2SNETS_WINOGRAD_UNAVAILABLE';
+export class WinogradUnavailableError extends S2SNetsError {
+  static override readonly codes = ['S2SNETS_WINOGRAD_UNAVAILABLE'] as const;
   constructor(reason: string) {
     super(`no Winograd convolutions here: ${reason}`);
     this.name = 'WinogradUnavailableError';

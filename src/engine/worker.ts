@@ -3,6 +3,7 @@
 // each worker loads its own instance. The function gets a context to report progress and to
 // see a cooperative abort; a worker that does not stop within graceMs is terminated.
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { S2SNetsError } from '../common/errors.js';
 
 export interface WorkerContext<P> {
   /** Sends a progress value to the caller's onProgress. */
@@ -22,13 +23,15 @@ export interface RunInWorkerOptions<P> {
 }
 
 /** The task threw (or its module could not be loaded); the message is the task's own. */
-export class WorkerTaskError extends Error {
+export class WorkerTaskError extends S2SNetsError {
   override name = 'WorkerTaskError';
+  static override readonly codes = ['S2SNETS_WORKER_TASK'] as const;
 }
 
 /** The caller aborted the task. */
-export class WorkerAbortedError extends Error {
+export class WorkerAbortedError extends S2SNetsError {
   override name = 'WorkerAbortedError';
+  static override readonly codes = ['S2SNETS_WORKER_ABORTED'] as const;
 }
 
 type Message<P, R> = { type: 'progress'; value: P } | { type: 'result'; value: R } | { type: 'error'; message: string };

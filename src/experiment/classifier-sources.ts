@@ -10,9 +10,11 @@ import { loadTorchScriptClassifier } from '../import/torchscript.js';
 import { hashFile } from '../runs/artifacts.js';
 import type { ClassifierEntry } from './plan.js';
 import type { DataShape, ExperimentData, TrainingData } from './inputs.js';
+import { S2SNetsError, ioReason } from '../common/errors.js';
 
-export class ClassifierMismatchError extends Error {
+export class ClassifierMismatchError extends S2SNetsError {
   override name = 'ClassifierMismatchError';
+  static override readonly codes = ['S2SNETS_CLASSIFIER_MISMATCH'] as const;
 }
 
 /** The model file of an imported classifier, or null for zoo models. */
@@ -21,8 +23,9 @@ export function importedFile(entry: ClassifierEntry): string | null {
 }
 
 /** An input file named by the plan (a model, starting weights) cannot be read. */
-export class InputFileError extends Error {
+export class InputFileError extends S2SNetsError {
   override name = 'InputFileError';
+  static override readonly codes = ['S2SNETS_INPUT_FILE'] as const;
 }
 
 /** What identifies an input file's content (part of job keys: a changed file reruns its jobs). */
@@ -30,7 +33,7 @@ export function fileDigest(path: string): string {
   try {
     return hashFile(path).sha256;
   } catch (e) {
-    throw new InputFileError(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw new InputFileError(`${path}: cannot read (${ioReason(e)})`);
   }
 }
 

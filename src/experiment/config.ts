@@ -5,9 +5,11 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { BUILTIN_DATASETS } from '../data/index.js';
+import { S2SNetsError, ioReason } from '../common/errors.js';
 
-export class ConfigError extends Error {
+export class ConfigError extends S2SNetsError {
   override name = 'ConfigError';
+  static override readonly codes = ['S2SNETS_CONFIG'] as const;
 }
 
 const path = z.string().regex(/\S/, 'must be a non-empty path');
@@ -34,7 +36,7 @@ const meanWithStd = (c: { mean?: number[]; std?: number[] }, ctx: z.RefinementCt
   else if (c.mean && c.std && c.mean.length !== c.std.length) ctx.addIssue({ code: 'custom', message: `must have as many values as mean (${c.mean.length})`, path: ['std'] });
 };
 
-/** A classifier from the built-in zoo (e.g. 'lenet', 'vgg'), or an imported model file (with what it takes, see classifierInput). */
+/** A classifier from the built-in zoo (e.g. 'lenet5', 'vgg'), or an imported model file (with what it takes, see classifierInput). */
 export const ClassifierSpec = z.union([
   z.string().regex(/^[a-z][a-z0-9_-]*$/, 'must be a zoo name (lowercase letters, digits, - and _)'),
   z.strictObject({ onnx: path, name: z.string().min(1).optional(), ...classifierInput }).superRefine(meanWithStd),
@@ -173,7 +175,7 @@ export function loadConfig(pathOrObject: string | unknown): ExperimentConfig {
   try {
     text = readFileSync(pathOrObject, 'utf8');
   } catch (e) {
-    throw new ConfigError(`${pathOrObject}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw new ConfigError(`${pathOrObject}: cannot read (${ioReason(e)})`);
   }
   return parseConfigJson(text, pathOrObject, dirname(resolve(pathOrObject)));
 }

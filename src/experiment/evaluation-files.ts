@@ -3,11 +3,13 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Json } from '../scheduler/job-graph.js';
+import { S2SNetsError } from '../common/errors.js';
 
 /** A run's stored evaluation is missing, damaged or from an older layout: the message says what to rerun. */
-export class ReportSourceError extends Error {
+export class ReportSourceError extends S2SNetsError {
   override name = 'ReportSourceError';
-  readonly code = 'S2S_REPORT_SOURCE';
+  static override readonly codes = ['S2SNETS_REPORT_SOURCE'] as const;
+  static override readonly legacyCodes = { S2S_REPORT_SOURCE: 'S2SNETS_REPORT_SOURCE' };
 }
 
 export interface EvaluationOutput {

@@ -7,6 +7,7 @@ import { experimentJobs, type ExperimentJobs } from './jobs.js';
 import { evaluationJob, type EvaluationOutput } from './evaluation.js';
 import { replicatesJob } from './replicates-job.js';
 import type { ExperimentPlan } from './plan.js';
+import { S2SNetsError } from '../common/errors.js';
 
 export interface ExperimentGraph {
   /** The training and reconstruction jobs of each replicate (0: the run itself). */
@@ -20,9 +21,10 @@ export interface ExperimentGraph {
 }
 
 /** A job key the graph of the plan does not hold: the process runs other code, or got another plan. */
-export class UnknownJobError extends Error {
+export class UnknownJobError extends S2SNetsError {
   override name = 'UnknownJobError';
-  readonly code = 'S2S_UNKNOWN_JOB';
+  static override readonly codes = ['S2SNETS_UNKNOWN_JOB'] as const;
+  static override readonly legacyCodes = { S2S_UNKNOWN_JOB: 'S2SNETS_UNKNOWN_JOB' };
 }
 
 /**

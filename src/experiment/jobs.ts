@@ -6,6 +6,7 @@
 // finished jobs, so a rerun resumes and a changed setting recomputes only what depends on it.
 // This file is where the plan is read: each job kind (classifier-job.ts, pretrain-job.ts,
 // encode-job.ts, finetune-job.ts, reconstruction-job.ts) gets only the slice its key hashes.
+import { S2SNetsError } from '../common/errors.js';
 import type { Json } from '../common/json.js';
 import type { FinetuneTargets } from '../train/finetune.js';
 import type { JobSpec } from '../scheduler/job-graph.js';
@@ -21,9 +22,9 @@ import { seedTag, type JobSettings, type TrainingSlice } from './job-common.js';
 import { GENERIC_AE, aeName } from './names.js';
 
 /** A plan whose negative control names no classifier of the plan. */
-export class ControlPlanError extends Error {
+export class ControlPlanError extends S2SNetsError {
   override name = 'ControlPlanError';
-  readonly code = 'S2SNETS_CONTROL_NOT_A_CLASSIFIER';
+  static override readonly codes = ['S2SNETS_CONTROL_NOT_A_CLASSIFIER'] as const;
 }
 
 export interface ExperimentJobs {

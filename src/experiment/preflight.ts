@@ -16,11 +16,13 @@ import { DECODES_IN_FLIGHT, expandShardPattern } from '../data/index.js';
 import { DEFAULT_PREFETCH } from '../train/sampler.js';
 import type { ClassifierEntry, ExperimentPlan } from './plan.js';
 import { ResultsSchema } from '../report/schema.js';
+import { S2SNetsError, ioReason } from '../common/errors.js';
 
 /** A run that cannot work, refused before any job; the message names the setting and the cause. */
-export class PreflightError extends Error {
+export class PreflightError extends S2SNetsError {
   override name = 'PreflightError';
-  readonly code = 'S2S_PREFLIGHT';
+  static override readonly codes = ['S2SNETS_PREFLIGHT'] as const;
+  static override readonly legacyCodes = { S2S_PREFLIGHT: 'S2SNETS_PREFLIGHT' };
 }
 
 const GB = 1024 ** 3;
@@ -37,7 +39,7 @@ function fsCause(e: unknown): string {
     ENOTDIR: 'a path component is a file, not a directory',
     ELOOP: 'too many symbolic links',
   };
-  return code && words[code] ? words[code] : code ?? (e as Error).message;
+  return code && words[code] ? words[code] : ioReason(e);
 }
 
 /** How a classifier entry is named in messages: its file or its zoo name. */

@@ -13,6 +13,7 @@ import { decodeModel, dtypeOfOnnx } from './onnx/proto.js';
 import { int64ToNumber, type ValueInfoProto } from './onnx/schema.js';
 import { PthError, checkpointTensors, decodePth, isTorchScriptArchive, skippedObjects, stateDictOf, type SkippedObject } from './pth.js';
 import { loadTorchScriptClassifier } from './torchscript.js';
+import { ioReason } from '../common/errors.js';
 
 export type ModelFileFormat = 'onnx' | 'torchscript' | 'pth' | 'safetensors';
 
@@ -119,7 +120,7 @@ export function inspectModelFile(file: string): ModelFileReport {
   try {
     bytes = readFileSync(file);
   } catch (e) {
-    const why = `${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`;
+    const why = `${file}: cannot read (${ioReason(e)})`;
     throw extname(file).toLowerCase() === '.onnx' ? new OnnxParseError(why) : new PthError(why);
   }
   const ext = extname(file).toLowerCase();

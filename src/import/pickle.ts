@@ -8,11 +8,13 @@ import { FileContentError } from '../common/text.js';
 /** A pickle names a global outside the allow-list (possibly a code-execution attempt). */
 export class UnsafePickleError extends FileContentError {
   override name = 'UnsafePickleError';
+  static override readonly codes = ['S2SNETS_UNSAFE_PICKLE'] as const;
 }
 
 /** The pickle stream is malformed, truncated or uses a feature this reader does not support. */
 export class PickleError extends FileContentError {
   override name = 'PickleError';
+  static override readonly codes = ['S2SNETS_PICKLE'] as const;
 }
 
 /** What an allowed global does when the pickle calls it (REDUCE, NEWOBJ, INST, OBJ). */

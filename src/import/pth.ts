@@ -14,12 +14,14 @@ import { inflateRawSync } from 'node:zlib';
 import { BYTES_PER_ELEMENT, isFloating, noGrad, tensor, tidy, Tensor as TensorClass, type DType, type Tensor } from '../engine/index.js';
 import { NUMPY_GLOBALS, NumpyArray } from './numpy-pickle.js';
 import { OpaqueObject, PickleError, PickleGlobal, unpickle, unpickleAt, type GlobalHandler } from './pickle.js';
+import { ioReason } from '../common/errors.js';
 
 export { UnsafePickleError, PickleError, OpaqueObject } from './pickle.js';
 
 /** The checkpoint file is malformed, truncated, or not a PyTorch checkpoint. */
 export class PthError extends FileContentError {
   override name = 'PthError';
+  static override readonly codes = ['S2SNETS_PTH'] as const;
 }
 
 /**
@@ -577,7 +579,7 @@ export function loadPth(path: string, options: LoadPthOptions = {}): TorchValue 
   try {
     buf = readFileSync(path);
   } catch (e) {
-    throw new PthError(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw new PthError(`${path}: cannot read (${ioReason(e)})`);
   }
   return decodePth(buf, path, options);
 }

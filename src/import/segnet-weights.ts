@@ -6,10 +6,12 @@ import { noGrad, type Tensor } from '../engine/index.js';
 import { loadSafetensors } from '../nn/index.js';
 import type { SegNet } from '../models/segnet.js';
 import { loadStateDict, type LoadPthOptions } from './pth.js';
+import { S2SNetsError } from '../common/errors.js';
 
 /** A checkpoint does not fit the SegNet it is loaded into. */
-export class SegNetWeightsError extends Error {
+export class SegNetWeightsError extends S2SNetsError {
   override name = 'SegNetWeightsError';
+  static override readonly codes = ['S2SNETS_SEGNET_WEIGHTS'] as const;
 }
 
 type Weights = string | Map<string, Tensor>;

@@ -5,10 +5,12 @@ import { existsSync } from 'node:fs';
 import { Tensor } from '../engine/index.js';
 import { native, type NativeScriptModule, type NativeTensor } from '../engine/native.js';
 import { Module } from '../nn/index.js';
+import { S2SNetsError } from '../common/errors.js';
 
 /** A TorchScript file cannot be loaded or run. */
-export class TorchScriptError extends Error {
+export class TorchScriptError extends S2SNetsError {
   override name = 'TorchScriptError';
+  static override readonly codes = ['S2SNETS_TORCHSCRIPT'] as const;
 }
 
 export interface LoadTorchScriptOptions {

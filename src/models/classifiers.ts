@@ -23,6 +23,7 @@ import {
   Sequential,
 } from '../nn/index.js';
 import type { FoldConvBn, FoldsConvBn } from '../nn/index.js';
+import { S2SNetsError } from '../common/errors.js';
 
 export interface ClassifierInput {
   channels: number;
@@ -207,8 +208,9 @@ export type ZooName = keyof typeof ZOO;
 
 export const ZOO_NAMES = Object.keys(ZOO) as ZooName[];
 
-export class UnknownClassifierError extends Error {
+export class UnknownClassifierError extends S2SNetsError {
   override name = 'UnknownClassifierError';
+  static override readonly codes = ['S2SNETS_UNKNOWN_CLASSIFIER'] as const;
 }
 
 /** Builds a zoo classifier by name. */

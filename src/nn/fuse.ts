@@ -12,9 +12,11 @@
 import { noGrad, tidy, type Tensor } from '../engine/index.js';
 import { BatchNorm2d, Conv2d, Identity, Sequential } from './layers.js';
 import { inputLayout, type Module } from './module.js';
+import { S2SNetsError } from '../common/errors.js';
 
-export class FoldBatchNormError extends Error {
+export class FoldBatchNormError extends S2SNetsError {
   override name = 'FoldBatchNormError';
+  static override readonly codes = ['S2SNETS_FOLD_BATCH_NORM'] as const;
 }
 
 /**

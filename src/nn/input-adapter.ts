@@ -8,6 +8,7 @@
 // holds fewer pixels.
 import { F, tensor, type Tensor } from '../engine/index.js';
 import { Module } from './module.js';
+import { S2SNetsError } from '../common/errors.js';
 
 /** How a resize interpolates; both are antialiased when shrinking, as PIL and torchvision's Resize are. */
 export type ResizeMode = 'bilinear' | 'bicubic';
@@ -21,9 +22,9 @@ export interface ImageInput {
 }
 
 /** An adapter cannot map one input onto the other. */
-export class InputAdapterError extends Error {
+export class InputAdapterError extends S2SNetsError {
   override name = 'InputAdapterError';
-  readonly code = 'S2SNETS_INPUT_ADAPTER';
+  static override readonly codes = ['S2SNETS_INPUT_ADAPTER'] as const;
 }
 
 /**

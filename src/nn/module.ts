@@ -1,11 +1,13 @@
 // Module: the unit models are built from, as in torch.nn.Module. Parameters and buffers are
 // registered by name, children nest, and names join with '.' (conv1.weight, features.0.bias).
 import { keep, noGrad, type MemoryFormat, type Tensor } from '../engine/index.js';
+import { S2SNetsError } from '../common/errors.js';
 
 export type StateDict = Map<string, Tensor>;
 
-export class StateDictError extends Error {
+export class StateDictError extends S2SNetsError {
   override name = 'StateDictError';
+  static override readonly codes = ['S2SNETS_STATE_DICT'] as const;
 }
 
 export abstract class Module {

@@ -6,9 +6,11 @@ import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs'
 import { noGrad, tensor, viewBuffer, type DType, type Tensor, BYTES_PER_ELEMENT } from '../engine/index.js';
 import { openAtomic, writeFileAtomic } from '../common/atomic.js';
 import { FileContentError } from '../common/text.js';
+import { ioReason } from '../common/errors.js';
 
 export class SafetensorsError extends FileContentError {
   override name = 'SafetensorsError';
+  static override readonly codes = ['S2SNETS_SAFETENSORS'] as const;
 }
 
 const TO_FILE: Record<DType, string> = {
@@ -294,7 +296,7 @@ export function loadSafetensors(path: string, device = 'cpu'): SafetensorsFile {
   try {
     buf = readFileSync(path);
   } catch (e) {
-    throw new SafetensorsError(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw new SafetensorsError(`${path}: cannot read (${ioReason(e)})`);
   }
   return decodeSafetensors(buf, path, device);
 }

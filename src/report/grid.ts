@@ -3,9 +3,11 @@
 import sharp from 'sharp';
 import type { PictureRow } from '../analysis/pictures.js';
 import { escapeXml } from './escape.js';
+import { S2SNetsError } from '../common/errors.js';
 
-export class PictureGridError extends Error {
+export class PictureGridError extends S2SNetsError {
   override name = 'PictureGridError';
+  static override readonly codes = ['S2SNETS_PICTURE_GRID'] as const;
 }
 
 export const GRID_GAP = 4;

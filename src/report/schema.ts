@@ -2,6 +2,7 @@
 // the CSVs and the terminal summary are all rendered from it (and the picture files).
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { S2SNetsError, ioReason } from '../common/errors.js';
 
 /**
  * 3: claims over every ranking consistent with the order's established relations (a range of tau when the order is not total);
@@ -293,9 +294,10 @@ export type ClaimResults = NonNullable<Results['claims']>;
 export type NoiseResults = NonNullable<Results['noise']>;
 export type ReplicateResults = NonNullable<Results['replicates']>;
 
-export class ResultsError extends Error {
+export class ResultsError extends S2SNetsError {
   override name = 'ResultsError';
-  readonly code = 'S2S_RESULTS';
+  static override readonly codes = ['S2SNETS_RESULTS'] as const;
+  static override readonly legacyCodes = { S2S_RESULTS: 'S2SNETS_RESULTS' };
 }
 
 /**
@@ -332,7 +334,7 @@ export function readResultsFile(path: string, source = path): Results {
   try {
     json = JSON.parse(readFileSync(path, 'utf8'));
   } catch (e) {
-    const why = e instanceof SyntaxError ? `not valid JSON (${e.message})` : `cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`;
+    const why = e instanceof SyntaxError ? `not valid JSON (${e.message})` : `cannot read (${ioReason(e)})`;
     throw new ResultsError(`${source}: ${why}; rebuild it with \`s2snets report RUN\``);
   }
   return validateResults(json, source);

@@ -22,9 +22,11 @@ import { dirname, join } from 'node:path';
 import { writeFileAtomic } from '../common/atomic.js';
 import type { Json } from '../common/json.js';
 import { engineDifferences, type EngineIdentity } from './engine-identity.js';
+import { S2SNetsError, ioReason } from '../common/errors.js';
 
-export class ArtifactError extends Error {
+export class ArtifactError extends S2SNetsError {
   override name = 'ArtifactError';
+  static override readonly codes = ['S2SNETS_ARTIFACT'] as const;
 }
 
 export const MANIFEST = 'manifest.json';
@@ -189,7 +191,7 @@ export function verifyDir(dir: string, expectedKey?: string, opts: { contents?: 
   try {
     text = readFileSync(join(dir, MANIFEST), 'utf8');
   } catch (e) {
-    return { ok: false, reason: `${MANIFEST} unreadable (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})` };
+    return { ok: false, reason: `${MANIFEST} unreadable (${ioReason(e)})` };
   }
   const manifest = parseManifest(text);
   if (typeof manifest === 'string') return { ok: false, reason: manifest };
@@ -198,7 +200,7 @@ export function verifyDir(dir: string, expectedKey?: string, opts: { contents?: 
   try {
     tree = listTree(dir);
   } catch (e) {
-    return { ok: false, reason: `cannot list files (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})` };
+    return { ok: false, reason: `cannot list files (${ioReason(e)})` };
   }
   const listed = new Set(manifest.files.map((f) => f.path));
   const extra = [...tree.files, ...tree.others].find((p) => p !== MANIFEST && !listed.has(p));
@@ -209,7 +211,7 @@ export function verifyDir(dir: string, expectedKey?: string, opts: { contents?: 
     try {
       actual = opts.contents === false ? { sha256: f.sha256, size: statSync(join(dir, f.path)).size } : hashFile(join(dir, f.path));
     } catch (e) {
-      return { ok: false, reason: `file ${f.path} unreadable (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})` };
+      return { ok: false, reason: `file ${f.path} unreadable (${ioReason(e)})` };
     }
     if (actual.size !== f.size) return { ok: false, reason: `file ${f.path} has ${actual.size} bytes, manifest says ${f.size}` };
     if (actual.sha256 !== f.sha256) return { ok: false, reason: `file ${f.path} content changed (sha256 mismatch)` };

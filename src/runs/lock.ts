@@ -14,6 +14,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
+import { S2SNetsError } from '../common/errors.js';
 
 /** Who holds a lock. */
 export interface LockOwner {
@@ -31,9 +32,10 @@ export interface LockOwner {
 }
 
 /** The lock is held by a live process (or one on another host, whose liveness cannot be checked). */
-export class LockHeldError extends Error {
+export class LockHeldError extends S2SNetsError {
   override name = 'LockHeldError';
-  readonly code = 'S2S_LOCK_HELD';
+  static override readonly codes = ['S2SNETS_LOCK_HELD'] as const;
+  static override readonly legacyCodes = { S2S_LOCK_HELD: 'S2SNETS_LOCK_HELD' };
   constructor(
     readonly path: string,
     readonly owner: LockOwner,

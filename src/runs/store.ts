@@ -2,24 +2,27 @@
 // timings, metrics and errors, an event log, and the run's metadata. WAL mode with
 // synchronous=FULL makes each status change durable when its transaction commits.
 import Database from 'better-sqlite3';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
+import { toolVersion } from '../common/version.js';
 import { runLayout } from './artifacts.js';
 import type { Json } from '../common/json.js';
+import { S2SNetsError } from '../common/errors.js';
 
-export class StoreError extends Error {
+export class StoreError extends S2SNetsError {
   override name = 'StoreError';
+  static override readonly codes: readonly string[] = ['S2SNETS_RUN_STORE'];
 }
 
-export type RunDbErrorCode = 'S2S_RUN_DB_DAMAGED' | 'S2S_RUN_DB_FULL';
+export type RunDbErrorCode = (typeof RunDbError.codes)[number];
 
-/** run.db cannot be used: damaged (S2S_RUN_DB_DAMAGED) or its disk is full (S2S_RUN_DB_FULL); the message says what to do. */
+/** run.db cannot be used: damaged (S2SNETS_RUN_DB_DAMAGED) or its disk is full (S2SNETS_RUN_DB_FULL); the message says what to do. */
 export class RunDbError extends StoreError {
   override name = 'RunDbError';
-  constructor(
-    readonly code: RunDbErrorCode,
-    message: string,
-  ) {
-    super(message);
+  static override readonly codes = ['S2SNETS_RUN_DB_DAMAGED', 'S2SNETS_RUN_DB_FULL'] as const;
+  static override readonly legacyCodes = { S2S_RUN_DB_DAMAGED: 'S2SNETS_RUN_DB_DAMAGED', S2S_RUN_DB_FULL: 'S2SNETS_RUN_DB_FULL' };
+  declare readonly code: RunDbErrorCode;
+  constructor(code: RunDbErrorCode, message: string) {
+    super(message, code);
   }
 }
 
@@ -52,9 +55,9 @@ const DAMAGE_CODES = new Set(['SQLITE_CORRUPT', 'SQLITE_NOTADB', 'SQLITE_CORRUPT
 function runDbError(e: unknown, path: string, doing: string): unknown {
   const { code = '', message = '' } = e as { code?: string; message?: string };
   if (code === 'SQLITE_FULL' || code.startsWith('SQLITE_IOERR') && /ENOSPC|disk is full/i.test(message) || code === 'ENOSPC') {
-    return new RunDbError('S2S_RUN_DB_FULL', `${path}: the disk is full (${doing}); free space on it and rerun the command: finished jobs are kept and the interrupted one resumes`);
+    return new RunDbError('S2SNETS_RUN_DB_FULL', `${path}: the disk is full (${doing}); free space on it and rerun the command: finished jobs are kept and the interrupted one resumes`);
   }
-  if (DAMAGE_CODES.has(code) || /^no such (table|column)/.test(message)) return new RunDbError('S2S_RUN_DB_DAMAGED', damagedRunDbMessage(path, message));
+  if (DAMAGE_CODES.has(code) || /^no such (table|column)/.test(message)) return new RunDbError('S2SNETS_RUN_DB_DAMAGED', damagedRunDbMessage(path, message));
   return e;
 }
 
@@ -129,26 +132,6 @@ function schemaColumns(): Map<string, string[]> {
     }
   }
   return cachedColumns;
-}
-
-let cachedVersion: string | undefined;
-/** This package's version (package.json at the package root, two levels above this file's folder). */
-export function toolVersion(): string {
-  if (cachedVersion === undefined) {
-    cachedVersion = 'unknown';
-    for (const rel of ['../../package.json', '../../../package.json']) {
-      try {
-        const pkg = JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8'));
-        if (pkg.name === 's2snets') {
-          cachedVersion = String(pkg.version);
-          break;
-        }
-      } catch {
-        // Not at this level (source vs compiled layout); try the next.
-      }
-    }
-  }
-  return cachedVersion;
 }
 
 interface RawJobRow {
@@ -234,10 +217,10 @@ export class RunStore {
    * SQLite's quick check (every page readable and well formed; milliseconds for a run's store) and
    * every table with the columns SCHEMA gives it: a damaged, empty or half-made run.db is refused
    * on opening, not by a bare SQLite message at some later statement.
-   * @throws RunDbError S2S_RUN_DB_DAMAGED
+   * @throws RunDbError S2SNETS_RUN_DB_DAMAGED
    */
   private checkSound(): void {
-    const damaged = (why: string) => new RunDbError('S2S_RUN_DB_DAMAGED', damagedRunDbMessage(this.path, why));
+    const damaged = (why: string) => new RunDbError('S2SNETS_RUN_DB_DAMAGED', damagedRunDbMessage(this.path, why));
     const check = (this.db.pragma('quick_check') as { quick_check: string }[]).map((r) => r.quick_check).join('; ');
     if (check !== 'ok') throw damaged(`SQLite's check: ${check.slice(0, 200)}`);
     for (const [table, columns] of schemaColumns()) {

@@ -27,6 +27,7 @@ import { directoryStore, type ArtifactStore } from '../runs/artifact-store.js';
 import { firstLine, type Execution, type JobBackend, type JobEvents, type JobRequest } from './execute.js';
 import { JobProcessError, runJobProcess, threadsPerJob, type JobProcessRequest } from './job-process.js';
 import type { Json } from './job-graph.js';
+import { S2SNetsError, ioReason } from '../common/errors.js';
 
 /** The BullMQ queue every submitter and worker of this version uses. */
 export const QUEUE_NAME = 's2snets-jobs';
@@ -66,7 +67,7 @@ function watchRedis(url: string, log: (line: string) => void, onBack: () => void
   watch.on('error', (e: NodeJS.ErrnoException) => {
     if (away || !isConnectionError(e)) return;
     away = true;
-    log(`Redis at ${redactUrl(url)} is unreachable (${e.code ?? e.message}): waiting for it to come back`);
+    log(`Redis at ${redactUrl(url)} is unreachable (${ioReason(e)}): waiting for it to come back`);
   });
   watch.on('ready', () => {
     if (!away) return;
@@ -82,9 +83,10 @@ const otherErrors = (log: (line: string) => void, prefix: string) => (e: NodeJS.
   if (!isConnectionError(e)) log(`${prefix}${firstLine(e)}`);
 };
 
-export class RedisUnreachableError extends Error {
+export class RedisUnreachableError extends S2SNetsError {
   override name = 'RedisUnreachableError';
-  readonly code = 'S2S_REDIS_UNREACHABLE';
+  static override readonly codes = ['S2SNETS_REDIS_UNREACHABLE'] as const;
+  static override readonly legacyCodes = { S2S_REDIS_UNREACHABLE: 'S2SNETS_REDIS_UNREACHABLE' };
 }
 
 /** What a worker returns for a job: where its artifact is, and whether this worker ran it. */
@@ -126,8 +128,7 @@ export async function checkRedis(url: string): Promise<void> {
     await client.connect();
     await client.ping();
   } catch (e) {
-    const err = cause ?? (e as NodeJS.ErrnoException);
-    throw new RedisUnreachableError(`cannot reach Redis at ${redactUrl(url)}: ${err.code ?? err.message}`);
+    throw new RedisUnreachableError(`cannot reach Redis at ${redactUrl(url)}: ${ioReason(cause ?? e)}`);
   } finally {
     client.disconnect();
   }
@@ -295,9 +296,10 @@ export function deviceEnvironment(device: string): NodeJS.ProcessEnv {
   return { CUDA_VISIBLE_DEVICES: m[1] };
 }
 
-export class WorkerConfigError extends Error {
+export class WorkerConfigError extends S2SNetsError {
   override name = 'WorkerConfigError';
-  readonly code = 'S2S_WORKER_CONFIG';
+  static override readonly codes = ['S2SNETS_WORKER_CONFIG'] as const;
+  static override readonly legacyCodes = { S2S_WORKER_CONFIG: 'S2SNETS_WORKER_CONFIG' };
 }
 
 /**

@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto';
 import type { Json } from '../common/json.js';
 import type { Checkpointer } from '../runs/artifacts.js';
+import { S2SNetsError } from '../common/errors.js';
 
 export type { Json };
 
@@ -42,8 +43,9 @@ export interface JobSpec<TOut = Json> {
   run(ctx: JobContext): Promise<TOut>;
 }
 
-export class JobConfigError extends Error {
+export class JobConfigError extends S2SNetsError {
   override name = 'JobConfigError';
+  static override readonly codes = ['S2SNETS_JOB_CONFIG'] as const;
 }
 
 /** JSON with object keys sorted, so equal values always give the same text; refuses non-JSON values. */

@@ -11,6 +11,7 @@ import { directoryStore } from '../runs/artifact-store.js';
 import type { Execution, JobBackend, JobEvents } from './execute.js';
 import type { Json, JobSpec } from './job-graph.js';
 import { explainKill, readMemoryFigures } from './memory-pressure.js';
+import { S2SNetsError } from '../common/errors.js';
 
 /**
  * A job graph any process can rebuild: a module that exports `findJob(payload, key)` (a
@@ -52,9 +53,10 @@ export type JobProcessMessage =
  * A job process ended without a result. `reason` tells why: the job failed (its own error, which
  * a retry would repeat), the process was stopped by a signal or died, or it was interrupted.
  */
-export class JobProcessError extends Error {
+export class JobProcessError extends S2SNetsError {
   override name = 'JobProcessError';
-  readonly code = 'S2S_JOB_PROCESS';
+  static override readonly codes = ['S2SNETS_JOB_PROCESS'] as const;
+  static override readonly legacyCodes = { S2S_JOB_PROCESS: 'S2SNETS_JOB_PROCESS' };
   constructor(
     message: string,
     readonly reason: 'failed' | 'died' | 'interrupted',

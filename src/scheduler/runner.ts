@@ -13,6 +13,7 @@ import { jobKey, jobsThatRunAlone, runOrder, JobConfigError, type JobSpec, type 
 import { acquireLock, ownerAlive, readLock, type Lock, type LockOwner } from '../runs/lock.js';
 import { currentEngine, engineDifferences, type EngineIdentity } from './current-engine.js';
 import { RunStore, StoreError, type JobRow, type RunMeta } from '../runs/store.js';
+import { S2SNetsError } from '../common/errors.js';
 
 /** 'notice': a line about the whole run (job is ''), e.g. an engine change. */
 export type ProgressKind = 'reused' | 'start' | 'progress' | 'log' | 'warning' | 'notice' | 'done' | 'failed' | 'blocked' | 'corrupt' | 'interrupted';
@@ -69,8 +70,9 @@ export interface RunReport {
   output<T>(job: JobSpec<T>): T;
 }
 
-export class JobFailedError extends Error {
+export class JobFailedError extends S2SNetsError {
   override name = 'JobFailedError';
+  static override readonly codes = ['S2SNETS_JOB_FAILED'] as const;
   constructor(
     readonly failures: { job: string; key: string; error: string }[],
     readonly notRun: string[],
@@ -82,8 +84,9 @@ export class JobFailedError extends Error {
   }
 }
 
-export class RunInterruptedError extends Error {
+export class RunInterruptedError extends S2SNetsError {
   override name = 'RunInterruptedError';
+  static override readonly codes = ['S2SNETS_RUN_INTERRUPTED'] as const;
   /** Conventional shell exit status for the signal (130 for SIGINT, 143 for SIGTERM). */
   readonly exitCode: number;
   constructor(readonly signal: NodeJS.Signals) {
@@ -120,7 +123,7 @@ function interruptOnSignals(controller: AbortController, install: boolean): { si
 /**
  * Brings every target (and what it needs) to done in runDir. Resolves with the report; rejects
  * with JobFailedError when a job failed (its dependents are not run, independent jobs are),
- * RunInterruptedError after SIGINT/SIGTERM, RunLockedError when another process runs there.
+ * RunInterruptedError after SIGINT/SIGTERM, LockHeldError when another process holds the run.
  */
 export async function runJobs(runDir: string, targets: JobSpec<any>[], opts: RunOptions = {}): Promise<RunReport> {
   const order = runOrder(targets);

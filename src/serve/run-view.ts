@@ -8,20 +8,31 @@ import { GENERIC_AE, aeName, datasetLabel } from '../experiment/names.js';
 import type { ExperimentPlan } from '../experiment/plan.js';
 import { RunStore, type JobRow } from '../runs/store.js';
 import { EVALUATION_FILES, ORIGINAL_ROW, readPredictions } from '../experiment/evaluation-files.js';
+import { S2SNetsError } from '../common/errors.js';
 import { readResultsFile, type Results } from '../report/schema.js';
 import type { PredictionsInfo } from './api.js';
 
-export type ServeErrorCode = 'S2S_SERVE_NO_RUN' | 'S2S_SERVE_OUTSIDE_RUN' | 'S2S_SERVE_NOT_BUILT' | 'S2S_SERVE_BAD_RUN' | 'S2S_SERVE_LISTEN' | 'S2S_SERVE_BUSY';
+export type ServeErrorCode = (typeof ServeError.codes)[number];
 
 /** A run the viewer cannot show, a path outside it, or a server that cannot start; `status` is the HTTP status when it answers a request. */
-export class ServeError extends Error {
+export class ServeError extends S2SNetsError {
   override name = 'ServeError';
+  static override readonly codes = ['S2SNETS_SERVE_NO_RUN', 'S2SNETS_SERVE_OUTSIDE_RUN', 'S2SNETS_SERVE_NOT_BUILT', 'S2SNETS_SERVE_BAD_RUN', 'S2SNETS_SERVE_LISTEN', 'S2SNETS_SERVE_BUSY'] as const;
+  static override readonly legacyCodes = {
+    S2S_SERVE_NO_RUN: 'S2SNETS_SERVE_NO_RUN',
+    S2S_SERVE_OUTSIDE_RUN: 'S2SNETS_SERVE_OUTSIDE_RUN',
+    S2S_SERVE_NOT_BUILT: 'S2SNETS_SERVE_NOT_BUILT',
+    S2S_SERVE_BAD_RUN: 'S2SNETS_SERVE_BAD_RUN',
+    S2S_SERVE_LISTEN: 'S2SNETS_SERVE_LISTEN',
+    S2S_SERVE_BUSY: 'S2SNETS_SERVE_BUSY',
+  };
+  declare readonly code: ServeErrorCode;
   constructor(
-    readonly code: ServeErrorCode,
+    code: ServeErrorCode,
     message: string,
     readonly status = 500,
   ) {
-    super(message);
+    super(message, code);
   }
 }
 
@@ -80,10 +91,10 @@ export class RunView {
 
   /**
    * @param runDir a run directory (holds run.db)
-   * @throws ServeError S2S_SERVE_NO_RUN when runDir holds no run
+   * @throws ServeError S2SNETS_SERVE_NO_RUN when runDir holds no run
    */
   constructor(readonly runDir: string) {
-    if (!existsSync(runLayout(runDir).db)) throw new ServeError('S2S_SERVE_NO_RUN', `${runDir}: no run here (run.db missing); make one with \`s2snets demo --run-dir ${runDir}\``);
+    if (!existsSync(runLayout(runDir).db)) throw new ServeError('S2SNETS_SERVE_NO_RUN', `${runDir}: no run here (run.db missing); make one with \`s2snets demo --run-dir ${runDir}\``);
     this.root = realpathSync(runDir);
   }
 
@@ -94,7 +105,7 @@ export class RunView {
   /**
    * `path` if it exists and its real location (links resolved) lies inside the run directory.
    * @returns null when there is no such file
-   * @throws ServeError S2S_SERVE_OUTSIDE_RUN (status 403) when it resolves outside the run
+   * @throws ServeError S2SNETS_SERVE_OUTSIDE_RUN (status 403) when it resolves outside the run
    */
   inside(path: string): string | null {
     let real: string;
@@ -103,7 +114,7 @@ export class RunView {
     } catch {
       return null;
     }
-    if (real !== this.root && !isUnder(this.root, real)) throw new ServeError('S2S_SERVE_OUTSIDE_RUN', `${relative(this.runDir, path)} leads outside the run directory`, 403);
+    if (real !== this.root && !isUnder(this.root, real)) throw new ServeError('S2SNETS_SERVE_OUTSIDE_RUN', `${relative(this.runDir, path)} leads outside the run directory`, 403);
     return real;
   }
 
@@ -111,17 +122,17 @@ export class RunView {
    * Refuses a path that does not lie under the run directory as written (before anything is
    * written there: a place that does not exist yet has no real path to check).
    * @param path a path the server is about to create
-   * @throws ServeError S2S_SERVE_OUTSIDE_RUN (status 403)
+   * @throws ServeError S2SNETS_SERVE_OUTSIDE_RUN (status 403)
    * @example view.assertUnder(join(runLayout(view.runDir).tiles, id))
    */
   assertUnder(path: string): void {
-    if (!isUnder(resolve(this.runDir), resolve(path))) throw new ServeError('S2S_SERVE_OUTSIDE_RUN', `${relative(this.runDir, path)} leads outside the run directory`, 403);
+    if (!isUnder(resolve(this.runDir), resolve(path))) throw new ServeError('S2SNETS_SERVE_OUTSIDE_RUN', `${relative(this.runDir, path)} leads outside the run directory`, 403);
   }
 
   /**
    * The job table and plan, read afresh at most once a second (the run may be going on, and
    * tiles are asked for by the hundred).
-   * @throws ServeError S2S_SERVE_BAD_RUN when the store holds no experiment plan
+   * @throws ServeError S2SNETS_SERVE_BAD_RUN when the store holds no experiment plan
    * @example new RunView('runs/mnist').snapshot().sources // ['original', 'A_S', 'S2S-lenet5', ...]
    */
   snapshot(): RunSnapshot {
@@ -139,7 +150,7 @@ export class RunView {
         store.close();
       }
       const plan = meta?.config as ExperimentPlan | null | undefined;
-      if (!plan || typeof plan !== 'object' || !Array.isArray(plan.classifiers)) throw new ServeError('S2S_SERVE_BAD_RUN', `${this.runDir}: the run store holds no experiment plan (was it made by \`s2snets demo\` or \`s2snets run\`?)`);
+      if (!plan || typeof plan !== 'object' || !Array.isArray(plan.classifiers)) throw new ServeError('S2SNETS_SERVE_BAD_RUN', `${this.runDir}: the run store holds no experiment plan (was it made by \`s2snets demo\` or \`s2snets run\`?)`);
       const sources = [ORIGINAL, GENERIC_AE, ...plan.classifiers.map((c) => aeName(c.name))];
       this.last = { at: now, value: { jobs, plan, dataset: datasetLabel(plan), sources } };
     }
@@ -160,14 +171,14 @@ export class RunView {
    * an artifact id, every file must match the manifest, and the manifest must be the one run.db
    * recorded when the job finished (so an edited run.db cannot point the server elsewhere).
    * @param job a done job of this run
-   * @throws ServeError S2S_SERVE_BAD_RUN (status 409) when the artifact or its record fails; S2S_SERVE_OUTSIDE_RUN when its folder resolves outside the run
+   * @throws ServeError S2SNETS_SERVE_BAD_RUN (status 409) when the artifact or its record fails; S2SNETS_SERVE_OUTSIDE_RUN when its folder resolves outside the run
    * @example view.verifiedArtifact(view.reconstructionJob('A_S')!).manifest.output
    */
   verifiedArtifact(job: JobRow): VerifiedArtifact {
     const id = `${job.key}:${job.artifactSha}`;
     const known = this.verified.get(id);
     if (known) return known;
-    const damaged = (why: string) => new ServeError('S2S_SERVE_BAD_RUN', `the artifact of job '${job.name}' is damaged (${why}); \`s2snets verify ${this.runDir}\` lists what is wrong, and rerunning the run's command recomputes it`, 409);
+    const damaged = (why: string) => new ServeError('S2SNETS_SERVE_BAD_RUN', `the artifact of job '${job.name}' is damaged (${why}); \`s2snets verify ${this.runDir}\` lists what is wrong, and rerunning the run's command recomputes it`, 409);
     if (!isArtifactId(job.artifactSha)) throw damaged('run.db records no valid manifest checksum for it');
     const v = verifyArtifact(this.runDir, job.key);
     if (!v.ok) throw damaged(v.reason);
@@ -181,7 +192,7 @@ export class RunView {
 
   /**
    * report/results.json, validated; null until the report is written.
-   * @throws ResultsError when the file does not match the schema; ServeError S2S_SERVE_OUTSIDE_RUN when it is a link out of the run
+   * @throws ResultsError when the file does not match the schema; ServeError S2SNETS_SERVE_OUTSIDE_RUN when it is a link out of the run
    */
   resultsJson(): Results | null {
     const path = this.inside(join(this.runDir, 'report', 'results.json'));
@@ -191,7 +202,7 @@ export class RunView {
   /**
    * The evaluation's per-image predictions; null until the evaluation is done (or for runs made
    * before they were recorded).
-   * @throws ServeError S2S_SERVE_OUTSIDE_RUN when the file is a link out of the run; S2S_SERVE_BAD_RUN when the evaluation's artifact is damaged
+   * @throws ServeError S2SNETS_SERVE_OUTSIDE_RUN when the file is a link out of the run; S2SNETS_SERVE_BAD_RUN when the evaluation's artifact is damaged
    * @example view.predictions()?.rows['S2S-lenet5'].lenet5.top1[0]
    */
   predictions(): PredictionsInfo | null {

@@ -13,6 +13,7 @@ import { ResultsError, type Results } from '../report/schema.js';
 import type { ChartInfo, PredictionsInfo, RunInfo } from './api.js';
 import { RunView, ServeError } from './run-view.js';
 import { TileCache, evaluationSet, tileLayout } from './tile-cache.js';
+import { S2SNetsError } from '../common/errors.js';
 
 /** The port `serve` listens on unless --port says otherwise. */
 export const DEFAULT_PORT = 6070;
@@ -65,7 +66,7 @@ function asset(path: string, type: string): Asset {
 /** The viewer's files (built by setup into dist/web) and vega's browser bundles, read once at start. */
 function loadAssets(): Map<string, Asset> {
   const web = join(here, '..', '..', 'web');
-  if (!existsSync(join(web, 'viewer.js'))) throw new ServeError('S2S_SERVE_NOT_BUILT', `the viewer is not built (${join(web, 'viewer.js')} is missing); run: npm run build`);
+  if (!existsSync(join(web, 'viewer.js'))) throw new ServeError('S2SNETS_SERVE_NOT_BUILT', `the viewer is not built (${join(web, 'viewer.js')} is missing); run: npm run build`);
   const icon = asset(join(web, 'icon.svg'), 'image/svg+xml');
   const vendor = (pkg: string, file: string) => join(dirname(fileURLToPath(import.meta.resolve(pkg))), file);
   return new Map([
@@ -89,9 +90,9 @@ const SECURITY_HEADERS = {
 };
 
 /** A request the server refuses (bad target, method, Host); `status` is the HTTP answer. */
-class HttpError extends Error {
+class HttpError extends S2SNetsError {
   override name = 'HttpError';
-  readonly code = 'S2S_SERVE_REQUEST';
+  static override readonly codes = ['S2SNETS_SERVE_REQUEST'] as const;
   constructor(
     readonly status: number,
     message: string,
@@ -141,7 +142,7 @@ async function runInfo(view: RunView): Promise<RunInfo> {
     predictions = view.predictions();
   } catch (e) {
     // A damaged evaluation: /api/predictions says why; the rest of the run still shows.
-    if (!(e instanceof ServeError && e.code === 'S2S_SERVE_BAD_RUN')) throw e;
+    if (!(e instanceof ServeError && e.code === 'S2SNETS_SERVE_BAD_RUN')) throw e;
   }
   // A finished run says everything in its results and predictions; otherwise ask the data layer.
   const images =
@@ -179,7 +180,7 @@ const TILE_ROUTE = /^\/api\/tiles\/([^/]{1,200})\/(\d{1,7})\.png$/;
  * @param runDir a run directory (finished or still running)
  * @param opts port, host, error sink
  * @returns the listening server and its URL
- * @throws ServeError S2S_SERVE_NO_RUN (no run there), S2S_SERVE_NOT_BUILT (viewer not built), S2S_SERVE_LISTEN (port taken, host unknown)
+ * @throws ServeError S2SNETS_SERVE_NO_RUN (no run there), S2SNETS_SERVE_NOT_BUILT (viewer not built), S2SNETS_SERVE_LISTEN (port taken, host unknown)
  * @example const s = await serveRun('runs/mnist', { port: 0 }); console.log(s.url); await s.close();
  */
 export async function serveRun(runDir: string, opts: ServeOptions = {}): Promise<RunningServer> {
@@ -245,7 +246,7 @@ export async function serveRun(runDir: string, opts: ServeOptions = {}): Promise
   await new Promise<void>((resolveListen, reject) => {
     server.once('error', (e: NodeJS.ErrnoException) => {
       const why = e.code === 'EADDRINUSE' ? `port ${opts.port ?? DEFAULT_PORT} is in use; pick another with --port N (0: any free port)` : e.code === 'EADDRNOTAVAIL' || e.code === 'ENOTFOUND' ? `cannot listen on host '${host}' (${e.code})` : e.message;
-      reject(new ServeError('S2S_SERVE_LISTEN', why));
+      reject(new ServeError('S2SNETS_SERVE_LISTEN', why));
     });
     server.listen(opts.port ?? DEFAULT_PORT, host, () => resolveListen());
   });

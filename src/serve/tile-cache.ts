@@ -152,7 +152,7 @@ export class TileCache {
    * @param source 'original' or an autoencoder's name
    * @param index tile number (images [index * perTile, (index + 1) * perTile))
    * @returns null when the source is unknown, not finished yet, or has no such tile
-   * @throws ServeError S2S_SERVE_OUTSIDE_RUN when the cache folder leads outside the run directory; S2S_SERVE_BAD_RUN when the reconstructions fail their manifest or its record
+   * @throws ServeError S2SNETS_SERVE_OUTSIDE_RUN when the cache folder leads outside the run directory; S2SNETS_SERVE_BAD_RUN when the reconstructions fail their manifest or its record
    * @example await new TileCache(view).tile('A_S', 0) // <run>/tiles/ae-<sha>/0.png
    */
   async tile(source: string, index: number): Promise<string | null> {
@@ -216,7 +216,7 @@ export class TileCache {
         return await withLock(join(root, 'lock'), 's2snets serve (making tiles)', async () => this.completeCount(dir) ?? this.write(dir, await images()));
       } catch (e) {
         if (!(e instanceof LockHeldError)) throw e;
-        if (Date.now() - started > LOCK_WAIT_MS) throw new ServeError('S2S_SERVE_BUSY', `${e.message} (it is making tiles); try again shortly`, 503);
+        if (Date.now() - started > LOCK_WAIT_MS) throw new ServeError('S2SNETS_SERVE_BUSY', `${e.message} (it is making tiles); try again shortly`, 503);
         await new Promise((r) => setTimeout(r, 200));
       }
     }

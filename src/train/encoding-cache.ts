@@ -9,10 +9,12 @@ import { writeFileAtomic } from '../common/atomic.js';
 import { arange, empty, keep, tensor, tidy, type Tensor } from '../engine/index.js';
 import { encodeSafetensors, readSafetensorsIndex, type SafetensorsIndex } from '../nn/index.js';
 import type { Encoding, SegNetConfig } from '../models/segnet.js';
+import { S2SNetsError } from '../common/errors.js';
 
-export class EncodingCacheError extends Error {
+export class EncodingCacheError extends S2SNetsError {
   override name = 'EncodingCacheError';
-  readonly code = 'S2S_ENCODING_CACHE';
+  static override readonly codes = ['S2SNETS_ENCODING_CACHE'] as const;
+  static override readonly legacyCodes = { S2S_ENCODING_CACHE: 'S2SNETS_ENCODING_CACHE' };
 }
 
 /**

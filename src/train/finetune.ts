@@ -9,13 +9,14 @@ import { EncodingCacheError, type EncodingSource } from './encoding-cache.js';
 import { trainLoop, type Batch, type TrainLoopResult, type TrainMonitor } from './loop.js';
 import { makeOptimizer, type CommonTrainOptions } from './classifier.js';
 import { prepareForFinetune, withSpeedOptions, type SpeedOptions } from './speed.js';
+import { S2SNetsError } from '../common/errors.js';
 
 export type FinetuneTargets = 'labels' | 'predictions' | 'permuted-labels';
 
 /** A fine-tune's options that make no sense together. */
-export class FinetuneOptionsError extends Error {
+export class FinetuneOptionsError extends S2SNetsError {
   override name = 'FinetuneOptionsError';
-  readonly code = 'S2SNETS_FINETUNE_OPTIONS';
+  static override readonly codes = ['S2SNETS_FINETUNE_OPTIONS'] as const;
 }
 
 /**

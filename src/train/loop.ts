@@ -7,6 +7,7 @@ import { writeFileAtomic } from '../common/atomic.js';
 import { keep, manualSeed, stack, tidy, type Tensor } from '../engine/index.js';
 import { decodeSafetensors, encodeSafetensors, type Module, type Optimizer, type Schedule } from '../nn/index.js';
 import type { Batch } from '../data/index.js';
+import { S2SNetsError } from '../common/errors.js';
 
 export type { Batch };
 
@@ -86,12 +87,14 @@ export function fileCheckpoint(path: string, every: number): CheckpointStore {
   };
 }
 
-export class NonFiniteLossError extends Error {
+export class NonFiniteLossError extends S2SNetsError {
   override name = 'NonFiniteLossError';
+  static override readonly codes = ['S2SNETS_NON_FINITE_LOSS'] as const;
 }
 
-export class TrainingInterruptedError extends Error {
+export class TrainingInterruptedError extends S2SNetsError {
   override name = 'TrainingInterruptedError';
+  static override readonly codes = ['S2SNETS_TRAINING_INTERRUPTED'] as const;
 }
 
 export interface TrainLoopResult {

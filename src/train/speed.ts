@@ -8,6 +8,7 @@ import { autocast, setCudnnBenchmark, type Tensor } from '../engine/index.js';
 import { foldBatchNorm, type Module } from '../nn/index.js';
 import { SegNetEncoder, type SegNet } from '../models/segnet.js';
 import type { Batch } from '../data/index.js';
+import { S2SNetsError } from '../common/errors.js';
 
 export interface SpeedOptions {
   /** Run the forward pass under autocast: convolutions and matmuls in this dtype (CPU: bfloat16 only). */
@@ -24,8 +25,9 @@ export interface SpeedOptions {
   cudnnBenchmark?: boolean;
 }
 
-export class SpeedOptionError extends Error {
+export class SpeedOptionError extends S2SNetsError {
   override name = 'SpeedOptionError';
+  static override readonly codes = ['S2SNETS_SPEED_OPTION'] as const;
 }
 
 function deviceTypeOf(m: Module): 'cpu' | 'cuda' {

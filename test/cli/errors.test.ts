@@ -32,7 +32,7 @@ test('a run directory on a pseudo file system (/proc) is refused at once, not re
   writeFileSync(config, JSON.stringify({ quick: true, classifiers: ['lenet5'], device: 'cpu', runDir: '/proc/s2snets-run' }));
   const r = s2snets(['run', config]);
   assert.equal(r.status, 1, `exit status (null: still running after the limit): ${r.stderr}`);
-  assert.equal(r.stderr.trim(), 's2snets: error: run directory /proc/s2snets-run: cannot create it in /proc (not found); choose a folder on a disk');
+  assert.equal(r.stderr.trim(), 's2snets: error S2SNETS_PREFLIGHT: run directory /proc/s2snets-run: cannot create it in /proc (not found); choose a folder on a disk');
 });
 
 test('verify names report/results.json when it is not JSON', () => {
@@ -43,4 +43,16 @@ test('verify names report/results.json when it is not JSON', () => {
   const r = s2snets(['verify', runDir]);
   assert.equal(r.status, 1);
   assert.match(r.stdout, /: report\/results\.json: not valid JSON \(.+\); rebuild it with `s2snets report RUN`$/m);
+});
+
+test("a failure's line carries its error code (docs/errors.md) and the exit status is 1", () => {
+  const missing = join(tmp, 'missing.json');
+  const absent = s2snets(['run', missing]);
+  assert.equal(absent.status, 1, absent.stderr);
+  assert.equal(absent.stderr, `s2snets: error S2SNETS_CONFIG: ${missing}: cannot read (ENOENT)\n`);
+  const bad = join(tmp, 'bad.json');
+  writeFileSync(bad, JSON.stringify({ classifiers: ['lenet5'], finetune: { epocs: 3 } }));
+  const refused = s2snets(['run', bad]);
+  assert.equal(refused.status, 1, refused.stderr);
+  assert.match(refused.stderr, /^s2snets: error S2SNETS_CONFIG: .*bad\.json: finetune: unknown field\(s\) 'epocs'\n$/);
 });

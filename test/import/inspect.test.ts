@@ -75,5 +75,5 @@ test('s2snets inspect prints the report; a malicious checkpoint exits 1 with one
   assert.match(ok.stdout, /skipped \(kept as inert placeholders, never run\): args \(argparse\.Namespace\)/);
   const evil = spawnSync(process.execPath, [cli, 'inspect', join(pth.dir!, 'evil_legacy.pth')], { encoding: 'utf8' });
   assert.equal(evil.status, 1);
-  assert.match(evil.stderr, /^s2snets: error: refusing to call posix\.system .*\n$/);
+  assert.match(evil.stderr, /^s2snets: error S2SNETS_UNSAFE_PICKLE: refusing to call posix\.system .*\n$/);
 });

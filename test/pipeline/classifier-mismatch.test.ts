@@ -46,7 +46,7 @@ for (const [name, classifier, message] of cases) {
     assert.equal(r.status, 1, r.stderr);
     const lines = r.stderr.split('\n').filter(Boolean);
     assert.equal(lines.length, 1, r.stderr);
-    assert.match(lines[0], /^s2snets: error: /);
+    assert.match(lines[0], /^s2snets: error S2SNETS_CLASSIFIER_MISMATCH: /);
     assert.match(lines[0], message);
     assert.ok(!existsSync(r.runDir), 'no run directory');
   });

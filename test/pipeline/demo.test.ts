@@ -164,7 +164,7 @@ test('two reports at once keep a complete report; status, verify and report see 
   for (let trial = 0; trial < 3; trial++) {
     const both = await Promise.all([cliAsync('report', dir), cliAsync('report', dir)]);
     // The loser, if their runs overlapped, is refused by the lock in one line; never a lost report.
-    for (const r of both) if (r.status !== 0) assert.match(r.stderr, /^s2snets: error: .* is in use by process \d+ \(rendering the report, since .*\)/);
+    for (const r of both) if (r.status !== 0) assert.match(r.stderr, /^s2snets: error S2SNETS_LOCK_HELD: .* is in use by process \d+ \(rendering the report, since .*\)/);
     assert.ok(both.some((r) => r.status === 0));
     assert.deepEqual(files(), complete, `trial ${trial}`);
     assert.ok(!readdirSync(dir).some((n) => n.startsWith('report.')), 'no staging folder left');
@@ -174,7 +174,7 @@ test('two reports at once keep a complete report; status, verify and report see 
   const refused = await cliAsync('report', dir);
   held.release();
   assert.equal(refused.status, 1);
-  assert.match(refused.stderr, new RegExp(`^s2snets: error: .* is in use by process ${process.pid} \\(a test holding the run, since .*\\); wait for it to finish or stop it\n$`));
+  assert.match(refused.stderr, new RegExp(`^s2snets: error S2SNETS_LOCK_HELD: .* is in use by process ${process.pid} \\(a test holding the run, since .*\\); wait for it to finish or stop it\n$`));
   assert.deepEqual(files(), complete);
   // A later command of part of the graph: report and status still see the evaluation.
   const train = cliRun('train-classifier', '--quick', '--device', 'cpu', '--run-dir', dir);
@@ -225,7 +225,7 @@ test('bad options exit non-zero with a message', () => {
   assert.match(r.stderr, /unknown classifier\(s\) densenet; the zoo has: lenet5/);
   const missing = spawnSync(process.execPath, [cli, 'status', join(root, 'nothing-here')], { encoding: 'utf8' });
   assert.equal(missing.status, 1);
-  assert.match(missing.stderr, /s2snets: error: .*no run here/);
+  assert.match(missing.stderr, /^s2snets: error S2SNETS_RUN_STORE: .*no run here/);
 });
 
 test('--repeats 2 reruns only the fine-tunes with seed 1, reuses the rest and aggregates the two seeds', () => {

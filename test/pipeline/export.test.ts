@@ -135,5 +135,5 @@ test('export refuses with a typed error what it cannot write, and writes nothing
   assert.ok(!existsSync(out) || readdirSync(out).length === 0);
   const r = s2snets(['export', '--run', runDir, '--ae', 'S2S-vgg', join(out, 'a.onnx')]);
   assert.equal(r.status, 1);
-  assert.match(r.stderr, /^s2snets: error: .*no autoencoder 'S2S-vgg' in this run \(it has: .*\)\n$/);
+  assert.match(r.stderr, /^s2snets: error S2SNETS_UNKNOWN_AE: .*no autoencoder 'S2S-vgg' in this run \(it has: .*\)\n$/);
 });

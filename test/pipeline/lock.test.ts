@@ -81,7 +81,7 @@ test('a contender that died during a takeover does not block the lock; release r
   assert.equal(readLock(lockPath)?.nonce, lock.owner.nonce);
   assert.deepEqual(readdirSync(dir), ['lock']);
   // Taken again in the same process: refused like any other live owner's lock.
-  assert.throws(() => acquireLock(lockPath, 'again'), (e: Error) => e instanceof LockHeldError && e.code === 'S2S_LOCK_HELD' && e.message.includes(`in use by process ${process.pid} (test, since `));
+  assert.throws(() => acquireLock(lockPath, 'again'), (e: Error) => e instanceof LockHeldError && e.code === 'S2SNETS_LOCK_HELD' && e.message.includes(`in use by process ${process.pid} (test, since `));
   lock.release();
   assert.ok(!existsSync(lockPath));
   // A record of an earlier version (a bare PID) of a dead process is stale too.

@@ -25,11 +25,11 @@ const GB = 1024 ** 3;
 const planOf = (config: Record<string, unknown>): ExperimentPlan => planFromConfig(loadConfig({ classifiers: ['lenet5'], device: 'cpu', ...config }), 'cpu');
 const folder = (imageSize = 32) => ({ imageFolder: images, imageSize });
 
-/** runExperiment refuses with `message` and writes no run store; the error is the preflight's own type (code S2S_PREFLIGHT) and one line. */
+/** runExperiment refuses with `message` and writes no run store; the error is the preflight's own type (code S2SNETS_PREFLIGHT) and one line. */
 async function refuses(plan: ExperimentPlan, message: RegExp | string, runDir = join(tmp, `run-${Math.random().toString(36).slice(2)}`)): Promise<void> {
   await assert.rejects(runExperiment(plan, runDir, 'report', sink), (e: Error) => {
     assert.ok(e instanceof PreflightError, `${e.name}: ${e.message}`);
-    assert.equal(e.code, 'S2S_PREFLIGHT');
+    assert.equal(e.code, 'S2SNETS_PREFLIGHT');
     assert.ok(!e.message.includes('\n'), 'one line');
     if (typeof message === 'string') assert.equal(e.message, message);
     else assert.match(e.message, message);

@@ -83,7 +83,7 @@ test('a damaged run.db: status, verify, report and the run say what is wrong and
     const dir = join(tmp, what.replace(/\W+/g, '-'));
     cpSync(source, dir, { recursive: true });
     damage(runLayout(dir).db);
-    const isDamage = (e: unknown) => e instanceof RunDbError && e.code === 'S2S_RUN_DB_DAMAGED' && DAMAGED.test(e.message) && e.message.startsWith(runLayout(dir).db);
+    const isDamage = (e: unknown) => e instanceof RunDbError && e.code === 'S2SNETS_RUN_DB_DAMAGED' && DAMAGED.test(e.message) && e.message.startsWith(runLayout(dir).db);
     assert.throws(() => status(dir), isDamage, `status: ${what}`);
     const check = verifyRun(dir);
     assert.equal(check.problems.length, 1, `verify: ${what}`);
@@ -157,7 +157,7 @@ test('a disk that fills up during evaluate: the error names the job and the file
       return null;
     };
     await assert.rejects(runJobs(dir, graph(evaluate), quiet), (e: Error) => {
-      assert.ok(e instanceof RunDbError && e.code === 'S2S_RUN_DB_FULL', e.message);
+      assert.ok(e instanceof RunDbError && e.code === 'S2SNETS_RUN_DB_FULL', e.message);
       assert.match(e.message, new RegExp(`^${runLayout(dir).db}: the disk is full \\(recording (job 'evaluate' failed|a failed event of job 'evaluate')\\); free space on it and rerun the command`));
       return true;
     });

@@ -171,7 +171,7 @@ test('a job that fails on bad input fails once, with one line in the terminal an
   await stopWorkers(workers);
   assert.equal(code, 1);
   const lines = r.err().trim().split('\n');
-  assert.match(lines[lines.length - 1], /^s2snets: error: job 'finetune\[lenet5\]' failed: NonFiniteLossError: .*; not run because of it: reconstruct\[S2S-lenet5\], evaluate$/);
+  assert.match(lines[lines.length - 1], /^s2snets: error S2SNETS_JOB_FAILED: job 'finetune\[lenet5\]' failed: NonFiniteLossError: .*; not run because of it: reconstruct\[S2S-lenet5\], evaluate$/);
   const row = status(dir).jobs.find((j) => j.name === 'finetune[lenet5]')!;
   assert.equal(row.status, 'failed');
   assert.match(row.error!, /^NonFiniteLossError: /);
@@ -189,7 +189,7 @@ test('Redis unreachable: one line naming the URL, exit 1', () => {
   for (const args of [['demo', ...quick, '--redis', bad, '--run-dir', join(root, 'unreachable')], ['worker', '--redis', bad]]) {
     const r = cliRun(args);
     assert.equal(r.status, 1, r.stderr);
-    assert.equal(r.stderr, `s2snets: error: cannot reach Redis at ${bad}: ECONNREFUSED\n`);
+    assert.equal(r.stderr, `s2snets: error S2SNETS_REDIS_UNREACHABLE: cannot reach Redis at ${bad}: ECONNREFUSED\n`);
   }
 });
 

@@ -9,6 +9,7 @@ import { int64ToNumber, type ModelProto, type NodeProto } from './schema.js';
 import { OPERATORS, SUPPORTED_OPERATORS, type LoadInfo, type RunContext } from './ops.js';
 import { decodeModel, decodeTensor, type ModelSource, type TensorData } from './proto.js';
 import { Const, materialize, type Value } from './values.js';
+import { ioReason } from '../../common/errors.js';
 
 export interface OnnxModelInfo {
   file: string;
@@ -256,7 +257,7 @@ export async function loadOnnxClassifier(path: string, opts: LoadOnnxOptions = {
   try {
     bytes = await readFile(path);
   } catch (e) {
-    throw new OnnxParseError(`${path}: cannot read the model file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw new OnnxParseError(`${path}: cannot read the model file (${ioReason(e)})`);
   }
   return loadOnnxClassifierFromBytes(bytes, { ...opts, file: path });
 }

@@ -5,6 +5,7 @@ import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { viewBuffer, type AnyTypedArray, type DType } from '../../engine/index.js';
 import { OnnxExternalDataError, OnnxGraphError, OnnxParseError, OnnxUnsupportedOperatorError } from './errors.js';
 import { DATA_LOCATION_EXTERNAL, DataType, ModelProtoType, int64ToNumber, type ModelProto, type TensorProto } from './schema.js';
+import { ioReason } from '../../common/errors.js';
 
 /** A decoded tensor: values in row-major order (float16 is widened to float32 values). */
 export interface TensorData {
@@ -174,7 +175,7 @@ function readExternal(t: TensorProto, expectedBytes: number, src: ModelSource, w
     fd = openSync(path, 'r');
   } catch (e) {
     if (e instanceof OnnxExternalDataError) throw e;
-    throw new OnnxExternalDataError(`${what}: cannot open external data file ${path} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw new OnnxExternalDataError(`${what}: cannot open external data file ${path} (${ioReason(e)})`);
   }
   try {
     const size = fstatSync(fd).size;
