@@ -27,6 +27,7 @@ import { directoryStore, type ArtifactStore } from './artifact-store.js';
 import { firstLine, type Execution, type JobBackend, type JobEvents, type JobRequest } from './execute.js';
 import { JobProcessError, runJobProcess, threadsPerJob, type JobProcessRequest } from './job-process.js';
 import type { ExperimentPlan } from './plan.js';
+import type { Json } from './jobs.js';
 
 /** The BullMQ queue every submitter and worker of this version uses. */
 export const QUEUE_NAME = 's2snets-jobs';
@@ -97,6 +98,7 @@ export interface WorkerResult {
 interface ProgressData {
   fraction: number;
   message: string;
+  metrics?: Record<string, Json>;
 }
 
 /** The URL as messages show it: a password in it is replaced by ***. */
@@ -209,7 +211,7 @@ export async function bullmqBackend(url: string, plan: ExperimentPlan, runDir: s
   const listening = new Map<string, JobEvents>();
   queueEvents.on('progress', ({ jobId, data }) => {
     const p = data as unknown as ProgressData;
-    if (typeof p?.fraction === 'number') listening.get(jobId)?.progress(p.fraction, p.message);
+    if (typeof p?.fraction === 'number') listening.get(jobId)?.progress(p.fraction, p.message, p.metrics);
   });
   await Promise.all([queue.waitUntilReady(), queueEvents.waitUntilReady()]);
 
@@ -323,11 +325,11 @@ export async function runWorker(opts: WorkerOptions): Promise<void> {
         env,
         signal,
         events: {
-          progress: (fraction, message) => {
+          progress: (fraction, message, metrics) => {
             const now = Date.now();
             if (now - lastProgress < PROGRESS_INTERVAL_MS && fraction < 1) return;
             lastProgress = now;
-            void job.updateProgress({ fraction, message }).catch(() => {});
+            void job.updateProgress({ fraction, message, metrics }).catch(() => {});
           },
           log: (message) => void job.log(message).catch(() => {}),
           warning: (message) => void job.log(`warning: ${message}`).catch(() => {}),
