@@ -219,7 +219,8 @@ export function experimentJobs(plan: ExperimentPlan, replicate = 0): ExperimentJ
       const ae = buildAutoencoder(plan, data).to({ device: plan.device });
       if (initWeights) loadSegNetWeights(ae, initWeights);
       let result: TrainLoopResult | null = null;
-      if (plan.ae.epochs > 0) {
+      // 0 epochs: the starting weights unchanged.
+      if (plan.ae.epochs !== 0) {
         const batches = splitBatches(data.train, { batchSize: plan.ae.batchSize, seed: seeds.ae + 1, device: plan.device });
         result = await pretrainAutoencoder(ae, {
           ready: batches.ready,
@@ -380,8 +381,12 @@ async function writeReconstructions(ctx: JobContext, plan: ExperimentPlan, data:
   return mean(psnr);
 }
 
-/** Pretraining steps: the plan's epochs over the training set, but never fewer than its floor (small folders still get enough steps). */
+/**
+ * Pretraining steps: the plan's epochs over the training set, but never fewer than its floor
+ * (small folders still get enough steps); without epochs (a length in images), the floor alone.
+ */
 export function pretrainSteps(plan: ExperimentPlan, stepsPerEpoch: number): number {
+  if (plan.ae.epochs === null) return plan.ae.minSteps;
   return Math.max(plan.ae.minSteps, Math.max(1, Math.round(plan.ae.epochs * stepsPerEpoch)));
 }
 
