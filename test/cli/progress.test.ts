@@ -7,6 +7,13 @@ import { fileURLToPath } from 'node:url';
 
 const reporter = fileURLToPath(new URL('../../src/cli/progress.js', import.meta.url));
 
+/** The stderr lines of a module script run in a child process (a pipe: the plain-line mode). */
+function stderrLines(script: string): string[] {
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  return r.stderr.trimEnd().split('\n');
+}
+
 test('two jobs taking turns: each has its own lines, at most one per 5 s, and its end closes it', () => {
   // Real stderr of a child process (a pipe, so the plain-line mode), 40 alternating updates.
   const script = `
@@ -20,9 +27,7 @@ test('two jobs taking turns: each has its own lines, at most one per 5 s, and it
     p.update({ stage: '[1/3] a', fraction: 0.5, message: 'again' });
     p.update({ stage: '[2/3] b', fraction: 1, message: 'last' });
     p.stop();`;
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
-  assert.equal(r.status, 0, r.stderr);
-  assert.deepEqual(r.stderr.trimEnd().split('\n'), [
+  assert.deepEqual(stderrLines(script), [
     '  [1/3] a: 0% step 0 (eta --)',
     '  [2/3] b: 0% step 0 (eta --)',
     '[1/3] a: done in 1.0s',
@@ -61,9 +66,7 @@ test('the eta comes from the pace since the first update: setup before it and a 
     t += 40_000;
     p.update({ stage: 'finetune[a]', fraction: 0.7, message: 'step 420/600', etaS: 7 });
     p.stop();`;
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
-  assert.equal(r.status, 0, r.stderr);
-  assert.deepEqual(r.stderr.trimEnd().split('\n'), [
+  assert.deepEqual(stderrLines(script), [
     '  finetune[a]: 40% step 240/600, 3.2 img/s (eta --)',
     // 10 % in 20 s: the other 50 % take 100 s.
     '  finetune[a]: 50% step 300/600, 3.2 img/s (eta 1m40s)',
