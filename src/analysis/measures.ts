@@ -16,12 +16,15 @@ import { PlantedSignalAccumulator, type PlantedSignal } from './planted-retentio
 import { PsnrAccumulator } from './psnr.js';
 import { ChunkCursor, namedChunk, type Accumulator } from './stream.js';
 
+/** Pictures in the reconstruction grid when no sample indices are given: enough to see a pattern, few enough for one page. */
+export const GRID_SAMPLES = 8;
+
 export interface ReconstructionMeasuresOptions {
   /** The autoencoders, A_S first, in the order add() receives their reconstructions. */
   names: string[];
   /** Bins and normalization of intra- and inter-NMI. */
   nmi?: NmiOptions;
-  /** Random pairs of distinct images of the inter-NMI (default 200). */
+  /** Random pairs of distinct images of the inter-NMI (default INTER_NMI_PAIRS). */
   interPairs?: number;
   /** Seed of the inter-NMI pairs. */
   seed?: number;
@@ -29,7 +32,7 @@ export interface ReconstructionMeasuresOptions {
   periods?: readonly number[];
   /** Bins of the channel histograms (default 64). */
   histogramBins?: number;
-  /** Picture grid: its sample indices, or how many evenly spaced ones (default 8). */
+  /** Picture grid: its sample indices, or how many evenly spaced ones (default GRID_SAMPLES). */
   gridSamples?: number[] | number;
   /** What was planted in each image, on a planted dataset. */
   truth?: PlantedTruth | null;
@@ -103,7 +106,7 @@ export class ReconstructionMeasures implements Accumulator<[originals: ImageInpu
       colour: null,
     }));
     this.histograms = new ChannelHistogramsAccumulator(images, opts.names, opts.histogramBins);
-    this.pictures = new ReconstructionGridAccumulator(images, opts.names, opts.gridSamples ?? 8);
+    this.pictures = new ReconstructionGridAccumulator(images, opts.names, opts.gridSamples ?? GRID_SAMPLES);
     this.planted = opts.truth ? new PlantedSignalAccumulator(images, opts.truth, opts.names, opts.controls) : null;
   }
 

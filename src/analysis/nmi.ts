@@ -18,17 +18,22 @@ import { mean } from './bootstrap.js';
 import { AnalysisError, toImageSet, type ImageInput, type ImageSet } from './images.js';
 import { ChunkCursor, pairedChunk, wholeSet, type Accumulator, type PairedAccumulator } from './stream.js';
 
+/** Quantisation levels per channel when none are given: fine enough for 8-bit images, few enough that 1,000 images fill the joint histogram. */
+export const NMI_BINS = 64;
+/** Random image pairs of the inter-NMI when none are given. */
+export const INTER_NMI_PAIRS = 200;
+
 export type NmiNormalization = 'arithmetic' | 'sqrt';
 
 export interface NmiOptions {
-  /** Quantisation levels per channel (default 64). */
+  /** Quantisation levels per channel (default NMI_BINS). */
   bins?: number;
   /** 'arithmetic' (default): 2 I / (H(X) + H(Y)); 'sqrt': I / sqrt(H(X) H(Y)). */
   normalization?: NmiNormalization;
 }
 
 function checkedBins(o: NmiOptions): number {
-  const bins = o.bins ?? 64;
+  const bins = o.bins ?? NMI_BINS;
   if (!Number.isInteger(bins) || bins < 2 || bins > 4096) throw new AnalysisError(`NMI bins must be an integer from 2 to 4096, got ${bins}`);
   if (o.normalization !== undefined && o.normalization !== 'arithmetic' && o.normalization !== 'sqrt') throw new AnalysisError(`NMI normalization must be 'arithmetic' or 'sqrt', got '${o.normalization}'`);
   return bins;
@@ -201,7 +206,7 @@ export class InterNmiAccumulator implements Accumulator<[reconstructions: ImageI
     this.cursor = new ChunkCursor(images, 'inter-NMI');
     this.bins = checkedBins(o);
     if (images < 2) throw new AnalysisError(`inter-NMI needs at least two images, got ${images}`);
-    const pairs = o.pairs ?? 200;
+    const pairs = o.pairs ?? INTER_NMI_PAIRS;
     if (!Number.isInteger(pairs) || pairs < 1) throw new AnalysisError(`inter-NMI pairs must be a positive integer, got ${pairs}`);
     [this.first, this.second, this.values] = [new Int32Array(pairs), new Int32Array(pairs), new Float64Array(pairs)];
     const rng = new Rng(o.seed ?? 0);

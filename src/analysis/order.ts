@@ -26,6 +26,9 @@ export const ORDER_RULE =
 /** Default tolerance of the rule: none; the bootstrap decides what is a real difference. */
 export const ORDER_EPSILON = 0;
 
+/** Default share of bootstrap resamples in which a relation must hold to be established. */
+export const ORDER_LEVEL = 0.95;
+
 /**
  * Accuracy changes are counts over n images divided by n, so two changes that are equal as
  * counts can differ in their last bits after the division and the subtraction (0.23 - 0.26 is
@@ -138,7 +141,7 @@ interface CheckedInputs {
 function checkedInputs(names: string[], delta: number[][], opts: OrderOptions): CheckedInputs {
   const n = names.length;
   const epsilon = opts.epsilon ?? ORDER_EPSILON;
-  const level = opts.level ?? 0.95;
+  const level = opts.level ?? ORDER_LEVEL;
   if (new Set(names).size !== n) throw new AnalysisError(`totalOrder: classifier names must be unique, got ${names.join(', ')}`);
   if (delta.length !== n || delta.some((r) => r.length !== n)) throw new AnalysisError(`totalOrder: needs a ${n}x${n} matrix of accuracy changes, one row and column per classifier`);
   if (delta.some((r) => r.some((v) => !Number.isFinite(v)))) throw new AnalysisError('totalOrder: the matrix of accuracy changes holds a non-finite value');

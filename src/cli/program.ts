@@ -5,7 +5,8 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { resolve } from 'node:path';
 import { describeWinograd, engineInfo, resolveDevice } from '../engine/index.js';
 import { ZOO_NAMES } from '../models/classifiers.js';
-import { defaultPlan, planFromConfig, quickPlan, zooEntries, DEMO_CLASSIFIERS, DATASET_CHOICES, type DatasetChoice, type ExperimentPlan } from '../experiment/plan.js';
+import { defaultPlan, imageLengthLines, planFromConfig, quickPlan, withImageLengths, zooEntries, DEMO_CLASSIFIERS, DATASET_CHOICES, type DatasetChoice, type ExperimentPlan } from '../experiment/plan.js';
+import { PLAN_DEFAULTS, RUN_DEFAULTS } from '../experiment/defaults.js';
 import { loadConfig } from '../experiment/config.js';
 import { runExperiment, type ExperimentOptions, type Stage } from '../commands/run.js';
 import { renderRunReport, reportDir } from '../commands/publish.js';
@@ -60,6 +61,8 @@ interface ExperimentFlags {
   aeWeights?: string;
   pretrainEpochs?: number;
   pretrainSteps?: number;
+  pretrainImages?: number;
+  finetuneImages?: number;
   untilConverged: boolean;
   targets?: 'labels' | 'predictions';
   trainWholeAe?: boolean;
@@ -80,6 +83,12 @@ function withExecutionOptions(cmd: Command): Command {
     .option('--redis <url>', 'run the jobs on the workers of this Redis (s2snets worker --redis URL); the run directory must be on a file system they share');
 }
 
+/** ' (default X)' or ' (default X; Y with --quick)' for a plan setting, from the plans themselves. */
+function planDefault(value: (plan: ExperimentPlan) => unknown): string {
+  const [full, quick] = [value(defaultPlan()), value(quickPlan())];
+  return full === quick ? ` (default ${full})` : ` (default ${full}; ${quick} with --quick)`;
+}
+
 const ACCEPT_ENGINE_CHANGE = [
   '--accept-engine-change',
   'keep finished jobs made by an engine of another identity (libtorch, BLAS, oneDNN, CPU vector ISA) instead of recomputing them',
@@ -87,18 +96,20 @@ const ACCEPT_ENGINE_CHANGE = [
 
 function withExperimentOptions(cmd: Command): Command {
   return withExecutionOptions(cmd)
-    .addOption(new Option('--dataset <name>', 'built-in dataset').choices([...DATASET_CHOICES]).default('mnist'))
+    .addOption(new Option('--dataset <name>', 'built-in dataset').choices([...DATASET_CHOICES]).default(PLAN_DEFAULTS.dataset))
     .option('--quick', 'a small, fast configuration (for smoke tests)')
     .option('--run-dir <dir>', 'where jobs, artifacts and the report go (default: runs/<dataset>[-quick])')
-    .addOption(new Option('--device <device>', 'cpu, cuda, cuda:N or auto').default('auto'))
-    .option('--seed <n>', 'random seed', nonNegativeInt, 0)
+    .addOption(new Option('--device <device>', 'cpu, cuda, cuda:N or auto').default(RUN_DEFAULTS.device))
+    .option('--seed <n>', 'random seed', nonNegativeInt, PLAN_DEFAULTS.seed)
     .option('--classifiers <list>', `comma-separated zoo names (default: ${DEMO_CLASSIFIERS.join(',')})`, classifierList)
-    .option('--epochs <n>', 'classifier training epochs', positiveInt)
+    .option('--epochs <n>', `classifier training epochs, for every classifier${planDefault((p) => `${p.classifierTraining.epochs}${Object.entries(p.classifierTraining.epochsFor).map(([m, e]) => `, ${e} for ${m}`).join('')}`)}`, positiveInt)
     .option('--ae-weights <file>', "start A_S from these SegNet weights (the authors' .pth/.pt, or a .safetensors A_S of an earlier run)")
-    .option('--pretrain-epochs <n>', 'A_S pretraining epochs (0: take --ae-weights unchanged)', nonNegativeInt)
-    .option('--pretrain-steps <n>', 'A_S pretraining runs at least this many steps (default 1000)', nonNegativeInt)
-    .option('--finetune-steps <n>', 'decoder fine-tuning step budget per classifier (default 600)', positiveInt)
-    .option('--no-until-converged', 'fine-tune for exactly --finetune-steps steps instead of stopping once converged')
+    .option('--pretrain-epochs <n>', `A_S pretraining epochs (0: take --ae-weights unchanged)${planDefault((p) => p.ae.epochs)}`, nonNegativeInt)
+    .option('--pretrain-steps <n>', `A_S pretraining runs at least this many steps${planDefault((p) => p.ae.minSteps)}`, nonNegativeInt)
+    .addOption(new Option('--pretrain-images <n>', 'A_S pretraining length in images instead: ceil(n / batch) steps').argParser(positiveInt).conflicts(['pretrainEpochs', 'pretrainSteps']))
+    .option('--finetune-steps <n>', `decoder fine-tuning step budget per classifier${planDefault((p) => p.finetune.steps)}`, positiveInt)
+    .addOption(new Option('--finetune-images <n>', 'decoder fine-tuning budget in images instead: ceil(n / batch) steps').argParser(positiveInt).conflicts('finetuneSteps'))
+    .option('--no-until-converged', 'fine-tune for exactly the budget (--finetune-steps or --finetune-images) instead of stopping once converged')
     .addOption(new Option('--targets <kind>', "fine-tuning targets: true 'labels' (paper) or the classifier's own 'predictions'").choices(['labels', 'predictions']))
     .option('--train-whole-ae', 'fine-tune encoder and decoder (the paper freezes the encoder)')
     .addOption(new Option('--autocast <dtype>', 'mixed precision for fine-tuning').choices(['bfloat16', 'float16']))
@@ -115,7 +126,7 @@ function withExperimentOptions(cmd: Command): Command {
 
 function planFrom(f: ExperimentFlags): { plan: ExperimentPlan; runDir: string } {
   const base = f.quick ? quickPlan({ dataset: f.dataset }) : defaultPlan({ dataset: f.dataset });
-  const plan: ExperimentPlan = {
+  const plan: ExperimentPlan = withImageLengths({
     ...base,
     dataset: f.dataset,
     seed: f.seed,
@@ -140,7 +151,7 @@ function planFrom(f: ExperimentFlags): { plan: ExperimentPlan; runDir: string } 
         foldFrozenBn: f.foldBn === false ? false : base.finetune.speed.foldFrozenBn,
       },
     },
-  };
+  }, { pretrain: f.pretrainImages, finetune: f.finetuneImages });
   const runDir = resolve(f.runDir ?? `runs/${f.dataset}${f.quick ? '-quick' : ''}`);
   return { plan, runDir };
 }
@@ -149,6 +160,7 @@ function planFrom(f: ExperimentFlags): { plan: ExperimentPlan; runDir: string } 
 async function runAndPrint(plan: ExperimentPlan, runDir: string, stage: Stage, options: ExperimentOptions): Promise<void> {
   const progress = new ProgressReporter();
   try {
+    for (const line of imageLengthLines(plan)) progress.log(line);
     const jobs = options.jobs ?? defaultJobs(plan);
     process.stdout.write(`${formatExperiment(await runExperiment(plan, runDir, stage, progress, { ...options, jobs }))}\n`);
   } finally {
@@ -209,8 +221,8 @@ program
   .description('run both planted datasets end to end and check that each S2S autoencoder keeps the signal its classifier must use (exit code 1 if not)')
   .option('--quick', 'smaller runs (two classifiers, fewer images and steps)')
   .option('--run-dir <dir>', 'where the two runs go (default: runs/validate[-quick])')
-  .addOption(new Option('--device <device>', 'cpu, cuda, cuda:N or auto').default('auto'))
-  .option('--seed <n>', 'random seed', nonNegativeInt, 0)
+  .addOption(new Option('--device <device>', 'cpu, cuda, cuda:N or auto').default(RUN_DEFAULTS.device))
+  .option('--seed <n>', 'random seed', nonNegativeInt, PLAN_DEFAULTS.seed)
   .action(async (f: { quick?: boolean; runDir?: string; device: string; seed: number }) => {
     const progress = new ProgressReporter();
     let report;
@@ -237,7 +249,7 @@ program
   .description('take jobs from a Redis queue and run them (the run directories of the submitters must be on a file system this machine shares, at the same path)')
   .requiredOption('--redis <url>', 'the Redis the submitters use, e.g. redis://10.0.0.5:6379')
   .option('--concurrency <k>', 'jobs at once, each in its own process with its share of the CPU threads', positiveInt, 1)
-  .addOption(new Option('--device <device>', "auto, cpu (hide GPUs), cuda or cuda:N (this worker's GPU); jobs run on their plan's device").default('auto'))
+  .addOption(new Option('--device <device>', "auto, cpu (hide GPUs), cuda or cuda:N (this worker's GPU); jobs run on their plan's device").default(RUN_DEFAULTS.device))
   .option('--stall-timeout <s>', "seconds after which a silent worker's job is given to another worker", positiveInt, 30)
   .action(async (f: { redis: string; concurrency: number; device: string; stallTimeout: number }) => {
     const stop = new AbortController();
@@ -308,7 +320,7 @@ program
   .option('--diff-gain <x>', 'amplification of the difference map', Number, 4)
   .option('--classifier <file>', "also print this classifier's top-5 (ONNX or TorchScript) on original and reconstruction (resized to its input size when its ONNX graph fixes one)")
   .option('--batch-size <n>', 'images per batch', positiveInt, 8)
-  .addOption(new Option('--device <device>', 'cpu, cuda, cuda:N or auto').default('auto'))
+  .addOption(new Option('--device <device>', 'cpu, cuda, cuda:N or auto').default(RUN_DEFAULTS.device))
   .action(async (images: string[], f: { ae: string; out: string; run?: string; size: number; sideBySide?: boolean; diffGain: number; classifier?: string; batchSize: number; device: string }) => {
     const device = resolveDevice(f.device);
     const ae = loadSegNetFile(f.run ? findRunAutoencoder(resolve(f.run), f.ae).file : f.ae);

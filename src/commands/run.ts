@@ -16,7 +16,8 @@ import type { ExperimentPlan } from '../experiment/plan.js';
 export type Stage = 'classifiers' | 'pretrain' | 'finetune' | 'evaluate' | 'report';
 
 export interface ProgressSink {
-  update(u: { stage: string; fraction: number; message?: string; etaS?: number }): void;
+  /** A stage's progress: imagesPerS is its throughput; without etaS the sink estimates the time left. */
+  update(u: { stage: string; fraction: number; message?: string; imagesPerS?: number; etaS?: number }): void;
   /** A line for the log; `ended` names the stage it closes (its bar can go). */
   log(line: string, ended?: string): void;
 }
@@ -62,14 +63,11 @@ export interface ExperimentResult {
 }
 
 function forward(progress: ProgressSink): (e: ProgressEvent) => void {
-  const started = new Map<string, number>();
   return (e) => {
     const tag = `[${e.index + 1}/${e.total}] ${e.job}`;
-    if (e.kind === 'start') started.set(e.job, Date.now());
     if (e.kind === 'progress' && e.fraction !== undefined) {
-      const elapsed = (Date.now() - (started.get(e.job) ?? Date.now())) / 1000;
-      const etaS = e.fraction > 0.02 ? (elapsed / e.fraction) * (1 - e.fraction) : undefined;
-      progress.update({ stage: tag, fraction: e.fraction, message: e.message, etaS });
+      const rate = e.metrics?.imagesPerS;
+      progress.update({ stage: tag, fraction: e.fraction, message: e.message, imagesPerS: typeof rate === 'number' ? rate : undefined });
     } else if (e.kind === 'notice') progress.log(e.message ?? '');
     else if (e.kind === 'reused') progress.log(`${tag}: reused (finished earlier)`, tag);
     else if (e.kind === 'done') progress.log(`${tag}: done in ${(e.durationS ?? 0).toFixed(1)}s`, tag);

@@ -1,4 +1,4 @@
-// The experiment configuration file (JSON): a zod schema with documented defaults, and a
+// The experiment configuration file (JSON): a zod schema whose defaults come from defaults.ts, and a
 // loader whose errors are one line naming the file and the field, e.g.
 //   exp.json: finetune.lr: must be > 0 (got -1)
 import { readFileSync } from 'node:fs';
@@ -6,6 +6,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { BUILTIN_DATASETS } from '../data/index.js';
 import { S2SNetsError, ioReason } from '../common/errors.js';
+import { PLAN_DEFAULTS, RUN_DEFAULTS } from './defaults.js';
 
 export class ConfigError extends S2SNetsError {
   override name = 'ConfigError';
@@ -36,7 +37,7 @@ const meanWithStd = (c: { mean?: number[]; std?: number[] }, ctx: z.RefinementCt
   else if (c.mean && c.std && c.mean.length !== c.std.length) ctx.addIssue({ code: 'custom', message: `must have as many values as mean (${c.mean.length})`, path: ['std'] });
 };
 
-/** A classifier from the built-in zoo (e.g. 'lenet5', 'vgg'), or an imported model file (with what it takes, see classifierInput). */
+/** A classifier from the built-in zoo (e.g. 'lenet5', 'vgg-bn'), or an imported model file (with what it takes, see classifierInput). */
 export const ClassifierSpec = z.union([
   z.string().regex(/^[a-z][a-z0-9_-]*$/, 'must be a zoo name (lowercase letters, digits, - and _)'),
   z.strictObject({ onnx: path, name: z.string().min(1).optional(), ...classifierInput }).superRefine(meanWithStd),
@@ -48,26 +49,26 @@ export const ExperimentConfig = z.strictObject({
    * A built-in dataset ('mnist', the default, 'fashion-mnist', 'emoji', 'planted-shape',
    * 'planted-colour'), a folder with one subfolder of images per class ({imageFolder}), or
    * WebDataset-style tar shards ({tarShards: 'train-{000000..000146}.tar'}); imageSize: the side
-   * images are cropped to (default 224).
+   * images are cropped to (default DEFAULT_IMAGE_SIZE).
    */
   dataset: z
     .union([z.enum(BUILTIN_DATASETS), z.strictObject({ imageFolder: path, imageSize: positiveInt.optional() }), z.strictObject({ tarShards: path, imageSize: positiveInt.optional() })])
-    .default('mnist'),
+    .default(PLAN_DEFAULTS.dataset),
   /** At least one classifier; each gets its own fine-tuned decoder. */
   classifiers: z.array(ClassifierSpec).min(1, 'must list at least one classifier'),
-  /** Seeds data order, initialisation and sampling: same seed, same results. Default 0. */
-  seed: z.number().int('must be an integer').min(0).max(2 ** 31 - 1).default(0).transform((n) => n || 0), // -0 (valid JSON) becomes 0
-  /** 'auto' (default: cuda when usable), 'cpu', 'cuda' or 'cuda:N'. */
+  /** Seeds data order, initialisation and sampling: same seed, same results. */
+  seed: z.number().int('must be an integer').min(0).max(2 ** 31 - 1).default(PLAN_DEFAULTS.seed).transform((n) => n || 0), // -0 (valid JSON) becomes 0
+  /** 'auto' (cuda when usable), 'cpu', 'cuda' or 'cuda:N'. */
   device: z
     .string()
     .regex(/^(auto|cpu|cuda(:\d+)?)$/, "must be 'auto', 'cpu', 'cuda' or 'cuda:N'")
-    .default('auto'),
-  /** Small sizes and few steps, for a smoke run in about a minute. Default false. */
-  quick: z.boolean().default(false),
+    .default(RUN_DEFAULTS.device),
+  /** Small sizes and few steps, for a smoke run in about a minute (the plan quickPlan makes). */
+  quick: z.boolean().default(RUN_DEFAULTS.quick),
   ae: z
     .strictObject({
-      /** 'small' (32/64 channels, for 28-32 px images; default) or 'vgg16' (the paper's), or explicit widths. */
-      stages: z.union([z.enum(['small', 'vgg16']), z.array(z.array(positiveInt).min(1)).min(1)]).default('small'),
+      /** 'small' (the plan's A_S, for 28-32 px images) or 'vgg16' (the paper's), or explicit widths. */
+      stages: z.union([z.enum(['small', 'vgg16']), z.array(z.array(positiveInt).min(1)).min(1)]).default(RUN_DEFAULTS.aeStages),
       /**
        * Starting weights of A_S, e.g. the authors' SegNet release: a PyTorch state dict (.pth/.pt,
        * read without running any pickled code) with the authors' parameter names (encoder.conv11.weight
@@ -77,46 +78,52 @@ export const ExperimentConfig = z.strictObject({
        */
       weights: path.optional(),
       /**
-       * Reconstruction (MSE) pretraining of the generic AE. Defaults (the plan's, quick's when
-       * quick): 2 epochs but at least `minSteps` steps (default 1000, so small folders still get
-       * enough), Adam lr 2e-3 (cosine decay), batch 32. With `weights`, pretraining continues from
-       * them; epochs 0 takes them unchanged.
+       * Reconstruction (MSE) pretraining of the generic AE: `epochs` but at least `minSteps` steps
+       * (so small folders still get enough), or exactly `images` images (ceil(images / batchSize)
+       * steps); Adam with cosine decay. Defaults: the plan's (quick's when quick). With `weights`,
+       * pretraining continues from them; epochs 0 takes them unchanged.
        */
       pretrain: z
-        .strictObject({ epochs: nonNegativeInt.optional(), minSteps: nonNegativeInt.optional(), lr: learningRate.optional(), batchSize: positiveInt.optional() })
+        .strictObject({ epochs: nonNegativeInt.optional(), minSteps: nonNegativeInt.optional(), images: positiveInt.optional(), lr: learningRate.optional(), batchSize: positiveInt.optional() })
         .prefault({}),
     })
     .prefault({})
     .superRefine((ae, ctx) => {
       if (ae.pretrain.epochs === 0 && ae.weights === undefined) ctx.addIssue({ code: 'custom', message: '0 needs ae.weights (pretrained weights to start from)', path: ['pretrain', 'epochs'] });
+      if (ae.pretrain.images !== undefined && (ae.pretrain.epochs !== undefined || ae.pretrain.minSteps !== undefined)) {
+        ctx.addIssue({ code: 'custom', message: 'give the length in images, or epochs and minSteps, not both', path: ['pretrain', 'images'] });
+      }
     }),
   /**
-   * Decoder fine-tuning through each frozen classifier. Give epochs or steps (default: 600
-   * steps); with untilConverged (default true) that is a budget and a fine-tune stops once its
-   * classifier's accuracy on its reconstructions reaches the original's or its loss plateaus.
+   * Decoder fine-tuning through each frozen classifier. Give its length as epochs, steps or
+   * images (ceil(images / batchSize) steps), at most one of them (default: the plan's steps);
+   * with untilConverged that is a budget and a fine-tune stops once its classifier's accuracy on
+   * its reconstructions reaches the original's or its loss plateaus.
    */
   finetune: z
     .strictObject({
       epochs: positiveInt.optional(),
       steps: positiveInt.optional(),
+      images: positiveInt.optional(),
       lr: learningRate.optional(),
       optimizer: z.enum(['adam', 'sgd']).optional(),
       batchSize: positiveInt.optional(),
-      /** Cross-entropy on the true labels (the paper's choice, default) or on the classifier's own predictions. */
-      targets: z.enum(['labels', 'predictions']).default('labels'),
-      /** Also train the encoder (the paper keeps it frozen: default false). */
-      trainWholeAe: z.boolean().default(false),
-      untilConverged: z.boolean().default(true),
+      /** Cross-entropy on the true labels (the paper's choice) or on the classifier's own predictions. */
+      targets: z.enum(['labels', 'predictions']).default(PLAN_DEFAULTS.finetune.targets),
+      /** Also train the encoder (the paper keeps it frozen). */
+      trainWholeAe: z.boolean().default(PLAN_DEFAULTS.finetune.trainWholeAe),
+      untilConverged: z.boolean().default(PLAN_DEFAULTS.finetune.convergence !== null),
     })
     .prefault({})
     .superRefine((f, ctx) => {
-      if (f.epochs !== undefined && f.steps !== undefined) ctx.addIssue({ code: 'custom', message: 'give epochs or steps, not both', path: ['steps'] });
+      const lengths = (['epochs', 'steps', 'images'] as const).filter((k) => f[k] !== undefined);
+      if (lengths.length > 1) ctx.addIssue({ code: 'custom', message: `give epochs, steps or images, not ${lengths.join(' and ')}`, path: [lengths[1]] });
     }),
   /**
-   * Evaluation (defaults: the plan's, quick's when quick): images reconstructed and measured (default 1000; quick 200), histogram bins of the NMI
-   * estimator (default 64), bootstrap resamples behind every 95 % interval (default 1000), and
-   * the order's tolerance: accuracy changes within orderEpsilon (a share; 0.005 = half a
-   * percentage point) count as equal (default 0: the bootstrap decides which relations hold).
+   * Evaluation (defaults: the plan's, quick's when quick): images reconstructed and measured,
+   * histogram bins of the NMI estimator, bootstrap resamples behind every 95 % interval, and the
+   * order's tolerance: accuracy changes within orderEpsilon (a share; 0.005 = half a percentage
+   * point) count as equal (0: the bootstrap decides which relations hold).
    */
   eval: z
     .strictObject({
@@ -126,12 +133,12 @@ export const ExperimentConfig = z.strictObject({
       orderEpsilon: z.number().min(0, 'must be >= 0').max(1, 'must be <= 1 (a share of images)').optional(),
     })
     .prefault({}),
-  /** Replicate seeds: rerun the seed-dependent stages with seeds seed .. seed + repeats - 1 and aggregate (default 1). */
-  repeats: positiveInt.max(100, 'must be <= 100').default(1),
-  /** With repeats: retrain the classifiers and A_S per seed too, not only the fine-tunes (default false). */
-  repeatAll: z.boolean().default(false),
-  /** Where run.db, artifacts and the report go. Default 's2snets-run'. */
-  runDir: path.default('s2snets-run'),
+  /** Replicate seeds: rerun the seed-dependent stages with seeds seed .. seed + repeats - 1 and aggregate. */
+  repeats: positiveInt.max(100, 'must be <= 100').default(PLAN_DEFAULTS.repeats),
+  /** With repeats: retrain the classifiers and A_S per seed too, not only the fine-tunes. */
+  repeatAll: z.boolean().default(PLAN_DEFAULTS.repeatAll),
+  /** Where run.db, artifacts and the report go (relative to the config file's folder). */
+  runDir: path.default(RUN_DEFAULTS.runDir),
 });
 
 export type ExperimentConfig = z.output<typeof ExperimentConfig>;

@@ -67,17 +67,15 @@ export function jobCheckpoint(ctx: JobContext, every: number): CheckpointStore {
 }
 
 /**
- * Training progress as the job's progress line, with its throughput (images a second since this attempt started).
+ * Training progress as the job's progress line; its throughput (images a second over this attempt's steps) goes along as imagesPerS.
  * @param ctx the job's context
  * @param batchSize images per step
  * @example onProgress: progressTo(ctx, cfg.batchSize)
  */
 export function progressTo(ctx: JobContext, batchSize: number): (p: StepProgress) => void {
-  let first: number | null = null;
   return (p) => {
-    first ??= p.step - 1;
-    const rate = p.elapsedS > 0 ? Math.round(((p.step - first) * batchSize) / p.elapsedS) : 0;
-    void ctx.progress(p.step / p.steps, `step ${p.step}/${p.steps} loss ${p.loss.toFixed(4)} ${rate} img/s`, { loss: p.loss });
+    const imagesPerS = p.elapsedS > 0 ? (p.stepsRun * batchSize) / p.elapsedS : 0;
+    void ctx.progress(p.step / p.steps, `step ${p.step}/${p.steps} loss ${p.loss.toFixed(4)}`, { loss: p.loss, imagesPerS });
   };
 }
 

@@ -2,13 +2,16 @@
 // paper leaves open made explicit (optimizer, learning rates, step counts), so that results.json
 // records exactly what produced the numbers.
 import { basename, dirname, extname, sep } from 'node:path';
-import { SMALL_STAGES, VGG16_STAGES, type SegNetStages } from '../models/segnet.js';
+import { VGG16_STAGES, type SegNetStages } from '../models/segnet.js';
 import type { OptimizerName } from '../train/classifier.js';
 import type { SpeedOptions } from '../train/speed.js';
 import type { ResizeMode } from '../nn/index.js';
 import type { ExperimentConfig } from './config.js';
 
 import { BUILTIN_DATASETS, type BuiltinDatasetName } from '../data/index.js';
+import { A_S_PSNR_FLOOR, DEFAULT_IMAGE_SIZE, DEFAULT_TRAIN_LIMIT, IMAGE_FOLDER_PSNR_FLOOR, PLAN_DEFAULTS } from './defaults.js';
+
+export { DEMO_CLASSIFIERS } from './defaults.js';
 
 export type DatasetChoice = BuiltinDatasetName;
 export const DATASET_CHOICES: readonly DatasetChoice[] = BUILTIN_DATASETS;
@@ -76,11 +79,13 @@ export interface ExperimentPlan {
    */
   classifierTraining: { epochs: number; epochsFor: Record<string, number>; batchSize: number; lr: number; optimizer: OptimizerName; augmentShift: number; channelsLast: boolean };
   /**
-   * A_S: a SegNet of `stages`, pretrained for `epochs` (MSE), starting from `weights` when given
-   * (a SegNet state dict: the authors' .pth/.pt, or a .safetensors of ours); 0 epochs takes
-   * those weights unchanged. channelsLast: pretrain in NHWC layout (equal up to float rounding).
+   * A_S: a SegNet of `stages`, pretrained (MSE) for `epochs` but at least `minSteps` steps, or
+   * for exactly `minSteps` steps when `epochs` is null (a length given in images), starting from
+   * `weights` when given (a SegNet state dict: the authors' .pth/.pt, or a .safetensors of ours);
+   * 0 epochs takes those weights unchanged. channelsLast: pretrain in NHWC layout (equal up to
+   * float rounding).
    */
-  ae: { stages: SegNetStages; epochs: number; minSteps: number; batchSize: number; lr: number; channelsLast: boolean; weights?: string };
+  ae: { stages: SegNetStages; epochs: number | null; minSteps: number; batchSize: number; lr: number; channelsLast: boolean; weights?: string };
   /**
    * Fine-tuning length: `epochs` over the training set when set, else `steps`; with
    * `convergence`, that is a budget and the fine-tune stops once converged (train/finetune.ts),
@@ -122,79 +127,86 @@ export interface ExperimentPlan {
    * labels shifted to the next class; its AE (permutedLabelsControlName) must lose the carrier.
    */
   permutedLabelsControl?: string;
+  /**
+   * Lengths given in images, as asked: the steps they became are ae.minSteps and finetune.steps
+   * (imageLengthSteps). A record for results.json and the run's log; no job reads it.
+   */
+  imageLengths?: ImageLengths;
 }
 
-/** The demo's five families, one per trait that shapes an input signal. */
-export const DEMO_CLASSIFIERS = ['lenet5', 'alexnet', 'vgg-bn', 'resnet', 'inception'];
+/** Lengths in images: A_S's pretraining, and each fine-tune's (its budget, with convergence). */
+export interface ImageLengths {
+  pretrain?: number;
+  finetune?: number;
+}
 
 /**
- * Training examples the built-in datasets use by default. Fashion-MNIST's 60,000 would make the
- * demo seven times longer than MNIST's 8,000; 15,000 keep every zoo family above 88 %.
+ * The steps a length in images takes: every step takes one batch, the last one may reach past
+ * the length, so ceil(images / batchSize).
+ * @param images images the stage is to see (a positive integer)
+ * @param batchSize images per step
+ * @example
+ * stepsForImages(19_200, 32); // 600
+ * stepsForImages(100, 32); // 4
  */
-export const DEFAULT_TRAIN_LIMIT: Record<DatasetChoice, number | null> = { mnist: null, 'fashion-mnist': 15_000, emoji: null, 'planted-shape': null, 'planted-colour': null };
+export function stepsForImages(images: number, batchSize: number): number {
+  return Math.ceil(images / batchSize);
+}
 
 /**
- * A_S PSNR (dB) below which the report calls A_S too weak, per built-in dataset: a few dB under
- * what the default pretraining reaches there (NOTES.md), so only a clearly weak A_S is flagged.
- * Image folders get IMAGE_FOLDER_PSNR_FLOOR.
+ * The plan with lengths given in images turned into steps at its batch sizes: pretraining runs
+ * exactly ceil(images / ae.batchSize) steps (epochs null), a fine-tune's length (its budget, with
+ * convergence) is ceil(images / finetune.batchSize) steps (epochs null). The plan equals one
+ * given those steps, so its jobs are the same; `imageLengths` records what was asked.
+ * @param plan a plan with its batch sizes set
+ * @param lengths the lengths in images (absent: that stage's length stays as the plan has it)
+ * @example
+ * withImageLengths(defaultPlan(), { finetune: 19_200 }).finetune.steps; // 600 at batch 32
  */
-export const A_S_PSNR_FLOOR: Record<DatasetChoice, number> = { mnist: 26, 'fashion-mnist': 24, emoji: 22, 'planted-shape': 26, 'planted-colour': 26 };
-export const IMAGE_FOLDER_PSNR_FLOOR = 22;
-
-export function defaultPlan(overrides: Partial<ExperimentPlan> = {}): ExperimentPlan {
-  const dataset = overrides.dataset ?? 'mnist';
+export function withImageLengths(plan: ExperimentPlan, lengths: ImageLengths): ExperimentPlan {
+  const { pretrain, finetune } = lengths;
+  if (pretrain === undefined && finetune === undefined) return plan;
   return {
+    ...plan,
+    ae: pretrain === undefined ? plan.ae : { ...plan.ae, epochs: null, minSteps: stepsForImages(pretrain, plan.ae.batchSize) },
+    finetune: finetune === undefined ? plan.finetune : { ...plan.finetune, epochs: null, steps: stepsForImages(finetune, plan.finetune.batchSize) },
+    imageLengths: { ...plan.imageLengths, ...lengths },
+  };
+}
+
+/**
+ * Lines for the run's log saying what lengths in images became.
+ * @param plan a plan made by withImageLengths (or none: no lines)
+ * @example
+ * imageLengthLines(withImageLengths(defaultPlan(), { finetune: 19_200 }));
+ * // ['fine-tune length 19,200 images: 600 steps of 32 (ceil(images / batch)), a budget that convergence may cut short']
+ */
+export function imageLengthLines(plan: ExperimentPlan): string[] {
+  const n = (x: number) => x.toLocaleString('en-US');
+  const line = (what: string, images: number, steps: number, batch: number) => `${what} length ${n(images)} images: ${n(steps)} steps of ${batch} (ceil(images / batch))`;
+  const lines: string[] = [];
+  const { pretrain, finetune } = plan.imageLengths ?? {};
+  if (pretrain !== undefined) lines.push(line('A_S pretraining', pretrain, plan.ae.minSteps, plan.ae.batchSize));
+  if (finetune !== undefined) lines.push(`${line('fine-tune', finetune, plan.finetune.steps, plan.finetune.batchSize)}${plan.finetune.convergence ? ', a budget that convergence may cut short' : ''}`);
+  return lines;
+}
+
+/**
+ * The full experiment's plan: PLAN_DEFAULTS (defaults.ts, where each default is explained) with
+ * what depends on the dataset (its training examples, the A_S PSNR floor), then `overrides`.
+ * @param overrides fields that replace the defaults' (a dataset given here decides the dataset-dependent ones)
+ * @example
+ * defaultPlan({ dataset: 'fashion-mnist' }).trainLimit; // 15000
+ */
+export function defaultPlan(overrides: Partial<ExperimentPlan> = {}): ExperimentPlan {
+  const dataset = overrides.dataset ?? PLAN_DEFAULTS.dataset;
+  // A copy: callers may change a plan's nested fields without changing the defaults.
+  const defaults = structuredClone(PLAN_DEFAULTS);
+  return {
+    ...defaults,
     dataset,
-    classifiers: zooEntries(DEMO_CLASSIFIERS),
-    seed: 0,
-    device: 'cpu',
     trainLimit: typeof dataset === 'string' ? DEFAULT_TRAIN_LIMIT[dataset] : null,
-    evalSamples: 1000,
-    evalBatchSize: 250,
-    checkpointEvery: 100,
-    // 8 epochs bring every family to about 97 % or more on MNIST (96.7-98.4 %, NOTES.md); LeNet-5, the smallest, needs 15 and they
-    // cost little. Random shifts slowed convergence more than they helped at these lengths.
-    // NHWC: 0.48-0.85x the step time of NCHW for inception, resnet, vgg-bn and alexnet on the
-    // CPU (bench/training.ts); lenet5's 7 ms step measured 0.72x and 1.16x.
-    classifierTraining: { epochs: 8, epochsFor: { lenet5: 15 }, batchSize: 64, lr: 2e-3, optimizer: 'adam', augmentShift: 0, channelsLast: true },
-    // 2 epochs, but at least 1,000 steps: a small training set alone would leave A_S weak.
-    // NHWC: 0.75-0.86x the NCHW pretraining step on the CPU (NOTES.md, Speed (session 4)).
-    ae: { stages: [[32, 32], [64, 64]], epochs: 2, minSteps: 1000, batchSize: 32, lr: 2e-3, channelsLast: true },
-    // At least 150 steps (the earlier fixed length), then until converged within a budget of 600,
-    // checked every 25 steps on 256 set-aside training images.
-    finetune: {
-      steps: 600,
-      epochs: null,
-      batchSize: 32,
-      lr: 1e-3,
-      optimizer: 'adam',
-      targets: 'labels',
-      trainWholeAe: false,
-      // The BatchNorms of the frozen classifier (2-5 % faster steps on the zoo's BatchNorm
-      // families) and of the frozen encoder folded into their convolutions, and NHWC layout (a
-      // further 14-24 % on every family) on the CPU (bench/finetune.ts); the same fine-tune up to
-      // float rounding.
-      speed: { foldFrozenBn: true, channelsLast: true },
-      // The encode job computes each training and check image's code and pooling indices once, and
-      // every fine-tune of that A_S reads them instead of running the frozen encoder (28 KB per
-      // 32 px image at SMALL_STAGES, 1.6 MB at 224 px with VGG16 widths: 2 GiB hold about 1,300
-      // of those). Kept on disk in the run directory; each fine-tune reads its batches' rows.
-      encodingCacheMiB: 2048,
-      convergence: { every: 25, patience: 4, minDelta: 0.02, minSteps: 150, samples: 256 },
-    },
-    analysis: {
-      nmiBins: 64,
-      interPairs: 200,
-      gridSamples: 8,
-      bootstrapResamples: 1000,
-      orderEpsilon: 0,
-      orderLevel: 0.95,
-      noiseSigmas: [0.05, 0.1, 0.2],
-      noiseSamples: 500,
-      psnrFloor: typeof dataset === 'string' ? A_S_PSNR_FLOOR[dataset] : IMAGE_FOLDER_PSNR_FLOOR,
-    },
-    repeats: 1,
-    repeatAll: false,
+    analysis: { ...defaults.analysis, psnrFloor: typeof dataset === 'string' ? A_S_PSNR_FLOOR[dataset] : IMAGE_FOLDER_PSNR_FLOOR },
     ...overrides,
   };
 }
@@ -271,9 +283,6 @@ function inputSettings(c: { inputSize?: number; mean?: number[]; std?: number[];
   return Object.keys(s).length ? s : undefined;
 }
 
-/** The crop a streamed dataset gets when its config names no imageSize: what ImageNet classifiers take. */
-export const DEFAULT_IMAGE_SIZE = 224;
-
 /** A config's folder or shards as a plan's spec: evaluation resize in torchvision's 256 : 224 proportion. */
 function streamedSpec(d: { imageFolder: string; imageSize?: number } | { tarShards: string; imageSize?: number }): ImageFolderSpec | TarShardSpec {
   const crop = d.imageSize ?? DEFAULT_IMAGE_SIZE;
@@ -311,8 +320,9 @@ export function planFromConfig(cfg: ExperimentConfig, device: string): Experimen
     const input = inputSettings(c);
     return { name, ...('onnx' in c ? { onnx: c.onnx } : { torchscript: c.torchscript }), ...(input ? { input } : {}) };
   });
-  const stages = cfg.ae.stages === 'small' ? (cfg.quick ? base.ae.stages : SMALL_STAGES) : cfg.ae.stages === 'vgg16' ? VGG16_STAGES : cfg.ae.stages;
-  return {
+  // 'small' (the default) is the base plan's, so quick's smaller A_S stays unless the file names widths.
+  const stages = cfg.ae.stages === 'small' ? base.ae.stages : cfg.ae.stages === 'vgg16' ? VGG16_STAGES : cfg.ae.stages;
+  const plan: ExperimentPlan = {
     ...base,
     dataset,
     classifiers,
@@ -350,4 +360,5 @@ export function planFromConfig(cfg: ExperimentConfig, device: string): Experimen
     repeats: cfg.repeats,
     repeatAll: cfg.repeatAll,
   };
+  return withImageLengths(plan, { pretrain: cfg.ae.pretrain.images, finetune: cfg.finetune.images });
 }

@@ -45,7 +45,8 @@ export function pretrainJob(payload: PretrainPayload, index: JobSpec<IndexOutput
     const ae = buildAutoencoder(spec.stages, data.channels).to({ device: cfg.device });
     if (spec.weights) loadSegNetWeights(ae, spec.weights.file);
     let result: TrainLoopResult | null = null;
-    if (spec.epochs > 0) {
+    // 0 epochs: the starting weights unchanged.
+    if (spec.epochs !== 0) {
       const batches = splitBatches(data.train, { batchSize: spec.batchSize, seed: cfg.seed + 1, device: cfg.device });
       result = await pretrainAutoencoder(ae, {
         ready: batches.ready,
@@ -67,11 +68,13 @@ export function pretrainJob(payload: PretrainPayload, index: JobSpec<IndexOutput
 }
 
 /**
- * Pretraining steps: the plan's epochs over the training set, but never fewer than its floor (small folders still get enough steps).
+ * Pretraining steps: the plan's epochs over the training set, but never fewer than its floor
+ * (small folders still get enough steps); without epochs (a length in images), the floor alone.
  * @param ae the plan's ae settings (epochs, minSteps)
  * @param stepsPerEpoch steps of one epoch over the training set
  * @example pretrainSteps({ epochs: 2, minSteps: 500 }, 100) // 500
  */
-function pretrainSteps(ae: Pick<ExperimentPlan['ae'], 'epochs' | 'minSteps'>, stepsPerEpoch: number): number {
+export function pretrainSteps(ae: Pick<ExperimentPlan['ae'], 'epochs' | 'minSteps'>, stepsPerEpoch: number): number {
+  if (ae.epochs === null) return ae.minSteps;
   return Math.max(ae.minSteps, Math.max(1, Math.round(ae.epochs * stepsPerEpoch)));
 }

@@ -99,6 +99,7 @@ export interface WorkerResult {
 interface ProgressData {
   fraction: number;
   message: string;
+  metrics?: Record<string, Json>;
 }
 
 /** The URL as messages show it: a password in it is replaced by ***. */
@@ -216,7 +217,7 @@ export async function bullmqBackend(url: string, payload: Json, runDir: string, 
   const listening = new Map<string, JobEvents>();
   queueEvents.on('progress', ({ jobId, data }) => {
     const p = data as unknown as ProgressData;
-    if (typeof p?.fraction === 'number') listening.get(jobId)?.progress(p.fraction, p.message);
+    if (typeof p?.fraction === 'number') listening.get(jobId)?.progress(p.fraction, p.message, p.metrics);
   });
   await Promise.all([queue.waitUntilReady(), queueEvents.waitUntilReady()]);
 
@@ -334,11 +335,11 @@ export async function runWorker(opts: WorkerOptions): Promise<void> {
         env,
         signal,
         events: {
-          progress: (fraction, message) => {
+          progress: (fraction, message, metrics) => {
             const now = Date.now();
             if (now - lastProgress < PROGRESS_INTERVAL_MS && fraction < 1) return;
             lastProgress = now;
-            void job.updateProgress({ fraction, message }).catch(() => {});
+            void job.updateProgress({ fraction, message, metrics }).catch(() => {});
           },
           log: (message) => void job.log(message).catch(() => {}),
           warning: (message) => void job.log(`warning: ${message}`).catch(() => {}),

@@ -16,7 +16,9 @@ export interface StepProgress {
   steps: number;
   loss: number;
   lr: number;
+  /** Seconds since this attempt started (a resumed run starts at its checkpoint), over stepsRun steps. */
   elapsedS: number;
+  stepsRun: number;
   etaS: number;
 }
 
@@ -195,7 +197,7 @@ export async function trainLoop(o: TrainLoopOptions): Promise<TrainLoopResult> {
     if (saving && !stop) saveCheckpoint(o, done, curve);
     if (o.onProgress && unread.length === 0) {
       const elapsedS = (performance.now() - t0) / 1000;
-      o.onProgress({ step: done, steps: o.steps, loss, lr: o.optimizer.lr, elapsedS, etaS: (elapsedS / (done - start)) * (o.steps - done) });
+      o.onProgress({ step: done, steps: o.steps, loss, lr: o.optimizer.lr, elapsedS, stepsRun: done - start, etaS: (elapsedS / (done - start)) * (o.steps - done) });
     }
     if (stop) {
       readLosses();

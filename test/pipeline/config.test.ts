@@ -18,7 +18,7 @@ test('defaults fill every field of a minimal config; what the plan sizes is left
     seed: 0,
     device: 'auto',
     quick: false,
-    // Sizes, steps and rates live in the plan (src/pipeline/plan.ts), full or quick, not here.
+    // Sizes, steps and rates live in the plan (src/experiment/plan.ts), full or quick, not here.
     ae: { stages: 'small', pretrain: {} },
     finetune: { targets: 'labels', trainWholeAe: false, untilConverged: true },
     eval: {},
@@ -57,7 +57,11 @@ test('errors are one line and name the field', () => {
     [{}, 'config: classifiers: '],
     [{ classifiers: [] }, 'config: classifiers: must list at least one classifier'],
     [{ classifiers: ['lenet'], finetune: { lr: -1 } }, 'config: finetune.lr: must be > 0'],
-    [{ classifiers: ['lenet'], finetune: { epochs: 2, steps: 10 } }, 'config: finetune.steps: give epochs or steps, not both'],
+    [{ classifiers: ['lenet'], finetune: { epochs: 2, steps: 10 } }, 'config: finetune.steps: give epochs, steps or images, not epochs and steps'],
+    [{ classifiers: ['lenet'], finetune: { steps: 10, images: 640 } }, 'config: finetune.images: give epochs, steps or images, not steps and images'],
+    [{ classifiers: ['lenet'], finetune: { images: 0 } }, 'config: finetune.images: must be > 0'],
+    [{ classifiers: ['lenet'], ae: { pretrain: { images: 640, minSteps: 10 } } }, 'config: ae.pretrain.images: give the length in images, or epochs and minSteps, not both'],
+    [{ classifiers: ['lenet'], ae: { pretrain: { epochs: 1, images: 640 } } }, 'config: ae.pretrain.images: give the length in images, or epochs and minSteps, not both'],
     [{ classifiers: ['lenet', { onnx: ' ' }] }, 'config: classifiers[1].onnx: must be a non-empty path'],
     [{ classifiers: ['lenet', 7] }, 'config: classifiers[1]: must be a zoo name, {onnx: path} or {torchscript: path}'],
     [{ classifiers: ['lenet'], dataset: 'cifar' }, "config: dataset: must be one of 'mnist', 'fashion-mnist', 'emoji', 'planted-shape', 'planted-colour', {imageFolder: path} or {tarShards: path}"],

@@ -1,7 +1,8 @@
 // A run with one classifier (the common case of a user checking one model) goes end to end:
 // there is no order to test against accuracy or size, and the results say so instead of failing.
 // It goes through `s2snets run` with `quick: true` in the config file: the plan is the quick
-// demo's, every size of it, so `demo --quick` on the same run directory reuses every job.
+// demo's, every size of it, so `demo --quick` on the same run directory reuses every job, and so
+// does `demo --quick --finetune-images N` with N images making quick's fine-tune steps.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -36,5 +37,11 @@ test('run with quick: true and a single classifier: the quick plan, results vali
   const demo = spawnSync(process.execPath, [cli, 'demo', '--quick', '--device', 'cpu', '--classifiers', 'lenet5', '--run-dir', runDir], { encoding: 'utf8' });
   assert.equal(demo.status, 0, demo.stderr);
   assert.match(demo.stdout, /\b0 job\(s\) ran, \d+ reused/);
+  // A fine-tune length in images that makes quick's steps (ceil(images / batch)): the same jobs, all reused.
+  const images = quick.finetune.steps * quick.finetune.batchSize - 10;
+  const byImages = spawnSync(process.execPath, [cli, 'demo', '--quick', '--device', 'cpu', '--classifiers', 'lenet5', '--run-dir', runDir, '--finetune-images', String(images)], { encoding: 'utf8' });
+  assert.equal(byImages.status, 0, byImages.stderr);
+  assert.match(byImages.stdout, /\b0 job\(s\) ran, \d+ reused/);
+  assert.ok(byImages.stderr.includes(`fine-tune length ${images} images: ${quick.finetune.steps} steps of ${quick.finetune.batchSize}`), byImages.stderr);
   rmSync(dir, { recursive: true, force: true });
 });
