@@ -276,6 +276,7 @@ export function experimentJobs(plan: ExperimentPlan, replicate = 0): ExperimentJ
             classes: data.classNames.length,
             trainWholeAe: cfg.trainWholeAe,
             speed: cfg.speed,
+            stopGradient: cfg.stopGradient,
             encodings: shared ? { train: shared.train, check: shared.check ?? null, positions: batches.positions } : undefined,
             seed: seeds.finetune + 2,
             batch: batches.batch,

@@ -98,6 +98,8 @@ export interface ExperimentPlan {
     /** Largest size (MiB) of the frozen encoder's outputs, computed once by the encode job for every fine-tune of an A_S (train/encoding-cache.ts); 0: each fine-tune runs the encoder at every step. */
     encodingCacheMiB: number;
     convergence: { every: number; patience: number; minDelta: number; minSteps: number; samples: number } | null;
+    /** A broken method, as a negative control (`validate --broken-method stopped-gradient`): no gradient reaches the decoder (train/finetune.ts). */
+    stopGradient?: boolean;
   };
   /**
    * bootstrapResamples: resamples of the evaluation images behind every interval.
