@@ -20,7 +20,7 @@ import { ProgressReporter } from './progress.js';
 import { formatCheck, formatExperiment } from './results.js';
 import { formatStatus } from './status.js';
 import { formatValidation } from './validation-table.js';
-import { runValidation } from '../commands/validate.js';
+import { BROKEN_METHODS, runValidation, validatePlan, VALIDATION_DATASETS, type BrokenMethod } from '../commands/validate.js';
 import { addServeCommand } from './serve.js';
 import { newProgram, runProgram } from './run-program.js';
 import { inspectModelFile } from '../import/inspect.js';
@@ -216,18 +216,22 @@ withExperimentOptions(program.command('finetune').description("fine-tune one AE 
 
 withExperimentOptions(program.command('evaluate').description('accuracy, cross-evaluation matrix, total order, NMI, histograms, grid artifacts (and the report)')).action((f: ExperimentFlags) => runStage('evaluate', f));
 
-program
-  .command('validate')
+withExecutionOptions(program.command('validate'))
   .description('run both planted datasets end to end and check that each S2S autoencoder keeps the signal its classifier must use (exit code 1 if not)')
   .option('--quick', 'smaller runs (two classifiers, fewer images and steps)')
   .option('--run-dir <dir>', 'where the two runs go (default: runs/validate[-quick])')
   .addOption(new Option('--device <device>', 'cpu, cuda, cuda:N or auto').default(RUN_DEFAULTS.device))
   .option('--seed <n>', 'random seed', nonNegativeInt, PLAN_DEFAULTS.seed)
-  .action(async (f: { quick?: boolean; runDir?: string; device: string; seed: number }) => {
+  .addOption(
+    new Option('--broken-method <how>', `validate a deliberately broken method instead of S2SNets, to see validation fail (exit code 1); 'stopped-gradient': ${BROKEN_METHODS['stopped-gradient']}`).choices(Object.keys(BROKEN_METHODS)),
+  )
+  .action(async (f: { quick?: boolean; runDir?: string; device: string; seed: number; brokenMethod?: BrokenMethod; jobs?: number; redis?: string }) => {
     const progress = new ProgressReporter();
     let report;
     try {
-      report = await runValidation({ runDir: resolve(f.runDir ?? `runs/validate${f.quick ? '-quick' : ''}`), quick: f.quick ?? false, device: resolveDevice(f.device), seed: f.seed }, progress);
+      const opts = { runDir: resolve(f.runDir ?? `runs/validate${f.quick ? '-quick' : ''}`), quick: f.quick ?? false, device: resolveDevice(f.device), seed: f.seed, brokenMethod: f.brokenMethod };
+      const jobs = f.jobs ?? defaultJobs(validatePlan(VALIDATION_DATASETS[0], opts));
+      report = await runValidation({ ...opts, execution: { jobs, redis: f.redis } }, progress);
     } finally {
       progress.stop();
     }

@@ -9,13 +9,17 @@
 // How far the nuisance (the other property) drifted is reported without a verdict: the method
 // allows a decoder to drop what its classifier ignores, and does not require it.
 // Negative controls show that the rules can fail: reconstructions that drop the carrier (A_S's
-// made grey on the colour set, blurred on the shape set; analysis/planted-retention.ts PLANTED_CONTROLS)
-// are judged by the carrier rule too, and validation passes only when every control fails it.
+// made grey on the colour set, blurred on the shape set; analysis/planted-retention.ts PLANTED_CONTROLS,
+// and a decoder fine-tuned to permuted labels) are judged by the carrier rule too, and
+// validation passes only when every control fails it. Each S2S row also shows its classifier's
+// accuracy on A_S's reconstructions: where that already meets the accuracy rule, a method that
+// leaves the decoder as it was would meet it too.
+// `brokenMethod` validates a deliberately broken method in place of S2SNets (its verdict must be
 import { join } from 'node:path';
 import type { Interval, PlantedRetention } from '../analysis/index.js';
 import type { Results } from '../report/index.js';
 import { validationPlan, type ExperimentPlan } from '../experiment/plan.js';
-import { runExperiment, type ProgressSink } from './run.js';
+import { runExperiment, type ExperimentOptions, type ProgressSink } from './run.js';
 import { S2SNetsError } from '../common/errors.js';
 
 /** Share of its original accuracy a classifier must keep on its own S2S reconstructions. */
@@ -29,14 +33,18 @@ export class ValidationError extends S2SNetsError {
 
 export const VALIDATION_DATASETS = ['planted-colour', 'planted-shape'] as const;
 
+/** Broken methods `validate` can run in place of S2SNets, to see it fail, and what each breaks. */
+export const BROKEN_METHODS = { 'stopped-gradient': "the classifier's gradient stops before the decoder, which stays A_S's" } as const;
+export type BrokenMethod = keyof typeof BROKEN_METHODS;
+
 export interface ValidationRow {
   dataset: (typeof VALIDATION_DATASETS)[number];
   carrier: 'shape' | 'colour';
   autoencoder: string;
   /** The generic A_S (no verdict), an S2S autoencoder (must pass), or a negative control (must fail). */
   role: 'baseline' | 'S2S' | 'control';
-  /** Own classifier's accuracy on the originals and on these reconstructions (null for A_S). */
-  accuracy: { original: number; own: number } | null;
+  /** Own classifier's accuracy on the originals, on these reconstructions and on A_S's (null for A_S and the controls). */
+  accuracy: { original: number; own: number; onAS: number } | null;
   /** Share of images whose carrier the probe still names right, on these reconstructions and on A_S's. */
   carrierKept: { value: number; ci95: Interval };
   carrierKeptAS: number;
@@ -63,6 +71,33 @@ export interface ValidationReport {
   rows: ValidationRow[];
   passed: boolean;
   runDirs: string[];
+  /** The broken method validated in place of S2SNets, if one was asked for. */
+  brokenMethod?: BrokenMethod;
+}
+
+export interface ValidationOptions {
+  runDir: string;
+  /** The smaller plans (validationPlan). */
+  quick: boolean;
+  device: string;
+  seed: number;
+  /** Validate this broken method instead of S2SNets (a negative control of the validation itself). */
+  brokenMethod?: BrokenMethod;
+  /** Where the jobs run (local job processes or Redis workers), as for any run. */
+  execution?: Pick<ExperimentOptions, 'jobs' | 'redis'>;
+}
+
+/**
+ * The plan `validate` runs on one planted dataset: validationPlan, on the device and seed asked
+ * for, with the broken method's fine-tunes when one is asked for.
+ * @param dataset the planted dataset
+ * @param opts quick, device, seed, brokenMethod
+ * @example validatePlan('planted-colour', { quick: true, device: 'cpu', seed: 0 }).finetune.stopGradient // undefined
+ */
+export function validatePlan(dataset: ValidationRow['dataset'], opts: Pick<ValidationOptions, 'quick' | 'device' | 'seed' | 'brokenMethod'>): ExperimentPlan {
+  const plan = validationPlan(dataset, opts.quick);
+  const finetune = opts.brokenMethod === 'stopped-gradient' ? { ...plan.finetune, stopGradient: true } : plan.finetune;
+  return { ...plan, finetune, device: opts.device, seed: opts.seed };
 }
 
 /**
@@ -81,7 +116,7 @@ export function validationRows(dataset: ValidationRow['dataset'], r: Results): V
   const nuisanceOf = (ae: PlantedRetention) => (planted.carrier === 'colour' ? { shapeKept: ae.shapeAgreement, maskIou: ae.maskIou } : { colourKept: ae.paletteAgreement, meanDeltaE: ae.meanDeltaE });
   const autoencoders = planted.autoencoders.map((ae, i): ValidationRow => {
     const classifier = i === 0 ? null : r.classifiers[i - 1];
-    const accuracy = classifier && { original: classifier.accuracy.original.top1, own: classifier.accuracy.own.top1 };
+    const accuracy = classifier && { original: classifier.accuracy.original.top1, own: classifier.accuracy.own.top1, onAS: classifier.accuracy.generic.top1 };
     const change = ae.carrierChange;
     const failures: string[] = [];
     if (accuracy && accuracy.own < OWN_ACCURACY_SHARE * accuracy.original) failures.push(`own accuracy below ${100 * OWN_ACCURACY_SHARE} % of the original`);
@@ -109,25 +144,25 @@ export function validationRows(dataset: ValidationRow['dataset'], r: Results): V
     });
   return [...autoencoders, ...controls];
 }
-
 /**
- * Runs both planted experiments in `<runDir>/<dataset>` (reusing finished jobs) and returns
- * the validation table and verdict.
- * @param opts quick: the smaller plan; device and seed as for any run
+ * Runs both planted experiments in `<runDir>/<dataset>` (reusing finished jobs: a broken method
+ * reuses the classifiers and A_S of the real one) and returns the validation table and verdict.
+ * @param opts see ValidationOptions
  * @param progress where job progress goes
  * @throws the run's errors (interrupted, bad inputs, ...)
  * @example const v = await runValidation({ runDir: 'runs/validate', quick: true, device: 'cpu', seed: 0 }, progress); v.passed
  */
-export async function runValidation(opts: { runDir: string; quick: boolean; device: string; seed: number }, progress: ProgressSink): Promise<ValidationReport> {
+export async function runValidation(opts: ValidationOptions, progress: ProgressSink): Promise<ValidationReport> {
   const rows: ValidationRow[] = [];
   const runDirs: string[] = [];
   for (const dataset of VALIDATION_DATASETS) {
-    const plan: ExperimentPlan = { ...validationPlan(dataset, opts.quick), device: opts.device, seed: opts.seed };
+    const plan = validatePlan(dataset, opts);
     const dir = join(opts.runDir, dataset);
-    progress.log(`validate: ${dataset} (${plan.classifiers.map((c) => c.name).join(', ')})`);
-    const { results } = await runExperiment(plan, dir, 'report', progress);
+    const broken = opts.brokenMethod ? `, broken method: ${opts.brokenMethod}` : '';
+    progress.log(`validate: ${dataset} (${plan.classifiers.map((c) => c.name).join(', ')}${broken})`);
+    const { results } = await runExperiment(plan, dir, 'report', progress, opts.execution);
     rows.push(...validationRows(dataset, results!));
     runDirs.push(dir);
   }
-  return { rows, passed: rows.every(rowAsRequired), runDirs };
+  return { rows, passed: rows.every(rowAsRequired), runDirs, ...(opts.brokenMethod ? { brokenMethod: opts.brokenMethod } : {}) };
 }

@@ -86,6 +86,7 @@ export function finetuneJob(payload: FinetunePayload, deps: FinetuneDeps): Finet
         classes: data.classNames.length,
         trainWholeAe: cfg.trainWholeAe,
         speed: cfg.speed,
+        stopGradient: cfg.stopGradient,
         encodings: shared ? { train: shared.train, check: shared.check ?? null, positions: batches.positions } : undefined,
         seed: cfg.seed + 2,
         batch: batches.batch,

@@ -103,6 +103,8 @@ export interface ExperimentPlan {
     /** Largest size (MiB) of the frozen encoder's outputs, computed once by the encode job for every fine-tune of an A_S (train/encoding-cache.ts); 0: each fine-tune runs the encoder at every step. */
     encodingCacheMiB: number;
     convergence: { every: number; patience: number; minDelta: number; minSteps: number; samples: number } | null;
+    /** A broken method, as a negative control (`validate --broken-method stopped-gradient`): no gradient reaches the decoder (train/finetune.ts). */
+    stopGradient?: boolean;
   };
   /**
    * bootstrapResamples: resamples of the evaluation images behind every interval.
@@ -247,9 +249,12 @@ export function validationPlan(dataset: 'planted-shape' | 'planted-colour', quic
     evalSamples: quick ? 200 : 400,
     evalBatchSize: 200,
     checkpointEvery: 50,
-    classifierTraining: { ...base.classifierTraining, epochs: quick ? 4 : 6, epochsFor: {} },
-    ae: { ...base.ae, stages: [[16, 16], [32, 32]], epochs: 1, minSteps: quick ? 250 : 400 },
-    finetune: { ...base.finetune, steps: quick ? 200 : 300, convergence: { ...base.finetune.convergence!, minSteps: quick ? 100 : 150 } },
+    // Quick, measured against 4 epochs, 250 A_S steps and a 100-step fine-tune floor (same
+    // verdict, controls 46-69 points below A_S, A_S keeping 71.5 % of colours and 94.0 % of shapes,
+    // 15 % less CPU): colour is learnt in 2 epochs (100 %), shape needs 4 (AlexNet 84.5 %).
+    classifierTraining: { ...base.classifierTraining, epochs: quick ? (dataset === 'planted-colour' ? 2 : 4) : 6, epochsFor: {} },
+    ae: { ...base.ae, stages: [[16, 16], [32, 32]], epochs: 1, minSteps: quick ? 100 : 400 },
+    finetune: { ...base.finetune, steps: quick ? 200 : 300, convergence: { ...base.finetune.convergence!, minSteps: quick ? 50 : 150 } },
     // The verdict needs neither the noise test nor many inter-NMI pairs.
     analysis: { ...base.analysis, interPairs: 50, gridSamples: 4, noiseSigmas: [] },
     permutedLabelsControl: 'alexnet',

@@ -57,6 +57,12 @@ export interface FinetuneOptions extends CommonTrainOptions {
    * and no autocast (the encodings are float32).
    */
   encodings?: { train: EncodingSource; check: EncodingSource | null; positions(step: number): ArrayLike<number> };
+  /**
+   * A broken method, as a negative control: the classifier's gradient stops at its input, so the
+   * decoder gets a zero gradient and stays A_S's (its BatchNorm statistics still follow the
+   * batches). Every step still runs; only what the method rests on is cut.
+   */
+  stopGradient?: boolean;
 }
 
 /**
@@ -168,7 +174,7 @@ export async function finetuneDecoder(ae: SegNet, classifier: Module, o: Finetun
       schedule: constantSchedule(o.lr),
       batch: o.batch,
       ready: o.ready,
-      loss: withSpeedOptions(speed, deviceType, finetuneLoss(encoder, ae, classifier, { trainWholeAe: whole, target: targetOf, encodingOf })),
+      loss: withSpeedOptions(speed, deviceType, finetuneLoss(encoder, ae, classifier, { trainWholeAe: whole, target: targetOf, encodingOf, stopGradient: o.stopGradient })),
       modules: whole ? { ae } : { decoder: ae.decoder },
       seed: o.seed,
       checkpoint: o.checkpoint,
@@ -195,7 +201,8 @@ export async function finetuneDecoder(ae: SegNet, classifier: Module, o: Finetun
  * @param ae the autoencoder whose decoder learns
  * @param classifier the frozen classifier
  * @param o trainWholeAe: the encoder learns too; target: the labels to learn (default the batch's);
- *   encodingOf: the batch's encoding from a cache (encoding-cache.ts) instead of the encoder
+ *   encodingOf: the batch's encoding from a cache (encoding-cache.ts) instead of the encoder;
+ *   stopGradient: no gradient reaches the reconstruction (FinetuneOptions.stopGradient)
  * @returns batch -> scalar loss
  * @example const loss = finetuneLoss(prepareForFinetune(ae, classifier, speed), ae, classifier); loss(batch).backward();
  */
@@ -203,13 +210,15 @@ export function finetuneLoss(
   encoder: SegNetEncoder,
   ae: SegNet,
   classifier: Module,
-  o: { trainWholeAe?: boolean; target?: (b: Batch) => Tensor; encodingOf?: (b: Batch, step: number) => Encoding } = {},
+  o: { trainWholeAe?: boolean; target?: (b: Batch) => Tensor; encodingOf?: (b: Batch, step: number) => Encoding; stopGradient?: boolean } = {},
 ): (b: Batch, step: number) => Tensor {
   const target = o.target ?? ((b: Batch) => b.y);
   return (b, step) => {
     const encoding = o.encodingOf ? o.encodingOf(b, step) : o.trainWholeAe ? encoder.encode(b.x) : noGrad(() => encoder.encode(b.x));
     const reconstruction = ae.decoder.decode(encoding);
-    return F.crossEntropy(classifier.forward(reconstruction), target(b));
+    if (!o.stopGradient) return F.crossEntropy(classifier.forward(reconstruction), target(b));
+    // Times 0 keeps the loss attached to the decoder's graph: backward runs and yields zeros.
+    return F.crossEntropy(classifier.forward(reconstruction.detach()), target(b)).add(reconstruction.mul(0).sum());
   };
 }
 

@@ -23,13 +23,15 @@ function retentionEach(carrier: 'shape' | 'colour', kept: number): PlantedRetent
 /**
  * Results of A_S, S2S-alexnet and S2S-vgg-bn whose reconstructions keep the carrier in `kept` of
  * 200 images each, and of a grey and a blurred control that keep it in `controlKept` each (the
- * one that drops the other property keeps the carrier wholly).
+ * one that drops the other property keeps the carrier wholly). The classifiers score 1 on the
+ * originals, `own` on their S2S reconstructions and `generic` on A_S's.
  */
-function plantedResults(carrier: 'shape' | 'colour', own: number[], kept: number[], controlKept = IMAGES / 4) {
+function plantedResults(carrier: 'shape' | 'colour', own: number[], kept: number[], controlKept = IMAGES / 4, generic = [0.5, 0.5]) {
   const r = sampleResults({ names: ['alexnet', 'vgg-bn'] });
   r.classifiers.forEach((c, j) => {
     c.accuracy.original.top1 = 1;
     c.accuracy.own.top1 = own[j];
+    c.accuracy.generic.top1 = generic[j];
   });
   const each = kept.map((k) => retentionEach(carrier, k));
   r.planted = {
@@ -55,6 +57,7 @@ test('validate: an S2S AE passes when its classifier keeps 95 % of its accuracy 
     ['control: drops colour', 'control', false],
   ]);
   assert.deepEqual(rows[3].failures, ['colour kept less than on A_S']);
+  assert.deepEqual(rows[2].accuracy, { original: 1, own: OWN_ACCURACY_SHARE, onAS: 0.5 });
   assert.ok(rows.every(rowAsRequired));
   assert.equal(rows[0].autoencoder, 'A_S');
   assert.equal(rows[0].carrierChange, null);
