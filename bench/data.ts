@@ -1,4 +1,4 @@
-// Data at scale, measured. Two parts:
+// Data at scale, measured. Three parts:
 //  loader:  a generated ImageNet-layout folder of JPEGs (256-500 px sides, 10 classes) read an
 //           epoch at a time through the training view (RandomResizedCrop 224 + flip) and the
 //           evaluation view (resize 256, centre crop 224) by s2snets' streamed split (the
@@ -8,18 +8,29 @@
 //  memory:  `s2snets run` (quick settings, 32 px, one zoo classifier, a short fine-tune) over
 //           generated folders of 10,000 and 200,000 small images: the peak RSS of any of its
 //           processes (GNU time's maximum resident set size), which must not grow with the folder.
-//   node dist/bench/data.js [--images 2000 (0: no loader part)] [--turns 3] [--batch 64] [--memory 10000,200000 ('': none)] [--dir DIR]
+//  finetune: the fine-tune job's step at the paper's shape (VGG16-width SegNet, 224 px training
+//           view, a torchvision ResNet-50 ONNX export with random weights; the job's fine-tune code,
+//           speed options and sampler) fed from disk (a streamed split of generated JPEGs, read
+//           ahead) and from memory (the same images decoded once), taking turns; their img/s ratio.
+//   node dist/bench/data.js [--images 2000 (0: no loader part)] [--turns 3] [--batch 64] [--memory 10000,200000 ('': none)]
+//                           [--finetune-steps 3 (0: no fine-tune part)] [--finetune-batch 8] [--onnx-dir DIR] [--dir DIR]
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
-import { IMAGENET_MEAN, IMAGENET_STD, indexImageFolder, Rng, streamedSplit, type ImageSplit, type StreamView } from '../src/data/index.js';
+import { IMAGENET_MEAN, IMAGENET_STD, indexImageFolder, memorySplit, readWhole, Rng, streamedSplit, type ImageSplit, type StreamView } from '../src/data/index.js';
+import { manualSeed } from '../src/engine/index.js';
+import { loadOnnxClassifier } from '../src/import/onnx/index.js';
+import { SegNet, VGG16_STAGES } from '../src/models/segnet.js';
+import type { Module } from '../src/nn/index.js';
+import { defaultPlan } from '../src/pipeline/plan.js';
+import { finetuneDecoder } from '../src/train/finetune.js';
 import { splitBatches } from '../src/train/sampler.js';
 import { engineLine } from './engine-line.js';
 import { formatRatio, turnRatio } from './turns.js';
-import { python } from './exports.js';
+import { DEFAULT_ONNX_DIR, ensureExports, python } from './exports.js';
 
 function option(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -31,6 +42,11 @@ const batch = Number(option('batch', '64'));
 // --memory '' skips the memory part.
 const memorySizes = (process.argv.includes('--memory') ? process.argv[process.argv.indexOf('--memory') + 1] ?? '' : '10000,200000').split(',').filter(Boolean).map(Number);
 const dir = option('dir', join(tmpdir(), 's2snets-bench-data'));
+const finetuneSteps = Number(option('finetune-steps', '3'));
+const finetuneBatch = Number(option('finetune-batch', '8'));
+const onnxDir = option('onnx-dir', DEFAULT_ONNX_DIR);
+// Untimed fine-tune steps at the start of every turn: the allocator's and oneDNN's caches, the first batch read cold.
+const FINETUNE_WARM_UP = 1;
 const workers = availableParallelism();
 const here = dirname(fileURLToPath(import.meta.url));
 const reference = join(here, '..', '..', 'bench', 'torch_data_reference.py');
@@ -102,13 +118,15 @@ async function loader(): Promise<void> {
       ours.push(await oursRate(split));
       theirs.push(torchRate(root, kind));
     }
-    const median = (xs: (number | undefined)[]) => {
-      const v = xs.filter((x): x is number => x !== undefined).sort((a, b) => a - b);
-      return v.length ? v[Math.floor(v.length / 2)].toFixed(0) : 'n/a';
-    };
     rows.push([kind, median(ours), median(theirs), formatRatio(turnRatio(ours, theirs))]);
   }
   printTable(rows);
+}
+
+/** The median of the rates measured, for a table cell ('n/a' when none was). */
+function median(xs: (number | undefined)[], digits = 0): string {
+  const v = xs.filter((x): x is number => x !== undefined).sort((a, b) => a - b);
+  return v.length ? v[Math.floor(v.length / 2)].toFixed(digits) : 'n/a';
 }
 
 /** Peak RSS (MB) of `s2snets run` over a generated folder of `count` small images, and its wall time. */
@@ -141,6 +159,56 @@ async function memory(): Promise<void> {
   if (peaks.length > 1) console.log(`\nPeak RSS difference, largest folder minus smallest: ${(peaks[peaks.length - 1] - peaks[0]).toFixed(0)} MB (goal: at most 200 MB)`);
 }
 
+/**
+ * Images per second of the fine-tune job's step fed by the job's sampler over `split`: finetuneDecoder
+ * with the default plan's speed options (the encoder runs at every step, as it does for a folder),
+ * FINETUNE_WARM_UP untimed steps, then finetuneSteps timed ones.
+ */
+async function finetuneRate(ae: SegNet, classifier: Module, split: ImageSplit): Promise<number> {
+  const batches = splitBatches(split, { batchSize: finetuneBatch, seed: 1 });
+  const stepEnds: number[] = [];
+  await finetuneDecoder(ae, classifier, {
+    name: `fine-tune fed from ${split.name}`,
+    steps: FINETUNE_WARM_UP + finetuneSteps,
+    lr: 1e-4,
+    seed: 1,
+    speed: defaultPlan().finetune.speed,
+    batch: batches.batch,
+    ready: batches.ready,
+    // Every step's loss is read, so each step has ended when its progress is reported.
+    readLossEvery: 1,
+    onProgress: () => stepEnds.push(performance.now()),
+  });
+  return (finetuneSteps * finetuneBatch) / ((stepEnds[stepEnds.length - 1] - stepEnds[FINETUNE_WARM_UP - 1]) / 1000);
+}
+
+async function finetune(): Promise<void> {
+  // One epoch per turn; the loader's folder when it is large enough, so that it is generated once.
+  const count = finetuneBatch * (FINETUNE_WARM_UP + finetuneSteps);
+  const root = await generateFolder(join(dir, `jpeg-${Math.max(images, count)}`), Math.max(images, count), 256, 500);
+  ensureExports(onnxDir, ['resnet50']);
+  const index = await indexImageFolder(root);
+  // Spread over the folder, so the batches mix classes.
+  const positions = Array.from({ length: count }, (_, k) => Math.floor((k * index.paths.length) / count));
+  const view: StreamView = { kind: 'train', size: 224, resize: 256, channels: 3, mean: IMAGENET_MEAN, std: IMAGENET_STD };
+  const disk = streamedSplit(index, positions, view, 'disk');
+  // The same images, one draw of their crops, decoded once and held as float tensors (how a built-in dataset is held).
+  const whole = await readWhole(disk);
+  const memory = memorySplit({ name: 'memory', images: whole.x, labels: whole.y, classNames: index.classNames });
+  manualSeed(0);
+  const ae = new SegNet({ inChannels: 3, stages: VGG16_STAGES });
+  const classifier = await loadOnnxClassifier(join(onnxDir, 'resnet50.onnx'));
+  console.log(`\nFine-tune step at the paper's shape: VGG16-width SegNet, torchvision ResNet-50 (ONNX, random weights), 224 px training view of ${count} JPEGs (256-500 px sides), batch ${finetuneBatch}, the fine-tune job's code, speed options and sampler (${FINETUNE_WARM_UP} untimed + ${finetuneSteps} timed steps per turn, ${turns} turns); ${engineLine()}`);
+  const [fromDisk, fromMemory]: number[][] = [[], []];
+  for (let turn = 0; turn < turns; turn++) {
+    fromDisk.push(await finetuneRate(ae, classifier, disk));
+    fromMemory.push(await finetuneRate(ae, classifier, memory));
+  }
+  printTable([['fed from', 'img/s (median turn)'], ['disk (streamed, read ahead)', median(fromDisk, 2)], ['memory', median(fromMemory, 2)]]);
+  console.log(`\nDisk/memory: ${formatRatio(turnRatio(fromDisk, fromMemory), 3)} (goal: at least 0.95)`);
+  for (const t of [whole.x, whole.y]) t.dispose();
+}
+
 function printTable(rows: string[][]): void {
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
   for (const [i, r] of rows.entries()) {
@@ -149,10 +217,12 @@ function printTable(rows: string[][]): void {
   }
 }
 
-if (!(images >= 0 && turns > 0 && batch > 0 && memorySizes.every((n) => n > 0))) {
-  console.error('usage: node dist/bench/data.js [--images N] [--turns N] [--batch N] [--memory 10000,200000] [--dir DIR]');
+if (!(images >= 0 && turns > 0 && batch > 0 && memorySizes.every((n) => n > 0) && Number.isInteger(finetuneSteps) && finetuneSteps >= 0 && Number.isInteger(finetuneBatch) && finetuneBatch > 0)) {
+  console.error('usage: node dist/bench/data.js [--images N] [--turns N] [--batch N] [--memory 10000,200000] [--finetune-steps N] [--finetune-batch N] [--onnx-dir DIR] [--dir DIR]');
   process.exit(2);
 }
 // --images 0 skips the loader part.
 if (images > 0) await loader();
 await memory();
+// --finetune-steps 0 skips the fine-tune part.
+if (finetuneSteps > 0) await finetune();

@@ -13,13 +13,17 @@ export const paperReference = join(dirname(fileURLToPath(import.meta.url)), '..'
 export const DEFAULT_ONNX_DIR = join(tmpdir(), 's2snets-bench-onnx');
 
 /**
- * Makes sure `dir` holds `<name>.onnx` for every name, exporting all of them with PyTorch when one is missing.
+ * Makes sure `dir` holds `<name>.onnx` for every name, exporting the missing ones with PyTorch.
+ * @param dir where the exports are cached
+ * @param names torchvision model names among the reference's exported ones (vgg16, resnet50, alexnet, mobilenet_v2)
  * @throws Error when PyTorch is missing or the export fails.
+ * @example ensureExports(DEFAULT_ONNX_DIR, ['resnet50']);
  */
 export function ensureExports(dir: string, names: string[]): void {
-  if (names.every((m) => existsSync(join(dir, `${m}.onnx`)))) return;
+  const missing = names.filter((m) => !existsSync(join(dir, `${m}.onnx`)));
+  if (missing.length === 0) return;
   mkdirSync(dir, { recursive: true });
-  console.error(`exporting torchvision models to ${dir} (once)...`);
-  const r = spawnSync(python, [paperReference, 'export', dir], { stdio: ['ignore', 'inherit', 'inherit'] });
+  console.error(`exporting torchvision ${missing.join(', ')} to ${dir} (once)...`);
+  const r = spawnSync(python, [paperReference, 'export', dir, missing.join(',')], { stdio: ['ignore', 'inherit', 'inherit'] });
   if (r.status !== 0) throw new Error(`the ONNX export failed (exit ${r.status}); npm run bench installs PyTorch`);
 }

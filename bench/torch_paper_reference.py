@@ -3,8 +3,9 @@ PyTorch training loop (frozen encoder run under no_grad, frozen eval-mode classi
 decoder), then the forward pass a user evaluates with (reconstruct and classify, both models in eval
 mode, under no_grad), on the same models, batch sizes and precisions as our benchmark.
 
-  python3 bench/torch_paper_reference.py export DIR
-      writes torchvision vgg16 / resnet50 / alexnet / mobilenet_v2 (random weights, eval mode) as DIR/<name>.onnx
+  python3 bench/torch_paper_reference.py export DIR [MODELS]
+      writes torchvision vgg16 / resnet50 / alexnet / mobilenet_v2 (random weights, eval mode), or the
+      comma-separated MODELS among them, as DIR/<name>.onnx
   python3 bench/torch_paper_reference.py forward THREADS MODELS BATCHES ROUNDS
       forward passes of the same models (weights from the same seed) under no_grad; one JSON line per
       model and batch: the median of ROUNDS timed passes after one warm-up pass
@@ -46,18 +47,24 @@ def torchvision_classifier(name):
     return getattr(torchvision.models, name)(weights=None)
 
 
-def export(out_dir):
+def export(out_dir, names):
+    unknown = [n for n in names if n not in EXPORTED]
+    if unknown:
+        sys.exit(f'cannot export {", ".join(unknown)}: the exported models are {", ".join(EXPORTED)}')
     os.makedirs(out_dir, exist_ok=True)
-    for name in EXPORTED:
+    for name in names:
         torch.manual_seed(0)
         model = torchvision_classifier(name).eval()
         kwargs = dict(input_names=['input'], output_names=['logits'], dynamic_axes={'input': {0: 'batch'}, 'logits': {0: 'batch'}},
                       opset_version=17, do_constant_folding=True)
         path = os.path.join(out_dir, f'{name}.onnx')
+        # Written aside and renamed: an interrupted export must not pass for a finished one.
+        part = f'{path}.part'
         try:
-            torch.onnx.export(model, torch.randn(1, 3, 224, 224), path, dynamo=False, **kwargs)
+            torch.onnx.export(model, torch.randn(1, 3, 224, 224), part, dynamo=False, **kwargs)
         except TypeError:  # PyTorch before 2.5 has no `dynamo` argument
-            torch.onnx.export(model, torch.randn(1, 3, 224, 224), path, **kwargs)
+            torch.onnx.export(model, torch.randn(1, 3, 224, 224), part, **kwargs)
+        os.replace(part, path)
         print(f'exported {path} ({os.path.getsize(path) / 2**20:.0f} MiB)', flush=True)
 
 
@@ -153,7 +160,7 @@ def forward_bench(threads, models, batches, rounds):
 
 def main():
     if len(sys.argv) >= 3 and sys.argv[1] == 'export':
-        export(sys.argv[2])
+        export(sys.argv[2], sys.argv[3].split(',') if len(sys.argv) > 3 else EXPORTED)
         return
     if len(sys.argv) == 6 and sys.argv[1] == 'forward':
         forward_bench(int(sys.argv[2]), sys.argv[3].split(','), [int(b) for b in sys.argv[4].split(',')], int(sys.argv[5]))
