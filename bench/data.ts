@@ -25,7 +25,7 @@ import { manualSeed } from '../src/engine/index.js';
 import { loadOnnxClassifier } from '../src/import/onnx/index.js';
 import { SegNet, VGG16_STAGES } from '../src/models/segnet.js';
 import type { Module } from '../src/nn/index.js';
-import { defaultPlan } from '../src/pipeline/plan.js';
+import { defaultPlan } from '../src/experiment/plan.js';
 import { finetuneDecoder } from '../src/train/finetune.js';
 import { splitBatches } from '../src/train/sampler.js';
 import { engineLine } from './engine-line.js';
