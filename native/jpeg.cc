@@ -57,13 +57,16 @@ struct Taps {
 // For output positions [start, start + count) of a virtual axis of `outLength` covering
 // [boxStart, boxStart + boxLength) of a source axis of `inLength`.
 std::vector<Taps> axisTaps(double boxStart, double boxLength, int outLength, int inLength, int start, int count) {
+  // Taps stay inside the box, as when the box is cropped out first (torchvision's resized_crop).
+  const int first = std::max(0, static_cast<int>(std::floor(boxStart)));
+  const int end = std::min(inLength, static_cast<int>(std::ceil(boxStart + boxLength)));
   const double scale = boxLength / outLength;
   const double widen = std::max(scale, 1.0);
   std::vector<Taps> out(count);
   for (int i = 0; i < count; i++) {
     const double center = boxStart + (start + i + 0.5) * scale;
-    const int lo = std::max(0, static_cast<int>(center - widen + 0.5));
-    const int hi = std::min(inLength, static_cast<int>(center + widen + 0.5));
+    const int lo = std::max(first, static_cast<int>(center - widen + 0.5));
+    const int hi = std::min(end, static_cast<int>(center + widen + 0.5));
     Taps& t = out[i];
     t.first = lo;
     double sum = 0;
@@ -73,7 +76,7 @@ std::vector<Taps> axisTaps(double boxStart, double boxLength, int outLength, int
       sum += w;
     }
     if (sum <= 0) {  // a box narrower than a pixel: take the nearest one
-      t.first = std::min(inLength - 1, std::max(0, static_cast<int>(center)));
+      t.first = std::min(end - 1, std::max(first, static_cast<int>(center)));
       t.weights.assign(1, 1.0f);
       sum = 1;
     }
@@ -124,21 +127,33 @@ class DecodeJpeg : public Napi::AsyncWorker {
     cols_ = axisTaps(s_.boxLeft, s_.boxWidth, s_.virtualWidth, inWidth, s_.left, s_.width);
     const auto [rowLo, rowHi] = reach(rows_);
     const auto [colLo, colHi] = reach(cols_);
-    JDIMENSION cropLeft = colLo, cropWidth = colHi - colLo;
-    // libjpeg widens the crop to whole iMCUs (cropLeft moves left).
+    // A margin beyond the columns used: chroma upsampling treats the crop's edges as the image's.
+    // libjpeg then widens the crop to whole iMCUs (cropLeft moves left).
+    const int margin = 16;
+    JDIMENSION cropLeft = std::max(0, colLo - margin), cropWidth = std::min(inWidth, colHi + margin) - cropLeft;
     if (cropWidth < static_cast<JDIMENSION>(inWidth)) jpeg_crop_scanline(&cinfo, &cropLeft, &cropWidth);
     else cropLeft = 0, cropWidth = inWidth;
     // Horizontal pass, row by row as they are decoded: rows [rowLo, rowHi) x the output columns.
     line_.resize(static_cast<size_t>(cropWidth) * c);
     across_.resize(static_cast<size_t>(rowHi - rowLo) * s_.width * c);
-    if (rowLo > 0) jpeg_skip_scanlines(&cinfo, rowLo);
-    for (int y = rowLo; y < rowHi; y++) {
+    // Rows are read from a margin above the first one used, for the same reason as the columns.
+    const int firstRead = std::max(0, rowLo - margin);
+    if (firstRead > 0) jpeg_skip_scanlines(&cinfo, firstRead);
+    for (int y = firstRead; y < rowHi; y++) {
       JSAMPROW row = line_.data();
       jpeg_read_scanlines(&cinfo, &row, 1);
+      if (y < rowLo) continue;
       horizontalPass(&across_[static_cast<size_t>(y - rowLo) * s_.width * c], static_cast<int>(cropLeft));
     }
     // The rest is entropy-decoded but not reconstructed, so damage anywhere in the file is seen.
-    if (cinfo.output_scanline < cinfo.output_height) jpeg_skip_scanlines(&cinfo, cinfo.output_height - cinfo.output_scanline);
+    // libjpeg-turbo skips a run that reaches the last row without decoding it: stop one short
+    // and read the last row.
+    const int rest = static_cast<int>(cinfo.output_height - cinfo.output_scanline);
+    if (rest > 1) jpeg_skip_scanlines(&cinfo, rest - 1);
+    if (rest > 0) {
+      JSAMPROW row = line_.data();
+      jpeg_read_scanlines(&cinfo, &row, 1);
+    }
     jpeg_finish_decompress(&cinfo);
     verticalPass(rowLo);
   }

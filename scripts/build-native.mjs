@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Builds native/addon.cc (and native/winograd.cc where it applies) into build/s2snets.node
+// Builds native/addon.cc and native/jpeg.cc (and native/winograd.cc where it applies) into build/s2snets.node
 // against the first libtorch found:
 //   1. $LIBTORCH (a directory with include/ and lib/)
 //   2. the `torch` package of an available Python ($PYTHON, python3, /usr/bin/python3)

@@ -62,7 +62,15 @@ async function ensureNative() {
   }
   ensureOptimizedBlas();
   ensureOnednnHeaders(torch, build);
+  ensureJpegHeaders();
   build.buildNative();
+}
+
+// The data loader decodes JPEGs with libjpeg-turbo (native/jpeg.cc): its headers are needed to
+// build the addon.
+function ensureJpegHeaders() {
+  if (existsSync('/usr/include/jpeglib.h') || existsSync('/usr/local/include/jpeglib.h')) return;
+  aptInstall(['libjpeg62-turbo-dev'], "libjpeg-turbo's headers (the data loader's JPEG decoder) were not found");
 }
 
 // The Winograd convolutions (native/winograd.cc) call the oneDNN that Debian's libtorch links;
