@@ -9,7 +9,12 @@
 #include <napi.h>
 #include <algorithm>
 #include <cmath>
+#include <cerrno>
 #include <csetjmp>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <cstdio>
 #include <string>
 #include <utility>
@@ -85,15 +90,31 @@ std::vector<Taps> axisTaps(double boxStart, double boxLength, int outLength, int
   return out;
 }
 
+// Where the encoded bytes come from: a buffer of the caller's, or a span of a file read on the
+// worker thread (one trip to the thread pool per image, and no JS work for the read).
+struct FileSpan {
+  std::string path;
+  int64_t offset;
+  int64_t length;  // -1: the whole file
+  int expectedHeight, expectedWidth;
+};
+
 class DecodeJpeg : public Napi::AsyncWorker {
  public:
-  DecodeJpeg(Napi::Env env, Napi::Buffer<uint8_t> input, const Sampling& s)
+  // Decodes `input` into `out`.
+  DecodeJpeg(Napi::Env env, Napi::Buffer<uint8_t> input, const Sampling& s, Napi::Uint8Array out)
       : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), input_(Napi::Persistent(input)),
-        data_(input.Data()), size_(input.Length()), s_(s) {}
+        out_(Napi::Persistent(out)), data_(input.Data()), size_(input.Length()), outData_(out.Data()), s_(s) {}
+
+  // Reads `file`, then decodes it into `out` when it is a JPEG libjpeg converts, of the size the plan was made for.
+  DecodeJpeg(Napi::Env env, FileSpan file, const Sampling& s, Napi::Uint8Array out)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), out_(Napi::Persistent(out)),
+        outData_(out.Data()), s_(s), file_(std::move(file)), fromFile_(true) {}
 
   Napi::Promise Promise() { return deferred_.Promise(); }
 
   void Execute() override {
+    if (fromFile_ && !readFile()) return;
     jpeg_decompress_struct cinfo;
     ErrorJump err;
     cinfo.err = jpeg_std_error(&err.mgr);
@@ -105,21 +126,83 @@ class DecodeJpeg : public Napi::AsyncWorker {
       SetError(err.message);
       return;
     }
-    decode(cinfo);
+    jpeg_mem_src(&cinfo, data_, size_);
+    if (fromFile_ && !decodable(cinfo)) fallback_ = true;
+    else decode(cinfo);
     jpeg_destroy_decompress(&cinfo);
   }
 
+  // Resolves undefined once `out` holds the image; with the file's bytes when it is left to the caller's general path.
   void OnOK() override {
-    deferred_.Resolve(Napi::Buffer<uint8_t>::Copy(Env(), output_.data(), output_.size()));
+    auto env = Env();
+    deferred_.Resolve(fallback_ ? Napi::Buffer<uint8_t>::Copy(env, bytes_.data(), bytes_.size()).As<Napi::Value>() : env.Undefined());
   }
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+  void OnError(const Napi::Error& e) override {
+    // A failed read carries its errno name as `code`, as Node's own fs errors do.
+    if (!errnoCode_.empty()) e.Set("code", Napi::String::New(Env(), errnoCode_));
+    deferred_.Reject(e.Value());
+  }
 
  private:
+  // The file's span into bytes_; false (and the error set) when it cannot be read whole.
+  bool readFile() {
+    const int fd = open(file_.path.c_str(), O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) return failRead(fd, "open");
+    const int64_t length = file_.length >= 0 ? file_.length : static_cast<int64_t>(st.st_size);
+    bytes_.resize(static_cast<size_t>(length));
+    int64_t done = 0;
+    while (done < length) {
+      const ssize_t n = pread(fd, bytes_.data() + done, static_cast<size_t>(length - done), file_.offset + done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return failRead(fd, "read");
+      if (n == 0) break;
+      done += n;
+    }
+    close(fd);
+    if (done < length) {
+      SetError("the file is shorter than its index says (" + std::to_string(done) + " of " + std::to_string(length) + " bytes)");
+      return false;
+    }
+    data_ = bytes_.data();
+    size_ = bytes_.size();
+    return true;
+  }
+
+  bool failRead(int fd, const char* what) {
+    const int code = errno;
+    if (fd >= 0) close(fd);
+    errnoCode_ = errnoName(code);
+    SetError(std::string(errnoCode_) + ": " + std::strerror(code) + ", " + what);
+    return false;
+  }
+
+  static std::string errnoName(int code) {
+    switch (code) {
+      case ENOENT: return "ENOENT";
+      case EACCES: return "EACCES";
+      case EISDIR: return "EISDIR";
+      case ELOOP: return "ELOOP";
+      case EIO: return "EIO";
+      case EMFILE: return "EMFILE";
+      case ENFILE: return "ENFILE";
+      default: return "E" + std::to_string(code);
+    }
+  }
+
+  // A JPEG libjpeg converts to RGB or gray, of the size the sampling was planned for.
+  bool decodable(jpeg_decompress_struct& cinfo) {
+    if (size_ < 3 || data_[0] != 0xff || data_[1] != 0xd8 || data_[2] != 0xff) return false;
+    jpeg_read_header(&cinfo, TRUE);
+    const J_COLOR_SPACE cs = cinfo.jpeg_color_space;
+    return (cs == JCS_GRAYSCALE || cs == JCS_YCbCr || cs == JCS_RGB) && static_cast<int>(cinfo.image_height) == file_.expectedHeight &&
+           static_cast<int>(cinfo.image_width) == file_.expectedWidth;
+  }
+
   // Decodes the source rows and columns the taps reach, then resamples them into output_. Its
   // buffers are members: libjpeg's errors longjmp out of this frame, past any local destructor.
   void decode(jpeg_decompress_struct& cinfo) {
-    jpeg_mem_src(&cinfo, data_, size_);
-    jpeg_read_header(&cinfo, TRUE);
+    if (!fromFile_) jpeg_read_header(&cinfo, TRUE);
     cinfo.out_color_space = s_.channels == 1 ? JCS_GRAYSCALE : JCS_RGB;
     jpeg_start_decompress(&cinfo);
     const int inHeight = cinfo.output_height, inWidth = cinfo.output_width, c = s_.channels;
@@ -190,7 +273,6 @@ class DecodeJpeg : public Napi::AsyncWorker {
   void verticalPass(int rowLo) {
     const int c = s_.channels, rowValues = s_.width * c;
     std::vector<float> sum(rowValues);
-    output_.resize(static_cast<size_t>(s_.height) * rowValues);
     for (int i = 0; i < s_.height; i++) {
       const Taps& t = rows_[i];
       std::fill(sum.begin(), sum.end(), 0.0f);
@@ -199,7 +281,7 @@ class DecodeJpeg : public Napi::AsyncWorker {
         const float* in = &across_[static_cast<size_t>(t.first - rowLo + q) * rowValues];
         for (int v = 0; v < rowValues; v++) sum[v] += w * in[v];
       }
-      uint8_t* out = &output_[static_cast<size_t>(i) * rowValues];
+      uint8_t* out = outData_ + static_cast<size_t>(i) * rowValues;
       for (int j = 0; j < s_.width; j++) {
         const int from = j * c, to = (s_.flip ? s_.width - 1 - j : j) * c;
         for (int k = 0; k < c; k++) out[to + k] = static_cast<uint8_t>(std::min(255.0f, std::max(0.0f, std::nearbyint(sum[from + k]))));
@@ -209,13 +291,19 @@ class DecodeJpeg : public Napi::AsyncWorker {
 
   Napi::Promise::Deferred deferred_;
   Napi::Reference<Napi::Buffer<uint8_t>> input_;
-  const uint8_t* data_;
-  size_t size_;
+  Napi::Reference<Napi::Uint8Array> out_;
+  const uint8_t* data_ = nullptr;
+  size_t size_ = 0;
+  uint8_t* outData_;
   Sampling s_;
+  FileSpan file_;
+  bool fromFile_ = false;
+  bool fallback_ = false;
+  std::string errnoCode_;
+  std::vector<uint8_t> bytes_;
   std::vector<Taps> rows_, cols_;
   std::vector<uint8_t> line_;
   std::vector<float> across_;
-  std::vector<uint8_t> output_;
 };
 
 // jpegInfo(bytes) -> { height, width, components, colorSpace } from the header alone; throws on a bad header.
@@ -245,11 +333,10 @@ Napi::Value JpegInfo(const Napi::CallbackInfo& info) {
   return out;
 }
 
-// decodeJpeg(bytes, [channels, boxTop, boxLeft, boxHeight, boxWidth, virtualHeight, virtualWidth,
-//   top, left, height, width, flip]) -> Promise<Buffer> of height x width x channels bytes.
-Napi::Value DecodeJpegAsync(const Napi::CallbackInfo& info) {
-  auto input = info[0].As<Napi::Buffer<uint8_t>>();
-  auto p = info[1].As<Napi::Array>();
+// The sampling array [channels, boxTop, boxLeft, boxHeight, boxWidth, virtualHeight, virtualWidth,
+// top, left, height, width, flip], checked against the output buffer.
+Sampling samplingArg(const Napi::CallbackInfo& info, const Napi::Value& value, const Napi::Uint8Array& out) {
+  auto p = value.As<Napi::Array>();
   auto at = [&](uint32_t i) { return p.Get(i).As<Napi::Number>().DoubleValue(); };
   Sampling s{static_cast<int>(at(0)), at(1), at(2), at(3), at(4), static_cast<int>(at(5)), static_cast<int>(at(6)),
              static_cast<int>(at(7)), static_cast<int>(at(8)), static_cast<int>(at(9)), static_cast<int>(at(10)), at(11) != 0};
@@ -257,10 +344,37 @@ Napi::Value DecodeJpegAsync(const Napi::CallbackInfo& info) {
       s.top < 0 || s.left < 0 || s.top + s.height > s.virtualHeight || s.left + s.width > s.virtualWidth) {
     throw Napi::RangeError::New(info.Env(), "decodeJpeg: the window does not lie inside the virtual grid");
   }
-  auto* worker = new DecodeJpeg(info.Env(), input, s);
+  if (out.ByteLength() != static_cast<size_t>(s.height) * s.width * s.channels) {
+    throw Napi::RangeError::New(info.Env(), "decodeJpeg: the output buffer does not hold height x width x channels bytes");
+  }
+  return s;
+}
+
+Napi::Value queued(DecodeJpeg* worker) {
   auto promise = worker->Promise();
   worker->Queue();
   return promise;
+}
+
+// decodeJpeg(bytes, sampling, out) -> Promise<undefined>: the window's interleaved bytes in out.
+Napi::Value DecodeJpegAsync(const Napi::CallbackInfo& info) {
+  auto out = info[2].As<Napi::Uint8Array>();
+  const Sampling s = samplingArg(info, info[1], out);
+  return queued(new DecodeJpeg(info.Env(), info[0].As<Napi::Buffer<uint8_t>>(), s, out));
+}
+
+// decodeJpegFile(path, offset, length (-1: to the end), [height, width], sampling, out) ->
+// Promise<undefined | Buffer>: undefined once out holds the window; the file's bytes when it is not
+// a JPEG libjpeg converts of that height and width (the caller decodes them otherwise).
+Napi::Value DecodeJpegFileAsync(const Napi::CallbackInfo& info) {
+  auto out = info[5].As<Napi::Uint8Array>();
+  const Sampling s = samplingArg(info, info[4], out);
+  auto size = info[3].As<Napi::Array>();
+  auto path = info[0].As<Napi::Buffer<char>>();  // bytes: a file name need not be UTF-8
+  FileSpan file{std::string(path.Data(), path.Length()), static_cast<int64_t>(info[1].As<Napi::Number>().DoubleValue()),
+                static_cast<int64_t>(info[2].As<Napi::Number>().DoubleValue()), size.Get(0u).As<Napi::Number>().Int32Value(),
+                size.Get(1u).As<Napi::Number>().Int32Value()};
+  return queued(new DecodeJpeg(info.Env(), std::move(file), s, out));
 }
 
 }  // namespace
@@ -268,4 +382,5 @@ Napi::Value DecodeJpegAsync(const Napi::CallbackInfo& info) {
 void registerJpeg(Napi::Env env, Napi::Object exports) {
   exports.Set("jpegInfo", Napi::Function::New(env, JpegInfo));
   exports.Set("decodeJpeg", Napi::Function::New(env, DecodeJpegAsync));
+  exports.Set("decodeJpegFile", Napi::Function::New(env, DecodeJpegFileAsync));
 }

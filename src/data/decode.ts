@@ -1,8 +1,8 @@
 // Image decoding with sharp (libvips). sharp runs each pipeline on libuv's thread pool, so
 // decoding never blocks the main thread; callers bound how many run at once.
-import { readFile } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
 import sharp from 'sharp';
-import { decodeJpeg, isJpeg, jpegHeader, type JpegSampling } from '../engine/index.js';
+import { decodeJpeg, decodeJpegFile, isJpeg, jpegHeader, type JpegFileSpan, type JpegSampling } from '../engine/index.js';
 import { centerCropBox, resizedSize, type Size } from './transforms.js';
 import { S2SNetsError, ioReason } from '../common/errors.js';
 
@@ -113,6 +113,53 @@ export async function decodePlanned(bytes: Uint8Array, source: string, opts: Dec
   // formats, and JPEGs in CMYK, through sharp.
   const jpeg = isJpeg(bytes) ? await decodeJpegPlanned(bytes, source, channels, maxPixels, planFor) : null;
   return jpeg ?? (await decodeWithSharp(bytes, source, channels, opts.alpha ?? 'flatten', maxPixels, planFor));
+}
+
+/**
+ * Decodes an image stored in a file (or a span of one, as a tar member) through a crop plan into
+ * `out`, as interleaved (H, W, C) bytes. The plan is made from the size an index recorded: a JPEG
+ * of that size is read and decoded on the thread pool in one trip; any other image (another
+ * format, CMYK, a size that changed) goes through decodePlanned.
+ * @param file where the image lies, and its height and width from the index
+ * @param source names the image in errors
+ * @param opts channels, alpha, maxPixels
+ * @param planFor the plan for an image of height x width (called again with the same size must give the same plan)
+ * @param out receives the image: the plan's output height x width x channels bytes
+ * @throws ImageFolderError naming the image when it cannot be decoded; the read's own error (with its errno `code`) when it cannot be read
+ * @example await decodeStoredInto({ path: Buffer.from('a.jpg'), offset: 0, length: -1, height: 375, width: 500 }, 'a.jpg', { channels: 3 }, plan, out);
+ */
+export async function decodeStoredInto(file: JpegFileSpan, source: string, opts: DecodeOptions, planFor: (height: number, width: number) => CropPlan, out: Uint8Array): Promise<void> {
+  const channels = opts.channels ?? 3;
+  const fits = file.height * file.width <= (opts.maxPixels ?? DEFAULT_MAX_PIXELS);
+  const sampling = fits ? samplingOf(planFor(file.height, file.width), file.height, file.width, channels, source) : null;
+  let bytes: Uint8Array | undefined;
+  if (sampling && out.length === sampling.window.height * sampling.window.width * channels) {
+    try {
+      bytes = await decodeJpegFile(file, sampling, out);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== undefined) throw e;
+      const message = (e as Error).message;
+      throw new ImageFolderError(source, message.startsWith('the file is shorter') ? message : oneLine(message));
+    }
+    if (bytes === undefined) return;
+  }
+  const decoded = await decodePlanned(bytes ?? (await readSpan(file)), source, opts, planFor);
+  if (decoded.pixels.length !== out.length) throw new ImageFolderError(source, `decoded to ${decoded.height}x${decoded.width}x${decoded.channels} bytes, expected ${out.length}`);
+  out.set(decoded.pixels);
+}
+
+/** The bytes of a file's span. */
+async function readSpan(file: JpegFileSpan): Promise<Uint8Array> {
+  if (file.offset === 0 && file.length < 0) return readFile(file.path);
+  const handle = await open(file.path, 'r');
+  try {
+    const out = Buffer.alloc(file.length);
+    const { bytesRead } = await handle.read(out, 0, file.length, file.offset);
+    if (bytesRead !== file.length) throw new ImageFolderError(file.path.toString('utf8'), `the file is shorter than its index says (${bytesRead} of ${file.length} bytes)`);
+    return out;
+  } finally {
+    await handle.close();
+  }
 }
 
 /** A JPEG through the native decoder; null for one it cannot convert (CMYK, YCCK) or a plan it does not take. */

@@ -16,7 +16,7 @@ export { memorySplit, remapped, checkPositions, labelTensor, inOrder, readWhole,
 export type { ImageSplit, HostBatch } from './split.js';
 export { streamedSplit, viewPlan, DECODES_IN_FLIGHT } from './streamed-split.js';
 export type { StreamView } from './streamed-split.js';
-export { decodePlanned } from './decode.js';
+export { decodePlanned, decodeStoredInto } from './decode.js';
 export type { CropPlan } from './decode.js';
 export type { ImageFolderOptions, ImageFolderResult, ImageFolderScan, SkippedFile } from './image-folder.js';
 export {

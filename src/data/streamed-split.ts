@@ -2,14 +2,13 @@
 // when read, each image through its view, as torchvision's reference recipe prepares ImageNet:
 //   train: RandomResizedCrop(size) and a random left-right flip, drawn per image and epoch;
 //   eval:  shorter side resized to `resize`, centre crop `size`.
-// Decoding runs on libvips' threads (sharp), a bounded number of images at a time; the pixels
-// stay uint8 on the host and become float, and normalized, on the device.
-import { openSync, readSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+// Decoding runs on libuv's thread pool, a bounded number of images at a time, each straight into
+// its place in the batch: a JPEG is read and decoded in one trip (native/jpeg.cc), other formats
+// through sharp. The pixels stay uint8 on the host and become float, and normalized, on the device.
 import { availableParallelism } from 'node:os';
 import sharp from 'sharp';
-import { tensor, tidy } from '../engine/index.js';
-import { decodePlanned, ImageFolderError, type CropPlan } from './decode.js';
+import { tensor, tidy, type JpegFileSpan } from '../engine/index.js';
+import { decodeStoredInto, ImageFolderError, type CropPlan } from './decode.js';
 import { imagePath } from './folder-index.js';
 import type { ImageIndex } from './image-index.js';
 import type { SkippedFile } from './folder-index.js';
@@ -31,7 +30,7 @@ export interface StreamView {
   std: readonly number[];
 }
 
-/** Images decoded at once: enough to keep libvips' threads busy, few enough to bound memory. */
+/** Images decoded at once: enough to keep the thread pool busy, few enough to bound memory. */
 export const DECODES_IN_FLIGHT = Math.max(4, 2 * availableParallelism());
 
 /**
@@ -51,19 +50,14 @@ export function viewPlan(view: Pick<StreamView, 'kind' | 'size' | 'resize'>, hei
   return { resize: [h, w], extract: { ...centerCropBox(h, w, view.size, view.size), height: view.size, width: view.size } };
 }
 
-/** Reads the encoded bytes of image i of an index (a shard stays open for the process's life once read). */
-function byteReader(index: ImageIndex): { read(i: number): Promise<Buffer>; describe(i: number): string } {
-  if (index.kind === 'folder') return { read: (i) => readFile(imagePath(index, i)), describe: (i) => imagePath(index, i).toString('utf8') };
-  const fds = new Map<number, number>();
-  const fdOf = (s: number) => fds.get(s) ?? fds.set(s, openSync(index.shards[s], 'r')).get(s)!;
-  const describe = (i: number) => `${index.shards[index.shardOf[i]]}:${index.members[i]}`;
+/** Where image i of an index lies: a file of a folder, or a member of a tar shard; and its name for errors. */
+function storage(index: ImageIndex): { span(i: number): JpegFileSpan; describe(i: number): string } {
+  const size = (i: number) => ({ height: index.heights[i], width: index.widths[i] });
+  if (index.kind === 'folder') return { span: (i) => ({ path: imagePath(index, i), offset: 0, length: -1, ...size(i) }), describe: (i) => imagePath(index, i).toString('utf8') };
+  const shardPaths = index.shards.map((p) => Buffer.from(p));
   return {
-    read: async (i) => {
-      const out = Buffer.alloc(index.bytes[i]);
-      if (readSync(fdOf(index.shardOf[i]), out, 0, out.length, index.offsets[i]) !== out.length) throw new ImageFolderError(describe(i), 'the shard is shorter than its index says');
-      return out;
-    },
-    describe,
+    span: (i) => ({ path: shardPaths[index.shardOf[i]], offset: index.offsets[i], length: index.bytes[i], ...size(i) }),
+    describe: (i) => `${index.shards[index.shardOf[i]]}:${index.members[i]}`,
   };
 }
 
@@ -85,7 +79,7 @@ function indexSplit(index: ImageIndex, view: StreamView, name: string): ImageSpl
   sharp.cache(false);
   const n = index.labels.length;
   const labels = Int32Array.from(index.labels);
-  const bytes = byteReader(index);
+  const stored = storage(index);
   const failures: SkippedFile[] = [];
   const failed = new Set<number>();
   const pixelsPer = view.size * view.size * view.channels;
@@ -96,19 +90,19 @@ function indexSplit(index: ImageIndex, view: StreamView, name: string): ImageSpl
     await new Promise<void>((resolve) => waiting.push(resolve));
   };
   const release = () => (waiting.length ? waiting.shift()!() : void inFlight--);
-  // One image through the view; one that cannot be decoded is replaced by the next readable image (said once, in failures()).
-  const decodeOne = async (i: number, draws: number): Promise<Uint8Array> => {
+  // One image through the view into `out`; one that cannot be decoded is replaced by the next readable image (said once, in failures()).
+  const decodeOne = async (i: number, draws: number, out: Uint8Array): Promise<void> => {
     for (let k = 0, j = i; k < n; k++, j = (j + 1) % n) {
       if (failed.has(j)) continue;
-      const rng = view.kind === 'train' ? new Rng(deriveSeed(draws, j)) : null;
+      // A fresh generator per call: the same image and epoch always draw the same crop.
+      const planFor = (h: number, w: number) => viewPlan(view, h, w, view.kind === 'train' ? new Rng(deriveSeed(draws, j)) : null);
       await slot();
       try {
-        const image = await decodePlanned(await bytes.read(j), bytes.describe(j), { channels: view.channels }, (h, w) => viewPlan(view, h, w, rng));
-        return image.pixels;
+        return await decodeStoredInto(stored.span(j), stored.describe(j), { channels: view.channels }, planFor, out);
       } catch (e) {
         if (!(e instanceof ImageFolderError) && (e as NodeJS.ErrnoException).code === undefined) throw e;
         failed.add(j);
-        failures.push({ file: bytes.describe(j), reason: e instanceof ImageFolderError ? e.reason : `cannot read (${ioReason(e)})` });
+        failures.push({ file: stored.describe(j), reason: e instanceof ImageFolderError ? e.reason : `cannot read (${ioReason(e)})` });
       } finally {
         release();
       }
@@ -125,9 +119,8 @@ function indexSplit(index: ImageIndex, view: StreamView, name: string): ImageSpl
     streamed: true,
     async read(positions, draws = 0) {
       const at = checkPositions(name, n, positions);
-      const images = await Promise.all(Array.from(at, (i) => decodeOne(i, draws)));
       const pixels = new Uint8Array(at.length * pixelsPer);
-      images.forEach((p, k) => pixels.set(p, k * pixelsPer));
+      await Promise.all(Array.from(at, (i, k) => decodeOne(i, draws, pixels.subarray(k * pixelsPer, (k + 1) * pixelsPer))));
       return { positions: at, pixels };
     },
     toBatch(host: HostBatch, device = 'cpu') {

@@ -10,5 +10,5 @@ export { engineInfo, manualSeed, setNumThreads, resolveDevice, synchronize, setC
 export type { EngineInfo, BlasIdentity, DeviceChoice } from './runtime.js';
 export type { MemoryStats } from './native.js';
 export { schemaOf } from './op.js';
-export { isJpeg, jpegHeader, decodeJpeg } from './jpeg.js';
-export type { JpegHeader, JpegSampling } from './jpeg.js';
+export { isJpeg, jpegHeader, decodeJpeg, decodeJpegFile } from './jpeg.js';
+export type { JpegHeader, JpegSampling, JpegFileSpan } from './jpeg.js';

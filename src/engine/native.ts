@@ -74,7 +74,8 @@ export interface NativeAddon {
   info(): NativeInfo;
   memoryStats(): MemoryStats;
   jpegInfo(bytes: Uint8Array): JpegHeader;
-  decodeJpeg(bytes: Uint8Array, sampling: number[]): Promise<Uint8Array>;
+  decodeJpeg(bytes: Uint8Array, sampling: number[], out: Uint8Array): Promise<void>;
+  decodeJpegFile(path: Buffer, offset: number, length: number, size: [number, number], sampling: number[], out: Uint8Array): Promise<Buffer | undefined>;
 }
 
 /** What a JPEG's header says (native/jpeg.cc). */

@@ -4,10 +4,10 @@
 // crop lies, and a JPEG libjpeg cannot convert (CMYK) still decodes, through sharp.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { decodePlanned, ImageFolderError, viewPlan, type CropPlan } from '../../src/data/index.js';
+import { decodePlanned, decodeStoredInto, ImageFolderError, viewPlan, type CropPlan } from '../../src/data/index.js';
 import { isJpeg, jpegHeader } from '../../src/engine/index.js';
 import { pythonMissing, runPython } from '../nn/python.js';
 
@@ -103,6 +103,33 @@ test('a JPEG cut short is refused even when the crop lies above the cut, and a c
     await assert.rejects(decodePlanned(cut, 'cut.jpg', { channels: 3 }, () => top), (e: unknown) => e instanceof ImageFolderError && /premature end/i.test(e.reason));
     const outside: CropPlan = { extract: { top: 390, left: 0, height: 40, width: 300 }, output: [20, 20] };
     await assert.rejects(decodePlanned(whole, 'whole.jpg', { channels: 3 }, () => outside), /does not lie inside the 400x300/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a stored image read and decoded in one trip equals decodePlanned on its bytes; another size, a tar-like span and a missing file are handled', { skip }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 's2snets-jpeg-'));
+  try {
+    const file = join(dir, 'a.jpg');
+    runPython<string[]>(REFERENCE, { cases: [{ file, height: 300, width: 260 }], cmyk: join(dir, 'cmyk.jpg') });
+    const bytes = readFileSync(file);
+    const plan: CropPlan = { extract: { top: 30, left: 20, height: 200, width: 180 }, output: [64, 64], flip: true };
+    const expected = (await decodePlanned(bytes, 'a.jpg', { channels: 3 }, () => plan)).pixels;
+    const decodeSpan = async (span: { path: string; offset: number; length: number; height: number; width: number }) => {
+      const out = new Uint8Array(64 * 64 * 3);
+      await decodeStoredInto({ ...span, path: Buffer.from(span.path) }, 'a.jpg', { channels: 3 }, () => plan, out);
+      return out;
+    };
+    assert.deepEqual(await decodeSpan({ path: file, offset: 0, length: -1, height: 300, width: 260 }), expected);
+    // An index whose size is stale: the general path decodes the bytes read.
+    assert.deepEqual(await decodeSpan({ path: file, offset: 0, length: -1, height: 299, width: 260 }), expected);
+    // A member inside a larger file, as in a tar shard; and one whose file is shorter than the index says.
+    const shard = join(dir, 'shard.bin');
+    writeFileSync(shard, Buffer.concat([Buffer.alloc(512, 7), bytes, Buffer.alloc(100, 9)]));
+    assert.deepEqual(await decodeSpan({ path: shard, offset: 512, length: bytes.length, height: 300, width: 260 }), expected);
+    await assert.rejects(decodeSpan({ path: shard, offset: 512, length: bytes.length + 200, height: 300, width: 260 }), (e: unknown) => e instanceof ImageFolderError && /shorter than its index says/.test(e.reason));
+    await assert.rejects(decodeSpan({ path: join(dir, 'gone.jpg'), offset: 0, length: -1, height: 300, width: 260 }), (e: unknown) => (e as NodeJS.ErrnoException).code === 'ENOENT');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
