@@ -242,7 +242,7 @@ async function evaluate(plan: ExperimentPlan, jobs: ExperimentJobs, ctx: JobCont
   await ctx.progress(0.05, 'cross-evaluation, noise robustness, NMI, histograms, colour shift, periodic artifacts');
   const { grid, pixels, noise } = await measureStream(plan, jobs, ctx, data, classifiers, aeNames);
   for (const c of classifiers) await c.close();
-  const evaluation = assembleEvaluation(plan, jobs, ctx, data, { grid, pixels, noise: noise.results, inputs });
+  const evaluation = assembleEvaluation(plan, jobFacts(plan, jobs, ctx), data, { grid, pixels, noise: noise.results, inputs });
   writeEvaluation(ctx.dir, evaluation, pixels.pictures, storedPredictions(grid, noise.stored));
   ctx.setMetrics({ orderIsTotal: evaluation.order.isTotal });
   return { ...EVALUATION_FILES };
@@ -256,38 +256,58 @@ function writeEvaluation(dir: string, evaluation: Evaluation, pictures: Reconstr
   writeFileAtomic(join(dir, EVALUATION_FILES.predictions), JSON.stringify(predictions));
 }
 
+/** What the evaluation uses of the earlier jobs' outputs, read once so the measures below stay pure. */
+interface JobFacts {
+  /** Per plan classifier, in plan order. */
+  classifiers: { family: string; parameters: number }[];
+  finetunes: Evaluation['finetunes'];
+  curves: Evaluation['curves'];
+}
+
+/** The outputs of the classifier, pretrain and fine-tune jobs that the evaluation document shows. */
+function jobFacts(plan: ExperimentPlan, jobs: ExperimentJobs, ctx: JobContext): JobFacts {
+  const classifiers = plan.classifiers.map((entry) => {
+    const out = ctx.output(jobs.classifiers.get(entry.name)!);
+    return { family: out.family, parameters: out.parameters };
+  });
+  const curves: Record<string, { step: number[]; loss: number[] }> = {};
+  for (const [name, job] of jobs.classifiers) if (ctx.output(job).curve.step.length) curves[`train ${name}`] = ctx.output(job).curve;
+  if (ctx.output(jobs.pretrain).curve.step.length) curves['pretrain A_S'] = ctx.output(jobs.pretrain).curve;
+  for (const [name, job] of jobs.finetunes) curves[`fine-tune ${name}`] = ctx.output(job).curve;
+  const finetunes = plan.classifiers.map((c) => ({ classifier: c.name, ...ctx.output(jobs.finetunes.get(c.name)!).finetune }));
+  return { classifiers, finetunes, curves };
+}
+
+/** The classifiers whose accuracy interval reaches 1 / classes: not shown to beat guessing. */
+function atChanceOf(classifiers: Evaluation['classifiers'], classes: number): { name: string; reason: string }[] {
+  const chance = 1 / classes;
+  return classifiers
+    .filter((c) => c.accuracy.original.ci95.top1[0] <= chance)
+    .map((c) => ({ name: c.name, reason: `top-1 ${withInterval(c.accuracy.original.top1, c.accuracy.original.ci95.top1, 100)} % reaches ${(100 * chance).toFixed(1)} % = 1/${classes}` }));
+}
+
 /** The cross-evaluation, the order and the accuracy table with their intervals, from the accuracy grid. */
-function crossAndOrder(plan: ExperimentPlan, jobs: ExperimentJobs, ctx: JobContext, data: ExperimentData, grid: AccuracyGrid, inputs: SeenInput[]): Pick<Evaluation, 'classifiers' | 'crossEvaluation' | 'order'> {
+function crossAndOrder(plan: ExperimentPlan, facts: JobFacts, classes: number, grid: AccuracyGrid, inputs: SeenInput[]): Pick<Evaluation, 'classifiers' | 'crossEvaluation' | 'order'> {
   const cross = crossMatrixOf(grid);
   const ci = gridUncertainty(grid, { resamples: plan.analysis.bootstrapResamples, seed: plan.seed });
   const withCi = (a: Accuracy, c: AccuracyInterval) => ({ top1: a.top1, top5: a.top5, ci95: c });
-  const classifiers = plan.classifiers.map((entry, j) => {
-    const clsOut = ctx.output(jobs.classifiers.get(entry.name)!);
-    return {
-      name: entry.name,
-      family: clsOut.family,
-      parameters: clsOut.parameters,
-      input: inputs[j],
-      // Row 0 is A_S, row j + 1 the classifier's own S2SNet.
-      accuracy: { original: withCi(grid.original[j], ci.original[j]), generic: withCi(grid.cells[0][j], ci.cells[0][j]), own: withCi(grid.cells[j + 1][j], ci.cells[j + 1][j]) },
-    };
-  });
-  // A classifier whose accuracy interval reaches 1 / classes is not shown to beat guessing.
-  const chance = 1 / data.classNames.length;
-  const atChance = classifiers
-    .filter((c) => c.accuracy.original.ci95.top1[0] <= chance)
-    .map((c) => ({ name: c.name, reason: `top-1 ${withInterval(c.accuracy.original.top1, c.accuracy.original.ci95.top1, 100)} % reaches ${(100 * chance).toFixed(1)} % = 1/${data.classNames.length}` }));
+  const classifiers = plan.classifiers.map((entry, j) => ({
+    name: entry.name,
+    family: facts.classifiers[j].family,
+    parameters: facts.classifiers[j].parameters,
+    input: inputs[j],
+    // Row 0 is A_S, row j + 1 the classifier's own S2SNet.
+    accuracy: { original: withCi(grid.original[j], ci.original[j]), generic: withCi(grid.cells[0][j], ci.cells[0][j]), own: withCi(grid.cells[j + 1][j], ci.cells[j + 1][j]) },
+  }));
   // The square part: row S2S-i, column j.
-  const order = totalOrder(classifiers.map((c) => c.name), cross.delta.slice(1), { epsilon: plan.analysis.orderEpsilon, level: plan.analysis.orderLevel, resampled: ci.deltaSamples.slice(1), atChance });
+  const order = totalOrder(classifiers.map((c) => c.name), cross.delta.slice(1), { epsilon: plan.analysis.orderEpsilon, level: plan.analysis.orderLevel, resampled: ci.deltaSamples.slice(1), atChance: atChanceOf(classifiers, classes) });
   const crossEvaluation = { ...cross, ci95: { top1: ci.cells.map((row) => row.map((c) => c.top1)), original: ci.original.map((c) => c.top1), delta: ci.delta } };
   return { classifiers, crossEvaluation, order };
 }
 
-/** The evaluation.json document of a finished pass (`inputs`: what each classifier saw). */
-function assembleEvaluation(plan: ExperimentPlan, jobs: ExperimentJobs, ctx: JobContext, data: ExperimentData, m: { grid: AccuracyGrid; pixels: ReconstructionMeasuresResult; noise: Results['noise']; inputs: SeenInput[] }): Evaluation {
-  const { grid, pixels, noise } = m;
-  const { classifiers, crossEvaluation, order } = crossAndOrder(plan, jobs, ctx, data, grid, m.inputs);
-  const autoencoders = pixels.autoencoders.map((a) => ({
+/** The autoencoder rows of the document: each pixel measure with its interval. */
+function autoencoderRows(pixels: ReconstructionMeasuresResult): Evaluation['autoencoders'] {
+  return pixels.autoencoders.map((a) => ({
     name: a.name,
     psnr: a.psnr.value,
     intraNmi: a.intraNmi.value,
@@ -297,10 +317,11 @@ function assembleEvaluation(plan: ExperimentPlan, jobs: ExperimentJobs, ctx: Job
     periodic: a.periodic,
     ci95: { psnr: a.psnr.ci95, intraNmi: a.intraNmi.ci95, interNmi: a.interNmi.ci95 },
   }));
-  const curves: Record<string, { step: number[]; loss: number[] }> = {};
-  for (const [name, job] of jobs.classifiers) if (ctx.output(job).curve.step.length) curves[`train ${name}`] = ctx.output(job).curve;
-  if (ctx.output(jobs.pretrain).curve.step.length) curves['pretrain A_S'] = ctx.output(jobs.pretrain).curve;
-  for (const [name, job] of jobs.finetunes) curves[`fine-tune ${name}`] = ctx.output(job).curve;
+}
+
+/** The evaluation.json document of a finished pass (`inputs`: what each classifier saw); pure. */
+function assembleEvaluation(plan: ExperimentPlan, facts: JobFacts, data: ExperimentData, m: { grid: AccuracyGrid; pixels: ReconstructionMeasuresResult; noise: Results['noise']; inputs: SeenInput[] }): Evaluation {
+  const { classifiers, crossEvaluation, order } = crossAndOrder(plan, facts, data.classNames.length, m.grid, m.inputs);
   return {
     format: EVALUATION_FORMAT,
     dataset: datasetLabel(plan),
@@ -311,17 +332,17 @@ function assembleEvaluation(plan: ExperimentPlan, jobs: ExperimentJobs, ctx: Job
     skippedInputs: data.skipped + data.eval.failures().length,
     plan,
     classifiers,
-    autoencoders,
-    planted: pixels.planted,
-    finetunes: plan.classifiers.map((c) => ({ classifier: c.name, ...ctx.output(jobs.finetunes.get(c.name)!).finetune })),
+    autoencoders: autoencoderRows(m.pixels),
+    planted: m.pixels.planted,
+    finetunes: facts.finetunes,
     crossEvaluation,
     order,
     bootstrap: { resamples: plan.analysis.bootstrapResamples, seed: plan.seed, level: CI_LEVEL, method: 'percentile' },
     claims: orderClaims(order, classifiers, plan.seed),
-    noise,
+    noise: m.noise,
     nmi: { bins: plan.analysis.nmiBins, interPairs: plan.analysis.interPairs, normalization: '2 I(X;Y) / (H(X) + H(Y))' },
-    histograms: pixels.histograms,
-    curves,
+    histograms: m.pixels.histograms,
+    curves: facts.curves,
   };
 }
 
