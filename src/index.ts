@@ -43,6 +43,7 @@ export { PictureGridError } from './report/grid.js';
 export { ServeError } from './serve/run-view.js';
 export { ConfigError } from './experiment/config.js';
 export { JobFailedError, RunInterruptedError } from './scheduler/runner.js';
+export type { JobFailure } from './scheduler/runner.js';
 export { JobConfigError } from './scheduler/job-graph.js';
 export { UnknownJobError } from './experiment/experiment-graph.js';
 export { JobProcessError } from './scheduler/job-process.js';

@@ -6,7 +6,7 @@ export { DTYPES, isFloating, BYTES_PER_ELEMENT, viewBuffer } from './dtype.js';
 export { tidy, keep, dispose } from './scope.js';
 export { noGrad, enableGrad, isGradEnabled, grad, backward } from './autograd.js';
 export * as F from './functional.js';
-export { engineInfo, manualSeed, setNumThreads, resolveDevice, synchronize, setCudnnBenchmark, memoryStats, autocast, setWinograd, describeWinograd, WinogradUnavailableError } from './runtime.js';
+export { engineInfo, manualSeed, setNumThreads, resolveDevice, synchronize, setCudnnBenchmark, memoryStats, autocast, setWinograd, describeWinograd, WinogradUnavailableError, DeviceError } from './runtime.js';
 export type { EngineInfo, BlasIdentity, DeviceChoice } from './runtime.js';
 export type { MemoryStats } from './native.js';
 export { schemaOf } from './op.js';

@@ -145,14 +145,20 @@ export function setNumThreads(n: number): void {
 
 export type DeviceChoice = 'auto' | 'cpu' | 'cuda';
 
+/** Thrown by resolveDevice for a device name it does not know, or cuda where libtorch has no usable CUDA. */
+export class DeviceError extends S2SNetsError {
+  override name = 'DeviceError';
+  static override readonly codes = ['S2SNETS_DEVICE'] as const;
+}
+
 /** Resolves 'auto' to cuda when a GPU is usable, else cpu; refuses cuda without one. */
 export function resolveDevice(choice: DeviceChoice | string = 'auto'): string {
   const { cuda } = engineInfo();
   if (choice === 'auto') return cuda ? 'cuda' : 'cpu';
   if (choice.startsWith('cuda') && !cuda) {
-    throw new Error(`device '${choice}' was requested but this libtorch has no usable CUDA (build against a CUDA libtorch, see README)`);
+    throw new DeviceError(`device '${choice}' was requested but this libtorch has no usable CUDA (build against a CUDA libtorch, see README)`);
   }
-  if (choice !== 'cpu' && !choice.startsWith('cuda')) throw new Error(`unknown device '${choice}'; use cpu, cuda, cuda:N or auto`);
+  if (choice !== 'cpu' && !choice.startsWith('cuda')) throw new DeviceError(`unknown device '${choice}'; use cpu, cuda, cuda:N or auto`);
   return choice;
 }
 

@@ -11,6 +11,7 @@ import { executeJob, firstLine } from './execute.js';
 import { jobKey } from './job-graph.js';
 import { currentEngine } from './current-engine.js';
 import type { GraphModule, GraphSource, JobProcessCommand, JobProcessMessage, JobProcessRequest } from './job-process.js';
+import { S2SNetsError } from '../common/errors.js';
 
 let running: AbortController | null = null;
 for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => (running ? running.abort() : process.exit(0)));
@@ -63,7 +64,7 @@ async function run(request: JobProcessRequest, controller: AbortController): Pro
     }, { identity: currentEngine(), accept: request.acceptEngineChange });
     return { type: 'done', execution };
   } catch (e) {
-    return controller.signal.aborted ? { type: 'interrupted' } : { type: 'failed', error: firstLine(e) };
+    return controller.signal.aborted ? { type: 'interrupted' } : { type: 'failed', error: firstLine(e), code: e instanceof S2SNetsError ? e.code : undefined };
   }
 }
 

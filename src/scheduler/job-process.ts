@@ -46,7 +46,7 @@ export type JobProcessMessage =
   | { type: 'log' | 'warning'; message: string }
   | { type: 'metrics'; metrics: Record<string, Json> }
   | { type: 'done'; execution: Execution }
-  | { type: 'failed'; error: string }
+  | { type: 'failed'; error: string; code?: string }
   | { type: 'interrupted' };
 
 /**
@@ -60,6 +60,8 @@ export class JobProcessError extends S2SNetsError {
   constructor(
     message: string,
     readonly reason: 'failed' | 'died' | 'interrupted',
+    /** The code of the job's own error, when it was an s2snets error (reason 'failed'). */
+    readonly causeCode?: string,
   ) {
     super(message);
   }
@@ -107,7 +109,7 @@ function runInChild(child: ChildProcess, request: JobProcessRequest, keepAlive: 
       else {
         settle();
         if (m.type === 'done') resolve(m.execution);
-        else if (m.type === 'failed') reject(new JobProcessError(m.error, 'failed'));
+        else if (m.type === 'failed') reject(new JobProcessError(m.error, 'failed', m.code));
         else reject(new JobProcessError('interrupted; resumes from its checkpoint', 'interrupted'));
       }
     };

@@ -14,6 +14,7 @@ import { acquireLock, ownerAlive, readLock, type Lock, type LockOwner } from '..
 import { currentEngine, engineDifferences, type EngineIdentity } from './current-engine.js';
 import { RunStore, StoreError, type JobRow, type RunMeta } from '../runs/store.js';
 import { S2SNetsError } from '../common/errors.js';
+import { JobProcessError } from './job-process.js';
 
 /** 'notice': a line about the whole run (job is ''), e.g. an engine change. */
 export type ProgressKind = 'reused' | 'start' | 'progress' | 'log' | 'warning' | 'notice' | 'done' | 'failed' | 'blocked' | 'corrupt' | 'interrupted';
@@ -47,6 +48,14 @@ export interface RunOptions {
   lock?: Lock;
 }
 
+/** A job that failed: its name, key, first error line, and that error's code when it had one. */
+export interface JobFailure {
+  job: string;
+  key: string;
+  error: string;
+  code?: string;
+}
+
 /** Finished jobs whose artifacts were made by an engine of another identity than this run's. */
 export interface EngineChange {
   /** What differs, e.g. "blas: reference BLAS -> OpenBLAS 0.3.21 (OpenMP, core Haswell)". */
@@ -73,14 +82,17 @@ export interface RunReport {
 export class JobFailedError extends S2SNetsError {
   override name = 'JobFailedError';
   static override readonly codes = ['S2SNETS_JOB_FAILED'] as const;
+  /** The code of the first failed job's own error (S2SNETS_...), when it was an s2snets error. */
+  readonly causeCode: string | undefined;
   constructor(
-    readonly failures: { job: string; key: string; error: string }[],
+    readonly failures: JobFailure[],
     readonly notRun: string[],
   ) {
     const [first] = failures;
     const more = failures.length > 1 ? ` (and ${failures.length - 1} more failed job(s))` : '';
     const skipped = notRun.length ? `; not run because of it: ${notRun.join(', ')}` : '';
     super(`job '${first.job}' failed: ${first.error}${more}${skipped}`);
+    this.causeCode = first.code;
   }
 }
 
@@ -220,7 +232,7 @@ interface PendingJob {
 
 class Executor {
   private readonly manifests = new Map<string, Manifest>();
-  private readonly failed = new Map<string, { job: string; key: string; error: string }>();
+  private readonly failed = new Map<string, JobFailure>();
   private readonly notRun: string[] = [];
   private readonly notRunKeys = new Set<string>();
   private readonly ran: string[] = [];
@@ -418,7 +430,9 @@ class Executor {
       }
       const error = firstLine(e);
       this.store.markFailed(key, error);
-      this.failed.set(key, { job: job.name, key, error });
+      // A job run in its own process reports its error's code across the process boundary.
+      const code = e instanceof JobProcessError ? e.causeCode : e instanceof S2SNetsError ? e.code : undefined;
+      this.failed.set(key, { job: job.name, key, error, code });
       this.emit(job, index, 'failed', { message: error });
     }
   }

@@ -47,5 +47,8 @@ export interface ChartInfo {
 
 /** The error body of every non-2xx answer. */
 export interface ApiError {
+  /** What was refused and why, in words (its first line). */
   error: string;
+  /** The stable code of docs/errors.md: match on it, never on `error`. */
+  code: string;
 }

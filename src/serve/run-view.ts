@@ -14,10 +14,10 @@ import type { PredictionsInfo } from './api.js';
 
 export type ServeErrorCode = (typeof ServeError.codes)[number];
 
-/** A run the viewer cannot show, a path outside it, or a server that cannot start; `status` is the HTTP status when it answers a request. */
+/** A run the viewer cannot show, a path outside it, a request it refuses, or a server that cannot start; `status` is the HTTP status when it answers a request. */
 export class ServeError extends S2SNetsError {
   override name = 'ServeError';
-  static override readonly codes = ['S2SNETS_SERVE_NO_RUN', 'S2SNETS_SERVE_OUTSIDE_RUN', 'S2SNETS_SERVE_NOT_BUILT', 'S2SNETS_SERVE_BAD_RUN', 'S2SNETS_SERVE_LISTEN', 'S2SNETS_SERVE_BUSY'] as const;
+  static override readonly codes = ['S2SNETS_SERVE_NO_RUN', 'S2SNETS_SERVE_OUTSIDE_RUN', 'S2SNETS_SERVE_NOT_BUILT', 'S2SNETS_SERVE_BAD_RUN', 'S2SNETS_SERVE_LISTEN', 'S2SNETS_SERVE_BUSY', 'S2SNETS_SERVE_REQUEST', 'S2SNETS_SERVE_NOT_FOUND', 'S2SNETS_SERVE_INTERNAL'] as const;
   static override readonly legacyCodes = {
     S2S_SERVE_NO_RUN: 'S2SNETS_SERVE_NO_RUN',
     S2S_SERVE_OUTSIDE_RUN: 'S2SNETS_SERVE_OUTSIDE_RUN',

@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isIP } from 'node:net';
 import { ResultsError, type Results } from '../report/schema.js';
-import type { ChartInfo, PredictionsInfo, RunInfo } from './api.js';
+import type { ApiError, ChartInfo, PredictionsInfo, RunInfo } from './api.js';
 import { RunView, ServeError } from './run-view.js';
 import { TileCache, evaluationSet, tileLayout } from './tile-cache.js';
 import { S2SNetsError } from '../common/errors.js';
@@ -89,41 +89,29 @@ const SECURITY_HEADERS = {
   'Content-Security-Policy': "default-src 'self'; script-src 'self' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self'; frame-ancestors 'none'",
 };
 
-/** A request the server refuses (bad target, method, Host); `status` is the HTTP answer. */
-class HttpError extends S2SNetsError {
-  override name = 'HttpError';
-  static override readonly codes = ['S2SNETS_SERVE_REQUEST'] as const;
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-/** Path of a request target, decoded; throws HttpError 400 on what no viewer URL looks like. */
+/** Path of a request target, decoded; throws a ServeError (HTTP 400) on what no viewer URL looks like. */
 function parseTarget(target: string): string {
-  if (target.length > MAX_URL_LENGTH) throw new HttpError(400, `request target longer than ${MAX_URL_LENGTH} characters`);
+  if (target.length > MAX_URL_LENGTH) throw new ServeError('S2SNETS_SERVE_REQUEST', `request target longer than ${MAX_URL_LENGTH} characters`, 400);
   const q = target.indexOf('?');
   const rawPath = q < 0 ? target : target.slice(0, q);
   if (q >= 0) {
     // The API takes no parameters; a short, well-formed query (a cache buster) is tolerated.
     const query = target.slice(q + 1);
-    if (query.length > MAX_QUERY_LENGTH) throw new HttpError(400, `query longer than ${MAX_QUERY_LENGTH} characters`);
+    if (query.length > MAX_QUERY_LENGTH) throw new ServeError('S2SNETS_SERVE_REQUEST', `query longer than ${MAX_QUERY_LENGTH} characters`, 400);
     try {
       for (const part of query.split('&')) decodeURIComponent(part.replace(/\+/g, ' '));
     } catch {
-      throw new HttpError(400, 'malformed query (bad percent-encoding)');
+      throw new ServeError('S2SNETS_SERVE_REQUEST', 'malformed query (bad percent-encoding)', 400);
     }
   }
-  if (!rawPath.startsWith('/')) throw new HttpError(400, 'request target must be a path');
+  if (!rawPath.startsWith('/')) throw new ServeError('S2SNETS_SERVE_REQUEST', 'request target must be a path', 400);
   let path: string;
   try {
     path = decodeURIComponent(rawPath);
   } catch {
-    throw new HttpError(400, 'malformed path (bad percent-encoding)');
+    throw new ServeError('S2SNETS_SERVE_REQUEST', 'malformed path (bad percent-encoding)', 400);
   }
-  if (path.includes('\0') || path.includes('\\') || path.split('/').some((seg) => seg === '..' || seg === '.')) throw new HttpError(403, 'path leaves the served tree');
+  if (path.includes('\0') || path.includes('\\') || path.split('/').some((seg) => seg === '..' || seg === '.')) throw new ServeError('S2SNETS_SERVE_REQUEST', 'path leaves the served tree', 403);
   return path;
 }
 
@@ -209,7 +197,11 @@ export async function serveRun(runDir: string, opts: ServeOptions = {}): Promise
   async function route(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
     const fixed = assets.get(path);
     if (fixed) return sendBody(req, res, fixed.body, fixed.type, fixed.etag);
-    const found = (value: unknown, what: string) => (value === null ? sendJson(res, 404, { error: `${what} not available yet` }) : sendJson(res, 200, value));
+    const notFound = (message: string) => new ServeError('S2SNETS_SERVE_NOT_FOUND', message, 404);
+    const found = (value: unknown, what: string) => {
+      if (value === null) throw notFound(`${what} not available yet`);
+      sendJson(res, 200, value);
+    };
     if (path === '/api/run') return sendJson(res, 200, await runInfo(view));
     if (path === '/api/results') return found(view.resultsJson(), 'results (report/results.json)');
     if (path === '/api/predictions') return found(view.predictions(), 'per-image predictions');
@@ -217,27 +209,29 @@ export async function serveRun(runDir: string, opts: ServeOptions = {}): Promise
     const m = TILE_ROUTE.exec(path);
     if (m) {
       const file = await tiles.tile(m[1], Number(m[2]));
-      if (!file) return sendJson(res, 404, { error: `no tile ${m[2]} of '${m[1]}' (unknown source, not finished yet, or past the last image)` });
+      if (!file) throw notFound(`no tile ${m[2]} of '${m[1]}' (unknown source, not finished yet, or past the last image)`);
       const body = readFileSync(file);
       return sendBody(req, res, body, 'image/png', `"${createHash('sha256').update(file).update(String(body.length)).digest('hex').slice(0, 20)}"`);
     }
-    sendJson(res, 404, { error: `nothing at ${path}` });
+    throw notFound(`nothing at ${path}`);
   }
 
   const handler = async (req: IncomingMessage, res: ServerResponse) => {
     try {
       if (req.method !== 'GET') {
         res.setHeader('Allow', 'GET');
-        throw new HttpError(405, `${req.method} is not allowed: this server is read-only (GET only)`);
+        throw new ServeError('S2SNETS_SERVE_REQUEST', `${req.method} is not allowed: this server is read-only (GET only)`, 405);
       }
-      if (loopback && !isLoopback((req.headers.host ?? '').replace(/:\d+$/, ''))) throw new HttpError(403, `Host '${req.headers.host ?? ''}' is not a loopback name`);
+      if (loopback && !isLoopback((req.headers.host ?? '').replace(/:\d+$/, ''))) throw new ServeError('S2SNETS_SERVE_REQUEST', `Host '${req.headers.host ?? ''}' is not a loopback name`, 403);
       await route(req, res, parseTarget(req.url ?? ''));
     } catch (e) {
       // A results.json this version cannot read (an older schema) is the run's state, not a server failure.
-      const status = e instanceof HttpError || e instanceof ServeError ? e.status : e instanceof ResultsError ? 409 : 500;
+      const status = e instanceof ServeError ? e.status : e instanceof ResultsError ? 409 : 500;
       const message = (e as Error).message.split('\n')[0];
+      // Every error body names a documented code, so a client matches on it, never on the wording.
+      const code = e instanceof S2SNetsError ? e.code : 'S2SNETS_SERVE_INTERNAL';
       if (status >= 500) onError(`s2snets serve: ${req.method} ${req.url}: ${message}`);
-      if (!res.headersSent) sendJson(res, status, { error: message });
+      if (!res.headersSent) sendJson(res, status, { error: message, code } satisfies ApiError);
       else res.destroy();
     }
   };

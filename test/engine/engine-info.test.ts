@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, realpathSync } from 'node:fs';
-import { engineInfo } from '../../src/engine/index.js';
+import { DeviceError, engineInfo, resolveDevice } from '../../src/engine/index.js';
 import { describeBlas } from '../../src/engine/runtime.js';
 
 test('describeBlas names OpenBLAS with its version and threading, and the reference BLAS by its path', () => {
@@ -54,4 +54,10 @@ test("engineInfo names cuDNN's version only where CUDA is, and reports libtorch'
   if (info.cudnn) assert.ok(info.cudnnVersion !== null && info.cudnnVersion >= 7000, `cuDNN version ${info.cudnnVersion}`);
   else assert.equal(info.cudnnVersion, null);
   assert.deepEqual(info.tf32, { convolutions: true, matmul: false });
+});
+
+test('resolveDevice refuses a device it does not know, and cuda without CUDA, with DeviceError', () => {
+  assert.throws(() => resolveDevice('tpu'), (e: unknown) => e instanceof DeviceError && e.code === 'S2SNETS_DEVICE' && /use cpu, cuda, cuda:N or auto/.test(e.message));
+  if (!engineInfo().cuda) assert.throws(() => resolveDevice('cuda:0'), (e: unknown) => e instanceof DeviceError && /no usable CUDA/.test(e.message));
+  assert.equal(resolveDevice('cpu'), 'cpu');
 });

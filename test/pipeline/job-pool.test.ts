@@ -27,7 +27,7 @@ test("a pool runs successive jobs in one process and replaces a process whose jo
     await run(jobKey(resnet));
     assert.equal(pool.started, 1, 'the second job ran in the first job\'s process');
     for (const job of [lenet5, resnet]) assert.ok(directoryStore(runDir).verify(jobKey(job)).ok, `${job.name}'s artifact is committed`);
-    await assert.rejects(run('0'.repeat(64)), (e: unknown) => e instanceof JobProcessError && e.reason === 'failed');
+    await assert.rejects(run('0'.repeat(64)), (e: unknown) => e instanceof JobProcessError && e.reason === 'failed' && e.causeCode === 'S2SNETS_UNKNOWN_JOB', "the child's error code crosses the process boundary");
     await run(jobKey(lenet5));
     assert.equal(pool.started, 2, 'after a failure the next job gets a new process');
   } finally {

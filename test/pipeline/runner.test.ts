@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { fixtureGraph, runFixture } from './fixture-graph.js';
 import { runJobs, status, JobFailedError, type ProgressEvent } from '../../src/scheduler/runner.js';
+import { ConfigError } from '../../src/experiment/config.js';
 import { currentEngine, engineDifferences } from '../../src/scheduler/current-engine.js';
 import { verifyRun } from '../../src/commands/verify.js';
 import { LockHeldError } from '../../src/runs/lock.js';
@@ -180,6 +181,7 @@ test('a failing job stops its dependents, independent jobs still run, the error 
   await assert.rejects(runJobs(dir, [sum, other], quiet), (e: unknown) => {
     assert.ok(e instanceof JobFailedError);
     assert.equal(e.message, "job 'divide' failed: RangeError: division by zero in bucket 3; not run because of it: sum");
+    assert.equal(e.causeCode, undefined, 'a plain error has no code to carry');
     return true;
   });
   const rows = Object.fromEntries(status(dir).jobs.map((j) => [j.name, j]));
@@ -188,6 +190,25 @@ test('a failing job stops its dependents, independent jobs still run, the error 
   assert.equal(rows.sum.status, 'pending');
   assert.equal(rows.count3.status, 'done');
   assert.equal(rows.count2.status, 'done');
+});
+
+test("a job that fails with an s2snets error: the run's error carries that code as causeCode", async () => {
+  const dir = join(tmp, 'failing-code');
+  const bad: JobSpec<number> = {
+    name: 'load',
+    deps: [],
+    config: {},
+    run: async () => {
+      throw new ConfigError('config: epochs: must be a positive integer');
+    },
+  };
+  await assert.rejects(runJobs(dir, [bad], quiet), (e: unknown) => {
+    assert.ok(e instanceof JobFailedError);
+    assert.equal(e.code, 'S2SNETS_JOB_FAILED');
+    assert.equal(e.causeCode, 'S2SNETS_CONFIG');
+    assert.deepEqual(e.failures.map((f) => f.code), ['S2SNETS_CONFIG']);
+    return true;
+  });
 });
 
 test('an artifact committed just before a crash is adopted, not recomputed', async () => {

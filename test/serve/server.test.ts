@@ -7,9 +7,10 @@ import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { connect } from 'node:net';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { networkInterfaces, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import Database from 'better-sqlite3';
 import { isLoopback, serveRun, tileLayout, type RunInfo, type RunningServer } from '../../src/serve/index.js';
@@ -163,7 +164,9 @@ test('an edited run.db cannot lead the server out of the run: artifacts are foun
       try {
         const res = await fetch(`${fresh.url}api/tiles/A_S/0.png`);
         assert.equal(res.status, 409, what);
-        assert.match(((await res.json()) as { error: string }).error, /artifact of job 'reconstruct\[A_S\]' is damaged/, what);
+        const body = (await res.json()) as { error: string; code: string };
+        assert.match(body.error, /artifact of job 'reconstruct\[A_S\]' is damaged/, what);
+        assert.equal(body.code, 'S2SNETS_SERVE_BAD_RUN', what);
         assert.deepEqual(readdirSync(outside), ['secret.json'], `${what}: nothing is written outside the run`);
       } finally {
         await fresh.close();
@@ -204,7 +207,7 @@ test('a results.json this version cannot read is reported, and the rest of the r
     assert.equal(info.sources.filter((s) => s.ready).length, 2);
     const r = await raw('/api/results');
     assert.equal(r.status, 409);
-    assert.equal(JSON.parse(r.body.toString()).error, info.resultsProblem);
+    assert.deepEqual(JSON.parse(r.body.toString()), { error: info.resultsProblem, code: 'S2SNETS_RESULTS' });
   } finally {
     rmSync(join(runDir, 'report'), { recursive: true });
   }
@@ -215,6 +218,33 @@ test('only GET: every other method gets 405', async () => {
     const r = await raw('/api/run', { method });
     assert.equal(r.status, 405, method);
     assert.equal(r.headers.allow, 'GET');
+  }
+});
+
+/** The codes docs/errors.md lists in its table. */
+function documentedCodes(): Set<string> {
+  const docs = readFileSync(resolve(dirname(fileURLToPath(import.meta.url)), '../../../docs/errors.md'), 'utf8');
+  return new Set([...docs.matchAll(/^\| `(S2SNETS_[A-Z0-9_]+)` \|/gm)].map((m) => m[1]));
+}
+
+test('every JSON error body names a documented code, the one the refusal belongs to', async () => {
+  const documented = documentedCodes();
+  const cases: [string, { method?: string; host?: string }, number, string][] = [
+    ['/api/results', {}, 404, 'S2SNETS_SERVE_NOT_FOUND'],
+    ['/api/tiles/S2S-lenet5/0.png', {}, 404, 'S2SNETS_SERVE_NOT_FOUND'],
+    ['/nothing/here', {}, 404, 'S2SNETS_SERVE_NOT_FOUND'],
+    ['/api/%zz', {}, 400, 'S2SNETS_SERVE_REQUEST'],
+    ['/api/run', { method: 'POST' }, 405, 'S2SNETS_SERVE_REQUEST'],
+    ['/api/run', { host: 'evil.example' }, 403, 'S2SNETS_SERVE_REQUEST'],
+  ];
+  for (const [target, opts, status, code] of cases) {
+    const r = await raw(target, opts);
+    const what = `${opts.method ?? 'GET'} ${target}`;
+    assert.equal(r.status, status, what);
+    const body = JSON.parse(r.body.toString()) as { error: string; code: string };
+    assert.equal(body.code, code, what);
+    assert.ok(documented.has(body.code), `${what}: ${body.code} is not in docs/errors.md`);
+    assert.ok(body.error.length > 0, what);
   }
 });
 
