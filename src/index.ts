@@ -2,6 +2,7 @@
 export * from './engine/index.js';
 export * as nn from './nn/index.js';
 export * as data from './data/index.js';
+export * as analysis from './analysis/index.js';
 export { SegNet, SegNetEncoder, SegNetDecoder, SMALL_STAGES, VGG16_STAGES } from './models/segnet.js';
 export type { SegNetConfig, SegNetStages, Encoding } from './models/segnet.js';
 export { buildClassifier, ZOO, ZOO_NAMES, UnknownClassifierError } from './models/classifiers.js';

@@ -45,6 +45,9 @@ function tableUnder(doc: string, heading: string): string[][] {
     .map((l) => l.slice(1, -1).split('|').map((cell) => cell.trim().replace(/`/g, '')));
 }
 
+/** The TypeScript files under `dir`, at any depth. */
+const files = (dir: string): string[] => readdirSync(dir, { withFileTypes: true }).flatMap((d) => (d.isDirectory() ? files(join(dir, d.name)) : d.name.endsWith('.ts') ? [join(dir, d.name)] : []));
+
 const doc = readFileSync('docs/errors.md', 'utf8');
 const codeRows: Row[] = tableUnder(doc, '## Codes').map((cells) => ({ code: cells[0], className: cells[1], earlier: cells[5] }));
 const families = new Set(tableUnder(doc, '## Families').map((cells) => cells[0]));
@@ -85,7 +88,6 @@ test('docs/errors.md lists exactly the exported codes, each with its class and t
 });
 
 test('no error class in src bypasses the base, and every exported one is reachable from the package', () => {
-  const files = (dir: string): string[] => readdirSync(dir, { withFileTypes: true }).flatMap((d) => (d.isDirectory() ? files(join(dir, d.name)) : d.name.endsWith('.ts') ? [join(dir, d.name)] : []));
   const bases = new Map<string, { base: string; exported: boolean; file: string }>();
   for (const file of files('src')) {
     for (const m of readFileSync(file, 'utf8').matchAll(/^(export )?(?:abstract )?class (\w+) extends (\w+)/gm)) bases.set(m[2], { base: m[3], exported: m[1] !== undefined, file });
@@ -134,4 +136,13 @@ test("ioReason: the system's code when there is one, else the message's first li
   assert.equal(ioReason(new Error('first line\n    at somewhere')), 'first line');
   assert.equal(ioReason(new library.ConfigError('run.json: bad')), 'run.json: bad');
   assert.equal(ioReason('a string'), 'a string');
+});
+
+test("docs/errors.md's Layer column names the src folder each error class is declared in", () => {
+  const rows = tableUnder(doc, '## Codes');
+  assert.ok(rows.length > 40, `read ${rows.length} rows`);
+  for (const [code, className, layer] of rows) {
+    const declared = files(join('src', layer)).some((f) => new RegExp(`export class ${className}\\b`).test(readFileSync(f, 'utf8')));
+    assert.ok(declared, `${code}: ${className} is not declared under src/${layer}`);
+  }
 });
