@@ -4,7 +4,6 @@
 // so scripts can tell failures apart without parsing the message.
 import { Command } from 'commander';
 import { S2SNetsError } from '../common/errors.js';
-import { JobFailedError } from '../scheduler/runner.js';
 import { toolVersion } from '../common/version.js';
 
 /** The bare `s2snets` program, commands to be added. */
@@ -30,7 +29,9 @@ export async function runProgram(program: Command, argv: string[]): Promise<void
     const err = e as Error & { code?: string; exitCode?: number };
     if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') process.exit(0);
     if (err.code?.startsWith('commander.')) process.exit(2);
-    const cause = e instanceof JobFailedError && e.causeCode ? ` (${e.causeCode})` : '';
+    // A failed job's own code (JobFailedError.causeCode), read by field: importing the scheduler here would load the engine into `serve`.
+    const causeCode = (e as { causeCode?: string }).causeCode;
+    const cause = causeCode ? ` (${causeCode})` : '';
     const code = e instanceof S2SNetsError ? ` ${e.code}${cause}` : '';
     process.stderr.write(`s2snets: error${code}: ${err.message}\n`);
     process.exit(err.exitCode ?? 1);
