@@ -1,6 +1,8 @@
 #!/usr/bin/env node
-// Runs every compiled test file (dist/test/**/*.test.js) with node:test, one file at a time:
-// the machine has few cores and each file already uses all of them through libtorch.
+// Runs every compiled test file (dist/test/**/*.test.js) with node:test, two files at a time: on
+// the 2-core machine one file at a time kept the CPUs 60 % busy (much of the suite waits on child
+// processes, Redis, a browser, the disk), and two at a time cut the suite's wall time (NOTES.md).
+// S2SNETS_TEST_CONCURRENCY=1 runs one file at a time.
 // Arguments filter files by substring: `node scripts/run-tests.mjs engine nn/optim`.
 // The closing line counts passed, failed and skipped tests, after one line per skip with its
 // reason (scripts/test-tally.mjs), so a skip is never lost in the log.
@@ -28,11 +30,12 @@ if (files.length === 0) {
   console.error('no test files matched');
   process.exit(1);
 }
+const concurrency = Number(process.env.S2SNETS_TEST_CONCURRENCY ?? 2);
 const work = mkdtempSync(join(tmpdir(), 's2snets-tests-'));
 const tallyFile = join(work, 'tally.json');
 // node:test's own default reporter stays on stdout (spec on a terminal, TAP otherwise).
 const reporters = ['--test-reporter', process.stdout.isTTY ? 'spec' : 'tap', '--test-reporter-destination', 'stdout', '--test-reporter', join(root, 'scripts', 'test-tally.mjs'), '--test-reporter-destination', tallyFile];
-const r = spawnSync(process.execPath, ['--test', '--test-concurrency=1', ...reporters, ...files], { stdio: 'inherit', cwd: root });
+const r = spawnSync(process.execPath, ['--test', `--test-concurrency=${concurrency}`, ...reporters, ...files], { stdio: 'inherit', cwd: root });
 let tally = null;
 try {
   tally = JSON.parse(readFileSync(tallyFile, 'utf8'));
