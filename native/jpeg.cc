@@ -43,6 +43,14 @@ void onMessage(j_common_ptr cinfo, int level) {
   if (level < 0) onError(cinfo);
 }
 
+// A decompressor whose errors and warnings jump to err.back (the caller's setjmp).
+void createDecompress(jpeg_decompress_struct& cinfo, ErrorJump& err) {
+  cinfo.err = jpeg_std_error(&err.mgr);
+  err.mgr.error_exit = onError;
+  err.mgr.emit_message = onMessage;
+  jpeg_create_decompress(&cinfo);
+}
+
 // What to make of one image: sample `box` (in source pixels) onto a virtual grid of
 // virtualHeight x virtualWidth, keep the window [top, top + height) x [left, left + width).
 struct Sampling {
@@ -117,10 +125,7 @@ class DecodeJpeg : public Napi::AsyncWorker {
     if (fromFile_ && !readFile()) return;
     jpeg_decompress_struct cinfo;
     ErrorJump err;
-    cinfo.err = jpeg_std_error(&err.mgr);
-    err.mgr.error_exit = onError;
-    err.mgr.emit_message = onMessage;
-    jpeg_create_decompress(&cinfo);
+    createDecompress(cinfo, err);
     if (setjmp(err.back)) {
       jpeg_destroy_decompress(&cinfo);
       SetError(err.message);
@@ -312,10 +317,7 @@ Napi::Value JpegInfo(const Napi::CallbackInfo& info) {
   auto input = info[0].As<Napi::Buffer<uint8_t>>();
   jpeg_decompress_struct cinfo;
   ErrorJump err;
-  cinfo.err = jpeg_std_error(&err.mgr);
-  err.mgr.error_exit = onError;
-  err.mgr.emit_message = onMessage;
-  jpeg_create_decompress(&cinfo);
+  createDecompress(cinfo, err);
   if (setjmp(err.back)) {
     jpeg_destroy_decompress(&cinfo);
     throw Napi::Error::New(env, err.message);

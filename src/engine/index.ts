@@ -9,6 +9,7 @@ export * as F from './functional.js';
 export { engineInfo, manualSeed, setNumThreads, resolveDevice, synchronize, setCudnnBenchmark, memoryStats, autocast, setWinograd, describeWinograd, WinogradUnavailableError, DeviceError } from './runtime.js';
 export type { EngineInfo, BlasIdentity, DeviceChoice } from './runtime.js';
 export type { MemoryStats } from './native.js';
+export { NativeAddonError } from './native.js';
 export { schemaOf } from './op.js';
 export { isJpeg, jpegHeader, decodeJpeg, decodeJpegFile } from './jpeg.js';
 export type { JpegHeader, JpegSampling, JpegFileSpan } from './jpeg.js';

@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
+import { S2SNetsError } from '../common/errors.js';
 
 /** A libtorch tensor reference owned by JavaScript. */
 export interface NativeTensor {
@@ -90,9 +91,15 @@ export interface JpegHeader {
 const here = dirname(fileURLToPath(import.meta.url));
 const addonPath = join(here, '..', '..', '..', 'build', 's2snets.node');
 
+/** The native addon (build/s2snets.node) is missing: the project was not built. */
+export class NativeAddonError extends S2SNetsError {
+  override name = 'NativeAddonError';
+  static override readonly codes = ['S2SNETS_NATIVE_ADDON'] as const;
+}
+
 function load(): NativeAddon {
   if (!existsSync(addonPath)) {
-    throw new Error(`the native addon is not built (${addonPath} is missing); run: npm run build`);
+    throw new NativeAddonError(`the native addon is not built (${addonPath} is missing); run: npm run build`);
   }
   return createRequire(import.meta.url)(addonPath) as NativeAddon;
 }

@@ -3,6 +3,7 @@
 import { keep, noGrad, zerosLike, type Tensor } from '../engine/index.js';
 import { callRaw, callVoid } from '../engine/op.js';
 import type { NativeTensor } from '../engine/native.js';
+import { StateDictError } from './module.js';
 
 const handles = (ts: Tensor[]) => ts.map((t) => t.handle);
 
@@ -78,7 +79,7 @@ export abstract class Optimizer {
         const mine = this.buffers(name, this.params.map((_, i) => i));
         mine.forEach((t, i) => {
           const src = s.tensors.get(`${name}.${i}`);
-          if (!src) throw new Error(`optimizer state ${name}.${i} missing from checkpoint`);
+          if (!src) throw new StateDictError(`optimizer state ${name}.${i} missing from checkpoint: it was saved for other parameters or another optimizer`);
           t.copy_(src);
         });
       }

@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { writeFileAtomic } from '../common/atomic.js';
 import { keep, manualSeed, stack, tidy, type Tensor } from '../engine/index.js';
-import { decodeSafetensors, encodeSafetensors, type Module, type Optimizer, type Schedule } from '../nn/index.js';
+import { decodeSafetensors, encodeSafetensors, StateDictError, type Module, type Optimizer, type Schedule } from '../nn/index.js';
 import type { Batch } from '../data/index.js';
 import { S2SNetsError } from '../common/errors.js';
 
@@ -123,7 +123,7 @@ function loadCheckpoint(o: TrainLoopOptions): { step: number; curve: LossCurve }
   if (!bytes) return null;
   const { tensors, metadata } = decodeSafetensors(bytes, o.checkpoint!.describe);
   const meta = JSON.parse(metadata.s2snets ?? 'null') as { step: number; optimizerSteps: number; lr: number; curve: LossCurve; monitor?: unknown } | null;
-  if (!meta) throw new Error(`${o.checkpoint!.describe}: not an s2snets training checkpoint`);
+  if (!meta) throw new StateDictError(`${o.checkpoint!.describe}: not an s2snets training checkpoint (no training metadata); delete it to start this training afresh`);
   const pick = (prefix: string) => new Map([...tensors].filter(([k]) => k.startsWith(prefix)).map(([k, t]) => [k.slice(prefix.length), t]));
   for (const [name, m] of Object.entries(o.modules)) m.loadStateDict(pick(`model.${name}.`));
   o.optimizer.loadStateDict({ stepCount: meta.optimizerSteps, lr: meta.lr, tensors: pick('optim.') });
