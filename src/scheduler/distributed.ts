@@ -11,8 +11,8 @@
 //
 // Failure handling is BullMQ's: a worker that dies loses its job lock, and the stalled-job check
 // of another worker puts the job back in the queue; it resumes from its checkpoint in the shared
-// run directory. A job that fails by itself (bad input) is not retried: its one-line error
-// reaches the submitter, which records it in the run store.
+// run directory. A job that fails by itself (bad input) is not retried: its one-line error and
+// its error's code reach the submitter, which records them in the run store and its JobFailedError.
 //
 // Redis itself may restart, empty when it keeps nothing on disk (`--save ''`). Every client
 // reconnects and holds its commands meanwhile; each side says once that Redis is away and once
@@ -100,6 +100,43 @@ interface ProgressData {
   fraction: number;
   message: string;
   metrics?: Record<string, Json>;
+}
+
+/** A job's own failure as a worker reports it to the submitter (its BullMQ failedReason, as JSON). */
+interface WorkerFailure {
+  /** The job's error, one line. */
+  message: string;
+  /** Its s2snets error code, when it had one. */
+  code?: string;
+}
+
+/**
+ * The failedReason a worker gives a job that failed by itself: BullMQ keeps one string, and the
+ * submitter needs both the message and the error's code (JobFailedError.causeCode, as in a local run).
+ * @param e the job process's error
+ * @example throw new UnrecoverableError(failedReason(e));
+ */
+function failedReason(e: JobProcessError): string {
+  const failure: WorkerFailure = { message: e.message, code: e.causeCode };
+  return JSON.stringify(failure);
+}
+
+/**
+ * What the submitter records for a job that failed on a worker: the job's own error, with its
+ * code, when the worker reported one (failedReason); BullMQ's own error otherwise (a job whose
+ * workers died too often).
+ * @param e what waiting for the job rejected with (an Error whose message is the failedReason)
+ * @example await job.waitUntilFinished(queueEvents).catch((e) => { throw workerFailure(e); });
+ */
+function workerFailure(e: unknown): unknown {
+  let failure: Partial<WorkerFailure> | null;
+  try {
+    failure = JSON.parse((e as Error).message);
+  } catch {
+    return e;
+  }
+  if (typeof failure?.message !== 'string') return e;
+  return new JobProcessError(failure.message, 'failed', typeof failure.code === 'string' ? failure.code : undefined);
 }
 
 /** The URL as messages show it: a password in it is replaced by ***. */
@@ -249,7 +286,10 @@ export async function bullmqBackend(url: string, payload: Json, runDir: string, 
       try {
         const job = await untilAborted(queued(r), r.signal);
         const unseen = new Promise<WorkerResult>((resolve) => waiting.set(r.key, { request: r, finishedUnseen: resolve }));
-        const result = await untilAborted(Promise.race([job.waitUntilFinished(queueEvents), unseen]), r.signal);
+        const finished = job.waitUntilFinished(queueEvents).catch((e: unknown) => {
+          throw workerFailure(e);
+        });
+        const result = await untilAborted(Promise.race([finished, unseen]), r.signal);
         const v = store.adopt(r.key, directoryStore(result.runDir));
         if (!v.ok) throw new ArtifactError(`job '${r.job.name}' finished on a worker, but its artifact in ${store.location} is unusable: ${v.reason}`);
         return { manifest: v.manifest, manifestSha: v.manifestSha, durationS: result.durationS ?? 0 };
@@ -352,7 +392,7 @@ export async function runWorker(opts: WorkerOptions): Promise<void> {
       // The job's own error would repeat on every retry: fail it once, with its message.
       if (e instanceof JobProcessError && e.reason === 'failed') {
         opts.log(`${tag}: failed: ${e.message}`);
-        throw new UnrecoverableError(e.message);
+        throw new UnrecoverableError(failedReason(e));
       }
       if (signal?.aborted) opts.log(`${tag}: stopped: this worker lost the job's lock (Redis restarted, or another worker took the job over); it resumes from its checkpoint`);
       throw e;

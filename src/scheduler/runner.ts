@@ -428,9 +428,10 @@ class Executor {
         this.emit(job, index, 'interrupted');
         return;
       }
-      const error = firstLine(e);
+      // A job process's own failure is already the job's error in one line (no 'JobProcessError: ' before it).
+      const error = e instanceof JobProcessError && e.reason === 'failed' ? e.message : firstLine(e);
       this.store.markFailed(key, error);
-      // A job run in its own process reports its error's code across the process boundary.
+      // A job run in its own process (or on a worker) reports its error's code across that boundary.
       const code = e instanceof JobProcessError ? e.causeCode : e instanceof S2SNetsError ? e.code : undefined;
       this.failed.set(key, { job: job.name, key, error, code });
       this.emit(job, index, 'failed', { message: error });

@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { RunStore } from '../../src/runs/store.js';
+import { unreadableFolderRunConfig } from '../pipeline/image-folder-fixture.js';
 
 const cli = resolve('dist/src/cli/main.js');
 const tmp = mkdtempSync(join(tmpdir(), 's2snets-cli-errors-'));
@@ -55,4 +56,14 @@ test("a failure's line carries its error code (docs/errors.md) and the exit stat
   const refused = s2snets(['run', bad]);
   assert.equal(refused.status, 1, refused.stderr);
   assert.match(refused.stderr, /^s2snets: error S2SNETS_CONFIG: .*bad\.json: finetune: unknown field\(s\) 'epocs'\n$/);
+});
+
+test("a failed job's line carries the job's own error code beside S2SNETS_JOB_FAILED, in this process and in a job process", () => {
+  const config = unreadableFolderRunConfig(tmp);
+  for (const args of [[], ['--jobs', '2']]) {
+    const r = s2snets(['run', config, ...args]);
+    assert.equal(r.status, 1, `exit status (null: still running after the limit): ${r.stderr}`);
+    const last = r.stderr.trim().split('\n').pop()!;
+    assert.match(last, /^s2snets: error S2SNETS_JOB_FAILED \(S2SNETS_IMAGE_FOLDER\): job 'index\[unreadable\]' failed: ImageFolderError: .*unreadable: no class folder with images/, args.join(' '));
+  }
 });

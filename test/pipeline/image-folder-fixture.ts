@@ -49,3 +49,20 @@ export function tinyFolderRunConfig(dir: string, classifiers: unknown[], o: { st
   writeFileSync(file, JSON.stringify(config));
   return file;
 }
+
+/**
+ * Writes dir/unreadable.json: a run on dir/unreadable, an image folder whose files have image
+ * names but no readable image in them. The checks before a run only list the folder, so the run
+ * starts and its first job, the folder's index (index[unreadable]), fails with an ImageFolderError
+ * (S2SNETS_IMAGE_FOLDER) within seconds: a job that fails with a typed error, cheaply.
+ * Returns the config file.
+ */
+export function unreadableFolderRunConfig(dir: string): string {
+  for (const name of CLASSES) {
+    mkdirSync(join(dir, 'unreadable', name), { recursive: true });
+    writeFileSync(join(dir, 'unreadable', name, '0.png'), 'not a PNG');
+  }
+  const file = join(dir, 'unreadable.json');
+  writeFileSync(file, JSON.stringify({ dataset: { imageFolder: 'unreadable', imageSize: 32 }, classifiers: ['lenet5'], quick: true, device: 'cpu', runDir: 'unreadable-run' }));
+  return file;
+}

@@ -171,7 +171,7 @@ test('a job that fails on bad input fails once, with one line in the terminal an
   await stopWorkers(workers);
   assert.equal(code, 1);
   const lines = r.err().trim().split('\n');
-  assert.match(lines[lines.length - 1], /^s2snets: error S2SNETS_JOB_FAILED: job 'finetune\[lenet5\]' failed: NonFiniteLossError: .*; not run because of it: reconstruct\[S2S-lenet5\], evaluate$/);
+  assert.match(lines[lines.length - 1], /^s2snets: error S2SNETS_JOB_FAILED \(S2SNETS_NON_FINITE_LOSS\): job 'finetune\[lenet5\]' failed: NonFiniteLossError: .*; not run because of it: reconstruct\[S2S-lenet5\], evaluate$/);
   const row = status(dir).jobs.find((j) => j.name === 'finetune[lenet5]')!;
   assert.equal(row.status, 'failed');
   assert.match(row.error!, /^NonFiniteLossError: /);
