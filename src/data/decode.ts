@@ -1,5 +1,6 @@
-// Image decoding with sharp (libvips). sharp runs each pipeline on libuv's thread pool, so
-// decoding never blocks the main thread; callers bound how many run at once.
+// Image decoding: JPEGs through the native decoder (native/jpeg.cc), every other format (and CMYK
+// JPEGs) through sharp (libvips). Both run on libuv's thread pool, so decoding never blocks the
+// main thread; callers bound how many run at once.
 import { open, readFile } from 'node:fs/promises';
 import sharp from 'sharp';
 import { decodeJpeg, decodeJpegFile, isJpeg, jpegHeader, type JpegFileSpan, type JpegSampling } from '../engine/index.js';
