@@ -15,7 +15,7 @@ export const DEFAULT_ONNX_DIR = join(tmpdir(), 's2snets-bench-onnx');
 /**
  * Makes sure `dir` holds `<name>.onnx` for every name, exporting the missing ones with PyTorch.
  * @param dir where the exports are cached
- * @param names torchvision model names among the reference's exported ones (vgg16, resnet50, alexnet, mobilenet_v2)
+ * @param names torchvision model names among the reference's exported ones (vgg16, resnet50, alexnet, mobilenet_v2, inception_v3)
  * @throws Error when PyTorch is missing or the export fails.
  * @example ensureExports(DEFAULT_ONNX_DIR, ['resnet50']);
  */

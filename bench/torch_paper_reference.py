@@ -4,7 +4,8 @@ decoder), then the forward pass a user evaluates with (reconstruct and classify,
 mode, under no_grad), on the same models, batch sizes and precisions as our benchmark.
 
   python3 bench/torch_paper_reference.py export DIR [MODELS]
-      writes torchvision vgg16 / resnet50 / alexnet / mobilenet_v2 (random weights, eval mode), or the
+      writes torchvision vgg16 / resnet50 / alexnet / mobilenet_v2 / inception_v3 (random weights, eval
+      mode; inception_v3 at 299 px), or the
       comma-separated MODELS among them, as DIR/<name>.onnx
   python3 bench/torch_paper_reference.py forward THREADS MODELS BATCHES ROUNDS
       forward passes of the same models (weights from the same seed) under no_grad; one JSON line per
@@ -39,7 +40,9 @@ ROWS = {
 }
 
 
-EXPORTED = ['vgg16', 'resnet50', 'alexnet', 'mobilenet_v2']
+EXPORTED = ['vgg16', 'resnet50', 'alexnet', 'mobilenet_v2', 'inception_v3']
+# The input side each export is traced at (Inception v3 is trained at 299 px, the others at 224).
+INPUT_SIDE = {'inception_v3': 299}
 
 
 def torchvision_classifier(name):
@@ -55,15 +58,16 @@ def export(out_dir, names):
     for name in names:
         torch.manual_seed(0)
         model = torchvision_classifier(name).eval()
+        side = INPUT_SIDE.get(name, 224)
         kwargs = dict(input_names=['input'], output_names=['logits'], dynamic_axes={'input': {0: 'batch'}, 'logits': {0: 'batch'}},
                       opset_version=17, do_constant_folding=True)
         path = os.path.join(out_dir, f'{name}.onnx')
         # Written aside and renamed: an interrupted export must not pass for a finished one.
         part = f'{path}.part'
         try:
-            torch.onnx.export(model, torch.randn(1, 3, 224, 224), part, dynamo=False, **kwargs)
+            torch.onnx.export(model, torch.randn(1, 3, side, side), part, dynamo=False, **kwargs)
         except TypeError:  # PyTorch before 2.5 has no `dynamo` argument
-            torch.onnx.export(model, torch.randn(1, 3, 224, 224), part, **kwargs)
+            torch.onnx.export(model, torch.randn(1, 3, side, side), part, **kwargs)
         os.replace(part, path)
         print(f'exported {path} ({os.path.getsize(path) / 2**20:.0f} MiB)', flush=True)
 

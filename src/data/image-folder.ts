@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { tensor, tidy } from '../engine/index.js';
 import type { Dataset } from './dataset.js';
 import { decodeImage, ImageFolderError, type DecodedImage, type DecodeOptions } from './decode.js';
-import { listImageFolder, refuseTooFewClasses, type SkippedFile } from './folder-index.js';
+import { imagePath, listImageFolder, refuseTooFewClasses, type SkippedFile } from './folder-index.js';
 
 export { DEFAULT_IMAGE_EXTENSIONS, type SkippedFile } from './folder-index.js';
 
@@ -47,7 +47,7 @@ export function scanImageFolder(root: string, opts: Pick<ImageFolderOptions, 'on
   const listing = listImageFolder(root, opts);
   const first = listing.skipped[0];
   if (first && opts.onBadImage !== 'skip') throw new ImageFolderError(first.file, first.reason);
-  return { classNames: listing.classNames, files: listing.files.map((f) => ({ path: f.path.toString('utf8'), label: f.label })), skipped: listing.skipped };
+  return { classNames: listing.classNames, files: listing.paths.map((_, i) => ({ path: imagePath(listing, i).toString('utf8'), label: listing.labels[i] })), skipped: listing.skipped };
 }
 
 /**

@@ -13,7 +13,7 @@ import type { JobContext, JobSpec } from '../scheduler/job-graph.js';
 import type { IndexOutput, TrainingData } from './inputs.js';
 import type { ClassifierEntry, ExperimentPlan } from './plan.js';
 import { familyOf, openClassifier } from './classifier-sources.js';
-import { curveJson, jobCheckpoint, progressTo, saveModule, seedTag, trainingJob, type JobSettings, type KindJob, type TrainingSlice } from './job-common.js';
+import { curveJson, jobCheckpoint, progressTo, saveModule, seedTag, trainingJob, trainingRate, imagesPerS, type JobSettings, type KindJob, type TrainingSlice } from './job-common.js';
 
 export interface ClassifierOutput {
   [k: string]: Json;
@@ -81,7 +81,7 @@ export function trainedClassifierJob(payload: ClassifierPayload & { config: Trai
     model.eval();
     const { top1, top5 } = await testAccuracy(model, data, cfg.device, settings);
     saveModule(ctx, 'classifier.safetensors', model, { model: cfg.model });
-    ctx.setMetrics({ top1, finalLoss: result.finalLoss });
+    ctx.setMetrics({ top1, finalLoss: result.finalLoss, imagesPerS: trainingRate(result, cfg.batchSize) });
     return { weights: 'classifier.safetensors', family: familyOf(entry), parameters: model.parameterCount(), top1, top5, finalLoss: result.finalLoss, curve: curveJson(result.curve) };
   });
 }
@@ -96,7 +96,9 @@ export function importedClassifierJob(payload: ClassifierPayload & { config: Imp
   const { config: cfg, entry, settings } = payload;
   return trainingJob(`import[${entry.name}]`, payload, index, [], async (ctx, data) => {
     const model = await openClassifier(entry, data, cfg.device, undefined, (line) => ctx.log(line));
+    const started = performance.now();
     const { top1, top5 } = await testAccuracy(model, data, cfg.device, settings);
+    ctx.setMetrics({ top1, imagesPerS: imagesPerS(data.test.length, (performance.now() - started) / 1000) });
     return { weights: '', family: familyOf(entry), parameters: model.parameterCount(), top1, top5, finalLoss: null, curve: { step: [], loss: [] } };
   });
 }

@@ -28,6 +28,7 @@ import { aeName, GENERIC_AE } from './names.js';
 import { classifierWeights } from './classifier-job.js';
 import { loadReconstructor } from './reconstructor.js';
 import { openReconstructions } from './reconstruction-job.js';
+import { imagesPerS } from './job-common.js';
 import { openClassifier, seenInput, type SeenInput } from './classifier-sources.js';
 import { evaluationForward, type EvaluationForward } from './evaluation-forward.js';
 import type { ExperimentPlan } from './plan.js';
@@ -236,6 +237,7 @@ async function measureStream(plan: ExperimentPlan, jobs: ExperimentJobs, ctx: Jo
 
 /** The evaluation job's work; `classifiers` receives each forward as it opens (the caller closes them). */
 async function evaluate(plan: ExperimentPlan, jobs: ExperimentJobs, ctx: JobContext, classifiers: ({ name: string } & EvaluationForward)[]): Promise<EvaluationOutput> {
+  const started = performance.now();
   const data = await jobData(plan, ctx, jobs.index);
   const inputs = await openForwards(plan, jobs, ctx, data, classifiers);
   const aeNames = [GENERIC_AE, ...plan.classifiers.map((c) => aeName(c.name))];
@@ -244,7 +246,8 @@ async function evaluate(plan: ExperimentPlan, jobs: ExperimentJobs, ctx: JobCont
   for (const c of classifiers) await c.close();
   const evaluation = assembleEvaluation(plan, jobFacts(plan, jobs, ctx), data, { grid, pixels, noise: noise.results, inputs });
   writeEvaluation(ctx.dir, evaluation, pixels.pictures, storedPredictions(grid, noise.stored));
-  ctx.setMetrics({ orderIsTotal: evaluation.order.isTotal });
+  // Every measure of an image (all forwards, noise included) counts it once.
+  ctx.setMetrics({ orderIsTotal: evaluation.order.isTotal, imagesPerS: imagesPerS(data.eval.length, (performance.now() - started) / 1000) });
   return { ...EVALUATION_FILES };
 }
 

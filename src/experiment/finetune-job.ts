@@ -15,7 +15,7 @@ import { readEncodings, type EncodeJob } from './encode-job.js';
 import { finetuneSplit } from './finetune-split.js';
 import type { AutoencoderOutput, PretrainJob } from './pretrain-job.js';
 import { buildAutoencoder } from './reconstructor.js';
-import { curveJson, jobCheckpoint, progressTo, saveModule, seedTag, trainingJob, type JobSettings, type KindJob, type TrainingSlice } from './job-common.js';
+import { curveJson, jobCheckpoint, progressTo, saveModule, seedTag, trainingJob, trainingRate, type JobSettings, type KindJob, type TrainingSlice } from './job-common.js';
 
 /** How a decoder fine-tune ended. */
 export interface FinetuneSummary {
@@ -96,7 +96,7 @@ export function finetuneJob(payload: FinetunePayload, deps: FinetuneDeps): Finet
         onProgress: progressTo(ctx, cfg.batchSize),
       });
       saveModule(ctx, 'autoencoder.safetensors', ae, { classifier: name });
-      ctx.setMetrics({ finalLoss: result.finalLoss, stepsRun: result.stepsRun, converged: result.converged });
+      ctx.setMetrics({ finalLoss: result.finalLoss, stepsRun: result.stepsRun, converged: result.converged, imagesPerS: trainingRate(result, cfg.batchSize) });
       const finetune: FinetuneSummary = { budget, stepsRun: result.stepsRun, stop: result.stop, converged: result.converged, checkAccuracy: result.checkAccuracy };
       return { weights: 'autoencoder.safetensors', finalLoss: result.finalLoss, curve: curveJson(result.curve), finetune };
     } finally {

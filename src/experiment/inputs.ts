@@ -20,7 +20,6 @@ import {
   indexTarShards,
   labelArray,
   listImageFolder,
-  listingFingerprint,
   loadBuiltinDataset,
   loadImageIndex,
   memorySplit,
@@ -106,13 +105,24 @@ function streamed(plan: Pick<ExperimentPlan, 'dataset'>): ImageFolderSpec | TarS
   return typeof plan.dataset === 'string' ? null : plan.dataset;
 }
 
-const listings = new Map<string, ReturnType<typeof listImageFolder>>();
+/** What a run needs of a folder's listing before its index job: classes, counts and fingerprint. */
+interface ListingSummary {
+  classNames: string[];
+  /** Image files found. */
+  files: number;
+  /** Image files and entries left out. */
+  entries: number;
+  fingerprint: string;
+}
+
+const listings = new Map<string, ListingSummary>();
 
 /**
- * An image folder's listing, made once per process. Listing a large folder takes a while before
- * any job starts: past the first second it says how far it got on stderr, every 2 seconds.
+ * An image folder's listing summary, made once per process (the listing's columns are not kept:
+ * the index job lists again and keeps them). Listing a large folder takes a while before any job
+ * starts: past the first second it says how far it got on stderr, every 2 seconds.
  */
-function listingOnce(root: string): ReturnType<typeof listImageFolder> {
+function listingOnce(root: string): ListingSummary {
   if (!listings.has(root)) {
     const start = Date.now();
     let said = start;
@@ -121,7 +131,8 @@ function listingOnce(root: string): ReturnType<typeof listImageFolder> {
       said = Date.now();
       process.stderr.write(`s2snets: listing ${root}: ${files.toLocaleString('en-US')} image files so far\n`);
     };
-    listings.set(root, listImageFolder(root, { listed }));
+    const listing = listImageFolder(root, { listed });
+    listings.set(root, { classNames: listing.classNames, files: listing.paths.length, entries: listing.paths.length + listing.skipped.length, fingerprint: listing.fingerprint });
   }
   return listings.get(root)!;
 }
@@ -142,7 +153,7 @@ export function dataShape(plan: ExperimentPlan): DataShape {
   }
   if (!('imageFolder' in spec)) return { channels: spec.channels, size: spec.crop, classNames: shardClassNames(spec.tarShards) };
   const listing = listingOnce(spec.imageFolder);
-  return { channels: spec.channels, size: spec.crop, classNames: listing.classNames, files: listing.files.length };
+  return { channels: spec.channels, size: spec.crop, classNames: listing.classNames, files: listing.files };
 }
 
 /**
@@ -157,7 +168,7 @@ export function dataIdentity(plan: ExperimentPlan): Json {
   if (!spec) return plan.dataset as string;
   if ('imageFolder' in spec) {
     const listing = listingOnce(spec.imageFolder);
-    return { ...spec, files: listing.files.length + listing.skipped.length, fingerprint: listingFingerprint(listing) };
+    return { ...spec, files: listing.entries, fingerprint: listing.fingerprint };
   }
   const shards = expandShardPattern(spec.tarShards);
   const stamps = shards.map((s) => {

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { writeFileAtomic } from '../common/atomic.js';
 import type { Json } from '../common/json.js';
 import { encodeSafetensors, type Module } from '../nn/index.js';
-import type { CheckpointStore, LossCurve, StepProgress } from '../train/loop.js';
+import type { CheckpointStore, LossCurve, StepProgress, TrainLoopResult } from '../train/loop.js';
 import type { JobContext, JobSpec } from '../scheduler/job-graph.js';
 import { indexFileOf, sliceData, type DataSlice, type IndexOutput, type TrainingData } from './inputs.js';
 
@@ -77,6 +77,26 @@ export function progressTo(ctx: JobContext, batchSize: number): (p: StepProgress
     const imagesPerS = p.elapsedS > 0 ? (p.stepsRun * batchSize) / p.elapsedS : 0;
     void ctx.progress(p.step / p.steps, `step ${p.step}/${p.steps} loss ${p.loss.toFixed(4)}`, { loss: p.loss, imagesPerS });
   };
+}
+
+/**
+ * A job's throughput for its metrics (`status` lists them): images per second, 3 significant digits.
+ * @param images images the job processed (a training job: steps run in this process times the batch)
+ * @param seconds the time they took
+ * @example ctx.setMetrics({ imagesPerS: imagesPerS((r.stepsRun - r.resumedFrom) * batchSize, r.elapsedS) })
+ */
+export function imagesPerS(images: number, seconds: number): number {
+  return seconds > 0 ? Number((images / seconds).toPrecision(3)) : 0;
+}
+
+/**
+ * Images per second of a training loop's steps in this process (a resumed job counts from its checkpoint).
+ * @param r the loop's result
+ * @param batchSize images per step
+ * @example ctx.setMetrics({ finalLoss: r.finalLoss, imagesPerS: trainingRate(r, 64) })
+ */
+export function trainingRate(r: Pick<TrainLoopResult, 'stepsRun' | 'resumedFrom' | 'elapsedS'>, batchSize: number): number {
+  return imagesPerS((r.stepsRun - r.resumedFrom) * batchSize, r.elapsedS);
 }
 
 /**

@@ -11,7 +11,7 @@ import type { IndexOutput } from './inputs.js';
 import { GENERIC_AE } from './names.js';
 import type { ExperimentPlan } from './plan.js';
 import { buildAutoencoder } from './reconstructor.js';
-import { curveJson, jobCheckpoint, progressTo, saveModule, seedTag, trainingJob, type JobSettings, type KindJob, type TrainingSlice } from './job-common.js';
+import { curveJson, jobCheckpoint, progressTo, saveModule, seedTag, trainingJob, trainingRate, type JobSettings, type KindJob, type TrainingSlice } from './job-common.js';
 
 export interface AutoencoderOutput {
   [k: string]: Json;
@@ -59,7 +59,7 @@ export function pretrainJob(payload: PretrainPayload, index: JobSpec<IndexOutput
         signal: ctx.signal,
         onProgress: progressTo(ctx, spec.batchSize),
       });
-      ctx.setMetrics({ finalLoss: result.finalLoss });
+      ctx.setMetrics({ finalLoss: result.finalLoss, imagesPerS: trainingRate(result, spec.batchSize) });
     }
     ae.eval();
     saveModule(ctx, 'autoencoder.safetensors', ae, { stages: JSON.stringify(spec.stages) });

@@ -10,7 +10,7 @@ import type { JobContext, JobSpec } from '../scheduler/job-graph.js';
 import { indexFileOf, sliceEvaluationData, type ExperimentData, type IndexOutput } from './inputs.js';
 import type { AutoencoderOutput, PretrainJob } from './pretrain-job.js';
 import { loadReconstructor, type Reconstructor } from './reconstructor.js';
-import { hashed, seedTag, type JobSettings, type KindJob, type TrainingSlice } from './job-common.js';
+import { hashed, imagesPerS, seedTag, type JobSettings, type KindJob, type TrainingSlice } from './job-common.js';
 
 export interface ReconstructionOutput {
   [k: string]: Json;
@@ -54,8 +54,9 @@ export function reconstructionJob(payload: ReconstructionPayload, deps: { index:
       const data = await sliceEvaluationData(cfg, cfg.evalSamples, indexFileOf(ctx, index));
       const ae = loadReconstructor(arch, data.channels, join(ctx.input(autoencoder), ctx.output(autoencoder).weights));
       try {
+        const started = performance.now();
         const psnr = await writeReconstructions(ctx, { batchSize: settings.evalBatchSize, device: cfg.device }, data, ae);
-        ctx.setMetrics({ psnr });
+        ctx.setMetrics({ psnr, imagesPerS: imagesPerS(data.eval.length, (performance.now() - started) / 1000) });
         return { file: RECONSTRUCTIONS_FILE, autoencoder: cfg.autoencoder, psnr };
       } finally {
         ae.dispose();

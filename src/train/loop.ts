@@ -107,6 +107,8 @@ export interface TrainLoopResult {
   stepsRun: number;
   /** Whether the monitor stopped training before `steps`. */
   stoppedEarly: boolean;
+  /** Seconds the steps of this call took (from resumedFrom on), for a throughput figure. */
+  elapsedS: number;
 }
 
 function saveCheckpoint(o: TrainLoopOptions, step: number, curve: LossCurve): void {
@@ -211,7 +213,7 @@ export async function trainLoop(o: TrainLoopOptions): Promise<TrainLoopResult> {
   }
   // Gradients are not needed past the last step; dropping them frees their memory.
   o.optimizer.zeroGrad();
-  return { curve, finalLoss: loss, resumedFrom: start, stepsRun, stoppedEarly: stepsRun < o.steps };
+  return { curve, finalLoss: loss, resumedFrom: start, stepsRun, stoppedEarly: stepsRun < o.steps, elapsedS: (performance.now() - t0) / 1000 };
 }
 
 /** Runs the monitor with the modules in eval mode (it evaluates them), then back in training mode. */

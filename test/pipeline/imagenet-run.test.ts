@@ -102,6 +102,14 @@ test('s2snets run: image folder, ONNX and TorchScript classifiers, a valid repor
   assert.deepEqual(jobs.map((j) => j.name).sort(), [...JOB_NAMES].sort());
   for (const j of jobs) assert.deepEqual([j.status, j.attempts], ['done', 1], `${j.name}: done on its first attempt`);
   assert.deepEqual(comparable(runDir), before);
+  // Every job that reads images says its throughput; timed over its images' work alone, it is no
+  // lower than the images over the job's whole time. The fine-tunes: 3 steps of 8.
+  for (const j of jobs.filter((j) => /^(pretrain|import|finetune|reconstruct|evaluate)/.test(j.name))) {
+    const rate = j.metrics.imagesPerS;
+    assert.ok(typeof rate === 'number' && Number.isFinite(rate) && rate > 0, `${j.name}: imagesPerS ${rate}`);
+    const images = j.name.startsWith('finetune') ? 24 : j.name.startsWith('reconstruct') || j.name === 'evaluate' ? results.run.evalSamples : 0;
+    assert.ok(rate >= images / j.durationS! * 0.99, `${j.name}: ${rate} img/s, below ${images} images in ${j.durationS} s`);
+  }
 
   // Job keys hold a fingerprint of the folder's files: one more image invalidates everything.
   const catDir = join(images, CLASSES[0]);
