@@ -10,10 +10,10 @@ import { accuracyOf, batchPredictions, type Accuracy, type Forward } from '../an
 import { deriveSeed, inOrder, randomTranslate, Rng, type ImageSplit } from '../data/index.js';
 import type { Json } from '../common/json.js';
 import type { JobContext, JobSpec } from '../scheduler/job-graph.js';
-import type { IndexOutput, TrainingData } from './inputs.js';
+import { indexFileOf, sliceEvaluationData, type IndexOutput, type TrainingData } from './inputs.js';
 import type { ClassifierEntry, ExperimentPlan } from './plan.js';
 import { familyOf, openClassifier } from './classifier-sources.js';
-import { curveJson, jobCheckpoint, progressTo, saveModule, seedTag, trainingJob, trainingRate, imagesPerS, type JobSettings, type KindJob, type TrainingSlice } from './job-common.js';
+import { curveJson, hashed, imagesPerS, jobCheckpoint, progressTo, saveModule, seedTag, trainingJob, trainingRate, type JobSettings, type KindJob, type TrainingSlice } from './job-common.js';
 
 export interface ClassifierOutput {
   [k: string]: Json;
@@ -31,7 +31,7 @@ export interface ClassifierOutput {
 export type TrainedClassifierConfig = TrainingSlice & { model: string } & Omit<ExperimentPlan['classifierTraining'], 'epochsFor'>;
 
 /** What identifies an imported classifier: its file, by path and content, and what input it takes when the plan says. */
-export type ImportedClassifierConfig = TrainingSlice & { file: string; sha256: string; input?: Json };
+export type ImportedClassifierConfig = TrainingSlice & { file: string; sha256: string; input?: Json; evalSamples: number };
 
 export interface ClassifierPayload {
   config: TrainedClassifierConfig | ImportedClassifierConfig;
@@ -87,20 +87,30 @@ export function trainedClassifierJob(payload: ClassifierPayload & { config: Trai
 }
 
 /**
- * The job that opens an imported classifier and measures it on the run's test split.
+ * The job that opens an imported classifier and measures it on the run's evaluation images (the
+ * originals its cross-evaluation column starts from). Not the whole test split: an imported
+ * model was not trained on this split, and at ImageNet scale its 10,000 images would keep a CPU
+ * busy for hours before the first fine-tune step.
  * @param payload its config (the key), entry and settings
  * @param index the streamed dataset's index job, null for a built-in dataset
  * @example importedClassifierJob({ config, entry: { name: 'vgg', onnx: 'vgg16.onnx' }, settings }, null)
  */
 export function importedClassifierJob(payload: ClassifierPayload & { config: ImportedClassifierConfig }, index: JobSpec<IndexOutput> | null): ClassifierJob {
   const { config: cfg, entry, settings } = payload;
-  return trainingJob(`import[${entry.name}]`, payload, index, [], async (ctx, data) => {
-    const model = await openClassifier(entry, data, cfg.device, undefined, (line) => ctx.log(line));
-    const started = performance.now();
-    const { top1, top5 } = await testAccuracy(model, data, cfg.device, settings);
-    ctx.setMetrics({ top1, imagesPerS: imagesPerS(data.test.length, (performance.now() - started) / 1000) });
-    return { weights: '', family: familyOf(entry), parameters: model.parameterCount(), top1, top5, finalLoss: null, curve: { step: [], loss: [] } };
-  });
+  return {
+    name: `import[${entry.name}]`,
+    deps: index ? [index] : [],
+    config: hashed(cfg),
+    payload,
+    async run(ctx) {
+      const data = await sliceEvaluationData(cfg, cfg.evalSamples, indexFileOf(ctx, index));
+      const model = await openClassifier(entry, data, cfg.device, undefined, (line) => ctx.log(line));
+      const started = performance.now();
+      const { top1, top5 } = await splitAccuracy((x) => model.forward(x), data.eval, { batchSize: settings.evalBatchSize, device: cfg.device });
+      ctx.setMetrics({ top1, imagesPerS: imagesPerS(data.eval.length, (performance.now() - started) / 1000) });
+      return { weights: '', family: familyOf(entry), parameters: model.parameterCount(), top1, top5, finalLoss: null, curve: { step: [], loss: [] } };
+    },
+  };
 }
 
 /**
@@ -119,7 +129,7 @@ export function classifierWeights(ctx: Pick<JobContext, 'input' | 'output'>, job
  * @param forward the classifier
  * @param split the images
  * @param o batch size, device
- * @example const { top1 } = await splitAccuracy((x) => model.forward(x), data.test, { batchSize: 250, device: 'cpu' });
+ * @example const { top1 } = await splitAccuracy((x) => model.forward(x), data.eval, { batchSize: 250, device: 'cpu' });
  */
 async function splitAccuracy(forward: Forward, split: ImageSplit, o: { batchSize: number; device: string }): Promise<Accuracy> {
   const top1: number[] = [];

@@ -126,7 +126,7 @@ function classifierJob(plan: ExperimentPlan, entry: ClassifierEntry, seed: numbe
   const file = importedFile(entry)!;
   // What the classifier takes is part of its identity; entries that name nothing keep their keys.
   const input = 'input' in entry && entry.input ? { input: entry.input as unknown as Json } : {};
-  return importedClassifierJob({ config: { ...trainingSlice(plan, plan.seed), file, sha256: fileDigest(file), ...input }, entry, settings }, index);
+  return importedClassifierJob({ config: { ...trainingSlice(plan, plan.seed), file, sha256: fileDigest(file), ...input, evalSamples: plan.evalSamples }, entry, settings }, index);
 }
 
 /** A_S's key: the plan's ae settings, the starting weights counted by content. */

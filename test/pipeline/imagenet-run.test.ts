@@ -50,7 +50,8 @@ test('s2snets run: image folder, ONNX and TorchScript classifiers, a valid repor
     quick: true,
     ae: { pretrain: { epochs: 1, batchSize: 8 } },
     finetune: { steps: 3, batchSize: 8 },
-    eval: { samples: 100 },
+    // Fewer than the test split's images, so the evaluation set is a subset of it.
+    eval: { samples: 4 },
     device: 'cpu',
     runDir: 'run',
   };
@@ -102,12 +103,14 @@ test('s2snets run: image folder, ONNX and TorchScript classifiers, a valid repor
   assert.deepEqual(jobs.map((j) => j.name).sort(), [...JOB_NAMES].sort());
   for (const j of jobs) assert.deepEqual([j.status, j.attempts], ['done', 1], `${j.name}: done on its first attempt`);
   assert.deepEqual(comparable(runDir), before);
+  // An imported classifier is measured on the evaluation's originals, its accuracy there the report's.
+  for (const c of results.classifiers) assert.equal(jobs.find((j) => j.name === `import[${c.name}]`)!.metrics.top1, c.accuracy.original.top1, `import[${c.name}]`);
   // Every job that reads images says its throughput; timed over its images' work alone, it is no
   // lower than the images over the job's whole time. The fine-tunes: 3 steps of 8.
   for (const j of jobs.filter((j) => /^(pretrain|import|finetune|reconstruct|evaluate)/.test(j.name))) {
     const rate = j.metrics.imagesPerS;
     assert.ok(typeof rate === 'number' && Number.isFinite(rate) && rate > 0, `${j.name}: imagesPerS ${rate}`);
-    const images = j.name.startsWith('finetune') ? 24 : j.name.startsWith('reconstruct') || j.name === 'evaluate' ? results.run.evalSamples : 0;
+    const images = j.name.startsWith('finetune') ? 24 : /^(reconstruct|evaluate|import)/.test(j.name) ? results.run.evalSamples : 0;
     assert.ok(rate >= images / j.durationS! * 0.99, `${j.name}: ${rate} img/s, below ${images} images in ${j.durationS} s`);
   }
 
