@@ -12,10 +12,15 @@
 //           view, a torchvision ResNet-50 ONNX export with random weights; the job's fine-tune code,
 //           speed options and sampler) fed from disk (a streamed split of generated JPEGs, read
 //           ahead) and from memory (the same images decoded once), taking turns; their img/s ratio.
+//  paper run (--paper-run N): `s2snets run` at the paper's shape over a generated ImageNet-layout
+//           folder of N JPEGs (1,000 classes, 224-300 px sides): VGG16-width SegNet, torchvision
+//           ResNet-50 at 224 px and Inception v3 at 299 px (ONNX, random weights), short pretraining
+//           and fine-tunes, a bounded evaluation set; each job's time and img/s, and the peak RSS.
 //   node dist/bench/data.js [--images 2000 (0: no loader part)] [--turns 3] [--batch 64] [--memory 10000,200000 ('': none)]
-//                           [--finetune-steps 3 (0: no fine-tune part)] [--finetune-batch 8] [--onnx-dir DIR] [--dir DIR]
+//                           [--finetune-steps 3 (0: no fine-tune part)] [--finetune-batch 8] [--paper-run 0 (N images)]
+//                           [--paper-eval 200] [--onnx-dir DIR] [--dir DIR]
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,6 +33,7 @@ import type { Module } from '../src/nn/index.js';
 import { defaultPlan } from '../src/experiment/plan.js';
 import { finetuneDecoder } from '../src/train/finetune.js';
 import { splitBatches } from '../src/train/sampler.js';
+import { status } from '../src/scheduler/runner.js';
 import { engineLine } from './engine-line.js';
 import { formatRatio, turnRatio } from './turns.js';
 import { DEFAULT_ONNX_DIR, ensureExports, python } from './exports.js';
@@ -45,6 +51,8 @@ const dir = option('dir', join(tmpdir(), 's2snets-bench-data'));
 const finetuneSteps = Number(option('finetune-steps', '3'));
 const finetuneBatch = Number(option('finetune-batch', '8'));
 const onnxDir = option('onnx-dir', DEFAULT_ONNX_DIR);
+const paperImages = Number(option('paper-run', '0'));
+const paperEval = Number(option('paper-eval', '200'));
 // Untimed fine-tune steps at the start of every turn: the allocator's and oneDNN's caches, the first batch read cold.
 const FINETUNE_WARM_UP = 1;
 const workers = availableParallelism();
@@ -52,8 +60,8 @@ const here = dirname(fileURLToPath(import.meta.url));
 const reference = join(here, '..', '..', 'bench', 'torch_data_reference.py');
 const cli = join(here, '..', 'src', 'cli', 'main.js');
 
-/** Writes `count` JPEGs into root/class-k/ (sides drawn in [minSide, maxSide]), once; returns root. */
-async function generateFolder(root: string, count: number, minSide: number, maxSide: number): Promise<string> {
+/** Writes `count` JPEGs into root/class-k/ (k < classes; sides drawn in [minSide, maxSide]), once; returns root. */
+async function generateFolder(root: string, count: number, minSide: number, maxSide: number, classes = 10): Promise<string> {
   if (existsSync(join(root, 'complete'))) return root;
   const rng = new Rng(count);
   console.error(`writing ${count} JPEGs to ${root} (once)...`);
@@ -61,8 +69,9 @@ async function generateFolder(root: string, count: number, minSide: number, maxS
   const one = async () => {
     while (next < count) {
       const i = next++;
+      if (i > 0 && i % 10_000 === 0) console.error(`  ${i} of ${count} written`);
       const [w, h] = [minSide + rng.int(maxSide - minSide + 1), minSide + rng.int(maxSide - minSide + 1)];
-      const folder = join(root, `class-${i % 10}`);
+      const folder = join(root, `class-${i % classes}`);
       mkdirSync(folder, { recursive: true });
       // Smoothed noise compresses like a photograph (tens of kB at these sizes), unlike flat colour.
       await sharp({ create: { width: w, height: h, channels: 3, background: '#000', noise: { type: 'gaussian', mean: 40 + 20 * (i % 10), sigma: 60 } } })
@@ -81,7 +90,7 @@ async function oursRate(split: ImageSplit): Promise<number> {
   const batches = splitBatches(split, { batchSize: batch, seed: 1 });
   const start = performance.now();
   for (let step = 0; step < batches.stepsPerEpoch; step++) {
-    await batches.ready(step);
+    await batches.ready(step, batches.stepsPerEpoch);
     const b = batches.batch(step);
     b.x.dispose();
     b.y.dispose();
@@ -209,6 +218,43 @@ async function finetune(): Promise<void> {
   for (const t of [whole.x, whole.y]) t.dispose();
 }
 
+/**
+ * `s2snets run` at the paper's shape over a generated ImageNet-layout folder: what a user with
+ * the ImageNet validation set and two torchvision exports would run on a CPU, with short
+ * pretraining and fine-tunes and `paperEval` evaluation images. Prints each job's time and img/s
+ * (from the run's own job table) and the peak RSS of the run's processes.
+ */
+async function paperRun(): Promise<void> {
+  const root = await generateFolder(join(dir, `imagenet-${paperImages}`), paperImages, 224, 300, 1000);
+  ensureExports(onnxDir, ['resnet50', 'inception_v3']);
+  const runDir = join(dir, `paper-run-${paperImages}-${Date.now()}`);
+  const config = join(dir, `paper-run-${paperImages}.json`);
+  const settings = {
+    dataset: { imageFolder: root, imageSize: 224 },
+    // Inception v3's export takes 299 px: its fixed input size says so, no inputSize needed.
+    classifiers: [{ onnx: join(onnxDir, 'resnet50.onnx') }, { onnx: join(onnxDir, 'inception_v3.onnx') }],
+    ae: { stages: 'vgg16', pretrain: { images: 256, batchSize: 8 } },
+    finetune: { images: 64, batchSize: 4, untilConverged: false },
+    eval: { samples: paperEval },
+    device: 'cpu',
+    runDir,
+  };
+  writeFileSync(config, JSON.stringify(settings));
+  const timeFile = `${runDir}.time`;
+  console.log(`\nPaper run: s2snets run over ${paperImages} JPEGs (1,000 classes, 224-300 px) at 224 px, VGG16-width SegNet (256 pretraining images), ResNet-50 (224 px) and Inception v3 (299 px) ONNX with random weights, fine-tunes of 64 images, ${paperEval} evaluation images; ${engineLine()}`);
+  const start = performance.now();
+  const r = spawnSync('/usr/bin/time', ['-o', timeFile, '-f', 'maxrss-kb %M', process.execPath, cli, 'run', config], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const wallS = (performance.now() - start) / 1000;
+  const kb = Number(/maxrss-kb (\d+)/.exec(existsSync(timeFile) ? readFileSync(timeFile, 'utf8') : '')?.[1] ?? NaN);
+  const rows = [['job', 'time s', 'img/s', 'metrics']];
+  for (const j of status(runDir).jobs) {
+    const { imagesPerS, ...rest } = j.metrics;
+    rows.push([j.name, j.durationS === null ? '-' : j.durationS.toFixed(1), imagesPerS === undefined ? '-' : String(imagesPerS), Object.entries(rest).map(([k, v]) => `${k}=${typeof v === 'number' ? Number(v.toPrecision(4)) : v}`).join(' ')]);
+  }
+  printTable(rows);
+  console.log(`\nExit ${r.status}; wall ${wallS.toFixed(0)} s; peak RSS of any of its processes ${(kb / 1024).toFixed(0)} MB; run directory ${runDir}`);
+}
+
 function printTable(rows: string[][]): void {
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
   for (const [i, r] of rows.entries()) {
@@ -217,8 +263,8 @@ function printTable(rows: string[][]): void {
   }
 }
 
-if (!(images >= 0 && turns > 0 && batch > 0 && memorySizes.every((n) => n > 0) && Number.isInteger(finetuneSteps) && finetuneSteps >= 0 && Number.isInteger(finetuneBatch) && finetuneBatch > 0)) {
-  console.error('usage: node dist/bench/data.js [--images N] [--turns N] [--batch N] [--memory 10000,200000] [--finetune-steps N] [--finetune-batch N] [--onnx-dir DIR] [--dir DIR]');
+if (!(images >= 0 && turns > 0 && batch > 0 && memorySizes.every((n) => n > 0) && Number.isInteger(finetuneSteps) && finetuneSteps >= 0 && Number.isInteger(finetuneBatch) && finetuneBatch > 0 && Number.isInteger(paperImages) && paperImages >= 0 && Number.isInteger(paperEval) && paperEval > 0)) {
+  console.error('usage: node dist/bench/data.js [--images N] [--turns N] [--batch N] [--memory 10000,200000] [--finetune-steps N] [--finetune-batch N] [--paper-run N] [--paper-eval N] [--onnx-dir DIR] [--dir DIR]');
   process.exit(2);
 }
 // --images 0 skips the loader part.
@@ -226,3 +272,5 @@ if (images > 0) await loader();
 await memory();
 // --finetune-steps 0 skips the fine-tune part.
 if (finetuneSteps > 0) await finetune();
+// --paper-run 0 (the default) skips the paper run.
+if (paperImages > 0) await paperRun();

@@ -13,7 +13,7 @@ export interface CommonTrainOptions {
   seed: number;
   batch(step: number): Batch;
   /** See TrainLoopOptions.ready. */
-  ready?(step: number): Promise<void>;
+  ready?(step: number, end: number): Promise<void>;
   checkpoint?: CheckpointStore;
   signal?: AbortSignal;
   onProgress?(p: StepProgress): void;

@@ -35,8 +35,11 @@ export interface TrainLoopOptions {
   schedule?: Schedule;
   /** The batch of a given step; the loop disposes it. */
   batch(step: number): Batch;
-  /** Awaited before batch(step): resolves once step's batch can be made (a streamed split reads it, and starts reading the next ones). */
-  ready?(step: number): Promise<void>;
+  /**
+   * Awaited before batch(step): resolves once step's batch can be made (a streamed split reads it,
+   * and starts reading the next ones, none at or past `end`, the loop's step count).
+   */
+  ready?(step: number, end: number): Promise<void>;
   /** Forward pass of the batch of `step`, returning a scalar loss. */
   loss(batch: Batch, step: number): Tensor;
   /** Modules whose state (parameters and buffers) a checkpoint must hold. */
@@ -179,7 +182,7 @@ export async function trainLoop(o: TrainLoopOptions): Promise<TrainLoopResult> {
       }
       throw new TrainingInterruptedError(`${o.name}: interrupted at step ${step}/${o.steps}${o.checkpoint ? '; checkpoint saved' : ''}`);
     }
-    await o.ready?.(step);
+    await o.ready?.(step, o.steps);
     o.schedule?.apply(o.optimizer, step);
     manualSeed(o.seed * 1_000_003 + step);
     const done = step + 1;

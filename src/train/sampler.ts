@@ -9,8 +9,12 @@ export interface StepBatches {
   batch(step: number): Batch;
   /** The positions in the dataset of step's batch, in batch order. */
   positions(step: number): Int32Array;
-  /** Resolves once step's batch is read (see TrainLoopOptions.ready); a split in memory is always ready. */
-  ready(step: number): Promise<void>;
+  /**
+   * Resolves once step's batch is read (see TrainLoopOptions.ready); a split in memory is always
+   * ready. Steps after it are read ahead, but none at or past `end` when given (the steps the
+   * caller takes): at the end of a short fine-tune, batches read past it would be decoded for nothing.
+   */
+  ready(step: number, end?: number): Promise<void>;
 }
 
 /** Batches read from a streamed split ahead of the step that needs them. */
@@ -60,9 +64,9 @@ export function splitBatches(split: ImageSplit, o: { batchSize: number; seed: nu
   return {
     stepsPerEpoch: order.batchesPerEpoch,
     positions: (step) => order.stepIndices(step),
-    async ready(step) {
+    async ready(step, end = Infinity) {
       if (!split.streamed) return;
-      for (let s = step; s < step + ahead; s++) if (!reading.has(s) && !read.has(s)) reading.set(s, quietly(split.read(order.stepIndices(s), deriveSeed(o.seed, 'draws', epochOf(s)))));
+      for (let s = step; s < Math.min(step + ahead, Math.max(end, step + 1)); s++) if (!reading.has(s) && !read.has(s)) reading.set(s, quietly(split.read(order.stepIndices(s), deriveSeed(o.seed, 'draws', epochOf(s)))));
       // Batches read ahead for steps that were skipped (a resume) are dropped.
       for (const s of reading.keys()) if (s < step) reading.delete(s);
       const host = await reading.get(step)!;

@@ -24,6 +24,7 @@ import {
   streamedSplit,
   disposeDataset,
   type ImageIndex,
+  type ImageSplit,
   type StreamView,
 } from '../../src/data/index.js';
 import { splitBatches } from '../../src/train/sampler.js';
@@ -221,4 +222,11 @@ test('step batches of a streamed split read ahead, and a resumed sampler reads w
   assert.deepEqual(resumed, straight.slice(8));
   const s = splitBatches(train, { batchSize: 4, seed: 3 });
   assert.throws(() => s.batch(0), /asked for before ready\(0\) resolved/);
+
+  // Read ahead up to the caller's last step, never past it: the batches of steps 0-4 of a 5-step loop.
+  const reads: number[][] = [];
+  const counted: ImageSplit = { ...train, read: (positions, draws) => (reads.push(Array.from(positions)), train.read(positions, draws)) };
+  const loop = splitBatches(counted, { batchSize: 4, seed: 3 });
+  for (let step = 0; step < 5; step++) await loop.ready(step, 5);
+  assert.deepEqual(reads, [0, 1, 2, 3, 4].map((step) => Array.from(loop.positions(step))));
 });
