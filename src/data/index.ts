@@ -7,7 +7,7 @@ export { decodeImage, ImageFolderError } from './decode.js';
 export type { DecodeOptions, DecodedImage } from './decode.js';
 export { loadImageFolder, scanImageFolder, DEFAULT_IMAGE_EXTENSIONS } from './image-folder.js';
 export { indexImageFolder, listImageFolder, imagePath } from './folder-index.js';
-export type { FolderIndex, IndexProgress, FolderIndexOptions } from './folder-index.js';
+export type { FolderIndex, FolderListing, IndexProgress, FolderIndexOptions } from './folder-index.js';
 export { saveImageIndex, loadImageIndex, IMAGE_INDEX_FORMAT } from './image-index.js';
 export type { ImageIndex, IndexColumns } from './image-index.js';
 export { indexTarShards, expandShardPattern, shardClassNames } from './tar-shards.js';
