@@ -316,8 +316,9 @@ function evalBatchFor(dataset: DatasetSpec, base: number): number {
  * planFromConfig(loadConfig({ quick: true, classifiers: ['lenet5'] }), 'cpu').evalSamples; // 200, quick's
  */
 export function planFromConfig(cfg: ExperimentConfig, device: string): ExperimentPlan {
-  const base = (cfg.quick ? quickPlan : defaultPlan)(typeof cfg.dataset === 'string' ? { dataset: cfg.dataset } : {});
   const dataset: DatasetSpec = typeof cfg.dataset === 'string' ? cfg.dataset : streamedSpec(cfg.dataset);
+  // The dataset decides dataset-specific defaults (a folder's A_S PSNR floor is not MNIST's).
+  const base = (cfg.quick ? quickPlan : defaultPlan)({ dataset });
   const derived = derivedNames(cfg.classifiers.map((c) => (typeof c === 'string' || c.name !== undefined ? null : 'onnx' in c ? c.onnx : c.torchscript)));
   const classifiers: ClassifierEntry[] = cfg.classifiers.map((c, i) => {
     if (typeof c === 'string') return { name: c, zoo: c };

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { A_S_PSNR_FLOOR, DEFAULT_TRAIN_LIMIT, DEMO_CLASSIFIERS, PLAN_DEFAULTS, RUN_DEFAULTS } from '../../src/experiment/defaults.js';
+import { A_S_PSNR_FLOOR, DEFAULT_TRAIN_LIMIT, DEMO_CLASSIFIERS, IMAGE_FOLDER_PSNR_FLOOR, PLAN_DEFAULTS, RUN_DEFAULTS } from '../../src/experiment/defaults.js';
 import { ExperimentConfig, loadConfig } from '../../src/experiment/config.js';
 import { defaultPlan, planFromConfig, quickPlan, type ExperimentPlan } from '../../src/experiment/plan.js';
 
@@ -27,6 +27,13 @@ test('a config that sets nothing loads with the defaults of the literal, and its
   assert.deepEqual({ ...rest, ae: { ...rest.ae, weights: undefined } }, { ...restDefaults, ae: { ...restDefaults.ae, weights: undefined } });
   assert.deepEqual(analysisRest, analysisDefaults);
   assert.deepEqual([trainLimit, psnrFloor], [DEFAULT_TRAIN_LIMIT.mnist, A_S_PSNR_FLOOR.mnist]);
+});
+
+test("an image folder's plan takes the folder's dataset-specific defaults, not the default dataset's", () => {
+  for (const quick of [false, true]) {
+    const plan = planFromConfig(loadConfig({ dataset: { imageFolder: '/data/val' }, classifiers: ['lenet5'], quick }), 'cpu');
+    assert.deepEqual([plan.analysis.psnrFloor, plan.trainLimit], [IMAGE_FOLDER_PSNR_FLOOR, quick ? quickPlan().trainLimit : null], `quick: ${quick}`);
+  }
 });
 
 test('a plan is a copy: changing one changes neither the defaults nor the next plan', () => {
