@@ -1,10 +1,11 @@
-// Data at scale, measured. Three parts:
-//  loader:  a generated ImageNet-layout folder of JPEGs (256-500 px sides, 10 classes) read an
-//           epoch at a time through the training view (RandomResizedCrop 224 + flip) and the
-//           evaluation view (resize 256, centre crop 224) by s2snets' streamed split (the
-//           fine-tunes' own sampler: batches read ahead, decoded on libvips' threads) and by
-//           torchvision's ImageFolder + DataLoader with as many worker processes as cores
-//           (bench/torch_data_reference.py), taking turns; images per second and their ratio.
+// Data at scale, measured. Four parts:
+//  loader:  a generated ImageNet-layout folder of JPEGs (256-500 px sides, 10 classes) read two
+//           epochs at a time (the second timed) through the training view (RandomResizedCrop 224
+//           + flip) and the evaluation view (resize 256, centre crop 224) into normalized float
+//           batches, by s2snets' streamed split (the fine-tunes' own sampler: batches read ahead,
+//           decoded on libuv's thread pool) and by torchvision's ImageFolder + DataLoader with as
+//           many worker processes as cores (bench/torch_data_reference.py), taking turns; images
+//           per second and their ratio.
 //  memory:  `s2snets run` (quick settings, 32 px, one zoo classifier, a short fine-tune) over
 //           generated folders of 10,000 and 200,000 small images: the peak RSS of any of its
 //           processes (GNU time's maximum resident set size), which must not grow with the folder.
@@ -85,12 +86,18 @@ async function generateFolder(root: string, count: number, minSide: number, maxS
   return root;
 }
 
-/** One epoch of the split through the fine-tunes' sampler; images per second. */
+/**
+ * Two epochs of the split through the fine-tunes' sampler (normalized float batches, as a CPU
+ * step gets them); images per second of the second. The first warms caches and allocators: after
+ * the reference's processes ran, a first epoch of 600 images ran at half the second's rate (s12).
+ */
 async function oursRate(split: ImageSplit): Promise<number> {
   const batches = splitBatches(split, { batchSize: batch, seed: 1 });
-  const start = performance.now();
-  for (let step = 0; step < batches.stepsPerEpoch; step++) {
-    await batches.ready(step, batches.stepsPerEpoch);
+  const steps = 2 * batches.stepsPerEpoch;
+  let start = 0;
+  for (let step = 0; step < steps; step++) {
+    if (step === batches.stepsPerEpoch) start = performance.now();
+    await batches.ready(step, steps);
     const b = batches.batch(step);
     b.x.dispose();
     b.y.dispose();
@@ -98,7 +105,7 @@ async function oursRate(split: ImageSplit): Promise<number> {
   return (batches.stepsPerEpoch * batch) / ((performance.now() - start) / 1000);
 }
 
-/** One epoch through torchvision's DataLoader; images per second (null when PyTorch is missing). */
+/** The second of two epochs through torchvision's DataLoader; images per second (undefined when PyTorch is missing). */
 function torchRate(root: string, view: StreamView['kind']): number | undefined {
   const r = spawnSync(python, [reference, root, String(workers), String(batch), view, '224', '256'], { encoding: 'utf8' });
   const line = (r.stdout ?? '').split('\n').find((l) => l.startsWith('{'));
