@@ -31,6 +31,7 @@ export {
   randomResizedCropBox,
   RANDOM_CROP_SCALE,
   RANDOM_CROP_RATIO,
+  normalizedFromBytes,
   TransformError,
   IMAGENET_MEAN,
   IMAGENET_STD,

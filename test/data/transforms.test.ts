@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { allclose, arange, full, manualSeed, ones, rand, tensor, tidy } from '../../src/engine/index.js';
-import { centerCrop, centerCropBox, denormalize, IMAGENET_MEAN, IMAGENET_STD, normalize, padTo, randomTranslate, resizedSize, resizeShorter, Rng, TransformError } from '../../src/data/index.js';
+import { centerCrop, centerCropBox, denormalize, IMAGENET_MEAN, IMAGENET_STD, MNIST_MEAN, MNIST_STD, normalize, normalizedFromBytes, padTo, randomTranslate, resizedSize, resizeShorter, Rng, TransformError } from '../../src/data/index.js';
 
 test('normalize subtracts the mean and divides by the std per channel; denormalize inverts it', () => {
   tidy(() => {
@@ -19,6 +19,23 @@ test('normalize subtracts the mean and divides by the std per channel; denormali
     const mean = tensor([...IMAGENET_MEAN], [3, 1, 1]).expand([3, 2, 2]).contiguous();
     assert.ok(allclose(normalize(mean, IMAGENET_MEAN, IMAGENET_STD), full([3, 2, 2], 0), 0, 1e-6));
     assert.throws(() => normalize(ones([1, 4, 4]), IMAGENET_MEAN, IMAGENET_STD), TransformError);
+  });
+});
+
+test('normalizedFromBytes equals normalize of the bytes as float images, bit for bit, and keeps them channels last', () => {
+  tidy(() => {
+    for (const [c, mean, std] of [[3, IMAGENET_MEAN, IMAGENET_STD], [1, MNIST_MEAN, MNIST_STD]] as const) {
+      const pixels = Uint8Array.from({ length: 2 * 5 * 7 * c }, (_, i) => (i * 37 + 11) % 256);
+      const bytes = tensor(pixels, [2, 5, 7, c]);
+      const x = normalizedFromBytes(bytes, mean, std);
+      const expected = normalize(bytes.permute([0, 3, 1, 2]).float().div(255), mean, std);
+      assert.deepEqual(x.shape, [2, c, 5, 7]);
+      assert.deepEqual(x.contiguous().toFloat32Array(), expected.contiguous().toFloat32Array());
+      assert.equal(x.stride(1), 1, 'channels last');
+    }
+    assert.throws(() => normalizedFromBytes(tensor(new Uint8Array(2 * 2 * 2 * 3), [2, 2, 2, 3]), MNIST_MEAN, MNIST_STD), TransformError);
+    assert.throws(() => normalizedFromBytes(tensor(new Uint8Array(4 * 3), [4, 3]), IMAGENET_MEAN, IMAGENET_STD), TransformError);
+    assert.throws(() => normalizedFromBytes(tensor(new Uint8Array(3), [1, 1, 1, 3]), IMAGENET_MEAN, [0.2, 0, 0.2]), TransformError);
   });
 });
 
