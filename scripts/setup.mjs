@@ -98,12 +98,13 @@ function ensureOptimizedBlas() {
 
 function hasPythonTorch() {
   const python = process.env.PYTHON || '/usr/bin/python3';
-  return spawnSync(python, ['-c', 'import torch, torchvision'], { stdio: 'ignore' }).status === 0;
+  return spawnSync(python, ['-c', 'import torch, torchvision, onnx.checker'], { stdio: 'ignore' }).status === 0;
 }
 
+// ONNX's Python package checks the autoencoders s2snets exports (its checker, in the export test).
 function ensurePythonTorch() {
   if (hasPythonTorch()) return;
-  aptInstall(['python3-torch', 'python3-torchvision'], 'PyTorch for Python (reference for tests and benchmarks) was not found');
+  aptInstall(['python3-torch', 'python3-torchvision', 'python3-onnx'], 'PyTorch and ONNX for Python (references for tests and benchmarks) were not found');
 }
 
 // The ONNX importer's conformance test runs ONNX's own test data (Debian's libonnx-testdata); a
