@@ -27,10 +27,18 @@ function spatial(x: Tensor, what: string): { h: number; w: number; channelDim: n
   return { h: x.size(-2), w: x.size(-1), channelDim: x.ndim - 3 };
 }
 
+function checkPerChannel(values: readonly number[], what: string, channels: number): void {
+  if (values.length !== channels) throw new TransformError(`${what}: ${values.length} statistics given for ${channels} channels`);
+}
+
+function checkPositiveStd(std: readonly number[], what: string): void {
+  if (std.some((s) => !(s > 0))) throw new TransformError(`${what}: std must be positive, got [${std}]`);
+}
+
 /** Statistics as a tensor broadcastable against the channel dimension of x. */
 function perChannel(x: Tensor, values: readonly number[], what: string, channelDim: number): Tensor {
   const c = x.shape[channelDim];
-  if (values.length !== c) throw new TransformError(`${what}: ${values.length} statistics given for ${c} channels`);
+  checkPerChannel(values, what, c);
   return tensor([...values], [c, 1, 1], { dtype: x.dtype, device: x.device });
 }
 
@@ -50,7 +58,7 @@ export function normalize(x: Tensor, mean: readonly number[], std: readonly numb
  */
 export function normalizeInPlace(x: Tensor, mean: readonly number[], std: readonly number[]): Tensor {
   const { channelDim } = spatial(x, 'normalize');
-  if (std.some((s) => !(s > 0))) throw new TransformError(`normalize: std must be positive, got [${std}]`);
+  checkPositiveStd(std, 'normalize');
   tidy(() => void x.sub_(perChannel(x, mean, 'normalize mean', channelDim)).div_(perChannel(x, std, 'normalize std', channelDim)));
   return x;
 }
@@ -71,8 +79,9 @@ export function normalizeInPlace(x: Tensor, mean: readonly number[], std: readon
 export function normalizedFromBytes(bytes: Tensor, mean: readonly number[], std: readonly number[]): Tensor {
   if (bytes.ndim !== 4) throw new TransformError(`normalizedFromBytes takes [N, H, W, C] bytes, got shape [${bytes.shape}]`);
   const [n, h, w, c] = bytes.shape;
-  if (mean.length !== c || std.length !== c) throw new TransformError(`normalizedFromBytes: ${mean.length} means and ${std.length} stds given for ${c} channels`);
-  if (std.some((s) => !(s > 0))) throw new TransformError(`normalize: std must be positive, got [${std}]`);
+  checkPerChannel(mean, 'normalizedFromBytes mean', c);
+  checkPerChannel(std, 'normalizedFromBytes std', c);
+  checkPositiveStd(std, 'normalizedFromBytes');
   const alongRow = (values: readonly number[]) => tensor(Float32Array.from({ length: w * c }, (_, i) => values[i % c]), [w * c], { device: bytes.device });
   return tidy(() => {
     const rows = bytes.reshape([n * h, w * c]).float().div_(255); // [N*H, W*C]
